@@ -1,0 +1,780 @@
+#!/usr/bin/env python3
+"""The JOS grader: one QEMU boot per test, regular expressions over the console.
+
+Usage:
+    python3 grade.py                 run every test (what `make grade` does)
+    python3 grade.py help panic      only tests whose name or part contains a word
+    python3 grade.py -v backtrace    echo the console while a test runs
+    python3 grade.py --list          list the tests, their parts and points
+
+Each line of the report reads `name: OK (1.2s)` or `name: FAIL (1.2s)`, a failure
+followed by indented context: what was missing or unexpected, and the tail of the
+console. The whole console of a failed test is saved in `jos.out.<test-name>`.
+The report ends with `Score: X/Y` and then, on the last line, `N passed, N failed`.
+The exit status is 1 when any test failed.
+
+Declaring a test
+----------------
+Tests run in the order they are declared, grouped by the last `part(...)` call.
+
+A program that runs and ends in the monitor, matched line by line:
+
+    part("Part B: user environments")
+    prog_test(5, "hello", "hello",
+              expect=["hello, world", "i am environment 00001000",
+                      r"\\[00001000\\] exiting gracefully"],
+              never=["panic"])
+
+Anything more involved is a function; it fails by raising TestFailure (which
+`Console.match` and `require` do):
+
+    @test(10, "backtrace lists mon_backtrace")
+    def _():
+        r = boot(commands=["backtrace"])    # stops at the prompt after the command
+        out = r.command(0)                  # the lines `backtrace` printed
+        out.match("Stack backtrace:", r"\\s+\\S+\\.rs:\\d+: \\S*mon_backtrace")
+
+`boot()`, `run_prog(prog, ...)` and `grub_boot()` take:
+    cpus=N, kargs="...", qemuextra="..."    passed to make as CPUS=, KARGS=, QEMUEXTRA=
+    commands=[...]    monitor commands, each typed when the next `K> ` arrives
+    stop=PROMPT       stop at the prompt after the last command (the default);
+                      or stop=N for the Nth prompt, stop="regex" for the first
+                      line that matches, stop=callable(run) -> bool, or stop=None
+                      to read until the timeout (which is then no failure)
+    timeout=30        seconds (TCG is slow); not reaching `stop` in time fails
+
+Regular expressions are matched with re.match against each console line (so `.`
+is any character and a regex is anchored at the start of the line only; add `$`
+to pin the end). `Console.match(*regexes, no=[...], ordered=False)` needs each
+regex to match some line (with ordered=True, in that order) and no line to match
+any of `no`.
+
+Standard library only.
+"""
+
+import argparse
+import codecs
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+MAKE = ["make", "-s", "--no-print-directory"]
+PROMPT_TEXT = "K> "
+
+
+class _Prompt:
+    """The default stop condition: the prompt after the last command."""
+
+    def __repr__(self):
+        return "PROMPT"
+
+
+PROMPT = _Prompt()
+
+# Set by main() from the command line.
+VERBOSE = False
+TIMEOUT_SCALE = 1.0
+
+
+class TestFailure(Exception):
+    """A test's expectation did not hold; the message says which."""
+
+
+def require(cond, message):
+    """Fail the current test with `message` unless `cond` holds."""
+    if not cond:
+        raise TestFailure(message)
+
+
+# ---------------------------------------------------------------------------
+# The registry of tests
+
+class Test:
+    def __init__(self, fn, points, name, part_name, qemu):
+        self.fn = fn
+        self.points = points
+        self.name = name
+        self.part = part_name
+        self.qemu = qemu  # needs the kernel built first
+
+    @property
+    def slug(self):
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") or "test"
+
+
+TESTS = []
+_part = None
+
+
+def part(name):
+    """Start a part: the tests declared after this call belong to it."""
+    global _part
+    _part = name
+
+
+def test(points, name=None, qemu=True):
+    """Decorator declaring a test worth `points`. `qemu=False` for tests that do
+    not boot the kernel (they then do not wait for the build). The function may
+    return a short string, shown after the name: `name (string): OK`."""
+
+    def register(fn):
+        TESTS.append(Test(fn, points, name or fn.__name__, _part, qemu))
+        return fn
+
+    return register
+
+
+# ---------------------------------------------------------------------------
+# Console text
+
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[()][0-9A-Za-z]|[@-Z\\-_a-z])")
+
+
+def _overlay(line):
+    """A line as a terminal shows it: text after a carriage return overwrites."""
+    if "\r" not in line:
+        return line
+    shown = []
+    for piece in line.split("\r"):
+        shown[:len(piece)] = piece
+    return "".join(shown)
+
+
+def split_lines(text):
+    """Console text as lines: terminal escape sequences removed, line ends
+    (\\n or \\r\\n) dropped, carriage returns applied. A last partial line (such
+    as the prompt) is kept."""
+    text = _ANSI.sub("", text).replace("\r\n", "\n")
+    lines = [_overlay(line.rstrip("\r")) for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _show(regex):
+    """A regex for a message: quoted, backslashes not doubled."""
+    return "'%s'" % (regex.pattern if hasattr(regex, "pattern") else regex)
+
+
+class Console:
+    """A list of console lines to match regular expressions against."""
+
+    def __init__(self, lines, what="console"):
+        self.lines = list(lines)
+        self.what = what
+
+    def __len__(self):
+        return len(self.lines)
+
+    def __iter__(self):
+        return iter(self.lines)
+
+    def __str__(self):
+        return "\n".join(self.lines)
+
+    def find(self, regex, start=0):
+        """Index of the first line at or after `start` that matches, or None."""
+        for i in range(start, len(self.lines)):
+            if re.match(regex, self.lines[i]):
+                return i
+        return None
+
+    def search(self, regex):
+        """The re.Match of the first matching line, or None."""
+        for line in self.lines:
+            m = re.match(regex, line)
+            if m:
+                return m
+        return None
+
+    def all(self, regex):
+        """The re.Match of every matching line."""
+        return [m for m in (re.match(regex, line) for line in self.lines) if m]
+
+    def after(self, regex):
+        """The lines after the first line that matches (fails if none does)."""
+        i = self.find(regex)
+        require(i is not None, "%s: missing %s" % (self.what, _show(regex)))
+        return Console(self.lines[i + 1:], "%s after %s" % (self.what, _show(regex)))
+
+    def before(self, regex):
+        """The lines before the first line that matches (all if none does)."""
+        i = self.find(regex)
+        return Console(self.lines[:len(self.lines) if i is None else i], self.what)
+
+    def first_line(self):
+        """The first line that is not blank, or None."""
+        for line in self.lines:
+            if line.strip():
+                return line
+        return None
+
+    def match(self, *regexes, no=(), ordered=False):
+        """Require each regex to match some line (with ordered=True, each on a
+        line after the previous one's) and no line to match a regex of `no`.
+        Returns self, so checks can be chained."""
+        errors = []
+        if ordered:
+            pos = 0
+            for rx in regexes:
+                i = self.find(rx, pos)
+                if i is None:
+                    where = "" if pos == 0 else " after line %d %r" % (pos, self.lines[pos - 1])
+                    errors.append("%s: missing %s%s" % (self.what, _show(rx), where))
+                    if self.find(rx) is not None:
+                        errors[-1] += " (it appears earlier, out of order)"
+                else:
+                    pos = i + 1
+        else:
+            for rx in regexes:
+                if self.find(rx) is None:
+                    errors.append("%s: missing %s" % (self.what, _show(rx)))
+        for rx in no:
+            for line in self.lines:
+                if re.match(rx, line):
+                    errors.append("%s: unexpected line %r (matches %s)" % (self.what, line, _show(rx)))
+                    break
+        if errors:
+            raise TestFailure("\n".join(errors))
+        return self
+
+
+# ---------------------------------------------------------------------------
+# Subprocesses: read incrementally, stop on a condition, kill the whole group
+
+# Every process a test started, for the failure report and jos.out.<test>.
+_runs = []
+
+
+def _group_alive(pgid):
+    """Whether a process other than a zombie is still in process group `pgid`."""
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except OSError:
+            return False
+    for pid in pids:
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
+            return True
+    return False
+
+
+_echo_midline = False
+
+
+def _echo(text):
+    """Echo console text (-v), without the escapes that would reset the terminal."""
+    global _echo_midline
+    text = _ANSI.sub("", text)
+    if text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        _echo_midline = not text.endswith("\n")
+
+
+def _echo_end():
+    """End a partial echoed line, so the report starts on its own line."""
+    global _echo_midline
+    if _echo_midline:
+        sys.stdout.write("\n")
+        _echo_midline = False
+
+
+def _kill_group(proc):
+    """End `proc` and everything it started (make, the shell, QEMU)."""
+    pgid = proc.pid
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except OSError:
+            pass
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if proc.poll() is not None and not _group_alive(pgid):
+                break
+            time.sleep(0.02)
+        else:
+            continue
+        break
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+    for f in (proc.stdin, proc.stdout):
+        try:
+            if f:
+                f.close()
+        except OSError:
+            pass
+
+
+class Run(Console):
+    """One process (usually make + QEMU) and the console it printed.
+
+    After it ends: `text` (raw, decoded), `lines`, `reason` ("stop" when the stop
+    condition was reached, "timeout", or "exit" when the process ended first),
+    `returncode` (when it exited by itself), `elapsed`, `prompts` (number of
+    `K> ` seen) and `argv`."""
+
+    def __init__(self, argv, commands=(), stop=None, timeout=30.0, what="console"):
+        super().__init__([], what)
+        self.argv = list(argv)
+        self.commands = list(commands)
+        self.stop = stop
+        self.timeout = timeout
+        self.text = ""
+        self.reason = None
+        self.returncode = None
+        self.elapsed = 0.0
+        self._prompt_at = []  # offsets in text just after each prompt
+        self._scan = 0  # prompt search resumes here
+        self._line_start = 0  # offset of the first incomplete line
+        self._new_lines = []  # complete lines that arrived with the last chunk
+
+    # -- the stop condition, in words ------------------------------------
+    def _prompts_wanted(self):
+        if self.stop is PROMPT:
+            return len(self.commands) + 1
+        if isinstance(self.stop, int) and not isinstance(self.stop, bool):
+            return self.stop
+        return None
+
+    def describe_stop(self):
+        n = self._prompts_wanted()
+        if n is not None:
+            return "prompt %r number %d (%d seen)" % (PROMPT_TEXT, n, len(self._prompt_at))
+        if self.stop is None:
+            return "the timeout"
+        if callable(self.stop):
+            return getattr(self.stop, "__doc__", None) or "the stop condition"
+        return "a line matching %s" % _show(self.stop)
+
+    @property
+    def prompts(self):
+        return len(self._prompt_at)
+
+    # -- running -----------------------------------------------------------
+    def start(self):
+        _runs.append(self)
+        if VERBOSE:
+            print("+ " + " ".join(self.argv), flush=True)
+        t0 = time.monotonic()
+        proc = subprocess.Popen(self.argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, bufsize=0, start_new_session=True)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        fd = proc.stdout.fileno()
+        deadline = t0 + self.timeout
+        sent = 0
+        try:
+            while self.reason is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.reason = "timeout"
+                    break
+                ready, _, _ = select.select([fd], [], [], remaining)
+                if not ready:
+                    continue
+                data = os.read(fd, 65536)
+                if not data:
+                    self._feed(decoder.decode(b"", final=True))
+                    self.reason = "stop" if self._stopped() else "exit"
+                    proc.wait()
+                    self.returncode = proc.returncode
+                    break
+                self._feed(decoder.decode(data))
+                # Type the next command once its prompt is there.
+                while sent < len(self.commands) and sent < len(self._prompt_at):
+                    try:
+                        proc.stdin.write((self.commands[sent] + "\n").encode())
+                        proc.stdin.flush()
+                    except OSError:
+                        pass
+                    sent += 1
+                if self._stopped():
+                    self.reason = "stop"
+        finally:
+            _kill_group(proc)  # even after an exit: its children may outlive it
+            self.elapsed = time.monotonic() - t0
+            self.lines = split_lines(self.text)
+            if VERBOSE:
+                _echo_end()
+        return self
+
+    def _feed(self, chunk):
+        if not chunk:
+            return
+        if VERBOSE:
+            _echo(chunk)
+        self.text += chunk
+        while True:
+            i = self.text.find(PROMPT_TEXT, self._scan)
+            if i < 0:
+                self._scan = max(self._scan, len(self.text) - len(PROMPT_TEXT) + 1)
+                break
+            self._prompt_at.append(i + len(PROMPT_TEXT))
+            self._scan = i + len(PROMPT_TEXT)
+        self._new_lines = []
+        end = self.text.rfind("\n")
+        if end >= self._line_start:
+            self._new_lines = split_lines(self.text[self._line_start:end + 1])
+            self._line_start = end + 1
+
+    def _stopped(self):
+        n = self._prompts_wanted()
+        if n is not None:
+            return len(self._prompt_at) >= n
+        if self.stop is None:
+            return False
+        if callable(self.stop):
+            self.lines = split_lines(self.text)
+            return bool(self.stop(self))
+        return any(re.match(self.stop, line) for line in self._new_lines)
+
+    # -- views -----------------------------------------------------------
+    def command(self, i):
+        """The lines printed between the prompt where commands[i] was typed and
+        the next prompt (the first line is the echoed command)."""
+        require(i < len(self._prompt_at), "no prompt for command %d: only %d prompt(s) seen" % (i, len(self._prompt_at)))
+        start = self._prompt_at[i]
+        end = self._prompt_at[i + 1] - len(PROMPT_TEXT) if i + 1 < len(self._prompt_at) else len(self.text)
+        what = "output of %r" % (self.commands[i] if i < len(self.commands) else "command %d" % i)
+        return Console(split_lines(self.text[start:end]), what)
+
+    def kernel(self):
+        """The lines after the BIOS's (SeaBIOS prints on the serial port too and
+        ends with a `Booting from ...` line)."""
+        i = None
+        for j, line in enumerate(self.lines):
+            if re.match(r"Booting from ", line):
+                i = j
+        return Console(self.lines[0 if i is None else i + 1:], self.what)
+
+    def check_stopped(self):
+        """Fail unless the stop condition was reached (with stop=None, any end
+        is fine)."""
+        if self.reason == "stop" or self.stop is None:
+            return self
+        if self.reason == "timeout":
+            msg = "timed out after %.0fs waiting for %s" % (self.timeout, self.describe_stop())
+        else:
+            cmd = " ".join(a for a in self.argv if not a.startswith("-"))
+            msg = "`%s` exited (status %s) before %s" % (cmd, self.returncode, self.describe_stop())
+        raise TestFailure(msg)
+
+
+def run_command(argv, timeout=600, what="output"):
+    """Run a host command to completion (or its timeout), output collected."""
+    r = Run(argv, stop=None, timeout=timeout * TIMEOUT_SCALE, what=what)
+    r.start()  # r.reason is "exit" (see r.returncode) or "timeout"
+    return r
+
+
+def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PROMPT,
+             timeout=30, make_vars=None):
+    """Boot QEMU through `make <target>` and read its console until `stop`;
+    fails the test if `stop` is not reached within `timeout` seconds."""
+    argv = MAKE + [target]
+    if cpus is not None:
+        argv.append("CPUS=%d" % cpus)
+    if kargs is not None:
+        argv.append("KARGS=%s" % kargs)
+    if qemuextra is not None:
+        argv.append("QEMUEXTRA=%s" % qemuextra)
+    for k, v in (make_vars or {}).items():
+        argv.append("%s=%s" % (k, v))
+    r = Run(argv, commands=commands, stop=stop, timeout=timeout * TIMEOUT_SCALE)
+    r.start()
+    return r.check_stopped()
+
+
+def boot(**kw):
+    """Boot the kernel directly (`make boot-nox`), no program."""
+    return run_qemu("boot-nox", **kw)
+
+
+def grub_boot(timeout=60, **kw):
+    """Boot through GRUB (`make qemu-nox`)."""
+    return run_qemu("qemu-nox", timeout=timeout, **kw)
+
+
+def run_prog(prog, **kw):
+    """Boot the kernel with `prog` as the first environment (`make run-<prog>-nox`)."""
+    return run_qemu("run-%s-nox" % prog, **kw)
+
+
+def prog_test(points, name, prog, expect=(), never=(), ordered=False, **kw):
+    """Declare a test that runs `prog` (keywords as for run_prog: cpus, commands,
+    stop, timeout, kargs) and matches `expect` and `never` against its console."""
+
+    def fn():
+        run_prog(prog, **kw).match(*expect, no=never, ordered=ordered)
+
+    fn.__name__ = "test_" + re.sub(r"\W", "_", name)
+    test(points, name)(fn)
+
+
+# ---------------------------------------------------------------------------
+# Part A: boot and console
+
+# Literal lines (no regex metacharacters in them).
+OCTAL = "6828 decimal is 15254 octal!"
+WELCOME = "Welcome to the JOS kernel monitor!"
+HEX8 = "[0-9a-f]{8}"
+
+part("Part A: boot and console")
+
+
+@test(5, "boot reaches the monitor")
+def test_boot():
+    r = boot()
+    k = r.kernel()
+    first = k.first_line()
+    require(first == OCTAL, "the kernel's first console line is %r, expected %r" % (first, OCTAL))
+    k.match(WELCOME, "Type 'help' for a list of commands.", PROMPT_TEXT, ordered=True)
+
+
+@test(5, "GRUB boot reaches the monitor")
+def test_grub():
+    r = grub_boot()
+    r.match(OCTAL + "$", WELCOME, PROMPT_TEXT, ordered=True)
+
+
+@test(5, "monitor: help")
+def test_help():
+    r = boot(commands=["help"])
+    r.command(0).match(r"help - \S", r"kerninfo - \S", r"backtrace - \S")
+
+
+@test(5, "monitor: kerninfo")
+def test_kerninfo():
+    r = boot(commands=["kerninfo"])
+    out = r.command(0)
+    out.match("Special kernel symbols:", r"\s+_start\s+%s" % HEX8,
+              r"Kernel executable memory footprint: \d+KB$", ordered=True)
+    addr = {}
+    for sym in ("entry", "etext", "edata", "end"):
+        m = out.search(r"\s+%s\s+(%s) \(virt\)\s+(%s) \(phys\)$" % (sym, HEX8, HEX8))
+        require(m, "%s: missing a line for %r: '  %s  %%08x (virt)  %%08x (phys)'" % (out.what, sym, sym))
+        virt, phys = int(m.group(1), 16), int(m.group(2), 16)
+        require(virt == phys + 0xF0000000, "%s: %s virt %08x is not phys %08x + KERNBASE" % (out.what, sym, virt, phys))
+        addr[sym] = virt
+    require(addr["entry"] < addr["etext"] <= addr["edata"] <= addr["end"],
+            "%s: expected entry < etext <= edata <= end" % out.what)
+
+
+FRAME = r"  ebp (%s)  eip (%s)  args %s %s %s %s %s$" % ((HEX8,) * 7)
+SYMBOLIZED = r"\s+\S+\.rs:\d+: \S+\+0x[0-9a-f]+$"
+
+
+@test(10, "monitor: backtrace")
+def test_backtrace():
+    r = boot(commands=["backtrace"])
+    out = r.after("Stack backtrace:").before(PROMPT_TEXT)
+    lines = out.lines
+    frames = [i for i, line in enumerate(lines) if re.match(FRAME, line)]
+    require(frames, "%s: no frame line matching %s" % (out.what, _show(FRAME)))
+    symbolized = [i for i in frames if i + 1 < len(lines) and re.match(SYMBOLIZED, lines[i + 1])]
+    require(symbolized, "%s: no frame line is followed by a line matching %s" % (out.what, _show(SYMBOLIZED)))
+    require(any(re.search(r"mon_backtrace", lines[i + 1]) for i in symbolized),
+            "%s: no frame is symbolized as mon_backtrace" % out.what)
+
+
+@test(5, "monitor: panic command")
+def test_panic_command():
+    r = boot(commands=["panic"])
+    rx = r"kernel panic on CPU 0 at \S+:\d+: panic requested from the monitor$"
+    r.command(0).match(rx)
+    r.after(rx).match(WELCOME, PROMPT_TEXT, ordered=True)
+
+
+@test(5, "boot option panic")
+def test_panic_karg():
+    r = boot(kargs="panic")
+    rx = r"kernel panic on CPU 0 at \S+:\d+: panic requested on the command line$"
+    r.match(rx)
+    r.after(rx).match(WELCOME, PROMPT_TEXT, ordered=True)
+
+
+# ---------------------------------------------------------------------------
+# Host unit tests (cargo test of the pure-logic crates)
+
+part("Host unit tests")
+
+
+@test(10, "host unit tests", qemu=False)
+def test_host_units():
+    r = run_command(MAKE[:2] + ["test"], timeout=1200, what="make test")
+    passed = failed = 0
+    results = r.all(r"test result: (\w+)\. (\d+) passed; (\d+) failed")
+    for m in results:
+        passed += int(m.group(2))
+        failed += int(m.group(3))
+    summary = "%d passed" % passed + (", %d failed" % failed if failed else "")
+    if r.reason != "exit" or r.returncode != 0 or failed or not results:
+        why = []
+        if r.reason == "timeout":
+            why.append("`make test` timed out after %.0fs" % r.timeout)
+        elif r.returncode != 0:
+            why.append("`make test` exited with status %s" % r.returncode)
+        if not results:
+            why.append("no `test result:` line in its output")
+        why += ["failed: " + m.group(1) for m in r.all(r"test (\S+) \.\.\. FAILED")]
+        raise TestFailure("\n".join(why), summary)
+    return summary
+
+
+# ---------------------------------------------------------------------------
+# The runner
+
+def _selected(args):
+    if not args.filters:
+        return list(TESTS)
+    words = [w.lower() for w in args.filters]
+    return [t for t in TESTS
+            if any(w in t.name.lower() or w in (t.part or "").lower() for w in words)]
+
+
+def _indent(text, prefix="    "):
+    return "\n".join(prefix + line for line in text.split("\n"))
+
+
+def _save_console(t):
+    path = os.path.join(ROOT, "jos.out." + t.slug)
+    with open(path, "w") as f:
+        for r in _runs:
+            if len(_runs) > 1:
+                f.write("==== %s (%s, %.1fs)\n" % (" ".join(r.argv), r.reason, r.elapsed))
+            f.write(r.text)
+            if r.text and not r.text.endswith("\n"):
+                f.write("\n")
+    return os.path.relpath(path)
+
+
+def _build():
+    """`make` once before the first QEMU test. Returns whether it worked."""
+    r = run_command(MAKE[:2], timeout=1800, what="make")
+    ok = r.reason == "exit" and r.returncode == 0
+    print("build: %s (%.1fs)" % ("OK" if ok else "FAIL", r.elapsed), flush=True)
+    if not ok:
+        if r.reason == "timeout":
+            print("    `make` timed out after %.0fs" % r.timeout)
+        else:
+            print("    `make` exited with status %s; its output:" % r.returncode)
+        print(_indent(r.text.rstrip("\n") or "(none)", "    | "), flush=True)
+    _runs.clear()
+    return ok
+
+
+def _run_test(t, built):
+    del _runs[:]
+    if VERBOSE:
+        print("==> %s" % t.name, flush=True)
+    t0 = time.monotonic()
+    note = None
+    error = None
+    try:
+        if t.qemu and not built:
+            raise TestFailure("not run: the build failed (see above)")
+        note = t.fn()
+    except TestFailure as e:
+        error = str(e.args[0]) if e.args else "failed"
+        if len(e.args) > 1:
+            note = e.args[1]
+    except KeyboardInterrupt:
+        raise
+    except Exception:
+        error = "the test raised an exception:\n" + traceback.format_exc().rstrip()
+    elapsed = time.monotonic() - t0
+    label = t.name + (" (%s)" % note if note else "")
+    print("%s: %s (%.1fs)" % (label, "FAIL" if error else "OK", elapsed), flush=True)
+    out = os.path.join(ROOT, "jos.out." + t.slug)
+    if error:
+        print(_indent(error))
+        if _runs:
+            last = _runs[-1]
+            print("    %s (%s after %.1fs)" % (" ".join(last.argv), last.reason, last.elapsed))
+            tail = last.lines[-20:]
+            print("    last %d console line(s):" % len(tail))
+            print(_indent("\n".join(tail) or "(none)", "    | "))
+            print("    full console in %s" % _save_console(t))
+        sys.stdout.flush()
+    elif os.path.exists(out):
+        os.remove(out)  # stale, from an earlier failure
+    return not error
+
+
+def main():
+    global VERBOSE, TIMEOUT_SCALE
+    ap = argparse.ArgumentParser(description="Grade the JOS kernel: boot it in QEMU and match its console.")
+    ap.add_argument("filters", nargs="*", metavar="FILTER",
+                    help="run only tests whose name or part contains one of these words")
+    ap.add_argument("-v", "--verbose", action="store_true", help="echo the console while tests run")
+    ap.add_argument("--list", action="store_true", help="list the tests and exit")
+    ap.add_argument("--timeout-scale", type=float, default=float(os.environ.get("GRADE_TIMEOUT_SCALE", "1")),
+                    metavar="F", help="multiply every timeout by F (slow machines)")
+    args = ap.parse_args()
+    VERBOSE = args.verbose
+    TIMEOUT_SCALE = args.timeout_scale
+    os.chdir(ROOT)
+
+    tests = _selected(args)
+    if not tests:
+        print("no test matches %s" % " ".join(args.filters), file=sys.stderr)
+        return 2
+    if args.list:
+        last = object()
+        for t in tests:
+            if t.part != last:
+                print(t.part or "(no part)")
+                last = t.part
+            print("  %s (%d points)" % (t.name, t.points))
+        print("%d tests, %d points" % (len(tests), sum(t.points for t in tests)))
+        return 0
+
+    # Build once, before the first test that boots the kernel.
+    built = _build() if any(t.qemu for t in tests) else None
+    passed = failed = score = total = 0
+    part_score = part_total = 0
+    try:
+        for i, t in enumerate(tests):
+            if i == 0 or t.part != tests[i - 1].part:
+                part_score = part_total = 0
+                if t.part:
+                    print("== %s" % t.part, flush=True)
+            ok = _run_test(t, built)
+            passed += ok
+            failed += not ok
+            total += t.points
+            part_total += t.points
+            if ok:
+                score += t.points
+                part_score += t.points
+            if t.part and (i + 1 == len(tests) or tests[i + 1].part != t.part):
+                print("%s: %d/%d" % (t.part, part_score, part_total), flush=True)
+    except KeyboardInterrupt:
+        print("\ninterrupted", flush=True)
+        print("Score: %d/%d" % (score, total))
+        print("%d passed, %d failed" % (passed, failed + 1), flush=True)
+        return 130
+    print("Score: %d/%d" % (score, total))
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

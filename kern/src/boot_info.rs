@@ -1,0 +1,326 @@
+//! What the boot loader told us, reduced to one `BootInfo`.
+//!
+//! QEMU's `-kernel` speaks Multiboot v1, GRUB speaks Multiboot2; both hand
+//! over a memory map, boot modules (the user programs) and a command line.
+//! `init` copies what the kernel needs into a fixed-size `BootInfo` right
+//! after entry, so later code never looks at loader memory again (except the
+//! module contents, which `pmap` reserves).
+//!
+//! The loader's structures may lie anywhere in physical memory, but the
+//! entry page directory maps only the first 4 MiB. So they are read through
+//! a small early window: one page table, installed at `EARLY_WINDOW`, that
+//! is pointed at whatever 4 MiB of physical memory is being read.
+
+use crate::arch::{entry, x86};
+use abi::memlayout::KERNBASE;
+use abi::mmu::{PGSIZE, PTSIZE, pdx};
+use spin::Once;
+
+/// Multiboot v1 magic in EAX.
+pub const MB1_BOOTLOADER_MAGIC: u32 = 0x2BAD_B002;
+/// Multiboot2 magic in EAX.
+pub const MB2_BOOTLOADER_MAGIC: u32 = 0x36D7_6289;
+
+/// Most memory-map entries kept.
+pub const MAX_REGIONS: usize = 32;
+/// Most modules kept.
+pub const MAX_MODULES: usize = 16;
+/// Longest module name / command line kept (longer ones are cut).
+pub const MAX_NAME: usize = 64;
+/// Longest kernel command line kept.
+pub const MAX_CMDLINE: usize = 256;
+
+/// Which protocol booted us.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Loader {
+    /// Multiboot v1 (QEMU `-kernel`).
+    Multiboot1,
+    /// Multiboot2 (GRUB).
+    Multiboot2,
+}
+
+/// One memory-map entry: `[base, base + len)` of type `kind` (1 = usable RAM).
+#[derive(Clone, Copy, Default, Debug)]
+pub struct MemRegion {
+    pub base: u64,
+    pub len: u64,
+    pub kind: u32,
+}
+
+/// A boot module: physical `[start, end)` and its name (the loader's string).
+#[derive(Clone, Copy, Debug)]
+pub struct Module {
+    pub start: usize,
+    pub end: usize,
+    name: [u8; MAX_NAME],
+    name_len: usize,
+}
+
+impl Module {
+    /// The module's string as given to the loader (e.g. `obj/user/hello`).
+    pub fn name(&self) -> &str {
+        core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("?")
+    }
+
+    /// The last path component of the module's first word (`hello`).
+    pub fn basename(&self) -> &str {
+        let first = self.name().split(' ').next().unwrap_or("");
+        first.rsplit('/').next().unwrap_or(first)
+    }
+}
+
+/// Everything the kernel keeps from the boot loader.
+pub struct BootInfo {
+    pub loader: Loader,
+    regions: [MemRegion; MAX_REGIONS],
+    nregions: usize,
+    modules: [Module; MAX_MODULES],
+    nmodules: usize,
+    cmdline: [u8; MAX_CMDLINE],
+    cmdline_len: usize,
+}
+
+impl BootInfo {
+    /// The memory map (entries of every type).
+    pub fn regions(&self) -> &[MemRegion] {
+        &self.regions[..self.nregions]
+    }
+
+    /// The boot modules.
+    pub fn modules(&self) -> &[Module] {
+        &self.modules[..self.nmodules]
+    }
+
+    /// The kernel command line.
+    pub fn cmdline(&self) -> &str {
+        core::str::from_utf8(&self.cmdline[..self.cmdline_len]).unwrap_or("")
+    }
+
+    /// The value of `key=value` on the command line, if present.
+    pub fn arg(&self, key: &str) -> Option<&str> {
+        self.cmdline().split_ascii_whitespace().find_map(|w| {
+            let (k, v) = w.split_once('=')?;
+            (k == key).then_some(v)
+        })
+    }
+
+    /// Whether the bare word `flag` is on the command line.
+    pub fn flag(&self, flag: &str) -> bool {
+        self.cmdline().split_ascii_whitespace().any(|w| w == flag)
+    }
+
+    /// The module whose basename is `name`.
+    pub fn module(&self, name: &str) -> Option<&Module> {
+        self.modules().iter().find(|m| m.basename() == name)
+    }
+
+    fn push_region(&mut self, r: MemRegion) {
+        if self.nregions < MAX_REGIONS {
+            self.regions[self.nregions] = r;
+            self.nregions += 1;
+        }
+    }
+
+    fn push_module(&mut self, start: usize, end: usize, name: PhysStr) {
+        if self.nmodules < MAX_MODULES {
+            let mut m = Module { start, end, name: [0; MAX_NAME], name_len: 0 };
+            m.name_len = name.copy_to(&mut m.name);
+            self.modules[self.nmodules] = m;
+            self.nmodules += 1;
+        }
+    }
+}
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+
+/// Returns the boot information; panics if `init` has not run.
+pub fn get() -> &'static BootInfo {
+    BOOT_INFO.get().expect("boot_info::init has not run")
+}
+
+/// Reads the loader's information (`magic` from EAX, `info_pa` from EBX).
+/// Panics if the magic is neither multiboot's.
+pub fn init(magic: u32, info_pa: usize) -> &'static BootInfo {
+    BOOT_INFO.call_once(|| {
+        let mut bi = BootInfo {
+            loader: Loader::Multiboot1,
+            regions: [MemRegion::default(); MAX_REGIONS],
+            nregions: 0,
+            modules: [Module { start: 0, end: 0, name: [0; MAX_NAME], name_len: 0 }; MAX_MODULES],
+            nmodules: 0,
+            cmdline: [0; MAX_CMDLINE],
+            cmdline_len: 0,
+        };
+        match magic {
+            MB1_BOOTLOADER_MAGIC => parse_mb1(&mut bi, info_pa),
+            MB2_BOOTLOADER_MAGIC => parse_mb2(&mut bi, info_pa),
+            _ => panic!("not booted by a multiboot loader (eax = {magic:#x})"),
+        }
+        window_close();
+        bi
+    })
+}
+
+fn parse_mb1(bi: &mut BootInfo, mbi: usize) {
+    bi.loader = Loader::Multiboot1;
+    let flags = phys_u32(mbi);
+    if flags & (1 << 2) != 0 {
+        let len = PhysStr(phys_u32(mbi + 16) as usize).copy_to(&mut bi.cmdline);
+        bi.cmdline_len = len;
+    }
+    if flags & (1 << 3) != 0 {
+        let count = phys_u32(mbi + 20) as usize;
+        let addr = phys_u32(mbi + 24) as usize;
+        for i in 0..count.min(MAX_MODULES) {
+            let m = addr + i * 16;
+            let (start, end) = (phys_u32(m) as usize, phys_u32(m + 4) as usize);
+            bi.push_module(start, end, PhysStr(phys_u32(m + 8) as usize));
+        }
+    }
+    if flags & (1 << 6) != 0 {
+        let len = phys_u32(mbi + 44) as usize;
+        let addr = phys_u32(mbi + 48) as usize;
+        let mut e = addr;
+        while e + 24 <= addr + len {
+            let size = phys_u32(e) as usize;
+            bi.push_region(MemRegion {
+                base: phys_u64(e + 4),
+                len: phys_u64(e + 12),
+                kind: phys_u32(e + 20),
+            });
+            e += size + 4;
+        }
+    } else if flags & 1 != 0 {
+        // No map: the two classic figures, in KB.
+        let lower = phys_u32(mbi + 4) as u64 * 1024;
+        let upper = phys_u32(mbi + 8) as u64 * 1024;
+        bi.push_region(MemRegion { base: 0, len: lower, kind: 1 });
+        bi.push_region(MemRegion { base: 0x10_0000, len: upper, kind: 1 });
+    }
+}
+
+fn parse_mb2(bi: &mut BootInfo, mbi: usize) {
+    bi.loader = Loader::Multiboot2;
+    let total = phys_u32(mbi) as usize;
+    let mut tag = mbi + 8;
+    let mut basic = None;
+    let mut have_map = false;
+    while tag + 8 <= mbi + total {
+        let (kind, size) = (phys_u32(tag), phys_u32(tag + 4) as usize);
+        if kind == 0 || size < 8 {
+            break;
+        }
+        match kind {
+            1 => bi.cmdline_len = PhysStr(tag + 8).copy_to(&mut bi.cmdline),
+            3 => {
+                let (start, end) = (phys_u32(tag + 8) as usize, phys_u32(tag + 12) as usize);
+                bi.push_module(start, end, PhysStr(tag + 16));
+            }
+            4 => basic = Some((phys_u32(tag + 8) as u64, phys_u32(tag + 12) as u64)),
+            6 => {
+                have_map = true;
+                let esize = phys_u32(tag + 8) as usize;
+                let mut e = tag + 16;
+                while esize >= 24 && e + esize <= tag + size {
+                    bi.push_region(MemRegion {
+                        base: phys_u64(e),
+                        len: phys_u64(e + 8),
+                        kind: phys_u32(e + 16),
+                    });
+                    e += esize;
+                }
+            }
+            _ => {}
+        }
+        tag += (size + 7) & !7;
+    }
+    if let (false, Some((lower, upper))) = (have_map, basic) {
+        bi.push_region(MemRegion { base: 0, len: lower * 1024, kind: 1 });
+        bi.push_region(MemRegion { base: 0x10_0000, len: upper * 1024, kind: 1 });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The early window onto physical memory.
+
+/// Where the window appears (an otherwise unused 4 MiB below MMIOBASE's
+/// neighbours; nothing else is mapped there during boot).
+const EARLY_WINDOW: usize = 0xE000_0000;
+
+#[repr(C, align(4096))]
+struct PageTable([u32; 1024]);
+
+/// The window's page table.
+static mut EARLY_PT: PageTable = PageTable([0; 1024]);
+/// Which 4 MiB of physical memory the window shows (usize::MAX: none).
+static mut WINDOW_BASE: usize = usize::MAX;
+
+/// Returns a kernel pointer to physical byte `pa`, moving the window if needed.
+fn window(pa: usize) -> *const u8 {
+    let base = pa & !(PTSIZE - 1);
+    // SAFETY: only the boot CPU runs this, before anything else uses
+    // EARLY_PT, WINDOW_BASE or entry_pgdir's slot for EARLY_WINDOW.
+    unsafe {
+        if WINDOW_BASE != base {
+            let pt = &raw mut EARLY_PT;
+            for (i, pte) in (*pt).0.iter_mut().enumerate() {
+                *pte = (base + i * PGSIZE) as u32 | 0x1; // present, read-only
+            }
+            let pt_pa = pt as usize - KERNBASE;
+            (*(&raw mut entry::entry_pgdir))[pdx(EARLY_WINDOW)] = pt_pa as u32 | 0x1;
+            x86::lcr3(x86::rcr3());
+            WINDOW_BASE = base;
+        }
+    }
+    (EARLY_WINDOW + (pa - base)) as *const u8
+}
+
+/// Removes the window from the entry page directory.
+fn window_close() {
+    // SAFETY: as in `window`; nothing keeps pointers into the window.
+    unsafe {
+        (*(&raw mut entry::entry_pgdir))[pdx(EARLY_WINDOW)] = 0;
+        x86::lcr3(x86::rcr3());
+        WINDOW_BASE = usize::MAX;
+    }
+}
+
+/// Reads physical byte `pa`.
+fn phys_u8(pa: usize) -> u8 {
+    // SAFETY: the window maps the 4 MiB around `pa` read-only; the loader's
+    // structures are ordinary RAM.
+    unsafe { window(pa).read_volatile() }
+}
+
+/// Reads a little-endian u32 at physical `pa` (any alignment).
+fn phys_u32(pa: usize) -> u32 {
+    u32::from_le_bytes([phys_u8(pa), phys_u8(pa + 1), phys_u8(pa + 2), phys_u8(pa + 3)])
+}
+
+/// Reads a little-endian u64 at physical `pa`.
+fn phys_u64(pa: usize) -> u64 {
+    phys_u32(pa) as u64 | (phys_u32(pa + 4) as u64) << 32
+}
+
+/// A NUL-terminated string in physical memory.
+#[derive(Clone, Copy)]
+struct PhysStr(usize);
+
+impl PhysStr {
+    /// Copies the string (cut to `out`'s size) into `out`; returns its length.
+    fn copy_to(self, out: &mut [u8]) -> usize {
+        if self.0 == 0 {
+            return 0;
+        }
+        let mut n = 0;
+        while n < out.len() {
+            let b = phys_u8(self.0 + n);
+            if b == 0 {
+                break;
+            }
+            out[n] = b;
+            n += 1;
+        }
+        n
+    }
+}

@@ -1,0 +1,107 @@
+//! The console: every character goes to COM1 and the CGA screen; input comes
+//! from COM1 and the PS/2 keyboard.
+//!
+//! Output is serialized by one lock, taken for a whole `cprintf!` call, so two
+//! CPUs never interleave characters within one print.
+pub mod cga;
+pub mod kbd;
+pub mod serial;
+
+/// Prints a printf-style format (`%d %u %x %o %s %c %p %e`, width, `0` and
+/// `-` flags) to the console, like JOS's cprintf.
+#[macro_export]
+macro_rules! cprintf {
+    ($fmt:expr $(, $arg:expr)* $(,)?) => {
+        $crate::console::vcprintf($fmt, &[$(printfmt::Arg::from($arg)),*])
+    };
+}
+
+use printfmt::Arg;
+use spin::Mutex;
+
+/// The screen's state; holding this lock is holding the console.
+static CONSOLE: Mutex<Option<cga::Cga>> = Mutex::new(None);
+
+/// Initializes the serial port and the screen.
+pub fn init() {
+    let serial = serial::init();
+    let mut cga = cga::Cga::init();
+    // The firmware may have left its last line unfinished: start ours on a
+    // fresh line. (SeaBIOS mirrors its screen to the serial port under
+    // -nographic, lazily, so the serial column cannot be known.)
+    serial::putc(b'\n');
+    if !cga.at_line_start() {
+        cga.putc(b'\n');
+    }
+    *CONSOLE.lock() = Some(cga);
+    if !serial {
+        cprintf!("Serial port does not exist!\n");
+    }
+}
+
+/// Output with the console held.
+pub struct Writer<'a> {
+    cga: spin::MutexGuard<'a, Option<cga::Cga>>,
+}
+
+impl Writer<'_> {
+    /// Writes one byte to every output device.
+    pub fn putc(&mut self, c: u8) {
+        serial::putc(c);
+        if let Some(cga) = self.cga.as_mut() {
+            cga.putc(c);
+        }
+    }
+}
+
+impl core::fmt::Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        s.bytes().for_each(|b| self.putc(b));
+        Ok(())
+    }
+}
+
+/// Takes the console for a sequence of writes.
+pub fn lock() -> Writer<'static> {
+    Writer { cga: CONSOLE.lock() }
+}
+
+/// Frees the console lock whoever holds it: only for the panic path, which
+/// may have interrupted a print on this CPU.
+///
+/// # Safety
+/// No other CPU may be printing (the panicking CPU has stopped the world or
+/// accepts garbled output).
+pub unsafe fn force_unlock() {
+    if CONSOLE.is_locked() {
+        // SAFETY: the caller accepts that a half-finished print is abandoned.
+        unsafe { CONSOLE.force_unlock() };
+    }
+}
+
+/// Formats `fmt` printf-style and writes it; used by `cprintf!`.
+pub fn vcprintf(fmt: &str, args: &[Arg]) {
+    let mut w = lock();
+    printfmt::vprintfmt(&mut |b| w.putc(b), fmt, args);
+}
+
+/// Writes raw bytes (for `sys_cputs`).
+pub fn cputs(s: &[u8]) {
+    let mut w = lock();
+    s.iter().for_each(|&b| w.putc(b));
+}
+
+/// Returns the next input character from serial or keyboard, if any.
+pub fn getc() -> Option<u8> {
+    serial::getc().or_else(kbd::getc).map(|c| if c == b'\r' { b'\n' } else { c })
+}
+
+/// Waits for an input character.
+pub fn getchar() -> u8 {
+    loop {
+        if let Some(c) = getc() {
+            return c;
+        }
+        crate::arch::x86::pause();
+    }
+}

@@ -1,0 +1,15 @@
+//! JOS in Rust: the kernel.
+//!
+//! `arch::entry` turns paging on and calls `init::i386_init`, which brings
+//! the machine up in JOS's order and ends in the monitor.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[macro_use]
+pub mod console;
+pub mod arch;
+pub mod boot_info;
+pub mod init;
+pub mod kdebug;
+pub mod monitor;
+pub mod panic;

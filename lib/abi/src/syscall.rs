@@ -1,0 +1,128 @@
+//! System-call numbers (JOS's `SYS_*`).
+//!
+//! The calling convention is JOS's: `int $0x30` ([`crate::trap::T_SYSCALL`]),
+//! the number in `eax`, up to five arguments in `edx`, `ecx`, `ebx`, `edi`,
+//! `esi`, and the result in `eax` (negative: an [`crate::error::Error`] code).
+
+/// A system call, numbered as in JOS.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Syscall {
+    /// `sys_cputs(s, len)`: print a string on the console.
+    Cputs = 0,
+    /// `sys_cgetc()`: read a character from the console, 0 if none.
+    Cgetc = 1,
+    /// `sys_getenvid()`: the current environment's id.
+    Getenvid = 2,
+    /// `sys_env_destroy(envid)`: destroy an environment.
+    EnvDestroy = 3,
+    /// `sys_page_alloc(envid, va, perm)`: map a fresh zeroed page.
+    PageAlloc = 4,
+    /// `sys_page_map(srcenv, srcva, dstenv, dstva, perm)`: share a page.
+    PageMap = 5,
+    /// `sys_page_unmap(envid, va)`: unmap a page.
+    PageUnmap = 6,
+    /// `sys_exofork()`: create a blank child environment.
+    Exofork = 7,
+    /// `sys_env_set_status(envid, status)`: make an environment runnable or not.
+    EnvSetStatus = 8,
+    /// `sys_env_set_trapframe(envid, tf)`: set an environment's registers.
+    EnvSetTrapframe = 9,
+    /// `sys_env_set_pgfault_upcall(envid, func)`: set the page-fault upcall.
+    EnvSetPgfaultUpcall = 10,
+    /// `sys_yield()`: give up the CPU.
+    Yield = 11,
+    /// `sys_ipc_try_send(envid, value, srcva, perm)`: send without blocking.
+    IpcTrySend = 12,
+    /// `sys_ipc_recv(dstva)`: block until a message arrives.
+    IpcRecv = 13,
+}
+
+/// The number of system calls; valid numbers are `0..NSYSCALLS`.
+pub const NSYSCALLS: u32 = 14;
+
+impl Syscall {
+    /// Every system call, in numerical order (`ALL[n]` has number `n`).
+    pub const ALL: [Syscall; NSYSCALLS as usize] = [
+        Syscall::Cputs,
+        Syscall::Cgetc,
+        Syscall::Getenvid,
+        Syscall::EnvDestroy,
+        Syscall::PageAlloc,
+        Syscall::PageMap,
+        Syscall::PageUnmap,
+        Syscall::Exofork,
+        Syscall::EnvSetStatus,
+        Syscall::EnvSetTrapframe,
+        Syscall::EnvSetPgfaultUpcall,
+        Syscall::Yield,
+        Syscall::IpcTrySend,
+        Syscall::IpcRecv,
+    ];
+
+    /// Returns the system call numbered `n`, or `None` if `n` is not below
+    /// [`NSYSCALLS`].
+    pub const fn from_u32(n: u32) -> Option<Syscall> {
+        if n < NSYSCALLS {
+            Some(Self::ALL[n as usize])
+        } else {
+            None
+        }
+    }
+
+    /// Returns the system call's number, as passed in `eax`.
+    pub const fn number(self) -> u32 {
+        self as u32
+    }
+
+    /// Returns the C name of the system call, e.g. `"sys_page_alloc"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Syscall::Cputs => "sys_cputs",
+            Syscall::Cgetc => "sys_cgetc",
+            Syscall::Getenvid => "sys_getenvid",
+            Syscall::EnvDestroy => "sys_env_destroy",
+            Syscall::PageAlloc => "sys_page_alloc",
+            Syscall::PageMap => "sys_page_map",
+            Syscall::PageUnmap => "sys_page_unmap",
+            Syscall::Exofork => "sys_exofork",
+            Syscall::EnvSetStatus => "sys_env_set_status",
+            Syscall::EnvSetTrapframe => "sys_env_set_trapframe",
+            Syscall::EnvSetPgfaultUpcall => "sys_env_set_pgfault_upcall",
+            Syscall::Yield => "sys_yield",
+            Syscall::IpcTrySend => "sys_ipc_try_send",
+            Syscall::IpcRecv => "sys_ipc_recv",
+        }
+    }
+}
+
+const _: () = assert!(Syscall::IpcRecv as u32 + 1 == NSYSCALLS);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jos_numbering() {
+        assert_eq!(Syscall::Cputs as u32, 0);
+        assert_eq!(Syscall::Getenvid as u32, 2);
+        assert_eq!(Syscall::PageAlloc as u32, 4);
+        assert_eq!(Syscall::Exofork as u32, 7);
+        assert_eq!(Syscall::EnvSetTrapframe as u32, 9);
+        assert_eq!(Syscall::EnvSetPgfaultUpcall as u32, 10);
+        assert_eq!(Syscall::Yield as u32, 11);
+        assert_eq!(Syscall::IpcRecv as u32, 13);
+    }
+
+    #[test]
+    fn from_u32_round_trips() {
+        for n in 0..NSYSCALLS {
+            let s = Syscall::from_u32(n).unwrap();
+            assert_eq!(s.number(), n);
+            assert!(s.name().starts_with("sys_"));
+        }
+        assert_eq!(Syscall::from_u32(NSYSCALLS), None);
+        assert_eq!(Syscall::from_u32(u32::MAX), None);
+        assert_eq!(Syscall::from_u32(0x30), None);
+    }
+}

@@ -1,0 +1,54 @@
+//! `cprintf!` for user programs: formats into a buffer and hands it to
+//! `sys_cputs` in chunks, so one print is one system call where it fits.
+use crate::syscall::sys_cputs;
+use printfmt::Arg;
+
+/// Bytes buffered per `sys_cputs`.
+const BUF: usize = 256;
+
+struct PrintBuf {
+    buf: [u8; BUF],
+    len: usize,
+}
+
+impl PrintBuf {
+    fn putc(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+        if self.len == BUF {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.len > 0 {
+            sys_cputs(&self.buf[..self.len]);
+            self.len = 0;
+        }
+    }
+}
+
+/// Formats printf-style and prints; used by `cprintf!`.
+pub fn vcprintf(fmt: &str, args: &[Arg]) {
+    let mut pb = PrintBuf { buf: [0; BUF], len: 0 };
+    printfmt::vprintfmt(&mut |b| pb.putc(b), fmt, args);
+    pb.flush();
+}
+
+/// A `core::fmt` sink that prints through `sys_cputs` (for `panic!` messages).
+pub struct Writer;
+
+impl core::fmt::Write for Writer {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        sys_cputs(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Prints a printf-style format (`%d %u %x %o %s %c %p %e`, width, `0`/`-`).
+#[macro_export]
+macro_rules! cprintf {
+    ($fmt:expr $(, $arg:expr)* $(,)?) => {
+        $crate::console::vcprintf($fmt, &[$($crate::printfmt::Arg::from($arg)),*])
+    };
+}

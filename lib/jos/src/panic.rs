@@ -1,0 +1,21 @@
+//! User panics: `[envid] user panic in <prog> at <file>:<line>: <msg>`,
+//! then the environment exits.
+use crate::{console::Writer, entry, env, syscall};
+use core::fmt::Write;
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    // One buffered line would be nicer, but a panic must not depend on
+    // anything that could itself fail; plain writes suffice.
+    let _ = write!(
+        Writer,
+        "[{:08x}] user panic in {} at {}:{}: {}\n",
+        syscall::sys_getenvid(),
+        entry::binaryname(),
+        file,
+        line,
+        info.message()
+    );
+    env::exit();
+}
