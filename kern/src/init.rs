@@ -1,5 +1,5 @@
 //! The boot order (JOS's kern/init.c).
-use crate::{boot_info, console, monitor};
+use crate::{boot_info, console, monitor, pmap};
 
 /// The boot CPU's first Rust code, called by `entry` with the loader's magic
 /// number and the physical address of its information structure.
@@ -12,6 +12,8 @@ pub extern "C" fn i386_init(magic: u32, info_pa: usize) -> ! {
     if bi.flag("panic") {
         panic!("panic requested on the command line");
     }
+    pmap::mem_init();
+
     for (i, m) in bi.modules().iter().enumerate() {
         cprintf!("boot module %d: %s [%08x, %08x)\n", i, m.name(), m.start, m.end);
     }

@@ -9,7 +9,9 @@
 pub mod console;
 pub mod arch;
 pub mod boot_info;
+pub mod check;
 pub mod init;
 pub mod kdebug;
 pub mod monitor;
 pub mod panic;
+pub mod pmap;

@@ -32,12 +32,10 @@ pub fn binaryname() -> &'static str {
     unsafe { *(&raw const BINARYNAME) }
 }
 
-/// Sets `thisenv` and the program name, calls `umain` with the arguments,
-/// then exits.
+/// Records the program name, calls `umain` with the arguments, then exits.
 pub fn libmain(name: &'static str, argc: i32, argv: *const *const u8, umain: fn(&[&str])) -> ! {
     // SAFETY: single-threaded start-up, before anything reads it.
     unsafe { BINARYNAME = name };
-    env::init();
     const MAXARGS: usize = 16;
     let mut args = [""; MAXARGS];
     let n = (argc.max(0) as usize).min(MAXARGS);

@@ -1,12 +1,19 @@
-//! System calls: `int $0x30` with the number in EAX and up to five
-//! arguments in EDX, ECX, EBX, EDI, ESI; the result comes back in EAX
-//! (negative: an error). One safe wrapper per call, returning `Result`.
+//! System calls (JOS's lib/syscall.c): `int $0x30` with the number in EAX and
+//! up to five arguments in EDX, ECX, EBX, EDI, ESI; the result comes back in
+//! EAX (negative: an error). One safe wrapper per call, returning `Result`.
+//!
+//! Every pointer argument is checked by the kernel against our page table
+//! before it is used, so the wrappers that take raw addresses are safe: a bad
+//! address is an error (or, for `sys_cputs`, the end of this environment),
+//! never a corruption of kernel memory.
 use abi::env::EnvId;
 use abi::error::{Error, Result};
+use abi::mmu::PteFlags;
 use abi::syscall::Syscall;
+use abi::trap::{T_SYSCALL, Trapframe};
 use core::arch::asm;
 
-/// Makes system call `num`; returns the raw result.
+/// Makes system call `num`; returns the raw result from EAX.
 ///
 /// ESI cannot be named as an inline-asm operand on i686, so the fifth
 /// argument goes in through a scratch register swapped into ESI around the
@@ -14,18 +21,31 @@ use core::arch::asm;
 ///
 /// # Safety
 /// Pointer arguments must mean what the kernel expects for `num` (the kernel
-/// checks them, but it may write through them).
+/// checks them, but it may write through them, e.g. `sys_ipc_recv` maps a
+/// page over `dstva`, `sys_page_alloc` replaces whatever was mapped).
 pub unsafe fn syscall(num: Syscall, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
+    // SAFETY: forwarded; the caller upholds the contract for `num`.
+    unsafe { syscall_raw(num.number(), a1, a2, a3, a4, a5) }
+}
+
+/// Makes system call number `num`, which need not be a valid one (the
+/// fuzzer passes out-of-range numbers on purpose); returns EAX.
+///
+/// # Safety
+/// As for [`syscall`].
+#[inline(always)]
+pub unsafe fn syscall_raw(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
     let ret: i32;
-    // SAFETY: the kernel preserves every register but EAX; memory the
-    // call writes is the caller's concern.
+    // SAFETY: the kernel preserves every register but EAX; the memory the
+    // call may write is the caller's concern (no `nomem`: it may write).
     unsafe {
         asm!(
             "xchg {a5}, %esi",
-            "int $0x30",
+            "int ${t}",
             "xchg {a5}, %esi",
+            t = const T_SYSCALL,
             a5 = inout(reg) a5 => _,
-            inlateout("eax") num as u32 => ret,
+            inlateout("eax") num => ret,
             in("edx") a1,
             in("ecx") a2,
             in("ebx") a3,
@@ -36,7 +56,8 @@ pub unsafe fn syscall(num: Syscall, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32)
     ret
 }
 
-/// Turns a raw result into Ok(value) or Err(error).
+/// Turns a raw result into Ok(value) or Err(error); an unknown negative code
+/// is `Error::Unspecified`.
 fn check(ret: i32) -> Result<u32> {
     if ret < 0 {
         Err(Error::from_code(ret).unwrap_or(Error::Unspecified))
@@ -45,34 +66,201 @@ fn check(ret: i32) -> Result<u32> {
     }
 }
 
-/// Prints `s` on the console.
+/// Prints `s` on the console. Cannot fail: the kernel checks the buffer,
+/// and `s` is ours.
 pub fn sys_cputs(s: &[u8]) {
     // SAFETY: the kernel only reads [s, s + len).
     unsafe { syscall(Syscall::Cputs, s.as_ptr() as u32, s.len() as u32, 0, 0, 0) };
 }
 
-/// Prints `len` bytes at raw address `va` (test programs pass bad pointers
-/// on purpose: the kernel must catch them).
+/// Prints `len` bytes at raw address `va`. Test programs pass bad pointers
+/// on purpose: the kernel must catch them, and it destroys this environment
+/// when it does (so this returns only if the range was readable).
 pub fn sys_cputs_raw(va: usize, len: usize) {
-    // SAFETY: the kernel checks the range before reading it.
+    // SAFETY: the kernel checks the range before reading it; nothing is
+    // written.
     unsafe { syscall(Syscall::Cputs, va as u32, len as u32, 0, 0, 0) };
 }
 
 /// Returns a console input character, or 0 if none is waiting.
-pub fn sys_cgetc() -> i32 {
+/// Err only if the kernel reports one (it does not in JOS).
+pub fn sys_cgetc() -> Result<i32> {
     // SAFETY: no pointers.
-    unsafe { syscall(Syscall::Cgetc, 0, 0, 0, 0, 0) }
+    check(unsafe { syscall(Syscall::Cgetc, 0, 0, 0, 0, 0) }).map(|c| c as i32)
 }
 
-/// Returns this environment's id.
+/// Returns this environment's id. Cannot fail.
 pub fn sys_getenvid() -> EnvId {
     // SAFETY: no pointers.
     unsafe { syscall(Syscall::Getenvid, 0, 0, 0, 0, 0) }
 }
 
-/// Destroys environment `id` (0: this one). Err(BadEnv) if it is not
-/// ourselves or a child.
-pub fn sys_env_destroy(id: EnvId) -> Result<()> {
+/// Destroys environment `envid` (0: this one, and then it does not return).
+/// Err(BadEnv) if it does not exist or is neither us nor our child.
+pub fn sys_env_destroy(envid: EnvId) -> Result<()> {
     // SAFETY: no pointers.
-    check(unsafe { syscall(Syscall::EnvDestroy, id as u32, 0, 0, 0, 0) }).map(|_| ())
+    check(unsafe { syscall(Syscall::EnvDestroy, envid as u32, 0, 0, 0, 0) }).map(|_| ())
+}
+
+/// Maps a fresh zeroed page at `va` in `envid`'s address space with `perm`
+/// (must include P and U, nothing outside `PteFlags::SYSCALL`), replacing
+/// any page mapped there.
+///
+/// Err(BadEnv) for a bad env, Err(Inval) for `va >= UTOP`, an unaligned `va`
+/// or bad `perm`, Err(NoMem) when out of memory.
+pub fn sys_page_alloc(envid: EnvId, va: usize, perm: PteFlags) -> Result<()> {
+    // SAFETY: the kernel validates va; replacing a mapping is only unsafe for
+    // the memory that was there, which Rust code here does not reference
+    // (callers pick scratch addresses).
+    check(unsafe {
+        syscall(Syscall::PageAlloc, envid as u32, va as u32, perm.bits(), 0, 0)
+    })
+    .map(|_| ())
+}
+
+/// Maps the page at `srcva` in `srcenv` at `dstva` in `dstenv` with `perm`
+/// (W only if the source page is writable).
+///
+/// Err(BadEnv) for a bad env, Err(Inval) for an address at or above UTOP,
+/// an unaligned address, an unmapped source page or a bad `perm`,
+/// Err(NoMem) when a page table cannot be allocated.
+pub fn sys_page_map(
+    srcenv: EnvId,
+    srcva: usize,
+    dstenv: EnvId,
+    dstva: usize,
+    perm: PteFlags,
+) -> Result<()> {
+    // SAFETY: as for sys_page_alloc.
+    check(unsafe {
+        syscall(
+            Syscall::PageMap,
+            srcenv as u32,
+            srcva as u32,
+            dstenv as u32,
+            dstva as u32,
+            perm.bits(),
+        )
+    })
+    .map(|_| ())
+}
+
+/// Unmaps the page at `va` in `envid` (nothing if none is mapped).
+///
+/// Err(BadEnv) for a bad env, Err(Inval) for `va >= UTOP` or unaligned.
+pub fn sys_page_unmap(envid: EnvId, va: usize) -> Result<()> {
+    // SAFETY: as for sys_page_alloc.
+    check(unsafe { syscall(Syscall::PageUnmap, envid as u32, va as u32, 0, 0, 0) }).map(|_| ())
+}
+
+/// Creates a child environment with an empty user address space, not
+/// runnable, whose registers are a copy of ours at this call. Returns the
+/// child's id in the parent and 0 in the child.
+///
+/// Always inlined (JOS's `sys_exofork` is inline too): the child starts on a
+/// copy of the parent's stack taken *later*, after the parent has returned
+/// from here and reused that stack, so the child must not depend on a
+/// return address stored by a call into this function.
+///
+/// Err(NoFreeEnv) when no environment slot is free, Err(NoMem) when out of
+/// memory.
+#[inline(always)]
+pub fn sys_exofork() -> Result<EnvId> {
+    let ret: i32;
+    // SAFETY: no pointers; the kernel returns 0 in the child's EAX and
+    // preserves every other register in both.
+    unsafe {
+        asm!(
+            "int ${t}",
+            t = const T_SYSCALL,
+            inlateout("eax") Syscall::Exofork.number() => ret,
+            options(att_syntax, nostack),
+        );
+    }
+    check(ret).map(|id| id as EnvId)
+}
+
+/// Sets `envid`'s status to `status` (`ENV_RUNNABLE` or `ENV_NOT_RUNNABLE`).
+///
+/// Err(BadEnv) for a bad env, Err(Inval) for any other status.
+pub fn sys_env_set_status(envid: EnvId, status: u32) -> Result<()> {
+    // SAFETY: no pointers.
+    check(unsafe { syscall(Syscall::EnvSetStatus, envid as u32, status, 0, 0, 0) }).map(|_| ())
+}
+
+/// Replaces `envid`'s saved registers with `tf` (the kernel forces user
+/// privilege and interrupts on).
+///
+/// Err(BadEnv) for a bad env.
+pub fn sys_env_set_trapframe(envid: EnvId, tf: &Trapframe) -> Result<()> {
+    // SAFETY: the kernel only reads *tf.
+    check(unsafe {
+        syscall(
+            Syscall::EnvSetTrapframe,
+            envid as u32,
+            tf as *const Trapframe as u32,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Sets `envid`'s page-fault upcall entry point to `upcall` (see
+/// `pgfault::set_pgfault_handler`).
+///
+/// Err(BadEnv) for a bad env.
+pub fn sys_env_set_pgfault_upcall(envid: EnvId, upcall: usize) -> Result<()> {
+    // SAFETY: the address is only used as a user EIP; the kernel checks it
+    // when it runs the upcall.
+    check(unsafe {
+        syscall(
+            Syscall::EnvSetPgfaultUpcall,
+            envid as u32,
+            upcall as u32,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Gives up the CPU to another runnable environment. Cannot fail.
+pub fn sys_yield() {
+    // SAFETY: no pointers.
+    unsafe { syscall(Syscall::Yield, 0, 0, 0, 0, 0) };
+}
+
+/// Tries to send `value` (and, if `srcva < UTOP`, the page at `srcva` with
+/// `perm`) to `envid`.
+///
+/// Err(IpcNotRecv) if `envid` is not blocked in `sys_ipc_recv`, Err(BadEnv)
+/// if it does not exist, Err(Inval) for a bad `srcva`/`perm`, Err(NoMem)
+/// when the page cannot be mapped.
+pub fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: PteFlags) -> Result<()> {
+    // SAFETY: the kernel only maps our page into the receiver.
+    check(unsafe {
+        syscall(
+            Syscall::IpcTrySend,
+            envid as u32,
+            value,
+            srcva as u32,
+            perm.bits(),
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Blocks until a message arrives; a page sent with it is mapped at `dstva`
+/// if `dstva < UTOP` (pass UTOP for no page). The message itself is read
+/// from `thisenv` afterwards (see `ipc::ipc_recv`).
+///
+/// Err(Inval) for an unaligned `dstva` below UTOP.
+pub fn sys_ipc_recv(dstva: usize) -> Result<()> {
+    // SAFETY: the kernel may map a page at dstva, which the caller chose
+    // for that purpose.
+    check(unsafe { syscall(Syscall::IpcRecv, dstva as u32, 0, 0, 0, 0) }).map(|_| ())
 }

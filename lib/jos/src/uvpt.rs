@@ -1,0 +1,71 @@
+//! Reading our own page tables (JOS's `uvpt[]` and `uvpd[]`), and the
+//! kernel's page reference counts (`pages[]` at UPAGES).
+//!
+//! The page directory maps itself at slot `PDX(UVPT)`, so every page table
+//! of the current address space appears, read-only, as one 4 MiB array of
+//! entries at UVPT, and the directory itself as one page at UVPD:
+//!
+//! ```text
+//!   uvpt[PGNUM(va)]  at UVPT + (va >> 12) * 4   the PTE mapping va
+//!   uvpd[PDX(va)]    at UVPD + (va >> 22) * 4   the PDE covering va
+//! ```
+//!
+//! A `uvpt` entry is readable only when its page table exists (the PDE is
+//! present); the accessors here check the PDE first, so they never fault.
+//! Entries are read volatile: the kernel changes them under us (a page fault
+//! handler, another environment sharing our pages via `sfork`...).
+use abi::env::PageInfo;
+use abi::memlayout::UPAGES;
+use abi::mmu::{NPDENTRIES, NPTENTRIES, Pde, Pte, pgnum, uvpd_pde_addr, uvpt_pte_addr};
+use core::ptr::read_volatile;
+
+/// Returns page-directory entry `pdx` (JOS's `uvpd[pdx]`).
+///
+/// Panics if `pdx >= NPDENTRIES`.
+pub fn uvpd(pdx: usize) -> Pde {
+    assert!(pdx < NPDENTRIES, "uvpd: index {pdx} out of range");
+    let p = uvpd_pde_addr(pdx << 22) as *const u32;
+    // SAFETY: the page directory is always mapped read-only at UVPD, and
+    // `p` is an aligned entry inside it.
+    Pte::from_raw(unsafe { read_volatile(p) })
+}
+
+/// Returns page-table entry number `pgnum` (JOS's `uvpt[pgnum]`, the PTE
+/// for the page at `pgnum << 12`), or an empty entry if that page's page
+/// table does not exist.
+///
+/// Panics if `pgnum` is not a page number (`>= NPDENTRIES * NPTENTRIES`).
+pub fn uvpt(pgnum: usize) -> Pte {
+    assert!(
+        pgnum < NPDENTRIES * NPTENTRIES,
+        "uvpt: page number {pgnum:#x} out of range"
+    );
+    if !uvpd(pgnum / NPTENTRIES).is_present() {
+        return Pte::empty();
+    }
+    let p = uvpt_pte_addr(pgnum << 12) as *const u32;
+    // SAFETY: the PDE is present, so the page table is mapped in the UVPT
+    // window and `p` is an aligned entry in it.
+    Pte::from_raw(unsafe { read_volatile(p) })
+}
+
+/// Returns the entry mapping virtual address `va` if a page is mapped there
+/// (present), None otherwise.
+pub fn pte_of(va: usize) -> Option<Pte> {
+    let pte = uvpt(pgnum(va));
+    pte.is_present().then_some(pte)
+}
+
+/// Returns the kernel's reference count of the physical page at `pa` (how
+/// many mappings it has in all address spaces), read from `pages[]` at
+/// UPAGES; None if `pa` is beyond physical memory.
+pub fn page_refcount(pa: usize) -> Option<u16> {
+    let rec = UPAGES + pgnum(pa) * size_of::<PageInfo>();
+    pte_of(rec)?;
+    // `PageInfo`s are 8 bytes and the array is page-aligned, so a record
+    // never straddles a page: the check above covers all of it.
+    let p = rec as *const PageInfo;
+    // SAFETY: the page holding the record is mapped (user-readable at
+    // UPAGES) and `p` is aligned.
+    Some(unsafe { read_volatile(&raw const (*p).pp_ref) })
+}
