@@ -1,6 +1,8 @@
 //! The kernel monitor: a command line for exploring the running kernel.
 use crate::arch::x86;
-use crate::kdebug;
+use crate::{kdebug, pmap};
+use abi::memlayout::*;
+use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx};
 use abi::trap::Trapframe;
 
 /// Longest input line.
@@ -22,6 +24,10 @@ const COMMANDS: &[Command] = &[
     Command { name: "kerninfo", desc: "Display information about the kernel", func: mon_kerninfo },
     Command { name: "backtrace", desc: "Display a backtrace of the stack", func: mon_backtrace },
     Command { name: "panic", desc: "Trigger a kernel panic (to test panic handling)", func: mon_panic },
+    Command { name: "showmappings", desc: "Show page mappings in [lo, hi]: showmappings lo hi", func: mon_showmappings },
+    Command { name: "vmmap", desc: "Show the address space as named ranges with permissions", func: mon_vmmap },
+    Command { name: "dump", desc: "Dump memory: dump [-p] addr [len] (-p: physical address)", func: mon_dump },
+    Command { name: "meminfo", desc: "Show free and total physical pages", func: mon_meminfo },
 ];
 
 fn mon_help(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
@@ -31,14 +37,13 @@ fn mon_help(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     true
 }
 
-unsafe extern "C" {
-    static _start: u8;
-    static etext: u8;
-    static edata: u8;
-    static end: u8;
-}
-
 fn mon_kerninfo(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
+    unsafe extern "C" {
+        static _start: u8;
+        static etext: u8;
+        static edata: u8;
+        static end: u8;
+    }
     let kernbase = abi::memlayout::KERNBASE;
     let syms: [(&str, usize); 5] = [
         ("_start", &raw const _start as usize),
@@ -101,6 +106,256 @@ pub fn print_location(eip: usize) {
         ),
         None => cprintf!("         <unknown>: %08x\n", eip),
     }
+}
+
+/// Parses a number: hex with or without 0x (addresses are hex in JOS).
+fn parse_num(s: &str) -> Option<usize> {
+    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    usize::from_str_radix(digits, 16).ok()
+}
+
+/// The page directory in use (the current environment's, or the kernel's).
+fn current_pgdir() -> *mut pmap::PageTable {
+    pmap::kaddr(x86::rcr3()) as *mut pmap::PageTable
+}
+
+/// Writes the names of the set bits of `f`, with `-` for clear ones.
+fn flag_string(f: PteFlags, buf: &mut [u8; 24]) -> &str {
+    const NAMES: [(PteFlags, &str); 8] = [
+        (PteFlags::P, "P"),
+        (PteFlags::W, "W"),
+        (PteFlags::U, "U"),
+        (PteFlags::A, "A"),
+        (PteFlags::D, "D"),
+        (PteFlags::PS, "PS"),
+        (PteFlags::COW, "COW"),
+        (PteFlags::SHARE, "SHARE"),
+    ];
+    let mut n = 0;
+    for (bit, name) in NAMES {
+        for b in name.bytes() {
+            buf[n] = if f.contains(bit) { b } else { b'-' };
+            n += 1;
+        }
+        if n < buf.len() {
+            buf[n] = b' ';
+            n += 1;
+        }
+    }
+    core::str::from_utf8(&buf[..n - 1]).unwrap_or("?")
+}
+
+/// The flags of the PTE (or 4 MiB PDE) mapping `va`, with the PDE's
+/// restrictions folded in, and the physical address; None if unmapped.
+fn mapping(pgdir: *mut pmap::PageTable, va: usize) -> Option<(usize, PteFlags)> {
+    let (pa, perm) = pmap::va2pa(pgdir, va)?;
+    // SAFETY: pgdir is a live page directory.
+    let pde = unsafe { (*pgdir).0[pdx(va)] };
+    let flags = if pde.flags().contains(PteFlags::PS) {
+        pde.flags()
+    } else {
+        let pte = pmap::pgdir_walk(pgdir, va, false).expect("va2pa found a PTE");
+        // SAFETY: pgdir_walk returned a pointer into a live page table.
+        let raw = unsafe { *pte }.flags();
+        (raw & !(PteFlags::W | PteFlags::U)) | (perm & (PteFlags::W | PteFlags::U))
+    };
+    Some((pa, flags))
+}
+
+/// Most lines `showmappings` prints.
+const SHOW_LIMIT: usize = 4096;
+
+fn mon_showmappings(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
+    let (Some(lo), Some(hi)) = (args.get(1).and_then(|a| parse_num(a)), args.get(2).and_then(|a| parse_num(a)))
+    else {
+        cprintf!("usage: showmappings lo hi   (hex addresses, inclusive)\n");
+        return true;
+    };
+    if lo > hi {
+        cprintf!("showmappings: lo %08x is above hi %08x\n", lo, hi);
+        return true;
+    }
+    let pgdir = current_pgdir();
+    cprintf!("va range           pa        flags\n");
+    let mut va = lo & !(PGSIZE - 1);
+    let mut lines = 0;
+    while va <= hi {
+        if lines == SHOW_LIMIT {
+            cprintf!("... (stopped after %d lines)\n", SHOW_LIMIT);
+            break;
+        }
+        lines += 1;
+        let mut buf = [0u8; 24];
+        match mapping(pgdir, va) {
+            Some((pa, flags)) if flags.contains(PteFlags::PS) => {
+                let base = va & !(PTSIZE - 1);
+                let end = base.wrapping_add(PTSIZE - 1);
+                cprintf!("%08x-%08x  %08x  %s\n", base, end, pa & !(PTSIZE - 1), flag_string(flags, &mut buf));
+                match end.checked_add(1) {
+                    Some(next) => va = next,
+                    None => break,
+                }
+            }
+            Some((pa, flags)) => {
+                cprintf!("%08x-%08x  %08x  %s\n", va, va + PGSIZE - 1, pa, flag_string(flags, &mut buf));
+                match va.checked_add(PGSIZE) {
+                    Some(next) => va = next,
+                    None => break,
+                }
+            }
+            None => {
+                // One line for a run of unmapped pages.
+                let start = va;
+                let mut end = va;
+                while end <= hi && mapping(pgdir, end).is_none() {
+                    match end.checked_add(PGSIZE) {
+                        Some(next) => end = next,
+                        None => {
+                            end = 0;
+                            break;
+                        }
+                    }
+                }
+                cprintf!("%08x-%08x  unmapped\n", start, end.wrapping_sub(1));
+                if end == 0 || end <= start {
+                    break;
+                }
+                va = end;
+            }
+        }
+    }
+    true
+}
+
+/// The layout's name for the region containing `va`.
+fn region_name(va: usize) -> &'static str {
+    if va >= KERNBASE {
+        return "kernel: all physical memory (KERNBASE)";
+    }
+    if va >= MMIOBASE && va < MMIOLIM {
+        return "kernel: memory-mapped I/O (MMIOBASE)";
+    }
+    if va >= MMIOLIM {
+        return "kernel stacks (KSTACKTOP)";
+    }
+    if va >= UVPT {
+        return "page tables (UVPT)";
+    }
+    if va >= UPAGES {
+        return "page info array (UPAGES)";
+    }
+    if va >= UENVS {
+        return "environments (UENVS)";
+    }
+    if va >= UXSTACKTOP - PGSIZE {
+        return "user exception stack";
+    }
+    if va >= USTACKTOP - PTSIZE {
+        return "user stack";
+    }
+    if va >= UTEXT {
+        return "user program";
+    }
+    if va >= UTEMP {
+        return "user scratch (UTEMP)";
+    }
+    "user"
+}
+
+fn mon_vmmap(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
+    let pgdir = current_pgdir();
+    // A run: [start, va) mapped contiguously with the same flags and name.
+    let mut run: Option<(usize, usize, PteFlags, &str)> = None; // start, next pa, flags, name
+    let mut va: usize = 0;
+    loop {
+        let step = if pmap::uses_pse() && va >= KERNBASE || va >= UVPT && va < UVPT + PTSIZE { PTSIZE } else { PGSIZE };
+        let here = if va == UVPT {
+            // The directory mapped as a page table: show the whole window.
+            // SAFETY: pgdir is a live page directory.
+            let pde = unsafe { (*pgdir).0[pdx(UVPT)] };
+            pde.is_present().then(|| (pde.addr(), pde.flags() & (PteFlags::W | PteFlags::U), region_name(va)))
+        } else {
+            mapping(pgdir, va).map(|(pa, f)| (pa, f & (PteFlags::W | PteFlags::U | PteFlags::COW | PteFlags::SHARE), region_name(va)))
+        };
+        let continues = match (run, here) {
+            (Some((_, next_pa, f, name)), Some((pa, g, n))) => pa == next_pa && f == g && name == n,
+            _ => false,
+        };
+        if !continues {
+            if let Some((start, _, f, name)) = run.take() {
+                print_run(start, va, f, name);
+            }
+            if let Some((pa, f, name)) = here {
+                run = Some((va, pa, f, name));
+            }
+        }
+        if let Some(r) = run.as_mut() {
+            r.1 = r.1.wrapping_add(step);
+        }
+        match va.checked_add(step) {
+            Some(next) => va = next,
+            None => break,
+        }
+    }
+    if let Some((start, _, f, name)) = run {
+        print_run(start, 0, f, name);
+    }
+    true
+}
+
+fn print_run(start: usize, end: usize, f: PteFlags, name: &str) {
+    let w = if f.contains(PteFlags::W) { 'w' } else { '-' };
+    let u = if f.contains(PteFlags::U) { 'u' } else { 'k' };
+    let extra = if f.contains(PteFlags::COW) {
+        " cow"
+    } else if f.contains(PteFlags::SHARE) {
+        " shared"
+    } else {
+        ""
+    };
+    cprintf!("%08x-%08x r%c%c%s  %s\n", start, end, w, u, extra, name);
+}
+
+fn mon_dump(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
+    let physical = args.get(1) == Some(&"-p");
+    let rest = &args[if physical { 2 } else { 1 }..];
+    let Some(addr) = rest.first().and_then(|a| parse_num(a)) else {
+        cprintf!("usage: dump [-p] addr [len]   (hex; -p: physical address)\n");
+        return true;
+    };
+    let len = rest.get(1).and_then(|a| parse_num(a)).unwrap_or(0x40).min(0x1000);
+    let pgdir = current_pgdir();
+    for line in (0..len).step_by(16) {
+        let a = addr.wrapping_add(line);
+        cprintf!("%08x:", a);
+        let mut ascii = [b' '; 16];
+        for i in 0..16.min(len - line) {
+            let at = a.wrapping_add(i);
+            // Only read memory that is there: physical memory through
+            // KERNBASE, virtual memory through the current page tables.
+            let kva = if physical {
+                (at < pmap::npages() * PGSIZE).then(|| pmap::kaddr(at))
+            } else {
+                pmap::va2pa(pgdir, at).map(|(pa, _)| pmap::kaddr(pa))
+            };
+            match kva {
+                Some(kva) => {
+                    // SAFETY: kva is in the KERNBASE mapping of existing RAM.
+                    let b = unsafe { (kva as *const u8).read_volatile() };
+                    cprintf!(" %02x", b);
+                    ascii[i] = if (0x20..0x7f).contains(&b) { b } else { b'.' };
+                }
+                None => cprintf!(" --"),
+            }
+        }
+        cprintf!("  %s\n", core::str::from_utf8(&ascii).unwrap_or(""));
+    }
+    true
+}
+
+fn mon_meminfo(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
+    cprintf!("free pages: %d of %d\n", pmap::nfree(), pmap::npages());
+    true
 }
 
 fn mon_panic(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {

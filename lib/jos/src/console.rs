@@ -35,6 +35,28 @@ pub fn vcprintf(fmt: &str, args: &[Arg]) {
     pb.flush();
 }
 
+/// Formats printf-style into `buf`, always NUL-terminating it (truncating
+/// the text if needed, as C's `snprintf`); returns the number of text bytes
+/// stored, not counting the NUL. Stores nothing if `buf` is empty.
+pub fn vsnprintf(buf: &mut [u8], fmt: &str, args: &[Arg]) -> usize {
+    let Some(room) = buf.len().checked_sub(1) else {
+        return 0;
+    };
+    let mut n = 0;
+    printfmt::vprintfmt(
+        &mut |b| {
+            if n < room {
+                buf[n] = b;
+                n += 1;
+            }
+        },
+        fmt,
+        args,
+    );
+    buf[n] = 0;
+    n
+}
+
 /// A `core::fmt` sink that prints through `sys_cputs` (for `panic!` messages).
 pub struct Writer;
 
@@ -43,6 +65,15 @@ impl core::fmt::Write for Writer {
         sys_cputs(s.as_bytes());
         Ok(())
     }
+}
+
+/// Formats printf-style into a byte buffer: `snprintf!(buf, fmt, args...)`;
+/// see [`vsnprintf`].
+#[macro_export]
+macro_rules! snprintf {
+    ($buf:expr, $fmt:expr $(, $arg:expr)* $(,)?) => {
+        $crate::console::vsnprintf($buf, $fmt, &[$($crate::printfmt::Arg::from($arg)),*])
+    };
 }
 
 /// Prints a printf-style format (`%d %u %x %o %s %c %p %e`, width, `0`/`-`).

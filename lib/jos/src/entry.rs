@@ -29,11 +29,16 @@ static mut BINARYNAME: &str = "<unknown>";
 /// Returns the program's name.
 pub fn binaryname() -> &'static str {
     // SAFETY: written once by libmain before umain runs; read-only after.
-    unsafe { *(&raw const BINARYNAME) }
+    unsafe { BINARYNAME }
 }
 
 /// Records the program name, calls `umain` with the arguments, then exits.
-pub fn libmain(name: &'static str, argc: i32, argv: *const *const u8, umain: fn(&[&str])) -> ! {
+///
+/// # Safety
+/// `argv` must hold `argc` pointers to NUL-terminated strings that live
+/// forever (what `_start` receives from the kernel or a parent), or `argc`
+/// must be 0.
+pub unsafe fn libmain(name: &'static str, argc: i32, argv: *const *const u8, umain: fn(&[&str])) -> ! {
     // SAFETY: single-threaded start-up, before anything reads it.
     unsafe { BINARYNAME = name };
     const MAXARGS: usize = 16;

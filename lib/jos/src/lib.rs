@@ -1,19 +1,31 @@
 //! The JOS user library: what every user program links against.
 //!
-//! `entry` starts the program and calls its `umain`; `syscall` wraps each
-//! system call; `console` prints through `sys_cputs`; `panic` reports and
-//! exits.
+//! - `entry`: `_start`, `libmain`, the program name; `main!` declares `umain`.
+//! - `syscall`: one wrapper per system call.
+//! - `env`: `envs`, `thisenv`, `exit`.
+//! - `console`: `cprintf!` and `snprintf!`; `panic`: user panics.
+//! - `pgfault`: user-level page-fault handlers and the upcall trampoline.
+//! - `uvpt`: reading our own page tables and page reference counts.
+//! - `fork`: copy-on-write `fork` and `sfork`.
+//! - `ipc`: `ipc_send`, `ipc_recv`, `ipc_find_env`.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod console;
 pub mod entry;
 pub mod env;
+pub mod fork;
+pub mod ipc;
 pub mod panic;
+pub mod pgfault;
 pub mod syscall;
+pub mod uvpt;
 
 pub use abi;
-pub use env::{exit, thisenv};
+pub use env::{envs, exit, thisenv};
+pub use fork::{fork, sfork};
+pub use ipc::{ipc_find_env, ipc_recv, ipc_send};
+pub use pgfault::set_pgfault_handler;
 pub use printfmt;
 
 /// Declares the program's entry: `jos::main!(umain);` where
@@ -23,7 +35,8 @@ macro_rules! main {
     ($umain:path) => {
         #[unsafe(no_mangle)]
         extern "C" fn umain_entry(argc: i32, argv: *const *const u8) {
-            $crate::entry::libmain(env!("CARGO_BIN_NAME"), argc, argv, $umain);
+            // SAFETY: `_start` passes the arguments it was started with.
+            unsafe { $crate::entry::libmain(env!("CARGO_BIN_NAME"), argc, argv, $umain) };
         }
     };
 }

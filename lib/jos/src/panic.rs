@@ -8,9 +8,9 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
     // One buffered line would be nicer, but a panic must not depend on
     // anything that could itself fail; plain writes suffice.
-    let _ = write!(
+    let _ = writeln!(
         Writer,
-        "[{:08x}] user panic in {} at {}:{}: {}\n",
+        "[{:08x}] user panic in {} at {}:{}: {}",
         syscall::sys_getenvid(),
         entry::binaryname(),
         file,

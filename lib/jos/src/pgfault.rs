@@ -87,7 +87,7 @@ _pgfault_upcall:
 extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
     // SAFETY: written only by set_pgfault_handler, before the upcall is
     // registered; a plain copy of a function pointer.
-    let handler = unsafe { *(&raw const PGFAULT_HANDLER) };
+    let handler = unsafe { PGFAULT_HANDLER };
     // SAFETY: the kernel built a valid UTrapframe at `utf` on our exception
     // stack, and nothing else refers to it while the handler runs.
     let utf = unsafe { &mut *utf };
@@ -112,18 +112,20 @@ pub fn pgfault_upcall_addr() -> usize {
 ///
 /// Panics if the stack cannot be allocated or the upcall not registered.
 pub fn set_pgfault_handler(handler: PgfaultHandler) {
-    // SAFETY: environments are single-threaded; the upcall reads this
-    // only during a fault, never concurrently with this write.
-    let first = unsafe { (*(&raw const PGFAULT_HANDLER)).is_none() };
+    // SAFETY: environments are single-threaded, and the upcall reads the
+    // handler only during a fault, never in the middle of this write.
+    let first = unsafe {
+        let old = PGFAULT_HANDLER;
+        PGFAULT_HANDLER = Some(handler);
+        old.is_none()
+    };
     if first {
-        if let Err(e) = sys_page_alloc(0, UXSTACKTOP - PGSIZE, PteFlags::P | PteFlags::U | PteFlags::W)
-        {
+        let perm = PteFlags::P | PteFlags::U | PteFlags::W;
+        if let Err(e) = sys_page_alloc(0, UXSTACKTOP - PGSIZE, perm) {
             panic!("set_pgfault_handler: allocating the exception stack: {e}");
         }
         if let Err(e) = sys_env_set_pgfault_upcall(0, pgfault_upcall_addr()) {
             panic!("set_pgfault_handler: setting the upcall: {e}");
         }
     }
-    // SAFETY: as above.
-    unsafe { *(&raw mut PGFAULT_HANDLER) = Some(handler) };
 }

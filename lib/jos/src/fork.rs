@@ -1,0 +1,193 @@
+//! Copy-on-write `fork` and shared-memory `sfork`, entirely in user space
+//! (JOS's lib/fork.c).
+//!
+//! `fork` creates a blank child with `sys_exofork`, then walks our own page
+//! tables through UVPT and maps every page below USTACKTOP into the child:
+//!
+//! | our page                  | child gets        | we keep           |
+//! |---------------------------|-------------------|-------------------|
+//! | `PTE_SHARE`               | same page, same perms | unchanged     |
+//! | writable or `PTE_COW`     | same page, P\|U\|COW  | P\|U\|COW     |
+//! | read-only                 | same page, read-only  | unchanged     |
+//!
+//! The first write to a COW page, by either side, faults into [`pgfault`],
+//! which gives the writer a private writable copy (or, when nobody else maps
+//! the page any more, simply makes it writable again). The child gets its
+//! own exception stack, since that page cannot be copy-on-write: the
+//! handler runs on it.
+use crate::pgfault::{pgfault_upcall_addr, set_pgfault_handler};
+use crate::syscall::{
+    sys_env_destroy, sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc,
+    sys_page_map, sys_page_unmap,
+};
+use crate::uvpt::{page_refcount, pte_of, uvpd, uvpt};
+use abi::env::{ENV_RUNNABLE, EnvId};
+use abi::error::Result;
+use abi::memlayout::{PFTEMP, USTACKTOP, UXSTACKTOP};
+use abi::mmu::{FEC_WR, NPTENTRIES, PGSIZE, Pte, PteFlags, pgnum, round_down};
+use abi::trap::UTrapframe;
+
+/// Permissions of a private, writable user page.
+const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
+/// Permissions of a copy-on-write page.
+const PTE_COW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::COW);
+
+/// The copy-on-write page-fault handler: a write to a COW page gets a
+/// private writable copy of it; then the write is retried.
+///
+/// Panics on any other fault (a read, or a write to a page that is not
+/// COW), naming the address, error code and EIP.
+pub fn pgfault(utf: &mut UTrapframe) {
+    let va = utf.utf_fault_va as usize;
+    let pte = pte_of(va);
+    let is_cow = pte.is_some_and(|p| p.flags().contains(PteFlags::COW));
+    if utf.utf_err & FEC_WR == 0 || !is_cow {
+        panic!(
+            "page fault at va {:08x}, err {:x}, eip {:08x}: not a write to a copy-on-write page",
+            va, utf.utf_err, utf.utf_eip
+        );
+    }
+    if let Some(pte) = pte
+        && let Err(e) = cow_make_private(round_down(va, PGSIZE), pte)
+    {
+        panic!("copy-on-write fault at va {va:08x}: {e}");
+    }
+}
+
+/// Makes the copy-on-write page at `va` (mapped by `pte`) private and
+/// writable: if no one else maps the physical page any more (reference
+/// count 1), it is remapped writable as it is; otherwise it is copied into
+/// a fresh page through PFTEMP.
+///
+/// Err(NoMem) when out of memory.
+fn cow_make_private(va: usize, pte: Pte) -> Result<()> {
+    if page_refcount(pte.addr()) == Some(1) {
+        return sys_page_map(0, va, 0, va, PTE_RW);
+    }
+    sys_page_alloc(0, PFTEMP, PTE_RW)?;
+    // SAFETY: `va` and PFTEMP are two distinct mapped pages (PFTEMP is the
+    // handler's scratch page, never used by anything else).
+    unsafe { core::ptr::copy_nonoverlapping(va as *const u8, PFTEMP as *mut u8, PGSIZE) };
+    sys_page_map(0, PFTEMP, 0, va, PTE_RW)?;
+    sys_page_unmap(0, PFTEMP)
+}
+
+/// Maps our page at `va` (entry `pte`) into `child` as the table at the
+/// top of this file says.
+///
+/// Err(NoMem) when a page table cannot be allocated, Err(BadEnv) for a bad
+/// child.
+fn duppage(child: EnvId, va: usize, pte: Pte) -> Result<()> {
+    let flags = pte.flags();
+    if flags.contains(PteFlags::SHARE) {
+        sys_page_map(0, va, child, va, flags & PteFlags::SYSCALL)
+    } else if flags.intersects(PteFlags::W | PteFlags::COW) {
+        // The child first: if we remapped our page first, a write to it
+        // (e.g. to the stack) before the second call would give us a private
+        // copy, and the child would share that copy writable with us.
+        sys_page_map(0, va, child, va, PTE_COW)?;
+        sys_page_map(0, va, 0, va, PTE_COW)
+    } else {
+        sys_page_map(0, va, child, va, flags & PteFlags::SYSCALL)
+    }
+}
+
+/// Calls `f(va, pte)` for every mapped page below USTACKTOP, skipping whole
+/// page tables that are not present; stops at the first error.
+fn for_each_user_page(mut f: impl FnMut(usize, Pte) -> Result<()>) -> Result<()> {
+    let end = pgnum(USTACKTOP);
+    for pdx in 0..end.div_ceil(NPTENTRIES) {
+        if !uvpd(pdx).is_present() {
+            continue;
+        }
+        let first = pdx * NPTENTRIES;
+        for pn in first..(first + NPTENTRIES).min(end) {
+            let pte = uvpt(pn);
+            if pte.is_present() {
+                f(pn * PGSIZE, pte)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Gives a new child its exception stack and upcall, and lets it run.
+fn start_child(child: EnvId) -> Result<()> {
+    sys_page_alloc(child, UXSTACKTOP - PGSIZE, PTE_RW)?;
+    sys_env_set_pgfault_upcall(child, pgfault_upcall_addr())?;
+    sys_env_set_status(child, ENV_RUNNABLE)
+}
+
+/// Sets up `child`'s address space with `map` over our pages, then starts
+/// it; on failure destroys the child so nothing leaks.
+///
+/// Kept out of line: the parent's work happens in frames below `fork`'s,
+/// which the child (resuming inside `fork` on a copy of this stack) never
+/// looks at.
+#[inline(never)]
+fn populate_child(child: EnvId, map: impl FnMut(usize, Pte) -> Result<()>) -> Result<EnvId> {
+    let r = for_each_user_page(map).and_then(|()| start_child(child));
+    if let Err(e) = r {
+        let _ = sys_env_destroy(child);
+        return Err(e);
+    }
+    Ok(child)
+}
+
+/// Creates a child environment with a copy-on-write copy of our address
+/// space. Returns the child's id in the parent and 0 in the child.
+///
+/// Err(NoFreeEnv) or Err(NoMem) from `sys_exofork`, or Err(NoMem) while
+/// mapping pages (the half-built child is destroyed). Panics if the
+/// exception stack for our own fault handler cannot be set up.
+pub fn fork() -> Result<EnvId> {
+    set_pgfault_handler(pgfault);
+    let child = sys_exofork()?;
+    if child == 0 {
+        // The child: our registers are the parent's at `sys_exofork`, our
+        // pages a copy-on-write snapshot; `thisenv()` asks the kernel.
+        return Ok(0);
+    }
+    populate_child(child, |va, pte| duppage(child, va, pte))
+}
+
+/// Returns the lowest address of the user stack: the bottom of the run of
+/// mapped pages just below USTACKTOP.
+fn stack_bottom() -> usize {
+    let mut va = USTACKTOP;
+    while va > PGSIZE && pte_of(va - PGSIZE).is_some() {
+        va -= PGSIZE;
+    }
+    va
+}
+
+/// Creates a child that shares all our memory (writable pages stay
+/// writable in both) except the user stack, which is copy-on-write.
+/// Returns the child's id in the parent and 0 in the child. `thisenv()` is
+/// right in both (it does not live in the shared data).
+///
+/// Err as for [`fork`].
+pub fn sfork() -> Result<EnvId> {
+    set_pgfault_handler(pgfault);
+    let stack = stack_bottom();
+    // A page we hold copy-on-write (from an earlier fork) is not really
+    // ours to share: make it private first, or the first write by either
+    // side would split it again.
+    for_each_user_page(|va, pte| {
+        if va < stack && pte.flags().contains(PteFlags::COW) {
+            cow_make_private(va, pte)?;
+        }
+        Ok(())
+    })?;
+    let child = sys_exofork()?;
+    if child == 0 {
+        return Ok(0);
+    }
+    populate_child(child, |va, pte| {
+        if va >= stack {
+            duppage(child, va, pte)
+        } else {
+            sys_page_map(0, va, child, va, pte.flags() & PteFlags::SYSCALL)
+        }
+    })
+}

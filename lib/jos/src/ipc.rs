@@ -1,0 +1,63 @@
+//! Inter-process communication (JOS's lib/ipc.c): one 32-bit value and,
+//! optionally, one page per message, sent to an environment blocked in
+//! `ipc_recv`.
+use crate::env::{envs, thisenv_read};
+use crate::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_yield};
+use abi::env::EnvId;
+use abi::error::{Error, Result};
+use abi::memlayout::UTOP;
+use abi::mmu::PteFlags;
+
+/// A received message: the value, the sender's id, and the permissions of
+/// the page mapped with it (empty if no page came).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The 32-bit value sent.
+    pub value: u32,
+    /// The sender's env id.
+    pub from: EnvId,
+    /// Permissions of the page received at the requested address; empty if
+    /// none was sent (or none was asked for).
+    pub perm: PteFlags,
+}
+
+/// Waits for a message. If `pg` is `Some(va)`, a page sent with the message
+/// is mapped at `va` (page-aligned, below UTOP); with None, no page is
+/// accepted (UTOP is passed to the kernel, as in JOS).
+///
+/// Err(Inval) for an unaligned `pg` (from the kernel).
+pub fn ipc_recv(pg: Option<usize>) -> Result<Message> {
+    sys_ipc_recv(pg.unwrap_or(UTOP))?;
+    // The kernel filled in our Env record before running us again.
+    let e = thisenv_read();
+    Ok(Message {
+        value: e.env_ipc_value,
+        from: e.env_ipc_from,
+        perm: PteFlags::from_bits_retain(e.env_ipc_perm),
+    })
+}
+
+/// Sends `value` (and the page at `pg`, if Some, with `perm`) to `to`,
+/// retrying (with `sys_yield` in between) until `to` is receiving.
+///
+/// Panics on any error other than "not receiving yet" (a bad env, a bad
+/// page, out of memory), like JOS.
+pub fn ipc_send(to: EnvId, value: u32, pg: Option<usize>, perm: PteFlags) {
+    let srcva = pg.unwrap_or(UTOP);
+    loop {
+        match sys_ipc_try_send(to, value, srcva, perm) {
+            Ok(()) => return,
+            Err(Error::IpcNotRecv) => sys_yield(),
+            Err(e) => panic!("ipc_send to {to:08x}: {e}"),
+        }
+    }
+}
+
+/// Returns the id of the first environment of type `env_type` (e.g.
+/// `ENV_TYPE_FS`), or None if there is none.
+pub fn ipc_find_env(env_type: u32) -> Option<EnvId> {
+    envs()
+        .iter()
+        .find(|e| e.env_type == env_type && e.env_status != abi::env::ENV_FREE)
+        .map(|e| e.env_id)
+}
