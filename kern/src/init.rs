@@ -1,5 +1,8 @@
 //! The boot order (JOS's kern/init.c).
-use crate::{boot_info, console, monitor, pmap};
+use crate::arch::{gdt, picirq};
+use crate::{boot_info, console, cpu, env, monitor, pmap, sched, trap};
+use abi::env::ENV_TYPE_USER;
+use abi::memlayout::{KERNBASE, kstacktop};
 
 /// The boot CPU's first Rust code, called by `entry` with the loader's magic
 /// number and the physical address of its information structure.
@@ -12,19 +15,68 @@ pub extern "C" fn i386_init(magic: u32, info_pa: usize) -> ! {
     if bi.flag("panic") {
         panic!("panic requested on the command line");
     }
+
     pmap::mem_init();
 
+    // Leave the boot stack for CPU 0's kernel stack, which has an unmapped
+    // guard below it (the boot stack has none).
+    // SAFETY: kstacktop(0) is mapped by mem_init; nothing on the boot stack
+    // is needed after the switch.
+    unsafe { switch_stack(kstacktop(0), i386_init_stage2) }
+}
+
+/// The rest of the boot, on CPU 0's kernel stack.
+extern "C" fn i386_init_stage2() -> ! {
+    gdt::gdt_init_percpu();
+    trap::trap_init_percpu();
+    env::env_init();
+    picirq::pic_init();
+    console::kbd_enable();
+
+    cpu::lock_kernel();
+
+    let bi = boot_info::get();
     for (i, m) in bi.modules().iter().enumerate() {
         cprintf!("boot module %d: %s [%08x, %08x)\n", i, m.name(), m.start, m.end);
     }
-    if let Some(prog) = bi.arg("run") {
-        match bi.module(prog) {
-            Some(_) => cprintf!("run %s: environments are not implemented yet\n", prog),
+    match bi.arg("run") {
+        Some(prog) => match bi.module(prog) {
+            Some(m) => {
+                // SAFETY: the module lies in physical memory below MAX_PHYS,
+                // reserved from the allocator, and is only read.
+                let image = unsafe { core::slice::from_raw_parts(pmap::kaddr(m.start) as *const u8, m.end - m.start) };
+                if let Err(e) = env::env_create(image, ENV_TYPE_USER) {
+                    cprintf!("run %s: %e\n", prog, e.code());
+                }
+            }
             None => cprintf!("run %s: no boot module named %s\n", prog, prog),
+        },
+        None => {
+            cpu::unlock_kernel();
+            loop {
+                monitor::monitor(None);
+            }
         }
     }
+    sched::sched_yield();
+}
 
-    loop {
-        monitor::monitor(None);
+/// Moves onto the stack whose top is `top` and calls `f` there.
+///
+/// # Safety
+/// `top` must be the top of a mapped, unused stack; nothing on the current
+/// stack may be used again.
+unsafe fn switch_stack(top: usize, f: extern "C" fn() -> !) -> ! {
+    debug_assert!(top <= KERNBASE);
+    // SAFETY: the caller guarantees the stack; f never returns.
+    unsafe {
+        core::arch::asm!(
+            "movl {top}, %esp",
+            "movl $0, %ebp",
+            "call *{f}",
+            top = in(reg) top,
+            f = in(reg) f,
+            options(att_syntax, noreturn)
+        )
     }
 }

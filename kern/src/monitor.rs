@@ -28,6 +28,9 @@ const COMMANDS: &[Command] = &[
     Command { name: "vmmap", desc: "Show the address space as named ranges with permissions", func: mon_vmmap },
     Command { name: "dump", desc: "Dump memory: dump [-p] addr [len] (-p: physical address)", func: mon_dump },
     Command { name: "meminfo", desc: "Show free and total physical pages", func: mon_meminfo },
+    Command { name: "continue", desc: "Leave the monitor and resume the trapped environment", func: mon_continue },
+    Command { name: "stepi", desc: "Execute one instruction of the trapped environment", func: mon_stepi },
+    Command { name: "kstackoverflow", desc: "Recurse until the kernel stack overflows (tests double faults)", func: mon_kstackoverflow },
 ];
 
 fn mon_help(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
@@ -358,6 +361,51 @@ fn mon_meminfo(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     true
 }
 
+fn mon_continue(_args: &[&str], tf: Option<&mut Trapframe>) -> bool {
+    match tf {
+        Some(tf) => {
+            tf.tf_eflags &= !abi::trap::FL_TF;
+            false
+        }
+        None => {
+            cprintf!("continue: no trapped environment to resume\n");
+            true
+        }
+    }
+}
+
+fn mon_stepi(_args: &[&str], tf: Option<&mut Trapframe>) -> bool {
+    match tf {
+        // The trap flag makes the CPU raise a debug trap after one
+        // instruction, which brings us back here.
+        Some(tf) => {
+            tf.tf_eflags |= abi::trap::FL_TF;
+            false
+        }
+        None => {
+            cprintf!("stepi: no trapped environment to step\n");
+            true
+        }
+    }
+}
+
+/// Burns kernel stack until it runs into the unmapped guard below it.
+#[inline(never)]
+fn recurse(depth: u32) -> u32 {
+    let frame = core::hint::black_box([depth; 64]);
+    if depth == u32::MAX {
+        return 0;
+    }
+    recurse(depth + 1).wrapping_add(core::hint::black_box(frame)[depth as usize % 64])
+}
+
+fn mon_kstackoverflow(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
+    cprintf!("recursing on the kernel stack at esp %08x...\n", x86::read_ebp());
+    let r = recurse(0);
+    cprintf!("recursion returned %u?\n", r);
+    true
+}
+
 fn mon_panic(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     panic!("panic requested from the monitor");
 }
@@ -421,8 +469,21 @@ fn runcmd(line: &str, tf: Option<&mut Trapframe>) -> bool {
 /// Runs the monitor until a command leaves it (only possible with a trap
 /// frame to return to).
 pub fn monitor(mut tf: Option<&mut Trapframe>) {
-    cprintf!("Welcome to the JOS kernel monitor!\n");
-    cprintf!("Type 'help' for a list of commands.\n");
+    match tf.as_deref() {
+        // Single-stepping: just say where we are.
+        Some(t) if t.tf_trapno == abi::trap::T_DEBUG => {
+            cprintf!("stepped: eip %08x\n", t.tf_eip);
+        }
+        Some(t) => {
+            cprintf!("Welcome to the JOS kernel monitor!\n");
+            cprintf!("Type 'help' for a list of commands.\n");
+            crate::trap::print_trapframe(t);
+        }
+        None => {
+            cprintf!("Welcome to the JOS kernel monitor!\n");
+            cprintf!("Type 'help' for a list of commands.\n");
+        }
+    }
     let mut buf = [0u8; BUFLEN];
     loop {
         if let Some(line) = readline("K> ", &mut buf)

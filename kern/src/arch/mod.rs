@@ -1,3 +1,5 @@
-//! Hardware mechanism: instruction wrappers and the boot entry code.
+//! Hardware mechanism: instruction wrappers, descriptor tables, boot entry.
 pub mod entry;
+pub mod gdt;
+pub mod picirq;
 pub mod x86;

@@ -91,9 +91,41 @@ pub fn cputs(s: &[u8]) {
     s.iter().for_each(|&b| w.putc(b));
 }
 
+/// Characters typed but not yet read (filled by interrupts and polling).
+struct InputRing {
+    buf: [u8; 512],
+    rpos: usize,
+    wpos: usize,
+}
+
+static INPUT: Mutex<InputRing> = Mutex::new(InputRing { buf: [0; 512], rpos: 0, wpos: 0 });
+
+/// Moves waiting characters from the serial port and keyboard into the
+/// input buffer (the keyboard and serial interrupt handler).
+pub fn intr() {
+    let mut ring = INPUT.lock();
+    while let Some(c) = serial::getc().or_else(kbd::getc) {
+        let c = if c == b'\r' { b'\n' } else { c };
+        let w = ring.wpos;
+        if w - ring.rpos < ring.buf.len() {
+            let n = ring.buf.len();
+            ring.buf[w % n] = c;
+            ring.wpos = w + 1;
+        }
+    }
+}
+
 /// Returns the next input character from serial or keyboard, if any.
 pub fn getc() -> Option<u8> {
-    serial::getc().or_else(kbd::getc).map(|c| if c == b'\r' { b'\n' } else { c })
+    // Poll too: interrupts are off in the kernel.
+    intr();
+    let mut ring = INPUT.lock();
+    if ring.rpos == ring.wpos {
+        return None;
+    }
+    let c = ring.buf[ring.rpos % ring.buf.len()];
+    ring.rpos += 1;
+    Some(c)
 }
 
 /// Waits for an input character.
@@ -104,4 +136,11 @@ pub fn getchar() -> u8 {
         }
         crate::arch::x86::pause();
     }
+}
+
+/// Lets the keyboard interrupt (IRQ 1) in, after draining the controller so
+/// it raises new interrupts.
+pub fn kbd_enable() {
+    intr();
+    crate::arch::picirq::irq_enable(abi::trap::IRQ_KBD);
 }

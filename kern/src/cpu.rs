@@ -1,0 +1,110 @@
+//! Per-CPU state (JOS's struct CpuInfo) and the big kernel lock.
+//!
+//! Each CPU has its own current environment, TSS and double-fault TSS. The
+//! kernel lock serialises all kernel code that touches environments, page
+//! tables and the scheduler: taken on entry from user mode, released just
+//! before returning to user mode or halting.
+use crate::arch::gdt::Taskstate;
+use abi::env::Env;
+use abi::memlayout::NCPU;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+/// CPU states.
+pub const CPU_UNUSED: u32 = 0;
+/// The CPU is running.
+pub const CPU_STARTED: u32 = 1;
+/// The CPU halted (no runnable environment).
+pub const CPU_HALTED: u32 = 2;
+
+/// What the kernel keeps per CPU.
+#[repr(C)]
+pub struct CpuInfo {
+    /// The CPU's local APIC id.
+    pub cpu_id: u8,
+    /// CPU_UNUSED, CPU_STARTED or CPU_HALTED.
+    pub cpu_status: AtomicU32,
+    /// The environment running on this CPU, or null.
+    pub cpu_env: *mut Env,
+    /// The task state: the ring-0 stack for traps from user mode.
+    pub cpu_ts: Taskstate,
+    /// The double-fault task.
+    pub cpu_dfts: Taskstate,
+}
+
+/// All CPUs' state, indexed by CPU number.
+pub static mut CPUS: [CpuInfo; NCPU] = [const {
+    CpuInfo {
+        cpu_id: 0,
+        cpu_status: AtomicU32::new(CPU_UNUSED),
+        cpu_env: core::ptr::null_mut(),
+        cpu_ts: Taskstate::zeroed(),
+        cpu_dfts: Taskstate::zeroed(),
+    }
+}; NCPU];
+
+/// Number of CPUs found.
+pub static NCPUS: AtomicUsize = AtomicUsize::new(1);
+
+/// This CPU's number: its index in CPUS (the boot CPU is 0).
+pub fn cpunum() -> usize {
+    crate::smp::lapic::cpunum()
+}
+
+/// This CPU's state.
+pub fn thiscpu() -> *mut CpuInfo {
+    // SAFETY: only the address is taken; cpunum() < NCPU.
+    unsafe { &raw mut CPUS[cpunum()] }
+}
+
+/// CPU `i`'s state.
+pub fn cpu(i: usize) -> *mut CpuInfo {
+    // SAFETY: only the address is taken; callers pass i < NCPU.
+    unsafe { &raw mut CPUS[i] }
+}
+
+/// The environment running on this CPU (null if none).
+pub fn curenv() -> *mut Env {
+    // SAFETY: each CPU only reads and writes its own cpu_env.
+    unsafe { (*thiscpu()).cpu_env }
+}
+
+/// Sets the environment running on this CPU.
+pub fn set_curenv(e: *mut Env) {
+    // SAFETY: each CPU only reads and writes its own cpu_env.
+    unsafe { (*thiscpu()).cpu_env = e };
+}
+
+// ---------------------------------------------------------------------------
+// The big kernel lock.
+
+static KERNEL_LOCK: AtomicBool = AtomicBool::new(false);
+/// Which CPU holds the lock (for the holding() check), or u32::MAX.
+static HOLDER: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// Acquires the kernel lock; panics if this CPU already holds it.
+pub fn lock_kernel() {
+    let me = cpunum() as u32;
+    assert!(HOLDER.load(Ordering::Relaxed) != me || !KERNEL_LOCK.load(Ordering::Relaxed), "lock_kernel: CPU {me} already holds the kernel lock");
+    while KERNEL_LOCK.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        core::hint::spin_loop();
+    }
+    HOLDER.store(me, Ordering::Relaxed);
+}
+
+/// Releases the kernel lock; panics if this CPU does not hold it.
+pub fn unlock_kernel() {
+    assert!(holding_kernel_lock(), "unlock_kernel: CPU {} does not hold the kernel lock", cpunum());
+    HOLDER.store(u32::MAX, Ordering::Relaxed);
+    KERNEL_LOCK.store(false, Ordering::Release);
+}
+
+/// Whether this CPU holds the kernel lock.
+pub fn holding_kernel_lock() -> bool {
+    KERNEL_LOCK.load(Ordering::Relaxed) && HOLDER.load(Ordering::Relaxed) == cpunum() as u32
+}
+
+/// Frees the kernel lock whoever holds it (the panic path only).
+pub fn force_unlock_kernel() {
+    HOLDER.store(u32::MAX, Ordering::Relaxed);
+    KERNEL_LOCK.store(false, Ordering::Release);
+}

@@ -1,0 +1,333 @@
+//! User environments (JOS's kern/env.c): the Env table, address spaces,
+//! loading programs, running and destroying them.
+//!
+//! The Env array (NENV entries) is mapped read-only for users at UENVS. An
+//! env id is `generation << 10 | index`, so a reused slot gets a new id and a
+//! stale id is caught by `envid2env`.
+//!
+//! Every function here expects the caller to hold the kernel lock; Env
+//! records are reached through raw pointers into the array, and the lock is
+//! what makes each access exclusive.
+use crate::arch::x86;
+use crate::pmap::{self, Alloc, Page, PageTable};
+use crate::{cpu, sched, trap};
+use abi::elf;
+use abi::env::*;
+use abi::error::{Error, Result};
+use abi::memlayout::*;
+use abi::mmu::*;
+use abi::trap::{FL_IF, GD_UD, GD_UT};
+use spin::Mutex;
+
+/// The head of the free list (a kernel address of an Env, 0: empty),
+/// chained through env_link.
+static ENV_FREE_LIST: Mutex<usize> = Mutex::new(0);
+
+/// The Env array.
+pub fn envs() -> *mut Env {
+    pmap::envs_array()
+}
+
+/// The Env in slot `i`.
+pub fn env_at(i: usize) -> *mut Env {
+    assert!(i < NENV);
+    // SAFETY: i is inside the array.
+    unsafe { envs().add(i) }
+}
+
+/// The page directory of `e`.
+pub fn env_pgdir(e: *const Env) -> *mut PageTable {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    unsafe { (*e).env_pgdir as usize as *mut PageTable }
+}
+
+/// Marks every Env free and puts them on the free list in order, so the
+/// first env_alloc returns envs[0] (id 0x1000).
+pub fn env_init() {
+    let mut head = ENV_FREE_LIST.lock();
+    *head = 0;
+    for i in (0..NENV).rev() {
+        let e = env_at(i);
+        // SAFETY: boot time, single CPU: nothing else uses the array.
+        unsafe {
+            *e = Env::zeroed();
+            (*e).env_link = *head as u32;
+        }
+        *head = e as usize;
+    }
+}
+
+/// Converts an env id to an Env. Id 0 means the current environment. With
+/// `checkperm`, the env must be the current one or its child. Returns
+/// Err(BadEnv) for a free slot, a stale id, or a permission failure.
+pub fn envid2env(envid: EnvId, checkperm: bool) -> Result<*mut Env> {
+    let cur = cpu::curenv();
+    if envid == 0 {
+        return if cur.is_null() { Err(Error::BadEnv) } else { Ok(cur) };
+    }
+    let e = env_at(envx(envid));
+    // SAFETY: e points into the array; the kernel lock is held.
+    unsafe {
+        if (*e).env_status == ENV_FREE || (*e).env_id != envid {
+            return Err(Error::BadEnv);
+        }
+        if checkperm && e != cur && (cur.is_null() || (*e).env_parent_id != (*cur).env_id) {
+            return Err(Error::BadEnv);
+        }
+    }
+    Ok(e)
+}
+
+/// Gives `e` a page directory: empty below UTOP, the kernel's entries above
+/// it (copied from kern_pgdir, so page tables above UTOP are shared), and
+/// its own UVPT entry. Returns Err(NoMem) if no page is free.
+fn env_setup_vm(e: *mut Env) -> Result<()> {
+    let pg = pmap::page_alloc(Alloc::Zero).ok_or(Error::NoMem)?;
+    pmap::page_incref(pg);
+    let pgdir = pg.kva() as *mut PageTable;
+    let kern = pmap::kern_pgdir();
+    // SAFETY: pgdir is a fresh page; kern_pgdir is only read.
+    unsafe {
+        for i in pdx(UTOP)..NPDENTRIES {
+            (*pgdir).0[i] = (*kern).0[i];
+        }
+        (*pgdir).0[pdx(UVPT)] = Pte::new(pg.pa(), PteFlags::P | PteFlags::U);
+        (*e).env_pgdir = pgdir as u32;
+    }
+    Ok(())
+}
+
+/// Allocates a new environment, child of `parent_id` (0 for the kernel),
+/// with an empty address space and registers set for user mode. Returns
+/// Err(NoFreeEnv) if all NENV are in use, Err(NoMem) if out of memory.
+pub fn env_alloc(parent_id: EnvId) -> Result<*mut Env> {
+    let mut head = ENV_FREE_LIST.lock();
+    if *head == 0 {
+        return Err(Error::NoFreeEnv);
+    }
+    let e = *head as *mut Env;
+    env_setup_vm(e)?;
+    // SAFETY: e is a free Env from the list; the kernel lock is held.
+    unsafe {
+        *head = (*e).env_link as usize;
+        drop(head);
+        let idx = e.offset_from(envs()) as i32;
+        let mut generation = ((*e).env_id + (1 << ENVGENSHIFT)) & !(NENV as i32 - 1);
+        if generation <= 0 {
+            generation = 1 << ENVGENSHIFT;
+        }
+        let pgdir = (*e).env_pgdir;
+        *e = Env::zeroed();
+        (*e).env_pgdir = pgdir;
+        (*e).env_id = generation | idx;
+        (*e).env_parent_id = parent_id;
+        (*e).env_type = ENV_TYPE_USER;
+        (*e).env_status = ENV_RUNNABLE;
+        (*e).env_cpunum = -1;
+
+        // User segments with RPL 3; the stack at USTACKTOP; interrupts on.
+        let tf = &mut (*e).env_tf;
+        tf.tf_ds = GD_UD | 3;
+        tf.tf_es = GD_UD | 3;
+        tf.tf_ss = GD_UD | 3;
+        tf.tf_esp = USTACKTOP as u32;
+        tf.tf_cs = GD_UT | 3;
+        tf.tf_eflags = FL_IF;
+
+        let cur = cpu::curenv();
+        let creator = if cur.is_null() { 0 } else { (*cur).env_id };
+        cprintf!("[%08x] new env %08x\n", creator, (*e).env_id);
+    }
+    Ok(e)
+}
+
+/// Maps fresh zeroed pages over [va, va + len) in `e` with `perm`; a page
+/// already mapped there keeps its contents and gains `perm`. Returns
+/// Err(NoMem) if memory runs out (what was mapped stays, for env_free).
+fn region_alloc(e: *mut Env, va: usize, len: usize, perm: PteFlags) -> Result<()> {
+    let pgdir = env_pgdir(e);
+    let start = round_down(va, PGSIZE);
+    let end = round_up(va + len, PGSIZE).ok_or(Error::Inval)?;
+    for a in (start..end).step_by(PGSIZE) {
+        match pmap::page_lookup(pgdir, a) {
+            Some((_, pte)) => {
+                // SAFETY: pte is a live PTE of e's directory.
+                unsafe { *pte = Pte::from_raw((*pte).raw() | perm.bits()) };
+            }
+            None => {
+                let pg = pmap::page_alloc(Alloc::Zero).ok_or(Error::NoMem)?;
+                pmap::page_insert(pgdir, pg, a, perm)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Loads the ELF `image` into `e`: each loadable segment at its address
+/// (file bytes copied, the rest zero), one page of stack below USTACKTOP,
+/// and the entry point. The image is checked completely first; returns
+/// Err(NotExec) for a bad image, Err(NoMem) if memory runs out.
+fn load_icode(e: *mut Env, image: &[u8]) -> Result<()> {
+    let elf = elf::parse(image, UTOP).map_err(|err| {
+        use core::fmt::Write;
+        let _ = writeln!(crate::console::lock(), "load_icode: bad ELF image: {err}");
+        Error::NotExec
+    })?;
+    let pgdir = env_pgdir(e);
+    for seg in elf.load_segments() {
+        if seg.memsz == 0 {
+            continue;
+        }
+        let mut perm = PteFlags::U;
+        if seg.flags & elf::PF_W != 0 {
+            perm |= PteFlags::W;
+        }
+        region_alloc(e, seg.va, seg.memsz, perm)?;
+        // Copy the file bytes through the kernel's view of each page.
+        let mut done = 0;
+        while done < seg.data.len() {
+            let va = seg.va + done;
+            let n = (PGSIZE - pgoff(va)).min(seg.data.len() - done);
+            let (pg, _) = pmap::page_lookup(pgdir, va).expect("region_alloc mapped it");
+            // SAFETY: pg is a page of e mapped at its kva; the copy stays in it.
+            unsafe {
+                core::ptr::copy_nonoverlapping(seg.data[done..].as_ptr(), (pg.kva() + pgoff(va)) as *mut u8, n);
+            }
+            done += n;
+        }
+    }
+    region_alloc(e, USTACKTOP - PGSIZE, PGSIZE, PteFlags::U | PteFlags::W)?;
+    // SAFETY: e is ours; the kernel lock is held.
+    unsafe { (*e).env_tf.tf_eip = elf.entry() as u32 };
+    Ok(())
+}
+
+/// Creates an environment running the ELF `image` (a boot module). Returns
+/// its Env, or the error from env_alloc / load_icode (nothing leaks).
+pub fn env_create(image: &[u8], env_type: u32) -> Result<*mut Env> {
+    let e = env_alloc(0)?;
+    if let Err(err) = load_icode(e, image) {
+        env_free(e);
+        return Err(err);
+    }
+    // SAFETY: e is ours; the kernel lock is held.
+    unsafe { (*e).env_type = env_type };
+    Ok(e)
+}
+
+/// Frees `e` and everything it owns: every page mapped below UTOP, its page
+/// tables and its page directory.
+pub fn env_free(e: *mut Env) {
+    let cur = cpu::curenv();
+    let pgdir = env_pgdir(e);
+    // Do not keep running on the page tables being freed.
+    if x86::rcr3() == pmap::paddr(pgdir as usize) {
+        // SAFETY: kern_pgdir maps the kernel like every env directory.
+        unsafe { x86::lcr3(pmap::paddr(pmap::kern_pgdir() as usize)) };
+    }
+    // SAFETY: e and cur point into the Env array; the kernel lock is held.
+    unsafe {
+        let by = if cur.is_null() { 0 } else { (*cur).env_id };
+        cprintf!("[%08x] free env %08x\n", by, (*e).env_id);
+        for pdeno in 0..pdx(UTOP) {
+            let pde = (*pgdir).0[pdeno];
+            if !pde.is_present() {
+                continue;
+            }
+            let table = pmap::kaddr(pde.addr()) as *const PageTable;
+            for pteno in 0..NPTENTRIES {
+                if (*table).0[pteno].is_present() {
+                    pmap::page_remove(pgdir, pgaddr(pdeno, pteno, 0));
+                }
+            }
+            (*pgdir).0[pdeno] = Pte::empty();
+            pmap::page_decref(Page::from_pa(pde.addr()));
+        }
+        (*e).env_pgdir = 0;
+        pmap::page_decref(Page::from_pa(pmap::paddr(pgdir as usize)));
+        (*e).env_status = ENV_FREE;
+        let mut head = ENV_FREE_LIST.lock();
+        (*e).env_link = *head as u32;
+        *head = e as usize;
+    }
+}
+
+/// Destroys `e`. If it is running on another CPU it is only marked dying
+/// (that CPU frees it at its next trap). If it is the current environment,
+/// this does not return: the scheduler runs something else.
+pub fn env_destroy(e: *mut Env) {
+    // SAFETY: e points into the array; the kernel lock is held.
+    unsafe {
+        if (*e).env_status == ENV_RUNNING && e != cpu::curenv() {
+            (*e).env_status = ENV_DYING;
+            return;
+        }
+    }
+    env_free(e);
+    if e == cpu::curenv() {
+        cpu::set_curenv(core::ptr::null_mut());
+        sched::sched_yield();
+    }
+}
+
+/// Switches to environment `e` and returns to user mode in it; does not
+/// return.
+pub fn env_run(e: *mut Env) -> ! {
+    let cur = cpu::curenv();
+    // SAFETY: e and cur point into the array; the kernel lock is held.
+    unsafe {
+        if !cur.is_null() && (*cur).env_status == ENV_RUNNING {
+            (*cur).env_status = ENV_RUNNABLE;
+        }
+        cpu::set_curenv(e);
+        (*e).env_status = ENV_RUNNING;
+        (*e).env_runs += 1;
+        (*e).env_cpunum = cpu::cpunum() as i32;
+        let pa = pmap::paddr((*e).env_pgdir as usize);
+        if x86::rcr3() != pa {
+            x86::lcr3(pa);
+        }
+        cpu::unlock_kernel();
+        trap::entry::env_pop_tf(&raw const (*e).env_tf)
+    }
+}
+
+/// Checks that `e` may access [va, va + len) with permissions `perm | P`.
+/// Returns Err(first bad address) otherwise (the first page's bad address is
+/// `va` itself, later ones their page start). Addresses at or above ULIM are
+/// never allowed.
+pub fn user_mem_check(e: *const Env, va: usize, len: usize, perm: PteFlags) -> core::result::Result<(), usize> {
+    if len == 0 {
+        return Ok(());
+    }
+    let pgdir = env_pgdir(e);
+    let need = perm | PteFlags::P;
+    let last = va.checked_add(len - 1).ok_or(va.max(ULIM))?;
+    let mut page = round_down(va, PGSIZE);
+    loop {
+        let bad = va.max(page);
+        if page >= ULIM {
+            return Err(bad);
+        }
+        let ok = pmap::va2pa(pgdir, page).is_some_and(|(_, p)| p.contains(need));
+        if !ok {
+            return Err(bad);
+        }
+        if page >= round_down(last, PGSIZE) {
+            return Ok(());
+        }
+        page += PGSIZE;
+    }
+}
+
+/// Like user_mem_check, but a failure prints
+/// `[envid] user_mem_check assertion failure for va %08x` and destroys
+/// `e` (not returning if `e` is the current environment).
+pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
+    if let Err(bad) = user_mem_check(e, va, len, perm | PteFlags::U) {
+        // SAFETY: e points into the array; the kernel lock is held.
+        let id = unsafe { (*e).env_id };
+        cprintf!("[%08x] user_mem_check assertion failure for va %08x\n", id, bad);
+        env_destroy(e);
+    }
+}

@@ -1,0 +1,67 @@
+//! The scheduler (JOS's kern/sched.c): round robin over the Env array.
+use crate::arch::x86;
+use crate::cpu::{self, CPU_HALTED};
+use crate::{env, monitor, pmap};
+use abi::env::*;
+use core::sync::atomic::Ordering;
+
+/// Runs the next runnable environment after the current one (wrapping
+/// around), or the current one again if nothing else can run; halts this
+/// CPU if nothing can. Never returns. The kernel lock must be held.
+pub fn sched_yield() -> ! {
+    let cur = cpu::curenv();
+    // SAFETY: cur points into the Env array (or is null); the kernel lock is held.
+    let start = if cur.is_null() { 0 } else { envx(unsafe { (*cur).env_id }) + 1 };
+    for i in 0..NENV {
+        let e = env::env_at((start + i) % NENV);
+        // SAFETY: as above.
+        if unsafe { (*e).env_status } == ENV_RUNNABLE {
+            env::env_run(e);
+        }
+    }
+    // SAFETY: as above.
+    if !cur.is_null() && unsafe { (*cur).env_status } == ENV_RUNNING {
+        env::env_run(cur);
+    }
+    sched_halt();
+}
+
+/// Halts this CPU until an interrupt arrives. If no environment is left at
+/// all, says so and enters the monitor instead.
+pub fn sched_halt() -> ! {
+    let any = (0..NENV).any(|i| {
+        // SAFETY: the kernel lock is held.
+        let s = unsafe { (*env::env_at(i)).env_status };
+        s == ENV_RUNNABLE || s == ENV_RUNNING || s == ENV_DYING
+    });
+    if !any {
+        cprintf!("No runnable environments in the system!\n");
+        loop {
+            monitor::monitor(None);
+        }
+    }
+    cpu::set_curenv(core::ptr::null_mut());
+    // SAFETY: kern_pgdir maps the kernel; this CPU's state is its own.
+    unsafe {
+        x86::lcr3(pmap::paddr(pmap::kern_pgdir() as usize));
+        (*cpu::thiscpu()).cpu_status.store(CPU_HALTED, Ordering::SeqCst);
+    }
+    cpu::unlock_kernel();
+    // Reset the stack (nothing on it is needed any more), enable interrupts
+    // and wait; the next interrupt enters trap() as if from a fresh CPU.
+    // SAFETY: ts_esp0 is the top of this CPU's kernel stack.
+    unsafe {
+        let top = (*cpu::thiscpu()).cpu_ts.ts_esp0;
+        core::arch::asm!(
+            "movl $0, %ebp",
+            "movl {0}, %esp",
+            "pushl $0",
+            "pushl $0",
+            "sti",
+            "2: hlt",
+            "jmp 2b",
+            in(reg) top,
+            options(att_syntax, noreturn)
+        );
+    }
+}

@@ -1,0 +1,2 @@
+//! Multiprocessor support: the local APIC and (later) CPU discovery.
+pub mod lapic;

@@ -1,0 +1,252 @@
+//! System calls (JOS's kern/syscall.c): argument checking and dispatch.
+//!
+//! Each `sys_*` returns `Result`; `syscall` turns that into the ABI's
+//! non-negative value or negative error code in one place. Every pointer
+//! and address from user space is checked before use: env ids through
+//! `envid2env` (only self or a child, where JOS requires it), addresses
+//! below UTOP and page-aligned, permissions a subset of PTE_SYSCALL with
+//! U and P set.
+use crate::env::{self, envid2env, user_mem_assert};
+use crate::pmap::{self, Alloc};
+use crate::{console, cpu, sched};
+use abi::env::*;
+use abi::error::{Error, Result};
+use abi::memlayout::UTOP;
+use abi::mmu::{PGSIZE, PteFlags};
+use abi::syscall::Syscall;
+use abi::trap::{FL_IF, FL_IOPL_MASK, GD_UD, GD_UT, Trapframe};
+
+/// The current environment (there always is one during a system call).
+fn cur() -> *mut Env {
+    cpu::curenv()
+}
+
+/// Prints `len` bytes at user address `s`; destroys the caller if the range
+/// is not readable user memory.
+fn sys_cputs(s: usize, len: usize) -> Result<u32> {
+    user_mem_assert(cur(), s, len, PteFlags::U);
+    // SAFETY: user_mem_assert checked that [s, s + len) is mapped user-
+    // readable in the current address space.
+    let bytes = unsafe { core::slice::from_raw_parts(s as *const u8, len) };
+    console::cputs(bytes);
+    Ok(0)
+}
+
+/// Returns a character from the console without waiting (0 if none).
+fn sys_cgetc() -> Result<u32> {
+    Ok(console::getc().unwrap_or(0) as u32)
+}
+
+/// Returns the caller's env id.
+fn sys_getenvid() -> Result<u32> {
+    // SAFETY: cur() is the running env; the kernel lock is held.
+    Ok(unsafe { (*cur()).env_id } as u32)
+}
+
+/// Destroys `envid` (the caller or its child).
+fn sys_env_destroy(envid: EnvId) -> Result<u32> {
+    let e = envid2env(envid, true)?;
+    // SAFETY: e and cur() point into the Env array; the kernel lock is held.
+    unsafe {
+        let me = (*cur()).env_id;
+        if e == cur() {
+            cprintf!("[%08x] exiting gracefully\n", me);
+        } else {
+            cprintf!("[%08x] destroying %08x\n", me, (*e).env_id);
+        }
+    }
+    env::env_destroy(e);
+    Ok(0)
+}
+
+/// Gives up the CPU; returns 0 when the caller runs again.
+fn sys_yield() -> ! {
+    // SAFETY: the caller's saved registers are its own.
+    unsafe { (*cur()).env_tf.tf_regs.reg_eax = 0 };
+    sched::sched_yield();
+}
+
+/// Creates a child with a copy of the caller's registers (returning 0 in
+/// the child), an empty address space, and status NOT_RUNNABLE. Returns the
+/// child's id, or NoFreeEnv / NoMem.
+fn sys_exofork() -> Result<u32> {
+    // SAFETY: cur() is the running env; the kernel lock is held.
+    let parent = unsafe { (*cur()).env_id };
+    let e = env::env_alloc(parent)?;
+    // SAFETY: e is the new env; cur() is the caller.
+    unsafe {
+        (*e).env_status = ENV_NOT_RUNNABLE;
+        (*e).env_tf = (*cur()).env_tf;
+        (*e).env_tf.tf_regs.reg_eax = 0;
+        Ok((*e).env_id as u32)
+    }
+}
+
+/// Sets a child's (or own) status to RUNNABLE or NOT_RUNNABLE.
+fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
+    if status != ENV_RUNNABLE && status != ENV_NOT_RUNNABLE {
+        return Err(Error::Inval);
+    }
+    let e = envid2env(envid, true)?;
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    unsafe { (*e).env_status = status };
+    Ok(0)
+}
+
+/// Replaces a child's (or own) registers with the Trapframe at user
+/// address `tf`, forced to user mode with interrupts on and IOPL 0.
+fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
+    let e = envid2env(envid, true)?;
+    user_mem_assert(cur(), tf, size_of::<Trapframe>(), PteFlags::U);
+    // SAFETY: user_mem_assert checked the range is readable user memory.
+    let mut new = unsafe { (tf as *const Trapframe).read_unaligned() };
+    new.tf_cs = GD_UT | 3;
+    new.tf_ds = GD_UD | 3;
+    new.tf_es = GD_UD | 3;
+    new.tf_ss = GD_UD | 3;
+    new.tf_eflags = (new.tf_eflags | FL_IF) & !FL_IOPL_MASK;
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    unsafe { (*e).env_tf = new };
+    Ok(0)
+}
+
+/// Sets the page-fault upcall of a child (or self). The address is checked
+/// when a fault is delivered.
+fn sys_env_set_pgfault_upcall(envid: EnvId, func: usize) -> Result<u32> {
+    let e = envid2env(envid, true)?;
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    unsafe { (*e).env_pgfault_upcall = func as u32 };
+    Ok(0)
+}
+
+/// Checks a user page address: below UTOP and page-aligned.
+fn check_va(va: usize) -> Result<()> {
+    if va >= UTOP || va % PGSIZE != 0 { Err(Error::Inval) } else { Ok(()) }
+}
+
+/// Checks permissions a user may ask for: U and P, and nothing outside
+/// PTE_SYSCALL.
+fn check_perm(perm: u32) -> Result<PteFlags> {
+    let p = PteFlags::from_bits(perm).ok_or(Error::Inval)?;
+    if !p.contains(PteFlags::U | PteFlags::P) || !PteFlags::SYSCALL.contains(p) {
+        return Err(Error::Inval);
+    }
+    Ok(p)
+}
+
+/// Maps a fresh zeroed page at `va` in a child (or self), replacing what
+/// was there.
+fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
+    let e = envid2env(envid, true)?;
+    check_va(va)?;
+    let perm = check_perm(perm)?;
+    let pg = pmap::page_alloc(Alloc::Zero).ok_or(Error::NoMem)?;
+    if let Err(err) = pmap::page_insert(env::env_pgdir(e), pg, va, perm) {
+        pmap::page_free(pg);
+        return Err(err);
+    }
+    Ok(0)
+}
+
+/// Maps the page at `srcva` in `srcenv` at `dstva` in `dstenv` (both self or
+/// children). Writable only if the source mapping is writable.
+fn sys_page_map(srcenv: EnvId, srcva: usize, dstenv: EnvId, dstva: usize, perm: u32) -> Result<u32> {
+    let src = envid2env(srcenv, true)?;
+    let dst = envid2env(dstenv, true)?;
+    check_va(srcva)?;
+    check_va(dstva)?;
+    let perm = check_perm(perm)?;
+    let (pg, pte) = pmap::page_lookup(env::env_pgdir(src), srcva).ok_or(Error::Inval)?;
+    // SAFETY: pte is a live PTE of src's directory.
+    if perm.contains(PteFlags::W) && !unsafe { *pte }.flags().contains(PteFlags::W) {
+        return Err(Error::Inval);
+    }
+    pmap::page_insert(env::env_pgdir(dst), pg, dstva, perm)?;
+    Ok(0)
+}
+
+/// Unmaps the page at `va` in a child (or self); nothing mapped is fine.
+fn sys_page_unmap(envid: EnvId, va: usize) -> Result<u32> {
+    let e = envid2env(envid, true)?;
+    check_va(va)?;
+    pmap::page_remove(env::env_pgdir(e), va);
+    Ok(0)
+}
+
+/// Sends `value` (and the page at `srcva` if below UTOP, with `perm`) to
+/// `envid`, which must be waiting in sys_ipc_recv (else IpcNotRecv). Any
+/// environment may send to any other.
+fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32> {
+    let dst = envid2env(envid, false)?;
+    // SAFETY: dst and cur() point into the Env array; the kernel lock is held.
+    unsafe {
+        if (*dst).env_ipc_recving == 0 {
+            return Err(Error::IpcNotRecv);
+        }
+        let mut sent_perm = 0;
+        if srcva < UTOP {
+            check_va(srcva)?;
+            let p = check_perm(perm)?;
+            let (pg, pte) = pmap::page_lookup(env::env_pgdir(cur()), srcva).ok_or(Error::Inval)?;
+            if p.contains(PteFlags::W) && !(*pte).flags().contains(PteFlags::W) {
+                return Err(Error::Inval);
+            }
+            let dstva = (*dst).env_ipc_dstva as usize;
+            if dstva < UTOP {
+                pmap::page_insert(env::env_pgdir(dst), pg, dstva, p)?;
+                sent_perm = perm;
+            }
+        }
+        (*dst).env_ipc_recving = 0;
+        (*dst).env_ipc_from = (*cur()).env_id;
+        (*dst).env_ipc_value = value;
+        (*dst).env_ipc_perm = sent_perm;
+        (*dst).env_status = ENV_RUNNABLE;
+        (*dst).env_tf.tf_regs.reg_eax = 0;
+    }
+    Ok(0)
+}
+
+/// Waits for a message; a page, if one is sent, is mapped at `dstva` (if
+/// below UTOP, where it must be page-aligned). Returns 0 when a message
+/// arrives (the sender sets it), or Inval at once for a bad `dstva`.
+fn sys_ipc_recv(dstva: usize) -> Result<u32> {
+    if dstva < UTOP && dstva % PGSIZE != 0 {
+        return Err(Error::Inval);
+    }
+    let e = cur();
+    // SAFETY: e is the running env; the kernel lock is held.
+    unsafe {
+        (*e).env_ipc_recving = 1;
+        (*e).env_ipc_dstva = dstva as u32;
+        (*e).env_status = ENV_NOT_RUNNABLE;
+    }
+    sched::sched_yield();
+}
+
+/// Dispatches system call `num` with its arguments; returns the result for
+/// EAX (negative: an error code). Unknown numbers return -E_INVAL.
+pub fn syscall(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
+    let (a1u, a2u, a3u, a4u) = (a1 as usize, a2 as usize, a3 as usize, a4 as usize);
+    let r = match Syscall::from_u32(num) {
+        None => Err(Error::Inval),
+        Some(Syscall::Cputs) => sys_cputs(a1u, a2u),
+        Some(Syscall::Cgetc) => sys_cgetc(),
+        Some(Syscall::Getenvid) => sys_getenvid(),
+        Some(Syscall::EnvDestroy) => sys_env_destroy(a1 as EnvId),
+        Some(Syscall::PageAlloc) => sys_page_alloc(a1 as EnvId, a2u, a3),
+        Some(Syscall::PageMap) => sys_page_map(a1 as EnvId, a2u, a3 as EnvId, a4u, a5),
+        Some(Syscall::PageUnmap) => sys_page_unmap(a1 as EnvId, a2u),
+        Some(Syscall::Exofork) => sys_exofork(),
+        Some(Syscall::EnvSetStatus) => sys_env_set_status(a1 as EnvId, a2),
+        Some(Syscall::EnvSetTrapframe) => sys_env_set_trapframe(a1 as EnvId, a2u),
+        Some(Syscall::EnvSetPgfaultUpcall) => sys_env_set_pgfault_upcall(a1 as EnvId, a2u),
+        Some(Syscall::Yield) => sys_yield(),
+        Some(Syscall::IpcTrySend) => sys_ipc_try_send(a1 as EnvId, a2, a3u, a4),
+        Some(Syscall::IpcRecv) => sys_ipc_recv(a1u),
+    };
+    match r {
+        Ok(v) => v as i32,
+        Err(e) => e.code(),
+    }
+}

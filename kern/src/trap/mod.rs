@@ -1,0 +1,248 @@
+//! Traps: the IDT, the dispatcher, page faults and their upcalls, and
+//! double faults (JOS's kern/trap.c).
+//!
+//! Every trap, interrupt and system call enters through `entry` and reaches
+//! `trap(tf)`. A trap from user mode is copied into the current Env, so the
+//! Env always holds its latest registers, and leaves the kernel through
+//! `env_run` (or the scheduler picks someone else).
+pub mod entry;
+pub mod frame;
+
+use crate::arch::gdt::{self, Taskstate};
+use crate::arch::x86;
+use crate::cpu::{self, CPU_HALTED, CPU_STARTED};
+use crate::{env, monitor, pmap, sched, syscall};
+use abi::env::{ENV_DYING, ENV_RUNNING};
+use abi::memlayout::*;
+use abi::mmu::{PGSIZE, PteFlags};
+use abi::trap::*;
+use core::sync::atomic::Ordering;
+
+pub use frame::print_trapframe;
+
+/// An IDT with 256 gates.
+#[repr(C, align(8))]
+struct Idt([u64; 256]);
+
+/// One IDT per CPU: they differ only in the double-fault task gate.
+static mut IDTS: [Idt; NCPU] = [const { Idt([0; 256]) }; NCPU];
+
+/// Stacks for the double-fault tasks.
+const DF_STACK_SIZE: usize = 4 * PGSIZE;
+#[repr(C, align(4096))]
+struct DfStacks([[u8; DF_STACK_SIZE]; NCPU]);
+static mut DF_STACKS: DfStacks = DfStacks([[0; DF_STACK_SIZE]; NCPU]);
+
+/// An interrupt gate: interrupts stay off in the handler (the kernel runs
+/// with them off). `dpl` is the lowest privilege allowed to `int` to it.
+fn interrupt_gate(handler: usize, dpl: u16) -> u64 {
+    (handler as u64 & 0xFFFF)
+        | (GD_KT as u64) << 16
+        | (0xE_u64 | (dpl as u64) << 5 | 0x80) << 40
+        | (handler as u64 >> 16) << 48
+}
+
+/// A task gate: the CPU switches to the task `tss_sel` names.
+fn task_gate(tss_sel: u16) -> u64 {
+    (tss_sel as u64) << 16 | (0x5_u64 | 0x80) << 40
+}
+
+/// Which vectors get a gate, and from which privilege level `int` may use
+/// them. Everything else has no gate, so `int $n` from user mode is a
+/// General Protection fault.
+fn gate_dpl(v: usize) -> Option<u16> {
+    match v as u32 {
+        T_BRKPT | T_SYSCALL => Some(3),
+        0..=T_SIMDERR => Some(0),
+        v if (IRQ_OFFSET..IRQ_OFFSET + 16).contains(&v) => Some(0),
+        _ => None,
+    }
+}
+
+/// Sets up this CPU's TSS, double-fault task and IDT, and loads them.
+/// Called on every CPU, after `gdt_init_percpu`.
+pub fn trap_init_percpu() {
+    let i = cpu::cpunum();
+    let c = cpu::cpu(i);
+    // SAFETY: each CPU only initializes its own CpuInfo, TSS slots and IDT,
+    // once, before taking any trap.
+    unsafe {
+        let ts: &mut Taskstate = &mut (*c).cpu_ts;
+        ts.ts_esp0 = kstacktop(i) as u32;
+        ts.ts_ss0 = GD_KD;
+        ts.ts_iomb = size_of::<Taskstate>() as u16;
+
+        let df: &mut Taskstate = &mut (*c).cpu_dfts;
+        let stack_top = (&raw const DF_STACKS.0[i]) as usize + DF_STACK_SIZE;
+        df.ts_eip = double_fault_task as *const () as u32;
+        df.ts_esp = stack_top as u32;
+        df.ts_ebp = 0;
+        df.ts_cs = GD_KT;
+        df.ts_ds = GD_KD;
+        df.ts_es = GD_KD;
+        df.ts_ss = GD_KD;
+        df.ts_fs = GD_KD;
+        df.ts_gs = GD_KD;
+        df.ts_cr3 = pmap::paddr(pmap::kern_pgdir() as usize) as u32;
+        df.ts_eflags = 0x2;
+        df.ts_iomb = size_of::<Taskstate>() as u16;
+
+        gdt::set_tss(gdt::gd_tss(i), &raw const (*c).cpu_ts);
+        gdt::set_tss(gdt::gd_dftss(i), &raw const (*c).cpu_dfts);
+        gdt::ltr(gdt::gd_tss(i));
+
+        let idt = &mut (*(&raw mut IDTS))[i];
+        for v in 0..entry::NVECTORS {
+            if let Some(dpl) = gate_dpl(v) {
+                idt.0[v] = interrupt_gate(entry::trap_vectors[v], dpl);
+            }
+        }
+        idt.0[T_DBLFLT as usize] = task_gate(gdt::gd_dftss(i));
+
+        #[repr(C, packed)]
+        struct Pseudodesc {
+            limit: u16,
+            base: u32,
+        }
+        let pd = Pseudodesc { limit: (size_of::<Idt>() - 1) as u16, base: idt as *const Idt as u32 };
+        core::arch::asm!("lidt ({})", in(reg) &pd, options(att_syntax, nostack));
+    }
+}
+
+/// The double-fault task: entered through a task gate with a fresh stack,
+/// so even a kernel stack overflow ends in a readable panic. The faulting
+/// state is what the CPU saved in this CPU's ordinary TSS.
+extern "C" fn double_fault_task() -> ! {
+    // SAFETY: the CPU saved the interrupted task's registers in cpu_ts; we
+    // only read them.
+    let ts = unsafe { (*cpu::thiscpu()).cpu_ts };
+    cprintf!("double fault: eip %08x esp %08x ebp %08x cr2 %08x\n", ts.ts_eip, ts.ts_esp, ts.ts_ebp, x86::rcr2());
+    if ts.ts_esp as usize >= MMIOLIM && (ts.ts_esp as usize) < KERNBASE {
+        let cpu = (KSTACKTOP - ts.ts_esp as usize) / (KSTKSIZE + KSTKGAP);
+        let top = kstacktop(cpu);
+        if (ts.ts_esp as usize) < top - KSTKSIZE {
+            cprintf!("  (esp is in the guard gap below CPU %d's kernel stack: a kernel stack overflow)\n", cpu);
+        }
+    }
+    panic!("double fault");
+}
+
+/// Where every trap lands (called by `_alltraps` with the frame it built).
+#[unsafe(no_mangle)]
+extern "C" fn trap(tf: *mut Trapframe) -> ! {
+    // The ABI wants the direction flag clear; user code may have set it.
+    // SAFETY: cld only changes the direction flag.
+    unsafe { core::arch::asm!("cld", options(nomem, nostack)) };
+
+    // A CPU that halted in sched_halt wakes up here without the lock.
+    // SAFETY: cpu_status belongs to this CPU.
+    let was = unsafe { (*cpu::thiscpu()).cpu_status.swap(CPU_STARTED, Ordering::SeqCst) };
+    if was == CPU_HALTED {
+        cpu::lock_kernel();
+    }
+    assert!(x86::read_eflags() & FL_IF == 0, "interrupts enabled in the kernel");
+
+    // SAFETY: tf points at the frame _alltraps built on this CPU's stack.
+    let mut tf: &mut Trapframe = unsafe { &mut *tf };
+    if tf.tf_cs & 3 == 3 {
+        // From user mode: take the kernel lock and keep the frame in the Env.
+        cpu::lock_kernel();
+        let e = cpu::curenv();
+        assert!(!e.is_null(), "trap from user mode with no current environment");
+        // SAFETY: e is this CPU's running env; the kernel lock is held.
+        unsafe {
+            if (*e).env_status == ENV_DYING {
+                env::env_free(e);
+                cpu::set_curenv(core::ptr::null_mut());
+                sched::sched_yield();
+            }
+            (*e).env_tf = *tf;
+            tf = &mut (*e).env_tf;
+        }
+    }
+    frame::LAST_TF.store(tf as *mut Trapframe as usize, Ordering::Relaxed);
+
+    trap_dispatch(tf);
+
+    // Back to the environment if it is still running here.
+    let e = cpu::curenv();
+    // SAFETY: e is this CPU's env (or null); the kernel lock is held.
+    if !e.is_null() && unsafe { (*e).env_status } == ENV_RUNNING {
+        env::env_run(e);
+    }
+    sched::sched_yield();
+}
+
+/// Handles one trap; returns if the current environment may continue.
+fn trap_dispatch(tf: &mut Trapframe) {
+    match tf.tf_trapno {
+        T_PGFLT => page_fault_handler(tf),
+        T_BRKPT | T_DEBUG => monitor::monitor(Some(tf)),
+        T_SYSCALL => {
+            let r = &tf.tf_regs;
+            let ret = syscall::syscall(r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi);
+            tf.tf_regs.reg_eax = ret as u32;
+        }
+        t if t == IRQ_OFFSET + IRQ_SPURIOUS => {
+            // Spurious interrupts happen; nothing to acknowledge.
+            cprintf!("Spurious interrupt on irq 7\n");
+            print_trapframe(tf);
+        }
+        t if t == IRQ_OFFSET + IRQ_TIMER => {
+            crate::smp::lapic::lapic_eoi();
+            sched::sched_yield();
+        }
+        t if t == IRQ_OFFSET + IRQ_KBD => crate::console::intr(),
+        t if t == IRQ_OFFSET + IRQ_SERIAL => crate::console::intr(),
+        _ => {
+            print_trapframe(tf);
+            if tf.tf_cs & 3 == 0 {
+                panic!("unhandled trap {} ({}) in kernel", tf.tf_trapno, trapname(tf.tf_trapno));
+            }
+            env::env_destroy(cpu::curenv());
+        }
+    }
+}
+
+/// Page faults: a kernel fault is a bug (panic); a user fault goes to the
+/// environment's upcall on its exception stack, or destroys it.
+fn page_fault_handler(tf: &mut Trapframe) {
+    let fault_va = x86::rcr2();
+    if tf.tf_cs & 3 == 0 {
+        print_trapframe(tf);
+        panic!("kernel page fault at va {:08x} ip {:08x}", fault_va, tf.tf_eip);
+    }
+    let e = cpu::curenv();
+    // SAFETY: e is the running env; the kernel lock is held.
+    let (id, upcall) = unsafe { ((*e).env_id, (*e).env_pgfault_upcall as usize) };
+    if upcall == 0 {
+        cprintf!("[%08x] user fault va %08x ip %08x\n", id, fault_va, tf.tf_eip);
+        print_trapframe(tf);
+        env::env_destroy(e);
+        return;
+    }
+
+    // Push a UTrapframe on the exception stack: at its top, or, for a fault
+    // while already on it (a fault in the handler), below the current ESP
+    // with one scratch word between, which the upcall's return needs.
+    let esp = tf.tf_esp as usize;
+    let on_xstack = (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&esp);
+    let top = if on_xstack { esp - 4 } else { UXSTACKTOP };
+    let utf_va = top.wrapping_sub(size_of::<UTrapframe>());
+    env::user_mem_assert(e, utf_va, size_of::<UTrapframe>(), PteFlags::U | PteFlags::W);
+    env::user_mem_assert(e, upcall, 1, PteFlags::U);
+
+    let utf = UTrapframe {
+        utf_fault_va: fault_va as u32,
+        utf_err: tf.tf_err,
+        utf_regs: tf.tf_regs,
+        utf_eip: tf.tf_eip,
+        utf_eflags: tf.tf_eflags,
+        utf_esp: tf.tf_esp,
+    };
+    // SAFETY: user_mem_assert checked that [utf_va, +size) is mapped user-
+    // writable in e's address space, which is the one loaded.
+    unsafe { (utf_va as *mut UTrapframe).write_unaligned(utf) };
+    tf.tf_esp = utf_va as u32;
+    tf.tf_eip = upcall as u32;
+}
