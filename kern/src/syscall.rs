@@ -149,7 +149,10 @@ fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
 }
 
 /// Maps the page at `srcva` in `srcenv` at `dstva` in `dstenv` (both self or
-/// children). Writable only if the source mapping is writable.
+/// children). Writable only if the source mapping is writable, or if the
+/// page has no other mapping and is being remapped in place (same env, same
+/// address): then nobody else can see the writes. That lets a copy-on-write
+/// handler reclaim a page it is the last user of without copying it.
 fn sys_page_map(srcenv: EnvId, srcva: usize, dstenv: EnvId, dstva: usize, perm: u32) -> Result<u32> {
     let src = envid2env(srcenv, true)?;
     let dst = envid2env(dstenv, true)?;
@@ -158,7 +161,9 @@ fn sys_page_map(srcenv: EnvId, srcva: usize, dstenv: EnvId, dstva: usize, perm: 
     let perm = check_perm(perm)?;
     let (pg, pte) = pmap::page_lookup(env::env_pgdir(src), srcva).ok_or(Error::Inval)?;
     // SAFETY: pte is a live PTE of src's directory.
-    if perm.contains(PteFlags::W) && !unsafe { *pte }.flags().contains(PteFlags::W) {
+    let src_writable = unsafe { *pte }.flags().contains(PteFlags::W);
+    let exclusive_in_place = src == dst && srcva == dstva && pg.refcount() == 1;
+    if perm.contains(PteFlags::W) && !src_writable && !exclusive_in_place {
         return Err(Error::Inval);
     }
     pmap::page_insert(env::env_pgdir(dst), pg, dstva, perm)?;
