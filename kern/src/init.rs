@@ -1,5 +1,6 @@
 //! The boot order (JOS's kern/init.c).
 use crate::arch::{gdt, picirq};
+use crate::smp::{lapic, mpconfig, mpentry};
 use crate::{boot_info, console, cpu, env, monitor, pmap, sched, trap};
 use abi::env::ENV_TYPE_USER;
 use abi::memlayout::{KERNBASE, kstacktop};
@@ -27,13 +28,19 @@ pub extern "C" fn i386_init(magic: u32, info_pa: usize) -> ! {
 
 /// The rest of the boot, on CPU 0's kernel stack.
 extern "C" fn i386_init_stage2() -> ! {
+    env::env_init();
     gdt::gdt_init_percpu();
     trap::trap_init_percpu();
-    env::env_init();
+    mpconfig::mp_init();
+    lapic::lapic_init();
     picirq::pic_init();
     console::kbd_enable();
 
+    // The boot CPU takes the kernel lock before waking the others.
     cpu::lock_kernel();
+    // SAFETY: cpu_status is atomic.
+    unsafe { (*cpu::thiscpu()).cpu_status.store(cpu::CPU_STARTED, core::sync::atomic::Ordering::SeqCst) };
+    mpentry::boot_aps();
 
     let bi = boot_info::get();
     for (i, m) in bi.modules().iter().enumerate() {
@@ -66,7 +73,7 @@ extern "C" fn i386_init_stage2() -> ! {
 /// # Safety
 /// `top` must be the top of a mapped, unused stack; nothing on the current
 /// stack may be used again.
-unsafe fn switch_stack(top: usize, f: extern "C" fn() -> !) -> ! {
+pub unsafe fn switch_stack(top: usize, f: extern "C" fn() -> !) -> ! {
     debug_assert!(top <= KERNBASE);
     // SAFETY: the caller guarantees the stack; f never returns.
     unsafe {

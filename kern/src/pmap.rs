@@ -488,6 +488,23 @@ pub fn va2pa(pgdir: *mut PageTable, va: usize) -> Option<(usize, PteFlags)> {
     Some((pte.addr() + pgoff(va), perm))
 }
 
+/// The next free address in the MMIO window.
+static MMIO_NEXT: Mutex<usize> = Mutex::new(MMIOBASE);
+
+/// Maps device memory [pa, pa + size) uncached into the MMIO window
+/// [MMIOBASE, MMIOLIM) and returns its address. Panics if the window is
+/// full (a kernel configuration error).
+pub fn mmio_map_region(pa: usize, size: usize) -> usize {
+    let mut next = MMIO_NEXT.lock();
+    let base = *next;
+    let size = round_up(pa % PGSIZE + size, PGSIZE).expect("mmio_map_region: size overflows");
+    assert!(base + size <= MMIOLIM, "mmio_map_region: MMIO window full");
+    let pa_page = round_down(pa, PGSIZE);
+    boot_map_region(kern_pgdir(), base, size, pa_page, PteFlags::W | PteFlags::PCD | PteFlags::PWT);
+    *next = base + size;
+    base + pa % PGSIZE
+}
+
 // ---------------------------------------------------------------------------
 // The kernel address space.
 

@@ -1,2 +1,5 @@
-//! Multiprocessor support: the local APIC and (later) CPU discovery.
+//! Multiprocessor support: finding the CPUs, the local APIC, and starting
+//! the application processors.
 pub mod lapic;
+pub mod mpconfig;
+pub mod mpentry;
