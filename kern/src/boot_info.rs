@@ -123,7 +123,12 @@ impl BootInfo {
 
     fn push_module(&mut self, start: usize, end: usize, name: PhysStr) {
         if self.nmodules < MAX_MODULES {
-            let mut m = Module { start, end, name: [0; MAX_NAME], name_len: 0 };
+            let mut m = Module {
+                start,
+                end,
+                name: [0; MAX_NAME],
+                name_len: 0,
+            };
             m.name_len = name.copy_to(&mut m.name);
             self.modules[self.nmodules] = m;
             self.nmodules += 1;
@@ -146,7 +151,12 @@ pub fn init(magic: u32, info_pa: usize) -> &'static BootInfo {
             loader: Loader::Multiboot1,
             regions: [MemRegion::default(); MAX_REGIONS],
             nregions: 0,
-            modules: [Module { start: 0, end: 0, name: [0; MAX_NAME], name_len: 0 }; MAX_MODULES],
+            modules: [Module {
+                start: 0,
+                end: 0,
+                name: [0; MAX_NAME],
+                name_len: 0,
+            }; MAX_MODULES],
             nmodules: 0,
             cmdline: [0; MAX_CMDLINE],
             cmdline_len: 0,
@@ -194,8 +204,16 @@ fn parse_mb1(bi: &mut BootInfo, mbi: usize) {
         // No map: the two classic figures, in KB.
         let lower = phys_u32(mbi + 4) as u64 * 1024;
         let upper = phys_u32(mbi + 8) as u64 * 1024;
-        bi.push_region(MemRegion { base: 0, len: lower, kind: 1 });
-        bi.push_region(MemRegion { base: 0x10_0000, len: upper, kind: 1 });
+        bi.push_region(MemRegion {
+            base: 0,
+            len: lower,
+            kind: 1,
+        });
+        bi.push_region(MemRegion {
+            base: 0x10_0000,
+            len: upper,
+            kind: 1,
+        });
     }
 }
 
@@ -235,8 +253,16 @@ fn parse_mb2(bi: &mut BootInfo, mbi: usize) {
         tag += (size + 7) & !7;
     }
     if let (false, Some((lower, upper))) = (have_map, basic) {
-        bi.push_region(MemRegion { base: 0, len: lower * 1024, kind: 1 });
-        bi.push_region(MemRegion { base: 0x10_0000, len: upper * 1024, kind: 1 });
+        bi.push_region(MemRegion {
+            base: 0,
+            len: lower * 1024,
+            kind: 1,
+        });
+        bi.push_region(MemRegion {
+            base: 0x10_0000,
+            len: upper * 1024,
+            kind: 1,
+        });
     }
 }
 
@@ -267,7 +293,7 @@ fn window(pa: usize) -> *const u8 {
                 *pte = (base + i * PGSIZE) as u32 | 0x1; // present, read-only
             }
             let pt_pa = pt as usize - KERNBASE;
-            (*(&raw mut entry::entry_pgdir))[pdx(EARLY_WINDOW)] = pt_pa as u32 | 0x1;
+            entry::entry_pgdir[pdx(EARLY_WINDOW)] = pt_pa as u32 | 0x1;
             x86::lcr3(x86::rcr3());
             WINDOW_BASE = base;
         }
@@ -279,7 +305,7 @@ fn window(pa: usize) -> *const u8 {
 fn window_close() {
     // SAFETY: as in `window`; nothing keeps pointers into the window.
     unsafe {
-        (*(&raw mut entry::entry_pgdir))[pdx(EARLY_WINDOW)] = 0;
+        entry::entry_pgdir[pdx(EARLY_WINDOW)] = 0;
         x86::lcr3(x86::rcr3());
         WINDOW_BASE = usize::MAX;
     }
@@ -294,7 +320,12 @@ fn phys_u8(pa: usize) -> u8 {
 
 /// Reads a little-endian u32 at physical `pa` (any alignment).
 fn phys_u32(pa: usize) -> u32 {
-    u32::from_le_bytes([phys_u8(pa), phys_u8(pa + 1), phys_u8(pa + 2), phys_u8(pa + 3)])
+    u32::from_le_bytes([
+        phys_u8(pa),
+        phys_u8(pa + 1),
+        phys_u8(pa + 2),
+        phys_u8(pa + 3),
+    ])
 }
 
 /// Reads a little-endian u64 at physical `pa`.

@@ -23,13 +23,27 @@ pub fn check_page_free_list(only_low_memory: bool) {
     let bi = crate::boot_info::get();
     pmap::for_each_free(|pg| {
         let pa = pg.pa();
-        assert!(pa < pmap::npages() * PGSIZE, "free page {pa:#x} beyond memory");
-        assert!(pa != 0, "page 0 is on the free list");
-        assert!(pa != MPENTRY_PADDR, "the AP trampoline page is on the free list");
-        assert!(!(IOPHYSMEM..EXTPHYSMEM).contains(&pa), "IO hole page {pa:#x} is on the free list");
-        assert!(!(EXTPHYSMEM..kernel_end).contains(&pa), "kernel page {pa:#x} is on the free list");
         assert!(
-            !bi.modules().iter().any(|m| pa + PGSIZE > m.start && pa < m.end),
+            pa < pmap::npages() * PGSIZE,
+            "free page {pa:#x} beyond memory"
+        );
+        assert!(pa != 0, "page 0 is on the free list");
+        assert!(
+            pa != MPENTRY_PADDR,
+            "the AP trampoline page is on the free list"
+        );
+        assert!(
+            !(IOPHYSMEM..EXTPHYSMEM).contains(&pa),
+            "IO hole page {pa:#x} is on the free list"
+        );
+        assert!(
+            !(EXTPHYSMEM..kernel_end).contains(&pa),
+            "kernel page {pa:#x} is on the free list"
+        );
+        assert!(
+            !bi.modules()
+                .iter()
+                .any(|m| pa + PGSIZE > m.start && pa < m.end),
             "boot module page {pa:#x} is on the free list"
         );
         assert!(pg.refcount() == 0, "free page {pa:#x} has references");
@@ -47,7 +61,11 @@ pub fn check_page_free_list(only_low_memory: bool) {
     });
     assert!(nfree_basemem > 0, "no free base memory");
     assert!(nfree_extmem > 0, "no free extended memory");
-    assert_eq!(count, pmap::nfree(), "free list length disagrees with the free count");
+    assert_eq!(
+        count,
+        pmap::nfree(),
+        "free list length disagrees with the free count"
+    );
     cprintf!("check_page_free_list() succeeded!\n");
 }
 
@@ -58,7 +76,10 @@ pub fn check_page_alloc() {
     let pp0 = pmap::page_alloc(Alloc::Any).expect("page_alloc failed");
     let pp1 = pmap::page_alloc(Alloc::Any).expect("page_alloc failed");
     let pp2 = pmap::page_alloc(Alloc::Any).expect("page_alloc failed");
-    assert!(pp0 != pp1 && pp1 != pp2 && pp0 != pp2, "page_alloc returned a page twice");
+    assert!(
+        pp0 != pp1 && pp1 != pp2 && pp0 != pp2,
+        "page_alloc returned a page twice"
+    );
     for pg in [pp0, pp1, pp2] {
         assert!(pg.pa() < pmap::npages() * PGSIZE);
     }
@@ -66,7 +87,10 @@ pub fn check_page_alloc() {
 
     // With the free list empty, allocation fails.
     let saved = pmap::steal_free_list();
-    assert!(pmap::page_alloc(Alloc::Any).is_none(), "page_alloc succeeded with no free pages");
+    assert!(
+        pmap::page_alloc(Alloc::Any).is_none(),
+        "page_alloc succeeded with no free pages"
+    );
     pmap::page_free(pp0);
     pmap::page_free(pp1);
     pmap::page_free(pp2);
@@ -84,7 +108,10 @@ pub fn check_page_alloc() {
     assert_eq!(z, a, "the free list is not LIFO");
     // SAFETY: `z` is ours and mapped.
     let bytes = unsafe { core::slice::from_raw_parts(z.kva() as *const u8, PGSIZE) };
-    assert!(bytes.iter().all(|&x| x == 0), "Alloc::Zero page is not zeroed");
+    assert!(
+        bytes.iter().all(|&x| x == 0),
+        "Alloc::Zero page is not zeroed"
+    );
 
     pmap::page_free(z);
     pmap::page_free(b);
@@ -118,14 +145,21 @@ pub fn check_page() {
     // No free memory: there is nothing at 0, and a mapping needing a page
     // table fails.
     assert!(pmap::page_lookup(pgdir, 0).is_none());
-    assert!(pmap::page_insert(pgdir, pp1, 0, PteFlags::W).is_err(), "page_insert without memory succeeded");
+    assert!(
+        pmap::page_insert(pgdir, pp1, 0, PteFlags::W).is_err(),
+        "page_insert without memory succeeded"
+    );
 
     // Free pp0: it becomes the page table for [0, 4 MiB).
     pmap::page_free(pp0);
     pmap::page_insert(pgdir, pp1, 0, PteFlags::W).expect("page_insert failed");
     // SAFETY: pgdir is our directory.
     let pde0 = unsafe { (*pgdir).0[0] };
-    assert_eq!(pde0.addr(), pp0.pa(), "the page table is not the freed page");
+    assert_eq!(
+        pde0.addr(),
+        pp0.pa(),
+        "the page table is not the freed page"
+    );
     assert_eq!(pa_at(pgdir, 0), Some(pp1.pa()));
     assert_eq!(pp1.refcount(), 1);
     assert_eq!(pp0.refcount(), 1);
@@ -134,18 +168,25 @@ pub fn check_page() {
     pmap::page_insert(pgdir, pp2, PGSIZE, PteFlags::W).expect("page_insert failed");
     assert_eq!(pa_at(pgdir, PGSIZE), Some(pp2.pa()));
     assert_eq!(pp2.refcount(), 1);
-    assert!(pmap::page_alloc(Alloc::Any).is_none(), "a free page appeared");
+    assert!(
+        pmap::page_alloc(Alloc::Any).is_none(),
+        "a free page appeared"
+    );
 
     // Re-inserting the same page at the same place keeps one reference.
     pmap::page_insert(pgdir, pp2, PGSIZE, PteFlags::W).expect("page_insert failed");
     assert_eq!(pa_at(pgdir, PGSIZE), Some(pp2.pa()));
     assert_eq!(pp2.refcount(), 1);
-    assert!(pmap::page_alloc(Alloc::Any).is_none(), "re-insert freed a page");
+    assert!(
+        pmap::page_alloc(Alloc::Any).is_none(),
+        "re-insert freed a page"
+    );
 
     // pgdir_walk returns the right PTE pointer.
     let table = pmap::kaddr(pde0.addr()) as *mut Pte;
     // SAFETY: ptx(PGSIZE) = 1 is inside the table.
-    assert_eq!(pmap::pgdir_walk(pgdir, PGSIZE, false), Some(unsafe { table.add(1) }));
+    let pte1 = unsafe { table.add(1) };
+    assert_eq!(pmap::pgdir_walk(pgdir, PGSIZE, false), Some(pte1));
 
     // Changing permissions on re-insert.
     pmap::page_insert(pgdir, pp2, PGSIZE, PteFlags::W | PteFlags::U).expect("page_insert failed");
@@ -192,7 +233,9 @@ pub fn check_page() {
     let pde = unsafe { (*pgdir).0[pdx(va)] };
     assert_eq!(pde.addr(), pp0.pa());
     // SAFETY: ptx(va) is inside the table.
-    assert_eq!(ptep, unsafe { (pmap::kaddr(pde.addr()) as *mut Pte).add(ptx(va)) });
+    assert_eq!(ptep, unsafe {
+        (pmap::kaddr(pde.addr()) as *mut Pte).add(ptx(va))
+    });
     // SAFETY: as above.
     unsafe { (*pgdir).0[pdx(va)] = Pte::empty() };
     pmap::page_decref(pp0);
@@ -217,20 +260,29 @@ pub fn check_kern_pgdir() {
     for off in (0..n).step_by(PGSIZE) {
         let (pa, perm) = pmap::va2pa(pgdir, UPAGES + off).expect("UPAGES not mapped");
         assert_eq!(pa, pmap::paddr(pages) + off, "UPAGES maps the wrong page");
-        assert!(perm.contains(PteFlags::U) && !perm.contains(PteFlags::W), "UPAGES permissions");
+        assert!(
+            perm.contains(PteFlags::U) && !perm.contains(PteFlags::W),
+            "UPAGES permissions"
+        );
     }
     // UENVS: the Env array, user read-only.
     let n = round_up(NENV * size_of::<Env>(), PGSIZE).unwrap();
     for off in (0..n).step_by(PGSIZE) {
         let (pa, perm) = pmap::va2pa(pgdir, UENVS + off).expect("UENVS not mapped");
         assert_eq!(pa, pmap::paddr(envs) + off, "UENVS maps the wrong page");
-        assert!(perm.contains(PteFlags::U) && !perm.contains(PteFlags::W), "UENVS permissions");
+        assert!(
+            perm.contains(PteFlags::U) && !perm.contains(PteFlags::W),
+            "UENVS permissions"
+        );
     }
     // All physical memory at KERNBASE, kernel-only and writable.
     for pa in (0..pmap::npages() * PGSIZE).step_by(PGSIZE) {
         let (got, perm) = pmap::va2pa(pgdir, KERNBASE + pa).expect("KERNBASE mapping missing");
         assert_eq!(got, pa, "KERNBASE maps the wrong page");
-        assert!(perm.contains(PteFlags::W) && !perm.contains(PteFlags::U), "KERNBASE permissions");
+        assert!(
+            perm.contains(PteFlags::W) && !perm.contains(PteFlags::U),
+            "KERNBASE permissions"
+        );
     }
     // Kernel stacks, with unmapped guard gaps below them.
     for cpu in 0..NCPU {
@@ -238,26 +290,43 @@ pub fn check_kern_pgdir() {
         // SAFETY: only the stack's address is taken.
         let stack = unsafe { (&raw const pmap::PERCPU_KSTACKS.0[cpu]) as usize };
         for off in (0..KSTKSIZE).step_by(PGSIZE) {
-            let (pa, perm) = pmap::va2pa(pgdir, top - KSTKSIZE + off).expect("kernel stack not mapped");
-            assert_eq!(pa, pmap::paddr(stack) + off, "kernel stack maps the wrong page");
+            let (pa, perm) =
+                pmap::va2pa(pgdir, top - KSTKSIZE + off).expect("kernel stack not mapped");
+            assert_eq!(
+                pa,
+                pmap::paddr(stack) + off,
+                "kernel stack maps the wrong page"
+            );
             assert!(perm.contains(PteFlags::W) && !perm.contains(PteFlags::U));
         }
         for off in (0..KSTKGAP).step_by(PGSIZE) {
-            assert!(pmap::va2pa(pgdir, top - KSTKSIZE - KSTKGAP + off).is_none(), "kernel stack guard is mapped");
+            assert!(
+                pmap::va2pa(pgdir, top - KSTKSIZE - KSTKGAP + off).is_none(),
+                "kernel stack guard is mapped"
+            );
         }
     }
     // UVPT: the directory itself, user read-only.
     // SAFETY: pgdir is the kernel's directory.
     let uvpt = unsafe { (*pgdir).0[pdx(UVPT)] };
-    assert_eq!(uvpt.addr(), pmap::paddr(pgdir as usize), "UVPT is not the page directory");
-    assert!(uvpt.flags().contains(PteFlags::P | PteFlags::U) && !uvpt.flags().contains(PteFlags::W));
+    assert_eq!(
+        uvpt.addr(),
+        pmap::paddr(pgdir as usize),
+        "UVPT is not the page directory"
+    );
+    assert!(
+        uvpt.flags().contains(PteFlags::P | PteFlags::U) && !uvpt.flags().contains(PteFlags::W)
+    );
     // Which directory entries are present.
     for i in 0..NPDENTRIES {
         // SAFETY: as above.
         let pde = unsafe { (*pgdir).0[i] };
         let va = i << PDXSHIFT;
         if va >= KERNBASE {
-            assert!(pde.flags().contains(PteFlags::P | PteFlags::W), "PDE {i:#x} above KERNBASE");
+            assert!(
+                pde.flags().contains(PteFlags::P | PteFlags::W),
+                "PDE {i:#x} above KERNBASE"
+            );
         } else if i == pdx(UVPT) || i == pdx(UPAGES) || i == pdx(UENVS) || i == pdx(KSTACKTOP - 1) {
             assert!(pde.is_present(), "PDE {i:#x} should be present");
         } else if i == pdx(MMIOBASE) {
@@ -290,11 +359,19 @@ pub fn check_page_installed_pgdir() {
     // SAFETY: va is now mapped to pp2 (the TLB entry was invalidated).
     assert_eq!(unsafe { (va as *const u32).read_volatile() }, 0x0202_0202);
     assert_eq!(pp2.refcount(), 1);
-    assert_eq!(pp1.refcount(), 0, "pp1 should have been freed by the replacement");
+    assert_eq!(
+        pp1.refcount(),
+        0,
+        "pp1 should have been freed by the replacement"
+    );
     // SAFETY: as above; then check the write is seen at pp2's kva.
     unsafe { (va as *mut u32).write_volatile(0x0303_0303) };
     // SAFETY: pp2's kva is mapped.
-    assert_eq!(unsafe { (pp2.kva() as *const u32).read_volatile() }, 0x0303_0303);
+    let seen = unsafe { (pp2.kva() as *const u32).read_volatile() };
+    assert_eq!(
+        seen,
+        0x0303_0303
+    );
     pmap::page_remove(pgdir, va);
     assert_eq!(pp2.refcount(), 0);
     // Drop the page table that was made for va.

@@ -84,8 +84,14 @@ static HOLDER: AtomicU32 = AtomicU32::new(u32::MAX);
 /// Acquires the kernel lock; panics if this CPU already holds it.
 pub fn lock_kernel() {
     let me = cpunum() as u32;
-    assert!(HOLDER.load(Ordering::Relaxed) != me || !KERNEL_LOCK.load(Ordering::Relaxed), "lock_kernel: CPU {me} already holds the kernel lock");
-    while KERNEL_LOCK.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    assert!(
+        HOLDER.load(Ordering::Relaxed) != me || !KERNEL_LOCK.load(Ordering::Relaxed),
+        "lock_kernel: CPU {me} already holds the kernel lock"
+    );
+    while KERNEL_LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         core::hint::spin_loop();
     }
     HOLDER.store(me, Ordering::Relaxed);
@@ -93,7 +99,11 @@ pub fn lock_kernel() {
 
 /// Releases the kernel lock; panics if this CPU does not hold it.
 pub fn unlock_kernel() {
-    assert!(holding_kernel_lock(), "unlock_kernel: CPU {} does not hold the kernel lock", cpunum());
+    assert!(
+        holding_kernel_lock(),
+        "unlock_kernel: CPU {} does not hold the kernel lock",
+        cpunum()
+    );
     HOLDER.store(u32::MAX, Ordering::Relaxed);
     KERNEL_LOCK.store(false, Ordering::Release);
 }

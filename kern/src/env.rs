@@ -63,7 +63,11 @@ pub fn env_init() {
 pub fn envid2env(envid: EnvId, checkperm: bool) -> Result<*mut Env> {
     let cur = cpu::curenv();
     if envid == 0 {
-        return if cur.is_null() { Err(Error::BadEnv) } else { Ok(cur) };
+        return if cur.is_null() {
+            Err(Error::BadEnv)
+        } else {
+            Ok(cur)
+        };
     }
     let e = env_at(envx(envid));
     // SAFETY: e points into the array; the kernel lock is held.
@@ -191,7 +195,11 @@ fn load_icode(e: *mut Env, image: &[u8]) -> Result<()> {
             let (pg, _) = pmap::page_lookup(pgdir, va).expect("region_alloc mapped it");
             // SAFETY: pg is a page of e mapped at its kva; the copy stays in it.
             unsafe {
-                core::ptr::copy_nonoverlapping(seg.data[done..].as_ptr(), (pg.kva() + pgoff(va)) as *mut u8, n);
+                core::ptr::copy_nonoverlapping(
+                    seg.data[done..].as_ptr(),
+                    (pg.kva() + pgoff(va)) as *mut u8,
+                    n,
+                );
             }
             done += n;
         }
@@ -296,7 +304,12 @@ pub fn env_run(e: *mut Env) -> ! {
 /// Returns Err(first bad address) otherwise (the first page's bad address is
 /// `va` itself, later ones their page start). Addresses at or above ULIM are
 /// never allowed.
-pub fn user_mem_check(e: *const Env, va: usize, len: usize, perm: PteFlags) -> core::result::Result<(), usize> {
+pub fn user_mem_check(
+    e: *const Env,
+    va: usize,
+    len: usize,
+    perm: PteFlags,
+) -> core::result::Result<(), usize> {
     if len == 0 {
         return Ok(());
     }
@@ -327,7 +340,11 @@ pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
     if let Err(bad) = user_mem_check(e, va, len, perm | PteFlags::U) {
         // SAFETY: e points into the array; the kernel lock is held.
         let id = unsafe { (*e).env_id };
-        cprintf!("[%08x] user_mem_check assertion failure for va %08x\n", id, bad);
+        cprintf!(
+            "[%08x] user_mem_check assertion failure for va %08x\n",
+            id,
+            bad
+        );
         env_destroy(e);
     }
 }

@@ -39,19 +39,31 @@ extern "C" fn i386_init_stage2() -> ! {
     // The boot CPU takes the kernel lock before waking the others.
     cpu::lock_kernel();
     // SAFETY: cpu_status is atomic.
-    unsafe { (*cpu::thiscpu()).cpu_status.store(cpu::CPU_STARTED, core::sync::atomic::Ordering::SeqCst) };
+    unsafe {
+        (*cpu::thiscpu())
+            .cpu_status
+            .store(cpu::CPU_STARTED, core::sync::atomic::Ordering::SeqCst)
+    };
     mpentry::boot_aps();
 
     let bi = boot_info::get();
     for (i, m) in bi.modules().iter().enumerate() {
-        cprintf!("boot module %d: %s [%08x, %08x)\n", i, m.name(), m.start, m.end);
+        cprintf!(
+            "boot module %d: %s [%08x, %08x)\n",
+            i,
+            m.name(),
+            m.start,
+            m.end
+        );
     }
     match bi.arg("run") {
         Some(prog) => match bi.module(prog) {
             Some(m) => {
                 // SAFETY: the module lies in physical memory below MAX_PHYS,
                 // reserved from the allocator, and is only read.
-                let image = unsafe { core::slice::from_raw_parts(pmap::kaddr(m.start) as *const u8, m.end - m.start) };
+                let image = unsafe {
+                    core::slice::from_raw_parts(pmap::kaddr(m.start) as *const u8, m.end - m.start)
+                };
                 if let Err(e) = env::env_create(image, ENV_TYPE_USER) {
                     cprintf!("run %s: %e\n", prog, e.code());
                 }

@@ -20,17 +20,61 @@ struct Command {
 }
 
 const COMMANDS: &[Command] = &[
-    Command { name: "help", desc: "Display this list of commands", func: mon_help },
-    Command { name: "kerninfo", desc: "Display information about the kernel", func: mon_kerninfo },
-    Command { name: "backtrace", desc: "Display a backtrace of the stack", func: mon_backtrace },
-    Command { name: "panic", desc: "Trigger a kernel panic (to test panic handling)", func: mon_panic },
-    Command { name: "showmappings", desc: "Show page mappings in [lo, hi]: showmappings lo hi", func: mon_showmappings },
-    Command { name: "vmmap", desc: "Show the address space as named ranges with permissions", func: mon_vmmap },
-    Command { name: "dump", desc: "Dump memory: dump [-p] addr [len] (-p: physical address)", func: mon_dump },
-    Command { name: "meminfo", desc: "Show free and total physical pages", func: mon_meminfo },
-    Command { name: "continue", desc: "Leave the monitor and resume the trapped environment", func: mon_continue },
-    Command { name: "stepi", desc: "Execute one instruction of the trapped environment", func: mon_stepi },
-    Command { name: "kstackoverflow", desc: "Recurse until the kernel stack overflows (tests double faults)", func: mon_kstackoverflow },
+    Command {
+        name: "help",
+        desc: "Display this list of commands",
+        func: mon_help,
+    },
+    Command {
+        name: "kerninfo",
+        desc: "Display information about the kernel",
+        func: mon_kerninfo,
+    },
+    Command {
+        name: "backtrace",
+        desc: "Display a backtrace of the stack",
+        func: mon_backtrace,
+    },
+    Command {
+        name: "panic",
+        desc: "Trigger a kernel panic (to test panic handling)",
+        func: mon_panic,
+    },
+    Command {
+        name: "showmappings",
+        desc: "Show page mappings in [lo, hi]: showmappings lo hi",
+        func: mon_showmappings,
+    },
+    Command {
+        name: "vmmap",
+        desc: "Show the address space as named ranges with permissions",
+        func: mon_vmmap,
+    },
+    Command {
+        name: "dump",
+        desc: "Dump memory: dump [-p] addr [len] (-p: physical address)",
+        func: mon_dump,
+    },
+    Command {
+        name: "meminfo",
+        desc: "Show free and total physical pages",
+        func: mon_meminfo,
+    },
+    Command {
+        name: "continue",
+        desc: "Leave the monitor and resume the trapped environment",
+        func: mon_continue,
+    },
+    Command {
+        name: "stepi",
+        desc: "Execute one instruction of the trapped environment",
+        func: mon_stepi,
+    },
+    Command {
+        name: "kstackoverflow",
+        desc: "Recurse until the kernel stack overflows (tests double faults)",
+        func: mon_kstackoverflow,
+    },
 ];
 
 fn mon_help(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
@@ -60,7 +104,10 @@ fn mon_kerninfo(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
         cprintf!("  %-6s %08x (virt)  %08x (phys)\n", name, va, va - kernbase);
     }
     let footprint = syms[4].1 - syms[1].1;
-    cprintf!("Kernel executable memory footprint: %dKB\n", footprint.div_ceil(1024));
+    cprintf!(
+        "Kernel executable memory footprint: %dKB\n",
+        footprint.div_ceil(1024)
+    );
     true
 }
 
@@ -73,7 +120,7 @@ pub fn mon_backtrace(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     let mut depth = 0;
     while ebp != 0 && depth < 64 {
         // Stop at anything that is not a kernel stack address.
-        if ebp < abi::memlayout::KERNBASE - abi::mmu::PTSIZE || ebp % 4 != 0 {
+        if ebp < abi::memlayout::KERNBASE - abi::mmu::PTSIZE || !ebp.is_multiple_of(4) {
             cprintf!("  ebp %08x  (bad frame pointer)\n", ebp);
             break;
         }
@@ -82,11 +129,27 @@ pub fn mon_backtrace(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
         // the compiler (frame pointers are forced on) and ends at the 0 that
         // entry pushes; the words above it are on the mapped stack.
         let (next, eip, args) = unsafe {
-            (*frame, *frame.add(1), [*frame.add(2), *frame.add(3), *frame.add(4), *frame.add(5), *frame.add(6)])
+            (
+                *frame,
+                *frame.add(1),
+                [
+                    *frame.add(2),
+                    *frame.add(3),
+                    *frame.add(4),
+                    *frame.add(5),
+                    *frame.add(6),
+                ],
+            )
         };
         cprintf!(
             "  ebp %08x  eip %08x  args %08x %08x %08x %08x %08x\n",
-            ebp, eip, args[0], args[1], args[2], args[3], args[4]
+            ebp,
+            eip,
+            args[0],
+            args[1],
+            args[2],
+            args[3],
+            args[4]
         );
         print_location(eip);
         ebp = next;
@@ -113,7 +176,10 @@ pub fn print_location(eip: usize) {
 
 /// Parses a number: hex with or without 0x (addresses are hex in JOS).
 fn parse_num(s: &str) -> Option<usize> {
-    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    let digits = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
     usize::from_str_radix(digits, 16).ok()
 }
 
@@ -169,8 +235,10 @@ fn mapping(pgdir: *mut pmap::PageTable, va: usize) -> Option<(usize, PteFlags)> 
 const SHOW_LIMIT: usize = 4096;
 
 fn mon_showmappings(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
-    let (Some(lo), Some(hi)) = (args.get(1).and_then(|a| parse_num(a)), args.get(2).and_then(|a| parse_num(a)))
-    else {
+    let (Some(lo), Some(hi)) = (
+        args.get(1).and_then(|a| parse_num(a)),
+        args.get(2).and_then(|a| parse_num(a)),
+    ) else {
         cprintf!("usage: showmappings lo hi   (hex addresses, inclusive)\n");
         return true;
     };
@@ -193,14 +261,26 @@ fn mon_showmappings(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
             Some((pa, flags)) if flags.contains(PteFlags::PS) => {
                 let base = va & !(PTSIZE - 1);
                 let end = base.wrapping_add(PTSIZE - 1);
-                cprintf!("%08x-%08x  %08x  %s\n", base, end, pa & !(PTSIZE - 1), flag_string(flags, &mut buf));
+                cprintf!(
+                    "%08x-%08x  %08x  %s\n",
+                    base,
+                    end,
+                    pa & !(PTSIZE - 1),
+                    flag_string(flags, &mut buf)
+                );
                 match end.checked_add(1) {
                     Some(next) => va = next,
                     None => break,
                 }
             }
             Some((pa, flags)) => {
-                cprintf!("%08x-%08x  %08x  %s\n", va, va + PGSIZE - 1, pa, flag_string(flags, &mut buf));
+                cprintf!(
+                    "%08x-%08x  %08x  %s\n",
+                    va,
+                    va + PGSIZE - 1,
+                    pa,
+                    flag_string(flags, &mut buf)
+                );
                 match va.checked_add(PGSIZE) {
                     Some(next) => va = next,
                     None => break,
@@ -235,7 +315,7 @@ fn region_name(va: usize) -> &'static str {
     if va >= KERNBASE {
         return "kernel: all physical memory (KERNBASE)";
     }
-    if va >= MMIOBASE && va < MMIOLIM {
+    if (MMIOBASE..MMIOLIM).contains(&va) {
         return "kernel: memory-mapped I/O (MMIOBASE)";
     }
     if va >= MMIOLIM {
@@ -271,14 +351,30 @@ fn mon_vmmap(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     let mut run: Option<(usize, usize, PteFlags, &str)> = None; // start, next pa, flags, name
     let mut va: usize = 0;
     loop {
-        let step = if pmap::uses_pse() && va >= KERNBASE || va >= UVPT && va < UVPT + PTSIZE { PTSIZE } else { PGSIZE };
+        let step = if pmap::uses_pse() && va >= KERNBASE || (UVPT..UVPT + PTSIZE).contains(&va) {
+            PTSIZE
+        } else {
+            PGSIZE
+        };
         let here = if va == UVPT {
             // The directory mapped as a page table: show the whole window.
             // SAFETY: pgdir is a live page directory.
             let pde = unsafe { (*pgdir).0[pdx(UVPT)] };
-            pde.is_present().then(|| (pde.addr(), pde.flags() & (PteFlags::W | PteFlags::U), region_name(va)))
+            pde.is_present().then(|| {
+                (
+                    pde.addr(),
+                    pde.flags() & (PteFlags::W | PteFlags::U),
+                    region_name(va),
+                )
+            })
         } else {
-            mapping(pgdir, va).map(|(pa, f)| (pa, f & (PteFlags::W | PteFlags::U | PteFlags::COW | PteFlags::SHARE), region_name(va)))
+            mapping(pgdir, va).map(|(pa, f)| {
+                (
+                    pa,
+                    f & (PteFlags::W | PteFlags::U | PteFlags::COW | PteFlags::SHARE),
+                    region_name(va),
+                )
+            })
         };
         let continues = match (run, here) {
             (Some((_, next_pa, f, name)), Some((pa, g, n))) => pa == next_pa && f == g && name == n,
@@ -326,13 +422,17 @@ fn mon_dump(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
         cprintf!("usage: dump [-p] addr [len]   (hex; -p: physical address)\n");
         return true;
     };
-    let len = rest.get(1).and_then(|a| parse_num(a)).unwrap_or(0x40).min(0x1000);
+    let len = rest
+        .get(1)
+        .and_then(|a| parse_num(a))
+        .unwrap_or(0x40)
+        .min(0x1000);
     let pgdir = current_pgdir();
     for line in (0..len).step_by(16) {
         let a = addr.wrapping_add(line);
         cprintf!("%08x:", a);
         let mut ascii = [b' '; 16];
-        for i in 0..16.min(len - line) {
+        for (i, shown) in ascii.iter_mut().enumerate().take(16.min(len - line)) {
             let at = a.wrapping_add(i);
             // Only read memory that is there: physical memory through
             // KERNBASE, virtual memory through the current page tables.
@@ -346,7 +446,7 @@ fn mon_dump(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
                     // SAFETY: kva is in the KERNBASE mapping of existing RAM.
                     let b = unsafe { (kva as *const u8).read_volatile() };
                     cprintf!(" %02x", b);
-                    ascii[i] = if (0x20..0x7f).contains(&b) { b } else { b'.' };
+                    *shown = if (0x20..0x7f).contains(&b) { b } else { b'.' };
                 }
                 None => cprintf!(" --"),
             }
@@ -400,7 +500,10 @@ fn recurse(depth: u32) -> u32 {
 }
 
 fn mon_kstackoverflow(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
-    cprintf!("recursing on the kernel stack at esp %08x...\n", x86::read_ebp());
+    cprintf!(
+        "recursing on the kernel stack at esp %08x...\n",
+        x86::read_ebp()
+    );
     let r = recurse(0);
     cprintf!("recursion returned %u?\n", r);
     true

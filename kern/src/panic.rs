@@ -29,7 +29,14 @@ fn panic(info: &PanicInfo) -> ! {
     {
         use core::fmt::Write;
         let mut w = console::lock();
-        let _ = write!(w, "kernel panic on CPU {} at {}:{}: {}\n", cpunum(), file, line, info.message());
+        let _ = writeln!(
+            w,
+            "kernel panic on CPU {} at {}:{}: {}",
+            cpunum(),
+            file,
+            line,
+            info.message()
+        );
     }
     PANICKING.store(false, Ordering::SeqCst);
     loop {

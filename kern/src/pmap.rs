@@ -139,7 +139,8 @@ pub fn uses_pse() -> bool {
 /// Memory for the boot allocator: the PageInfo array and the Env array.
 /// It lives inside the kernel image so the loaders put boot modules after it
 /// and the early (4 MiB) mapping covers it.
-const BOOT_HEAP_SIZE: usize = (MAX_PHYS / PGSIZE) * size_of::<PageInfo>() + NENV * size_of::<Env>() + 2 * PGSIZE;
+const BOOT_HEAP_SIZE: usize =
+    (MAX_PHYS / PGSIZE) * size_of::<PageInfo>() + NENV * size_of::<Env>() + 2 * PGSIZE;
 
 #[repr(C, align(4096))]
 struct BootHeap([u8; BOOT_HEAP_SIZE]);
@@ -152,7 +153,10 @@ static BOOT_HEAP_USED: AtomicUsize = AtomicUsize::new(0);
 fn boot_alloc(n: usize) -> *mut u8 {
     let used = BOOT_HEAP_USED.load(Ordering::Relaxed);
     let size = round_up(n, PGSIZE).expect("boot_alloc: size overflows");
-    assert!(used + size <= BOOT_HEAP_SIZE, "boot_alloc: out of memory ({n} bytes)");
+    assert!(
+        used + size <= BOOT_HEAP_SIZE,
+        "boot_alloc: out of memory ({n} bytes)"
+    );
     BOOT_HEAP_USED.store(used + size, Ordering::Relaxed);
     // SAFETY: [used, used + size) of the heap has not been handed out before.
     unsafe { (&raw mut BOOT_HEAP.0).cast::<u8>().add(used) }
@@ -183,7 +187,10 @@ fn i386_detect_memory() {
             ext += end - r.base.max(EXTPHYSMEM as u64);
         }
     }
-    assert!(top > EXTPHYSMEM as u64, "the boot memory map shows no extended memory");
+    assert!(
+        top > EXTPHYSMEM as u64,
+        "the boot memory map shows no extended memory"
+    );
     NPAGES.store(top as usize / PGSIZE, Ordering::Relaxed);
     NPAGES_BASEMEM.store(base as usize / PGSIZE, Ordering::Relaxed);
     cprintf!(
@@ -205,7 +212,10 @@ fn page_is_free_at_boot(pa: usize) -> bool {
         .iter()
         .any(|r| r.kind == 1 && r.base <= pa as u64 && (pa + PGSIZE) as u64 <= r.base + r.len);
     let kernel_end = paddr(boot_alloc_end().max(&raw const end as usize));
-    let in_module = bi.modules().iter().any(|m| pa + PGSIZE > m.start && pa < m.end);
+    let in_module = bi
+        .modules()
+        .iter()
+        .any(|m| pa + PGSIZE > m.start && pa < m.end);
     usable
         && pa != 0 // real-mode IDT and BIOS data
         && pa != MPENTRY_PADDR // the AP boot trampoline
@@ -240,7 +250,11 @@ fn page_init() {
             (*pg.info()).pp_ref = 0;
             (*pg.info()).pp_link = 0;
             if page_is_free_at_boot(pg.pa()) {
-                (*pg.info()).pp_link = if fl.head == 0 { LIST_END } else { fl.head as u32 };
+                (*pg.info()).pp_link = if fl.head == 0 {
+                    LIST_END
+                } else {
+                    fl.head as u32
+                };
                 fl.head = pg.info() as usize;
                 fl.nfree += 1;
             }
@@ -292,9 +306,21 @@ fn page_free_locked(fl: &mut FreeList, pg: Page) {
     let info = pg.info();
     // SAFETY: info is inside the pages array; ALLOC is held.
     unsafe {
-        assert!((*info).pp_ref == 0, "page_free: page {:#x} is still referenced", pg.pa());
-        assert!((*info).pp_link == 0, "page_free: page {:#x} is already free", pg.pa());
-        (*info).pp_link = if fl.head == 0 { LIST_END } else { fl.head as u32 };
+        assert!(
+            (*info).pp_ref == 0,
+            "page_free: page {:#x} is still referenced",
+            pg.pa()
+        );
+        assert!(
+            (*info).pp_link == 0,
+            "page_free: page {:#x} is already free",
+            pg.pa()
+        );
+        (*info).pp_link = if fl.head == 0 {
+            LIST_END
+        } else {
+            fl.head as u32
+        };
     }
     fl.head = info as usize;
     fl.nfree += 1;
@@ -306,8 +332,15 @@ pub fn page_incref(pg: Page) {
     // SAFETY: info is inside the pages array; ALLOC is held.
     unsafe {
         let info = pg.info();
-        assert!((*info).pp_link == 0, "page_incref: page {:#x} is free", pg.pa());
-        (*info).pp_ref = (*info).pp_ref.checked_add(1).expect("page_incref: reference count overflow");
+        assert!(
+            (*info).pp_link == 0,
+            "page_incref: page {:#x} is free",
+            pg.pa()
+        );
+        (*info).pp_ref = (*info)
+            .pp_ref
+            .checked_add(1)
+            .expect("page_incref: reference count overflow");
     }
 }
 
@@ -317,7 +350,11 @@ pub fn page_decref(pg: Page) {
     // SAFETY: info is inside the pages array; ALLOC is held.
     let left = unsafe {
         let info = pg.info();
-        assert!((*info).pp_ref > 0, "page_decref: page {:#x} has no references", pg.pa());
+        assert!(
+            (*info).pp_ref > 0,
+            "page_decref: page {:#x} has no references",
+            pg.pa()
+        );
         (*info).pp_ref -= 1;
         (*info).pp_ref
     };
@@ -368,7 +405,10 @@ pub(crate) fn restore_free_list(saved: (usize, usize)) {
             (*info).pp_link = 0;
             next
         };
-        page_free_locked(&mut fl, Page((head - pages_array() as usize) / size_of::<PageInfo>()));
+        page_free_locked(
+            &mut fl,
+            Page((head - pages_array() as usize) / size_of::<PageInfo>()),
+        );
         head = if next == LIST_END { 0 } else { next as usize };
         n -= 1;
     }
@@ -448,7 +488,7 @@ pub fn tlb_invalidate(pgdir: *mut PageTable, va: usize) {
 /// without touching reference counts: for the static kernel mappings.
 /// Panics if a page table cannot be allocated (boot cannot continue).
 pub fn boot_map_region(pgdir: *mut PageTable, va: usize, size: usize, pa: usize, perm: PteFlags) {
-    assert!(va % PGSIZE == 0 && pa % PGSIZE == 0 && size % PGSIZE == 0);
+    assert!(va.is_multiple_of(PGSIZE) && pa.is_multiple_of(PGSIZE) && size.is_multiple_of(PGSIZE));
     for off in (0..size).step_by(PGSIZE) {
         let pte = pgdir_walk(pgdir, va + off, true).expect("boot_map_region: out of memory");
         // SAFETY: pte points into a page table of pgdir.
@@ -459,10 +499,12 @@ pub fn boot_map_region(pgdir: *mut PageTable, va: usize, size: usize, pa: usize,
 /// Like `boot_map_region` with 4 MiB pages (needs CR4.PSE); all three
 /// arguments must be 4 MiB-aligned.
 fn boot_map_region_large(pgdir: *mut PageTable, va: usize, size: usize, pa: usize, perm: PteFlags) {
-    assert!(va % PTSIZE == 0 && pa % PTSIZE == 0 && size % PTSIZE == 0);
+    assert!(va.is_multiple_of(PTSIZE) && pa.is_multiple_of(PTSIZE) && size.is_multiple_of(PTSIZE));
     for off in (0..size).step_by(PTSIZE) {
         // SAFETY: pgdir is the kernel's directory, being built.
-        unsafe { (*pgdir).0[pdx(va + off)] = Pte::new(pa + off, perm | PteFlags::P | PteFlags::PS) };
+        unsafe {
+            (*pgdir).0[pdx(va + off)] = Pte::new(pa + off, perm | PteFlags::P | PteFlags::PS)
+        };
     }
 }
 
@@ -500,7 +542,13 @@ pub fn mmio_map_region(pa: usize, size: usize) -> usize {
     let size = round_up(pa % PGSIZE + size, PGSIZE).expect("mmio_map_region: size overflows");
     assert!(base + size <= MMIOLIM, "mmio_map_region: MMIO window full");
     let pa_page = round_down(pa, PGSIZE);
-    boot_map_region(kern_pgdir(), base, size, pa_page, PteFlags::W | PteFlags::PCD | PteFlags::PWT);
+    boot_map_region(
+        kern_pgdir(),
+        base,
+        size,
+        pa_page,
+        PteFlags::W | PteFlags::PCD | PteFlags::PWT,
+    );
     *next = base + size;
     base + pa % PGSIZE
 }

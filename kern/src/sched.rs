@@ -11,7 +11,12 @@ use core::sync::atomic::Ordering;
 pub fn sched_yield() -> ! {
     let cur = cpu::curenv();
     // SAFETY: cur points into the Env array (or is null); the kernel lock is held.
-    let start = if cur.is_null() { 0 } else { envx(unsafe { (*cur).env_id }) + 1 };
+    let start = if cur.is_null() {
+        0
+    } else {
+        // SAFETY: cur is this CPU's env, in the Env array.
+        envx(unsafe { (*cur).env_id }) + 1
+    };
     for i in 0..NENV {
         let e = env::env_at((start + i) % NENV);
         // SAFETY: as above.
@@ -44,7 +49,9 @@ pub fn sched_halt() -> ! {
     // SAFETY: kern_pgdir maps the kernel; this CPU's state is its own.
     unsafe {
         x86::lcr3(pmap::paddr(pmap::kern_pgdir() as usize));
-        (*cpu::thiscpu()).cpu_status.store(CPU_HALTED, Ordering::SeqCst);
+        (*cpu::thiscpu())
+            .cpu_status
+            .store(CPU_HALTED, Ordering::SeqCst);
     }
     cpu::unlock_kernel();
     // Reset the stack (nothing on it is needed any more), enable interrupts

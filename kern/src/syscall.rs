@@ -121,7 +121,11 @@ fn sys_env_set_pgfault_upcall(envid: EnvId, func: usize) -> Result<u32> {
 
 /// Checks a user page address: below UTOP and page-aligned.
 fn check_va(va: usize) -> Result<()> {
-    if va >= UTOP || va % PGSIZE != 0 { Err(Error::Inval) } else { Ok(()) }
+    if va >= UTOP || !va.is_multiple_of(PGSIZE) {
+        Err(Error::Inval)
+    } else {
+        Ok(())
+    }
 }
 
 /// Checks permissions a user may ask for: U and P, and nothing outside
@@ -153,7 +157,13 @@ fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
 /// page has no other mapping and is being remapped in place (same env, same
 /// address): then nobody else can see the writes. That lets a copy-on-write
 /// handler reclaim a page it is the last user of without copying it.
-fn sys_page_map(srcenv: EnvId, srcva: usize, dstenv: EnvId, dstva: usize, perm: u32) -> Result<u32> {
+fn sys_page_map(
+    srcenv: EnvId,
+    srcva: usize,
+    dstenv: EnvId,
+    dstva: usize,
+    perm: u32,
+) -> Result<u32> {
     let src = envid2env(srcenv, true)?;
     let dst = envid2env(dstenv, true)?;
     check_va(srcva)?;
@@ -216,7 +226,7 @@ fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result
 /// below UTOP, where it must be page-aligned). Returns 0 when a message
 /// arrives (the sender sets it), or Inval at once for a bad `dstva`.
 fn sys_ipc_recv(dstva: usize) -> Result<u32> {
-    if dstva < UTOP && dstva % PGSIZE != 0 {
+    if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
         return Err(Error::Inval);
     }
     let e = cur();

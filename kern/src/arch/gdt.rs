@@ -126,7 +126,10 @@ struct Pseudodesc {
 
 /// Loads the GDT and reloads every segment register (JOS's env_init_percpu).
 pub fn gdt_init_percpu() {
-    let pd = Pseudodesc { limit: (size_of::<Gdt>() - 1) as u16, base: (&raw const GDT) as u32 };
+    let pd = Pseudodesc {
+        limit: (size_of::<Gdt>() - 1) as u16,
+        base: (&raw const GDT) as u32,
+    };
     // SAFETY: the GDT's code and data descriptors are flat, so reloading the
     // segment registers does not move anything; the far jump reloads CS.
     unsafe {
@@ -156,7 +159,7 @@ pub fn gdt_init_percpu() {
 pub unsafe fn set_tss(sel: u16, ts: *const Taskstate) {
     let d = sys_seg(STS_T32A, ts as u32, (size_of::<Taskstate>() - 1) as u32, 0);
     // SAFETY: each CPU only writes its own slots, once, at start-up.
-    unsafe { (*(&raw mut GDT)).0[(sel >> 3) as usize] = d };
+    unsafe { GDT.0[(sel >> 3) as usize] = d };
 }
 
 /// Loads the task register with `sel`.

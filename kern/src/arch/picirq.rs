@@ -12,7 +12,7 @@ const IO_PIC2: u16 = 0xA0;
 const IRQ_SLAVE: u8 = 2;
 
 /// The current mask (1 = masked); starts with everything but the cascade off.
-static MASK: AtomicU16 = AtomicU16::new(0xFFFF & !(1 << IRQ_SLAVE));
+static MASK: AtomicU16 = AtomicU16::new(!(1 << IRQ_SLAVE));
 
 /// Remaps and masks both PICs.
 pub fn pic_init() {

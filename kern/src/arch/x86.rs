@@ -12,7 +12,9 @@ use core::arch::asm;
 pub unsafe fn inb(port: u16) -> u8 {
     let v: u8;
     // SAFETY: the caller guarantees the port read is harmless.
-    unsafe { asm!("inb %dx, %al", in("dx") port, out("al") v, options(att_syntax, nomem, nostack)) };
+    unsafe {
+        asm!("inb %dx, %al", in("dx") port, out("al") v, options(att_syntax, nomem, nostack))
+    };
     v
 }
 
@@ -22,7 +24,9 @@ pub unsafe fn inb(port: u16) -> u8 {
 /// The caller owns the device behind `port`.
 pub unsafe fn outb(port: u16, v: u8) {
     // SAFETY: the caller guarantees the port write is harmless.
-    unsafe { asm!("outb %al, %dx", in("dx") port, in("al") v, options(att_syntax, nomem, nostack)) };
+    unsafe {
+        asm!("outb %al, %dx", in("dx") port, in("al") v, options(att_syntax, nomem, nostack))
+    };
 }
 
 /// Loads CR3 (the page-directory base), flushing the TLB.

@@ -25,12 +25,14 @@ impl Cga {
             outb(CGA_PORT, 15);
             hi << 8 | inb(CGA_PORT + 1) as usize
         };
-        Cga { pos: pos.min(CRT_SIZE - 1) }
+        Cga {
+            pos: pos.min(CRT_SIZE - 1),
+        }
     }
 
     /// Whether the cursor is at the start of a line.
     pub fn at_line_start(&self) -> bool {
-        self.pos % CRT_COLS == 0
+        self.pos.is_multiple_of(CRT_COLS)
     }
 
     fn write(&self, i: usize, v: u16) {

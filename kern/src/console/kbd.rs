@@ -16,9 +16,11 @@ const E0ESC: u32 = 1 << 6;
 static SHIFT_STATE: AtomicU32 = AtomicU32::new(0);
 
 /// Unshifted keys, indexed by scan code.
-const NORMAL: &[u8; 58] = b"\0\x1b1234567890-=\x08\tqwertyuiop[]\n\0asdfghjkl;'`\0\\zxcvbnm,./\0*\0 ";
+const NORMAL: &[u8; 58] =
+    b"\0\x1b1234567890-=\x08\tqwertyuiop[]\n\0asdfghjkl;'`\0\\zxcvbnm,./\0*\0 ";
 /// Shifted keys.
-const SHIFTED: &[u8; 58] = b"\0\x1b!@#$%^&*()_+\x08\tQWERTYUIOP{}\n\0ASDFGHJKL:\"~\0|ZXCVBNM<>?\0*\0 ";
+const SHIFTED: &[u8; 58] =
+    b"\0\x1b!@#$%^&*()_+\x08\tQWERTYUIOP{}\n\0ASDFGHJKL:\"~\0|ZXCVBNM<>?\0*\0 ";
 
 fn modifier(code: u8) -> u32 {
     match code {

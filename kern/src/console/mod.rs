@@ -63,7 +63,9 @@ impl core::fmt::Write for Writer<'_> {
 
 /// Takes the console for a sequence of writes.
 pub fn lock() -> Writer<'static> {
-    Writer { cga: CONSOLE.lock() }
+    Writer {
+        cga: CONSOLE.lock(),
+    }
 }
 
 /// Frees the console lock whoever holds it: only for the panic path, which
@@ -98,7 +100,11 @@ struct InputRing {
     wpos: usize,
 }
 
-static INPUT: Mutex<InputRing> = Mutex::new(InputRing { buf: [0; 512], rpos: 0, wpos: 0 });
+static INPUT: Mutex<InputRing> = Mutex::new(InputRing {
+    buf: [0; 512],
+    rpos: 0,
+    wpos: 0,
+});
 
 /// Moves waiting characters from the serial port and keyboard into the
 /// input buffer (the keyboard and serial interrupt handler).

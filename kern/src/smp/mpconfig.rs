@@ -122,7 +122,12 @@ pub fn mp_init() {
     LAPIC_PA.store(u32_at(hdr, 36), Ordering::Relaxed);
     let boot = BOOTCPU.load(Ordering::Relaxed);
     // SAFETY: read-only access to the boot CPU's id.
-    cprintf!("SMP: CPU %d found %d CPU(s)\n", unsafe { (*cpu::cpu(boot)).cpu_id }, n);
+    let boot_id = unsafe { (*cpu::cpu(boot)).cpu_id };
+    cprintf!(
+        "SMP: CPU %d found %d CPU(s)\n",
+        boot_id,
+        n
+    );
 
     // If the hardware emulates PIC mode, switch to symmetric I/O mode.
     if mpf[12] & 0x80 != 0 {

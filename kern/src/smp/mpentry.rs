@@ -90,7 +90,13 @@ pub fn boot_aps() {
     let start = &raw const mpentry_start as usize;
     let len = &raw const mpentry_end as usize - start;
     // SAFETY: MPENTRY_PADDR's page is reserved for this; the source is code.
-    unsafe { core::ptr::copy_nonoverlapping(start as *const u8, pmap::kaddr(MPENTRY_PADDR) as *mut u8, len) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            start as *const u8,
+            pmap::kaddr(MPENTRY_PADDR) as *mut u8,
+            len,
+        )
+    };
     let boot = mpconfig::BOOTCPU.load(Ordering::Relaxed);
     for i in 0..NCPUS.load(Ordering::Relaxed) {
         if i == boot {
@@ -131,7 +137,11 @@ extern "C" fn mp_main_stage2() -> ! {
     gdt::gdt_init_percpu();
     crate::trap::trap_init_percpu();
     // SAFETY: cpu_status is atomic; boot_aps waits for this.
-    unsafe { (*cpu::thiscpu()).cpu_status.store(CPU_STARTED, Ordering::SeqCst) };
+    unsafe {
+        (*cpu::thiscpu())
+            .cpu_status
+            .store(CPU_STARTED, Ordering::SeqCst)
+    };
     cpu::lock_kernel();
     crate::sched::sched_yield();
 }

@@ -10,7 +10,11 @@ pub static LAST_TF: AtomicUsize = AtomicUsize::new(0);
 
 /// Prints every register of `tf`, decoding the trap and page-fault error.
 pub fn print_trapframe(tf: &Trapframe) {
-    cprintf!("TRAP frame at %p from CPU %d\n", tf as *const Trapframe, crate::cpu::cpunum());
+    cprintf!(
+        "TRAP frame at %p from CPU %d\n",
+        tf as *const Trapframe,
+        crate::cpu::cpunum()
+    );
     print_regs(tf);
     cprintf!("  es   0x----%04x\n", tf.tf_es);
     cprintf!("  ds   0x----%04x\n", tf.tf_ds);
@@ -26,7 +30,11 @@ pub fn print_trapframe(tf: &Trapframe) {
             " [%s, %s, %s]\n",
             if e & FEC_U != 0 { "user" } else { "kernel" },
             if e & FEC_WR != 0 { "write" } else { "read" },
-            if e & FEC_PR != 0 { "protection" } else { "not-present" }
+            if e & FEC_PR != 0 {
+                "protection"
+            } else {
+                "not-present"
+            }
         );
     } else {
         cprintf!("\n");

@@ -91,7 +91,7 @@ pub fn trap_init_percpu() {
         gdt::set_tss(gdt::gd_dftss(i), &raw const (*c).cpu_dfts);
         gdt::ltr(gdt::gd_tss(i));
 
-        let idt = &mut (*(&raw mut IDTS))[i];
+        let idt = &mut IDTS[i];
         for v in 0..entry::NVECTORS {
             if let Some(dpl) = gate_dpl(v) {
                 idt.0[v] = interrupt_gate(entry::trap_vectors[v], dpl);
@@ -104,7 +104,10 @@ pub fn trap_init_percpu() {
             limit: u16,
             base: u32,
         }
-        let pd = Pseudodesc { limit: (size_of::<Idt>() - 1) as u16, base: idt as *const Idt as u32 };
+        let pd = Pseudodesc {
+            limit: (size_of::<Idt>() - 1) as u16,
+            base: idt as *const Idt as u32,
+        };
         core::arch::asm!("lidt ({})", in(reg) &pd, options(att_syntax, nostack));
     }
 }
@@ -116,12 +119,21 @@ extern "C" fn double_fault_task() -> ! {
     // SAFETY: the CPU saved the interrupted task's registers in cpu_ts; we
     // only read them.
     let ts = unsafe { (*cpu::thiscpu()).cpu_ts };
-    cprintf!("double fault: eip %08x esp %08x ebp %08x cr2 %08x\n", ts.ts_eip, ts.ts_esp, ts.ts_ebp, x86::rcr2());
+    cprintf!(
+        "double fault: eip %08x esp %08x ebp %08x cr2 %08x\n",
+        ts.ts_eip,
+        ts.ts_esp,
+        ts.ts_ebp,
+        x86::rcr2()
+    );
     if ts.ts_esp as usize >= MMIOLIM && (ts.ts_esp as usize) < KERNBASE {
         let cpu = (KSTACKTOP - ts.ts_esp as usize) / (KSTKSIZE + KSTKGAP);
         let top = kstacktop(cpu);
         if (ts.ts_esp as usize) < top - KSTKSIZE {
-            cprintf!("  (esp is in the guard gap below CPU %d's kernel stack: a kernel stack overflow)\n", cpu);
+            cprintf!(
+                "  (esp is in the guard gap below CPU %d's kernel stack: a kernel stack overflow)\n",
+                cpu
+            );
         }
     }
     panic!("double fault");
@@ -136,11 +148,18 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
 
     // A CPU that halted in sched_halt wakes up here without the lock.
     // SAFETY: cpu_status belongs to this CPU.
-    let was = unsafe { (*cpu::thiscpu()).cpu_status.swap(CPU_STARTED, Ordering::SeqCst) };
+    let was = unsafe {
+        (*cpu::thiscpu())
+            .cpu_status
+            .swap(CPU_STARTED, Ordering::SeqCst)
+    };
     if was == CPU_HALTED {
         cpu::lock_kernel();
     }
-    assert!(x86::read_eflags() & FL_IF == 0, "interrupts enabled in the kernel");
+    assert!(
+        x86::read_eflags() & FL_IF == 0,
+        "interrupts enabled in the kernel"
+    );
 
     // SAFETY: tf points at the frame _alltraps built on this CPU's stack.
     let mut tf: &mut Trapframe = unsafe { &mut *tf };
@@ -148,7 +167,10 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
         // From user mode: take the kernel lock and keep the frame in the Env.
         cpu::lock_kernel();
         let e = cpu::curenv();
-        assert!(!e.is_null(), "trap from user mode with no current environment");
+        assert!(
+            !e.is_null(),
+            "trap from user mode with no current environment"
+        );
         // SAFETY: e is this CPU's running env; the kernel lock is held.
         unsafe {
             if (*e).env_status == ENV_DYING {
@@ -180,7 +202,9 @@ fn trap_dispatch(tf: &mut Trapframe) {
         T_BRKPT | T_DEBUG => monitor::monitor(Some(tf)),
         T_SYSCALL => {
             let r = &tf.tf_regs;
-            let ret = syscall::syscall(r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi);
+            let ret = syscall::syscall(
+                r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi,
+            );
             tf.tf_regs.reg_eax = ret as u32;
         }
         t if t == IRQ_OFFSET + IRQ_SPURIOUS => {
@@ -197,7 +221,11 @@ fn trap_dispatch(tf: &mut Trapframe) {
         _ => {
             print_trapframe(tf);
             if tf.tf_cs & 3 == 0 {
-                panic!("unhandled trap {} ({}) in kernel", tf.tf_trapno, trapname(tf.tf_trapno));
+                panic!(
+                    "unhandled trap {} ({}) in kernel",
+                    tf.tf_trapno,
+                    trapname(tf.tf_trapno)
+                );
             }
             env::env_destroy(cpu::curenv());
         }
@@ -210,13 +238,21 @@ fn page_fault_handler(tf: &mut Trapframe) {
     let fault_va = x86::rcr2();
     if tf.tf_cs & 3 == 0 {
         print_trapframe(tf);
-        panic!("kernel page fault at va {:08x} ip {:08x}", fault_va, tf.tf_eip);
+        panic!(
+            "kernel page fault at va {:08x} ip {:08x}",
+            fault_va, tf.tf_eip
+        );
     }
     let e = cpu::curenv();
     // SAFETY: e is the running env; the kernel lock is held.
     let (id, upcall) = unsafe { ((*e).env_id, (*e).env_pgfault_upcall as usize) };
     if upcall == 0 {
-        cprintf!("[%08x] user fault va %08x ip %08x\n", id, fault_va, tf.tf_eip);
+        cprintf!(
+            "[%08x] user fault va %08x ip %08x\n",
+            id,
+            fault_va,
+            tf.tf_eip
+        );
         print_trapframe(tf);
         env::env_destroy(e);
         return;
@@ -229,7 +265,12 @@ fn page_fault_handler(tf: &mut Trapframe) {
     let on_xstack = (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&esp);
     let top = if on_xstack { esp - 4 } else { UXSTACKTOP };
     let utf_va = top.wrapping_sub(size_of::<UTrapframe>());
-    env::user_mem_assert(e, utf_va, size_of::<UTrapframe>(), PteFlags::U | PteFlags::W);
+    env::user_mem_assert(
+        e,
+        utf_va,
+        size_of::<UTrapframe>(),
+        PteFlags::U | PteFlags::W,
+    );
     env::user_mem_assert(e, upcall, 1, PteFlags::U);
 
     let utf = UTrapframe {
