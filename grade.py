@@ -49,6 +49,10 @@ Anything more involved is a function; it fails by raising TestFailure (which
                       line that matches, stop=callable(run) -> bool, or stop=None
                       to read until the timeout (which is then no failure)
     timeout=30        seconds (TCG is slow); not reaching `stop` in time fails
+    inputs=[(s, text)]  text typed s seconds after the start, whatever the
+                      console shows ("\\x01c" switches to QEMU's own monitor)
+Each QEMU gets a free GDB port (GDBPORT=), so other QEMUs of the same user do
+not get in the way.
 
 They return a Run: the console as `lines` (escape sequences removed) and `text`
 (raw), plus `reason`, `prompts`, `elapsed`. Views, each a Console with the same
@@ -72,10 +76,12 @@ Standard library only.
 
 import argparse
 import codecs
+import itertools
 import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -348,10 +354,11 @@ class Run(Console):
     `returncode` (when it exited by itself), `elapsed`, `prompts` (number of
     `K> ` seen) and `argv`."""
 
-    def __init__(self, argv, commands=(), stop=None, timeout=30.0, what="console"):
+    def __init__(self, argv, commands=(), stop=None, timeout=30.0, what="console", inputs=()):
         super().__init__([], what)
         self.argv = list(argv)
         self.commands = list(commands)
+        self.inputs = sorted(inputs, key=lambda i: i[0])  # (seconds, text)
         self.stop = stop
         self.timeout = timeout
         self.text = ""
@@ -397,13 +404,23 @@ class Run(Console):
         fd = proc.stdout.fileno()
         deadline = t0 + self.timeout
         sent = 0
+        inputs = list(self.inputs)
         try:
             while self.reason is None:
-                remaining = deadline - time.monotonic()
+                now = time.monotonic()
+                # Type what is due (timed input, e.g. for QEMU's monitor).
+                while inputs and t0 + inputs[0][0] <= now:
+                    try:
+                        proc.stdin.write(inputs.pop(0)[1].encode())
+                        proc.stdin.flush()
+                    except OSError:
+                        pass
+                remaining = deadline - now
                 if remaining <= 0:
                     self.reason = "timeout"
                     break
-                ready, _, _ = select.select([fd], [], [], remaining)
+                wait = remaining if not inputs else max(0.0, min(remaining, t0 + inputs[0][0] - now))
+                ready, _, _ = select.select([fd], [], [], wait)
                 if not ready:
                     continue
                 data = os.read(fd, 65536)
@@ -501,11 +518,22 @@ def run_command(argv, timeout=600, what="output"):
     return r
 
 
+def _gdbport_arg():
+    """`GDBPORT=N` for make, N a port free right now: QEMU refuses to start when
+    its GDB port is taken, and the GNUmakefile's choice is the same for every
+    QEMU of the same user (another terminal, another grading run)."""
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return ["GDBPORT=%d" % s.getsockname()[1]]
+
+
 def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PROMPT,
-             timeout=30, make_vars=None):
+             timeout=30, make_vars=None, inputs=()):
     """Boot QEMU through `make <target>` and read its console until `stop`;
-    fails the test if `stop` is not reached within `timeout` seconds."""
-    argv = MAKE + [target]
+    fails the test if `stop` is not reached within `timeout` seconds.
+    `inputs`: [(seconds, text)], text typed that long after the start
+    (\\x01c switches the console to QEMU's monitor)."""
+    argv = MAKE + [target] + _gdbport_arg()
     if cpus is not None:
         argv.append("CPUS=%d" % cpus)
     if kargs is not None:
@@ -514,7 +542,8 @@ def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PR
         argv.append("QEMUEXTRA=%s" % qemuextra)
     for k, v in (make_vars or {}).items():
         argv.append("%s=%s" % (k, v))
-    r = Run(argv, commands=commands, stop=stop, timeout=timeout * TIMEOUT_SCALE)
+    inputs = [(t * TIMEOUT_SCALE, text) for t, text in inputs]
+    r = Run(argv, commands=commands, stop=stop, timeout=timeout * TIMEOUT_SCALE, inputs=inputs)
     r.start()
     return r.check_stopped()
 
@@ -612,7 +641,7 @@ def test_backtrace():
     require(symbolized, "%s: no frame line is followed by a line matching %s" % (out.what, _show(SYMBOLIZED)))
     # The walk starts in the monitor and follows the chain down to the
     # boot CPU's first Rust function.
-    for name in (r"kern::monitor::", r"i386_init\+"):
+    for name in (r"kern::monitor::", r"i386_init"):
         require(any(re.search(name, lines[i + 1]) for i in symbolized),
                 "%s: no frame is symbolized as %s" % (out.what, name))
 
@@ -713,6 +742,384 @@ def test_dump_meminfo():
 
 
 # ---------------------------------------------------------------------------
+# Part C: user environments, traps and system calls (lab 3)
+
+part("Part C: user environments, traps and system calls")
+
+PGSIZE = 4096
+NO_RUNNABLE = r"No runnable environments in the system!$"
+HELP = r"Type 'help' for a list of commands\.$"
+ENV = r"\[[0-9a-f]{8}\] "  # "[%08x] ": a kernel line about an environment
+U = r"\[00001000\] "  # ... about the first one
+KERNEL_PANIC = r".*kernel panic"
+USER_PANIC = ENV + r"user panic"
+
+
+def check_ended(r):
+    """No environment is left: the first prompt comes after `No runnable
+    environments` and the monitor's greeting (not after a panic or a trap)."""
+    r.before(PROMPT_TEXT).match(NO_RUNNABLE, WELCOME, HELP, ordered=True)
+
+
+def env_test(points, name, prog, expect=(), never=(), ordered=False, **kw):
+    """Declare a test that runs `prog` until no environment is left (the first
+    prompt; see check_ended) and matches `expect` and `never`. Keywords as for
+    run_prog."""
+
+    def fn():
+        r = run_prog(prog, **kw)
+        r.match(*expect, no=never, ordered=ordered)
+        check_ended(r)
+
+    fn.__name__ = "test_" + re.sub(r"\W", "_", name)
+    test(points, name)(fn)
+
+
+def free_pages(out):
+    """N from `meminfo`'s `free pages: N of M` in `out`."""
+    m = out.search(r"free pages: (\d+) of \d+$")
+    require(m, "%s: missing 'free pages: N of M'" % out.what)
+    return int(m.group(1))
+
+
+_free_at_boot = []
+
+
+def free_pages_at_boot():
+    """`meminfo`'s free pages after a boot with no program (booted once per run)."""
+    if not _free_at_boot:
+        r = boot(commands=["meminfo"])
+        _free_at_boot.append(free_pages(r.command(0)))
+    return _free_at_boot[0]
+
+
+def module_pages(r):
+    """The pages the boot modules cover: the kernel keeps them (the program's
+    ELF image) for good, so they are missing from the free list."""
+    mods = r.all(r"boot module \d+: \S+ \[([0-9a-f]{8}), ([0-9a-f]{8})\)$")
+    require(mods, "%s: missing 'boot module N: NAME [START, END)'" % r.what)
+    return sum((int(end, 16) + PGSIZE - 1) // PGSIZE - int(start, 16) // PGSIZE
+               for start, end in (m.groups() for m in mods))
+
+
+def check_no_leak(r):
+    """The last command was `meminfo`, typed once every environment was gone:
+    as many pages are free as after a boot with no program, less the boot
+    module's."""
+    free = free_pages(r.command(len(r.commands) - 1))
+    base, mod = free_pages_at_boot(), module_pages(r)
+    require(free == base - mod,
+            "%d pages free after the program; %d at boot with no program, less %d for the boot "
+            "module, is %d: %+d page(s)" % (free, base, mod, base - mod, free - (base - mod)))
+
+
+def check_all_freed(r):
+    """Every environment created (`new env X`) was freed (`free env X`) once."""
+    created = [m.group(1) for m in r.all(ENV + r"new env ([0-9a-f]{8})$")]
+    freed = [m.group(1) for m in r.all(ENV + r"free env ([0-9a-f]{8})$")]
+    require(created, "%s: no 'new env' line" % r.what)
+    missing = sorted(set(created) - set(freed))
+    require(not missing, "%d environment(s) created and never freed: %s" % (
+        len(missing), " ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")))
+    twice = sorted(set(x for x in freed if freed.count(x) > 1))
+    require(not twice, "freed twice: %s" % " ".join(twice[:10]))
+    unknown = sorted(set(freed) - set(created))
+    require(not unknown, "freed but never created: %s" % " ".join(unknown[:10]))
+
+
+env_test(10, "hello", "hello",
+         expect=["hello, world", "i am environment 00001000",
+                 U + "exiting gracefully", U + "free env 00001000"], ordered=True)
+
+env_test(10, "buggyhello", "buggyhello",
+         expect=[U + "user_mem_check assertion failure for va 00000001", U + "free env 00001000"])
+
+env_test(10, "buggyhello2", "buggyhello2",
+         expect=[U + "user_mem_check assertion failure for va 0....000"],
+         never=[".*hello, world"])
+
+env_test(10, "evilhello", "evilhello",
+         expect=[U + "user_mem_check assertion failure for va f0100..."])
+
+env_test(10, "divzero", "divzero",
+         expect=["  trap 0x00000000 Divide error", "  eip  0x008.....", U + "free env 00001000"],
+         never=[".*1/0 is ........!"])
+
+env_test(10, "softint", "softint",
+         expect=["  trap 0x0000000d General Protection"])
+
+env_test(10, "badsegment", "badsegment",
+         expect=["  trap 0x0000000d General Protection", "  err  0x00000028"])
+
+env_test(10, "faultread", "faultread",
+         expect=[U + "user fault va 00000000 ip 008.....", "  err  0x00000004.*"],
+         never=[".*I read ........ from location 0"])
+
+env_test(10, "faultreadkernel", "faultreadkernel",
+         expect=[U + "user fault va f0100000", "  err  0x00000005.*"])
+
+env_test(10, "faultwrite", "faultwrite",
+         expect=["  err  0x00000006.*"])
+
+env_test(10, "faultwritekernel", "faultwritekernel",
+         expect=["  err  0x00000007.*"])
+
+BREAKPOINT = "  trap 0x00000003 Breakpoint"
+
+
+@test(10, "breakpoint")
+def test_breakpoint():
+    r = run_prog("breakpoint")  # stops at the first prompt
+    r.match(BREAKPOINT, PROMPT_TEXT, ordered=True, no=[ENV + "free env", NO_RUNNABLE])
+
+
+env_test(10, "testbss", "testbss",
+         expect=["Making sure bss works right...",
+                 "Yes, good.  Now doing a wild write off the end...",
+                 U + "user fault va 00c..... ip 008....."], ordered=True)
+
+
+@test(5, "double fault on kernel stack overflow")
+def test_double_fault():
+    r = boot(commands=["kstackoverflow"])
+    panic = r"kernel panic on CPU 0 at \S+:\d+: double fault"
+    r.command(0).match(r"double fault: eip %s esp %s" % (HEX8, HEX8), panic, ordered=True)
+    r.after(panic).match(PROMPT_TEXT)  # the monitor is back
+
+
+@test(5, "breakpoint continue")
+def test_breakpoint_continue():
+    r = run_prog("breakpoint", commands=["continue"])
+    r.before(PROMPT_TEXT).match(BREAKPOINT, no=[ENV + "free env"])
+    r.command(0).match(U + "exiting gracefully", U + "free env 00001000", NO_RUNNABLE, ordered=True)
+
+
+@test(5, "breakpoint stepi")
+def test_breakpoint_stepi():
+    r = run_prog("breakpoint", commands=["stepi", "stepi", "continue"])
+    m = r.before(PROMPT_TEXT).match(BREAKPOINT).search(r"  eip  0x(%s)$" % HEX8)
+    require(m, "missing the trap frame's '  eip  0x%08x'")
+    eips = [int(m.group(1), 16)]
+    for i in (0, 1):
+        out = r.command(i)
+        m = out.search(r"stepped: eip (008[0-9a-f]{5})$")
+        require(m, "%s: missing 'stepped: eip 008.....'" % out.what)
+        eips.append(int(m.group(1), 16))
+    require(eips[0] < eips[1] < eips[2],
+            "eip at the breakpoint, then after each stepi: %s (expected increasing)"
+            % ", ".join("%08x" % e for e in eips))
+    r.command(2).match(U + "exiting gracefully", U + "free env 00001000", NO_RUNNABLE, ordered=True)
+
+
+@test(10, "syscallfuzz")
+def test_syscallfuzz():
+    r = run_prog("syscallfuzz", commands=["meminfo"], timeout=60)
+    r.match(r"syscallfuzz: \d+ calls, seed %s$" % HEX8,
+            r"syscallfuzz: \d+ calls, \d+ errors, done$",
+            U + "exiting gracefully", U + "free env 00001000", ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC, r"syscallfuzz: UNEXPECTED",
+                r"syscallfuzz: \d+ calls succeeded that must fail"])
+    check_ended(r)
+    check_all_freed(r)
+    check_no_leak(r)
+
+
+@test(5, "hello frees its pages")
+def test_hello_pages():
+    r = run_prog("hello", commands=["meminfo"])
+    r.match(U + "free env 00001000")
+    check_ended(r)
+    check_no_leak(r)
+
+
+# ---------------------------------------------------------------------------
+# Part D: multiprocessing, fork and IPC (lab 4)
+
+part("Part D: multiprocessing, fork and IPC")
+
+
+@test(5, "SMP boot")
+def test_smp_boot():
+    r = boot(cpus=4)
+    k = r.after(r"SMP: CPU 0 found 4 CPU\(s\)$")
+    prompt = k.find(PROMPT_TEXT)
+    for cpu in (1, 2, 3):
+        rx = r"SMP: CPU %d starting$" % cpu
+        i = k.find(rx)
+        require(i is not None, "%s: missing %s" % (k.what, _show(rx)))
+        require(prompt is None or i < prompt, "%s: %s after the prompt" % (k.what, _show(rx)))
+    r.match(no=[KERNEL_PANIC])
+
+
+env_test(5, "dumbfork", "dumbfork",
+         expect=[r"\[00000000\] new env 00001000", r"\[00001000\] new env 00001001",
+                 "0: I am the parent!", "9: I am the parent!",
+                 "0: I am the child!", "19: I am the child!",
+                 r"\[00001000\] exiting gracefully", r"\[00001001\] exiting gracefully",
+                 ENV + "free env 00001000", ENV + "free env 00001001"])
+
+env_test(5, "faultdie", "faultdie",
+         expect=["i faulted at va deadbeef, err 6", U + "exiting gracefully",
+                 U + "free env 00001000"])
+
+env_test(5, "faultregs", "faultregs",
+         expect=["Registers in UTrapframe OK", "Registers after page-fault OK"],
+         never=[".*MISMATCH"])
+
+env_test(5, "faultalloc", "faultalloc",
+         expect=["fault deadbeef", "this string was faulted in at deadbeef",
+                 "fault cafebffe", "fault cafec000", "this string was faulted in at cafebffe"],
+         ordered=True)
+
+env_test(5, "faultallocbad", "faultallocbad",
+         expect=[U + "user_mem_check assertion failure for va deadbeef"])
+
+env_test(5, "faultnostack", "faultnostack",
+         expect=[U + "user_mem_check assertion failure for va eebfff.."])
+
+env_test(5, "faultbadhandler", "faultbadhandler",
+         expect=[U + "user_mem_check assertion failure for va (deadb|eebfe)..."])
+
+env_test(5, "faultevilhandler", "faultevilhandler",
+         expect=[U + "user_mem_check assertion failure for va (f0100|eebfe)..."])
+
+
+@test(5, "forktree")
+def test_forktree():
+    r = run_prog("forktree")
+    names = [""] + ["".join(bits) for n in (1, 2, 3) for bits in itertools.product("01", repeat=n)]
+    r.match(*[r"[0-9a-f]{4}: I am '%s'$" % n for n in names])
+    ids = set(m.group(1) for m in r.all(r"([0-9a-f]{4}): I am '[01]*'$"))
+    exited = set(m.group(1) for m in r.all(r"\[0000([0-9a-f]{4})\] exiting gracefully$"))
+    require(len(ids) == len(names), "%d distinct env ids in the 'I am' lines, expected %d"
+            % (len(ids), len(names)))
+    require(exited == ids, "these did not exit gracefully: %s" % " ".join(sorted(ids - exited)))
+    check_all_freed(r)
+    check_ended(r)
+
+
+env_test(5, "spin", "spin",
+         expect=["I am the parent.  Forking the child...",
+                 "I am the parent.  Running the child...",
+                 "I am the child.  Spinning...",
+                 "I am the parent.  Killing the child...",
+                 r"\[00001000\] destroying 00001001",
+                 r"\[00001000\] free env 00001001"])
+
+env_test(10, "stresssched", "stresssched", cpus=4, timeout=60,
+         expect=[r"\[000010..\] stresssched on CPU %d" % c for c in range(4)],
+         never=[".*ran on two CPUs at once"])
+
+# Each env prints the id of the env the message came from (JOS's sendpage.c
+# prints the `who` ipc_recv returns), which is what MIT's grade-lab4 matches:
+# "1000 got message: hello child ..." and "1001 got message: hello parent ...".
+# (spec/programs.md has the two ids the other way round; MIT's grader, which
+# must pass unchanged, decides.)
+env_test(5, "sendpage", "sendpage", cpus=2,
+         expect=[r"1000 got message: hello child environment! how are you\?",
+                 "child received correct message",
+                 "1001 got message: hello parent environment! I'm good",
+                 "parent received correct message"], ordered=True)
+
+
+def pingpong_lines():
+    """`1001 got 0 from 1000`, `1000 got 1 from 1001`, ..., `1001 got 10 from 1000`."""
+    pair = (("1001", "1000"), ("1000", "1001"))
+    return ["%s got %d from %s" % (pair[i % 2][0], i, pair[i % 2][1]) for i in range(11)]
+
+
+env_test(5, "pingpong", "pingpong", cpus=4,
+         expect=["send 0 from 1000 to 1001"] + pingpong_lines(), ordered=True)
+
+
+@test(5, "pingpongs")
+def test_pingpongs():
+    r = run_prog("pingpongs")
+    ptr = r"(0x[0-9a-f]{8})"
+    r.match(r"i am 00001000; thisenv is 0x", "send 0 from 1000 to 1001",
+            *[line + r" \(thisenv is 0x[0-9a-f]{8} %s\)$" % line[:4] for line in pingpong_lines()],
+            ordered=True)
+    # Each env's thisenv is its own Env (shared memory, private pointer).
+    m = r.search(r"i am 00001000; thisenv is %s$" % ptr)
+    require(m, "missing 'i am 00001000; thisenv is 0x%08x'")
+    mine = {"1000": m.group(1)}
+    for m in r.all(r"(100[01]) got \d+ from 100[01] \(thisenv is %s (\w+)\)$" % ptr):
+        who, p, envid = m.groups()
+        require(envid == who, "env %s's thisenv is env %s's (%r)" % (who, envid, m.group(0)))
+        require(mine.setdefault(who, p) == p, "env %s's thisenv changed: %s, then %s" % (who, mine[who], p))
+    require(mine.get("1001") not in (None, mine["1000"]),
+            "envs 1000 and 1001 have the same thisenv (%s)" % mine["1000"])
+    check_ended(r)
+
+
+@test(10, "primes")
+def test_primes():
+    last = r"CPU .: 1877 \[00001120\] new env 00001121"
+    r = run_prog("primes", cpus=4, stop=last, timeout=60)
+    r.match(r"CPU .: 2 \[00001001\] new env 00001002", last, ordered=True)
+
+
+env_test(5, "yield", "yield",
+         expect=["Hello, I am environment 00001000."]
+         + ["Back in environment 00001000, iteration %d." % i for i in range(5)]
+         + ["All done in environment 00001000."], ordered=True)
+
+
+@test(5, "idle")
+def test_idle():
+    """idle only ever yields: the kernel must keep running it (no `No runnable
+    environments`, no trap, no panic) and never halt the CPU, which QEMU's
+    monitor reports (`info registers`: HLT=0)."""
+    samples = [2.5, 3.0, 3.5]
+    inputs = [(2.0, "\x01c")] + [(t, "info registers\n") for t in samples]
+    r = run_prog("idle", stop=None, timeout=samples[-1] + 1.5, inputs=inputs)
+    r.match(r"\[00000000\] new env 00001000",
+            no=[NO_RUNNABLE, KERNEL_PANIC, r"TRAP frame", ENV + "free env", ENV + "user"])
+    halted = [m.group(1) for m in r.all(r".*\bHLT=(\d)")]
+    require(len(halted) == len(samples), "QEMU's monitor answered %d of %d `info registers`"
+            % (len(halted), len(samples)))
+    require(all(h == "0" for h in halted), "the CPU was halted (HLT=%s)" % ",".join(halted))
+
+
+@test(5, "fairness")
+def test_fairness():
+    r = run_prog("fairness", timeout=60)
+    r.match("1000 loop sending to 1001", "1002 loop sending to 1001", "fairness: OK$",
+            no=["fairness: UNFAIR", KERNEL_PANIC, USER_PANIC])
+    got = {m.group(2): int(m.group(1))
+           for m in r.all(r"fairness: 1001 received (\d+) messages from (\w+)$")}
+    require(sorted(got) == ["1000", "1002"],
+            "the receiver heard from %s, expected 1000 and 1002" % (sorted(got) or "nobody"))
+    for sender, n in sorted(got.items()):
+        m = r.search(r"%s sent (\d+)$" % sender)
+        require(m, "missing '%s sent N'" % sender)
+        require(int(m.group(1)) == n, "%s sent %s, but 1001 received %d from it" % (sender, m.group(1), n))
+    check_ended(r)
+
+
+@test(10, "forkbomb")
+def test_forkbomb():
+    r = run_prog("forkbomb", commands=["meminfo"], timeout=90)
+    rx = r"forkbomb: fork failed after (\d+) children: (out of environments|out of memory)$"
+    m = r.search(rx)
+    require(m, "%s: missing %s" % (r.what, _show(rx)))
+    r.match(r"forkbomb: told %s children to exit$" % m.group(1), no=[KERNEL_PANIC, USER_PANIC])
+    check_ended(r)
+    check_all_freed(r)
+    check_no_leak(r)
+
+
+@test(10, "cowcheck")
+def test_cowcheck():
+    r = run_prog("cowcheck", commands=["meminfo"], timeout=60)
+    r.match("cowcheck: all checks passed$",
+            no=[r".*FAILED", r".*MISMATCH", KERNEL_PANIC, USER_PANIC])
+    check_ended(r)
+    check_all_freed(r)
+    check_no_leak(r)
+
+
+# ---------------------------------------------------------------------------
 # Host unit tests (cargo test of the pure-logic crates)
 
 part("Host unit tests")
@@ -770,7 +1177,8 @@ def _save_console(t):
 
 def _build():
     """`make` once before the first QEMU test. Returns whether it worked."""
-    r = run_command(MAKE[:2], timeout=1800, what="make")
+    # .gdbinit too, now: made later, it would get a test's GDBPORT.
+    r = run_command(MAKE[:2] + ["all", ".gdbinit"], timeout=1800, what="make")
     ok = r.reason == "exit" and r.returncode == 0
     print("build: %s (%.1fs)" % ("OK" if ok else "FAIL", r.elapsed), flush=True)
     if not ok:

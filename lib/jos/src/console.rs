@@ -30,7 +30,10 @@ impl PrintBuf {
 
 /// Formats printf-style and prints; used by `cprintf!`.
 pub fn vcprintf(fmt: &str, args: &[Arg]) {
-    let mut pb = PrintBuf { buf: [0; BUF], len: 0 };
+    let mut pb = PrintBuf {
+        buf: [0; BUF],
+        len: 0,
+    };
     printfmt::vprintfmt(&mut |b| pb.putc(b), fmt, args);
     pb.flush();
 }
@@ -57,12 +60,40 @@ pub fn vsnprintf(buf: &mut [u8], fmt: &str, args: &[Arg]) -> usize {
     n
 }
 
-/// A `core::fmt` sink that prints through `sys_cputs` (for `panic!` messages).
-pub struct Writer;
+/// A `core::fmt` sink that prints through `sys_cputs` (for `panic!`
+/// messages), buffered so that a short message reaches the console in one
+/// system call and is not interleaved with other environments' output.
+/// Call [`Writer::flush`] at the end.
+pub struct Writer {
+    buf: PrintBuf,
+}
+
+impl Writer {
+    /// Returns an empty writer.
+    pub const fn new() -> Self {
+        Writer {
+            buf: PrintBuf {
+                buf: [0; BUF],
+                len: 0,
+            },
+        }
+    }
+
+    /// Prints whatever is buffered.
+    pub fn flush(&mut self) {
+        self.buf.flush();
+    }
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl core::fmt::Write for Writer {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        sys_cputs(s.as_bytes());
+        s.bytes().for_each(|b| self.buf.putc(b));
         Ok(())
     }
 }

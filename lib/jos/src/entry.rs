@@ -38,7 +38,12 @@ pub fn binaryname() -> &'static str {
 /// `argv` must hold `argc` pointers to NUL-terminated strings that live
 /// forever (what `_start` receives from the kernel or a parent), or `argc`
 /// must be 0.
-pub unsafe fn libmain(name: &'static str, argc: i32, argv: *const *const u8, umain: fn(&[&str])) -> ! {
+pub unsafe fn libmain(
+    name: &'static str,
+    argc: i32,
+    argv: *const *const u8,
+    umain: fn(&[&str]),
+) -> ! {
     // SAFETY: single-threaded start-up, before anything reads it.
     unsafe { BINARYNAME = name };
     const MAXARGS: usize = 16;

@@ -6,10 +6,10 @@ use core::fmt::Write;
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
-    // One buffered line would be nicer, but a panic must not depend on
-    // anything that could itself fail; plain writes suffice.
+    // Formatting into a fixed buffer cannot fail or allocate.
+    let mut w = Writer::new();
     let _ = writeln!(
-        Writer,
+        w,
         "[{:08x}] user panic in {} at {}:{}: {}",
         syscall::sys_getenvid(),
         entry::binaryname(),
@@ -17,5 +17,6 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         line,
         info.message()
     );
+    w.flush();
     env::exit();
 }

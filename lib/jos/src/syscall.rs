@@ -113,7 +113,14 @@ pub fn sys_page_alloc(envid: EnvId, va: usize, perm: PteFlags) -> Result<()> {
     // the memory that was there, which Rust code here does not reference
     // (callers pick scratch addresses).
     check(unsafe {
-        syscall(Syscall::PageAlloc, envid as u32, va as u32, perm.bits(), 0, 0)
+        syscall(
+            Syscall::PageAlloc,
+            envid as u32,
+            va as u32,
+            perm.bits(),
+            0,
+            0,
+        )
     })
     .map(|_| ())
 }

@@ -207,7 +207,11 @@ fn convert(put: &mut dyn FnMut(u8), spec: Spec, conv: u8, arg: &Arg) {
             if conv == b'p' {
                 put(b'0');
                 put(b'x');
-                let spec = Spec { zero: true, width: 8, left: false };
+                let spec = Spec {
+                    zero: true,
+                    width: 8,
+                    left: false,
+                };
                 return pad(put, spec, unsigned(&mut buf, v, 16, false));
             }
             unsigned(&mut buf, v, base, conv == b'X')
@@ -266,7 +270,11 @@ fn pad(put: &mut dyn FnMut(u8), spec: Spec, text: &[u8]) {
 
 /// Writes `v` in `base` at the end of `buf`; returns the digits.
 fn unsigned(buf: &mut [u8; 24], mut v: u64, base: u64, upper: bool) -> &[u8] {
-    let digits: &[u8; 16] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
+    let digits: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -303,7 +311,10 @@ mod tests {
 
     #[test]
     fn the_octal_line() {
-        assert_eq!(fmt("%d decimal is %o octal!", &[6828.into(), 6828.into()]), "6828 decimal is 15254 octal!");
+        assert_eq!(
+            fmt("%d decimal is %o octal!", &[6828.into(), 6828.into()]),
+            "6828 decimal is 15254 octal!"
+        );
     }
 
     #[test]
@@ -313,20 +324,29 @@ mod tests {
         assert_eq!(fmt("[%-5d]", &[42.into()]), "[42   ]");
         assert_eq!(fmt("[%05d]", &[(-42).into()]), "[-0042]");
         assert_eq!(fmt("[%3s]", &["abcdef".into()]), "[abcdef]");
-        assert_eq!(fmt("[%-4s|%4s]", &["ab".into(), "cd".into()]), "[ab  |  cd]");
+        assert_eq!(
+            fmt("[%-4s|%4s]", &["ab".into(), "cd".into()]),
+            "[ab  |  cd]"
+        );
         assert_eq!(fmt("%04x", &[0x12345u32.into()]), "12345");
     }
 
     #[test]
     fn conversions() {
-        assert_eq!(fmt("%u %d", &[u32::MAX.into(), i32::MIN.into()]), "4294967295 -2147483648");
+        assert_eq!(
+            fmt("%u %d", &[u32::MAX.into(), i32::MIN.into()]),
+            "4294967295 -2147483648"
+        );
         assert_eq!(fmt("%x %X", &[255u8.into(), 255u8.into()]), "ff FF");
         assert_eq!(fmt("%x", &[(-1i32).into()]), "ffffffff");
         assert_eq!(fmt("%p", &[0xf0100000u32.into()]), "0xf0100000");
         assert_eq!(fmt("%p", &[0x20usize.into()]), "0x00000020");
         assert_eq!(fmt("%c%c", &['h'.into(), b'i'.into()]), "hi");
         assert_eq!(fmt("100%%", &[]), "100%");
-        assert_eq!(fmt("%ld %lld %lx", &[1.into(), 2.into(), 3u64.into()]), "1 2 3");
+        assert_eq!(
+            fmt("%ld %lld %lx", &[1.into(), 2.into(), 3u64.into()]),
+            "1 2 3"
+        );
         assert_eq!(fmt("%o", &[0.into()]), "0");
     }
 

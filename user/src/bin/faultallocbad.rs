@@ -1,0 +1,45 @@
+//! faultallocbad: installs faultalloc's handler, then hands the unmapped
+//! address 0xdeadbeef to `sys_cputs`. The kernel does not take page faults
+//! on behalf of the user: it must refuse the pointer and destroy us.
+#![no_std]
+#![no_main]
+
+use abi::mmu::{PGSIZE, PteFlags, round_down};
+use abi::trap::UTrapframe;
+use jos::cprintf;
+use jos::printfmt::{Arg, vprintfmt};
+use jos::syscall::sys_page_alloc;
+
+/// Maps a page at the faulting address and writes
+/// `this string was faulted in at <va>` there (at most 100 bytes, NUL
+/// included). Writing may fault again, into the next page.
+fn handler(utf: &mut UTrapframe) {
+    let addr = utf.utf_fault_va as usize;
+    cprintf!("fault %x\n", addr);
+    let perm = PteFlags::P | PteFlags::U | PteFlags::W;
+    if let Err(e) = sys_page_alloc(0, round_down(addr, PGSIZE), perm) {
+        panic!("allocating at {addr:x} in page fault handler: {e}");
+    }
+    let mut n = 0;
+    let mut put = |b: u8| {
+        if n < 99 {
+            // SAFETY: the page at `addr` was just mapped; a byte past its
+            // end faults into this handler again, which maps that page.
+            unsafe { core::ptr::write_volatile((addr + n) as *mut u8, b) };
+            n += 1;
+        }
+    };
+    vprintfmt(
+        &mut put,
+        "this string was faulted in at %x",
+        &[Arg::from(addr)],
+    );
+    put(0);
+}
+
+jos::main!(umain);
+
+fn umain(_args: &[&str]) {
+    jos::set_pgfault_handler(handler);
+    jos::syscall::sys_cputs_raw(0xdeadbeef, 4);
+}

@@ -1,0 +1,26 @@
+//! faultevilhandler: maps an exception stack and registers a kernel
+//! address (0xf0100020) as the page-fault upcall, then faults. The upcall
+//! runs in user mode, so jumping there faults again until the exception
+//! stack runs out; the kernel must destroy us, never run kernel code for
+//! us.
+#![no_std]
+#![no_main]
+
+use abi::memlayout::UXSTACKTOP;
+use abi::mmu::{PGSIZE, PteFlags};
+use jos::syscall::{sys_env_set_pgfault_upcall, sys_page_alloc};
+
+jos::main!(umain);
+
+fn umain(_args: &[&str]) {
+    let perm = PteFlags::P | PteFlags::U | PteFlags::W;
+    if let Err(e) = sys_page_alloc(0, UXSTACKTOP - PGSIZE, perm) {
+        panic!("sys_page_alloc: {e}");
+    }
+    if let Err(e) = sys_env_set_pgfault_upcall(0, 0xf010_0020) {
+        panic!("sys_env_set_pgfault_upcall: {e}");
+    }
+    let p = core::ptr::without_provenance_mut::<u32>(0);
+    // SAFETY: not safe: this faults on purpose.
+    unsafe { core::ptr::write_volatile(p, 0) };
+}

@@ -1,0 +1,459 @@
+//! syscallfuzz: makes thousands of system calls with pseudo-random numbers
+//! (valid and invalid) and pseudo-random arguments: small integers, page 0,
+//! unmapped and unaligned addresses, the edges of UTOP and ULIM, kernel
+//! addresses, our own text and stack, bad and negative env ids, random
+//! permission bits. The kernel must reject what is invalid and survive all
+//! of it; afterwards this environment exits normally and every page it
+//! used is freed.
+//!
+//! The sequence comes from a fixed-seed xorshift generator, so a failure
+//! can be replayed. Calls that would legitimately end or stall us are not
+//! made: destroying ourselves, blocking in `sys_ipc_recv` (only its invalid
+//! form is used), changing our own status or registers, `sys_cputs` on a
+//! bad pointer (the kernel destroys the caller, by design), and mapping or
+//! unmapping over our own text, data or stack (changes to our own address
+//! space go to a scratch region). Children made by `sys_exofork` get a few
+//! random calls and are destroyed at once.
+#![no_std]
+#![no_main]
+
+use abi::env::{ENV_RUNNABLE, EnvId};
+use abi::error::Error;
+use abi::memlayout::{KERNBASE, UENVS, ULIM, UPAGES, USTACKTOP, UTEXT, UTOP, UVPT, UXSTACKTOP};
+use abi::mmu::{PGSIZE, PteFlags};
+use abi::syscall::{NSYSCALLS, Syscall};
+use abi::trap::{PushRegs, Trapframe};
+use jos::cprintf;
+use jos::syscall::{
+    sys_env_destroy, sys_env_set_status, sys_env_set_trapframe, sys_exofork, sys_getenvid,
+    sys_yield, syscall_raw,
+};
+
+jos::main!(umain);
+
+/// How many children to run with random registers (each one faults and is
+/// destroyed by the kernel, which prints its trap frame).
+const NWILD: u32 = 4;
+/// How many system calls to make.
+const NCALLS: u32 = 20000;
+/// The generator's seed.
+const SEED: u32 = 0x6828_1234;
+/// Changes to our own address space happen only in [SCRATCH, SCRATCH_END).
+const SCRATCH: usize = 0x1000_0000;
+const SCRATCH_END: usize = 0x2000_0000;
+
+/// A xorshift32 pseudo-random generator.
+struct Rng(u32);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+
+    /// A number in 0..n.
+    fn below(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+
+    /// One of `choices`.
+    fn pick<T: Copy>(&mut self, choices: &[T]) -> T {
+        choices[self.below(choices.len() as u32) as usize]
+    }
+}
+
+/// What the fuzzer knows about the world.
+struct Fuzz {
+    rng: Rng,
+    me: EnvId,
+    /// A child from sys_exofork, not yet destroyed (0: none).
+    child: EnvId,
+    calls: u32,
+    errors: u32,
+    /// Calls that succeeded although they must fail.
+    unexpected: u32,
+    /// Children run with random registers so far.
+    wild: u32,
+}
+
+/// A page-aligned address in the scratch region.
+fn scratch_page(rng: &mut Rng) -> usize {
+    SCRATCH + (rng.below(((SCRATCH_END - SCRATCH) / PGSIZE) as u32) as usize) * PGSIZE
+}
+
+/// An address that is never ours to lose: scratch pages (aligned or not),
+/// page 0, the exception stack page, and addresses at or above UTOP.
+fn safe_dst(rng: &mut Rng) -> usize {
+    match rng.below(12) {
+        0..=4 => scratch_page(rng),
+        5 => scratch_page(rng) + 1 + rng.below(PGSIZE as u32 - 1) as usize,
+        6 => 0,
+        7 => UXSTACKTOP - PGSIZE,
+        8 => rng.pick(&[UTOP, UENVS, UPAGES, UVPT, ULIM - PGSIZE, ULIM]),
+        9 => rng.pick(&[KERNBASE, 0xf010_0000, 0xffff_f000, 0xffff_ffff]),
+        10 => UTOP + (rng.next() as usize % (usize::MAX - UTOP)),
+        _ => rng.pick(&[PGSIZE - 1, UTOP - 1, ULIM - 4, UTOP + 1]),
+    }
+}
+
+/// Any address at all (for arguments the kernel only reads or checks).
+fn any_addr(rng: &mut Rng) -> usize {
+    let stack_local = 0u32;
+    match rng.below(8) {
+        0..=3 => safe_dst(rng),
+        4 => UTEXT + rng.below(0x4000) as usize,
+        5 => core::ptr::addr_of!(stack_local) as usize & !(PGSIZE - 1),
+        6 => USTACKTOP - PGSIZE,
+        _ => rng.next() as usize,
+    }
+}
+
+/// A permission word: often plausible, sometimes garbage.
+fn perm(rng: &mut Rng) -> u32 {
+    let pu = (PteFlags::P | PteFlags::U).bits();
+    match rng.below(6) {
+        0 => pu,
+        1 => pu | PteFlags::W.bits(),
+        2 => {
+            pu | rng
+                .pick(&[PteFlags::COW, PteFlags::SHARE, PteFlags::AVAIL])
+                .bits()
+        }
+        3 => rng.below(0x1000),
+        4 => rng.next(),
+        _ => rng.pick(&[
+            0,
+            PteFlags::P.bits(),
+            PteFlags::U.bits(),
+            pu | 0x80,
+            pu | 0x100,
+        ]),
+    }
+}
+
+impl Fuzz {
+    /// An env id: ourselves, our child, or one that names nobody.
+    fn envid(&mut self) -> EnvId {
+        let choices = [
+            0,
+            self.me,
+            self.child,
+            self.me + 1,
+            self.me + 0x1000,
+            -1,
+            -self.me,
+            i32::MAX,
+            i32::MIN,
+            0x3ff,
+        ];
+        match self.rng.below(12) {
+            0..=9 => choices[self.rng.below(choices.len() as u32) as usize],
+            _ => self.rng.next() as EnvId,
+        }
+    }
+
+    /// Whether `id` names this environment.
+    fn is_me(&self, id: EnvId) -> bool {
+        id == 0 || id == self.me
+    }
+
+    /// A destination address in `env`'s address space: anything for
+    /// another environment, only harmless addresses for ourselves.
+    fn dst_in(&mut self, env: EnvId) -> usize {
+        if self.is_me(env) {
+            safe_dst(&mut self.rng)
+        } else {
+            any_addr(&mut self.rng)
+        }
+    }
+
+    /// Makes one call and counts it.
+    fn call(&mut self, num: u32, a: [u32; 5]) -> i32 {
+        // SAFETY: the arguments were chosen (see the module comment) so that
+        // nothing the kernel does with them can change memory this program
+        // uses: writes to our own address space only touch scratch pages.
+        let r = unsafe { syscall_raw(num, a[0], a[1], a[2], a[3], a[4]) };
+        self.calls += 1;
+        if r < 0 {
+            self.errors += 1;
+        }
+        r
+    }
+
+    /// Reports a call that should have failed but did not.
+    fn expect_error(&mut self, what: &str, r: i32, a: [u32; 5]) {
+        if r >= 0 {
+            self.unexpected += 1;
+            cprintf!(
+                "syscallfuzz: UNEXPECTED: %s(%x, %x, %x, %x, %x) returned %d\n",
+                what,
+                a[0],
+                a[1],
+                a[2],
+                a[3],
+                a[4],
+                r
+            );
+        }
+    }
+
+    /// Makes one random call.
+    fn step(&mut self) {
+        let num = match self.rng.below(20) {
+            0 => NSYSCALLS + self.rng.below(10),
+            1 => self.rng.next(),
+            _ => self.rng.below(NSYSCALLS),
+        };
+        let Some(sc) = Syscall::from_u32(num) else {
+            let a: [u32; 5] = core::array::from_fn(|_| self.rng.next());
+            let r = self.call(num, a);
+            if r != Error::Inval.code() {
+                self.unexpected += 1;
+                cprintf!("syscallfuzz: UNEXPECTED: syscall %u returned %d\n", num, r);
+            }
+            return;
+        };
+        match sc {
+            Syscall::Cputs => {
+                // Only a valid buffer: a bad one ends us, by design.
+                let s = b"";
+                self.call(num, [s.as_ptr() as u32, 0, 0, 0, 0]);
+            }
+            Syscall::Cgetc | Syscall::Getenvid | Syscall::Yield => {
+                self.call(num, [0; 5]);
+            }
+            Syscall::EnvDestroy => {
+                let id = self.envid();
+                if self.is_me(id) {
+                    return;
+                }
+                let r = self.call(num, [id as u32, 0, 0, 0, 0]);
+                if id == self.child && r >= 0 {
+                    self.child = 0;
+                }
+            }
+            Syscall::PageAlloc => {
+                let env = self.envid();
+                let va = self.dst_in(env);
+                let p = perm(&mut self.rng);
+                let a = [env as u32, va as u32, p, 0, 0];
+                let r = self.call(num, a);
+                if va >= UTOP || !va.is_multiple_of(PGSIZE) || !valid_perm(p) {
+                    self.expect_error("sys_page_alloc", r, a);
+                }
+            }
+            Syscall::PageMap => {
+                let src = self.envid();
+                let srcva = any_addr(&mut self.rng);
+                let dst = self.envid();
+                let dstva = self.dst_in(dst);
+                let p = perm(&mut self.rng);
+                let a = [src as u32, srcva as u32, dst as u32, dstva as u32, p];
+                let r = self.call(num, a);
+                if srcva >= UTOP
+                    || dstva >= UTOP
+                    || !(srcva | dstva).is_multiple_of(PGSIZE)
+                    || !valid_perm(p)
+                {
+                    self.expect_error("sys_page_map", r, a);
+                }
+            }
+            Syscall::PageUnmap => {
+                let env = self.envid();
+                let va = self.dst_in(env);
+                let a = [env as u32, va as u32, 0, 0, 0];
+                let r = self.call(num, a);
+                if va >= UTOP || !va.is_multiple_of(PGSIZE) {
+                    self.expect_error("sys_page_unmap", r, a);
+                }
+            }
+            Syscall::Exofork => self.exofork(),
+            Syscall::EnvSetStatus => {
+                let env = self.envid();
+                if self.is_me(env) {
+                    return;
+                }
+                let status = self.rng.pick(&[0, 1, 2, 3, 4, 5, 0xffff_ffff]);
+                // A runnable child would run with a bogus address space:
+                // only other statuses for it.
+                if env == self.child && status == ENV_RUNNABLE {
+                    return;
+                }
+                let a = [env as u32, status, 0, 0, 0];
+                let r = self.call(num, a);
+                if status != ENV_RUNNABLE && status != abi::env::ENV_NOT_RUNNABLE {
+                    self.expect_error("sys_env_set_status", r, a);
+                }
+            }
+            Syscall::EnvSetTrapframe => {
+                let env = self.envid();
+                if self.is_me(env) {
+                    return;
+                }
+                let tf = self.random_trapframe();
+                self.call(num, [env as u32, &raw const tf as u32, 0, 0, 0]);
+            }
+            Syscall::EnvSetPgfaultUpcall => {
+                // Harmless even for us: we never page-fault.
+                let env = self.envid();
+                let func = any_addr(&mut self.rng);
+                self.call(num, [env as u32, func as u32, 0, 0, 0]);
+            }
+            Syscall::IpcTrySend => {
+                let env = self.envid();
+                let a = [
+                    env as u32,
+                    self.rng.next(),
+                    any_addr(&mut self.rng) as u32,
+                    perm(&mut self.rng),
+                    0,
+                ];
+                self.call(num, a);
+            }
+            Syscall::IpcRecv => {
+                // Only the invalid form (unaligned, below UTOP): a valid one
+                // would wait forever.
+                let va =
+                    scratch_page(&mut self.rng) + 1 + self.rng.below(PGSIZE as u32 - 1) as usize;
+                let a = [va as u32, 0, 0, 0, 0];
+                let r = self.call(num, a);
+                self.expect_error("sys_ipc_recv", r, a);
+            }
+        }
+    }
+
+    /// Creates a child (if we have none), or destroys the one we have; now
+    /// and then runs a fresh child with random registers instead.
+    fn exofork(&mut self) {
+        if self.child == 0 && self.wild < NWILD && self.rng.below(50) == 0 {
+            self.wild += 1;
+            return self.run_wild_child();
+        }
+        if self.child != 0 {
+            let r = sys_env_destroy(self.child);
+            self.calls += 1;
+            if r.is_err() {
+                self.errors += 1;
+            }
+            self.child = 0;
+            return;
+        }
+        self.calls += 1;
+        match sys_exofork() {
+            // The child: it never runs (we never make it runnable with a
+            // real address space), but if it ever did, it would stop here.
+            Ok(0) => jos::exit(),
+            Ok(id) => self.child = id,
+            Err(_) => self.errors += 1,
+        }
+    }
+
+    /// Creates a child with no memory at all, gives it random registers
+    /// and lets it run: whatever it does, the kernel must confine it to user
+    /// mode (it should fault at once and be destroyed).
+    fn run_wild_child(&mut self) {
+        self.calls += 1;
+        let id = match sys_exofork() {
+            Ok(0) => jos::exit(),
+            Ok(id) => id,
+            Err(_) => {
+                self.errors += 1;
+                return;
+            }
+        };
+        let tf = self.random_trapframe();
+        cprintf!(
+            "syscallfuzz: running %08x at eip %08x, cs %04x, eflags %08x\n",
+            id,
+            tf.tf_eip,
+            tf.tf_cs,
+            tf.tf_eflags
+        );
+        let setup =
+            sys_env_set_trapframe(id, &tf).and_then(|()| sys_env_set_status(id, ENV_RUNNABLE));
+        self.calls += 2;
+        if let Err(e) = setup {
+            self.errors += 1;
+            cprintf!(
+                "syscallfuzz: UNEXPECTED: setting up child %08x: %e\n",
+                id,
+                e.code()
+            );
+            self.unexpected += 1;
+        }
+        // Let it run (and die), then make sure it is gone.
+        for _ in 0..4 {
+            sys_yield();
+        }
+        self.calls += 4;
+        let _ = sys_env_destroy(id);
+        self.calls += 1;
+    }
+
+    /// Registers full of random values.
+    fn random_trapframe(&mut self) -> Trapframe {
+        let mut tf = Trapframe::zeroed();
+        let r = &mut self.rng;
+        tf.tf_regs = PushRegs {
+            reg_edi: r.next(),
+            reg_esi: r.next(),
+            reg_ebp: r.next(),
+            reg_oesp: r.next(),
+            reg_ebx: r.next(),
+            reg_edx: r.next(),
+            reg_ecx: r.next(),
+            reg_eax: r.next(),
+        };
+        tf.tf_es = r.next() as u16;
+        tf.tf_ds = r.next() as u16;
+        tf.tf_trapno = r.next();
+        tf.tf_err = r.next();
+        tf.tf_eip = r.next();
+        tf.tf_cs = r.next() as u16;
+        tf.tf_eflags = r.next();
+        tf.tf_esp = r.next();
+        tf.tf_ss = r.next() as u16;
+        tf
+    }
+}
+
+/// Whether `perm` is acceptable to sys_page_alloc/map: P and U set,
+/// nothing outside PTE_SYSCALL.
+fn valid_perm(perm: u32) -> bool {
+    let pu = (PteFlags::P | PteFlags::U).bits();
+    perm & pu == pu && perm & !PteFlags::SYSCALL.bits() == 0
+}
+
+fn umain(_args: &[&str]) {
+    let mut f = Fuzz {
+        rng: Rng(SEED),
+        me: sys_getenvid(),
+        child: 0,
+        calls: 0,
+        errors: 0,
+        unexpected: 0,
+        wild: 0,
+    };
+    cprintf!("syscallfuzz: %d calls, seed %08x\n", NCALLS, SEED);
+    while f.calls < NCALLS {
+        f.step();
+    }
+    if f.child != 0 {
+        let _ = sys_env_destroy(f.child);
+    }
+    if f.unexpected != 0 {
+        cprintf!(
+            "syscallfuzz: %d calls succeeded that must fail\n",
+            f.unexpected
+        );
+    }
+    cprintf!(
+        "syscallfuzz: %d calls, %d errors, done\n",
+        f.calls,
+        f.errors
+    );
+}
