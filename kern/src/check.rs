@@ -275,6 +275,13 @@ pub fn check_kern_pgdir() {
             "UENVS permissions"
         );
     }
+    // UZERO: the zero page, user read-only, all zeros.
+    let (pa, perm) = pmap::va2pa(pgdir, UZERO).expect("UZERO not mapped");
+    assert_eq!(pa, pmap::zero_page().pa(), "UZERO maps the wrong page");
+    assert!(perm.contains(PteFlags::U) && !perm.contains(PteFlags::W), "UZERO permissions");
+    // SAFETY: the zero page is mapped at its kva.
+    let zeros = unsafe { core::slice::from_raw_parts(pmap::zero_page().kva() as *const u8, PGSIZE) };
+    assert!(zeros.iter().all(|&b| b == 0), "the zero page is not zero");
     // All physical memory at KERNBASE, kernel-only and writable.
     for pa in (0..pmap::npages() * PGSIZE).step_by(PGSIZE) {
         let (got, perm) = pmap::va2pa(pgdir, KERNBASE + pa).expect("KERNBASE mapping missing");

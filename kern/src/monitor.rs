@@ -4,6 +4,7 @@ use crate::{kdebug, pmap};
 use abi::memlayout::*;
 use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx};
 use abi::trap::Trapframe;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Longest input line.
 const BUFLEN: usize = 1024;
@@ -474,12 +475,22 @@ fn mon_continue(_args: &[&str], tf: Option<&mut Trapframe>) -> bool {
     }
 }
 
+/// Per CPU: the monitor asked for a single step, so the next debug trap
+/// on this CPU is the monitor's, not the environment's.
+static STEP_REQUESTED: [AtomicBool; NCPU] = [const { AtomicBool::new(false) }; NCPU];
+
+/// Returns (and clears) whether the monitor asked for a step on this CPU.
+pub fn take_step_request() -> bool {
+    STEP_REQUESTED[crate::cpu::cpunum()].swap(false, Ordering::Relaxed)
+}
+
 fn mon_stepi(_args: &[&str], tf: Option<&mut Trapframe>) -> bool {
     match tf {
         // The trap flag makes the CPU raise a debug trap after one
         // instruction, which brings us back here.
         Some(tf) => {
             tf.tf_eflags |= abi::trap::FL_TF;
+            STEP_REQUESTED[crate::cpu::cpunum()].store(true, Ordering::Relaxed);
             false
         }
         None => {

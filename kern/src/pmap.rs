@@ -107,6 +107,7 @@ static PAGES: AtomicPtr<PageInfo> = AtomicPtr::new(ptr::null_mut());
 static ENVS: AtomicPtr<Env> = AtomicPtr::new(ptr::null_mut());
 static KERN_PGDIR: AtomicPtr<PageTable> = AtomicPtr::new(ptr::null_mut());
 static PSE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static ZERO_PAGE: AtomicUsize = AtomicUsize::new(0);
 
 /// Number of physical pages the kernel manages.
 pub fn npages() -> usize {
@@ -126,6 +127,12 @@ pub fn envs_array() -> *mut Env {
 /// The PageInfo array.
 pub fn pages_array() -> *mut PageInfo {
     PAGES.load(Ordering::Relaxed)
+}
+
+/// The shared zero page (mapped read-only at UZERO everywhere). Its
+/// reference count includes one for the kernel, so it is never freed.
+pub fn zero_page() -> Page {
+    Page::from_pa(ZERO_PAGE.load(Ordering::Relaxed))
 }
 
 /// Whether the kernel maps physical memory with 4 MiB pages.
@@ -595,6 +602,13 @@ pub fn mem_init() {
     boot_map_region(pgdir, UPAGES, pages_size, paddr(pages as usize), user_ro);
     let envs_size = round_up(NENV * size_of::<Env>(), PGSIZE).unwrap();
     boot_map_region(pgdir, UENVS, envs_size, paddr(envs as usize), user_ro);
+
+    // The zero page: read-only for users at UZERO in every address space.
+    // Nobody ever writes it (CR0.WP keeps the kernel out too).
+    let zero = page_alloc(Alloc::Zero).expect("no memory for the zero page");
+    page_incref(zero);
+    ZERO_PAGE.store(zero.pa(), Ordering::Relaxed);
+    boot_map_region(pgdir, UZERO, PGSIZE, zero.pa(), user_ro);
 
     // Kernel stacks, each with an unmapped guard gap below it.
     for cpu in 0..NCPU {

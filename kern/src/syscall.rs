@@ -11,7 +11,7 @@ use crate::pmap::{self, Alloc};
 use crate::{console, cpu, sched};
 use abi::env::*;
 use abi::error::{Error, Result};
-use abi::memlayout::UTOP;
+use abi::memlayout::{UTOP, UZERO};
 use abi::mmu::{PGSIZE, PteFlags};
 use abi::syscall::Syscall;
 use abi::trap::{FL_IF, FL_IOPL_MASK, GD_UD, GD_UT, Trapframe};
@@ -94,7 +94,9 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
 }
 
 /// Replaces a child's (or own) registers with the Trapframe at user
-/// address `tf`, forced to user mode with interrupts on and IOPL 0.
+/// address `tf`, forced to user mode with interrupts on and IOPL 0. For the
+/// caller itself this does not return: it resumes with the new registers
+/// (a way to return from a handler with the trap flag set).
 fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
     let e = envid2env(envid, true)?;
     user_mem_assert(cur(), tf, size_of::<Trapframe>(), PteFlags::U);
@@ -107,6 +109,9 @@ fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
     new.tf_eflags = (new.tf_eflags | FL_IF) & !FL_IOPL_MASK;
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe { (*e).env_tf = new };
+    if e == cur() {
+        env::env_run(e);
+    }
     Ok(0)
 }
 
@@ -153,7 +158,7 @@ fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
 }
 
 /// Maps the page at `srcva` in `srcenv` at `dstva` in `dstenv` (both self or
-/// children). Writable only if the source mapping is writable, or if the
+/// children; `srcva` may also be UZERO, the shared zero page). Writable only if the source mapping is writable, or if the
 /// page has no other mapping and is being remapped in place (same env, same
 /// address): then nobody else can see the writes. That lets a copy-on-write
 /// handler reclaim a page it is the last user of without copying it.
@@ -166,7 +171,10 @@ fn sys_page_map(
 ) -> Result<u32> {
     let src = envid2env(srcenv, true)?;
     let dst = envid2env(dstenv, true)?;
-    check_va(srcva)?;
+    // The zero page may be mapped from UZERO (it is never writable there).
+    if srcva != UZERO {
+        check_va(srcva)?;
+    }
     check_va(dstva)?;
     let perm = check_perm(perm)?;
     let (pg, pte) = pmap::page_lookup(env::env_pgdir(src), srcva).ok_or(Error::Inval)?;
@@ -239,6 +247,30 @@ fn sys_ipc_recv(dstva: usize) -> Result<u32> {
     sched::sched_yield();
 }
 
+/// Clears the accessed and dirty bits of the caller's pages in
+/// [va, va + len) (below UTOP) and flushes their TLB entries, so reading the
+/// PTEs through UVPT later shows which pages were touched since. Returns
+/// the number of mapped pages cleared, or Inval for a range reaching UTOP.
+fn sys_vm_clear_ad(va: usize, len: usize) -> Result<u32> {
+    let end = va.checked_add(len).ok_or(Error::Inval)?;
+    if end > UTOP {
+        return Err(Error::Inval);
+    }
+    let pgdir = env::env_pgdir(cur());
+    let mut n = 0;
+    let mut page = va & !(PGSIZE - 1);
+    while page < end {
+        if let Some((_, pte)) = pmap::page_lookup(pgdir, page) {
+            // SAFETY: pte is a live PTE of the caller's directory.
+            unsafe { *pte = abi::mmu::Pte::from_raw((*pte).raw() & !(PteFlags::A | PteFlags::D).bits()) };
+            pmap::tlb_invalidate(pgdir, page);
+            n += 1;
+        }
+        page += PGSIZE;
+    }
+    Ok(n)
+}
+
 /// Dispatches system call `num` with its arguments; returns the result for
 /// EAX (negative: an error code). Unknown numbers return -E_INVAL.
 pub fn syscall(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
@@ -259,6 +291,7 @@ pub fn syscall(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
         Some(Syscall::Yield) => sys_yield(),
         Some(Syscall::IpcTrySend) => sys_ipc_try_send(a1 as EnvId, a2, a3u, a4),
         Some(Syscall::IpcRecv) => sys_ipc_recv(a1u),
+        Some(Syscall::VmClearAd) => sys_vm_clear_ad(a1u, a2u),
     };
     match r {
         Ok(v) => v as i32,

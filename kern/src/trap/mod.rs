@@ -199,7 +199,8 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
 fn trap_dispatch(tf: &mut Trapframe) {
     match tf.tf_trapno {
         T_PGFLT => page_fault_handler(tf),
-        T_BRKPT | T_DEBUG => monitor::monitor(Some(tf)),
+        T_BRKPT => monitor::monitor(Some(tf)),
+        T_DEBUG => debug_handler(tf),
         T_SYSCALL => {
             let r = &tf.tf_regs;
             let ret = syscall::syscall(
@@ -244,18 +245,42 @@ fn page_fault_handler(tf: &mut Trapframe) {
         );
     }
     let e = cpu::curenv();
-    // SAFETY: e is the running env; the kernel lock is held.
-    let (id, upcall) = unsafe { ((*e).env_id, (*e).env_pgfault_upcall as usize) };
-    if upcall == 0 {
-        cprintf!(
-            "[%08x] user fault va %08x ip %08x\n",
-            id,
-            fault_va,
-            tf.tf_eip
-        );
+    if !deliver_upcall(tf, fault_va, tf.tf_err) {
+        // SAFETY: e is the running env; the kernel lock is held.
+        let id = unsafe { (*e).env_id };
+        cprintf!("[%08x] user fault va %08x ip %08x\n", id, fault_va, tf.tf_eip);
         print_trapframe(tf);
         env::env_destroy(e);
+    }
+}
+
+/// Debug traps (single steps): the monitor's `stepi` comes back to the
+/// monitor; an environment that set the trap flag itself gets the trap
+/// through its upcall, with FEC_DEBUG in the error code (watchpoints use
+/// this); anything else is an unexpected trap.
+fn debug_handler(tf: &mut Trapframe) {
+    if monitor::take_step_request() || tf.tf_cs & 3 == 0 {
+        monitor::monitor(Some(tf));
         return;
+    }
+    let eip = tf.tf_eip as usize;
+    if !deliver_upcall(tf, eip, abi::mmu::FEC_DEBUG) {
+        print_trapframe(tf);
+        env::env_destroy(cpu::curenv());
+    }
+}
+
+/// Sends the current environment to its page-fault upcall with a
+/// UTrapframe describing (`fault_va`, `err`) and the trapped registers.
+/// Returns false if it has no upcall. If its exception stack or the upcall
+/// address is bad, the environment is destroyed (with the user_mem_check
+/// message) and this does not return.
+fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
+    let e = cpu::curenv();
+    // SAFETY: e is the running env; the kernel lock is held.
+    let upcall = unsafe { (*e).env_pgfault_upcall as usize };
+    if upcall == 0 {
+        return false;
     }
 
     // Push a UTrapframe on the exception stack: at its top, or, for a fault
@@ -265,17 +290,12 @@ fn page_fault_handler(tf: &mut Trapframe) {
     let on_xstack = (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&esp);
     let top = if on_xstack { esp - 4 } else { UXSTACKTOP };
     let utf_va = top.wrapping_sub(size_of::<UTrapframe>());
-    env::user_mem_assert(
-        e,
-        utf_va,
-        size_of::<UTrapframe>(),
-        PteFlags::U | PteFlags::W,
-    );
+    env::user_mem_assert(e, utf_va, size_of::<UTrapframe>(), PteFlags::U | PteFlags::W);
     env::user_mem_assert(e, upcall, 1, PteFlags::U);
 
     let utf = UTrapframe {
         utf_fault_va: fault_va as u32,
-        utf_err: tf.tf_err,
+        utf_err: err,
         utf_regs: tf.tf_regs,
         utf_eip: tf.tf_eip,
         utf_eflags: tf.tf_eflags,
@@ -286,4 +306,8 @@ fn page_fault_handler(tf: &mut Trapframe) {
     unsafe { (utf_va as *mut UTrapframe).write_unaligned(utf) };
     tf.tf_esp = utf_va as u32;
     tf.tf_eip = upcall as u32;
+    // The handler itself runs without single-stepping; the trapped eflags
+    // (with TF, if it was set) are in the UTrapframe for it to restore.
+    tf.tf_eflags &= !FL_TF;
+    true
 }

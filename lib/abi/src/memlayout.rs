@@ -33,6 +33,8 @@
 //! ULIM, MMIOBASE -->  +------------------------------+ 0xef800000
 //!                     |  Cur. Page Table (User R-)   | R-/R-  PTSIZE
 //!    UVPT      ---->  +------------------------------+ 0xef400000
+//!                     |  the zero page (UZERO)       | R-/R-  PGSIZE
+//!                     +  - - - - - - - - - - - - - - + 0xef3ff000
 //!                     |          RO PAGES            | R-/R-  PTSIZE
 //!    UPAGES    ---->  +------------------------------+ 0xef000000
 //!                     |           RO ENVS            | R-/R-  PTSIZE
@@ -96,6 +98,11 @@ pub const UVPT: usize = 0xEF40_0000;
 pub const UPAGES: usize = 0xEF00_0000;
 /// The environment array ([`crate::env::Env`]), read-only for the user.
 pub const UENVS: usize = 0xEEC0_0000;
+/// The shared zero page: one physical page of zeros, mapped read-only at
+/// this address in every address space (the last page of the UPAGES
+/// window). User code maps it elsewhere with `sys_page_map(0, UZERO, ...)`
+/// wherever memory should read as zero until written.
+pub const UZERO: usize = UPAGES + PTSIZE - PGSIZE;
 
 /// Top of user-mappable memory (exclusive): user programs may map pages only
 /// below this address.
@@ -206,3 +213,7 @@ mod tests {
         assert_eq!(pdx(UTEXT + 0x20), 2);
     }
 }
+
+// The PageInfo array (8 bytes per page of the kernel's at most 256 MiB)
+// ends well below the zero page.
+const _: () = assert!((0x1000_0000 / PGSIZE) * 8 <= UZERO - UPAGES);

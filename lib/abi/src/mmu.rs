@@ -208,6 +208,10 @@ pub const FEC_PR: u32 = 0x1;
 pub const FEC_WR: u32 = 0x2;
 /// Page-fault error code bit: the fault happened in user mode.
 pub const FEC_U: u32 = 0x4;
+/// Not a page-fault bit: set in a UTrapframe's `utf_err` when the upcall is
+/// for a debug trap (the single step an env asked for by setting the trap
+/// flag), not a page fault. `utf_fault_va` is then the EIP reached.
+pub const FEC_DEBUG: u32 = 0x8000_0000;
 
 /// Where the page directory appears in the UVPT window: since the directory
 /// is its own page table for the slot `pdx(UVPT)`, the "page table" for

@@ -36,10 +36,13 @@ pub enum Syscall {
     IpcTrySend = 12,
     /// `sys_ipc_recv(dstva)`: block until a message arrives.
     IpcRecv = 13,
+    /// `sys_vm_clear_ad(va, len)`: clear the accessed and dirty bits of the
+    /// caller's pages in a range (for working-set measurement).
+    VmClearAd = 14,
 }
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 14;
+pub const NSYSCALLS: u32 = 15;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -58,6 +61,7 @@ impl Syscall {
         Syscall::Yield,
         Syscall::IpcTrySend,
         Syscall::IpcRecv,
+        Syscall::VmClearAd,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -92,11 +96,12 @@ impl Syscall {
             Syscall::Yield => "sys_yield",
             Syscall::IpcTrySend => "sys_ipc_try_send",
             Syscall::IpcRecv => "sys_ipc_recv",
+            Syscall::VmClearAd => "sys_vm_clear_ad",
         }
     }
 }
 
-const _: () = assert!(Syscall::IpcRecv as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::VmClearAd as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {

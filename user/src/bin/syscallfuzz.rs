@@ -254,7 +254,10 @@ impl Fuzz {
                 let p = perm(&mut self.rng);
                 let a = [src as u32, srcva as u32, dst as u32, dstva as u32, p];
                 let r = self.call(num, a);
-                if srcva >= UTOP
+                // The zero page at UZERO is the one source above UTOP, and
+                // only read-only.
+                let zero_ok = srcva == abi::memlayout::UZERO && p & abi::mmu::PteFlags::W.bits() == 0;
+                if (srcva >= UTOP && !zero_ok)
                     || dstva >= UTOP
                     || !(srcva | dstva).is_multiple_of(PGSIZE)
                     || !valid_perm(p)
@@ -272,6 +275,17 @@ impl Fuzz {
                 }
             }
             Syscall::Exofork => self.exofork(),
+            Syscall::VmClearAd => {
+                // Clearing accessed/dirty bits of our own pages is harmless.
+                let va = any_addr(&mut self.rng);
+                let big = self.rng.next();
+                let len = self.rng.pick(&[0, 1, PGSIZE as u32, 0x10_0000, big]) as usize;
+                let a = [va as u32, len as u32, 0, 0, 0];
+                let r = self.call(num, a);
+                if va.checked_add(len).is_none_or(|end| end > UTOP) {
+                    self.expect_error("sys_vm_clear_ad", r, a);
+                }
+            }
             Syscall::EnvSetStatus => {
                 let env = self.envid();
                 if self.is_me(env) {
