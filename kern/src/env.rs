@@ -253,6 +253,16 @@ pub fn env_free(e: *mut Env) {
         }
         (*e).env_pgdir = 0;
         pmap::page_decref(Page::from_pa(pmap::paddr(pgdir as usize)));
+        // Senders blocked on e will never be received: fail their sends.
+        for i in 0..NENV {
+            let s = env_at(i);
+            if (*s).env_status != ENV_FREE && (*s).env_ipc_send_to == (*e).env_id {
+                (*s).env_ipc_send_to = 0;
+                (*s).env_status = ENV_RUNNABLE;
+                (*s).env_tf.tf_regs.reg_eax = Error::BadEnv.code() as u32;
+            }
+        }
+        (*e).env_ipc_send_to = 0;
         (*e).env_status = ENV_FREE;
         let mut head = ENV_FREE_LIST.lock();
         (*e).env_link = *head as u32;

@@ -196,43 +196,110 @@ fn sys_page_unmap(envid: EnvId, va: usize) -> Result<u32> {
     Ok(0)
 }
 
-/// Sends `value` (and the page at `srcva` if below UTOP, with `perm`) to
-/// `envid`, which must be waiting in sys_ipc_recv (else IpcNotRecv). Any
-/// environment may send to any other.
-fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32> {
-    let dst = envid2env(envid, false)?;
-    // SAFETY: dst and cur() point into the Env array; the kernel lock is held.
+/// Checks a page `src` offers to send: page-aligned, mapped, and `perm`
+/// allowed (writable only if `src` has it writable). `srcva >= UTOP` means
+/// no page. Returns the page and permissions to map, if any.
+fn check_send_page(src: *mut Env, srcva: usize, perm: u32) -> Result<Option<(pmap::Page, PteFlags)>> {
+    if srcva >= UTOP {
+        return Ok(None);
+    }
+    check_va(srcva)?;
+    let p = check_perm(perm)?;
+    let (pg, pte) = pmap::page_lookup(env::env_pgdir(src), srcva).ok_or(Error::Inval)?;
+    // SAFETY: pte is a live PTE of src's directory.
+    if p.contains(PteFlags::W) && !unsafe { *pte }.flags().contains(PteFlags::W) {
+        return Err(Error::Inval);
+    }
+    Ok(Some((pg, p)))
+}
+
+/// Delivers a message from `src` to `dst`, which is waiting in
+/// sys_ipc_recv: maps the page (if one is offered and wanted), records
+/// value, sender and permissions, and makes `dst` runnable with result 0.
+fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32) -> Result<()> {
+    let page = check_send_page(src, srcva, perm)?;
+    // SAFETY: src and dst point into the Env array; the kernel lock is held.
     unsafe {
-        if (*dst).env_ipc_recving == 0 {
-            return Err(Error::IpcNotRecv);
-        }
         let mut sent_perm = 0;
-        if srcva < UTOP {
-            check_va(srcva)?;
-            let p = check_perm(perm)?;
-            let (pg, pte) = pmap::page_lookup(env::env_pgdir(cur()), srcva).ok_or(Error::Inval)?;
-            if p.contains(PteFlags::W) && !(*pte).flags().contains(PteFlags::W) {
-                return Err(Error::Inval);
-            }
-            let dstva = (*dst).env_ipc_dstva as usize;
-            if dstva < UTOP {
-                pmap::page_insert(env::env_pgdir(dst), pg, dstva, p)?;
-                sent_perm = perm;
-            }
+        let dstva = (*dst).env_ipc_dstva as usize;
+        if let Some((pg, p)) = page
+            && dstva < UTOP
+        {
+            pmap::page_insert(env::env_pgdir(dst), pg, dstva, p)?;
+            sent_perm = p.bits();
         }
         (*dst).env_ipc_recving = 0;
-        (*dst).env_ipc_from = (*cur()).env_id;
+        (*dst).env_ipc_from = (*src).env_id;
         (*dst).env_ipc_value = value;
         (*dst).env_ipc_perm = sent_perm;
         (*dst).env_status = ENV_RUNNABLE;
         (*dst).env_tf.tf_regs.reg_eax = 0;
     }
+    Ok(())
+}
+
+/// Sends `value` (and the page at `srcva` if below UTOP, with `perm`) to
+/// `envid`, which must be waiting in sys_ipc_recv (else IpcNotRecv). Any
+/// environment may send to any other.
+fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32> {
+    let dst = envid2env(envid, false)?;
+    // SAFETY: dst points into the Env array; the kernel lock is held.
+    if unsafe { (*dst).env_ipc_recving } == 0 {
+        return Err(Error::IpcNotRecv);
+    }
+    ipc_deliver(cur(), dst, value, srcva, perm)?;
     Ok(0)
 }
 
+/// Orders blocked senders: each gets the next number when it starts waiting.
+static SEND_SEQ: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
+
+/// Like sys_ipc_try_send, but if `envid` is not receiving yet, waits until
+/// it is: the caller sleeps and the receiver's next sys_ipc_recv takes the
+/// message from the sender that has waited longest. Returns 0 once
+/// delivered, BadEnv if the receiver goes away first, Inval for a bad page
+/// or a send to oneself (which could never be received).
+fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32> {
+    let dst = envid2env(envid, false)?;
+    let me = cur();
+    if dst == me {
+        return Err(Error::Inval);
+    }
+    // SAFETY: dst and me point into the Env array; the kernel lock is held.
+    unsafe {
+        if (*dst).env_ipc_recving != 0 {
+            ipc_deliver(me, dst, value, srcva, perm)?;
+            return Ok(0);
+        }
+        // Check the page now, so the error goes to the sender at once.
+        check_send_page(me, srcva, perm)?;
+        (*me).env_ipc_send_to = (*dst).env_id;
+        (*me).env_ipc_send_seq = SEND_SEQ.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        (*me).env_ipc_send_value = value;
+        (*me).env_ipc_send_va = srcva as u32;
+        (*me).env_ipc_send_perm = perm;
+        (*me).env_status = ENV_NOT_RUNNABLE;
+        (*me).env_tf.tf_regs.reg_eax = 0;
+    }
+    sched::sched_yield();
+}
+
+/// The sender that has waited longest for `dst` in sys_ipc_send, if any.
+fn oldest_sender(dst: *mut Env) -> Option<*mut Env> {
+    // SAFETY: dst and the array entries are Envs; the kernel lock is held.
+    let id = unsafe { (*dst).env_id };
+    (0..NENV)
+        .map(env::env_at)
+        // SAFETY: as above.
+        .filter(|&e| unsafe { (*e).env_status != ENV_FREE && (*e).env_ipc_send_to == id })
+        // SAFETY: as above.
+        .min_by_key(|&e| unsafe { (*e).env_ipc_send_seq })
+}
+
 /// Waits for a message; a page, if one is sent, is mapped at `dstva` (if
-/// below UTOP, where it must be page-aligned). Returns 0 when a message
-/// arrives (the sender sets it), or Inval at once for a bad `dstva`.
+/// below UTOP, where it must be page-aligned). A sender already waiting in
+/// sys_ipc_send is served at once. Returns 0 when a message arrives (the
+/// sender sets it), or Inval at once for a bad `dstva`.
 fn sys_ipc_recv(dstva: usize) -> Result<u32> {
     if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
         return Err(Error::Inval);
@@ -242,8 +309,26 @@ fn sys_ipc_recv(dstva: usize) -> Result<u32> {
     unsafe {
         (*e).env_ipc_recving = 1;
         (*e).env_ipc_dstva = dstva as u32;
-        (*e).env_status = ENV_NOT_RUNNABLE;
     }
+    while let Some(s) = oldest_sender(e) {
+        // SAFETY: s is a blocked sender; the kernel lock is held.
+        let r = unsafe {
+            let (v, va, p) = ((*s).env_ipc_send_value, (*s).env_ipc_send_va, (*s).env_ipc_send_perm);
+            let r = ipc_deliver(s, e, v, va as usize, p);
+            (*s).env_ipc_send_to = 0;
+            (*s).env_status = ENV_RUNNABLE;
+            (*s).env_tf.tf_regs.reg_eax = match r {
+                Ok(()) => 0,
+                Err(err) => err.code() as u32,
+            };
+            r
+        };
+        if r.is_ok() {
+            return Ok(0);
+        }
+    }
+    // SAFETY: as above.
+    unsafe { (*e).env_status = ENV_NOT_RUNNABLE };
     sched::sched_yield();
 }
 
@@ -292,6 +377,7 @@ pub fn syscall(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
         Some(Syscall::IpcTrySend) => sys_ipc_try_send(a1 as EnvId, a2, a3u, a4),
         Some(Syscall::IpcRecv) => sys_ipc_recv(a1u),
         Some(Syscall::VmClearAd) => sys_vm_clear_ad(a1u, a2u),
+        Some(Syscall::IpcSend) => sys_ipc_send(a1 as EnvId, a2, a3u, a4),
     };
     match r {
         Ok(v) => v as i32,

@@ -39,10 +39,13 @@ pub enum Syscall {
     /// `sys_vm_clear_ad(va, len)`: clear the accessed and dirty bits of the
     /// caller's pages in a range (for working-set measurement).
     VmClearAd = 14,
+    /// `sys_ipc_send(envid, value, srcva, perm)`: send, waiting until the
+    /// receiver takes it (senders to one receiver are served in order).
+    IpcSend = 15,
 }
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 15;
+pub const NSYSCALLS: u32 = 16;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -62,6 +65,7 @@ impl Syscall {
         Syscall::IpcTrySend,
         Syscall::IpcRecv,
         Syscall::VmClearAd,
+        Syscall::IpcSend,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -97,11 +101,12 @@ impl Syscall {
             Syscall::IpcTrySend => "sys_ipc_try_send",
             Syscall::IpcRecv => "sys_ipc_recv",
             Syscall::VmClearAd => "sys_vm_clear_ad",
+            Syscall::IpcSend => "sys_ipc_send",
         }
     }
 }
 
-const _: () = assert!(Syscall::VmClearAd as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::IpcSend as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,11 @@ fn handler(utf: &mut UTrapframe) {
 
 fn umain(_args: &[&str]) {
     jos::set_pgfault_handler(handler);
-    let p = core::ptr::without_provenance_mut::<u32>(0xdeadbeef);
+    // JOS's `*(unsigned*)0xDeadBeef = 0`: a 4-byte store to an unaligned,
+    // unmapped address. Written in assembly because a Rust pointer write
+    // would first (rightly) panic on the misalignment.
     // SAFETY: not safe: this faults on purpose, into `handler`.
-    unsafe { core::ptr::write_volatile(p, 0) };
+    unsafe {
+        core::arch::asm!("movl $0, ({0})", in(reg) 0xdeadbeef_usize, options(att_syntax, nostack))
+    };
 }

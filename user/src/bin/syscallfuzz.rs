@@ -256,7 +256,8 @@ impl Fuzz {
                 let r = self.call(num, a);
                 // The zero page at UZERO is the one source above UTOP, and
                 // only read-only.
-                let zero_ok = srcva == abi::memlayout::UZERO && p & abi::mmu::PteFlags::W.bits() == 0;
+                let zero_ok =
+                    srcva == abi::memlayout::UZERO && p & abi::mmu::PteFlags::W.bits() == 0;
                 if (srcva >= UTOP && !zero_ok)
                     || dstva >= UTOP
                     || !(srcva | dstva).is_multiple_of(PGSIZE)
@@ -275,6 +276,20 @@ impl Fuzz {
                 }
             }
             Syscall::Exofork => self.exofork(),
+            Syscall::IpcSend => {
+                // A blocking send to a real env could wait forever: only
+                // sends that must fail at once (to ourselves, or to a bad id).
+                let to = self.rng.pick(&[0, 0x7fff_ffff, 0xffff_ffff, 0x1fff]);
+                let a = [
+                    to,
+                    self.rng.next(),
+                    any_addr(&mut self.rng) as u32,
+                    perm(&mut self.rng),
+                    0,
+                ];
+                let r = self.call(num, a);
+                self.expect_error("sys_ipc_send", r, a);
+            }
             Syscall::VmClearAd => {
                 // Clearing accessed/dirty bits of our own pages is harmless.
                 let va = any_addr(&mut self.rng);
