@@ -37,7 +37,7 @@ Anything more involved is a function; it fails by raising TestFailure (which
 
     @test(5, "stresssched")   # @test(points, name, qemu=False): needs no build
     def _():
-        r = run_prog("stresssched", cpus=4, stop=r"No runnable environments", timeout=60)
+        r = run_prog("stresssched", cpus=4, stop=r"No runnable environments", timeout=120)
         r.match(*[r"\\[000010..\\] stresssched on CPU %d" % c for c in range(4)],
                 no=[".*ran on two CPUs at once"])
 
@@ -511,7 +511,7 @@ class Run(Console):
         raise TestFailure(msg)
 
 
-def run_command(argv, timeout=600, what="output"):
+def run_command(argv, timeout=1200, what="output"):
     """Run a host command to completion (or its timeout), output collected."""
     r = Run(argv, stop=None, timeout=timeout * TIMEOUT_SCALE, what=what)
     r.start()  # r.reason is "exit" (see r.returncode) or "timeout"
@@ -553,7 +553,7 @@ def boot(**kw):
     return run_qemu("boot-nox", **kw)
 
 
-def grub_boot(timeout=60, **kw):
+def grub_boot(timeout=120, **kw):
     """Boot through GRUB (`make qemu-nox`)."""
     return run_qemu("qemu-nox", timeout=timeout, **kw)
 
@@ -913,7 +913,7 @@ def test_breakpoint_stepi():
 
 @test(10, "syscallfuzz")
 def test_syscallfuzz():
-    r = run_prog("syscallfuzz", commands=["meminfo"], timeout=60)
+    r = run_prog("syscallfuzz", commands=["meminfo"], timeout=120)
     r.match(r"syscallfuzz: \d+ calls, seed %s$" % HEX8,
             r"syscallfuzz: \d+ calls, \d+ errors, done$",
             U + "exiting gracefully", U + "free env 00001000", ordered=True,
@@ -1006,7 +1006,7 @@ env_test(5, "spin", "spin",
                  r"\[00001000\] destroying 00001001",
                  r"\[00001000\] free env 00001001"])
 
-env_test(10, "stresssched", "stresssched", cpus=4, timeout=60,
+env_test(10, "stresssched", "stresssched", cpus=4, timeout=120,
          expect=[r"\[000010..\] stresssched on CPU %d" % c for c in range(4)],
          never=[".*ran on two CPUs at once"])
 
@@ -1055,7 +1055,7 @@ def test_pingpongs():
 @test(10, "primes")
 def test_primes():
     last = r"CPU .: 1877 \[00001120\] new env 00001121"
-    r = run_prog("primes", cpus=4, stop=last, timeout=60)
+    r = run_prog("primes", cpus=4, stop=last, timeout=120)
     r.match(r"CPU .: 2 \[00001001\] new env 00001002", last, ordered=True)
 
 
@@ -1083,7 +1083,7 @@ def test_idle():
 
 @test(5, "fairness")
 def test_fairness():
-    r = run_prog("fairness", timeout=60)
+    r = run_prog("fairness", timeout=120)
     r.match("1000 loop sending to 1001", "1002 loop sending to 1001", "fairness: OK$",
             no=["fairness: UNFAIR", KERNEL_PANIC, USER_PANIC])
     got = {m.group(2): int(m.group(1))
@@ -1111,7 +1111,7 @@ def test_forkbomb():
 
 @test(10, "cowcheck")
 def test_cowcheck():
-    r = run_prog("cowcheck", commands=["meminfo"], timeout=60)
+    r = run_prog("cowcheck", commands=["meminfo"], timeout=120)
     r.match("cowcheck: all checks passed$",
             no=[r".*FAILED", r".*MISMATCH", KERNEL_PANIC, USER_PANIC])
     check_ended(r)

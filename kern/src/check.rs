@@ -278,9 +278,13 @@ pub fn check_kern_pgdir() {
     // UZERO: the zero page, user read-only, all zeros.
     let (pa, perm) = pmap::va2pa(pgdir, UZERO).expect("UZERO not mapped");
     assert_eq!(pa, pmap::zero_page().pa(), "UZERO maps the wrong page");
-    assert!(perm.contains(PteFlags::U) && !perm.contains(PteFlags::W), "UZERO permissions");
+    assert!(
+        perm.contains(PteFlags::U) && !perm.contains(PteFlags::W),
+        "UZERO permissions"
+    );
     // SAFETY: the zero page is mapped at its kva.
-    let zeros = unsafe { core::slice::from_raw_parts(pmap::zero_page().kva() as *const u8, PGSIZE) };
+    let zeros =
+        unsafe { core::slice::from_raw_parts(pmap::zero_page().kva() as *const u8, PGSIZE) };
     assert!(zeros.iter().all(|&b| b == 0), "the zero page is not zero");
     // All physical memory at KERNBASE, kernel-only and writable.
     for pa in (0..pmap::npages() * PGSIZE).step_by(PGSIZE) {
@@ -375,10 +379,7 @@ pub fn check_page_installed_pgdir() {
     unsafe { (va as *mut u32).write_volatile(0x0303_0303) };
     // SAFETY: pp2's kva is mapped.
     let seen = unsafe { (pp2.kva() as *const u32).read_volatile() };
-    assert_eq!(
-        seen,
-        0x0303_0303
-    );
+    assert_eq!(seen, 0x0303_0303);
     pmap::page_remove(pgdir, va);
     assert_eq!(pp2.refcount(), 0);
     // Drop the page table that was made for va.

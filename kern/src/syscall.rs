@@ -14,7 +14,12 @@ use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UZERO};
 use abi::mmu::{PGSIZE, PteFlags};
 use abi::syscall::Syscall;
-use abi::trap::{FL_IF, FL_IOPL_MASK, GD_UD, GD_UT, Trapframe};
+use abi::trap::{
+    FL_AF, FL_CF, FL_DF, FL_IF, FL_OF, FL_PF, FL_SF, FL_TF, FL_ZF, GD_UD, GD_UT, Trapframe,
+};
+
+/// EFLAGS bits a user may choose: the arithmetic flags, DF, TF and AC.
+const FL_USER: u32 = FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_TF | FL_DF | FL_OF | 0x0004_0000;
 
 /// The current environment (there always is one during a system call).
 fn cur() -> *mut Env {
@@ -106,7 +111,10 @@ fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
     new.tf_ds = GD_UD | 3;
     new.tf_es = GD_UD | 3;
     new.tf_ss = GD_UD | 3;
-    new.tf_eflags = (new.tf_eflags | FL_IF) & !FL_IOPL_MASK;
+    // Only the flags a user program may set itself (arithmetic flags,
+    // direction, trap for single-stepping, alignment check); interrupts on,
+    // IOPL 0, and never virtual-8086 mode or a nested task.
+    new.tf_eflags = (new.tf_eflags & FL_USER) | FL_IF | 0x2;
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe { (*e).env_tf = new };
     if e == cur() {
@@ -199,7 +207,11 @@ fn sys_page_unmap(envid: EnvId, va: usize) -> Result<u32> {
 /// Checks a page `src` offers to send: page-aligned, mapped, and `perm`
 /// allowed (writable only if `src` has it writable). `srcva >= UTOP` means
 /// no page. Returns the page and permissions to map, if any.
-fn check_send_page(src: *mut Env, srcva: usize, perm: u32) -> Result<Option<(pmap::Page, PteFlags)>> {
+fn check_send_page(
+    src: *mut Env,
+    srcva: usize,
+    perm: u32,
+) -> Result<Option<(pmap::Page, PteFlags)>> {
     if srcva >= UTOP {
         return Ok(None);
     }
@@ -313,7 +325,11 @@ fn sys_ipc_recv(dstva: usize) -> Result<u32> {
     while let Some(s) = oldest_sender(e) {
         // SAFETY: s is a blocked sender; the kernel lock is held.
         let r = unsafe {
-            let (v, va, p) = ((*s).env_ipc_send_value, (*s).env_ipc_send_va, (*s).env_ipc_send_perm);
+            let (v, va, p) = (
+                (*s).env_ipc_send_value,
+                (*s).env_ipc_send_va,
+                (*s).env_ipc_send_perm,
+            );
             let r = ipc_deliver(s, e, v, va as usize, p);
             (*s).env_ipc_send_to = 0;
             (*s).env_status = ENV_RUNNABLE;
@@ -347,7 +363,9 @@ fn sys_vm_clear_ad(va: usize, len: usize) -> Result<u32> {
     while page < end {
         if let Some((_, pte)) = pmap::page_lookup(pgdir, page) {
             // SAFETY: pte is a live PTE of the caller's directory.
-            unsafe { *pte = abi::mmu::Pte::from_raw((*pte).raw() & !(PteFlags::A | PteFlags::D).bits()) };
+            unsafe {
+                *pte = abi::mmu::Pte::from_raw((*pte).raw() & !(PteFlags::A | PteFlags::D).bits())
+            };
             pmap::tlb_invalidate(pgdir, page);
             n += 1;
         }

@@ -248,7 +248,12 @@ fn page_fault_handler(tf: &mut Trapframe) {
     if !deliver_upcall(tf, fault_va, tf.tf_err) {
         // SAFETY: e is the running env; the kernel lock is held.
         let id = unsafe { (*e).env_id };
-        cprintf!("[%08x] user fault va %08x ip %08x\n", id, fault_va, tf.tf_eip);
+        cprintf!(
+            "[%08x] user fault va %08x ip %08x\n",
+            id,
+            fault_va,
+            tf.tf_eip
+        );
         print_trapframe(tf);
         env::env_destroy(e);
     }
@@ -290,7 +295,12 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
     let on_xstack = (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&esp);
     let top = if on_xstack { esp - 4 } else { UXSTACKTOP };
     let utf_va = top.wrapping_sub(size_of::<UTrapframe>());
-    env::user_mem_assert(e, utf_va, size_of::<UTrapframe>(), PteFlags::U | PteFlags::W);
+    env::user_mem_assert(
+        e,
+        utf_va,
+        size_of::<UTrapframe>(),
+        PteFlags::U | PteFlags::W,
+    );
     env::user_mem_assert(e, upcall, 1, PteFlags::U);
 
     let utf = UTrapframe {

@@ -2,9 +2,9 @@
 //! optionally, one page per message, sent to an environment blocked in
 //! `ipc_recv`.
 use crate::env::{envs, thisenv_read};
-use crate::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_yield};
+use crate::syscall::{sys_ipc_recv, sys_ipc_send, sys_ipc_try_send};
 use abi::env::EnvId;
-use abi::error::{Error, Result};
+use abi::error::Result;
 use abi::memlayout::UTOP;
 use abi::mmu::PteFlags;
 
@@ -38,19 +38,22 @@ pub fn ipc_recv(pg: Option<usize>) -> Result<Message> {
 }
 
 /// Sends `value` (and the page at `pg`, if Some, with `perm`) to `to`,
-/// retrying (with `sys_yield` in between) until `to` is receiving.
+/// waiting until `to` receives it. The kernel queues blocked senders and
+/// serves them in order, so several senders flooding one receiver all get
+/// through (JOS's version spun on `sys_ipc_try_send` and `sys_yield`, which
+/// lets one sender starve the others).
 ///
-/// Panics on any error other than "not receiving yet" (a bad env, a bad
-/// page, out of memory), like JOS.
+/// Panics on any error (a bad env, a bad page, out of memory), like JOS.
 pub fn ipc_send(to: EnvId, value: u32, pg: Option<usize>, perm: PteFlags) {
-    let srcva = pg.unwrap_or(UTOP);
-    loop {
-        match sys_ipc_try_send(to, value, srcva, perm) {
-            Ok(()) => return,
-            Err(Error::IpcNotRecv) => sys_yield(),
-            Err(e) => panic!("ipc_send to {to:08x}: {e}"),
-        }
+    if let Err(e) = sys_ipc_send(to, value, pg.unwrap_or(UTOP), perm) {
+        panic!("ipc_send to {to:08x}: {e}");
     }
+}
+
+/// Like `ipc_send`, but without waiting: Err(IpcNotRecv) if `to` is not
+/// receiving right now (JOS's `sys_ipc_try_send`, for polling loops).
+pub fn ipc_try_send(to: EnvId, value: u32, pg: Option<usize>, perm: PteFlags) -> Result<()> {
+    sys_ipc_try_send(to, value, pg.unwrap_or(UTOP), perm)
 }
 
 /// Returns the id of the first environment of type `env_type` (e.g.

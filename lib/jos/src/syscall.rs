@@ -261,6 +261,28 @@ pub fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: PteFlags) 
     .map(|_| ())
 }
 
+/// Sends `value` (and, if `srcva < UTOP`, the page at `srcva` with `perm`)
+/// to `envid`, waiting until it receives: senders to one receiver are served
+/// in the order they started waiting.
+///
+/// Err(BadEnv) if `envid` does not exist or goes away while we wait,
+/// Err(Inval) for a bad `srcva`/`perm` or a send to ourselves, Err(NoMem)
+/// when the page cannot be mapped.
+pub fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: PteFlags) -> Result<()> {
+    // SAFETY: the kernel only maps our page into the receiver.
+    check(unsafe {
+        syscall(
+            Syscall::IpcSend,
+            envid as u32,
+            value,
+            srcva as u32,
+            perm.bits(),
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
 /// Blocks until a message arrives; a page sent with it is mapped at `dstva`
 /// if `dstva < UTOP` (pass UTOP for no page). The message itself is read
 /// from `thisenv` afterwards (see `ipc::ipc_recv`).
@@ -270,4 +292,15 @@ pub fn sys_ipc_recv(dstva: usize) -> Result<()> {
     // SAFETY: the kernel may map a page at dstva, which the caller chose
     // for that purpose.
     check(unsafe { syscall(Syscall::IpcRecv, dstva as u32, 0, 0, 0, 0) }).map(|_| ())
+}
+
+/// Clears the accessed and dirty bits of our pages in [va, va + len) and
+/// flushes their TLB entries, so that reading the PTEs through UVPT later
+/// shows which pages were touched since. Returns how many mapped pages were
+/// cleared.
+///
+/// Err(Inval) for a range that reaches UTOP (or wraps around).
+pub fn sys_vm_clear_ad(va: usize, len: usize) -> Result<u32> {
+    // SAFETY: no memory is read or written, only PTE bits change.
+    check(unsafe { syscall(Syscall::VmClearAd, va as u32, len as u32, 0, 0, 0) })
 }
