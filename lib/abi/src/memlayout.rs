@@ -188,6 +188,10 @@ const _: () = assert!(NCPU * (KSTKSIZE + KSTKGAP) <= KSTACKTOP - MMIOLIM);
 const _: () = assert!(MPENTRY_PADDR.is_multiple_of(PGSIZE) && MPENTRY_PADDR < IOPHYSMEM);
 const _: () = assert!(IOPHYSMEM < EXTPHYSMEM && EXTPHYSMEM == 1 << 20);
 
+// The PageInfo array (8 bytes per page of the kernel's at most 256 MiB)
+// ends well below the zero page.
+const _: () = assert!((0x1000_0000 / PGSIZE) * 8 <= UZERO - UPAGES);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +217,3 @@ mod tests {
         assert_eq!(pdx(UTEXT + 0x20), 2);
     }
 }
-
-// The PageInfo array (8 bytes per page of the kernel's at most 256 MiB)
-// ends well below the zero page.
-const _: () = assert!((0x1000_0000 / PGSIZE) * 8 <= UZERO - UPAGES);
