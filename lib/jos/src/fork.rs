@@ -15,7 +15,7 @@
 //! the page any more, simply makes it writable again). The child gets its
 //! own exception stack, since that page cannot be copy-on-write: the
 //! handler runs on it.
-use crate::pgfault::{pgfault_upcall_addr, set_pgfault_handler};
+use crate::pgfault::{Fault, cow_handler, install_upcall, pgfault_upcall_addr, set_cow_handler};
 use crate::syscall::{
     sys_env_destroy, sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc,
     sys_page_map, sys_page_unmap,
@@ -33,25 +33,32 @@ const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 const PTE_COW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::COW);
 
 /// The copy-on-write page-fault handler: a write to a COW page gets a
-/// private writable copy of it; then the write is retried.
+/// private writable copy of it; then the write is retried. The dispatcher
+/// only calls it for writes to present COW pages; anything else is
+/// declined.
 ///
-/// Panics on any other fault (a read, or a write to a page that is not
-/// COW), naming the address, error code and EIP.
-pub fn pgfault(utf: &mut UTrapframe) {
+/// Panics if the copy cannot be made (out of memory), naming the address.
+pub fn pgfault(utf: &mut UTrapframe) -> Fault {
     let va = utf.utf_fault_va as usize;
-    let pte = pte_of(va);
-    let is_cow = pte.is_some_and(|p| p.flags().contains(PteFlags::COW));
-    if utf.utf_err & FEC_WR == 0 || !is_cow {
-        panic!(
-            "page fault at va {:08x}, err {:x}, eip {:08x}: not a write to a copy-on-write page",
-            va, utf.utf_err, utf.utf_eip
-        );
+    let Some(pte) = pte_of(va).filter(|p| p.flags().contains(PteFlags::COW)) else {
+        return Fault::Declined;
+    };
+    if utf.utf_err & FEC_WR == 0 {
+        return Fault::Declined;
     }
-    if let Some(pte) = pte
-        && let Err(e) = cow_make_private(round_down(va, PGSIZE), pte)
-    {
+    if let Err(e) = cow_make_private(round_down(va, PGSIZE), pte) {
         panic!("copy-on-write fault at va {va:08x}: {e}");
     }
+    Fault::Handled
+}
+
+/// Makes sure copy-on-write faults are handled: by [`pgfault`] unless a
+/// handler of the program's own is already set.
+fn ensure_cow_handler() {
+    if cow_handler().is_none() {
+        set_cow_handler(pgfault);
+    }
+    install_upcall();
 }
 
 /// Makes the copy-on-write page at `va` (mapped by `pte`) private and
@@ -141,7 +148,7 @@ fn populate_child(child: EnvId, map: impl FnMut(usize, Pte) -> Result<()>) -> Re
 /// mapping pages (the half-built child is destroyed). Panics if the
 /// exception stack for our own fault handler cannot be set up.
 pub fn fork() -> Result<EnvId> {
-    set_pgfault_handler(pgfault);
+    ensure_cow_handler();
     let child = sys_exofork()?;
     if child == 0 {
         // The child: our registers are the parent's at `sys_exofork`, our
@@ -168,7 +175,7 @@ fn stack_bottom() -> usize {
 ///
 /// Err as for [`fork`].
 pub fn sfork() -> Result<EnvId> {
-    set_pgfault_handler(pgfault);
+    ensure_cow_handler();
     let stack = stack_bottom();
     // A page we hold copy-on-write (from an earlier fork) is not really
     // ours to share: make it private first, or the first write by either

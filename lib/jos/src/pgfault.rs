@@ -18,20 +18,89 @@
 //!   ESP at entry-> |  utf_fault_va    |
 //!                  +------------------+
 //! ```
-use crate::syscall::{sys_env_set_pgfault_upcall, sys_page_alloc};
+//!
+//! ## Dispatch
+//!
+//! One upcall serves every fault, and [`pgfault_dispatch`] hands each fault
+//! to the piece of policy that owns it, in this order:
+//!
+//! 1. a debug trap (`FEC_DEBUG` in the error code: a single step the
+//!    program asked for) goes to the debug handler ([`set_debug_handler`]);
+//! 2. a write to a present copy-on-write page goes to the COW handler
+//!    ([`set_cow_handler`]; `fork` installs [`crate::fork::pgfault`]);
+//! 3. a fault inside a registered region goes to that region's handler
+//!    ([`add_region`]: the heap, the stack, watched pages, the null guard,
+//!    a student's own region), the most recently added first;
+//! 4. then the fallback handler, which is what JOS's
+//!    [`set_pgfault_handler`] sets.
+//!
+//! Each handler returns [`Fault::Handled`] (the faulting instruction is
+//! retried) or [`Fault::Declined`] (the next candidate gets it). A fault
+//! nobody handles is reported (address, access, ip, region) and the
+//! environment exits. Any one piece can be replaced without touching the
+//! others.
+use crate::syscall::{sys_env_set_pgfault_upcall, sys_getenvid, sys_page_alloc};
+use crate::uvpt::pte_of;
+use abi::error::{Error, Result};
 use abi::memlayout::UXSTACKTOP;
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{FEC_DEBUG, FEC_PR, FEC_WR, PGSIZE, PteFlags};
 use abi::trap::UTrapframe;
 use core::arch::global_asm;
 use core::mem::offset_of;
 
-/// A user page-fault handler: may fix the fault (e.g. map a page) and
-/// return, which resumes the faulting instruction.
+/// A JOS-style handler: fixes the fault (e.g. maps a page) and returns,
+/// which resumes the faulting instruction.
 pub type PgfaultHandler = fn(&mut UTrapframe);
 
-/// The handler `_pgfault_upcall` calls, or None before the first
-/// `set_pgfault_handler`.
-static mut PGFAULT_HANDLER: Option<PgfaultHandler> = None;
+/// What a dispatched handler did with a fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Fixed: retry the faulting instruction.
+    Handled,
+    /// Not mine: offer the fault to the next handler.
+    Declined,
+}
+
+/// A handler in the dispatch table.
+pub type FaultHandler = fn(&mut UTrapframe) -> Fault;
+
+/// A registered address range and its handler.
+#[derive(Clone, Copy)]
+struct Region {
+    start: usize,
+    end: usize,
+    name: &'static str,
+    handler: FaultHandler,
+}
+
+/// Most regions at once.
+pub const MAX_REGIONS: usize = 16;
+
+/// The dispatch table. Environments are single-threaded and the upcall
+/// never interrupts the program in the middle of changing it (changes
+/// happen outside fault handlers or inside them, never both at once).
+struct Table {
+    regions: [Option<Region>; MAX_REGIONS],
+    cow: Option<FaultHandler>,
+    debug: Option<FaultHandler>,
+    fallback: Option<PgfaultHandler>,
+    installed: bool,
+}
+
+static mut TABLE: Table = Table {
+    regions: [None; MAX_REGIONS],
+    cow: None,
+    debug: None,
+    fallback: None,
+    installed: false,
+};
+
+/// Runs `f` on the dispatch table.
+fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> R {
+    // SAFETY: single-threaded environment; no reference to TABLE outlives
+    // this call, and dispatch (the only other user) takes copies.
+    f(unsafe { &mut TABLE })
+}
 
 unsafe extern "C" {
     /// The assembly entry point the kernel jumps to on a user page fault.
@@ -83,21 +152,163 @@ _pgfault_upcall:
     options(att_syntax)
 );
 
-/// Called by `_pgfault_upcall` with the UTrapframe; runs the handler.
+/// Called by `_pgfault_upcall` with the UTrapframe: finds the handler
+/// that owns the fault (see the module comment) and runs it.
 extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
-    // SAFETY: written only by set_pgfault_handler, before the upcall is
-    // registered; a plain copy of a function pointer.
-    let handler = unsafe { PGFAULT_HANDLER };
     // SAFETY: the kernel built a valid UTrapframe at `utf` on our exception
-    // stack, and nothing else refers to it while the handler runs.
+    // stack, and nothing else refers to it while the handlers run.
     let utf = unsafe { &mut *utf };
-    match handler {
-        Some(h) => h(utf),
-        None => panic!(
-            "page fault at va {:#x} eip {:#x} with no handler",
-            utf.utf_fault_va, utf.utf_eip
-        ),
+    let va = utf.utf_fault_va as usize;
+    let (regions, cow, debug, fallback) = with_table(|t| (t.regions, t.cow, t.debug, t.fallback));
+
+    if utf.utf_err & FEC_DEBUG != 0 {
+        if let Some(h) = debug
+            && h(utf) == Fault::Handled
+        {
+            return;
+        }
+        unhandled(utf, None);
     }
+    if utf.utf_err & FEC_WR != 0
+        && let Some(h) = cow
+        && pte_of(va).is_some_and(|p| p.flags().contains(PteFlags::COW))
+        && h(utf) == Fault::Handled
+    {
+        return;
+    }
+    let mut owner = None;
+    for r in regions.iter().rev().flatten() {
+        if (r.start..r.end).contains(&va) {
+            owner.get_or_insert(r.name);
+            if (r.handler)(utf) == Fault::Handled {
+                return;
+            }
+        }
+    }
+    if let Some(h) = fallback {
+        h(utf);
+        return;
+    }
+    unhandled(utf, owner);
+}
+
+/// Reports a fault no handler took, and exits.
+fn unhandled(utf: &UTrapframe, region: Option<&str>) -> ! {
+    let err = utf.utf_err;
+    let what = if err & FEC_DEBUG != 0 {
+        "debug trap"
+    } else if err & FEC_WR != 0 {
+        "write"
+    } else {
+        "read"
+    };
+    let why = if err & FEC_DEBUG != 0 {
+        ""
+    } else if err & FEC_PR != 0 {
+        " (protection)"
+    } else {
+        " (not present)"
+    };
+    crate::cprintf!(
+        "[%08x] unhandled page fault: %s%s at va %08x ip %08x, region %s\n",
+        sys_getenvid(),
+        what,
+        why,
+        utf.utf_fault_va,
+        utf.utf_eip,
+        region.unwrap_or("none")
+    );
+    crate::env::exit();
+}
+
+/// Registers `handler` for faults in [start, end), named `name` in
+/// reports. Newer regions are asked first. Returns the region's index (for
+/// [`set_region_handler`] / [`remove_region`]), Err(Inval) for an empty
+/// range, Err(NoMem) if the table is full. Installs the upcall if needed.
+pub fn add_region(
+    start: usize,
+    end: usize,
+    name: &'static str,
+    handler: FaultHandler,
+) -> Result<usize> {
+    if start >= end {
+        return Err(Error::Inval);
+    }
+    let slot = with_table(|t| {
+        let i = t.regions.iter().position(|r| r.is_none())?;
+        t.regions[i] = Some(Region {
+            start,
+            end,
+            name,
+            handler,
+        });
+        Some(i)
+    })
+    .ok_or(Error::NoMem)?;
+    install_upcall();
+    Ok(slot)
+}
+
+/// Replaces the handler of region `id` (from add_region), keeping its
+/// range: how a student swaps in their own policy for one region. Returns
+/// the old handler, or None if there is no such region.
+pub fn set_region_handler(id: usize, handler: FaultHandler) -> Option<FaultHandler> {
+    with_table(|t| {
+        let r = t.regions.get_mut(id)?.as_mut()?;
+        Some(core::mem::replace(&mut r.handler, handler))
+    })
+}
+
+/// Finds the region named `name`; returns its id and range.
+pub fn find_region(name: &str) -> Option<(usize, usize, usize)> {
+    with_table(|t| {
+        t.regions
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| r.filter(|r| r.name == name).map(|r| (i, r.start, r.end)))
+    })
+}
+
+/// Changes the range of region `id` (e.g. a heap that grew). Returns false
+/// if there is no such region.
+pub fn resize_region(id: usize, start: usize, end: usize) -> bool {
+    with_table(|t| match t.regions.get_mut(id).and_then(|r| r.as_mut()) {
+        Some(r) => {
+            r.start = start;
+            r.end = end;
+            true
+        }
+        None => false,
+    })
+}
+
+/// Removes region `id`.
+pub fn remove_region(id: usize) {
+    with_table(|t| {
+        if let Some(r) = t.regions.get_mut(id) {
+            *r = None;
+        }
+    });
+}
+
+/// Sets the handler for writes to copy-on-write pages (fork installs its
+/// own if none is set). Returns the previous one.
+pub fn set_cow_handler(handler: FaultHandler) -> Option<FaultHandler> {
+    let old = with_table(|t| t.cow.replace(handler));
+    install_upcall();
+    old
+}
+
+/// The current copy-on-write handler.
+pub fn cow_handler() -> Option<FaultHandler> {
+    with_table(|t| t.cow)
+}
+
+/// Sets the handler for debug traps (single steps). Returns the previous one.
+pub fn set_debug_handler(handler: FaultHandler) -> Option<FaultHandler> {
+    let old = with_table(|t| t.debug.replace(handler));
+    install_upcall();
+    old
 }
 
 /// Returns the address of the assembly upcall, as passed to
@@ -106,26 +317,29 @@ pub fn pgfault_upcall_addr() -> usize {
     _pgfault_upcall as *const () as usize
 }
 
-/// Sets the user page-fault handler to `handler`. The first time, also maps
-/// the exception stack (one page below UXSTACKTOP, P|U|W) and registers
-/// `_pgfault_upcall` with the kernel.
+/// Sets the fallback page-fault handler: JOS's `set_pgfault_handler`, for
+/// faults that no copy-on-write page or region claims. The first use of
+/// any handler maps the exception stack and registers the upcall.
+pub fn set_pgfault_handler(handler: PgfaultHandler) {
+    with_table(|t| t.fallback = Some(handler));
+    install_upcall();
+}
+
+/// Maps the exception stack (one page below UXSTACKTOP, P|U|W) and
+/// registers `_pgfault_upcall` with the kernel, once. Until then, faults
+/// are the kernel's business (it reports them and destroys the env), which
+/// is what JOS programs without a handler expect.
 ///
 /// Panics if the stack cannot be allocated or the upcall not registered.
-pub fn set_pgfault_handler(handler: PgfaultHandler) {
-    // SAFETY: environments are single-threaded, and the upcall reads the
-    // handler only during a fault, never in the middle of this write.
-    let first = unsafe {
-        let old = PGFAULT_HANDLER;
-        PGFAULT_HANDLER = Some(handler);
-        old.is_none()
-    };
-    if first {
-        let perm = PteFlags::P | PteFlags::U | PteFlags::W;
-        if let Err(e) = sys_page_alloc(0, UXSTACKTOP - PGSIZE, perm) {
-            panic!("set_pgfault_handler: allocating the exception stack: {e}");
-        }
-        if let Err(e) = sys_env_set_pgfault_upcall(0, pgfault_upcall_addr()) {
-            panic!("set_pgfault_handler: setting the upcall: {e}");
-        }
+pub fn install_upcall() {
+    if with_table(|t| core::mem::replace(&mut t.installed, true)) {
+        return;
+    }
+    let perm = PteFlags::P | PteFlags::U | PteFlags::W;
+    if let Err(e) = sys_page_alloc(0, UXSTACKTOP - PGSIZE, perm) {
+        panic!("install_upcall: allocating the exception stack: {e}");
+    }
+    if let Err(e) = sys_env_set_pgfault_upcall(0, pgfault_upcall_addr()) {
+        panic!("install_upcall: setting the upcall: {e}");
     }
 }
