@@ -99,7 +99,9 @@ static mut TABLE: Table = Table {
 fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> R {
     // SAFETY: single-threaded environment; no reference to TABLE outlives
     // this call, and dispatch (the only other user) takes copies.
-    f(unsafe { &mut TABLE })
+    let table = &raw mut TABLE;
+    // SAFETY: as above.
+    f(unsafe { &mut *table })
 }
 
 unsafe extern "C" {
