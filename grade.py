@@ -1120,6 +1120,20 @@ def test_cowcheck():
 
 
 # ---------------------------------------------------------------------------
+# Part E: the virtual-memory tricks library (zero page, lazy heap, stack,
+# null guard, watchpoints, working sets, replaceable handlers)
+
+part("Part E: virtual-memory tricks")
+
+# --- E1: zero page and lazy heap (zeropage, lazyheap) ---
+
+# --- E2: stack growth, null guard, watchpoints, working sets (stackgrow,
+#         stackoverflow, nullderef, watchdemo, wss) ---
+
+# --- E3: replaceable handlers (myhandler) ---
+
+
+# ---------------------------------------------------------------------------
 # Host unit tests (cargo test of the pure-logic crates)
 
 part("Host unit tests")
