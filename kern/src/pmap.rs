@@ -333,22 +333,24 @@ fn page_free_locked(fl: &mut FreeList, pg: Page) {
     fl.nfree += 1;
 }
 
-/// Adds a reference to `pg`.
-pub fn page_incref(pg: Page) {
+/// Adds a reference to `pg`. Returns Err(NoMem) if the (16-bit) count is
+/// full: a user mapping one page 65535 times gets an error, not a panic.
+/// Panics if the page is free (a kernel bug).
+pub fn try_page_incref(pg: Page) -> Result<()> {
     let _fl = ALLOC.lock();
     // SAFETY: info is inside the pages array; ALLOC is held.
     unsafe {
         let info = pg.info();
-        assert!(
-            (*info).pp_link == 0,
-            "page_incref: page {:#x} is free",
-            pg.pa()
-        );
-        (*info).pp_ref = (*info)
-            .pp_ref
-            .checked_add(1)
-            .expect("page_incref: reference count overflow");
+        assert!((*info).pp_link == 0, "page_incref: page {:#x} is free", pg.pa());
+        (*info).pp_ref = (*info).pp_ref.checked_add(1).ok_or(Error::NoMem)?;
     }
+    Ok(())
+}
+
+/// Adds a reference to `pg`, for the kernel's own uses (page tables, the
+/// zero page). Panics if the count overflows or the page is free.
+pub fn page_incref(pg: Page) {
+    try_page_incref(pg).expect("page_incref: reference count overflow");
 }
 
 /// Drops a reference to `pg`, freeing it when none are left.
@@ -454,7 +456,7 @@ pub fn page_insert(pgdir: *mut PageTable, pg: Page, va: usize, perm: PteFlags) -
     let pte = pgdir_walk(pgdir, va, true).ok_or(Error::NoMem)?;
     // Take the new reference first: if pg is already mapped here, removing
     // the old mapping must not free it.
-    page_incref(pg);
+    try_page_incref(pg)?;
     // SAFETY: pte points into a page table of pgdir.
     if unsafe { (*pte).is_present() } {
         page_remove(pgdir, va);
