@@ -79,6 +79,7 @@ import codecs
 import itertools
 import os
 import re
+import struct
 import select
 import signal
 import socket
@@ -930,6 +931,43 @@ def test_hello_pages():
     r.match(U + "free env 00001000")
     check_ended(r)
     check_no_leak(r)
+
+
+def _bad_images():
+    """Hostile boot modules made from hello: each must be rejected by the
+    ELF loader with a message, never trusted, and never panic the kernel."""
+    with open(os.path.join(ROOT, "obj", "user", "hello"), "rb") as f:
+        good = f.read()
+    bad = {
+        "notelf": b"this is not an ELF file\n" * 100,
+        "truncated": good[:300],
+    }
+    # Program headers said to lie far beyond the file (e_phoff at byte 28).
+    img = bytearray(good)
+    img[28:32] = struct.pack("<I", 0x7FFFFFF0)
+    bad["phoffbad"] = bytes(img)
+    # The first program header's file size beyond the end of the file
+    # (p_filesz at e_phoff + 16).
+    phoff = struct.unpack_from("<I", good, 28)[0]
+    img = bytearray(good)
+    img[phoff + 16:phoff + 20] = struct.pack("<I", 0x7FFFFFFF)
+    bad["filesztoobig"] = bytes(img)
+    d = os.path.join(ROOT, "obj", "bad")
+    os.makedirs(d, exist_ok=True)
+    for name, data in bad.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    return sorted(bad)
+
+
+@test(5, "hostile ELF images are rejected")
+def test_bad_elf():
+    for name in _bad_images():
+        r = boot(kargs="run=%s" % name, qemuextra="-initrd obj/bad/%s" % name)
+        r.match(r"load_icode: bad ELF image: \S.*",
+                r"run %s: file is not a valid executable$" % name,
+                "No runnable environments in the system!", ordered=True,
+                no=[KERNEL_PANIC, r".*new env", r"\[00001000\]"])
 
 
 # ---------------------------------------------------------------------------

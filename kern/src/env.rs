@@ -167,16 +167,10 @@ fn region_alloc(e: *mut Env, va: usize, len: usize, perm: PteFlags) -> Result<()
     Ok(())
 }
 
-/// Loads the ELF `image` into `e`: each loadable segment at its address
-/// (file bytes copied, the rest zero), one page of stack below USTACKTOP,
-/// and the entry point. The image is checked completely first; returns
-/// Err(NotExec) for a bad image, Err(NoMem) if memory runs out.
-fn load_icode(e: *mut Env, image: &[u8]) -> Result<()> {
-    let elf = elf::parse(image, UTOP).map_err(|err| {
-        use core::fmt::Write;
-        let _ = writeln!(crate::console::lock(), "load_icode: bad ELF image: {err}");
-        Error::NotExec
-    })?;
+/// Loads the checked ELF image `elf` into `e`: each loadable segment at its
+/// address (file bytes copied, the rest zero), one page of stack below
+/// USTACKTOP, and the entry point. Returns Err(NoMem) if memory runs out.
+fn load_icode(e: *mut Env, elf: &elf::ElfImage) -> Result<()> {
     let pgdir = env_pgdir(e);
     for seg in elf.load_segments() {
         if seg.memsz == 0 {
@@ -213,8 +207,14 @@ fn load_icode(e: *mut Env, image: &[u8]) -> Result<()> {
 /// Creates an environment running the ELF `image` (a boot module). Returns
 /// its Env, or the error from env_alloc / load_icode (nothing leaks).
 pub fn env_create(image: &[u8], env_type: u32) -> Result<*mut Env> {
+    // Check the whole image before creating anything for it.
+    let elf = elf::parse(image, UTOP).map_err(|err| {
+        use core::fmt::Write;
+        let _ = writeln!(crate::console::lock(), "load_icode: bad ELF image: {err}");
+        Error::NotExec
+    })?;
     let e = env_alloc(0)?;
-    if let Err(err) = load_icode(e, image) {
+    if let Err(err) = load_icode(e, &elf) {
         env_free(e);
         return Err(err);
     }
