@@ -244,7 +244,11 @@ fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32
         (*dst).env_ipc_from = (*src).env_id;
         (*dst).env_ipc_value = value;
         (*dst).env_ipc_perm = sent_perm;
-        (*dst).env_status = ENV_RUNNABLE;
+        // A receiver blocked in sys_ipc_recv wakes up; one served at once
+        // from the send queue is the caller, still running.
+        if (*dst).env_status == ENV_NOT_RUNNABLE {
+            (*dst).env_status = ENV_RUNNABLE;
+        }
         (*dst).env_tf.tf_regs.reg_eax = 0;
     }
     Ok(())
