@@ -341,7 +341,11 @@ pub fn try_page_incref(pg: Page) -> Result<()> {
     // SAFETY: info is inside the pages array; ALLOC is held.
     unsafe {
         let info = pg.info();
-        assert!((*info).pp_link == 0, "page_incref: page {:#x} is free", pg.pa());
+        assert!(
+            (*info).pp_link == 0,
+            "page_incref: page {:#x} is free",
+            pg.pa()
+        );
         (*info).pp_ref = (*info).pp_ref.checked_add(1).ok_or(Error::NoMem)?;
     }
     Ok(())

@@ -8,8 +8,13 @@
 //! - `uvpt`: reading our own page tables and page reference counts.
 //! - `fork`: copy-on-write `fork` and `sfork`.
 //! - `ipc`: `ipc_send`, `ipc_recv`, `ipc_find_env`.
+//! - `vm`: virtual-memory tricks (zero page, lazy heap and `malloc`, ...).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
+
+// The `alloc` crate (Vec, Box, String), served by `vm::malloc`'s global
+// allocator; re-exported so programs can write `jos::alloc::vec::Vec`.
+pub extern crate alloc;
 
 pub mod console;
 pub mod entry;
@@ -20,6 +25,7 @@ pub mod panic;
 pub mod pgfault;
 pub mod syscall;
 pub mod uvpt;
+pub mod vm;
 
 pub use abi;
 pub use env::{envs, exit, thisenv};

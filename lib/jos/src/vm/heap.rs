@@ -1,0 +1,209 @@
+//! A lazy heap: `sbrk` moves the break, and pages appear on first touch.
+//!
+//! The heap starts at the first page boundary after the program's bss (the
+//! linker symbol `end`) and grows up, towards the stack:
+//!
+//! ```text
+//!   USTACKTOP   +------------------+
+//!               |  stack region    |  (grows down; never the heap's)
+//!   ceiling  -> +------------------+  USTACKTOP - STACK_RESERVE
+//!               :                  :
+//!   limit    -> +------------------+  start + HEAP_MAX by default
+//!               :  may grow here   :
+//!   break    -> +------------------+  sbrk(0)
+//!               |  heap            |  pages mapped only once touched
+//!   start    -> +------------------+  round_up(end, PGSIZE)
+//!               |  text/data/bss   |
+//!   UTEXT       +------------------+
+//! ```
+//!
+//! `sbrk` maps nothing. It only moves the break and resizes the page-fault
+//! region "heap" that covers [start, break rounded up to a page). A fault
+//! in that region is served by [`heap_fault`]:
+//!
+//! - a read of a page not mapped yet maps the shared zero page there,
+//!   copy-on-write (`super::zero`): reading never allocates;
+//! - a write to a page not mapped yet maps a fresh zeroed page;
+//! - a write to a page still mapping the zero page gets a fresh page too
+//!   (the zero page's COW handler usually gets there first).
+//!
+//! Shrinking the heap (negative `sbrk`) unmaps the whole pages that are no
+//! longer in it, which frees their memory and gives back their zero-page
+//! references.
+//!
+//! Caveats: the kernel checks system-call buffers against the page table
+//! and does not fault pages in, so a heap buffer must have been touched
+//! before it is passed to a system call (anything written already has).
+//! Heap pages touched after `sfork` are private to the environment that
+//! touched them: the lazy heap is not shared memory.
+use super::zero;
+use crate::pgfault::{Fault, add_region, resize_region};
+use crate::syscall::sys_page_alloc;
+use crate::uvpt::pte_of;
+use abi::error::{Error, Result};
+use abi::memlayout::USTACKTOP;
+use abi::mmu::{FEC_WR, PGSIZE, PteFlags, round_down, round_up};
+use abi::trap::UTrapframe;
+
+/// The default most bytes the heap may hold (see [`set_heap_limit`]).
+pub const HEAP_MAX: usize = 256 << 20;
+
+/// Room below USTACKTOP the heap never enters, whatever its limit: the
+/// stack region (however far the stack may grow) and a gap below it.
+pub const STACK_RESERVE: usize = 16 << 20;
+
+/// The highest address the heap may ever reach.
+pub const HEAP_CEILING: usize = USTACKTOP - STACK_RESERVE;
+
+/// The page-fault region's name, as unhandled-fault reports show it.
+pub const REGION_NAME: &str = "heap";
+
+/// Permissions of a private, writable page.
+const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
+
+unsafe extern "C" {
+    /// The end of the program's bss, from user/user.ld. Only its address
+    /// is used.
+    #[link_name = "end"]
+    static END: u8;
+}
+
+/// The heap's bounds, set up on first use.
+#[derive(Clone, Copy)]
+struct Heap {
+    /// First byte of the heap (page-aligned).
+    start: usize,
+    /// The break: one past the last byte of the heap.
+    brk: usize,
+    /// The break may not go beyond this.
+    limit: usize,
+    /// The page-fault region, once registered.
+    region: Option<usize>,
+}
+
+static mut HEAP: Heap = Heap {
+    start: 0,
+    brk: 0,
+    limit: 0,
+    region: None,
+};
+
+/// Runs `f` on the heap's bounds, setting them up first if needed.
+fn with_heap<R>(f: impl FnOnce(&mut Heap) -> R) -> R {
+    let ptr = &raw mut HEAP;
+    // SAFETY: environments are single-threaded, and the closures passed
+    // here only touch HEAP (always mapped: no fault handler runs while the
+    // reference lives), so it is the only reference.
+    let heap = unsafe { &mut *ptr };
+    if heap.start == 0 {
+        let start = round_up(&raw const END as usize, PGSIZE).expect("bss ends below 4 GiB");
+        heap.start = start;
+        heap.brk = start;
+        heap.limit = start.saturating_add(HEAP_MAX).min(HEAP_CEILING);
+    }
+    f(heap)
+}
+
+/// Returns the first address of the heap (page-aligned, just above the
+/// program's bss). Cannot fail.
+pub fn heap_start() -> usize {
+    with_heap(|h| h.start)
+}
+
+/// Returns the highest address the break may reach. Cannot fail.
+pub fn heap_limit() -> usize {
+    with_heap(|h| h.limit)
+}
+
+/// Sets the highest address the break may reach. Returns Err(Inval) if
+/// `limit` is below the current break or above [`HEAP_CEILING`] (into the
+/// stack's region); the limit is then unchanged.
+pub fn set_heap_limit(limit: usize) -> Result<()> {
+    with_heap(|h| {
+        if limit < h.brk || limit > HEAP_CEILING {
+            return Err(Error::Inval);
+        }
+        h.limit = limit;
+        Ok(())
+    })
+}
+
+/// Moves the break by `n` bytes (any number, not only whole pages) and
+/// returns the previous break: `sbrk(0)` returns the current one. Growing
+/// maps nothing (pages appear on first touch); shrinking unmaps the whole
+/// pages no longer in the heap.
+///
+/// Err(NoMem) if the break would pass the limit (or wrap around),
+/// Err(Inval) if it would go below the heap's start; either way the break
+/// is unchanged. Err(NoMem) also if the page-fault table is full the first
+/// time the heap grows.
+pub fn sbrk(n: isize) -> Result<usize> {
+    let Heap {
+        start,
+        brk: old,
+        limit,
+        region,
+    } = with_heap(|h| *h);
+    let new = match old.checked_add_signed(n) {
+        Some(new) if new < start => return Err(Error::Inval),
+        Some(new) if new > limit => return Err(Error::NoMem),
+        Some(new) => new,
+        None if n < 0 => return Err(Error::Inval),
+        None => return Err(Error::NoMem),
+    };
+    if new == old {
+        return Ok(old);
+    }
+    let top = round_up(new, PGSIZE).ok_or(Error::NoMem)?;
+    let id = match region {
+        Some(id) => id,
+        None => {
+            // The first growth: register the region, and make the zero
+            // page's COW handler the one that sees writes to it.
+            zero::install();
+            let id = add_region(start, top, REGION_NAME, heap_fault)?;
+            with_heap(|h| h.region = Some(id));
+            id
+        }
+    };
+    if new < old {
+        // Shrinking: the pages wholly above the new break go.
+        let old_top = round_up(old, PGSIZE).ok_or(Error::Inval)?;
+        zero::unmap_range(top, old_top - top)?;
+    }
+    with_heap(|h| h.brk = new);
+    resize_region(id, start, top);
+    Ok(old)
+}
+
+/// The heap's fault handler: maps the page at the faulting address on
+/// first touch (the zero page for a read, a fresh page for a write, a
+/// fresh page for a write to the zero page). Declines faults outside
+/// [start, break rounded up to a page) and faults on pages it did not map
+/// lazily (e.g. a write to a read-only page the program mapped itself).
+///
+/// Panics if no page can be allocated (out of memory).
+pub fn heap_fault(utf: &mut UTrapframe) -> Fault {
+    let va = utf.utf_fault_va as usize;
+    let (start, brk) = with_heap(|h| (h.start, h.brk));
+    let top = round_up(brk, PGSIZE).unwrap_or(brk);
+    if !(start..top).contains(&va) {
+        return Fault::Declined;
+    }
+    let page = round_down(va, PGSIZE);
+    let write = utf.utf_err & FEC_WR != 0;
+    let fresh = match pte_of(page) {
+        None => write,
+        Some(pte) if write && zero::is_zero_page(pte) => true,
+        Some(_) => return Fault::Declined,
+    };
+    // A read maps the zero page; if that fails (e.g. its reference count
+    // is full), a fresh page reads as zeros just as well.
+    if !fresh && zero::map_zero(page, PGSIZE).is_ok() {
+        return Fault::Handled;
+    }
+    if let Err(e) = sys_page_alloc(0, page, PTE_RW) {
+        panic!("heap: no memory for the page at va {va:08x}: {e}");
+    }
+    Fault::Handled
+}
