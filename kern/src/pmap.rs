@@ -71,7 +71,7 @@ impl Page {
     }
 
     /// Its reference count.
-    pub fn refcount(self) -> u16 {
+    pub fn refcount(self) -> u32 {
         // SAFETY: info() is inside the pages array; a racy read of a u16 is
         // only ever used as a snapshot.
         unsafe { (*self.info()).pp_ref }
@@ -333,8 +333,8 @@ fn page_free_locked(fl: &mut FreeList, pg: Page) {
     fl.nfree += 1;
 }
 
-/// Adds a reference to `pg`. Returns Err(NoMem) if the (16-bit) count is
-/// full: a user mapping one page 65535 times gets an error, not a panic.
+/// Adds a reference to `pg`. Returns Err(NoMem) if the count is full (a
+/// user mapping one page 2^32 - 1 times gets an error, not a panic).
 /// Panics if the page is free (a kernel bug).
 pub fn try_page_incref(pg: Page) -> Result<()> {
     let _fl = ALLOC.lock();

@@ -292,7 +292,12 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
     // while already on it (a fault in the handler), below the current ESP
     // with one scratch word between, which the upcall's return needs.
     let esp = tf.tf_esp as usize;
-    let on_xstack = (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&esp);
+    // An ESP in the guard page below the exception stack means the handler
+    // ran off its stack: that counts as nested too, so the push lands in
+    // the guard and the env is destroyed, rather than starting over on top
+    // of the handler's live frames. (ESP == USTACKTOP is an empty normal
+    // stack.)
+    let on_xstack = (USTACKTOP + 1..UXSTACKTOP).contains(&esp);
     let top = if on_xstack { esp - 4 } else { UXSTACKTOP };
     let utf_va = top.wrapping_sub(size_of::<UTrapframe>());
     env::user_mem_assert(

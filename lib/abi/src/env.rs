@@ -174,9 +174,9 @@ pub struct PageInfo {
     /// (also 0 for every allocated page).
     pub pp_link: u32,
     /// Number of mappings of this page (plus kernel-internal references).
-    pub pp_ref: u16,
-    /// Padding to 8 bytes; always 0.
-    pub _pad: u16,
+    /// 32 bits (JOS has 16): the shared zero page can be mapped hundreds of
+    /// thousands of times.
+    pub pp_ref: u32,
 }
 
 const _: () = assert!(size_of::<PageInfo>() == 8);

@@ -328,7 +328,8 @@ pub fn set_pgfault_handler(handler: PgfaultHandler) {
 }
 
 /// Maps the exception stack (one page below UXSTACKTOP, P|U|W) and
-/// registers `_pgfault_upcall` with the kernel, once. Until then, faults
+/// registers `_pgfault_upcall` with the kernel, once; then turns on the
+/// default guards (stack growth, null pointers: `vm::enable_default_guards`). Until then, faults
 /// are the kernel's business (it reports them and destroys the env), which
 /// is what JOS programs without a handler expect.
 ///
@@ -344,4 +345,7 @@ pub fn install_upcall() {
     if let Err(e) = sys_env_set_pgfault_upcall(0, pgfault_upcall_addr()) {
         panic!("install_upcall: setting the upcall: {e}");
     }
+    // The library's default policy, once faults come to user space: the
+    // stack grows on demand and null-pointer dereferences are reported.
+    crate::vm::enable_default_guards();
 }

@@ -59,7 +59,7 @@ pub fn pte_of(va: usize) -> Option<Pte> {
 /// Returns the kernel's reference count of the physical page at `pa` (how
 /// many mappings it has in all address spaces), read from `pages[]` at
 /// UPAGES; None if `pa` is beyond physical memory.
-pub fn page_refcount(pa: usize) -> Option<u16> {
+pub fn page_refcount(pa: usize) -> Option<u32> {
     let rec = UPAGES + pgnum(pa) * size_of::<PageInfo>();
     pte_of(rec)?;
     // `PageInfo`s are 8 bytes and the array is page-aligned, so a record

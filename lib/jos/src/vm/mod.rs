@@ -19,3 +19,17 @@ pub mod stack;
 pub mod watch;
 pub mod wss;
 pub mod zero;
+
+/// Turns on the guards every program gets once it handles page faults in
+/// user space (any handler, fork, the heap...): stack growth up to the
+/// default limit, and null-pointer reports. Programs that never install a
+/// handler keep JOS's behaviour: the kernel reports the fault and destroys
+/// the environment.
+pub fn enable_default_guards() {
+    if let Err(e) = stack::enable_stack_growth() {
+        crate::cprintf!("vm: no stack growth: %e\n", e.code());
+    }
+    if let Err(e) = null::enable_null_guard() {
+        crate::cprintf!("vm: no null guard: %e\n", e.code());
+    }
+}

@@ -61,7 +61,7 @@ pub fn is_zero_page(pte: Pte) -> bool {
 /// Returns the zero page's reference count: one per mapping of it in any
 /// address space, plus the kernel's own. Never fails (0 if unreadable).
 pub fn zero_refcount() -> usize {
-    page_refcount(zero_page_pa()).map_or(0, usize::from)
+    page_refcount(zero_page_pa()).map_or(0, |n| n as usize)
 }
 
 /// The COW handler this one replaced, and whether [`install`] ran.
