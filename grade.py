@@ -1352,6 +1352,25 @@ def test_wss():
 # --- E3: replaceable handlers (myhandler) ---
 
 
+@test(10, "myhandler")
+def test_myhandler():
+    """A student's own COW handler and region, with fork, heap and stack."""
+    r = run_prog("myhandler", commands=["meminfo"], timeout=120)
+    r.match(r"myhandler: before fork: 4 region faults for 4 new pages$",
+            U + "new env 00001001",
+            r"myhandler: parent: 4 copy-on-write faults for 4 shared pages$",
+            r"myhandler: parent: 4 region faults for 4 new pages$",
+            r"myhandler: parent OK$",
+            r"myhandler: child: 4 copy-on-write faults for 4 shared pages$",
+            r"myhandler: child: 4 region faults for 4 new pages$",
+            r"myhandler: child OK$",
+            r"myhandler: OK$",
+            no=[r".*FAILED", KERNEL_PANIC, USER_PANIC, UNHANDLED])
+    check_ended(r)
+    check_all_freed(r)
+    check_no_leak(r)
+
+
 # ---------------------------------------------------------------------------
 # Host unit tests (cargo test of the pure-logic crates)
 
