@@ -116,7 +116,7 @@ pub fn env_alloc(parent_id: EnvId) -> Result<*mut Env> {
         *head = (*e).env_link as usize;
         drop(head);
         let idx = e.offset_from(envs()) as i32;
-        let mut generation = ((*e).env_id + (1 << ENVGENSHIFT)) & !(NENV as i32 - 1);
+        let mut generation = (*e).env_id.wrapping_add(1 << ENVGENSHIFT) & !(NENV as i32 - 1);
         if generation <= 0 {
             generation = 1 << ENVGENSHIFT;
         }
@@ -160,7 +160,10 @@ fn region_alloc(e: *mut Env, va: usize, len: usize, perm: PteFlags) -> Result<()
             }
             None => {
                 let pg = pmap::page_alloc(Alloc::Zero).ok_or(Error::NoMem)?;
-                pmap::page_insert(pgdir, pg, a, perm)?;
+                if let Err(err) = pmap::page_insert(pgdir, pg, a, perm) {
+                    pmap::page_free(pg);
+                    return Err(err);
+                }
             }
         }
     }
@@ -276,7 +279,11 @@ pub fn env_free(e: *mut Env) {
 pub fn env_destroy(e: *mut Env) {
     // SAFETY: e points into the array; the kernel lock is held.
     unsafe {
-        if (*e).env_status == ENV_RUNNING && e != cpu::curenv() {
+        // Running on another CPU (or already marked so, by an earlier
+        // destroy): that CPU frees it at its next trap. Freeing it here
+        // would pull its address space out from under that CPU.
+        let st = (*e).env_status;
+        if (st == ENV_RUNNING || st == ENV_DYING) && e != cpu::curenv() {
             (*e).env_status = ENV_DYING;
             return;
         }
@@ -299,7 +306,7 @@ pub fn env_run(e: *mut Env) -> ! {
         }
         cpu::set_curenv(e);
         (*e).env_status = ENV_RUNNING;
-        (*e).env_runs += 1;
+        (*e).env_runs = (*e).env_runs.wrapping_add(1);
         (*e).env_cpunum = cpu::cpunum() as i32;
         let pa = pmap::paddr((*e).env_pgdir as usize);
         if x86::rcr3() != pa {

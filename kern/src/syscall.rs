@@ -94,7 +94,37 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
     }
     let e = envid2env(envid, true)?;
     // SAFETY: e points into the Env array; the kernel lock is held.
-    unsafe { (*e).env_status = status };
+    unsafe {
+        match (*e).env_status {
+            // Going away: it must not be revived.
+            ENV_DYING => return Err(Error::BadEnv),
+            // Running on another CPU: its status must stay RUNNING, or a
+            // second CPU could run it (RUNNABLE) or env_destroy could free
+            // it under that CPU (either). It is runnable already.
+            ENV_RUNNING if e != cur() => {
+                return if status == ENV_RUNNABLE {
+                    Ok(0)
+                } else {
+                    Err(Error::Inval)
+                };
+            }
+            _ => {}
+        }
+        // Woken by its parent while blocked in sys_ipc_send: the send is
+        // cancelled (not reported as delivered), so no receiver later
+        // touches an env that is running again.
+        if status == ENV_RUNNABLE && (*e).env_ipc_send_to != 0 {
+            (*e).env_ipc_send_to = 0;
+            (*e).env_tf.tf_regs.reg_eax = Error::IpcNotRecv.code() as u32;
+        }
+        // Likewise a receiver woken by its parent stops receiving, so no
+        // sender maps a page into it while it runs.
+        if status == ENV_RUNNABLE && (*e).env_ipc_recving != 0 {
+            (*e).env_ipc_recving = 0;
+            (*e).env_tf.tf_regs.reg_eax = Error::IpcNotRecv.code() as u32;
+        }
+        (*e).env_status = status;
+    }
     Ok(0)
 }
 
@@ -132,6 +162,18 @@ fn sys_env_set_pgfault_upcall(envid: EnvId, func: usize) -> Result<u32> {
     Ok(0)
 }
 
+/// Checks that `e`'s address space may be changed now: not while it runs on
+/// another CPU, whose TLB could keep using a page after we unmap or free it
+/// (the kernel does no TLB shootdown). Fork and spawn only change children
+/// that are not running. Returns Inval otherwise.
+fn check_not_running_elsewhere(e: *mut Env) -> Result<()> {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    if e != cur() && unsafe { (*e).env_status } == ENV_RUNNING {
+        return Err(Error::Inval);
+    }
+    Ok(())
+}
+
 /// Checks a user page address: below UTOP and page-aligned.
 fn check_va(va: usize) -> Result<()> {
     if va >= UTOP || !va.is_multiple_of(PGSIZE) {
@@ -152,9 +194,10 @@ fn check_perm(perm: u32) -> Result<PteFlags> {
 }
 
 /// Maps a fresh zeroed page at `va` in a child (or self), replacing what
-/// was there.
+/// was there. Inval if the child is running on another CPU.
 fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
     let e = envid2env(envid, true)?;
+    check_not_running_elsewhere(e)?;
     check_va(va)?;
     let perm = check_perm(perm)?;
     let pg = pmap::page_alloc(Alloc::Zero).ok_or(Error::NoMem)?;
@@ -166,10 +209,12 @@ fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
 }
 
 /// Maps the page at `srcva` in `srcenv` at `dstva` in `dstenv` (both self or
-/// children; `srcva` may also be UZERO, the shared zero page). Writable only if the source mapping is writable, or if the
-/// page has no other mapping and is being remapped in place (same env, same
-/// address): then nobody else can see the writes. That lets a copy-on-write
-/// handler reclaim a page it is the last user of without copying it.
+/// children; `srcva` may also be UZERO, the shared zero page). Writable
+/// only if the source mapping is writable, or if the page has no other
+/// mapping and is being remapped in place (same env, same address): then
+/// nobody else can see the writes. That lets a copy-on-write handler
+/// reclaim a page it is the last user of without copying it. Inval if
+/// `dstenv` is running on another CPU.
 fn sys_page_map(
     srcenv: EnvId,
     srcva: usize,
@@ -179,6 +224,7 @@ fn sys_page_map(
 ) -> Result<u32> {
     let src = envid2env(srcenv, true)?;
     let dst = envid2env(dstenv, true)?;
+    check_not_running_elsewhere(dst)?;
     // The zero page may be mapped from UZERO (it is never writable there).
     if srcva != UZERO {
         check_va(srcva)?;
@@ -197,8 +243,10 @@ fn sys_page_map(
 }
 
 /// Unmaps the page at `va` in a child (or self); nothing mapped is fine.
+/// Inval if the child is running on another CPU.
 fn sys_page_unmap(envid: EnvId, va: usize) -> Result<u32> {
     let e = envid2env(envid, true)?;
+    check_not_running_elsewhere(e)?;
     check_va(va)?;
     pmap::page_remove(env::env_pgdir(e), va);
     Ok(0)

@@ -174,6 +174,11 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
         // SAFETY: e is this CPU's running env; the kernel lock is held.
         unsafe {
             if (*e).env_status == ENV_DYING {
+                // trap_dispatch is skipped, so acknowledge a timer
+                // interrupt here, or this CPU never gets another one.
+                if tf.tf_trapno == IRQ_OFFSET + IRQ_TIMER {
+                    crate::smp::lapic::lapic_eoi();
+                }
                 env::env_free(e);
                 cpu::set_curenv(core::ptr::null_mut());
                 sched::sched_yield();

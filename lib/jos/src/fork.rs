@@ -68,8 +68,10 @@ fn ensure_cow_handler() {
 ///
 /// Err(NoMem) when out of memory.
 fn cow_make_private(va: usize, pte: Pte) -> Result<()> {
-    if page_refcount(pte.addr()) == Some(1) {
-        return sys_page_map(0, va, 0, va, PTE_RW);
+    // The last user of the page may just make it writable. (If someone
+    // mapped it meanwhile, the kernel says Inval: copy after all.)
+    if page_refcount(pte.addr()) == Some(1) && sys_page_map(0, va, 0, va, PTE_RW).is_ok() {
+        return Ok(());
     }
     sys_page_alloc(0, PFTEMP, PTE_RW)?;
     // SAFETY: `va` and PFTEMP are two distinct mapped pages (PFTEMP is the

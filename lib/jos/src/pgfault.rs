@@ -307,6 +307,11 @@ pub fn cow_handler() -> Option<FaultHandler> {
 }
 
 /// Sets the handler for debug traps (single steps). Returns the previous one.
+///
+/// A handler that wants to go on stepping must not just return with TF set
+/// in `utf_eflags`: the trap would come after the upcall's own last
+/// instruction, not the program's. Resume with `sys_env_set_trapframe` on
+/// yourself instead (see `vm::watch`).
 pub fn set_debug_handler(handler: FaultHandler) -> Option<FaultHandler> {
     let old = with_table(|t| t.debug.replace(handler));
     install_upcall();

@@ -16,7 +16,7 @@
 //! handler, another environment sharing our pages via `sfork`...).
 use abi::env::PageInfo;
 use abi::memlayout::UPAGES;
-use abi::mmu::{NPDENTRIES, NPTENTRIES, Pde, Pte, pgnum, uvpd_pde_addr, uvpt_pte_addr};
+use abi::mmu::{NPDENTRIES, NPTENTRIES, Pde, Pte, PteFlags, pgnum, uvpd_pde_addr, uvpt_pte_addr};
 use core::ptr::read_volatile;
 
 /// Returns page-directory entry `pdx` (JOS's `uvpd[pdx]`).
@@ -40,7 +40,12 @@ pub fn uvpt(pgnum: usize) -> Pte {
         pgnum < NPDENTRIES * NPTENTRIES,
         "uvpt: page number {pgnum:#x} out of range"
     );
-    if !uvpd(pgnum / NPTENTRIES).is_present() {
+    // Only a user-accessible page table can be read through UVPT: the
+    // kernel's 4 MiB (PS) entries above KERNBASE have no U bit, and reading
+    // through them would fault.
+    let pde = uvpd(pgnum / NPTENTRIES);
+    if !pde.is_present() || !pde.flags().contains(PteFlags::U) || pde.flags().contains(PteFlags::PS)
+    {
         return Pte::empty();
     }
     let p = uvpt_pte_addr(pgnum << 12) as *const u32;
