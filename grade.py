@@ -1157,6 +1157,39 @@ def test_cowcheck():
     check_no_leak(r)
 
 
+SMPKILL_LINES = [
+    "a child runs on another CPU",
+    "page_alloc, page_map, page_unmap on a child running elsewhere: invalid parameter",
+    "set_status NOT_RUNNABLE on a child running elsewhere: invalid parameter",
+    "set_status RUNNABLE on a child running elsewhere: no-op, never on two CPUs at once",
+    "destroy twice a child running elsewhere: dying until its CPU stops it, then freed",
+    "set_status on a dying child: bad environment",
+    "8 rounds of killing a spinner running elsewhere: every one reaped",
+    "page_alloc, page_unmap on a blocked child: allowed",
+    "ipc_send woken by set_status: env is not recving, the send is cancelled",
+    "ipc_recv woken by set_status: env is not recving, no longer receiving",
+    "the cancelled send is never delivered",
+]
+
+
+@test(10, "smpkill")
+def test_smpkill():
+    """Children running on another CPU: no page calls on them, set_status
+    RUNNABLE a no-op and NOT_RUNNABLE refused, never run on two CPUs, not
+    freed under their CPU (destroyed twice, or revived while dying), and
+    reaped round after round (the CPU that reaps a dying env on a timer
+    interrupt still gets timer interrupts); a child woken from ipc_send or
+    ipc_recv by set_status gets -E_IPC_NOT_RECV."""
+    r = run_prog("smpkill", cpus=4, commands=["meminfo"], timeout=120)
+    r.match(*["smpkill: %s OK$" % re.escape(line) for line in SMPKILL_LINES] + ["smpkill: OK$"],
+            ordered=True,
+            no=[r".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "user fault",
+                ENV + "unhandled page fault"])
+    check_ended(r)
+    check_all_freed(r)
+    check_no_leak(r)
+
+
 # ---------------------------------------------------------------------------
 # Part E: the virtual-memory tricks library (zero page, lazy heap, stack,
 # null guard, watchpoints, working sets, replaceable handlers)

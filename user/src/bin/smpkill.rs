@@ -1,0 +1,672 @@
+//! smpkill: regression test for what the kernel must (not) do to a child
+//! that is running on another CPU.
+//!
+//! Each spinner child shares one page with us (`PteFlags::SHARE`) and spins
+//! on its own slot in it without making a system call, so the only traps it
+//! takes are timer interrupts. Every round of its loop it takes a `busy`
+//! flag, bumps a heartbeat and lets the flag go: if two CPUs ever ran it at
+//! once, one of them would find the flag taken (`overlaps`). We wait until
+//! a spinner's status is `ENV_RUNNING` (we are running, so it runs on
+//! another CPU) and then check that:
+//! - `sys_page_alloc`, `sys_page_map` (to it) and `sys_page_unmap` fail
+//!   with `invalid parameter` (no TLB shootdown: it must not change);
+//! - `sys_env_set_status(NOT_RUNNABLE)` fails with `invalid parameter`;
+//! - `sys_env_set_status(RUNNABLE)` succeeds and changes nothing: the
+//!   status stays `ENV_RUNNING` (so no second CPU picks it up), it never
+//!   runs on two CPUs at once, and it keeps running;
+//! - destroying it twice leaves it dying until its CPU traps (not freed
+//!   under that CPU), and once it is free it never runs again;
+//! - `sys_env_set_status` on a dying child fails with `bad environment`;
+//! - killing a spinner round after round works every time: the CPU that
+//!   reaps a dying spinner on a timer interrupt must acknowledge the
+//!   interrupt, or it never gets another one (halted, it never wakes up
+//!   again, so soon no new child runs on another CPU; running a spinner,
+//!   it never preempts it, so the spinner is never reaped).
+//!
+//! Then, with a child that makes system calls: a child blocked in
+//! `sys_ipc_send` (then in `sys_ipc_recv`) and woken by
+//! `sys_env_set_status(RUNNABLE)` gets `env is not recving`, the cancelled
+//! send is never delivered and the cancelled receiver receives nothing;
+//! page calls on a blocked (not running) child still work.
+//!
+//! Each check prints `smpkill: <what> OK` (or `... FAILED`); the end is
+//! `smpkill: OK`. With one CPU no child ever runs elsewhere: those checks
+//! are skipped (with a message) and the rest still run.
+//!
+//! Waits are bounded by the time-stamp counter, calibrated against our own
+//! timer ticks at the start (10 ms each), so a broken kernel gets `FAILED`
+//! lines rather than a hang where possible.
+#![no_std]
+#![no_main]
+
+use abi::env::{ENV_DYING, ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING, EnvId, envx};
+use abi::error::{Error, Result};
+use abi::memlayout::UTOP;
+use abi::mmu::{PGSIZE, PteFlags};
+use core::hint::spin_loop;
+use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use jos::cprintf;
+use jos::env::{env_read, env_status, thisenv_read};
+use jos::syscall::{
+    sys_env_destroy, sys_env_set_status, sys_getenvid, sys_ipc_recv, sys_ipc_send,
+    sys_ipc_try_send, sys_page_alloc, sys_page_map, sys_page_unmap, sys_yield,
+};
+
+jos::main!(umain);
+
+/// The page we share with every child (one slot each).
+const SHARED: usize = 0x0a00_0000;
+/// A page-call target: nothing is mapped there in any child.
+const SPARE: usize = 0x0b00_0000;
+/// Rounds of kill-a-running-spinner (more than CPUs, NCPU being 8).
+const ROUNDS: u32 = 8;
+/// Tries of an operation that must fail because the child runs elsewhere
+/// (it could have been preempted between our look and the call).
+const TRIES: u32 = 5;
+/// How long we wait for something that must happen (ms).
+const WAIT_MS: u64 = 3000;
+const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
+
+/// One child's slot in the shared page.
+#[repr(C)]
+struct Slot {
+    /// Bumped every round of the spin loop.
+    heartbeat: AtomicU32,
+    /// Held for most of a round of the spin loop.
+    busy: AtomicU32,
+    /// Rounds that found `busy` taken: the child ran on two CPUs at once.
+    overlaps: AtomicU32,
+    /// The IPC child's progress.
+    stage: AtomicU32,
+    /// The IPC child's results (error codes, 0 for Ok).
+    r1: AtomicU32,
+    r2: AtomicU32,
+    _pad: [u32; 2],
+}
+
+const NSLOTS: usize = PGSIZE / core::mem::size_of::<Slot>();
+
+fn slot(i: usize) -> &'static Slot {
+    assert!(i < NSLOTS);
+    // SAFETY: SHARED is a zeroed page mapped (writable, shared) before any
+    // fork; slot i lies inside it; Slot is atomics and plain words, valid
+    // when zero.
+    unsafe { &*(SHARED as *const Slot).add(i) }
+}
+
+fn code(r: Result<()>) -> u32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.code() as u32,
+    }
+}
+
+fn show(r: Result<()>) -> &'static str {
+    match r {
+        Ok(()) => "ok",
+        Err(e) => e.as_str(),
+    }
+}
+
+fn rdtsc() -> u64 {
+    let lo: u32;
+    let hi: u32;
+    // SAFETY: rdtsc only reads the time-stamp counter.
+    unsafe {
+        core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack));
+    }
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+struct Test {
+    me: EnvId,
+    /// Time-stamp counter cycles per millisecond.
+    per_ms: u64,
+    next_slot: usize,
+    failures: u32,
+    /// No child can be made to run on another CPU any more (after having
+    /// done so): a kernel bug took the other CPUs away.
+    smp_lost: bool,
+}
+
+impl Test {
+    /// Our own timer ticks: env_runs goes up each time the kernel runs us
+    /// again, which with nothing else runnable is at every timer interrupt
+    /// (read without a system call, which would count too).
+    fn runs(&self) -> u32 {
+        env_read(envx(self.me)).env_runs
+    }
+
+    /// Measures the time-stamp counter against 5 of our 10 ms timer ticks.
+    fn calibrate(&mut self) {
+        let r0 = self.runs();
+        while self.runs() == r0 {
+            spin_loop();
+        }
+        let (r1, t0) = (self.runs(), rdtsc());
+        while self.runs().wrapping_sub(r1) < 5 {
+            spin_loop();
+        }
+        self.per_ms = ((rdtsc() - t0) / 50).max(100_000);
+    }
+
+    /// Waits until `cond` holds, at most `ms` milliseconds (spinning, no
+    /// system calls); returns whether it held.
+    fn wait(&self, ms: u64, mut cond: impl FnMut() -> bool) -> bool {
+        let end = rdtsc() + ms * self.per_ms;
+        loop {
+            if cond() {
+                return true;
+            }
+            if rdtsc() > end {
+                return false;
+            }
+            spin_loop();
+        }
+    }
+
+    fn pause(&self, ms: u64) {
+        self.wait(ms, || false);
+    }
+
+    fn ok(&self, what: &str) {
+        cprintf!("smpkill: %s OK\n", what);
+    }
+
+    fn fail(&mut self, what: &str, why: &str) {
+        cprintf!("smpkill: %s FAILED: %s\n", what, why);
+        self.failures += 1;
+    }
+
+    fn new_slot(&mut self) -> usize {
+        let s = self.next_slot;
+        self.next_slot += 1;
+        s
+    }
+
+    /// Forks a child that spins on its slot forever (no system calls).
+    fn spinner(&mut self) -> (EnvId, usize) {
+        let s = self.new_slot();
+        match jos::fork() {
+            Ok(0) => spin_forever(slot(s)),
+            Ok(id) => (id, s),
+            Err(e) => panic!("fork: {e}"),
+        }
+    }
+
+    /// Waits until spinner `id` is in its loop and running (on another CPU,
+    /// since we are running too).
+    fn wait_running(&self, id: EnvId, s: usize) -> bool {
+        self.wait(WAIT_MS, || {
+            slot(s).heartbeat.load(SeqCst) != 0 && env_status(id) == ENV_RUNNING
+        })
+    }
+
+    /// A spinner running elsewhere: `keep` if it still is one (and never
+    /// ran on two CPUs), else a new one; None (and a FAILED line) if none
+    /// gets to run on another CPU.
+    fn running_spinner(
+        &mut self,
+        keep: Option<(EnvId, usize)>,
+        what: &str,
+    ) -> Option<(EnvId, usize)> {
+        if let Some((id, s)) = keep {
+            if slot(s).overlaps.load(SeqCst) == 0 && self.wait_running(id, s) {
+                return Some((id, s));
+            }
+            // Broken by an earlier check: get rid of it.
+            let _ = sys_env_destroy(id);
+            let _ = self.check_gone(id, s);
+        }
+        if self.smp_lost {
+            self.fail(what, "no child runs on another CPU any more");
+            return None;
+        }
+        let (id, s) = self.spinner();
+        if self.wait_running(id, s) {
+            return Some((id, s));
+        }
+        self.smp_lost = true;
+        self.fail(
+            what,
+            "a new child never ran on another CPU (the other CPUs stopped taking timer interrupts?)",
+        );
+        let _ = sys_env_destroy(id);
+        None
+    }
+
+    /// Whether the spinner is alive: its heartbeat still moves.
+    fn alive(&self, s: usize) -> bool {
+        let h = slot(s).heartbeat.load(SeqCst);
+        self.wait(WAIT_MS, || slot(s).heartbeat.load(SeqCst) != h)
+    }
+
+    /// Waits until spinner `s` has not moved for 50 ms (it is not running).
+    fn stopped(&self, s: usize) -> bool {
+        let mut h = slot(s).heartbeat.load(SeqCst);
+        for _ in 0..100 {
+            self.pause(50);
+            let now = slot(s).heartbeat.load(SeqCst);
+            if now == h {
+                return true;
+            }
+            h = now;
+        }
+        false
+    }
+
+    /// After `id` was destroyed: waits until it is free, then checks that
+    /// it never runs again and never ran on two CPUs. Returns an error
+    /// message.
+    fn check_gone(&self, id: EnvId, s: usize) -> core::result::Result<(), &'static str> {
+        if !self.wait(WAIT_MS, || env_status(id) == ENV_FREE) {
+            // Get rid of it if we can (a broken kernel may have left it
+            // not runnable).
+            let _ = sys_env_destroy(id);
+            return Err("it was never freed");
+        }
+        let h = slot(s).heartbeat.load(SeqCst);
+        self.pause(50);
+        if slot(s).heartbeat.load(SeqCst) != h {
+            return Err("it ran on after it was freed");
+        }
+        if slot(s).overlaps.load(SeqCst) != 0 {
+            return Err("it ran on two CPUs at once");
+        }
+        Ok(())
+    }
+
+    /// Calls `op` on running spinner `id` until it fails (up to TRIES
+    /// times, each right after seeing the child running): it must fail
+    /// with `want`. `undo` repairs what a successful call did (the child
+    /// was not running at that moment after all).
+    fn expect_refused(
+        &self,
+        id: EnvId,
+        s: usize,
+        want: Error,
+        mut op: impl FnMut() -> Result<()>,
+        mut undo: impl FnMut(),
+    ) -> core::result::Result<(), &'static str> {
+        for _ in 0..TRIES {
+            if !self.wait_running(id, s) {
+                return Err("the child stopped running on another CPU");
+            }
+            match op() {
+                Err(e) if e == want => return Ok(()),
+                Ok(()) => undo(),
+                Err(_) => return Err("it failed with another error"),
+            }
+        }
+        Err("it succeeded every time, with the child running elsewhere")
+    }
+
+    /// Page calls, set_status NOT_RUNNABLE and RUNNABLE, then destroy
+    /// twice, on children running elsewhere.
+    fn running_checks(&mut self, first: (EnvId, usize)) {
+        let mut child = Some(first);
+
+        // Page calls: Inval, the child's address space must not change.
+        let what =
+            "page_alloc, page_map, page_unmap on a child running elsewhere: invalid parameter";
+        if let Some((id, s)) = self.running_spinner(child.take(), what) {
+            child = Some((id, s));
+            if let Err(e) = sys_page_alloc(0, SPARE, PTE_RW) {
+                panic!("sys_page_alloc: {e}");
+            }
+            let mut r = self.expect_refused(
+                id,
+                s,
+                Error::Inval,
+                || sys_page_alloc(id, SPARE, PTE_RW),
+                || {},
+            );
+            if r.is_ok() {
+                r = self.expect_refused(
+                    id,
+                    s,
+                    Error::Inval,
+                    || sys_page_map(0, SPARE, id, SPARE, PteFlags::P | PteFlags::U),
+                    || {},
+                );
+            }
+            if r.is_ok() {
+                r = self.expect_refused(id, s, Error::Inval, || sys_page_unmap(id, SPARE), || {});
+            }
+            let _ = sys_page_unmap(0, SPARE);
+            match r {
+                Ok(()) => self.ok(what),
+                Err(why) => self.fail(what, why),
+            }
+        }
+
+        // NOT_RUNNABLE: Inval (destroy would then free it under its CPU).
+        let what = "set_status NOT_RUNNABLE on a child running elsewhere: invalid parameter";
+        if let Some((id, s)) = self.running_spinner(child.take(), what) {
+            child = Some((id, s));
+            let r = self.expect_refused(
+                id,
+                s,
+                Error::Inval,
+                || sys_env_set_status(id, ENV_NOT_RUNNABLE),
+                || {
+                    // Not running now, or (broken kernel) soon: only then
+                    // may it be made runnable again.
+                    self.stopped(s);
+                    let _ = sys_env_set_status(id, ENV_RUNNABLE);
+                },
+            );
+            match r {
+                Ok(()) if !self.alive(s) => self.fail(what, "the child stopped running"),
+                Ok(()) => self.ok(what),
+                Err(why) => self.fail(what, why),
+            }
+        }
+
+        // RUNNABLE: Ok, and nothing changes: it stays RUNNING (a RUNNABLE
+        // status would let a second CPU pick it up). Right after the call
+        // its CPU may be half-way through rescheduling it (RUNNABLE for an
+        // instant): look again after seeing it run.
+        let what =
+            "set_status RUNNABLE on a child running elsewhere: no-op, never on two CPUs at once";
+        if let Some((id, s)) = self.running_spinner(child.take(), what) {
+            child = Some((id, s));
+            let mut r = Ok(());
+            let mut stayed = false;
+            let mut lost = false;
+            for _ in 0..TRIES {
+                if !self.wait_running(id, s) {
+                    lost = true;
+                    break;
+                }
+                r = sys_env_set_status(id, ENV_RUNNABLE);
+                if r.is_err() || env_status(id) == ENV_RUNNING {
+                    stayed = true;
+                    break;
+                }
+            }
+            // Give every CPU (ours too, by yielding) the chance to run it.
+            for _ in 0..20 {
+                sys_yield();
+                self.pause(5);
+            }
+            if r.is_err() {
+                self.fail(what, show(r));
+            } else if slot(s).overlaps.load(SeqCst) != 0 {
+                self.fail(what, "it ran on two CPUs at once");
+            } else if lost {
+                self.fail(what, "the child stopped running on another CPU");
+            } else if !stayed {
+                self.fail(
+                    what,
+                    "it was left RUNNABLE while running (a second CPU may run it)",
+                );
+            } else if !self.alive(s) {
+                self.fail(what, "the child stopped running");
+            } else {
+                self.ok(what);
+            }
+        }
+
+        // Destroy twice: it stays dying until its own CPU traps and frees
+        // it. (That CPU may trap between our calls, freeing it for real:
+        // then try once more with another child.)
+        let what =
+            "destroy twice a child running elsewhere: dying until its CPU stops it, then freed";
+        let mut verdict = Some("the child was free right after the second destroy, twice");
+        for _ in 0..2 {
+            // (running_spinner reports its own failure.)
+            let Some((id, s)) = self.running_spinner(child.take(), what) else {
+                verdict = None;
+                break;
+            };
+            let r1 = sys_env_destroy(id);
+            let r2 = sys_env_destroy(id);
+            let st = env_status(id);
+            let gone = self.check_gone(id, s);
+            if r1.is_err() || !matches!(r2, Ok(()) | Err(Error::BadEnv)) {
+                verdict = Some("destroy failed");
+                break;
+            }
+            if let Err(why) = gone {
+                verdict = Some(why);
+                break;
+            }
+            if st == ENV_DYING {
+                self.ok(what);
+                verdict = None;
+                break;
+            }
+        }
+        if let Some(why) = verdict {
+            self.fail(what, why);
+        }
+    }
+
+    /// set_status on a child destroyed while running elsewhere (dying):
+    /// BadEnv, it must not come back.
+    fn dying_check(&mut self) {
+        let what = "set_status on a dying child: bad environment";
+        let Some((id, s)) = self.running_spinner(None, what) else {
+            return;
+        };
+        let r0 = sys_env_destroy(id);
+        let r1 = sys_env_set_status(id, ENV_RUNNABLE);
+        let r2 = sys_env_set_status(id, ENV_NOT_RUNNABLE);
+        let gone = self.check_gone(id, s);
+        if r0.is_err() {
+            self.fail(what, "destroy failed");
+        } else if r1 != Err(Error::BadEnv) {
+            cprintf!(
+                "smpkill: set_status RUNNABLE on the dying child: %s\n",
+                show(r1)
+            );
+            self.fail(
+                what,
+                "set_status RUNNABLE did not fail with bad environment",
+            );
+        } else if r2 != Err(Error::BadEnv) {
+            cprintf!(
+                "smpkill: set_status NOT_RUNNABLE on the dying child: %s\n",
+                show(r2)
+            );
+            self.fail(
+                what,
+                "set_status NOT_RUNNABLE did not fail with bad environment",
+            );
+        } else if let Err(why) = gone {
+            self.fail(what, why);
+        } else {
+            self.ok(what);
+        }
+    }
+
+    /// Kill a spinner running elsewhere, ROUNDS times: each must be reaped.
+    fn rounds_check(&mut self) {
+        let what = "rounds of killing a spinner running elsewhere: every one reaped";
+        for round in 0..ROUNDS {
+            let Some((id, s)) = self.running_spinner(None, what) else {
+                cprintf!("smpkill: (in round %u)\n", round);
+                return;
+            };
+            if let Err(e) = sys_env_destroy(id) {
+                panic!("sys_env_destroy: {e}");
+            }
+            if let Err(why) = self.check_gone(id, s) {
+                cprintf!("smpkill: (in round %u)\n", round);
+                self.fail(what, why);
+                return;
+            }
+        }
+        cprintf!("smpkill: %u %s OK\n", ROUNDS, what);
+    }
+
+    /// A child blocked in ipc_send, then in ipc_recv, woken by set_status.
+    fn ipc_check(&mut self) {
+        let parent = self.me;
+        let s = self.new_slot();
+        let id = match jos::fork() {
+            Ok(0) => {
+                let sl = slot(s);
+                let r = sys_ipc_send(parent, 42, UTOP, PteFlags::empty());
+                sl.r1.store(code(r), SeqCst);
+                sl.stage.store(1, SeqCst);
+                let r = sys_ipc_recv(UTOP);
+                sl.r2.store(code(r), SeqCst);
+                sl.stage.store(2, SeqCst);
+                let _ = sys_ipc_send(parent, 7, UTOP, PteFlags::empty());
+                jos::exit();
+            }
+            Ok(id) => id,
+            Err(e) => panic!("fork: {e}"),
+        };
+        let sl = slot(s);
+        let not_recv = Error::IpcNotRecv.code() as u32;
+
+        // Blocked in ipc_send to us (we are not receiving).
+        let what = "ipc_send woken by set_status: env is not recving, the send is cancelled";
+        let sending = self.wait(WAIT_MS, || {
+            let e = env_read(envx(id));
+            e.env_id == id && e.env_status == ENV_NOT_RUNNABLE && e.env_ipc_send_to == parent
+        });
+        if !sending {
+            self.fail(what, "the child never blocked in ipc_send");
+            let _ = sys_env_destroy(id);
+            return;
+        }
+        // Page calls on a child that is not running are fine.
+        let what2 = "page_alloc, page_unmap on a blocked child: allowed";
+        let a = sys_page_alloc(id, SPARE, PTE_RW);
+        let u = sys_page_unmap(id, SPARE);
+        if a.is_ok() && u.is_ok() {
+            self.ok(what2);
+        } else {
+            cprintf!("smpkill: page_alloc %s, page_unmap %s\n", show(a), show(u));
+            self.fail(what2, "refused");
+        }
+        if let Err(e) = sys_env_set_status(id, ENV_RUNNABLE) {
+            panic!("sys_env_set_status: {e}");
+        }
+        if !self.wait(WAIT_MS, || sl.stage.load(SeqCst) >= 1) {
+            self.fail(what, "the child did not go on");
+            let _ = sys_env_destroy(id);
+            return;
+        }
+        let r1 = sl.r1.load(SeqCst);
+        if r1 == not_recv {
+            self.ok(what);
+        } else {
+            cprintf!("smpkill: the woken ipc_send returned %d\n", r1 as i32);
+            self.fail(what, "wrong result");
+        }
+
+        // Blocked in ipc_recv.
+        let what = "ipc_recv woken by set_status: env is not recving, no longer receiving";
+        let recving = self.wait(WAIT_MS, || {
+            let e = env_read(envx(id));
+            e.env_id == id && e.env_status == ENV_NOT_RUNNABLE && e.env_ipc_recving != 0
+        });
+        if !recving {
+            self.fail(what, "the child never blocked in ipc_recv");
+            let _ = sys_env_destroy(id);
+            return;
+        }
+        if let Err(e) = sys_env_set_status(id, ENV_RUNNABLE) {
+            panic!("sys_env_set_status: {e}");
+        }
+        if !self.wait(WAIT_MS, || sl.stage.load(SeqCst) >= 2) {
+            self.fail(what, "the child did not go on");
+            let _ = sys_env_destroy(id);
+            return;
+        }
+        let r2 = sl.r2.load(SeqCst);
+        // It is sending to us now (or about to): not receiving.
+        let t = sys_ipc_try_send(id, 1, UTOP, PteFlags::empty());
+        if r2 != not_recv {
+            cprintf!("smpkill: the woken ipc_recv returned %d\n", r2 as i32);
+            self.fail(what, "wrong result");
+        } else if t != Err(Error::IpcNotRecv) {
+            cprintf!("smpkill: ipc_try_send to it afterwards: %s\n", show(t));
+            self.fail(what, "it still received");
+        } else {
+            self.ok(what);
+        }
+
+        // Its last message is the only one we get (not the cancelled 42).
+        let what = "the cancelled send is never delivered";
+        let r = sys_ipc_recv(UTOP);
+        let me = thisenv_read();
+        if r.is_ok() && me.env_ipc_from == id && me.env_ipc_value == 7 {
+            self.ok(what);
+        } else {
+            cprintf!(
+                "smpkill: received %s: value %u from %08x\n",
+                show(r),
+                me.env_ipc_value,
+                me.env_ipc_from
+            );
+            self.fail(what, "got another message");
+        }
+        if !self.wait(WAIT_MS, || env_status(id) == ENV_FREE) {
+            self.fail("the IPC child exits", "it never did");
+        }
+    }
+}
+
+/// A spinner's life: no system calls, only the shared slot and registers.
+fn spin_forever(sl: &Slot) -> ! {
+    loop {
+        if sl.busy.swap(1, SeqCst) != 0 {
+            sl.overlaps.fetch_add(1, SeqCst);
+        }
+        sl.heartbeat.fetch_add(1, SeqCst);
+        for _ in 0..64 {
+            spin_loop();
+        }
+        sl.busy.store(0, SeqCst);
+        spin_loop();
+    }
+}
+
+fn umain(_args: &[&str]) {
+    if let Err(e) = sys_page_alloc(0, SHARED, PTE_RW | PteFlags::SHARE) {
+        panic!("sys_page_alloc: {e}");
+    }
+    let mut t = Test {
+        me: sys_getenvid(),
+        per_ms: 0,
+        next_slot: 0,
+        failures: 0,
+        smp_lost: false,
+    };
+    t.calibrate();
+
+    // Does a child run on another CPU at all?
+    let (id, s) = t.spinner();
+    if t.wait_running(id, s) {
+        t.ok("a child runs on another CPU");
+        t.running_checks((id, s));
+        t.dying_check();
+        t.rounds_check();
+    } else {
+        cprintf!(
+            "smpkill: one CPU: no child runs on another CPU; skipping the checks that need one\n"
+        );
+        if let Err(e) = sys_env_destroy(id) {
+            panic!("sys_env_destroy: {e}");
+        }
+        if let Err(why) = t.check_gone(id, s) {
+            t.fail("the spinner is killed", why);
+        }
+    }
+    t.ipc_check();
+
+    if let Err(e) = sys_page_unmap(0, SHARED) {
+        panic!("sys_page_unmap: {e}");
+    }
+    if t.failures == 0 {
+        cprintf!("smpkill: OK\n");
+    } else {
+        cprintf!("smpkill: %u check(s) FAILED\n", t.failures);
+    }
+}
