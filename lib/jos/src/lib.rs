@@ -23,6 +23,7 @@ pub mod fork;
 pub mod ipc;
 pub mod panic;
 pub mod pgfault;
+pub mod rand;
 pub mod syscall;
 pub mod uvpt;
 pub mod vm;

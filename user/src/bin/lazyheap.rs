@@ -34,6 +34,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use core::ptr::{null_mut, read_volatile, write_volatile};
 use jos::cprintf;
+use jos::rand::Rng;
 use jos::uvpt::pte_of;
 use jos::vm::heap::{HEAP_CEILING, heap_limit, heap_start, sbrk, set_heap_limit};
 use jos::vm::malloc::{free, heap_check, malloc, posix_memalign, realloc};
@@ -194,31 +195,12 @@ fn first_touch() -> u32 {
     fails
 }
 
-/// A small deterministic PRNG (xorshift32).
-struct Rng(u32);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.0 = x;
-        x
-    }
-
-    /// A number in [0, n).
-    fn below(&mut self, n: usize) -> usize {
-        self.next() as usize % n
-    }
-
-    /// A block size: mostly small, some pages, a few large.
-    fn size(&mut self) -> usize {
-        match self.below(100) {
-            0..75 => 1 + self.below(256),
-            75..95 => 257 + self.below(4096),
-            _ => 4097 + self.below(32 << 10),
-        }
+/// A block size: mostly small, some pages, a few large.
+fn block_size(rng: &mut Rng) -> usize {
+    match rng.below(100) {
+        0..75 => 1 + rng.below(256) as usize,
+        75..95 => 257 + rng.below(4096) as usize,
+        _ => 4097 + rng.below(32 << 10) as usize,
     }
 }
 
@@ -280,16 +262,16 @@ fn stress() -> u32 {
     let table = &raw mut STRESS;
     // SAFETY: the only reference to STRESS, for this function.
     let slots = unsafe { &mut *table };
-    let mut rng = Rng(0x2545_f491);
+    let mut rng = Rng::new(0x2545_f491);
     let (mut written, mut read, mut bytes) = (0u32, 0u32, 0usize);
     let (mut mallocs, mut frees, mut reallocs) = (0, 0, 0);
     let mut patterns_ok = true;
     let mut aligned = true;
     let mut consistent = true;
     for op in 0..OPS {
-        let s = &mut slots[rng.below(SLOTS)];
+        let s = &mut slots[rng.below(SLOTS as u32) as usize];
         if s.ptr.is_null() {
-            let len = rng.size();
+            let len = block_size(&mut rng);
             let p = malloc(len);
             if p.is_null() {
                 panic!("malloc({len}) failed");
@@ -298,7 +280,7 @@ fn stress() -> u32 {
             *s = Slot {
                 ptr: p,
                 len,
-                seed: rng.next() as u8,
+                seed: rng.next_u32() as u8,
             };
             written = written.wrapping_add(fill(s));
             mallocs += 1;
@@ -309,7 +291,7 @@ fn stress() -> u32 {
             bytes += s.len;
             if rng.below(4) == 0 {
                 // realloc: the prefix survives; then refill all of it.
-                let len = rng.size();
+                let len = block_size(&mut rng);
                 let keep = len.min(s.len);
                 // SAFETY: s.ptr is a live block; we use only the result.
                 let p = unsafe { realloc(s.ptr, len) };
@@ -321,7 +303,7 @@ fn stress() -> u32 {
                 *s = Slot {
                     ptr: p,
                     len,
-                    seed: rng.next() as u8,
+                    seed: rng.next_u32() as u8,
                 };
                 written = written.wrapping_add(fill(s));
                 reallocs += 1;

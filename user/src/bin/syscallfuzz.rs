@@ -24,6 +24,7 @@ use abi::mmu::{PGSIZE, PteFlags};
 use abi::syscall::{NSYSCALLS, Syscall};
 use abi::trap::{PushRegs, Trapframe};
 use jos::cprintf;
+use jos::rand::Rng;
 use jos::syscall::{
     sys_env_destroy, sys_env_set_status, sys_env_set_trapframe, sys_exofork, sys_getenvid,
     sys_yield, syscall_raw,
@@ -41,30 +42,6 @@ const SEED: u32 = 0x6828_1234;
 /// Changes to our own address space happen only in [SCRATCH, SCRATCH_END).
 const SCRATCH: usize = 0x1000_0000;
 const SCRATCH_END: usize = 0x2000_0000;
-
-/// A xorshift32 pseudo-random generator.
-struct Rng(u32);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.0 = x;
-        x
-    }
-
-    /// A number in 0..n.
-    fn below(&mut self, n: u32) -> u32 {
-        self.next() % n
-    }
-
-    /// One of `choices`.
-    fn pick<T: Copy>(&mut self, choices: &[T]) -> T {
-        choices[self.below(choices.len() as u32) as usize]
-    }
-}
 
 /// What the fuzzer knows about the world.
 struct Fuzz {
@@ -95,7 +72,7 @@ fn safe_dst(rng: &mut Rng) -> usize {
         7 => UXSTACKTOP - PGSIZE,
         8 => rng.pick(&[UTOP, UENVS, UPAGES, UVPT, ULIM - PGSIZE, ULIM]),
         9 => rng.pick(&[KERNBASE, 0xf010_0000, 0xffff_f000, 0xffff_ffff]),
-        10 => UTOP + (rng.next() as usize % (usize::MAX - UTOP)),
+        10 => UTOP + (rng.next_u32() as usize % (usize::MAX - UTOP)),
         _ => rng.pick(&[PGSIZE - 1, UTOP - 1, ULIM - 4, UTOP + 1]),
     }
 }
@@ -108,7 +85,7 @@ fn any_addr(rng: &mut Rng) -> usize {
         4 => UTEXT + rng.below(0x4000) as usize,
         5 => core::ptr::addr_of!(stack_local) as usize & !(PGSIZE - 1),
         6 => USTACKTOP - PGSIZE,
-        _ => rng.next() as usize,
+        _ => rng.next_u32() as usize,
     }
 }
 
@@ -124,7 +101,7 @@ fn perm(rng: &mut Rng) -> u32 {
                 .bits()
         }
         3 => rng.below(0x1000),
-        4 => rng.next(),
+        4 => rng.next_u32(),
         _ => rng.pick(&[
             0,
             PteFlags::P.bits(),
@@ -152,7 +129,7 @@ impl Fuzz {
         ];
         match self.rng.below(12) {
             0..=9 => choices[self.rng.below(choices.len() as u32) as usize],
-            _ => self.rng.next() as EnvId,
+            _ => self.rng.next_u32() as EnvId,
         }
     }
 
@@ -205,11 +182,11 @@ impl Fuzz {
     fn step(&mut self) {
         let num = match self.rng.below(20) {
             0 => NSYSCALLS + self.rng.below(10),
-            1 => self.rng.next(),
+            1 => self.rng.next_u32(),
             _ => self.rng.below(NSYSCALLS),
         };
         let Some(sc) = Syscall::from_u32(num) else {
-            let a: [u32; 5] = core::array::from_fn(|_| self.rng.next());
+            let a: [u32; 5] = core::array::from_fn(|_| self.rng.next_u32());
             let r = self.call(num, a);
             if r != Error::Inval.code() {
                 self.unexpected += 1;
@@ -282,7 +259,7 @@ impl Fuzz {
                 let to = self.rng.pick(&[0, 0x7fff_ffff, 0xffff_ffff, 0x1fff]);
                 let a = [
                     to,
-                    self.rng.next(),
+                    self.rng.next_u32(),
                     any_addr(&mut self.rng) as u32,
                     perm(&mut self.rng),
                     0,
@@ -293,7 +270,7 @@ impl Fuzz {
             Syscall::VmClearAd => {
                 // Clearing accessed/dirty bits of our own pages is harmless.
                 let va = any_addr(&mut self.rng);
-                let big = self.rng.next();
+                let big = self.rng.next_u32();
                 let len = self.rng.pick(&[0, 1, PGSIZE as u32, 0x10_0000, big]) as usize;
                 let a = [va as u32, len as u32, 0, 0, 0];
                 let r = self.call(num, a);
@@ -336,7 +313,7 @@ impl Fuzz {
                 let env = self.envid();
                 let a = [
                     env as u32,
-                    self.rng.next(),
+                    self.rng.next_u32(),
                     any_addr(&mut self.rng) as u32,
                     perm(&mut self.rng),
                     0,
@@ -428,24 +405,24 @@ impl Fuzz {
         let mut tf = Trapframe::zeroed();
         let r = &mut self.rng;
         tf.tf_regs = PushRegs {
-            reg_edi: r.next(),
-            reg_esi: r.next(),
-            reg_ebp: r.next(),
-            reg_oesp: r.next(),
-            reg_ebx: r.next(),
-            reg_edx: r.next(),
-            reg_ecx: r.next(),
-            reg_eax: r.next(),
+            reg_edi: r.next_u32(),
+            reg_esi: r.next_u32(),
+            reg_ebp: r.next_u32(),
+            reg_oesp: r.next_u32(),
+            reg_ebx: r.next_u32(),
+            reg_edx: r.next_u32(),
+            reg_ecx: r.next_u32(),
+            reg_eax: r.next_u32(),
         };
-        tf.tf_es = r.next() as u16;
-        tf.tf_ds = r.next() as u16;
-        tf.tf_trapno = r.next();
-        tf.tf_err = r.next();
-        tf.tf_eip = r.next();
-        tf.tf_cs = r.next() as u16;
-        tf.tf_eflags = r.next();
-        tf.tf_esp = r.next();
-        tf.tf_ss = r.next() as u16;
+        tf.tf_es = r.next_u32() as u16;
+        tf.tf_ds = r.next_u32() as u16;
+        tf.tf_trapno = r.next_u32();
+        tf.tf_err = r.next_u32();
+        tf.tf_eip = r.next_u32();
+        tf.tf_cs = r.next_u32() as u16;
+        tf.tf_eflags = r.next_u32();
+        tf.tf_esp = r.next_u32();
+        tf.tf_ss = r.next_u32() as u16;
         tf
     }
 }
@@ -459,7 +436,7 @@ fn valid_perm(perm: u32) -> bool {
 
 fn umain(_args: &[&str]) {
     let mut f = Fuzz {
-        rng: Rng(SEED),
+        rng: Rng::new(SEED),
         me: sys_getenvid(),
         child: 0,
         calls: 0,
