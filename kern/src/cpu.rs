@@ -112,9 +112,3 @@ pub fn unlock_kernel() {
 pub fn holding_kernel_lock() -> bool {
     KERNEL_LOCK.load(Ordering::Relaxed) && HOLDER.load(Ordering::Relaxed) == cpunum() as u32
 }
-
-/// Frees the kernel lock whoever holds it (the panic path only).
-pub fn force_unlock_kernel() {
-    HOLDER.store(u32::MAX, Ordering::Relaxed);
-    KERNEL_LOCK.store(false, Ordering::Release);
-}

@@ -144,11 +144,6 @@ pub fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
     (r.eax, r.ebx, r.ecx, r.edx)
 }
 
-/// Atomically exchanges `*addr` with `new`, returning the old value.
-pub fn xchg(addr: &core::sync::atomic::AtomicU32, new: u32) -> u32 {
-    addr.swap(new, core::sync::atomic::Ordering::AcqRel)
-}
-
 /// CR0 bits.
 pub const CR0_PE: u32 = 0x0000_0001;
 /// CR0: write protect (honour read-only pages in ring 0 too).
