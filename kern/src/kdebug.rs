@@ -11,8 +11,16 @@ unsafe extern "C" {
     static kdebug_end: u8;
 }
 
+/// The table, checked once on first use.
+static TABLE: spin::Once<Option<Table<'static>>> = spin::Once::new();
+
 /// Returns the kernel's symbol table, or None if the blob is missing or bad.
 pub fn table() -> Option<Table<'static>> {
+    *TABLE.call_once(parse_blob)
+}
+
+/// Finds and checks the blob the second link placed in the image.
+fn parse_blob() -> Option<Table<'static>> {
     // SAFETY: the linker script places the blob between these two symbols in
     // the loaded, never-written kernel image.
     let blob = unsafe {
