@@ -1405,6 +1405,19 @@ def test_myhandler():
 
 
 # ---------------------------------------------------------------------------
+# Part F: hostile testing. Programs that attack the kernel and the library as
+# a hostile user would (races against other CPUs, bad arguments, exhaustion);
+# each checks that the kernel lives, that results are right, and that every
+# page comes back.
+
+part("Part F: hostile")
+
+# --- F1: kernel isolation (kill and change races, FPU, orphans, bad pointers) ---
+
+# --- F2: the user library under exhaustion, oversized frames ---
+
+
+# ---------------------------------------------------------------------------
 # Host unit tests (cargo test of the pure-logic crates)
 
 part("Host unit tests")
