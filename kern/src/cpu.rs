@@ -29,6 +29,13 @@ pub struct CpuInfo {
     pub cpu_ts: Taskstate,
     /// The double-fault task.
     pub cpu_dfts: Taskstate,
+    /// The CPU is in user mode (or about to be: between env_run's unlock and
+    /// its iret). Cleared at trap entry from user mode before the kernel lock
+    /// is taken, after the env's registers are saved: see `kick`.
+    pub cpu_in_user: AtomicBool,
+    /// Another CPU changed the address space of this CPU's env while it was
+    /// stopped by `kick`: flush the TLB before returning to user mode.
+    pub cpu_tlb_stale: AtomicBool,
 }
 
 /// All CPUs' state, indexed by CPU number.
@@ -39,6 +46,8 @@ pub static mut CPUS: [CpuInfo; NCPU] = [const {
         cpu_env: core::ptr::null_mut(),
         cpu_ts: Taskstate::zeroed(),
         cpu_dfts: Taskstate::zeroed(),
+        cpu_in_user: AtomicBool::new(false),
+        cpu_tlb_stale: AtomicBool::new(false),
     }
 }; NCPU];
 
@@ -72,6 +81,43 @@ pub fn curenv() -> *mut Env {
 pub fn set_curenv(e: *mut Env) {
     // SAFETY: each CPU only reads and writes its own cpu_env.
     unsafe { (*thiscpu()).cpu_env = e };
+}
+
+/// The other CPU (not this one) whose current environment is `e`, if any.
+/// Such an env belongs to that CPU: it may be executing user code there,
+/// and its registers and TLB entries live in that CPU. The kernel lock
+/// must be held (every cpu_env changes under it).
+pub fn env_cpu_elsewhere(e: *const Env) -> Option<usize> {
+    let me = cpunum();
+    (0..NCPUS.load(Ordering::Relaxed)).find(|&c| {
+        // SAFETY: cpu_env only changes under the kernel lock, which we hold.
+        c != me && core::ptr::eq(unsafe { (*cpu(c)).cpu_env }, e)
+    })
+}
+
+/// Stops CPU `c` from executing user code: if it is in user mode, sends it
+/// an inter-processor interrupt (T_KICK) and waits until it has entered the
+/// kernel. On return, CPU `c` saved its env's registers (and FPU state) in
+/// the Env and is waiting for the kernel lock, which the caller holds, so
+/// it runs no user instruction until the caller releases the lock; when it
+/// gets the lock it sees whatever the caller changed (a dying env, a new
+/// trap frame, a new status). With `flush_tlb`, it also reloads CR3 before
+/// it returns to user mode (the caller changed its env's page tables).
+/// The kernel lock must be held, and `c` must not be this CPU.
+pub fn kick(c: usize, flush_tlb: bool) {
+    assert!(c != cpunum(), "kick: CPU {c} is this CPU");
+    // SAFETY: only the address is taken; the fields are atomics.
+    let ci = unsafe { &*cpu(c) };
+    if flush_tlb {
+        ci.cpu_tlb_stale.store(true, Ordering::SeqCst);
+    }
+    if !ci.cpu_in_user.load(Ordering::SeqCst) {
+        return;
+    }
+    crate::smp::lapic::lapic_ipi(ci.cpu_id, abi::trap::T_KICK);
+    while ci.cpu_in_user.load(Ordering::SeqCst) {
+        core::hint::spin_loop();
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -17,7 +17,25 @@ use abi::error::{Error, Result};
 use abi::memlayout::*;
 use abi::mmu::*;
 use abi::trap::{FL_IF, GD_UD, GD_UT};
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
+
+/// Set when sys_env_set_trapframe replaced the registers of an env that
+/// another CPU had just stopped (cpu::kick): the trap that CPU is handling
+/// for it is then void (see trap::trap). By env index.
+static TF_REPLACED: [AtomicBool; NENV] = [const { AtomicBool::new(false) }; NENV];
+
+/// Records that `e`'s registers were replaced while its CPU was in a trap.
+pub fn set_tf_replaced(e: *const Env) {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    TF_REPLACED[envx(unsafe { (*e).env_id })].store(true, Ordering::Relaxed);
+}
+
+/// Whether `e`'s registers were replaced (see set_tf_replaced); clears it.
+pub fn take_tf_replaced(e: *const Env) -> bool {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    TF_REPLACED[envx(unsafe { (*e).env_id })].swap(false, Ordering::Relaxed)
+}
 
 /// The head of the free list (a kernel address of an Env, 0: empty),
 /// chained through env_link.
@@ -59,7 +77,9 @@ pub fn env_init() {
 
 /// Converts an env id to an Env. Id 0 means the current environment. With
 /// `checkperm`, the env must be the current one or its child. Returns
-/// Err(BadEnv) for a free slot, a stale id, or a permission failure.
+/// Err(BadEnv) for a free slot, a dying env (destroyed while running on
+/// another CPU: it is gone for every purpose, only not freed yet), a stale
+/// id, or a permission failure.
 pub fn envid2env(envid: EnvId, checkperm: bool) -> Result<*mut Env> {
     let cur = cpu::curenv();
     if envid == 0 {
@@ -72,7 +92,7 @@ pub fn envid2env(envid: EnvId, checkperm: bool) -> Result<*mut Env> {
     let e = env_at(envx(envid));
     // SAFETY: e points into the array; the kernel lock is held.
     unsafe {
-        if (*e).env_status == ENV_FREE || (*e).env_id != envid {
+        if matches!((*e).env_status, ENV_FREE | ENV_DYING) || (*e).env_id != envid {
             return Err(Error::BadEnv);
         }
         if checkperm && e != cur && (cur.is_null() || (*e).env_parent_id != (*cur).env_id) {
@@ -128,6 +148,8 @@ pub fn env_alloc(parent_id: EnvId) -> Result<*mut Env> {
         (*e).env_type = ENV_TYPE_USER;
         (*e).env_status = ENV_RUNNABLE;
         (*e).env_cpunum = -1;
+        crate::fpu::env_reset((*e).env_id);
+        TF_REPLACED[idx as usize].store(false, Ordering::Relaxed);
 
         // User segments with RPL 3; the stack at USTACKTOP; interrupts on.
         let tf = &mut (*e).env_tf;
@@ -227,8 +249,54 @@ pub fn env_create(image: &[u8], env_type: u32) -> Result<*mut Env> {
 }
 
 /// Frees `e` and everything it owns: every page mapped below UTOP, its page
-/// tables and its page directory.
+/// tables and its page directory. Then frees the children it strands: a
+/// child that is not runnable and not waiting in IPC could only ever have
+/// been woken by `e` (sys_env_set_status), so nobody could run it or free
+/// its pages any more (e.g. a child made by sys_exofork and never started,
+/// its parent killed in the middle of fork). And so on down the tree.
+/// `e` must run nowhere but (perhaps) on this CPU.
 pub fn env_free(e: *mut Env) {
+    env_free_one(e);
+    while let Some(orphan) = (0..NENV).map(env_at).find(|&c| stranded(c)) {
+        // On another CPU (stopped there by a kick): that CPU frees it.
+        if let Some(c) = cpu::env_cpu_elsewhere(orphan) {
+            // SAFETY: orphan points into the Env array; the lock is held.
+            unsafe { (*orphan).env_status = ENV_DYING };
+            cpu::kick(c, false);
+        } else {
+            env_free_one(orphan);
+        }
+    }
+}
+
+/// Whether `c` can never run again: not runnable, not waiting in IPC (where
+/// any env could wake it), and its parent, the only env that could make it
+/// runnable, is gone.
+fn stranded(c: *const Env) -> bool {
+    // SAFETY: c points into the Env array; the kernel lock is held.
+    unsafe {
+        (*c).env_status == ENV_NOT_RUNNABLE
+            && (*c).env_ipc_recving == 0
+            && (*c).env_ipc_send_to == 0
+            && !parent_alive(c)
+    }
+}
+
+/// Whether `c`'s parent still exists (a dying parent counts: it strands
+/// its children when it is freed). An env made by the kernel has none.
+pub fn parent_alive(c: *const Env) -> bool {
+    // SAFETY: c points into the Env array; the kernel lock is held.
+    let pid = unsafe { (*c).env_parent_id };
+    if pid == 0 {
+        return false;
+    }
+    let p = env_at(envx(pid));
+    // SAFETY: as above.
+    unsafe { (*p).env_id == pid && (*p).env_status != ENV_FREE }
+}
+
+/// Frees `e` and its address space (env_free without the orphans).
+fn env_free_one(e: *mut Env) {
     let cur = cpu::curenv();
     let pgdir = env_pgdir(e);
     // Do not keep running on the page tables being freed.
@@ -273,20 +341,18 @@ pub fn env_free(e: *mut Env) {
     }
 }
 
-/// Destroys `e`. If it is running on another CPU it is only marked dying
-/// (that CPU frees it at its next trap). If it is the current environment,
-/// this does not return: the scheduler runs something else.
+/// Destroys `e`. If it is another CPU's env, it is marked dying and that
+/// CPU is stopped (cpu::kick) before this returns: it executes no user
+/// instruction after that and frees `e` when it gets the kernel lock
+/// (freeing it here would pull its page directory from under that CPU).
+/// If it is the current environment, this does not return: the scheduler
+/// runs something else.
 pub fn env_destroy(e: *mut Env) {
-    // SAFETY: e points into the array; the kernel lock is held.
-    unsafe {
-        // Running on another CPU (or already marked so, by an earlier
-        // destroy): that CPU frees it at its next trap. Freeing it here
-        // would pull its address space out from under that CPU.
-        let st = (*e).env_status;
-        if (st == ENV_RUNNING || st == ENV_DYING) && e != cpu::curenv() {
-            (*e).env_status = ENV_DYING;
-            return;
-        }
+    if let Some(c) = cpu::env_cpu_elsewhere(e) {
+        // SAFETY: e points into the array; the kernel lock is held.
+        unsafe { (*e).env_status = ENV_DYING };
+        cpu::kick(c, false);
+        return;
     }
     env_free(e);
     if e == cpu::curenv() {
@@ -309,9 +375,16 @@ pub fn env_run(e: *mut Env) -> ! {
         (*e).env_runs = (*e).env_runs.wrapping_add(1);
         (*e).env_cpunum = cpu::cpunum() as i32;
         let pa = pmap::paddr((*e).env_pgdir as usize);
-        if x86::rcr3() != pa {
+        // A kick may have left this CPU's TLB stale for e's page tables.
+        let stale = (*cpu::thiscpu())
+            .cpu_tlb_stale
+            .swap(false, Ordering::SeqCst);
+        if x86::rcr3() != pa || stale {
             x86::lcr3(pa);
         }
+        crate::fpu::restore(e);
+        // From here until the iret, a kick waits for this CPU's next trap.
+        (*cpu::thiscpu()).cpu_in_user.store(true, Ordering::SeqCst);
         cpu::unlock_kernel();
         trap::entry::env_pop_tf(&raw const (*e).env_tf)
     }
@@ -348,6 +421,50 @@ pub fn user_mem_check(
         }
         page += PGSIZE;
     }
+}
+
+/// Reads the user bytes [va, va + len) of `e`, if `e` may read them
+/// (user_mem_check with U), handing them to `f` a page-sized piece at a
+/// time, in order. Returns Err(first bad address) before reading anything
+/// otherwise; a length of 0 reads nothing and is no error, whatever `va`.
+///
+/// The bytes are read through the kernel's own mapping of each physical
+/// page, never through the user address: a user address (0, say, if the
+/// env mapped page 0) never becomes a Rust pointer, and `e` need not be the
+/// loaded address space.
+pub fn user_read(
+    e: *const Env,
+    va: usize,
+    len: usize,
+    mut f: impl FnMut(&[u8]),
+) -> core::result::Result<(), usize> {
+    user_mem_check(e, va, len, PteFlags::U)?;
+    let pgdir = env_pgdir(e);
+    let mut done = 0;
+    while done < len {
+        let a = va + done;
+        let n = (PGSIZE - pgoff(a)).min(len - done);
+        let (pa, _) = pmap::va2pa(pgdir, round_down(a, PGSIZE)).ok_or(a)?;
+        // SAFETY: user_mem_check found the page mapped; its kernel address
+        // (KERNBASE + pa) is mapped for the kernel and [off, off + n) stays
+        // inside the page. Other envs sharing the page may change the bytes
+        // under us, which only changes what the caller sees.
+        let bytes =
+            unsafe { core::slice::from_raw_parts((pmap::kaddr(pa) + pgoff(a)) as *const u8, n) };
+        f(bytes);
+        done += n;
+    }
+    Ok(())
+}
+
+/// Copies the user bytes at `va` of `e` into `buf` (see user_read).
+/// Returns Err(first bad address) if `e` may not read them all.
+pub fn user_copy_in(e: *const Env, va: usize, buf: &mut [u8]) -> core::result::Result<(), usize> {
+    let mut at = 0;
+    user_read(e, va, buf.len(), |piece| {
+        buf[at..at + piece.len()].copy_from_slice(piece);
+        at += piece.len();
+    })
 }
 
 /// Like user_mem_check, but a failure prints

@@ -34,6 +34,7 @@ extern "C" fn i386_init_stage2() -> ! {
     mpconfig::mp_init();
     lapic::lapic_init();
     picirq::pic_init();
+    crate::fpu::fpu_init_percpu();
     console::kbd_enable();
 
     // The boot CPU takes the kernel lock before waking the others.
@@ -71,6 +72,8 @@ extern "C" fn i386_init_stage2() -> ! {
             None => cprintf!("run %s: no boot module named %s\n", prog, prog),
         },
         None => {
+            // The other CPUs find nothing to run and halt: one monitor.
+            monitor::claim();
             cpu::unlock_kernel();
             loop {
                 monitor::monitor(None);

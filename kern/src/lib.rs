@@ -18,6 +18,7 @@ pub mod boot_info;
 pub mod check;
 pub mod cpu;
 pub mod env;
+pub mod fpu;
 pub mod init;
 pub mod kdebug;
 pub mod monitor;

@@ -4,7 +4,7 @@ use crate::{kdebug, pmap};
 use abi::memlayout::*;
 use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx};
 use abi::trap::Trapframe;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Longest input line.
 const BUFLEN: usize = 1024;
@@ -578,6 +578,27 @@ fn runcmd(line: &str, tf: Option<&mut Trapframe>) -> bool {
             true
         }
     }
+}
+
+/// The CPU that runs the monitor for good (no environment left), or
+/// u32::MAX: there is one such monitor, however many CPUs find nothing to
+/// run.
+static MONITOR_CPU: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// Makes this CPU the one that runs the monitor for good. Returns false if
+/// another CPU already is (this one should just halt).
+pub fn claim() -> bool {
+    let me = crate::cpu::cpunum() as u32;
+    match MONITOR_CPU.compare_exchange(u32::MAX, me, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => true,
+        Err(owner) => owner == me,
+    }
+}
+
+/// Whether another CPU runs the monitor for good (see `claim`).
+pub fn claimed_elsewhere() -> bool {
+    let owner = MONITOR_CPU.load(Ordering::SeqCst);
+    owner != u32::MAX && owner != crate::cpu::cpunum() as u32
 }
 
 /// Runs the monitor until a command leaves it (only possible with a trap

@@ -7,7 +7,9 @@ use core::sync::atomic::Ordering;
 
 /// Runs the next runnable environment after the current one (wrapping
 /// around), or the current one again if nothing else can run; halts this
-/// CPU if nothing can. Never returns. The kernel lock must be held.
+/// CPU if nothing can. An env that is still another CPU's (stopped there
+/// by a kick, not yet left) is not taken. Never returns. The kernel lock
+/// must be held.
 pub fn sched_yield() -> ! {
     let cur = cpu::curenv();
     // SAFETY: cur points into the Env array (or is null); the kernel lock is held.
@@ -20,7 +22,7 @@ pub fn sched_yield() -> ! {
     for i in 0..NENV {
         let e = env::env_at((start + i) % NENV);
         // SAFETY: as above.
-        if unsafe { (*e).env_status } == ENV_RUNNABLE {
+        if unsafe { (*e).env_status } == ENV_RUNNABLE && cpu::env_cpu_elsewhere(e).is_none() {
             env::env_run(e);
         }
     }
@@ -32,30 +34,38 @@ pub fn sched_yield() -> ! {
 }
 
 /// Halts this CPU until an interrupt arrives. If no environment is left at
-/// all, says so and enters the monitor instead.
+/// all, the first CPU to find so says so and enters the monitor (keeping
+/// the kernel lock); any other CPU just halts, so there is one monitor.
 pub fn sched_halt() -> ! {
     let any = (0..NENV).any(|i| {
         // SAFETY: the kernel lock is held.
         let s = unsafe { (*env::env_at(i)).env_status };
         s == ENV_RUNNABLE || s == ENV_RUNNING || s == ENV_DYING
     });
-    if !any {
+    if !any && monitor::claim() {
         cprintf!("No runnable environments in the system!\n");
         loop {
             monitor::monitor(None);
         }
     }
     cpu::set_curenv(core::ptr::null_mut());
-    // SAFETY: kern_pgdir maps the kernel; this CPU's state is its own.
+    // SAFETY: kern_pgdir maps the kernel.
+    unsafe { x86::lcr3(pmap::paddr(pmap::kern_pgdir() as usize)) };
+    cpu::unlock_kernel();
+    idle();
+}
+
+/// Halts this CPU (the kernel lock not held, no env) until an interrupt
+/// arrives; the interrupt enters trap() as on a fresh CPU.
+pub fn idle() -> ! {
+    // SAFETY: this CPU's state is its own.
     unsafe {
-        x86::lcr3(pmap::paddr(pmap::kern_pgdir() as usize));
         (*cpu::thiscpu())
             .cpu_status
             .store(CPU_HALTED, Ordering::SeqCst);
     }
-    cpu::unlock_kernel();
     // Reset the stack (nothing on it is needed any more), enable interrupts
-    // and wait; the next interrupt enters trap() as if from a fresh CPU.
+    // and wait.
     // SAFETY: ts_esp0 is the top of this CPU's kernel stack.
     unsafe {
         let top = (*cpu::thiscpu()).cpu_ts.ts_esp0;

@@ -12,7 +12,7 @@ use crate::{console, cpu, sched};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UZERO};
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx};
 use abi::syscall::Syscall;
 use abi::trap::{
     FL_AF, FL_CF, FL_DF, FL_IF, FL_OF, FL_PF, FL_SF, FL_TF, FL_ZF, GD_UD, GD_UT, Trapframe,
@@ -27,13 +27,10 @@ fn cur() -> *mut Env {
 }
 
 /// Prints `len` bytes at user address `s`; destroys the caller if the range
-/// is not readable user memory.
+/// is not readable user memory (a length of 0 prints nothing, whatever `s`).
 fn sys_cputs(s: usize, len: usize) -> Result<u32> {
     user_mem_assert(cur(), s, len, PteFlags::U);
-    // SAFETY: user_mem_assert checked that [s, s + len) is mapped user-
-    // readable in the current address space.
-    let bytes = unsafe { core::slice::from_raw_parts(s as *const u8, len) };
-    console::cputs(bytes);
+    let _ = env::user_read(cur(), s, len, console::cputs);
     Ok(0)
 }
 
@@ -80,6 +77,7 @@ fn sys_exofork() -> Result<u32> {
     let e = env::env_alloc(parent)?;
     // SAFETY: e is the new env; cur() is the caller.
     unsafe {
+        crate::fpu::env_copy(parent, (*e).env_id);
         (*e).env_status = ENV_NOT_RUNNABLE;
         (*e).env_tf = (*cur()).env_tf;
         (*e).env_tf.tf_regs.reg_eax = 0;
@@ -87,29 +85,30 @@ fn sys_exofork() -> Result<u32> {
     }
 }
 
-/// Sets a child's (or own) status to RUNNABLE or NOT_RUNNABLE.
+/// Sets a child's (or own) status to RUNNABLE or NOT_RUNNABLE. A child
+/// running on another CPU is stopped there (cpu::kick) before it is made
+/// NOT_RUNNABLE, so it runs no user instruction after this returns; making
+/// a running child RUNNABLE changes nothing. Inval for another status, or
+/// for an env making itself NOT_RUNNABLE with no parent left to wake it
+/// (it could never run, nor be freed, again).
 fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
     if status != ENV_RUNNABLE && status != ENV_NOT_RUNNABLE {
         return Err(Error::Inval);
     }
     let e = envid2env(envid, true)?;
+    if e == cur() && status == ENV_NOT_RUNNABLE && !env::parent_alive(e) {
+        return Err(Error::Inval);
+    }
+    if let Some(c) = cpu::env_cpu_elsewhere(e) {
+        // SAFETY: e points into the Env array; the kernel lock is held.
+        if status == ENV_RUNNABLE && unsafe { (*e).env_status } == ENV_RUNNING {
+            // Runnable already; RUNNABLE would let a second CPU pick it up.
+            return Ok(0);
+        }
+        cpu::kick(c, false);
+    }
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe {
-        match (*e).env_status {
-            // Going away: it must not be revived.
-            ENV_DYING => return Err(Error::BadEnv),
-            // Running on another CPU: its status must stay RUNNING, or a
-            // second CPU could run it (RUNNABLE) or env_destroy could free
-            // it under that CPU (either). It is runnable already.
-            ENV_RUNNING if e != cur() => {
-                return if status == ENV_RUNNABLE {
-                    Ok(0)
-                } else {
-                    Err(Error::Inval)
-                };
-            }
-            _ => {}
-        }
         // Woken by its parent while blocked in sys_ipc_send: the send is
         // cancelled (not reported as delivered), so no receiver later
         // touches an env that is running again.
@@ -129,14 +128,20 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
 }
 
 /// Replaces a child's (or own) registers with the Trapframe at user
-/// address `tf`, forced to user mode with interrupts on and IOPL 0. For the
-/// caller itself this does not return: it resumes with the new registers
-/// (a way to return from a handler with the trap flag set).
+/// address `tf`, forced to user mode with interrupts on and IOPL 0. A child
+/// running on another CPU is stopped there first (cpu::kick) and resumes
+/// with the new registers. For the caller itself this does not return: it
+/// resumes with the new registers (a way to return from a handler with the
+/// trap flag set). Destroys the caller if `tf` is not readable.
 fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
     let e = envid2env(envid, true)?;
     user_mem_assert(cur(), tf, size_of::<Trapframe>(), PteFlags::U);
-    // SAFETY: user_mem_assert checked the range is readable user memory.
-    let mut new = unsafe { (tf as *const Trapframe).read_unaligned() };
+    let mut new = Trapframe::zeroed();
+    // SAFETY: Trapframe is plain u32/u16 fields: any bytes are a valid one.
+    let raw = unsafe {
+        core::slice::from_raw_parts_mut((&raw mut new).cast::<u8>(), size_of::<Trapframe>())
+    };
+    env::user_copy_in(cur(), tf, raw).map_err(|_| Error::Fault)?;
     new.tf_cs = GD_UT | 3;
     new.tf_ds = GD_UD | 3;
     new.tf_es = GD_UD | 3;
@@ -145,6 +150,12 @@ fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
     // direction, trap for single-stepping, alignment check); interrupts on,
     // IOPL 0, and never virtual-8086 mode or a nested task.
     new.tf_eflags = (new.tf_eflags & FL_USER) | FL_IF | 0x2;
+    if let Some(c) = cpu::env_cpu_elsewhere(e) {
+        // Stopped in a trap on its CPU, whose registers it saved already:
+        // that trap is void now (see trap::trap).
+        cpu::kick(c, false);
+        env::set_tf_replaced(e);
+    }
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe { (*e).env_tf = new };
     if e == cur() {
@@ -162,16 +173,14 @@ fn sys_env_set_pgfault_upcall(envid: EnvId, func: usize) -> Result<u32> {
     Ok(0)
 }
 
-/// Checks that `e`'s address space may be changed now: not while it runs on
-/// another CPU, whose TLB could keep using a page after we unmap or free it
-/// (the kernel does no TLB shootdown). Fork and spawn only change children
-/// that are not running. Returns Inval otherwise.
-fn check_not_running_elsewhere(e: *mut Env) -> Result<()> {
-    // SAFETY: e points into the Env array; the kernel lock is held.
-    if e != cur() && unsafe { (*e).env_status } == ENV_RUNNING {
-        return Err(Error::Inval);
+/// Before changing `e`'s address space: if `e` is another CPU's env, stops
+/// that CPU (cpu::kick) and has it flush its TLB before it runs `e` again,
+/// so no stale translation outlives the change (a page unmapped here may be
+/// freed at once).
+fn stop_elsewhere(e: *mut Env) {
+    if let Some(c) = cpu::env_cpu_elsewhere(e) {
+        cpu::kick(c, true);
     }
-    Ok(())
 }
 
 /// Checks a user page address: below UTOP and page-aligned.
@@ -194,10 +203,10 @@ fn check_perm(perm: u32) -> Result<PteFlags> {
 }
 
 /// Maps a fresh zeroed page at `va` in a child (or self), replacing what
-/// was there. Inval if the child is running on another CPU.
+/// was there (a child running on another CPU is stopped first).
 fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
     let e = envid2env(envid, true)?;
-    check_not_running_elsewhere(e)?;
+    stop_elsewhere(e);
     check_va(va)?;
     let perm = check_perm(perm)?;
     let pg = pmap::page_alloc(Alloc::Zero).ok_or(Error::NoMem)?;
@@ -213,8 +222,8 @@ fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
 /// only if the source mapping is writable, or if the page has no other
 /// mapping and is being remapped in place (same env, same address): then
 /// nobody else can see the writes. That lets a copy-on-write handler
-/// reclaim a page it is the last user of without copying it. Inval if
-/// `dstenv` is running on another CPU.
+/// reclaim a page it is the last user of without copying it. A `dstenv`
+/// running on another CPU is stopped first.
 fn sys_page_map(
     srcenv: EnvId,
     srcva: usize,
@@ -224,7 +233,7 @@ fn sys_page_map(
 ) -> Result<u32> {
     let src = envid2env(srcenv, true)?;
     let dst = envid2env(dstenv, true)?;
-    check_not_running_elsewhere(dst)?;
+    stop_elsewhere(dst);
     // The zero page may be mapped from UZERO (it is never writable there).
     if srcva != UZERO {
         check_va(srcva)?;
@@ -243,10 +252,11 @@ fn sys_page_map(
 }
 
 /// Unmaps the page at `va` in a child (or self); nothing mapped is fine.
-/// Inval if the child is running on another CPU.
+/// A child running on another CPU is stopped first, and runs no user
+/// instruction with the old mapping after this returns.
 fn sys_page_unmap(envid: EnvId, va: usize) -> Result<u32> {
     let e = envid2env(envid, true)?;
-    check_not_running_elsewhere(e)?;
+    stop_elsewhere(e);
     check_va(va)?;
     pmap::page_remove(env::env_pgdir(e), va);
     Ok(0)
@@ -413,6 +423,13 @@ fn sys_vm_clear_ad(va: usize, len: usize) -> Result<u32> {
     let mut n = 0;
     let mut page = va & !(PGSIZE - 1);
     while page < end {
+        // A missing page table: skip its 4 MiB at once, so the cost follows
+        // what is mapped, not the length asked for.
+        // SAFETY: pgdir is the caller's page directory; the lock is held.
+        if !unsafe { (*pgdir).0[pdx(page)] }.is_present() {
+            page = (page & !(PTSIZE - 1)) + PTSIZE;
+            continue;
+        }
         if let Some((_, pte)) = pmap::page_lookup(pgdir, page) {
             // SAFETY: pte is a live PTE of the caller's directory.
             unsafe {

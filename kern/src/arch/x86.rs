@@ -144,6 +144,44 @@ pub fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
     (r.eax, r.ebx, r.ecx, r.edx)
 }
 
+/// The x87 state that `fnsave` writes and `frstor` reads (108 bytes in
+/// 32-bit protected mode).
+#[repr(C, align(4))]
+#[derive(Clone, Copy)]
+pub struct FpuState(pub [u8; 108]);
+
+/// Saves the x87 state to `st` and reinitialises the FPU (`fnsave`).
+/// CR0.TS must be clear (or this traps with #NM).
+pub fn fnsave(st: &mut FpuState) {
+    // SAFETY: fnsave writes exactly 108 bytes to the borrowed buffer.
+    unsafe { asm!("fnsave ({})", in(reg) st as *mut FpuState, options(att_syntax, nostack)) };
+}
+
+/// Loads the x87 state from `st` (`frstor`). CR0.TS must be clear.
+pub fn frstor(st: &FpuState) {
+    // SAFETY: frstor reads 108 bytes from the borrowed buffer; a bad state
+    // only makes the next user x87 instruction fault.
+    unsafe { asm!("frstor ({})", in(reg) st as *const FpuState, options(att_syntax, nostack)) };
+}
+
+/// Resets the FPU to its power-on state (`fninit`).
+pub fn fninit() {
+    // SAFETY: fninit only changes x87 registers, which the kernel never uses.
+    unsafe { asm!("fninit", options(nomem, nostack)) };
+}
+
+/// Clears CR0.TS, so x87 instructions run without #NM (`clts`).
+pub fn clts() {
+    // SAFETY: clts only changes whether x87 instructions trap.
+    unsafe { asm!("clts", options(nomem, nostack)) };
+}
+
+/// Sets CR0.TS, so the next x87 instruction traps with #NM.
+pub fn stts() {
+    // SAFETY: setting TS only makes x87 instructions trap; the kernel uses none.
+    unsafe { lcr0(rcr0() | CR0_TS) };
+}
+
 /// CR0 bits.
 pub const CR0_PE: u32 = 0x0000_0001;
 /// CR0: write protect (honour read-only pages in ring 0 too).
@@ -156,6 +194,8 @@ pub const CR0_TS: u32 = 0x0000_0008;
 pub const CR0_EM: u32 = 0x0000_0004;
 /// CR0: monitor coprocessor.
 pub const CR0_MP: u32 = 0x0000_0002;
+/// CR0: numeric error (x87 errors as #MF, not the legacy FERR# pin).
+pub const CR0_NE: u32 = 0x0000_0020;
 /// CR0: alignment mask.
 pub const CR0_AM: u32 = 0x0004_0000;
 /// CR4: page size extension (4 MiB pages).

@@ -1,5 +1,6 @@
 //! The local APIC (JOS's kern/lapic.c): CPU numbers, the periodic timer
-//! that drives preemption, interrupts between CPUs to start the APs, and
+//! that drives preemption, interrupts between CPUs (to start the APs and to
+//! stop an env running elsewhere), and
 //! end-of-interrupt.
 use crate::arch::x86::outb;
 use crate::pmap;
@@ -103,6 +104,17 @@ pub fn lapic_init() {
 pub fn lapic_eoi() {
     if LAPIC.load(Ordering::Relaxed) != 0 {
         lapicw(EOI, 0);
+    }
+}
+
+/// Sends interrupt `vector` to the CPU with APIC id `apicid` (a fixed,
+/// edge-triggered inter-processor interrupt) and waits until the LAPIC has
+/// sent it.
+pub fn lapic_ipi(apicid: u8, vector: u32) {
+    lapicw(ICRHI, (apicid as u32) << 24);
+    lapicw(ICRLO, ASSERT | vector);
+    while lapicr(ICRLO) & DELIVS != 0 {
+        core::hint::spin_loop();
     }
 }
 

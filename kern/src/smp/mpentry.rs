@@ -136,6 +136,7 @@ extern "C" fn mp_main_stage2() -> ! {
     lapic::lapic_init();
     gdt::gdt_init_percpu();
     crate::trap::trap_init_percpu();
+    crate::fpu::fpu_init_percpu();
     // SAFETY: cpu_status is atomic; boot_aps waits for this.
     unsafe {
         (*cpu::thiscpu())

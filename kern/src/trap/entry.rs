@@ -32,7 +32,7 @@ trap_vector_\num:
     jmp _alltraps
     .endm
 
-    .irp num, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48
+    .irp num, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49
     TRAPHANDLER \num
     .endr
 
@@ -63,7 +63,7 @@ env_pop_tf:
     .balign 4
     .globl trap_vectors
 trap_vectors:
-    .irp num, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48
+    .irp num, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49
     .long trap_vector_\num
     .endr
 "#,
@@ -71,8 +71,8 @@ trap_vectors:
     options(att_syntax)
 );
 
-/// Number of stubs: vectors 0 through T_SYSCALL (48).
-pub const NVECTORS: usize = 49;
+/// Number of stubs: vectors 0 through T_KICK (49).
+pub const NVECTORS: usize = 50;
 
 unsafe extern "C" {
     /// Entry stub addresses for vectors 0..NVECTORS.

@@ -53,6 +53,7 @@ fn task_gate(tss_sel: u16) -> u64 {
 fn gate_dpl(v: usize) -> Option<u16> {
     match v as u32 {
         T_BRKPT | T_SYSCALL => Some(3),
+        T_KICK => Some(0),
         0..=T_SIMDERR => Some(0),
         v if (IRQ_OFFSET..IRQ_OFFSET + 16).contains(&v) => Some(0),
         _ => None,
@@ -146,6 +147,15 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     // SAFETY: cld only changes the direction flag.
     unsafe { core::arch::asm!("cld", options(nomem, nostack)) };
 
+    // SAFETY: tf points at the frame _alltraps built on this CPU's stack.
+    let ktf: &mut Trapframe = unsafe { &mut *tf };
+    let trapno = ktf.tf_trapno;
+    // Interrupts from the LAPIC are acknowledged at once, whatever path
+    // this trap takes next (a dying env is freed without dispatching).
+    if trapno == IRQ_OFFSET + IRQ_TIMER || trapno == T_KICK {
+        crate::smp::lapic::lapic_eoi();
+    }
+
     // A CPU that halted in sched_halt wakes up here without the lock.
     // SAFETY: cpu_status belongs to this CPU.
     let was = unsafe {
@@ -154,6 +164,15 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
             .swap(CPU_STARTED, Ordering::SeqCst)
     };
     if was == CPU_HALTED {
+        // With the monitor running on another CPU for good, there is
+        // nothing for this one to do: it keeps halting (taking console
+        // input in, which needs no kernel lock).
+        if monitor::claimed_elsewhere() {
+            if trapno == IRQ_OFFSET + IRQ_KBD || trapno == IRQ_OFFSET + IRQ_SERIAL {
+                crate::console::intr();
+            }
+            sched::idle();
+        }
         cpu::lock_kernel();
     }
     assert!(
@@ -161,37 +180,59 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
         "interrupts enabled in the kernel"
     );
 
-    // SAFETY: tf points at the frame _alltraps built on this CPU's stack.
-    let mut tf: &mut Trapframe = unsafe { &mut *tf };
-    if tf.tf_cs & 3 == 3 {
-        // From user mode: take the kernel lock and keep the frame in the Env.
-        cpu::lock_kernel();
-        let e = cpu::curenv();
-        assert!(
-            !e.is_null(),
-            "trap from user mode with no current environment"
-        );
-        // SAFETY: e is this CPU's running env; the kernel lock is held.
-        unsafe {
-            if (*e).env_status == ENV_DYING {
-                // trap_dispatch is skipped, so acknowledge a timer
-                // interrupt here, or this CPU never gets another one.
-                if tf.tf_trapno == IRQ_OFFSET + IRQ_TIMER {
-                    crate::smp::lapic::lapic_eoi();
-                }
-                env::env_free(e);
-                cpu::set_curenv(core::ptr::null_mut());
-                sched::sched_yield();
-            }
-            (*e).env_tf = *tf;
-            tf = &mut (*e).env_tf;
+    if ktf.tf_cs & 3 != 3 {
+        frame::LAST_TF.store(tf as usize, Ordering::Relaxed);
+        trap_dispatch(ktf);
+        resume();
+    }
+
+    // From user mode. This CPU's env is ours alone until it leaves user
+    // mode: save its registers and FPU state in the Env first, then say so
+    // (cpu::kick waits for that), and only then wait for the kernel lock.
+    // Whoever held the lock meanwhile may have destroyed the env, replaced
+    // its registers or stopped it.
+    let e = cpu::curenv();
+    assert!(
+        !e.is_null(),
+        "trap from user mode with no current environment"
+    );
+    // SAFETY: e is this CPU's env: no other CPU touches its registers
+    // while this CPU is in user mode (cpu_in_user is still set).
+    unsafe { (*e).env_tf = *ktf };
+    crate::fpu::save(e);
+    // SAFETY: cpu_in_user is an atomic of this CPU's.
+    unsafe { (*cpu::thiscpu()).cpu_in_user.store(false, Ordering::SeqCst) };
+    cpu::lock_kernel();
+
+    // SAFETY: e is this CPU's env; the kernel lock is held.
+    unsafe {
+        if (*e).env_status == ENV_DYING {
+            env::env_free(e);
+            cpu::set_curenv(core::ptr::null_mut());
+            sched::sched_yield();
         }
     }
+    if env::take_tf_replaced(e) {
+        // sys_env_set_trapframe gave the env new registers while this trap
+        // waited for the lock: the trap it made (a system call, a fault) is
+        // void, and it resumes with the new registers. An interrupt is
+        // still handled, from the frame on this stack (the new frame's
+        // trap number is the user's).
+        if trapno >= IRQ_OFFSET && trapno != T_SYSCALL {
+            trap_dispatch(ktf);
+        }
+        resume();
+    }
+    // SAFETY: e is this CPU's env; the kernel lock is held.
+    let tf = unsafe { &mut (*e).env_tf };
     frame::LAST_TF.store(tf as *mut Trapframe as usize, Ordering::Relaxed);
-
     trap_dispatch(tf);
+    resume();
+}
 
-    // Back to the environment if it is still running here.
+/// Back to this CPU's environment if it is still running here, else to
+/// the scheduler.
+fn resume() -> ! {
     let e = cpu::curenv();
     // SAFETY: e is this CPU's env (or null); the kernel lock is held.
     if !e.is_null() && unsafe { (*e).env_status } == ENV_RUNNING {
@@ -218,10 +259,12 @@ fn trap_dispatch(tf: &mut Trapframe) {
             cprintf!("Spurious interrupt on irq 7\n");
             print_trapframe(tf);
         }
-        t if t == IRQ_OFFSET + IRQ_TIMER => {
-            crate::smp::lapic::lapic_eoi();
-            sched::sched_yield();
-        }
+        // (Acknowledged in trap.)
+        t if t == IRQ_OFFSET + IRQ_TIMER => sched::sched_yield(),
+        // Another CPU needed this one out of user mode (cpu::kick); what it
+        // changed takes effect as the env resumes.
+        T_KICK => {}
+        T_DEVICE if tf.tf_cs & 3 == 3 && crate::fpu::first_use(cpu::curenv()) => {}
         t if t == IRQ_OFFSET + IRQ_KBD => crate::console::intr(),
         t if t == IRQ_OFFSET + IRQ_SERIAL => crate::console::intr(),
         _ => {

@@ -52,6 +52,11 @@ pub const T_SIMDERR: u32 = 19;
 
 /// The system-call vector (`int $0x30`).
 pub const T_SYSCALL: u32 = 48;
+/// An inter-processor interrupt that stops the env running on a CPU (not
+/// JOS's): the sender changes or destroys that env and needs it out of user
+/// mode first. Only the kernel can raise it (`int $49` from user mode is a
+/// General Protection fault).
+pub const T_KICK: u32 = 49;
 /// Catch-all trap number, never delivered by the hardware.
 pub const T_DEFAULT: u32 = 500;
 
@@ -283,7 +288,7 @@ const _: () = assert!(offset_of!(UTrapframe, utf_esp) == 48);
 /// Returns the name `print_trapframe` shows for trap number `trapno`.
 ///
 /// Never fails: unknown and reserved numbers give `"(unknown trap)"`, the
-/// system-call vector `"System call"`, and traps 32..=47
+/// system-call vector `"System call"`, T_KICK its name, and traps 32..=47
 /// `"Hardware Interrupt"`.
 pub const fn trapname(trapno: u32) -> &'static str {
     const EXCNAMES: [&str; 20] = [
@@ -312,6 +317,8 @@ pub const fn trapname(trapno: u32) -> &'static str {
         EXCNAMES[trapno as usize]
     } else if trapno == T_SYSCALL {
         "System call"
+    } else if trapno == T_KICK {
+        "Kick (inter-processor interrupt)"
     } else if trapno >= IRQ_OFFSET && trapno < IRQ_OFFSET + NIRQS {
         "Hardware Interrupt"
     } else {
@@ -351,7 +358,8 @@ mod tests {
         assert_eq!(trapname(IRQ_OFFSET + IRQ_TIMER), "Hardware Interrupt");
         assert_eq!(trapname(IRQ_OFFSET + NIRQS), "System call");
         assert_eq!(trapname(IRQ_OFFSET - 1), "(unknown trap)");
-        assert_eq!(trapname(49), "(unknown trap)");
+        assert_eq!(trapname(T_KICK), "Kick (inter-processor interrupt)");
+        assert_eq!(trapname(50), "(unknown trap)");
     }
 
     #[test]
