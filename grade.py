@@ -1159,10 +1159,10 @@ def test_cowcheck():
 
 SMPKILL_LINES = [
     "a child runs on another CPU",
-    "page_alloc, page_map, page_unmap on a child running elsewhere: invalid parameter",
-    "set_status NOT_RUNNABLE on a child running elsewhere: invalid parameter",
+    "page_alloc, page_map, page_unmap on a child running elsewhere: at once",
+    "set_status NOT_RUNNABLE on a child running elsewhere: stops at once",
     "set_status RUNNABLE on a child running elsewhere: no-op, never on two CPUs at once",
-    "destroy twice a child running elsewhere: dying until its CPU stops it, then freed",
+    "destroy a child running elsewhere: stops at once, then freed",
     "set_status on a dying child: bad environment",
     "8 rounds of killing a spinner running elsewhere: every one reaped",
     "page_alloc, page_unmap on a blocked child: allowed",
@@ -1174,9 +1174,10 @@ SMPKILL_LINES = [
 
 @test(10, "smpkill")
 def test_smpkill():
-    """Children running on another CPU: no page calls on them, set_status
-    RUNNABLE a no-op and NOT_RUNNABLE refused, never run on two CPUs, not
-    freed under their CPU (destroyed twice, or revived while dying), and
+    """Children running on another CPU: page calls on them take effect
+    before the call returns (TLB shootdown), set_status RUNNABLE a no-op and
+    NOT_RUNNABLE stops them at once, destroy stops them at once, never run
+    on two CPUs, not freed under their CPU (or revived while dying), and
     reaped round after round (the CPU that reaps a dying env on a timer
     interrupt still gets timer interrupts); a child woken from ipc_send or
     ipc_recv by set_status gets -E_IPC_NOT_RECV."""
@@ -1413,6 +1414,46 @@ def test_myhandler():
 part("Part F: hostile")
 
 # --- F1: kernel isolation (kill and change races, FPU, orphans, bad pointers) ---
+
+FPULEAK_LINES = [
+    "a fresh env sees an empty FPU, not another env's registers",
+    "FPU registers survive switches to other envs",
+    "fork copies the FPU, then each keeps its own",
+]
+
+
+def hostile_test(points, name, prog, lines, cpus=4, timeout=120, allow=()):
+    """Declare a test that runs `prog` (on `cpus` CPUs) and needs `<prog>:
+    <line> OK` for each of `lines` in order, then `<prog>: OK`; no FAILED
+    line, no panic, no unexpected fault report; every env freed once and
+    every page back."""
+
+    def fn():
+        r = run_prog(prog, cpus=cpus, commands=["meminfo"], timeout=timeout)
+        r.match(*["%s: %s OK$" % (prog, re.escape(line)) for line in lines]
+                + ["%s: OK$" % prog], ordered=True,
+                no=[r".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault"]
+                + ([] if "user fault" in allow else [ENV + "user fault"]))
+        check_ended(r)
+        check_all_freed(r)
+        check_no_leak(r)
+
+    fn.__name__ = "test_" + re.sub(r"\W", "_", name)
+    test(points, name)(fn)
+
+
+hostile_test(10, "fpuleak (1 CPU)", "fpuleak", FPULEAK_LINES, cpus=1)
+hostile_test(10, "fpuleak (4 CPUs)", "fpuleak", FPULEAK_LINES)
+
+ORPHANS_LINES = [
+    "children never started are freed when their parent exits",
+    "children of a parent killed in the middle of fork are freed",
+    "an orphan waiting in ipc_recv lives on",
+    "when it exits, its never-started children are freed",
+    "an env whose parent is gone may not make itself NOT_RUNNABLE",
+]
+
+hostile_test(10, "orphans", "orphans", ORPHANS_LINES)
 
 # --- F2: the user library under exhaustion, oversized frames ---
 

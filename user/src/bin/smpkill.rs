@@ -8,14 +8,18 @@
 //! once, one of them would find the flag taken (`overlaps`). We wait until
 //! a spinner's status is `ENV_RUNNING` (we are running, so it runs on
 //! another CPU) and then check that:
-//! - `sys_page_alloc`, `sys_page_map` (to it) and `sys_page_unmap` fail
-//!   with `invalid parameter` (no TLB shootdown: it must not change);
-//! - `sys_env_set_status(NOT_RUNNABLE)` fails with `invalid parameter`;
+//! - `sys_page_alloc`, `sys_page_map` (to it) and `sys_page_unmap` work,
+//!   and take effect before the call returns: a page mapped over its
+//!   shared page gets its very next heartbeat (the kernel stops the
+//!   child's CPU and flushes its TLB);
+//! - `sys_env_set_status(NOT_RUNNABLE)` stops it before the call returns,
+//!   and `RUNNABLE` lets it go on;
 //! - `sys_env_set_status(RUNNABLE)` succeeds and changes nothing: the
 //!   status stays `ENV_RUNNING` (so no second CPU picks it up), it never
 //!   runs on two CPUs at once, and it keeps running;
-//! - destroying it twice leaves it dying until its CPU traps (not freed
-//!   under that CPU), and once it is free it never runs again;
+//! - destroying it stops it before the call returns (no heartbeat after),
+//!   a second destroy fails with `bad environment` (dying is gone), and
+//!   it is freed;
 //! - `sys_env_set_status` on a dying child fails with `bad environment`;
 //! - killing a spinner round after round works every time: the CPU that
 //!   reaps a dying spinner on a timer interrupt must acknowledge the
@@ -39,7 +43,7 @@
 #![no_std]
 #![no_main]
 
-use abi::env::{ENV_DYING, ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING, EnvId, envx};
+use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::memlayout::UTOP;
 use abi::mmu::{PGSIZE, PteFlags};
@@ -241,20 +245,6 @@ impl Test {
         self.wait(WAIT_MS, || slot(s).heartbeat.load(SeqCst) != h)
     }
 
-    /// Waits until spinner `s` has not moved for 50 ms (it is not running).
-    fn stopped(&self, s: usize) -> bool {
-        let mut h = slot(s).heartbeat.load(SeqCst);
-        for _ in 0..100 {
-            self.pause(50);
-            let now = slot(s).heartbeat.load(SeqCst);
-            if now == h {
-                return true;
-            }
-            h = now;
-        }
-        false
-    }
-
     /// After `id` was destroyed: waits until it is free, then checks that
     /// it never runs again and never ran on two CPUs. Returns an error
     /// message.
@@ -276,90 +266,75 @@ impl Test {
         Ok(())
     }
 
-    /// Calls `op` on running spinner `id` until it fails (up to TRIES
-    /// times, each right after seeing the child running): it must fail
-    /// with `want`. `undo` repairs what a successful call did (the child
-    /// was not running at that moment after all).
-    fn expect_refused(
-        &self,
-        id: EnvId,
-        s: usize,
-        want: Error,
-        mut op: impl FnMut() -> Result<()>,
-        mut undo: impl FnMut(),
-    ) -> core::result::Result<(), &'static str> {
-        for _ in 0..TRIES {
-            if !self.wait_running(id, s) {
-                return Err("the child stopped running on another CPU");
-            }
-            match op() {
-                Err(e) if e == want => return Ok(()),
-                Ok(()) => undo(),
-                Err(_) => return Err("it failed with another error"),
-            }
-        }
-        Err("it succeeded every time, with the child running elsewhere")
+    /// Whether spinner slot `s` stays still from now on (its child runs no
+    /// more user code): no heartbeat for 50 ms.
+    fn still(&self, s: usize) -> bool {
+        let h = slot(s).heartbeat.load(SeqCst);
+        self.pause(50);
+        slot(s).heartbeat.load(SeqCst) == h
     }
 
-    /// Page calls, set_status NOT_RUNNABLE and RUNNABLE, then destroy
-    /// twice, on children running elsewhere.
+    /// Page calls, set_status NOT_RUNNABLE and RUNNABLE, then destroy, on
+    /// children running elsewhere.
     fn running_checks(&mut self, first: (EnvId, usize)) {
         let mut child = Some(first);
 
-        // Page calls: Inval, the child's address space must not change.
-        let what =
-            "page_alloc, page_map, page_unmap on a child running elsewhere: invalid parameter";
+        // Page calls work, and take effect at once: mapping a fresh page
+        // over the child's shared page moves its heartbeat to the new page
+        // before the call returns (the kernel stops the child's CPU and
+        // flushes its TLB).
+        let what = "page_alloc, page_map, page_unmap on a child running elsewhere: at once";
         if let Some((id, s)) = self.running_spinner(child.take(), what) {
-            child = Some((id, s));
+            let a = sys_page_alloc(id, SPARE, PTE_RW);
+            let u = sys_page_unmap(id, SPARE);
             if let Err(e) = sys_page_alloc(0, SPARE, PTE_RW) {
                 panic!("sys_page_alloc: {e}");
             }
-            let mut r = self.expect_refused(
-                id,
-                s,
-                Error::Inval,
-                || sys_page_alloc(id, SPARE, PTE_RW),
-                || {},
-            );
-            if r.is_ok() {
-                r = self.expect_refused(
-                    id,
-                    s,
-                    Error::Inval,
-                    || sys_page_map(0, SPARE, id, SPARE, PteFlags::P | PteFlags::U),
-                    || {},
-                );
-            }
-            if r.is_ok() {
-                r = self.expect_refused(id, s, Error::Inval, || sys_page_unmap(id, SPARE), || {});
-            }
+            let m = sys_page_map(0, SPARE, id, SHARED, PTE_RW);
+            let old = slot(s).heartbeat.load(SeqCst);
+            // SAFETY: SPARE is our fresh zeroed page; slot s lies inside it.
+            let moved = unsafe { &*(SPARE as *const Slot).add(s) };
+            let new_alive = self.wait(WAIT_MS, || moved.heartbeat.load(SeqCst) > 1);
+            let old_still = slot(s).heartbeat.load(SeqCst) == old;
+            let _ = sys_env_destroy(id);
+            let gone = self.wait(WAIT_MS, || env_status(id) == ENV_FREE);
             let _ = sys_page_unmap(0, SPARE);
-            match r {
-                Ok(()) => self.ok(what),
-                Err(why) => self.fail(what, why),
+            if a.is_err() || u.is_err() || m.is_err() {
+                cprintf!(
+                    "smpkill: page_alloc %s, page_unmap %s, page_map %s\n",
+                    show(a),
+                    show(u),
+                    show(m)
+                );
+                self.fail(what, "refused");
+            } else if !old_still {
+                self.fail(what, "the child wrote the old page after page_map returned");
+            } else if !new_alive {
+                self.fail(what, "the child never wrote the new page");
+            } else if !gone {
+                self.fail(what, "the child was never freed");
+            } else {
+                self.ok(what);
             }
         }
 
-        // NOT_RUNNABLE: Inval (destroy would then free it under its CPU).
-        let what = "set_status NOT_RUNNABLE on a child running elsewhere: invalid parameter";
-        if let Some((id, s)) = self.running_spinner(child.take(), what) {
+        // NOT_RUNNABLE: it stops before the call returns; RUNNABLE again
+        // lets it go on.
+        let what = "set_status NOT_RUNNABLE on a child running elsewhere: stops at once";
+        if let Some((id, s)) = self.running_spinner(None, what) {
             child = Some((id, s));
-            let r = self.expect_refused(
-                id,
-                s,
-                Error::Inval,
-                || sys_env_set_status(id, ENV_NOT_RUNNABLE),
-                || {
-                    // Not running now, or (broken kernel) soon: only then
-                    // may it be made runnable again.
-                    self.stopped(s);
-                    let _ = sys_env_set_status(id, ENV_RUNNABLE);
-                },
-            );
-            match r {
-                Ok(()) if !self.alive(s) => self.fail(what, "the child stopped running"),
-                Ok(()) => self.ok(what),
-                Err(why) => self.fail(what, why),
+            let r = sys_env_set_status(id, ENV_NOT_RUNNABLE);
+            let stopped = self.still(s);
+            let r2 = sys_env_set_status(id, ENV_RUNNABLE);
+            if r.is_err() || r2.is_err() {
+                cprintf!("smpkill: NOT_RUNNABLE %s, RUNNABLE %s\n", show(r), show(r2));
+                self.fail(what, "refused");
+            } else if !stopped {
+                self.fail(what, "the child ran on after set_status returned");
+            } else if !self.alive(s) {
+                self.fail(what, "the child did not run again when made RUNNABLE");
+            } else {
+                self.ok(what);
             }
         }
 
@@ -408,38 +383,27 @@ impl Test {
             }
         }
 
-        // Destroy twice: it stays dying until its own CPU traps and frees
-        // it. (That CPU may trap between our calls, freeing it for real:
-        // then try once more with another child.)
-        let what =
-            "destroy twice a child running elsewhere: dying until its CPU stops it, then freed";
-        let mut verdict = Some("the child was free right after the second destroy, twice");
-        for _ in 0..2 {
-            // (running_spinner reports its own failure.)
-            let Some((id, s)) = self.running_spinner(child.take(), what) else {
-                verdict = None;
-                break;
-            };
+        // Destroy: the child stops before the call returns (it is dying
+        // until its CPU frees it), a second destroy finds no such env, and
+        // it is freed.
+        let what = "destroy a child running elsewhere: stops at once, then freed";
+        if let Some((id, s)) = self.running_spinner(child.take(), what) {
             let r1 = sys_env_destroy(id);
+            let h = slot(s).heartbeat.load(SeqCst);
             let r2 = sys_env_destroy(id);
-            let st = env_status(id);
             let gone = self.check_gone(id, s);
-            if r1.is_err() || !matches!(r2, Ok(()) | Err(Error::BadEnv)) {
-                verdict = Some("destroy failed");
-                break;
-            }
-            if let Err(why) = gone {
-                verdict = Some(why);
-                break;
-            }
-            if st == ENV_DYING {
+            if r1.is_err() {
+                self.fail(what, "destroy failed");
+            } else if r2 != Err(Error::BadEnv) {
+                cprintf!("smpkill: the second destroy: %s\n", show(r2));
+                self.fail(what, "the second destroy did not fail with bad environment");
+            } else if slot(s).heartbeat.load(SeqCst) != h {
+                self.fail(what, "the child ran on after destroy returned");
+            } else if let Err(why) = gone {
+                self.fail(what, why);
+            } else {
                 self.ok(what);
-                verdict = None;
-                break;
             }
-        }
-        if let Some(why) = verdict {
-            self.fail(what, why);
         }
     }
 
