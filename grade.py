@@ -1416,6 +1416,30 @@ part("Part F: hostile")
 
 # --- F2: the user library under exhaustion, oversized frames ---
 
+@test(10, "bigframe")
+def test_bigframe():
+    # A frame larger than a page must hit the guard below its stack (stack
+    # probes), not jump it: on the normal stack, the stack-growth report in
+    # the guard zone; on the exception stack, the kernel's user_mem_check in
+    # the guard page below it.
+    r = run_prog("bigframe", commands=["meminfo"], timeout=60)
+    r.match(r"bigframe: stack: calling a 128 KiB frame, guard zone %s-%s, victims below$"
+            % (HEX8, HEX8),
+            ENV + r"user stack overflow at va %s$" % HEX8,
+            r"bigframe: handler: calling a 8 KiB frame on the exception stack$",
+            ENV + r"user_mem_check assertion failure for va %s$" % HEX8,
+            r"bigframe: OK$", ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC, r".*FAILED", UNHANDLED, ENV + "user fault va"])
+    m = r.search(r"bigframe: stack: .* guard zone (%s)-(%s)" % (HEX8, HEX8))
+    lo, hi = (int(x, 16) for x in m.groups())
+    va = int(r.search(ENV + r"user stack overflow at va (%s)$" % HEX8).group(1), 16)
+    require(lo <= va < hi, "the overflow at %08x is not in the guard zone %08x-%08x" % (va, lo, hi))
+    va = int(r.search(ENV + r"user_mem_check assertion failure for va (%s)$" % HEX8).group(1), 16)
+    require(USTACKTOP <= va < USTACKTOP + 4096,
+            "user_mem_check at %08x, not in the guard page below the exception stack" % va)
+    check_vm_run(r)
+
+
 
 # ---------------------------------------------------------------------------
 # Host unit tests (cargo test of the pure-logic crates)
