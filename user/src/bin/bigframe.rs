@@ -121,7 +121,9 @@ const NOWHERE: usize = 0x3000_0000;
 
 /// Case 2: an 8 KiB frame in a page-fault handler.
 fn handler_case() {
-    jos::set_pgfault_handler(handler);
+    if let Err(e) = jos::set_pgfault_handler(handler) {
+        panic!("set_pgfault_handler: {e}");
+    }
     cprintf!(
         "bigframe: handler: calling a %d KiB frame on the exception stack\n",
         HANDLER_FRAME >> 10
