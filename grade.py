@@ -1457,6 +1457,68 @@ hostile_test(10, "orphans", "orphans", ORPHANS_LINES)
 
 # --- F2: the user library under exhaustion, oversized frames ---
 
+@test(10, "bigframe")
+def test_bigframe():
+    # A frame larger than a page must hit the guard below its stack (stack
+    # probes), not jump it: on the normal stack, the stack-growth report in
+    # the guard zone; on the exception stack, the kernel's user_mem_check in
+    # the guard page below it.
+    r = run_prog("bigframe", commands=["meminfo"], timeout=60)
+    r.match(r"bigframe: stack: calling a 128 KiB frame, guard zone %s-%s, victims below$"
+            % (HEX8, HEX8),
+            ENV + r"user stack overflow at va %s$" % HEX8,
+            r"bigframe: handler: calling a 8 KiB frame on the exception stack$",
+            ENV + r"user_mem_check assertion failure for va %s$" % HEX8,
+            r"bigframe: OK$", ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC, r".*FAILED", UNHANDLED, ENV + "user fault va"])
+    m = r.search(r"bigframe: stack: .* guard zone (%s)-(%s)" % (HEX8, HEX8))
+    lo, hi = (int(x, 16) for x in m.groups())
+    va = int(r.search(ENV + r"user stack overflow at va (%s)$" % HEX8).group(1), 16)
+    require(lo <= va < hi, "the overflow at %08x is not in the guard zone %08x-%08x" % (va, lo, hi))
+    va = int(r.search(ENV + r"user_mem_check assertion failure for va (%s)$" % HEX8).group(1), 16)
+    require(USTACKTOP <= va < USTACKTOP + 4096,
+            "user_mem_check at %08x, not in the guard page below the exception stack" % va)
+    check_vm_run(r)
+
+
+# exhaust's lines, in order: `exhaust: <check> OK` for each string, or the
+# line itself for a tuple.
+EXHAUST_LINES = [
+    # Out of memory before any handler exists: each would install the
+    # upcall (and its exception stack) first.
+    (r"exhaust: hoarded \d+ pages, no upcall yet$",),
+    "first fork NoMem", "first sfork NoMem", "set_pgfault_handler NoMem", "add_region NoMem",
+    "stack growth NoMem", "first sbrk NoMem", "first malloc null", "first map_zero NoMem",
+    # Sizes near 4 GiB.
+    r"malloc\(~4 GiB\) null", "calloc overflow null", r"realloc\(p, ~4 GiB\) null, p kept",
+    r"posix_memalign\(~4 GiB\) NoMem", r"Vec::try_reserve\(~2 GiB\) Err",
+    r"sbrk\(huge / very negative\) refused, break unchanged", "heap consistent after overflows",
+    # Out of memory with the upcall and the heap set up.
+    "malloc with memory", (r"exhaust: hoarded \d+ pages, upcall installed$",),
+    (r"exhaust: \d+ small mallocs before null$",), "malloc until null, heap consistent", r"malloc\(1 MiB\) null", r"calloc\(1000, 1000\) null",
+    r"realloc\(p, 1 MiB\) null, p kept", "posix_memalign NoMem", r"Vec::try_reserve\(1 MiB\) Err",
+    "fork NoMem", "sfork NoMem", "map_zero NoMem", "watch of a zero-page page NoMem",
+    "heap consistent after the failures",
+    # map_zero refusals.
+    "page 0", "the null guard", "a range into the null guard", "the exception stack",
+    "a range onto the exception stack", "UTOP", "a wrapping range",
+    # The memory back.
+    "fork after freeing", r"malloc\(1 MiB\) after freeing",
+]
+
+
+@test(10, "exhaust")
+def test_exhaust():
+    # Every library call that allocates returns its error when memory runs
+    # out, never panics; sizes near 4 GiB are refused; map_zero refuses the
+    # null guard, the exception stack, UTOP and wrapping ranges.
+    r = run_prog("exhaust", commands=["meminfo"], timeout=120)
+    lines = [c[0] if isinstance(c, tuple) else r"exhaust: %s OK$" % c for c in EXHAUST_LINES]
+    r.match(*(lines + [r"exhaust: OK$"]), ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC, r".*FAILED", UNHANDLED, ENV + "user fault va"])
+    check_vm_run(r)
+
+
 
 # ---------------------------------------------------------------------------
 # Host unit tests (cargo test of the pure-logic crates)

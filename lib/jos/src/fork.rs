@@ -53,12 +53,14 @@ pub fn pgfault(utf: &mut UTrapframe) -> Fault {
 }
 
 /// Makes sure copy-on-write faults are handled: by [`pgfault`] unless a
-/// handler of the program's own is already set.
-fn ensure_cow_handler() {
+/// handler of the program's own is already set. Err(NoMem) if the upcall
+/// cannot be installed (out of memory).
+fn ensure_cow_handler() -> Result<()> {
+    install_upcall()?;
     if cow_handler().is_none() {
-        set_cow_handler(pgfault);
+        set_cow_handler(pgfault)?;
     }
-    install_upcall();
+    Ok(())
 }
 
 /// Makes the copy-on-write page at `va` (mapped by `pte`) private and
@@ -66,8 +68,8 @@ fn ensure_cow_handler() {
 /// count 1), it is remapped writable as it is; otherwise it is copied into
 /// a fresh page through PFTEMP.
 ///
-/// Err(NoMem) when out of memory.
-fn cow_make_private(va: usize, pte: Pte) -> Result<()> {
+/// Err(NoMem) when out of memory; the page is then left as it was.
+pub(crate) fn cow_make_private(va: usize, pte: Pte) -> Result<()> {
     // The last user of the page may just make it writable. (If someone
     // mapped it meanwhile, the kernel says Inval: copy after all.)
     if page_refcount(pte.addr()) == Some(1) && sys_page_map(0, va, 0, va, PTE_RW).is_ok() {
@@ -77,8 +79,11 @@ fn cow_make_private(va: usize, pte: Pte) -> Result<()> {
     // SAFETY: `va` and PFTEMP are two distinct mapped pages (PFTEMP is the
     // handler's scratch page, never used by anything else).
     unsafe { core::ptr::copy_nonoverlapping(va as *const u8, PFTEMP as *mut u8, PGSIZE) };
-    sys_page_map(0, PFTEMP, 0, va, PTE_RW)?;
-    sys_page_unmap(0, PFTEMP)
+    // Mapping over an existing entry needs no new page table, but if it
+    // fails anyway, do not leave the copy at PFTEMP.
+    let r = sys_page_map(0, PFTEMP, 0, va, PTE_RW);
+    let _ = sys_page_unmap(0, PFTEMP);
+    r
 }
 
 /// Maps our page at `va` (entry `pte`) into `child` as the table at the
@@ -146,11 +151,12 @@ fn populate_child(child: EnvId, map: impl FnMut(usize, Pte) -> Result<()>) -> Re
 /// Creates a child environment with a copy-on-write copy of our address
 /// space. Returns the child's id in the parent and 0 in the child.
 ///
-/// Err(NoFreeEnv) or Err(NoMem) from `sys_exofork`, or Err(NoMem) while
-/// mapping pages (the half-built child is destroyed). Panics if the
-/// exception stack for our own fault handler cannot be set up.
+/// Err(NoFreeEnv) or Err(NoMem) from `sys_exofork`, Err(NoMem) while
+/// mapping pages (the half-built child is destroyed), or Err(NoMem) if the
+/// exception stack for our own fault handler cannot be set up (then no
+/// child was made).
 pub fn fork() -> Result<EnvId> {
-    ensure_cow_handler();
+    ensure_cow_handler()?;
     let child = sys_exofork()?;
     if child == 0 {
         // The child: our registers are the parent's at `sys_exofork`, our
@@ -177,7 +183,7 @@ fn stack_bottom() -> usize {
 ///
 /// Err as for [`fork`].
 pub fn sfork() -> Result<EnvId> {
-    ensure_cow_handler();
+    ensure_cow_handler()?;
     let stack = stack_bottom();
     // A page we hold copy-on-write (from an earlier fork) is not really
     // ours to share: make it private first, or the first write by either

@@ -39,7 +39,7 @@
 //! nobody handles is reported (address, access, ip, region) and the
 //! environment exits. Any one piece can be replaced without touching the
 //! others.
-use crate::syscall::{sys_env_set_pgfault_upcall, sys_getenvid, sys_page_alloc};
+use crate::syscall::{sys_env_set_pgfault_upcall, sys_getenvid, sys_page_alloc, sys_page_unmap};
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::UXSTACKTOP;
@@ -226,7 +226,9 @@ fn unhandled(utf: &UTrapframe, region: Option<&str>) -> ! {
 /// Registers `handler` for faults in [start, end), named `name` in
 /// reports. Newer regions are asked first. Returns the region's index (for
 /// [`set_region_handler`] / [`remove_region`]), Err(Inval) for an empty
-/// range, Err(NoMem) if the table is full. Installs the upcall if needed.
+/// range, Err(NoMem) if the table is full or the upcall cannot be
+/// installed (out of memory); nothing is registered then. Installs the
+/// upcall if needed.
 pub fn add_region(
     start: usize,
     end: usize,
@@ -236,7 +238,8 @@ pub fn add_region(
     if start >= end {
         return Err(Error::Inval);
     }
-    let slot = with_table(|t| {
+    install_upcall()?;
+    with_table(|t| {
         let i = t.regions.iter().position(|r| r.is_none())?;
         t.regions[i] = Some(Region {
             start,
@@ -246,9 +249,7 @@ pub fn add_region(
         });
         Some(i)
     })
-    .ok_or(Error::NoMem)?;
-    install_upcall();
-    Ok(slot)
+    .ok_or(Error::NoMem)
 }
 
 /// Replaces the handler of region `id` (from add_region), keeping its
@@ -295,10 +296,12 @@ pub fn remove_region(id: usize) {
 
 /// Sets the handler for writes to copy-on-write pages (fork installs its
 /// own if none is set). Returns the previous one.
-pub fn set_cow_handler(handler: FaultHandler) -> Option<FaultHandler> {
-    let old = with_table(|t| t.cow.replace(handler));
-    install_upcall();
-    old
+///
+/// Err(NoMem) if the upcall cannot be installed (out of memory); the
+/// handler is then not set.
+pub fn set_cow_handler(handler: FaultHandler) -> Result<Option<FaultHandler>> {
+    install_upcall()?;
+    Ok(with_table(|t| t.cow.replace(handler)))
 }
 
 /// The current copy-on-write handler.
@@ -312,10 +315,12 @@ pub fn cow_handler() -> Option<FaultHandler> {
 /// in `utf_eflags`: the trap would come after the upcall's own last
 /// instruction, not the program's. Resume with `sys_env_set_trapframe` on
 /// yourself instead (see `vm::watch`).
-pub fn set_debug_handler(handler: FaultHandler) -> Option<FaultHandler> {
-    let old = with_table(|t| t.debug.replace(handler));
-    install_upcall();
-    old
+///
+/// Err(NoMem) if the upcall cannot be installed (out of memory); the
+/// handler is then not set.
+pub fn set_debug_handler(handler: FaultHandler) -> Result<Option<FaultHandler>> {
+    install_upcall()?;
+    Ok(with_table(|t| t.debug.replace(handler)))
 }
 
 /// Returns the address of the assembly upcall, as passed to
@@ -327,9 +332,13 @@ pub fn pgfault_upcall_addr() -> usize {
 /// Sets the fallback page-fault handler: JOS's `set_pgfault_handler`, for
 /// faults that no copy-on-write page or region claims. The first use of
 /// any handler maps the exception stack and registers the upcall.
-pub fn set_pgfault_handler(handler: PgfaultHandler) {
+///
+/// Err(NoMem) if that cannot be done (out of memory; JOS's C version
+/// panics); the handler is then not set.
+pub fn set_pgfault_handler(handler: PgfaultHandler) -> Result<()> {
+    install_upcall()?;
     with_table(|t| t.fallback = Some(handler));
-    install_upcall();
+    Ok(())
 }
 
 /// Maps the exception stack (one page below UXSTACKTOP, P|U|W) and
@@ -338,19 +347,28 @@ pub fn set_pgfault_handler(handler: PgfaultHandler) {
 /// are the kernel's business (it reports them and destroys the env), which
 /// is what JOS programs without a handler expect.
 ///
-/// Panics if the stack cannot be allocated or the upcall not registered.
-pub fn install_upcall() {
-    if with_table(|t| core::mem::replace(&mut t.installed, true)) {
-        return;
+/// Err(NoMem) if the exception stack cannot be allocated (out of memory):
+/// nothing is installed then, and a later call tries again. An exception
+/// stack that is already mapped (a fork child's, which its parent made)
+/// is kept.
+pub fn install_upcall() -> Result<()> {
+    if with_table(|t| t.installed) {
+        return Ok(());
     }
-    let perm = PteFlags::P | PteFlags::U | PteFlags::W;
-    if let Err(e) = sys_page_alloc(0, UXSTACKTOP - PGSIZE, perm) {
-        panic!("install_upcall: allocating the exception stack: {e}");
+    let xstack = UXSTACKTOP - PGSIZE;
+    let fresh = pte_of(xstack).is_none();
+    if fresh {
+        sys_page_alloc(0, xstack, PteFlags::P | PteFlags::U | PteFlags::W)?;
     }
     if let Err(e) = sys_env_set_pgfault_upcall(0, pgfault_upcall_addr()) {
-        panic!("install_upcall: setting the upcall: {e}");
+        if fresh {
+            let _ = sys_page_unmap(0, xstack);
+        }
+        return Err(e);
     }
+    with_table(|t| t.installed = true);
     // The library's default policy, once faults come to user space: the
     // stack grows on demand and null-pointer dereferences are reported.
     crate::vm::enable_default_guards();
+    Ok(())
 }

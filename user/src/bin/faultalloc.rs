@@ -58,7 +58,9 @@ fn read_cstr(va: usize, buf: &mut [u8]) -> &str {
 jos::main!(umain);
 
 fn umain(_args: &[&str]) {
-    jos::set_pgfault_handler(handler);
+    if let Err(e) = jos::set_pgfault_handler(handler) {
+        panic!("set_pgfault_handler: {e}");
+    }
     let mut buf = [0u8; 100];
     cprintf!("%s\n", read_cstr(0xdeadbeef, &mut buf));
     cprintf!("%s\n", read_cstr(0xcafebffe, &mut buf));

@@ -40,6 +40,8 @@ fn handler(utf: &mut UTrapframe) {
 jos::main!(umain);
 
 fn umain(_args: &[&str]) {
-    jos::set_pgfault_handler(handler);
+    if let Err(e) = jos::set_pgfault_handler(handler) {
+        panic!("set_pgfault_handler: {e}");
+    }
     jos::syscall::sys_cputs_raw(0xdeadbeef, 4);
 }

@@ -19,7 +19,9 @@ fn handler(utf: &mut UTrapframe) {
 }
 
 fn umain(_args: &[&str]) {
-    jos::set_pgfault_handler(handler);
+    if let Err(e) = jos::set_pgfault_handler(handler) {
+        panic!("set_pgfault_handler: {e}");
+    }
     // JOS's `*(unsigned*)0xDeadBeef = 0`: a 4-byte store to an unaligned,
     // unmapped address. Written in assembly because a Rust pointer write
     // would first (rightly) panic on the misalignment.

@@ -172,7 +172,9 @@ extern "C" fn fault_test() {
 }
 
 fn umain(_args: &[&str]) {
-    jos::set_pgfault_handler(pgfault);
+    if let Err(e) = jos::set_pgfault_handler(pgfault) {
+        panic!("set_pgfault_handler: {e}");
+    }
     fault_test();
     // A rough check that EIP was restored (we would hardly be here if not).
     // SAFETY: the handler mapped UTEMP.

@@ -166,7 +166,9 @@ fn side(who: &str, value: u8, region: core::ops::Range<usize>) {
 
 fn umain(_args: &[&str]) {
     // Plug my policies in; the library's fork will use my COW handler.
-    set_cow_handler(my_cow);
+    if let Err(e) = set_cow_handler(my_cow) {
+        panic!("myhandler: set_cow_handler: {e}");
+    }
     if let Err(e) = add_region(REGION, REGION + REGION_PAGES * PGSIZE, "mine", my_region) {
         panic!("myhandler: add_region: {e}");
     }

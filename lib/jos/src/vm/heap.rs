@@ -160,7 +160,7 @@ pub fn sbrk(n: isize) -> Result<usize> {
         None => {
             // The first growth: register the region, and make the zero
             // page's COW handler the one that sees writes to it.
-            zero::install();
+            zero::install()?;
             let id = add_region(start, top, REGION_NAME, heap_fault)?;
             with_heap(|h| h.region = Some(id));
             id

@@ -39,15 +39,26 @@
 //! wrapped in a used "fence" block that is never freed.
 //!
 //! Pages of the heap appear on first touch (`super::heap`): growing the
-//! heap by a large chunk costs nothing until the memory is used.
+//! heap by a large chunk costs nothing until the memory is used. But the
+//! allocator never touches a page it did not make present first
+//! ([`populate`]), and `malloc` makes the whole block it returns present:
+//! a page fault handler cannot return an error, so out of memory must be
+//! found here, where `malloc` can return null. (Invariant: the header,
+//! footer and links of every free block, and all of every used block, are
+//! present and writable.) Sizes near 4 GiB are refused with checked
+//! arithmetic, never wrapped.
 //!
 //! Environments are single-threaded, so there is no lock. Page-fault
 //! handlers must not allocate (they may run in the middle of `malloc`),
 //! and an `sfork`ed child shares the allocator's data but not the heap
 //! pages touched later: use `fork` with the heap.
 use super::heap::sbrk;
+use super::zero::is_zero_page;
+use crate::fork::cow_make_private;
+use crate::syscall::sys_page_alloc;
+use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
-use abi::mmu::PGSIZE;
+use abi::mmu::{PGSIZE, PteFlags, round_down};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::null_mut;
 
@@ -97,6 +108,50 @@ fn with_alloc<R>(f: impl FnOnce(&mut Allocator) -> R) -> R {
 fn block_size(size: usize) -> Option<usize> {
     let s = size.checked_add(OVERHEAD + ALIGN - 1)?;
     Some((s & !(ALIGN - 1)).max(MIN_BLOCK))
+}
+
+/// Makes every page of [addr, addr + len) present, private and writable:
+/// a page not mapped yet, or mapping the zero page, gets a fresh page; a
+/// copy-on-write page (after fork) a private copy. Pages already done are
+/// kept, even on error.
+///
+/// Err(NoMem) when out of memory, Err(Inval) if the range wraps around.
+fn populate(addr: usize, len: usize) -> Result<()> {
+    const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
+    if len == 0 {
+        return Ok(());
+    }
+    let last = addr.checked_add(len - 1).ok_or(Error::Inval)?;
+    let mut page = round_down(addr, PGSIZE);
+    loop {
+        match pte_of(page) {
+            None => sys_page_alloc(0, page, PTE_RW)?,
+            Some(pte) if is_zero_page(pte) => sys_page_alloc(0, page, PTE_RW)?,
+            Some(pte) if pte.flags().contains(PteFlags::COW) => cow_make_private(page, pte)?,
+            Some(_) => {}
+        }
+        if last - page < PGSIZE {
+            return Ok(());
+        }
+        page += PGSIZE;
+    }
+}
+
+/// How [`Allocator::extend`] grows a heap whose epilogue header is at `e`
+/// and whose break is `brk` (>= e + WORD) for a block of `asize` bytes:
+/// returns (fence, size, need), the bytes of the fence block wrapping what
+/// someone else took with sbrk (0 if nothing), of the new free block (at
+/// least CHUNK, whole pages), and how far the break must move. None if
+/// any of it overflows the address space.
+fn grow_plan(e: usize, brk: usize, asize: usize) -> Option<(usize, usize, usize)> {
+    let size = asize.max(CHUNK).checked_next_multiple_of(PGSIZE)?;
+    let fence = if brk == e + WORD {
+        0
+    } else {
+        (brk - e + WORD).checked_next_multiple_of(ALIGN)?
+    };
+    let end = e.checked_add(fence)?.checked_add(size)?.checked_add(WORD)?;
+    Some((fence, size, end - brk))
 }
 
 // ---------------------------------------------------------------------
@@ -261,7 +316,9 @@ impl Allocator {
     }
 
     /// Shrinks used block `bp` to `asize` bytes if the rest makes a block
-    /// of its own, which is then freed.
+    /// of its own, which is then freed. If the pages of the new footer,
+    /// header and links cannot be made present (out of memory), the block
+    /// stays whole: bigger than asked, never wrong.
     ///
     /// # Safety
     /// `bp` must be a used block of at least `asize` bytes, `asize` a
@@ -270,7 +327,9 @@ impl Allocator {
         // SAFETY: both parts lie inside the old block.
         unsafe {
             let size = block_len(bp);
-            if size - asize >= MIN_BLOCK {
+            if size - asize >= MIN_BLOCK
+                && populate(bp + asize - OVERHEAD, OVERHEAD + 2 * WORD).is_ok()
+            {
                 set_block(bp, asize, true);
                 let rest = bp + asize;
                 set_block(rest, size - asize, false);
@@ -307,6 +366,10 @@ impl Allocator {
         if sbrk(need as isize).is_err() {
             return false;
         }
+        if populate(prologue, OVERHEAD + WORD).is_err() {
+            let _ = sbrk(-(need as isize));
+            return false;
+        }
         let bp = prologue + WORD;
         // SAFETY: [prologue, prologue + 12) was just added to the heap.
         unsafe {
@@ -322,25 +385,29 @@ impl Allocator {
 
     /// Grows the heap by a free block of at least `asize` bytes (merged
     /// with a free last block) and returns it, on the free list. None if
-    /// the heap cannot grow.
+    /// the heap cannot grow (at its limit, out of memory for the pages of
+    /// the new tags, or a size that does not fit in the address space):
+    /// the break and the blocks are then as they were.
     ///
     /// Panics if the break is below the allocator's blocks (someone shrank
     /// the heap under it).
     fn extend(&mut self, asize: usize) -> Option<usize> {
-        let size = asize.max(CHUNK).next_multiple_of(PGSIZE);
         let e = self.epilogue;
         let brk = sbrk(0).ok()?;
         assert!(brk >= e + WORD, "malloc: the break moved into the heap");
-        // Bytes someone else took with sbrk become a used fence block
-        // (header at `e`, footer after their bytes).
-        let fence = if brk == e + WORD {
-            0
-        } else {
-            (brk - e + WORD).next_multiple_of(ALIGN)
-        };
-        let need = (e + fence + size + WORD) - brk;
-        sbrk(isize::try_from(need).ok()?).ok()?;
+        let (fence, size, need) = grow_plan(e, brk, asize)?;
+        let need = isize::try_from(need).ok()?;
+        sbrk(need).ok()?;
         let bp = e + WORD + fence;
+        // The pages written below: the fence's footer, the new block's
+        // header and links, its footer and the new epilogue.
+        if populate(bp - OVERHEAD, OVERHEAD + 2 * WORD).is_err()
+            || populate(bp + size - OVERHEAD, OVERHEAD).is_err()
+        {
+            // Shrinking unmaps the pages wholly above the old break again.
+            let _ = sbrk(-need);
+            return None;
+        }
         // SAFETY: [e, e + fence + size + WORD) is now heap: the fence, the
         // new block and the new epilogue header.
         unsafe {
@@ -354,24 +421,52 @@ impl Allocator {
         }
     }
 
-    /// See [`malloc`].
-    fn malloc(&mut self, size: usize) -> usize {
-        let Some(asize) = block_size(size) else {
-            return 0;
-        };
+    /// Takes a block of at least `asize` bytes (a multiple of ALIGN, at
+    /// least MIN_BLOCK) off the free list, growing the heap if needed, and
+    /// returns it, used. Its header, footer and first two words (its links
+    /// when free) are present, its other pages maybe not. None if the heap
+    /// cannot grow.
+    fn take(&mut self, asize: usize) -> Option<usize> {
         if !self.init() {
-            return 0;
+            return None;
         }
-        let Some(bp) = self.find_fit(asize).or_else(|| self.extend(asize)) else {
-            return 0;
-        };
+        let bp = self.find_fit(asize).or_else(|| self.extend(asize))?;
         // SAFETY: bp is a free block on the list, at least asize bytes.
         unsafe {
             self.unlink(bp);
             set_block(bp, block_len(bp), true);
             self.split(bp, asize);
         }
+        Some(bp)
+    }
+
+    /// Makes every page of used block `bp` present; on failure frees it
+    /// and returns 0, else returns `bp`.
+    ///
+    /// # Safety
+    /// `bp` must be a used block whose header, footer and links are
+    /// present (as [`Allocator::take`] returns them).
+    unsafe fn populate_or_free(&mut self, bp: usize) -> usize {
+        // SAFETY: the caller's promise; free only writes those words.
+        unsafe {
+            if populate(header(bp), block_len(bp)).is_err() {
+                self.free(bp);
+                return 0;
+            }
+        }
         bp
+    }
+
+    /// See [`malloc`].
+    fn malloc(&mut self, size: usize) -> usize {
+        let Some(asize) = block_size(size) else {
+            return 0;
+        };
+        let Some(bp) = self.take(asize) else {
+            return 0;
+        };
+        // SAFETY: bp is from take.
+        unsafe { self.populate_or_free(bp) }
     }
 
     /// See [`free`].
@@ -408,7 +503,10 @@ impl Allocator {
                 return bp;
             }
             let next = next_block(bp);
-            if !is_used(next) && cur + block_len(next) >= asize {
+            if !is_used(next)
+                && cur + block_len(next) >= asize
+                && populate(header(bp), asize).is_ok()
+            {
                 self.unlink(next);
                 set_block(bp, cur + block_len(next), true);
                 self.split(bp, asize);
@@ -437,14 +535,23 @@ impl Allocator {
         let Some(room) = asize.checked_add(align + MIN_BLOCK) else {
             return 0;
         };
-        let mut bp = self.malloc(room);
-        if bp == 0 {
+        let Some(room) = block_size(room) else {
             return 0;
-        }
+        };
+        let Some(mut bp) = self.take(room) else {
+            return 0;
+        };
         if !bp.is_multiple_of(align) {
             let mut abp = bp.next_multiple_of(align);
             if abp - bp < MIN_BLOCK {
                 abp += align;
+            }
+            // The leading block's footer, the aligned block's header and
+            // its first two words (links, should it be freed).
+            if populate(abp - OVERHEAD, OVERHEAD + 2 * WORD).is_err() {
+                // SAFETY: bp is the used block just taken.
+                unsafe { self.free(bp) };
+                return 0;
             }
             // SAFETY: bp is the used block just allocated; both parts lie
             // inside it, and the leading one is freed as a block of its own.
@@ -456,9 +563,12 @@ impl Allocator {
             }
             bp = abp;
         }
-        // SAFETY: bp is a used block of at least asize bytes.
-        unsafe { self.split(bp, asize) };
-        bp
+        // SAFETY: bp is a used block of at least asize bytes, its header,
+        // footer and links present.
+        unsafe {
+            self.split(bp, asize);
+            self.populate_or_free(bp)
+        }
     }
 
     /// See [`heap_check`].

@@ -74,7 +74,10 @@
 //! - A student's own debug handler (`set_debug_handler`) set after the
 //!   first watch replaces [`watch_debug`], and watches stop working.
 use crate::cprintf;
-use crate::pgfault::{Fault, FaultHandler, add_region, remove_region, set_debug_handler};
+use crate::fork::cow_make_private;
+use crate::pgfault::{
+    Fault, FaultHandler, add_region, install_upcall, remove_region, set_debug_handler,
+};
 use crate::syscall::{sys_env_set_trapframe, sys_page_alloc, sys_page_map, sys_page_unmap};
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
@@ -218,20 +221,19 @@ fn read_value(addr: usize, len: usize) -> u64 {
 
 /// Makes the page at `va` present, private and writable, as a watched page
 /// must be before it is protected: a copy-on-write page (from fork, or the
-/// zero page) is written once, with the byte already there, which gets it a
-/// private copy. Returns the page's permissions.
+/// zero page) gets a private copy first, as its first write would. Returns
+/// the page's permissions.
 ///
 /// Err(Inval) if nothing is mapped there, the page is read-only, or it is
 /// shared memory (`PTE_SHARE`): once another environment maps the same
 /// frame, the kernel lets us make it writable again only from a writable
-/// mapping, and copying it would end the sharing.
+/// mapping, and copying it would end the sharing. Err(NoMem) if the copy
+/// cannot be made (the page is then left as it was).
 fn prepare_page(va: usize) -> Result<PteFlags> {
     let pte = pte_of(va).ok_or(Error::Inval)?;
     if pte.flags().contains(PteFlags::COW) {
-        let p = va as *mut u8;
-        // SAFETY: the page is mapped; writing back the byte it holds
-        // changes nothing but makes the COW handler give us our own copy.
-        unsafe { write_volatile(p, read_volatile(p)) };
+        // Not by writing to it: the COW handler cannot return an error.
+        cow_make_private(round_down(va, PGSIZE), pte)?;
     }
     let pte = pte_of(va).ok_or(Error::Inval)?;
     let perm = pte.flags() & PteFlags::SYSCALL;
@@ -280,7 +282,10 @@ fn pages_of(addr: usize, len: usize) -> [usize; 2] {
 /// that touches the exception stack or this module's own state page;
 /// Err(NoMem) when
 /// [`MAX_WATCHES`] watches or [`MAX_WATCH_PAGES`] pages are in use (or the
-/// page-fault region table is full).
+/// page-fault region table is full), or when out of memory for the upcall
+/// or a private copy of a copy-on-write page. On error nothing is watched
+/// (a copy-on-write page may have been made private, which changes nothing
+/// the program can see).
 pub fn watch(addr: usize, len: usize) -> Result<WatchId> {
     if len == 0 || len > MAX_WATCH_LEN {
         return Err(Error::Inval);
@@ -291,6 +296,8 @@ pub fn watch(addr: usize, len: usize) -> Result<WatchId> {
         return Err(Error::Inval);
     }
     let pages = pages_of(addr, len);
+    // The upcall first: then setting the debug handler below cannot fail.
+    install_upcall()?;
     let mut t = load_tables();
     let id = t
         .watches
@@ -336,8 +343,16 @@ pub fn watch(addr: usize, len: usize) -> Result<WatchId> {
         }
     }
     if !t.debug_installed {
+        match set_debug_handler(watch_debug) {
+            Ok(prev) => t.prev_debug = prev,
+            Err(e) => {
+                for p in new.iter().flatten().filter_map(|&s| t.pages[s]) {
+                    remove_region(p.region);
+                }
+                return Err(e);
+            }
+        }
         t.debug_installed = true;
-        t.prev_debug = set_debug_handler(watch_debug);
     }
     t.watches[id] = Some(Watch {
         addr,
@@ -356,13 +371,39 @@ pub fn watch(addr: usize, len: usize) -> Result<WatchId> {
 /// Stops watch `id`; a page no other watch covers gets its permissions
 /// back. Returns how many writes the watch reported.
 ///
-/// Err(Inval) if there is no such watch. Panics if a page's permissions
-/// cannot be restored (out of memory for a private copy).
+/// Err(Inval) if there is no such watch; Err(NoMem) if a page's
+/// permissions cannot be restored (out of memory for a private copy of a
+/// page a fork child still shares): the watch then stays as it was.
 pub fn unwatch(id: WatchId) -> Result<u32> {
     let mut t = load_tables();
     let w = t.watches.get(id).copied().flatten().ok_or(Error::Inval)?;
     let hits = load_step().hits[id].wrapping_sub(w.hits_base);
     let pages = pages_of(w.addr, w.len);
+    // Pages made writable so far, to protect again if a later one fails.
+    let mut opened: [Option<WatchedPage>; 2] = [None; 2];
+    for (k, &va) in pages.iter().enumerate() {
+        if k == 1 && va == pages[0] {
+            break;
+        }
+        let Some(slot) = t.pages.iter().position(|p| p.is_some_and(|p| p.va == va)) else {
+            continue;
+        };
+        let Some(p) = t.pages[slot] else {
+            continue;
+        };
+        if p.users == 1 {
+            // Writable first, then out of the tables: a write to the page
+            // meanwhile does not fault, so no handler misses it.
+            if let Err(e) = open_page(p.va, p.perm) {
+                for q in opened.iter().flatten() {
+                    let _ = protect_page(q.va, q.perm);
+                }
+                return Err(e);
+            }
+            opened[k] = Some(p);
+        }
+    }
+    // Every page that needed it is writable: now update the tables.
     for (k, &va) in pages.iter().enumerate() {
         if k == 1 && va == pages[0] {
             break;
@@ -375,11 +416,6 @@ pub fn unwatch(id: WatchId) -> Result<u32> {
         };
         p.users -= 1;
         if p.users == 0 {
-            // Writable first, then out of the tables: a write to the page
-            // meanwhile does not fault, so no handler misses it.
-            if let Err(e) = open_page(p.va, p.perm) {
-                panic!("unwatch: restoring the page at {va:08x}: {e}");
-            }
             remove_region(p.region);
             t.pages[slot] = None;
         }

@@ -30,11 +30,12 @@
 //! COW handler of their own replaces this one too: their handler then also
 //! sees zero-page writes, and copying the zero page is correct (just a
 //! page copy more than needed).
+use super::null::NULL_GUARD_END;
 use crate::pgfault::{Fault, FaultHandler, set_cow_handler};
 use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
-use abi::memlayout::{UTOP, UZERO};
+use abi::memlayout::{UTOP, UXSTACKTOP, UZERO};
 use abi::mmu::{FEC_WR, PGSIZE, Pte, PteFlags, round_down, round_up};
 use abi::trap::UTrapframe;
 
@@ -87,13 +88,18 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
 
 /// Makes [`zero_cow_fault`] the copy-on-write handler (once), keeping the
 /// current one to pass other COW writes on to. Called by [`map_zero`] and
-/// by the heap; cannot fail (the upcall is installed if it was not).
-pub fn install() {
-    let first = with_state(|s| !core::mem::replace(&mut s.installed, true));
-    if first {
-        let prev = set_cow_handler(zero_cow_fault);
-        with_state(|s| s.prev = prev);
+/// by the heap. Installs the upcall if it was not: Err(NoMem) if that
+/// cannot be done (out of memory), and nothing changes.
+pub fn install() -> Result<()> {
+    if with_state(|s| s.installed) {
+        return Ok(());
     }
+    let prev = set_cow_handler(zero_cow_fault)?;
+    with_state(|s| {
+        s.installed = true;
+        s.prev = prev;
+    });
+    Ok(())
 }
 
 /// The COW handler for the zero page: a write to a copy-on-write mapping
@@ -114,8 +120,11 @@ pub fn zero_cow_fault(utf: &mut UTrapframe) -> Fault {
     prev(utf)
 }
 
-/// Checks that [va, va + len) is a page-aligned range below UTOP and
-/// returns its end rounded up to a page. Err(Inval) otherwise.
+/// Checks that [va, va + len) is a page-aligned range of ordinary user
+/// memory and returns its end rounded up to a page. Err(Inval) for an
+/// unaligned `va`, a range that wraps around, or one that touches the null
+/// guard ([0, NULL_GUARD_END), page 0 included), the user exception stack
+/// (UXSTACKTOP - PGSIZE) or anything at or above UTOP.
 fn page_range(va: usize, len: usize) -> Result<usize> {
     if !va.is_multiple_of(PGSIZE) {
         return Err(Error::Inval);
@@ -124,10 +133,22 @@ fn page_range(va: usize, len: usize) -> Result<usize> {
         .checked_add(len)
         .and_then(|e| round_up(e, PGSIZE))
         .ok_or(Error::Inval)?;
-    if end > UTOP {
+    if !user_range_ok(va, end) {
         return Err(Error::Inval);
     }
     Ok(end)
+}
+
+/// Whether the page range [va, end) (va <= end) stays clear of the null
+/// guard, the exception stack and everything from UTOP up.
+fn user_range_ok(va: usize, end: usize) -> bool {
+    // UXSTACKTOP == UTOP: the exception stack is the last page below it.
+    const TOP: usize = if UXSTACKTOP - PGSIZE < UTOP {
+        UXSTACKTOP - PGSIZE
+    } else {
+        UTOP
+    };
+    va == end || (va >= NULL_GUARD_END && end <= TOP)
 }
 
 /// Maps the zero page copy-on-write (P|U|COW) over every page of
@@ -135,12 +156,14 @@ fn page_range(va: usize, len: usize) -> Result<usize> {
 /// zeros, and each page gets its own fresh page on its first write. `va`
 /// must be page-aligned; `len` is rounded up to whole pages.
 ///
-/// Err(Inval) for an unaligned `va` or a range reaching UTOP, Err(NoMem)
-/// when a page table cannot be allocated (or the zero page's reference
-/// count is full); on error, the pages mapped so far are unmapped again.
+/// Err(Inval) for an unaligned `va`, a wrapping range, or one that touches
+/// the null guard (the first 64 KiB, page 0 included), the exception stack
+/// page or UTOP (nothing is mapped then); Err(NoMem) when the upcall or a
+/// page table cannot be allocated (or the zero page's reference count is
+/// full); on error, the pages mapped so far are unmapped again.
 pub fn map_zero(va: usize, len: usize) -> Result<()> {
     let end = page_range(va, len)?;
-    install();
+    install()?;
     for page in (va..end).step_by(PGSIZE) {
         if let Err(e) = sys_page_map(0, UZERO, 0, page, PTE_ZERO) {
             unmap_range(va, page - va)?;
@@ -154,7 +177,7 @@ pub fn map_zero(va: usize, len: usize) -> Result<()> {
 /// pages not mapped are skipped. Each unmapped zero-page mapping gives its
 /// reference back, each private page is freed once nobody maps it.
 ///
-/// Err(Inval) for an unaligned `va` or a range reaching UTOP.
+/// Err(Inval) for a range [`map_zero`] refuses.
 pub fn unmap_range(va: usize, len: usize) -> Result<()> {
     let end = page_range(va, len)?;
     for page in (va..end).step_by(PGSIZE) {
