@@ -46,15 +46,15 @@
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::memlayout::UTOP;
-use abi::mmu::{PGSIZE, PteFlags};
-use core::hint::spin_loop;
-use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use abi::mmu::PteFlags;
+use core::sync::atomic::Ordering::SeqCst;
 use jos::cprintf;
 use jos::env::{env_read, env_status, thisenv_read};
 use jos::syscall::{
     sys_env_destroy, sys_env_set_status, sys_getenvid, sys_ipc_recv, sys_ipc_send,
     sys_ipc_try_send, sys_page_alloc, sys_page_map, sys_page_unmap, sys_yield,
 };
+use user::spin::{Clock, Slot, slot_at, spin_forever};
 
 jos::main!(umain);
 
@@ -71,31 +71,8 @@ const TRIES: u32 = 5;
 const WAIT_MS: u64 = 3000;
 const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
-/// One child's slot in the shared page.
-#[repr(C)]
-struct Slot {
-    /// Bumped every round of the spin loop.
-    heartbeat: AtomicU32,
-    /// Held for most of a round of the spin loop.
-    busy: AtomicU32,
-    /// Rounds that found `busy` taken: the child ran on two CPUs at once.
-    overlaps: AtomicU32,
-    /// The IPC child's progress.
-    stage: AtomicU32,
-    /// The IPC child's results (error codes, 0 for Ok).
-    r1: AtomicU32,
-    r2: AtomicU32,
-    _pad: [u32; 2],
-}
-
-const NSLOTS: usize = PGSIZE / core::mem::size_of::<Slot>();
-
 fn slot(i: usize) -> &'static Slot {
-    assert!(i < NSLOTS);
-    // SAFETY: SHARED is a zeroed page mapped (writable, shared) before any
-    // fork; slot i lies inside it; Slot is atomics and plain words, valid
-    // when zero.
-    unsafe { &*(SHARED as *const Slot).add(i) }
+    slot_at(SHARED, i)
 }
 
 fn code(r: Result<()>) -> u32 {
@@ -112,20 +89,9 @@ fn show(r: Result<()>) -> &'static str {
     }
 }
 
-fn rdtsc() -> u64 {
-    let lo: u32;
-    let hi: u32;
-    // SAFETY: rdtsc only reads the time-stamp counter.
-    unsafe {
-        core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack));
-    }
-    (u64::from(hi) << 32) | u64::from(lo)
-}
-
 struct Test {
     me: EnvId,
-    /// Time-stamp counter cycles per millisecond.
-    per_ms: u64,
+    clock: Clock,
     next_slot: usize,
     failures: u32,
     /// No child can be made to run on another CPU any more (after having
@@ -134,43 +100,13 @@ struct Test {
 }
 
 impl Test {
-    /// Our own timer ticks: env_runs goes up each time the kernel runs us
-    /// again, which with nothing else runnable is at every timer interrupt
-    /// (read without a system call, which would count too).
-    fn runs(&self) -> u32 {
-        env_read(envx(self.me)).env_runs
-    }
-
-    /// Measures the time-stamp counter against 5 of our 10 ms timer ticks.
-    fn calibrate(&mut self) {
-        let r0 = self.runs();
-        while self.runs() == r0 {
-            spin_loop();
-        }
-        let (r1, t0) = (self.runs(), rdtsc());
-        while self.runs().wrapping_sub(r1) < 5 {
-            spin_loop();
-        }
-        self.per_ms = ((rdtsc() - t0) / 50).max(100_000);
-    }
-
-    /// Waits until `cond` holds, at most `ms` milliseconds (spinning, no
-    /// system calls); returns whether it held.
-    fn wait(&self, ms: u64, mut cond: impl FnMut() -> bool) -> bool {
-        let end = rdtsc() + ms * self.per_ms;
-        loop {
-            if cond() {
-                return true;
-            }
-            if rdtsc() > end {
-                return false;
-            }
-            spin_loop();
-        }
+    /// Waits until `cond` holds, at most `ms` milliseconds.
+    fn wait(&self, ms: u64, cond: impl FnMut() -> bool) -> bool {
+        self.clock.wait(ms, cond)
     }
 
     fn pause(&self, ms: u64) {
-        self.wait(ms, || false);
+        self.clock.pause(ms);
     }
 
     fn ok(&self, what: &str) {
@@ -241,8 +177,7 @@ impl Test {
 
     /// Whether the spinner is alive: its heartbeat still moves.
     fn alive(&self, s: usize) -> bool {
-        let h = slot(s).heartbeat.load(SeqCst);
-        self.wait(WAIT_MS, || slot(s).heartbeat.load(SeqCst) != h)
+        self.clock.alive(slot(s), WAIT_MS)
     }
 
     /// After `id` was destroyed: waits until it is free, then checks that
@@ -267,11 +202,9 @@ impl Test {
     }
 
     /// Whether spinner slot `s` stays still from now on (its child runs no
-    /// more user code): no heartbeat for 50 ms.
+    /// more user code).
     fn still(&self, s: usize) -> bool {
-        let h = slot(s).heartbeat.load(SeqCst);
-        self.pause(50);
-        slot(s).heartbeat.load(SeqCst) == h
+        self.clock.still(slot(s))
     }
 
     /// Page calls, set_status NOT_RUNNABLE and RUNNABLE, then destroy, on
@@ -577,33 +510,18 @@ impl Test {
     }
 }
 
-/// A spinner's life: no system calls, only the shared slot and registers.
-fn spin_forever(sl: &Slot) -> ! {
-    loop {
-        if sl.busy.swap(1, SeqCst) != 0 {
-            sl.overlaps.fetch_add(1, SeqCst);
-        }
-        sl.heartbeat.fetch_add(1, SeqCst);
-        for _ in 0..64 {
-            spin_loop();
-        }
-        sl.busy.store(0, SeqCst);
-        spin_loop();
-    }
-}
-
 fn umain(_args: &[&str]) {
     if let Err(e) = sys_page_alloc(0, SHARED, PTE_RW | PteFlags::SHARE) {
         panic!("sys_page_alloc: {e}");
     }
+    let me = sys_getenvid();
     let mut t = Test {
-        me: sys_getenvid(),
-        per_ms: 0,
+        me,
+        clock: Clock::calibrate(envx(me)),
         next_slot: 0,
         failures: 0,
         smp_lost: false,
     };
-    t.calibrate();
 
     // Does a child run on another CPU at all?
     let (id, s) = t.spinner();

@@ -1,0 +1,375 @@
+//! killrace: what a parent does to a child running on another CPU takes
+//! effect before the system call returns, round after round.
+//!
+//! The attack this guards against: a child destroyed while it runs on
+//! another CPU used to go on executing user code (on its TLB) until its
+//! next trap, and its parent could still take pages from it; a page
+//! unmapped from it and handed to the parent was then written by the dying
+//! child. Each round, with a fresh spinner child on another CPU (see
+//! `user::spin`), we check:
+//! - destroy: its heartbeat does not move after `sys_env_destroy` returns
+//!   (the child spins in user mode, or in a loop of system calls so that
+//!   its CPU is often in the kernel when we strike); and every call on the
+//!   destroyed child (page map from it, page unmap, page alloc, set
+//!   registers, set upcall, set status) fails with `bad environment`;
+//! - handover: a page the child writes, mapped into us and then unmapped
+//!   from the child, is never written again once the unmap returns (the
+//!   child's next write faults, and its handler makes it exit);
+//! - set_trapframe: new registers for the running child take effect (it
+//!   lands in the function we chose), they are not dropped;
+//! - set_status: NOT_RUNNABLE stops it before the call returns, again and
+//!   again, RUNNABLE lets it go on, and it never runs on two CPUs at once.
+//!
+//! Each check prints `killrace: <what> OK` after all its rounds (or
+//! `FAILED` with the round); the end is `killrace: OK`. Needs more than one
+//! CPU.
+#![no_std]
+#![no_main]
+
+use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING, EnvId, envx};
+use abi::error::{Error, Result};
+use abi::memlayout::USTACKTOP;
+use abi::mmu::{PGSIZE, PteFlags};
+use abi::trap::{Trapframe, UTrapframe};
+use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use jos::cprintf;
+use jos::env::env_status;
+use jos::pgfault::{Fault, add_region};
+use jos::syscall::{
+    sys_env_destroy, sys_env_set_pgfault_upcall, sys_env_set_status, sys_env_set_trapframe,
+    sys_getenvid, sys_page_alloc, sys_page_map, sys_page_unmap,
+};
+use user::spin::{Clock, NSLOTS, Slot, slot_at, spin_forever};
+
+jos::main!(umain);
+
+/// The page we share with every child: slot 0 is the header, then one
+/// slot per child.
+const SHARED: usize = 0x0a00_0000;
+/// A page private to a child, which it writes as it spins.
+const VICTIM: usize = 0x0b00_0000;
+/// Where a child's page lands in us.
+const GRAB: usize = 0x0c00_0000;
+/// Rounds of each check.
+const ROUNDS: u32 = 10;
+/// How long we wait for something that must happen (ms).
+const WAIT_MS: u64 = 3000;
+/// The mark a child leaves in its slot's `stage` when it lands where
+/// set_trapframe sent it.
+const LANDED: u32 = 0x4c41_4e44;
+const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
+
+/// How a spinner spins.
+#[derive(Clone, Copy, PartialEq)]
+enum Spin {
+    /// Pure user code.
+    User,
+    /// A system call every round, so its CPU is often in the kernel.
+    Syscalls,
+    /// User code that also writes its private VICTIM page.
+    Victim,
+}
+
+/// The header (slot 0): which slot the next set_trapframe landing is for.
+fn header() -> &'static Slot {
+    slot_at(SHARED, 0)
+}
+
+fn slot(i: usize) -> &'static Slot {
+    slot_at(SHARED, i)
+}
+
+fn show(r: Result<()>) -> &'static str {
+    match r {
+        Ok(()) => "ok",
+        Err(e) => e.as_str(),
+    }
+}
+
+/// Where set_trapframe sends a child: it marks its slot and exits.
+extern "C" fn landing() -> ! {
+    let s = header().stage.load(SeqCst) as usize;
+    slot(s).stage.store(LANDED, SeqCst);
+    jos::exit();
+}
+
+/// The VICTIM page's handler in a child: the page was taken away; exit
+/// quietly (the parent checks the rest).
+fn victim_gone(_utf: &mut UTrapframe) -> Fault {
+    jos::exit();
+}
+
+struct Race {
+    clock: Clock,
+    next_slot: usize,
+    failures: u32,
+}
+
+impl Race {
+    fn fail(&mut self, what: &str, round: u32, why: &str) {
+        cprintf!("killrace: %s FAILED in round %u: %s\n", what, round, why);
+        self.failures += 1;
+    }
+
+    /// Forks a spinner on a fresh slot and waits until it runs on another
+    /// CPU. Returns its id and slot, or None (with a FAILED line).
+    fn spinner(&mut self, how: Spin, what: &str, round: u32) -> Option<(EnvId, usize)> {
+        let s = self.next_slot;
+        self.next_slot = if s + 1 < NSLOTS { s + 1 } else { 1 };
+        let sl = slot(s);
+        sl.heartbeat.store(0, SeqCst);
+        sl.busy.store(0, SeqCst);
+        sl.overlaps.store(0, SeqCst);
+        sl.stage.store(0, SeqCst);
+        let id = match jos::fork() {
+            Ok(0) => spin(sl, how),
+            Ok(id) => id,
+            Err(e) => panic!("fork: {e}"),
+        };
+        let running = self.clock.wait(WAIT_MS, || {
+            sl.heartbeat.load(SeqCst) > 1 && env_status(id) == ENV_RUNNING
+        });
+        if !running {
+            let _ = sys_env_destroy(id);
+            self.fail(what, round, "the child never ran on another CPU");
+            return None;
+        }
+        Some((id, s))
+    }
+
+    /// Waits until `id` is free; fails the check otherwise.
+    fn reaped(&mut self, id: EnvId, what: &str, round: u32) -> bool {
+        if self.clock.wait(WAIT_MS, || env_status(id) == ENV_FREE) {
+            return true;
+        }
+        self.fail(what, round, "the child was never freed");
+        false
+    }
+
+    /// Destroy stops the child at once; a destroyed child is gone for
+    /// every system call.
+    fn destroy(&mut self, how: Spin, what: &str) {
+        for round in 0..ROUNDS {
+            let Some((id, s)) = self.spinner(how, what, round) else {
+                return;
+            };
+            if let Err(e) = sys_env_destroy(id) {
+                panic!("sys_env_destroy: {e}");
+            }
+            let h = slot(s).heartbeat.load(SeqCst);
+            let calls = [
+                (
+                    "page_map from it",
+                    sys_page_map(id, VICTIM, 0, GRAB, PTE_RW),
+                ),
+                ("page_unmap", sys_page_unmap(id, VICTIM)),
+                ("page_alloc", sys_page_alloc(id, GRAB, PTE_RW)),
+                (
+                    "set_trapframe",
+                    sys_env_set_trapframe(id, &Trapframe::zeroed()),
+                ),
+                ("set_pgfault_upcall", sys_env_set_pgfault_upcall(id, 0)),
+                ("set_status", sys_env_set_status(id, ENV_RUNNABLE)),
+                ("destroy", sys_env_destroy(id)),
+            ];
+            let _ = sys_page_unmap(0, GRAB);
+            for (call, r) in calls {
+                if r != Err(Error::BadEnv) {
+                    cprintf!("killrace: %s on the destroyed child: %s\n", call, show(r));
+                    self.fail(
+                        what,
+                        round,
+                        "a call on the destroyed child did not fail with bad environment",
+                    );
+                    return;
+                }
+            }
+            let still = self.clock.still(slot(s));
+            if slot(s).heartbeat.load(SeqCst) != h || !still {
+                self.fail(what, round, "the child ran on after destroy returned");
+                return;
+            }
+            if !self.reaped(id, what, round) {
+                return;
+            }
+        }
+        cprintf!("killrace: %s OK\n", what);
+    }
+
+    /// A page taken from a running child is never written by it again.
+    fn handover(&mut self) {
+        let what = "a page unmapped from a running child is never written by it again";
+        for round in 0..ROUNDS {
+            let Some((id, _)) = self.spinner(Spin::Victim, what, round) else {
+                return;
+            };
+            let m = sys_page_map(id, VICTIM, 0, GRAB, PTE_RW);
+            let u = sys_page_unmap(id, VICTIM);
+            // SAFETY: GRAB is mapped (if m is Ok) and we read one word.
+            let counter = || unsafe { &*(GRAB as *const AtomicU32) }.load(SeqCst);
+            if m.is_err() || u.is_err() {
+                cprintf!("killrace: page_map %s, page_unmap %s\n", show(m), show(u));
+                let _ = sys_env_destroy(id);
+                let _ = sys_page_unmap(0, GRAB);
+                self.fail(what, round, "refused");
+                return;
+            }
+            let c = counter();
+            self.clock.pause(50);
+            let after = counter();
+            let _ = sys_page_unmap(0, GRAB);
+            if after != c {
+                self.fail(
+                    what,
+                    round,
+                    "the child wrote the page after page_unmap returned",
+                );
+                let _ = sys_env_destroy(id);
+                return;
+            }
+            // Its next write faulted and its handler made it exit.
+            if !self.reaped(id, what, round) {
+                let _ = sys_env_destroy(id);
+                return;
+            }
+        }
+        cprintf!("killrace: %s OK\n", what);
+    }
+
+    /// New registers for a running child take effect.
+    fn set_trapframe(&mut self) {
+        let what = "set_trapframe on a running child takes effect";
+        for round in 0..ROUNDS {
+            let Some((id, s)) = self.spinner(Spin::User, what, round) else {
+                return;
+            };
+            header().stage.store(s as u32, SeqCst);
+            let mut tf = Trapframe::zeroed();
+            tf.tf_eip = landing as *const () as usize as u32;
+            tf.tf_esp = (USTACKTOP - 64) as u32;
+            let r = sys_env_set_trapframe(id, &tf);
+            let landed = self
+                .clock
+                .wait(WAIT_MS, || slot(s).stage.load(SeqCst) == LANDED);
+            if r.is_err() || !landed {
+                cprintf!("killrace: set_trapframe: %s\n", show(r));
+                let _ = sys_env_destroy(id);
+                self.fail(what, round, "the child never got to the new eip");
+                return;
+            }
+            if !self.reaped(id, what, round) {
+                return;
+            }
+        }
+        cprintf!("killrace: %s OK\n", what);
+    }
+
+    /// NOT_RUNNABLE stops a running child at once, every time; RUNNABLE
+    /// lets it go on; never on two CPUs at once.
+    fn set_status(&mut self) {
+        let what = "set_status NOT_RUNNABLE stops a running child at once, again and again";
+        for round in 0..ROUNDS {
+            let Some((id, s)) = self.spinner(Spin::User, what, round) else {
+                return;
+            };
+            let sl = slot(s);
+            let mut ok = true;
+            for flap in 0..10 {
+                if sys_env_set_status(id, ENV_NOT_RUNNABLE).is_err() {
+                    ok = false;
+                    break;
+                }
+                let h = sl.heartbeat.load(SeqCst);
+                if flap % 5 == 4 {
+                    ok &= self.clock.still(sl);
+                } else {
+                    self.clock.pause(1);
+                }
+                ok &= sl.heartbeat.load(SeqCst) == h;
+                if sys_env_set_status(id, ENV_RUNNABLE).is_err() {
+                    ok = false;
+                    break;
+                }
+                ok &= self.clock.alive(sl, WAIT_MS);
+            }
+            let overlaps = sl.overlaps.load(SeqCst);
+            let _ = sys_env_destroy(id);
+            if !ok {
+                self.fail(
+                    what,
+                    round,
+                    "it ran while NOT_RUNNABLE, or did not run again",
+                );
+                return;
+            }
+            if overlaps != 0 {
+                self.fail(what, round, "it ran on two CPUs at once");
+                return;
+            }
+            if !self.reaped(id, what, round) {
+                return;
+            }
+        }
+        cprintf!("killrace: %s OK\n", what);
+    }
+}
+
+/// A child's life.
+fn spin(sl: &Slot, how: Spin) -> ! {
+    match how {
+        Spin::User => spin_forever(sl),
+        Spin::Syscalls => loop {
+            if sl.busy.swap(1, SeqCst) != 0 {
+                sl.overlaps.fetch_add(1, SeqCst);
+            }
+            sl.heartbeat.fetch_add(1, SeqCst);
+            sys_getenvid();
+            sl.busy.store(0, SeqCst);
+        },
+        Spin::Victim => {
+            if let Err(e) = sys_page_alloc(0, VICTIM, PTE_RW) {
+                panic!("sys_page_alloc: {e}");
+            }
+            if let Err(e) = add_region(VICTIM, VICTIM + PGSIZE, "victim", victim_gone) {
+                panic!("add_region: {e}");
+            }
+            // SAFETY: VICTIM is our page until the parent takes it; then
+            // the write faults and victim_gone ends us.
+            let counter = unsafe { &*(VICTIM as *const AtomicU32) };
+            loop {
+                sl.heartbeat.fetch_add(1, SeqCst);
+                counter.fetch_add(1, SeqCst);
+            }
+        }
+    }
+}
+
+fn umain(_args: &[&str]) {
+    if let Err(e) = sys_page_alloc(0, SHARED, PTE_RW | PteFlags::SHARE) {
+        panic!("sys_page_alloc: {e}");
+    }
+    let mut r = Race {
+        clock: Clock::calibrate(envx(sys_getenvid())),
+        next_slot: 1,
+        failures: 0,
+    };
+    r.destroy(
+        Spin::User,
+        "destroy stops a child spinning in user mode at once",
+    );
+    r.destroy(
+        Spin::Syscalls,
+        "destroy stops a child making system calls at once",
+    );
+    r.handover();
+    r.set_trapframe();
+    r.set_status();
+    if let Err(e) = sys_page_unmap(0, SHARED) {
+        panic!("sys_page_unmap: {e}");
+    }
+    if r.failures == 0 {
+        cprintf!("killrace: OK\n");
+    } else {
+        cprintf!("killrace: %u check(s) FAILED\n", r.failures);
+    }
+}
