@@ -4,18 +4,35 @@
 Usage:
     python3 grade.py                 run every test (what `make grade` does)
     python3 grade.py help panic      only tests whose name or part contains a word
+    python3 grade.py -j 4            four tests at once (default: one per CPU)
     python3 grade.py -v backtrace    echo the console while a test runs
     python3 grade.py --list          list the tests, their parts and points
 
 Each line of the report reads `name: OK (1.2s)` or `name: FAIL (1.2s)`, a failure
 followed by indented context: what was missing or unexpected, and the tail of the
 console. The whole console of a failed test is saved in `jos.out.<test-name>`.
-The report ends with `Score: X/Y` and then, on the last line, `N passed, N failed`.
-The exit status is 1 when any test failed.
+The report ends with `Total time: 12.3s (2 jobs)` (wall clock, build included),
+`Score: X/Y` and then, on the last line, `N passed, N failed`. The exit status is
+1 when any test failed (130 when interrupted).
+
+Tests in parallel
+-----------------
+`-j N` (or GRADE_JOBS=N; `make grade J=N`) runs N tests at once, each in a
+thread of its own driving its own QEMU; the default is one per CPU, since a
+QEMU (TCG, `thread=single`) keeps one CPU busy; 0 also means one per CPU. The
+report does not depend on N: the same lines in the same order, each test's
+block whole, in declaration order, printed as soon as that test and every test
+before it are done. With more tests at once than CPUs, every timeout is
+multiplied by N / CPUs (on top of --timeout-scale): each QEMU then gets only a
+share of a CPU. `-v` runs one test at a time unless -j is given too; with -j N
+(N > 1) each echoed console line is prefixed with `[test-name] `.
 
 Declaring a test
 ----------------
-Tests run in the order they are declared, grouped by the last `part(...)` call.
+Tests are reported in the order they are declared, grouped by the last
+`part(...)` call. They may run at the same time as others (see above), each in
+its own thread: a test keeps its state in local variables, and anything shared
+between tests is computed once under a lock (see free_pages_at_boot).
 
 A program that runs and ends in the monitor, matched line by line:
 
@@ -51,8 +68,10 @@ Anything more involved is a function; it fails by raising TestFailure (which
     timeout=30        seconds (TCG is slow); not reaching `stop` in time fails
     inputs=[(s, text)]  text typed s seconds after the start, whatever the
                       console shows ("\\x01c" switches to QEMU's own monitor)
-Each QEMU gets a free GDB port (GDBPORT=), so other QEMUs of the same user do
-not get in the way.
+Each QEMU gets a free GDB port (GDBPORT=, an ephemeral port, never one given
+to another test of the same run; chosen again if QEMU finds it taken), so the
+tests running at once, a `make qemu-nox` in another terminal (its port is the
+GNUmakefile's, 25000 + uid % 5000) and other users' QEMUs do not get in the way.
 
 They return a Run: the console as `lines` (escape sequences removed) and `text`
 (raw), plus `reason`, `prompts`, `elapsed`. Views, each a Console with the same
@@ -68,7 +87,8 @@ regex to match some line (with ordered=True, in that order) and no line to match
 any of `no`.
 
 Before the first test that boots QEMU, `make` runs once; if it fails, its output
-is shown and every such test fails. Timeouts scale with --timeout-scale F (or
+is shown and every such test fails. Tests declared with qemu=False start first
+and run alongside the build. Timeouts scale with --timeout-scale F (or
 GRADE_TIMEOUT_SCALE) for slow machines.
 
 Standard library only.
@@ -85,6 +105,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -105,6 +126,35 @@ PROMPT = _Prompt()
 # Set by main() from the command line.
 VERBOSE = False
 TIMEOUT_SCALE = 1.0
+JOBS = 1  # tests run at once (-j)
+
+
+class _Context(threading.local):
+    """What the thread running a test knows about it: tests run in worker
+    threads, several at once with -j N, so this is per thread."""
+
+    def __init__(self):
+        self.runs = []  # every process the current test started (Run objects)
+        self.label = "grade"  # the test's slug: prefixes echoed lines with -v -j N
+
+
+_ctx = _Context()
+
+# Everything printed (report blocks, -v echo) goes out under this lock.
+_out_lock = threading.RLock()
+
+
+def _say(text):
+    """Print whole lines at once, never interleaved with another thread's."""
+    with _out_lock:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def _prefixed():
+    """Echoed console lines are prefixed with the test's name when several
+    tests run at once (-v with -j N, N > 1)."""
+    return VERBOSE and JOBS > 1
 
 
 class TestFailure(Exception):
@@ -272,8 +322,29 @@ class Console:
 # ---------------------------------------------------------------------------
 # Subprocesses: read incrementally, stop on a condition, kill the whole group
 
-# Every process a test started, for the failure report and jos.out.<test>.
-_runs = []
+# Every process running now, whichever test started it: an interrupted grading
+# run (Ctrl-C) ends them all. Once _cancelled is set, no process starts.
+_live_lock = threading.Lock()
+_live = set()
+_cancelled = False
+
+
+def _cancel_all():
+    """Start no more processes and end every running one (and its group); the
+    threads reading them then see the end and clean up as usual."""
+    global _cancelled
+    with _live_lock:
+        _cancelled = True
+        procs = list(_live)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, sig)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and any(_group_alive(p.pid) for p in procs):
+            time.sleep(0.05)
 
 
 def _group_alive(pgid):
@@ -301,22 +372,49 @@ def _group_alive(pgid):
 _echo_midline = False
 
 
-def _echo(text):
-    """Echo console text (-v), without the escapes that would reset the terminal."""
+def _echo(run, text):
+    """Echo console text (-v), without the escapes that would reset the terminal.
+    With several tests at once, only whole lines, each prefixed `[test] `."""
     global _echo_midline
-    text = _ANSI.sub("", text)
-    if text:
-        sys.stdout.write(text)
+    with _out_lock:
+        if _prefixed():
+            run._echo_buf += text  # escapes are removed from whole lines
+            *lines, run._echo_buf = run._echo_buf.split("\n")
+            for line in lines:
+                sys.stdout.write("[%s] %s\n" % (run.label, _ANSI.sub("", line).rstrip("\r")))
+        else:
+            # An escape sequence may be split between two reads: keep its
+            # start back until the rest arrives.
+            text = run._echo_buf + text
+            run._echo_buf = ""
+            esc = text.rfind("\x1b")
+            if esc >= 0 and len(text) - esc < 16 and not _ANSI.match(text, esc):
+                text, run._echo_buf = text[:esc], text[esc:]
+            text = _ANSI.sub("", text)
+            if not text:
+                return
+            sys.stdout.write(text)
+            _echo_midline = not text.endswith("\n")
         sys.stdout.flush()
-        _echo_midline = not text.endswith("\n")
 
 
-def _echo_end():
+def _echo_end(run):
     """End a partial echoed line, so the report starts on its own line."""
     global _echo_midline
-    if _echo_midline:
-        sys.stdout.write("\n")
-        _echo_midline = False
+    with _out_lock:
+        if _prefixed():
+            if run._echo_buf:
+                sys.stdout.write("[%s] %s\n" % (run.label, _ANSI.sub("", run._echo_buf).rstrip("\r")))
+                run._echo_buf = ""
+        else:
+            rest, run._echo_buf = _ANSI.sub("", run._echo_buf), ""
+            if rest:
+                sys.stdout.write(rest)
+                _echo_midline = not rest.endswith("\n")
+            if _echo_midline:
+                sys.stdout.write("\n")
+                _echo_midline = False
+        sys.stdout.flush()
 
 
 def _kill_group(proc):
@@ -370,6 +468,8 @@ class Run(Console):
         self._scan = 0  # prompt search resumes here
         self._line_start = 0  # offset of the first incomplete line
         self._new_lines = []  # complete lines that arrived with the last chunk
+        self.label = _ctx.label  # the test that started it (for -v -j N)
+        self._echo_buf = ""  # text not echoed yet (-v): a partial line, or escape
 
     # -- the stop condition, in words ------------------------------------
     def _prompts_wanted(self):
@@ -395,12 +495,16 @@ class Run(Console):
 
     # -- running -----------------------------------------------------------
     def start(self):
-        _runs.append(self)
+        _ctx.runs.append(self)
         if VERBOSE:
-            print("+ " + " ".join(self.argv), flush=True)
+            _say(("[%s] + " % self.label if _prefixed() else "+ ") + " ".join(self.argv))
         t0 = time.monotonic()
-        proc = subprocess.Popen(self.argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, bufsize=0, start_new_session=True)
+        with _live_lock:
+            if _cancelled:
+                raise TestFailure("interrupted")
+            proc = subprocess.Popen(self.argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, bufsize=0, start_new_session=True)
+            _live.add(proc)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         fd = proc.stdout.fileno()
         deadline = t0 + self.timeout
@@ -444,17 +548,19 @@ class Run(Console):
                     self.reason = "stop"
         finally:
             _kill_group(proc)  # even after an exit: its children may outlive it
+            with _live_lock:
+                _live.discard(proc)
             self.elapsed = time.monotonic() - t0
             self.lines = split_lines(self.text)
             if VERBOSE:
-                _echo_end()
+                _echo_end(self)
         return self
 
     def _feed(self, chunk):
         if not chunk:
             return
         if VERBOSE:
-            _echo(chunk)
+            _echo(self, chunk)
         self.text += chunk
         while True:
             i = self.text.find(PROMPT_TEXT, self._scan)
@@ -519,13 +625,29 @@ def run_command(argv, timeout=1200, what="output"):
     return r
 
 
+_ports_lock = threading.Lock()
+_ports_given = set()
+
+
 def _gdbport_arg():
     """`GDBPORT=N` for make, N a port free right now: QEMU refuses to start when
     its GDB port is taken, and the GNUmakefile's choice is the same for every
-    QEMU of the same user (another terminal, another grading run)."""
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return ["GDBPORT=%d" % s.getsockname()[1]]
+    QEMU of the same user (another terminal, another grading run). The kernel
+    picks N among the ephemeral ports (the GNUmakefile's, 25000-29999, are
+    below them); N is never one this run gave to another QEMU, which may not
+    be listening yet."""
+    with _ports_lock:
+        while True:
+            with socket.socket() as s:
+                s.bind(("", 0))
+                port = s.getsockname()[1]
+            if port not in _ports_given:
+                _ports_given.add(port)
+                return ["GDBPORT=%d" % port]
+
+
+# QEMU's complaint when its GDB port was taken between our choice and its start.
+_GDBPORT_TAKEN = re.compile(r".*-gdb tcp::\d+: Failed to find an available port")
 
 
 def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PROMPT,
@@ -534,7 +656,7 @@ def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PR
     fails the test if `stop` is not reached within `timeout` seconds.
     `inputs`: [(seconds, text)], text typed that long after the start
     (\\x01c switches the console to QEMU's monitor)."""
-    argv = MAKE + [target] + _gdbport_arg()
+    argv = []
     if cpus is not None:
         argv.append("CPUS=%d" % cpus)
     if kargs is not None:
@@ -544,8 +666,14 @@ def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PR
     for k, v in (make_vars or {}).items():
         argv.append("%s=%s" % (k, v))
     inputs = [(t * TIMEOUT_SCALE, text) for t, text in inputs]
-    r = Run(argv, commands=commands, stop=stop, timeout=timeout * TIMEOUT_SCALE, inputs=inputs)
-    r.start()
+    for attempt in range(3):
+        r = Run(MAKE + [target] + _gdbport_arg() + argv, commands=commands, stop=stop,
+                timeout=timeout * TIMEOUT_SCALE, inputs=inputs)
+        r.start()
+        if r.reason != "exit" or not any(_GDBPORT_TAKEN.match(line) for line in r.lines[-5:]):
+            break
+        if attempt < 2:
+            _ctx.runs.remove(r)  # someone else took the port: try another
     return r.check_stopped()
 
 
@@ -784,14 +912,17 @@ def free_pages(out):
 
 
 _free_at_boot = []
+_free_at_boot_lock = threading.Lock()
 
 
 def free_pages_at_boot():
-    """`meminfo`'s free pages after a boot with no program (booted once per run)."""
-    if not _free_at_boot:
-        r = boot(commands=["meminfo"])
-        _free_at_boot.append(free_pages(r.command(0)))
-    return _free_at_boot[0]
+    """`meminfo`'s free pages after a boot with no program (booted once per run,
+    by the first test that asks; tests asking meanwhile wait for it)."""
+    with _free_at_boot_lock:
+        if not _free_at_boot:
+            r = boot(commands=["meminfo"])
+            _free_at_boot.append(free_pages(r.command(0)))
+        return _free_at_boot[0]
 
 
 def module_pages(r):
@@ -1564,11 +1695,11 @@ def _indent(text, prefix="    "):
     return "\n".join(prefix + line for line in text.split("\n"))
 
 
-def _save_console(t):
+def _save_console(t, runs):
     path = os.path.join(ROOT, "jos.out." + t.slug)
     with open(path, "w") as f:
-        for r in _runs:
-            if len(_runs) > 1:
+        for r in runs:
+            if len(runs) > 1:
                 f.write("==== %s (%s, %.1fs)\n" % (" ".join(r.argv), r.reason, r.elapsed))
             f.write(r.text)
             if r.text and not r.text.endswith("\n"):
@@ -1576,72 +1707,178 @@ def _save_console(t):
     return os.path.relpath(path)
 
 
-def _build():
-    """`make` once before the first QEMU test. Returns whether it worked."""
-    # .gdbinit too, now: made later, it would get a test's GDBPORT.
-    r = run_command(MAKE[:2] + ["all", ".gdbinit"], timeout=1800, what="make")
-    ok = r.reason == "exit" and r.returncode == 0
-    print("build: %s (%.1fs)" % ("OK" if ok else "FAIL", r.elapsed), flush=True)
-    if not ok:
-        if r.reason == "timeout":
-            print("    `make` timed out after %.0fs" % r.timeout)
-        else:
-            print("    `make` exited with status %s; its output:" % r.returncode)
-        print(_indent(r.text.rstrip("\n") or "(none)", "    | "), flush=True)
-    _runs.clear()
-    return ok
+class _Build:
+    """`make` once before the first QEMU test; QEMU tests wait for it."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.ok = None
+
+    def run(self):
+        """Build and print `build: OK|FAIL`. Returns whether it worked."""
+        # .gdbinit too, now: made later, it would get a test's GDBPORT.
+        _ctx.label = "build"
+        try:
+            r = run_command(MAKE[:2] + ["all", ".gdbinit"], timeout=1800, what="make")
+            ok = r.reason == "exit" and r.returncode == 0
+            lines = ["build: %s (%.1fs)" % ("OK" if ok else "FAIL", r.elapsed)]
+            if not ok:
+                if r.reason == "timeout":
+                    lines.append("    `make` timed out after %.0fs" % r.timeout)
+                else:
+                    lines.append("    `make` exited with status %s; its output:" % r.returncode)
+                lines.append(_indent(r.text.rstrip("\n") or "(none)", "    | "))
+            _say("\n".join(lines))
+            self.ok = ok
+        except BaseException:  # Ctrl-C: the tests waiting for the build must not run
+            _cancel_all()
+            raise
+        finally:
+            _ctx.runs.clear()
+            self.done.set()
+        return self.ok
 
 
-def _run_test(t, built):
-    del _runs[:]
+class _Report:
+    """The report, in declaration order whatever order the tests finish in:
+    test i's block is printed whole as soon as it and every test before it are
+    done (by the thread that finished the last of them). Keeps the score."""
+
+    def __init__(self, tests, build):
+        self.tests = tests
+        self.build = build
+        self.blocks = [None] * len(tests)  # (ok, text) once done
+        self.headed = [False] * len(tests)
+        self.next = 0  # the first test not printed yet
+        self.all_done = threading.Event()
+        self.passed = self.failed = self.score = self.total = 0
+        self.part_score = self.part_total = 0
+        if not tests:
+            self.all_done.set()
+
+    def _head(self, i):
+        """`== part` before the first test of a part."""
+        t = self.tests[i]
+        if not self.headed[i] and (i == 0 or t.part != self.tests[i - 1].part):
+            self.part_score = self.part_total = 0
+            if t.part:
+                sys.stdout.write("== %s\n" % t.part)
+        self.headed[i] = True
+
+    def starting(self, i):
+        """Test i starts: its part's heading goes out now if nothing is
+        printed before it any more (as it did when tests ran one by one)."""
+        with _out_lock:
+            if i == self.next and self.build.done.is_set():
+                self._head(i)
+                sys.stdout.flush()
+
+    def finished(self, i, ok, block):
+        with _out_lock:
+            self.blocks[i] = (ok, block)
+            while self.next < len(self.tests) and self.blocks[self.next] is not None:
+                j = self.next
+                t = self.tests[j]
+                self._head(j)
+                ok, block = self.blocks[j]
+                sys.stdout.write(block + "\n")
+                self.passed += ok
+                self.failed += not ok
+                self.total += t.points
+                self.part_total += t.points
+                if ok:
+                    self.score += t.points
+                    self.part_score += t.points
+                if t.part and (j + 1 == len(self.tests) or self.tests[j + 1].part != t.part):
+                    sys.stdout.write("%s: %d/%d\n" % (t.part, self.part_score, self.part_total))
+                self.next += 1
+            sys.stdout.flush()
+            if self.next == len(self.tests):
+                self.all_done.set()
+
+
+def _run_test(t, i, build, report):
+    """Run test number i in this thread. Returns (ok, its report block)."""
+    _ctx.runs = []
+    _ctx.label = t.slug
+    if t.qemu:
+        build.done.wait()
+    report.starting(i)
     if VERBOSE:
-        print("==> %s" % t.name, flush=True)
+        _say(("[%s] " % t.slug if _prefixed() else "") + "==> %s" % t.name)
     t0 = time.monotonic()
     note = None
     error = None
     try:
-        if t.qemu and not built:
+        if t.qemu and not build.ok:
             raise TestFailure("not run: the build failed (see above)")
         note = t.fn()
     except TestFailure as e:
         error = str(e.args[0]) if e.args else "failed"
         if len(e.args) > 1:
             note = e.args[1]
-    except KeyboardInterrupt:
-        raise
     except Exception:
         error = "the test raised an exception:\n" + traceback.format_exc().rstrip()
     elapsed = time.monotonic() - t0
     label = t.name + (" (%s)" % note if note else "")
-    print("%s: %s (%.1fs)" % (label, "FAIL" if error else "OK", elapsed), flush=True)
+    lines = ["%s: %s (%.1fs)" % (label, "FAIL" if error else "OK", elapsed)]
     out = os.path.join(ROOT, "jos.out." + t.slug)
+    runs = _ctx.runs
     if error:
-        print(_indent(error))
-        if _runs:
-            last = _runs[-1]
-            print("    %s (%s after %.1fs)" % (" ".join(last.argv), last.reason, last.elapsed))
+        lines.append(_indent(error))
+        if runs:
+            last = runs[-1]
+            lines.append("    %s (%s after %.1fs)" % (" ".join(last.argv), last.reason, last.elapsed))
             tail = last.lines[-20:]
-            print("    last %d console line(s):" % len(tail))
-            print(_indent("\n".join(tail) or "(none)", "    | "))
-            print("    full console in %s" % _save_console(t))
-        sys.stdout.flush()
+            lines.append("    last %d console line(s):" % len(tail))
+            lines.append(_indent("\n".join(tail) or "(none)", "    | "))
+            lines.append("    full console in %s" % _save_console(t, runs))
     elif os.path.exists(out):
         os.remove(out)  # stale, from an earlier failure
-    return not error
+    return not error, "\n".join(lines)
+
+
+def _worker(queue, queue_lock, build, report):
+    """Take the next test from `queue` (indices into report.tests) until none is left."""
+    while True:
+        with queue_lock:
+            if not queue or _cancelled:
+                return
+            i = queue.pop(0)
+        t = report.tests[i]
+        try:
+            ok, block = _run_test(t, i, build, report)
+        except Exception:
+            ok, block = False, "%s: FAIL\n%s" % (t.name, _indent(traceback.format_exc().rstrip()))
+        if _cancelled:
+            return
+        report.finished(i, ok, block)
+
+
+def _cpus():
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def main():
-    global VERBOSE, TIMEOUT_SCALE
+    global VERBOSE, TIMEOUT_SCALE, JOBS
     ap = argparse.ArgumentParser(description="Grade the JOS kernel: boot it in QEMU and match its console.")
     ap.add_argument("filters", nargs="*", metavar="FILTER",
                     help="run only tests whose name or part contains one of these words")
-    ap.add_argument("-v", "--verbose", action="store_true", help="echo the console while tests run")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="echo the console while tests run (one test at a time unless -j is given)")
+    ap.add_argument("-j", "--jobs", type=int, metavar="N",
+                    default=int(os.environ["GRADE_JOBS"]) if os.environ.get("GRADE_JOBS") else None,
+                    help="run N tests at once (default: GRADE_JOBS, else one per CPU, or 1 with -v); "
+                    "0 means one per CPU")
     ap.add_argument("--list", action="store_true", help="list the tests and exit")
     ap.add_argument("--timeout-scale", type=float, default=float(os.environ.get("GRADE_TIMEOUT_SCALE", "1")),
                     metavar="F", help="multiply every timeout by F (slow machines)")
     args = ap.parse_args()
     VERBOSE = args.verbose
-    TIMEOUT_SCALE = args.timeout_scale
     os.chdir(ROOT)
 
     tests = _selected(args)
@@ -1658,34 +1895,54 @@ def main():
         print("%d tests, %d points" % (len(tests), sum(t.points for t in tests)))
         return 0
 
-    # Build once, before the first test that boots the kernel.
-    built = _build() if any(t.qemu for t in tests) else None
-    passed = failed = score = total = 0
-    part_score = part_total = 0
+    cpus = _cpus()
+    jobs = args.jobs
+    if jobs is None:
+        jobs = 1 if VERBOSE else cpus
+    elif jobs <= 0:
+        jobs = cpus
+    JOBS = min(jobs, len(tests))
+    # Each QEMU (TCG, one thread) wants a CPU of its own: with more tests at
+    # once than CPUs, each gets a share, and its timeouts grow in proportion.
+    TIMEOUT_SCALE = args.timeout_scale * max(1.0, JOBS / cpus)
+
+    start = time.monotonic()
+    build = _Build()
+    report = _Report(tests, build)
+    # Tests that need no build (host unit tests) first: they run alongside it.
+    queue = list(range(len(tests)))
+    if JOBS > 1:
+        queue.sort(key=lambda i: tests[i].qemu)
+    queue_lock = threading.Lock()
+    workers = [threading.Thread(target=_worker, args=(queue, queue_lock, build, report),
+                                name="grade-%d" % n, daemon=True) for n in range(JOBS)]
     try:
-        for i, t in enumerate(tests):
-            if i == 0 or t.part != tests[i - 1].part:
-                part_score = part_total = 0
-                if t.part:
-                    print("== %s" % t.part, flush=True)
-            ok = _run_test(t, built)
-            passed += ok
-            failed += not ok
-            total += t.points
-            part_total += t.points
-            if ok:
-                score += t.points
-                part_score += t.points
-            if t.part and (i + 1 == len(tests) or tests[i + 1].part != t.part):
-                print("%s: %d/%d" % (t.part, part_score, part_total), flush=True)
+        for w in workers:
+            w.start()
+        # Build once, before the first test that boots the kernel.
+        if any(t.qemu for t in tests):
+            build.run()
+        else:
+            build.done.set()
+        while not report.all_done.wait(0.5):
+            if not any(w.is_alive() for w in workers):
+                raise RuntimeError("the workers ended with tests left")
+        for w in workers:
+            w.join()
     except KeyboardInterrupt:
-        print("\ninterrupted", flush=True)
-        print("Score: %d/%d" % (score, total))
-        print("%d passed, %d failed" % (passed, failed + 1), flush=True)
+        _cancel_all()
+        for w in workers:
+            w.join(timeout=10)
+        with _out_lock:
+            print("\ninterrupted")
+            print("Total time: %.1fs (%d job%s)" % (time.monotonic() - start, JOBS, "s"[:JOBS > 1]))
+            print("Score: %d/%d" % (report.score, report.total))
+            print("%d passed, %d failed" % (report.passed, report.failed + 1), flush=True)
         return 130
-    print("Score: %d/%d" % (score, total))
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 1 if failed else 0
+    print("Total time: %.1fs (%d job%s)" % (time.monotonic() - start, JOBS, "s"[:JOBS > 1]))
+    print("Score: %d/%d" % (report.score, report.total))
+    print("%d passed, %d failed" % (report.passed, report.failed), flush=True)
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":
