@@ -1586,6 +1586,46 @@ ORPHANS_LINES = [
 
 hostile_test(10, "orphans", "orphans", ORPHANS_LINES)
 
+KILLRACE_LINES = [
+    "destroy stops a child spinning in user mode at once",
+    "destroy stops a child making system calls at once",
+    "a page unmapped from a running child is never written by it again",
+    "set_trapframe on a running child takes effect",
+    "set_status NOT_RUNNABLE stops a running child at once, again and again",
+]
+
+hostile_test(10, "killrace", "killrace", KILLRACE_LINES)
+
+BADPTR_LINES = [
+    "int $0x30 with every register zero",
+    "sys_cputs of length 0 at null, kernel, unmapped and top addresses",
+    "sys_cputs from a mapped page 0",
+    "sys_env_set_trapframe with a frame at address 0",
+]
+
+hostile_test(5, "badptr", "badptr", BADPTR_LINES, cpus=1)
+
+
+@test(5, "one monitor with 4 CPUs and no program")
+def test_one_monitor():
+    """Every CPU finds nothing to run: one of them runs the monitor, the
+    others halt (two monitors would print two greetings and prompts)."""
+    # Read on for a while after the last prompt: a second monitor would
+    # show itself by then.
+    r = boot(cpus=4, commands=["kerninfo", "help"], stop=None, timeout=6)
+    require(len(r.all(WELCOME)) == 1, "%d monitor greetings" % len(r.all(WELCOME)))
+    require(r.prompts == 3, "%d prompts, expected 3 (one per command and the last)" % r.prompts)
+    r.command(1).match(r"help - \S", r"kerninfo - \S")
+
+
+@test(5, "one monitor with 4 CPUs when the last env exits")
+def test_one_monitor_after_envs():
+    r = run_prog("forktree", cpus=4, commands=["kerninfo"], stop=None, timeout=8)
+    for line in (NO_RUNNABLE, WELCOME):
+        require(len(r.all(line)) == 1, "%r printed %d times" % (line, len(r.all(line))))
+    require(r.prompts == 2, "%d prompts, expected 2" % r.prompts)
+
+
 # --- F2: the user library under exhaustion, oversized frames ---
 
 @test(10, "bigframe")
