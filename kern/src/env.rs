@@ -423,38 +423,65 @@ pub fn user_mem_check(
     }
 }
 
-/// Reads the user bytes [va, va + len) of `e`, if `e` may read them
-/// (user_mem_check with U), handing them to `f` a page-sized piece at a
-/// time, in order. Returns Err(first bad address) before reading anything
-/// otherwise; a length of 0 reads nothing and is no error, whatever `va`.
+/// Walks the user bytes [va, va + len) of `e`, if `e` may access them
+/// with `perm | U | P` (user_mem_check), handing `f` the kernel address of
+/// each page-sized piece and its length, in order. Returns Err(first bad
+/// address) before touching anything otherwise; a length of 0 touches
+/// nothing and is no error, whatever `va`.
 ///
-/// The bytes are read through the kernel's own mapping of each physical
+/// The bytes are reached through the kernel's own mapping of each physical
 /// page, never through the user address: a user address (0, say, if the
 /// env mapped page 0) never becomes a Rust pointer, and `e` need not be the
 /// loaded address space.
-pub fn user_read(
+fn user_pieces(
     e: *const Env,
     va: usize,
     len: usize,
-    mut f: impl FnMut(&[u8]),
+    perm: PteFlags,
+    mut f: impl FnMut(usize, usize),
 ) -> core::result::Result<(), usize> {
-    user_mem_check(e, va, len, PteFlags::U)?;
+    user_mem_check(e, va, len, perm | PteFlags::U)?;
     let pgdir = env_pgdir(e);
     let mut done = 0;
     while done < len {
         let a = va + done;
         let n = (PGSIZE - pgoff(a)).min(len - done);
         let (pa, _) = pmap::va2pa(pgdir, round_down(a, PGSIZE)).ok_or(a)?;
-        // SAFETY: user_mem_check found the page mapped; its kernel address
-        // (KERNBASE + pa) is mapped for the kernel and [off, off + n) stays
-        // inside the page. Other envs sharing the page may change the bytes
-        // under us, which only changes what the caller sees.
-        let bytes =
-            unsafe { core::slice::from_raw_parts((pmap::kaddr(pa) + pgoff(a)) as *const u8, n) };
-        f(bytes);
+        f(pmap::kaddr(pa) + pgoff(a), n);
         done += n;
     }
     Ok(())
+}
+
+/// Reads the user bytes [va, va + len) of `e`, if `e` may read them,
+/// handing them to `f` a page-sized piece at a time, in order (see
+/// user_pieces). Returns Err(first bad address) before reading anything
+/// otherwise; a length of 0 reads nothing and is no error.
+pub fn user_read(
+    e: *const Env,
+    va: usize,
+    len: usize,
+    mut f: impl FnMut(&[u8]),
+) -> core::result::Result<(), usize> {
+    user_pieces(e, va, len, PteFlags::empty(), |kva, n| {
+        // SAFETY: [kva, kva + n) lies in one user page, through the
+        // kernel's mapping of it (user_pieces). Other envs sharing the page
+        // may change the bytes under us, which only changes what f sees.
+        f(unsafe { core::slice::from_raw_parts(kva as *const u8, n) })
+    })
+}
+
+/// Writes `bytes` to user address `va` of `e`, if `e` may write all of
+/// them (see user_pieces). Returns Err(first bad address), writing
+/// nothing, otherwise.
+pub fn user_copy_out(e: *const Env, va: usize, bytes: &[u8]) -> core::result::Result<(), usize> {
+    let mut at = 0;
+    user_pieces(e, va, bytes.len(), PteFlags::W, |kva, n| {
+        // SAFETY: [kva, kva + n) lies in one user page that e may write,
+        // through the kernel's mapping of it (user_pieces).
+        unsafe { core::ptr::copy_nonoverlapping(bytes[at..].as_ptr(), kva as *mut u8, n) };
+        at += n;
+    })
 }
 
 /// Copies the user bytes at `va` of `e` into `buf` (see user_read).

@@ -364,9 +364,12 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
         utf_eflags: tf.tf_eflags,
         utf_esp: tf.tf_esp,
     };
-    // SAFETY: user_mem_assert checked that [utf_va, +size) is mapped user-
-    // writable in e's address space, which is the one loaded.
-    unsafe { (utf_va as *mut UTrapframe).write_unaligned(utf) };
+    // SAFETY: UTrapframe is plain u32 fields, so its bytes are initialised.
+    let bytes = unsafe {
+        core::slice::from_raw_parts((&raw const utf).cast::<u8>(), size_of::<UTrapframe>())
+    };
+    // user_mem_assert checked the range is writable: this cannot fail.
+    let _ = env::user_copy_out(e, utf_va, bytes);
     tf.tf_esp = utf_va as u32;
     tf.tf_eip = upcall as u32;
     // The handler itself runs without single-stepping; the trapped eflags
