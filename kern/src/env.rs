@@ -162,7 +162,7 @@ pub fn env_alloc(parent_id: EnvId) -> Result<*mut Env> {
 
         let cur = cpu::curenv();
         let creator = if cur.is_null() { 0 } else { (*cur).env_id };
-        cprintf!("[%08x] new env %08x\n", creator, (*e).env_id);
+        cprintf!("[{:08x}] new env {:08x}\n", creator, (*e).env_id);
     }
     Ok(e)
 }
@@ -307,7 +307,7 @@ fn env_free_one(e: *mut Env) {
     // SAFETY: e and cur point into the Env array; the kernel lock is held.
     unsafe {
         let by = if cur.is_null() { 0 } else { (*cur).env_id };
-        cprintf!("[%08x] free env %08x\n", by, (*e).env_id);
+        cprintf!("[{:08x}] free env {:08x}\n", by, (*e).env_id);
         for pdeno in 0..pdx(UTOP) {
             let pde = (*pgdir).0[pdeno];
             if !pde.is_present() {
@@ -502,7 +502,7 @@ pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
         // SAFETY: e points into the array; the kernel lock is held.
         let id = unsafe { (*e).env_id };
         cprintf!(
-            "[%08x] user_mem_check assertion failure for va %08x\n",
+            "[{:08x}] user_mem_check assertion failure for va {:08x}\n",
             id,
             bad
         );

@@ -10,7 +10,7 @@ use abi::memlayout::{KERNBASE, kstacktop};
 #[unsafe(no_mangle)]
 pub extern "C" fn i386_init(magic: u32, info_pa: usize) -> ! {
     console::init();
-    cprintf!("6828 decimal is %o octal!\n", 6828);
+    cprintf!("6828 decimal is {:o} octal!\n", 6828);
 
     let bi = boot_info::init(magic, info_pa);
     if bi.flag("panic") {
@@ -50,7 +50,7 @@ extern "C" fn i386_init_stage2() -> ! {
     let bi = boot_info::get();
     for (i, m) in bi.modules().iter().enumerate() {
         cprintf!(
-            "boot module %d: %s [%08x, %08x)\n",
+            "boot module {}: {} [{:08x}, {:08x})\n",
             i,
             m.name(),
             m.start,
@@ -66,10 +66,10 @@ extern "C" fn i386_init_stage2() -> ! {
                     core::slice::from_raw_parts(pmap::kaddr(m.start) as *const u8, m.end - m.start)
                 };
                 if let Err(e) = env::env_create(image, ENV_TYPE_USER) {
-                    cprintf!("run %s: %e\n", prog, e.code());
+                    cprintf!("run {}: {}\n", prog, e);
                 }
             }
-            None => cprintf!("run %s: no boot module named %s\n", prog, prog),
+            None => cprintf!("run {}: no boot module named {}\n", prog, prog),
         },
         None => {
             // The other CPUs find nothing to run and halt: one monitor.

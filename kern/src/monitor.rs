@@ -80,7 +80,7 @@ const COMMANDS: &[Command] = &[
 
 fn mon_help(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     for c in COMMANDS {
-        cprintf!("%s - %s\n", c.name, c.desc);
+        cprintf!("{} - {}\n", c.name, c.desc);
     }
     true
 }
@@ -102,11 +102,16 @@ fn mon_kerninfo(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     ];
     cprintf!("Special kernel symbols:\n");
     for (name, va) in syms {
-        cprintf!("  %-6s %08x (virt)  %08x (phys)\n", name, va, va - kernbase);
+        cprintf!(
+            "  {:<6} {:08x} (virt)  {:08x} (phys)\n",
+            name,
+            va,
+            va - kernbase
+        );
     }
     let footprint = syms[4].1 - syms[1].1;
     cprintf!(
-        "Kernel executable memory footprint: %dKB\n",
+        "Kernel executable memory footprint: {}KB\n",
         footprint.div_ceil(1024)
     );
     true
@@ -122,7 +127,7 @@ pub fn mon_backtrace(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     while ebp != 0 && depth < 64 {
         // Stop at anything that is not a kernel stack address.
         if ebp < abi::memlayout::KERNBASE - abi::mmu::PTSIZE || !ebp.is_multiple_of(4) {
-            cprintf!("  ebp %08x  (bad frame pointer)\n", ebp);
+            cprintf!("  ebp {:08x}  (bad frame pointer)\n", ebp);
             break;
         }
         let frame = ebp as *const usize;
@@ -143,7 +148,7 @@ pub fn mon_backtrace(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
             )
         };
         cprintf!(
-            "  ebp %08x  eip %08x  args %08x %08x %08x %08x %08x\n",
+            "  ebp {:08x}  eip {:08x}  args {:08x} {:08x} {:08x} {:08x} {:08x}\n",
             ebp,
             eip,
             args[0],
@@ -165,13 +170,13 @@ pub fn print_location(eip: usize) {
     // call instruction instead.
     match kdebug::debuginfo_eip(eip.wrapping_sub(1)) {
         Some(loc) => cprintf!(
-            "         %s:%d: %s+0x%x\n",
+            "         {}:{}: {}+0x{:x}\n",
             loc.file,
             loc.line,
             loc.function,
             eip - loc.function_addr as usize
         ),
-        None => cprintf!("         <unknown>: %08x\n", eip),
+        None => cprintf!("         <unknown>: {:08x}\n", eip),
     }
 }
 
@@ -244,7 +249,7 @@ fn mon_showmappings(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
         return true;
     };
     if lo > hi {
-        cprintf!("showmappings: lo %08x is above hi %08x\n", lo, hi);
+        cprintf!("showmappings: lo {:08x} is above hi {:08x}\n", lo, hi);
         return true;
     }
     let pgdir = current_pgdir();
@@ -253,7 +258,7 @@ fn mon_showmappings(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     let mut lines = 0;
     while va <= hi {
         if lines == SHOW_LIMIT {
-            cprintf!("... (stopped after %d lines)\n", SHOW_LIMIT);
+            cprintf!("... (stopped after {} lines)\n", SHOW_LIMIT);
             break;
         }
         lines += 1;
@@ -263,7 +268,7 @@ fn mon_showmappings(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
                 let base = va & !(PTSIZE - 1);
                 let end = base.wrapping_add(PTSIZE - 1);
                 cprintf!(
-                    "%08x-%08x  %08x  %s\n",
+                    "{:08x}-{:08x}  {:08x}  {}\n",
                     base,
                     end,
                     pa & !(PTSIZE - 1),
@@ -276,7 +281,7 @@ fn mon_showmappings(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
             }
             Some((pa, flags)) => {
                 cprintf!(
-                    "%08x-%08x  %08x  %s\n",
+                    "{:08x}-{:08x}  {:08x}  {}\n",
                     va,
                     va + PGSIZE - 1,
                     pa,
@@ -300,7 +305,7 @@ fn mon_showmappings(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
                         }
                     }
                 }
-                cprintf!("%08x-%08x  unmapped\n", start, end.wrapping_sub(1));
+                cprintf!("{:08x}-{:08x}  unmapped\n", start, end.wrapping_sub(1));
                 if end == 0 || end <= start {
                     break;
                 }
@@ -413,7 +418,7 @@ fn print_run(start: usize, end: usize, f: PteFlags, name: &str) {
     } else {
         ""
     };
-    cprintf!("%08x-%08x r%c%c%s  %s\n", start, end, w, u, extra, name);
+    cprintf!("{:08x}-{:08x} r{}{}{}  {}\n", start, end, w, u, extra, name);
 }
 
 fn mon_dump(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
@@ -431,7 +436,7 @@ fn mon_dump(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     let pgdir = current_pgdir();
     for line in (0..len).step_by(16) {
         let a = addr.wrapping_add(line);
-        cprintf!("%08x:", a);
+        cprintf!("{:08x}:", a);
         let mut ascii = [b' '; 16];
         for (i, shown) in ascii.iter_mut().enumerate().take(16.min(len - line)) {
             let at = a.wrapping_add(i);
@@ -446,19 +451,19 @@ fn mon_dump(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
                 Some(kva) => {
                     // SAFETY: kva is in the KERNBASE mapping of existing RAM.
                     let b = unsafe { (kva as *const u8).read_volatile() };
-                    cprintf!(" %02x", b);
+                    cprintf!(" {:02x}", b);
                     *shown = if (0x20..0x7f).contains(&b) { b } else { b'.' };
                 }
                 None => cprintf!(" --"),
             }
         }
-        cprintf!("  %s\n", core::str::from_utf8(&ascii).unwrap_or(""));
+        cprintf!("  {}\n", core::str::from_utf8(&ascii).unwrap_or(""));
     }
     true
 }
 
 fn mon_meminfo(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
-    cprintf!("free pages: %d of %d\n", pmap::nfree(), pmap::npages());
+    cprintf!("free pages: {} of {}\n", pmap::nfree(), pmap::npages());
     true
 }
 
@@ -512,11 +517,11 @@ fn recurse(depth: u32) -> u32 {
 
 fn mon_kstackoverflow(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     cprintf!(
-        "recursing on the kernel stack at esp %08x...\n",
+        "recursing on the kernel stack at esp {:08x}...\n",
         x86::read_ebp()
     );
     let r = recurse(0);
-    cprintf!("recursion returned %u?\n", r);
+    cprintf!("recursion returned {}?\n", r);
     true
 }
 
@@ -530,7 +535,7 @@ fn mon_panic(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
 #[unsafe(no_mangle)]
 #[inline(never)]
 pub fn readline<'a>(prompt: &str, buf: &'a mut [u8; BUFLEN]) -> Option<&'a str> {
-    cprintf!("%s", prompt);
+    cprintf!("{}", prompt);
     let mut i = 0;
     loop {
         let c = crate::console::getchar();
@@ -562,7 +567,7 @@ fn runcmd(line: &str, tf: Option<&mut Trapframe>) -> bool {
     let mut argc = 0;
     for word in line.split_ascii_whitespace() {
         if argc == MAXARGS {
-            cprintf!("Too many arguments (max %d)\n", MAXARGS);
+            cprintf!("Too many arguments (max {})\n", MAXARGS);
             return true;
         }
         argv[argc] = word;
@@ -574,7 +579,7 @@ fn runcmd(line: &str, tf: Option<&mut Trapframe>) -> bool {
     match COMMANDS.iter().find(|c| c.name == argv[0]) {
         Some(c) => (c.func)(&argv[..argc], tf),
         None => {
-            cprintf!("Unknown command '%s'\n", argv[0]);
+            cprintf!("Unknown command '{}'\n", argv[0]);
             true
         }
     }
@@ -607,7 +612,7 @@ pub fn monitor(mut tf: Option<&mut Trapframe>) {
     match tf.as_deref() {
         // Single-stepping: just say where we are.
         Some(t) if t.tf_trapno == abi::trap::T_DEBUG => {
-            cprintf!("stepped: eip %08x\n", t.tf_eip);
+            cprintf!("stepped: eip {:08x}\n", t.tf_eip);
         }
         Some(t) => {
             cprintf!("Welcome to the JOS kernel monitor!\n");

@@ -17,7 +17,7 @@ fn panic(info: &PanicInfo) -> ! {
     if PANICKING.swap(true, Ordering::SeqCst) {
         // SAFETY: we are already panicking; a garbled line beats a deadlock.
         unsafe { console::force_unlock() };
-        cprintf!("kernel panic while panicking: %s\n", "halting");
+        cprintf!("kernel panic while panicking: {}\n", "halting");
         loop {
             x86::hlt();
         }

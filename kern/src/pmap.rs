@@ -201,7 +201,7 @@ fn i386_detect_memory() {
     NPAGES.store(top as usize / PGSIZE, Ordering::Relaxed);
     NPAGES_BASEMEM.store(base as usize / PGSIZE, Ordering::Relaxed);
     cprintf!(
-        "Physical memory: %uK available, base = %uK, extended = %uK\n",
+        "Physical memory: {}K available, base = {}K, extended = {}K\n",
         (base + ext) / 1024,
         base / 1024,
         ext / 1024

@@ -52,9 +52,9 @@ fn sys_env_destroy(envid: EnvId) -> Result<u32> {
     unsafe {
         let me = (*cur()).env_id;
         if e == cur() {
-            cprintf!("[%08x] exiting gracefully\n", me);
+            cprintf!("[{:08x}] exiting gracefully\n", me);
         } else {
-            cprintf!("[%08x] destroying %08x\n", me, (*e).env_id);
+            cprintf!("[{:08x}] destroying {:08x}\n", me, (*e).env_id);
         }
     }
     env::env_destroy(e);

@@ -51,7 +51,7 @@ pub fn irq_setmask(mask: u16) {
     cprintf!("enabled interrupts:");
     for i in 0..16 {
         if mask & (1 << i) == 0 {
-            cprintf!(" %d", i);
+            cprintf!(" {}", i);
         }
     }
     cprintf!("\n");

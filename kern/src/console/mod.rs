@@ -7,16 +7,17 @@ pub mod cga;
 pub mod kbd;
 pub mod serial;
 
-/// Prints a printf-style format (`%d %u %x %o %s %c %p %e`, width, `0` and
-/// `-` flags) to the console, like JOS's cprintf.
+/// Prints to the console, like JOS's cprintf, with Rust's format strings
+/// (`cprintf!("[{:08x}] new env {:08x}\n", a, b)`): an argument of the
+/// wrong type is a compile error. An error code prints through the
+/// `Display` of `abi::error::Error`.
 #[macro_export]
 macro_rules! cprintf {
-    ($fmt:expr $(, $arg:expr)* $(,)?) => {
-        $crate::console::vcprintf($fmt, &[$(printfmt::Arg::from($arg)),*])
+    ($($arg:tt)*) => {
+        $crate::console::print(format_args!($($arg)*))
     };
 }
 
-use printfmt::Arg;
 use spin::Mutex;
 
 /// The screen's state; holding this lock is holding the console.
@@ -81,10 +82,11 @@ pub unsafe fn force_unlock() {
     }
 }
 
-/// Formats `fmt` printf-style and writes it; used by `cprintf!`.
-pub fn vcprintf(fmt: &str, args: &[Arg]) {
-    let mut w = lock();
-    printfmt::vprintfmt(&mut |b| w.putc(b), fmt, args);
+/// Writes formatted text, holding the console for the whole of it; used by
+/// `cprintf!`.
+pub fn print(args: core::fmt::Arguments) {
+    use core::fmt::Write;
+    let _ = lock().write_fmt(args);
 }
 
 /// Writes raw bytes (for `sys_cputs`).

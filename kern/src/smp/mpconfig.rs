@@ -102,14 +102,14 @@ pub fn mp_init() {
                         }
                         n += 1;
                     } else {
-                        cprintf!("SMP: too many CPUs, CPU %d disabled\n", apicid);
+                        cprintf!("SMP: too many CPUs, CPU {} disabled\n", apicid);
                     }
                 }
                 p += 20;
             }
             1..=4 => p += 8,
             t => {
-                cprintf!("mpinit: unknown config type %x\n", t);
+                cprintf!("mpinit: unknown config type {:x}\n", t);
                 return;
             }
         }
@@ -123,7 +123,7 @@ pub fn mp_init() {
     let boot = BOOTCPU.load(Ordering::Relaxed);
     // SAFETY: read-only access to the boot CPU's id.
     let boot_id = unsafe { (*cpu::cpu(boot)).cpu_id };
-    cprintf!("SMP: CPU %d found %d CPU(s)\n", boot_id, n);
+    cprintf!("SMP: CPU {} found {} CPU(s)\n", boot_id, n);
 
     // If the hardware emulates PIC mode, switch to symmetric I/O mode.
     if mpf[12] & 0x80 != 0 {

@@ -132,7 +132,7 @@ extern "C" fn mp_main() -> ! {
 }
 
 extern "C" fn mp_main_stage2() -> ! {
-    cprintf!("SMP: CPU %d starting\n", cpu::cpunum());
+    cprintf!("SMP: CPU {} starting\n", cpu::cpunum());
     lapic::lapic_init();
     gdt::gdt_init_percpu();
     crate::trap::trap_init_percpu();

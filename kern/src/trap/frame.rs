@@ -11,23 +11,23 @@ pub static LAST_TF: AtomicUsize = AtomicUsize::new(0);
 /// Prints every register of `tf`, decoding the trap and page-fault error.
 pub fn print_trapframe(tf: &Trapframe) {
     cprintf!(
-        "TRAP frame at %p from CPU %d\n",
-        tf as *const Trapframe,
+        "TRAP frame at {:#010x} from CPU {}\n",
+        tf as *const Trapframe as usize,
         crate::cpu::cpunum()
     );
     print_regs(tf);
-    cprintf!("  es   0x----%04x\n", tf.tf_es);
-    cprintf!("  ds   0x----%04x\n", tf.tf_ds);
-    cprintf!("  trap 0x%08x %s\n", tf.tf_trapno, trapname(tf.tf_trapno));
+    cprintf!("  es   0x----{:04x}\n", tf.tf_es);
+    cprintf!("  ds   0x----{:04x}\n", tf.tf_ds);
+    cprintf!("  trap 0x{:08x} {}\n", tf.tf_trapno, trapname(tf.tf_trapno));
     let is_last = LAST_TF.load(Ordering::Relaxed) == tf as *const Trapframe as usize;
     if is_last && tf.tf_trapno == T_PGFLT {
-        cprintf!("  cr2  0x%08x\n", x86::rcr2());
+        cprintf!("  cr2  0x{:08x}\n", x86::rcr2());
     }
-    cprintf!("  err  0x%08x", tf.tf_err);
+    cprintf!("  err  0x{:08x}", tf.tf_err);
     if tf.tf_trapno == T_PGFLT {
         let e = tf.tf_err;
         cprintf!(
-            " [%s, %s, %s]\n",
+            " [{}, {}, {}]\n",
             if e & FEC_U != 0 { "user" } else { "kernel" },
             if e & FEC_WR != 0 { "write" } else { "read" },
             if e & FEC_PR != 0 {
@@ -39,24 +39,24 @@ pub fn print_trapframe(tf: &Trapframe) {
     } else {
         cprintf!("\n");
     }
-    cprintf!("  eip  0x%08x\n", tf.tf_eip);
-    cprintf!("  cs   0x----%04x\n", tf.tf_cs);
-    cprintf!("  flag 0x%08x\n", tf.tf_eflags);
+    cprintf!("  eip  0x{:08x}\n", tf.tf_eip);
+    cprintf!("  cs   0x----{:04x}\n", tf.tf_cs);
+    cprintf!("  flag 0x{:08x}\n", tf.tf_eflags);
     if tf.tf_cs & 3 != 0 {
-        cprintf!("  esp  0x%08x\n", tf.tf_esp);
-        cprintf!("  ss   0x----%04x\n", tf.tf_ss);
+        cprintf!("  esp  0x{:08x}\n", tf.tf_esp);
+        cprintf!("  ss   0x----{:04x}\n", tf.tf_ss);
     }
 }
 
 /// Prints the general registers.
 pub fn print_regs(tf: &Trapframe) {
     let r = &tf.tf_regs;
-    cprintf!("  edi  0x%08x\n", r.reg_edi);
-    cprintf!("  esi  0x%08x\n", r.reg_esi);
-    cprintf!("  ebp  0x%08x\n", r.reg_ebp);
-    cprintf!("  oesp 0x%08x\n", r.reg_oesp);
-    cprintf!("  ebx  0x%08x\n", r.reg_ebx);
-    cprintf!("  edx  0x%08x\n", r.reg_edx);
-    cprintf!("  ecx  0x%08x\n", r.reg_ecx);
-    cprintf!("  eax  0x%08x\n", r.reg_eax);
+    cprintf!("  edi  0x{:08x}\n", r.reg_edi);
+    cprintf!("  esi  0x{:08x}\n", r.reg_esi);
+    cprintf!("  ebp  0x{:08x}\n", r.reg_ebp);
+    cprintf!("  oesp 0x{:08x}\n", r.reg_oesp);
+    cprintf!("  ebx  0x{:08x}\n", r.reg_ebx);
+    cprintf!("  edx  0x{:08x}\n", r.reg_edx);
+    cprintf!("  ecx  0x{:08x}\n", r.reg_ecx);
+    cprintf!("  eax  0x{:08x}\n", r.reg_eax);
 }

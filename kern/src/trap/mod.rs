@@ -121,7 +121,7 @@ extern "C" fn double_fault_task() -> ! {
     // only read them.
     let ts = unsafe { (*cpu::thiscpu()).cpu_ts };
     cprintf!(
-        "double fault: eip %08x esp %08x ebp %08x cr2 %08x\n",
+        "double fault: eip {:08x} esp {:08x} ebp {:08x} cr2 {:08x}\n",
         ts.ts_eip,
         ts.ts_esp,
         ts.ts_ebp,
@@ -132,7 +132,7 @@ extern "C" fn double_fault_task() -> ! {
         let top = kstacktop(cpu);
         if (ts.ts_esp as usize) < top - KSTKSIZE {
             cprintf!(
-                "  (esp is in the guard gap below CPU %d's kernel stack: a kernel stack overflow)\n",
+                "  (esp is in the guard gap below CPU {}'s kernel stack: a kernel stack overflow)\n",
                 cpu
             );
         }
@@ -297,7 +297,7 @@ fn page_fault_handler(tf: &mut Trapframe) {
         // SAFETY: e is the running env; the kernel lock is held.
         let id = unsafe { (*e).env_id };
         cprintf!(
-            "[%08x] user fault va %08x ip %08x\n",
+            "[{:08x}] user fault va {:08x} ip {:08x}\n",
             id,
             fault_va,
             tf.tf_eip

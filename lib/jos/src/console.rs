@@ -1,7 +1,6 @@
 //! `cprintf!` for user programs: formats into a buffer and hands it to
 //! `sys_cputs` in chunks, so one print is one system call where it fits.
 use crate::syscall::sys_cputs;
-use printfmt::Arg;
 
 /// Bytes buffered per `sys_cputs`.
 const BUF: usize = 256;
@@ -28,34 +27,44 @@ impl PrintBuf {
     }
 }
 
-/// Formats printf-style and prints; used by `cprintf!`.
-pub fn vcprintf(fmt: &str, args: &[Arg]) {
-    let mut pb = PrintBuf {
-        buf: [0; BUF],
-        len: 0,
-    };
-    printfmt::vprintfmt(&mut |b| pb.putc(b), fmt, args);
-    pb.flush();
+/// Prints formatted text, in as few `sys_cputs` calls as fit (one for a
+/// short line, so it is not interleaved with other environments' output);
+/// used by `cprintf!`.
+pub fn print(args: core::fmt::Arguments) {
+    use core::fmt::Write;
+    let mut w = Writer::new();
+    let _ = w.write_fmt(args);
+    w.flush();
 }
 
-/// Formats printf-style into `buf`, always NUL-terminating it (truncating
-/// the text if needed, as C's `snprintf`); returns the number of text bytes
-/// stored, not counting the NUL. Stores nothing if `buf` is empty.
-pub fn vsnprintf(buf: &mut [u8], fmt: &str, args: &[Arg]) -> usize {
+/// Formats into `buf`, always NUL-terminating it (truncating the text if
+/// needed, as C's `snprintf`); returns the number of text bytes stored, not
+/// counting the NUL. Stores nothing if `buf` is empty. Used by `snprintf!`.
+pub fn format_into(buf: &mut [u8], args: core::fmt::Arguments) -> usize {
+    struct Trunc<'a> {
+        buf: &'a mut [u8],
+        n: usize,
+    }
+    impl core::fmt::Write for Trunc<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            for b in s.bytes() {
+                if self.n < self.buf.len() {
+                    self.buf[self.n] = b;
+                    self.n += 1;
+                }
+            }
+            Ok(())
+        }
+    }
     let Some(room) = buf.len().checked_sub(1) else {
         return 0;
     };
-    let mut n = 0;
-    printfmt::vprintfmt(
-        &mut |b| {
-            if n < room {
-                buf[n] = b;
-                n += 1;
-            }
-        },
-        fmt,
-        args,
-    );
+    let mut t = Trunc {
+        buf: &mut buf[..room],
+        n: 0,
+    };
+    let _ = core::fmt::Write::write_fmt(&mut t, args);
+    let n = t.n;
     buf[n] = 0;
     n
 }
@@ -98,19 +107,20 @@ impl core::fmt::Write for Writer {
     }
 }
 
-/// Formats printf-style into a byte buffer: `snprintf!(buf, fmt, args...)`;
-/// see [`vsnprintf`].
+/// Formats into a byte buffer: `snprintf!(buf, "{}", x)`; see
+/// [`format_into`]. Returns the bytes stored.
 #[macro_export]
 macro_rules! snprintf {
-    ($buf:expr, $fmt:expr $(, $arg:expr)* $(,)?) => {
-        $crate::console::vsnprintf($buf, $fmt, &[$($crate::printfmt::Arg::from($arg)),*])
+    ($buf:expr, $($arg:tt)*) => {
+        $crate::console::format_into($buf, format_args!($($arg)*))
     };
 }
 
-/// Prints a printf-style format (`%d %u %x %o %s %c %p %e`, width, `0`/`-`).
+/// Prints with Rust's format strings (`cprintf!("{:08x}\n", id)`): an
+/// argument of the wrong type is a compile error.
 #[macro_export]
 macro_rules! cprintf {
-    ($fmt:expr $(, $arg:expr)* $(,)?) => {
-        $crate::console::vcprintf($fmt, &[$($crate::printfmt::Arg::from($arg)),*])
+    ($($arg:tt)*) => {
+        $crate::console::print(format_args!($($arg)*))
     };
 }

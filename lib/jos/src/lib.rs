@@ -33,7 +33,6 @@ pub use env::{envs, exit, thisenv};
 pub use fork::{fork, sfork};
 pub use ipc::{ipc_find_env, ipc_recv, ipc_send};
 pub use pgfault::set_pgfault_handler;
-pub use printfmt;
 
 /// Declares the program's entry: `jos::main!(umain);` where
 /// `fn umain(args: &[&str])`. Sets up the program name used by `panic!`.

@@ -212,7 +212,7 @@ fn unhandled(utf: &UTrapframe, region: Option<&str>) -> ! {
         " (not present)"
     };
     crate::cprintf!(
-        "[%08x] unhandled page fault: %s%s at va %08x ip %08x, region %s\n",
+        "[{:08x}] unhandled page fault: {}{} at va {:08x} ip {:08x}, region {}\n",
         sys_getenvid(),
         what,
         why,

@@ -84,7 +84,7 @@ fn stack_case() {
         unsafe { (va as *mut u8).write_bytes(PATTERN, PGSIZE) };
     }
     cprintf!(
-        "bigframe: stack: calling a %d KiB frame, guard zone %08x-%08x, victims below\n",
+        "bigframe: stack: calling a {} KiB frame, guard zone {:08x}-{:08x}, victims below\n",
         BIG >> 10,
         guard_lo,
         guard_lo + GUARD_PAGES * PGSIZE
@@ -95,12 +95,12 @@ fn stack_case() {
         .find(|i| unsafe { read_volatile((victim + i) as *const u8) } != PATTERN);
     match changed {
         Some(i) => cprintf!(
-            "bigframe: stack: FAILED: the %d KiB frame wrote below the guard, at %08x\n",
+            "bigframe: stack: FAILED: the {} KiB frame wrote below the guard, at {:08x}\n",
             BIG >> 10,
             victim + i
         ),
         None => cprintf!(
-            "bigframe: stack: FAILED: the %d KiB frame returned\n",
+            "bigframe: stack: FAILED: the {} KiB frame returned\n",
             BIG >> 10
         ),
     }
@@ -125,13 +125,13 @@ fn handler_case() {
         panic!("set_pgfault_handler: {e}");
     }
     cprintf!(
-        "bigframe: handler: calling a %d KiB frame on the exception stack\n",
+        "bigframe: handler: calling a {} KiB frame on the exception stack\n",
         HANDLER_FRAME >> 10
     );
     // SAFETY: not safe: NOWHERE is unmapped; the fault goes to `handler`.
     let v = unsafe { read_volatile(NOWHERE as *const u32) };
     cprintf!(
-        "bigframe: handler: FAILED: the handler returned (read %08x)\n",
+        "bigframe: handler: FAILED: the handler returned (read {:08x})\n",
         v
     );
 }

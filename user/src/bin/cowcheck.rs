@@ -81,7 +81,7 @@ const CHILD_AFTER: u32 = 3;
 fn check(ok: bool, depth: u32, what: &str) -> u32 {
     let verdict = if ok { "OK" } else { "FAILED" };
     cprintf!(
-        "cowcheck: [%08x] gen %d: %s %s\n",
+        "cowcheck: [{:08x}] gen {}: {} {}\n",
         sys_getenvid(),
         depth,
         what,
@@ -200,6 +200,6 @@ fn umain(_args: &[&str]) {
     if fails == 0 {
         cprintf!("cowcheck: all checks passed\n");
     } else {
-        cprintf!("cowcheck: %d checks FAILED\n", fails);
+        cprintf!("cowcheck: {} checks FAILED\n", fails);
     }
 }

@@ -29,5 +29,5 @@ fn hardware_div(dividend: u32, divisor: u32) -> u32 {
 fn umain(_args: &[&str]) {
     // The compiler cannot see that this is zero.
     let zero = core::hint::black_box(0u32);
-    cprintf!("1/0 is %08x!\n", hardware_div(1, zero));
+    cprintf!("1/0 is {:08x}!\n", hardware_div(1, zero));
 }

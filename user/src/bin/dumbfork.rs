@@ -74,7 +74,7 @@ fn umain(_args: &[&str]) {
         (20, "child")
     };
     for i in 0..n {
-        cprintf!("%d: I am the %s!\n", i, name);
+        cprintf!("{}: I am the {}!\n", i, name);
         sys_yield();
     }
 }

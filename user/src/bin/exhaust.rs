@@ -63,9 +63,9 @@ static mut FAILS: u32 = 0;
 /// Prints `exhaust: <what> OK`, or `exhaust: FAILED: <what>` and counts it.
 fn check(ok: bool, what: &str) {
     if ok {
-        cprintf!("exhaust: %s OK\n", what);
+        cprintf!("exhaust: {} OK\n", what);
     } else {
-        cprintf!("exhaust: FAILED: %s\n", what);
+        cprintf!("exhaust: FAILED: {}\n", what);
         // SAFETY: single-threaded; no reference to FAILS is kept.
         unsafe { FAILS += 1 };
     }
@@ -156,7 +156,7 @@ fn overflows() {
 /// Step 2: out of memory with no upcall yet.
 fn exhausted_no_upcall() {
     let n = hoard();
-    cprintf!("exhaust: hoarded %d pages, no upcall yet\n", n);
+    cprintf!("exhaust: hoarded {} pages, no upcall yet\n", n);
     check(jos::fork() == Err(Error::NoMem), "first fork NoMem");
     check(jos::sfork() == Err(Error::NoMem), "first sfork NoMem");
     check(
@@ -202,7 +202,7 @@ fn exhausted() {
     unsafe { p.write_bytes(0x33, 64) };
 
     let n = hoard();
-    cprintf!("exhaust: hoarded %d pages, upcall installed\n", n);
+    cprintf!("exhaust: hoarded {} pages, upcall installed\n", n);
     let mut small = Vec::new();
     let mut got = 0;
     loop {
@@ -220,7 +220,7 @@ fn exhausted() {
         }
         small.push(q);
     }
-    cprintf!("exhaust: %d small mallocs before null\n", got);
+    cprintf!("exhaust: {} small mallocs before null\n", got);
     check(heap_check().is_ok(), "malloc until null, heap consistent");
     check(malloc(1 << 20).is_null(), "malloc(1 MiB) null");
     check(calloc(1000, 1000).is_null(), "calloc(1000, 1000) null");
@@ -291,7 +291,7 @@ fn recovered() {
         Ok(id) => id,
         Err(e) => {
             check(false, "fork after freeing");
-            cprintf!("exhaust: fork: %e\n", e.code());
+            cprintf!("exhaust: fork: {}\n", e);
             return;
         }
     };
@@ -323,6 +323,6 @@ fn umain(_args: &[&str]) {
     if fails == 0 {
         cprintf!("exhaust: OK\n");
     } else {
-        cprintf!("exhaust: %d checks FAILED\n", fails);
+        cprintf!("exhaust: {} checks FAILED\n", fails);
     }
 }

@@ -44,7 +44,7 @@ fn receiver() {
     }
     for (s, c) in senders.iter().zip(counts) {
         cprintf!(
-            "fairness: %x received %d messages from %x\n",
+            "fairness: {:x} received {} messages from {:x}\n",
             sys_getenvid(),
             c,
             *s
@@ -66,7 +66,7 @@ fn receiver() {
 /// finds the receiver ready and the other never does.)
 fn sender(to: EnvId) -> u32 {
     let id = sys_getenvid();
-    cprintf!("%x loop sending to %x\n", id, to);
+    cprintf!("{:x} loop sending to {:x}\n", id, to);
     // Say we are ready, and wait for the start signal.
     if let Err(e) = sys_ipc_send(to, 0, UTOP, PteFlags::empty()) {
         panic!("sys_ipc_send: {e}");
@@ -100,5 +100,5 @@ fn umain(_args: &[&str]) {
     // Two senders: a child and ourselves.
     fork();
     let sent = sender(receiver_id);
-    cprintf!("%x sent %d\n", sys_getenvid(), sent);
+    cprintf!("{:x} sent {}\n", sys_getenvid(), sent);
 }

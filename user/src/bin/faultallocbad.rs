@@ -7,7 +7,6 @@
 use abi::mmu::{PGSIZE, PteFlags, round_down};
 use abi::trap::UTrapframe;
 use jos::cprintf;
-use jos::printfmt::{Arg, vprintfmt};
 use jos::syscall::sys_page_alloc;
 
 /// Maps a page at the faulting address and writes
@@ -15,26 +14,39 @@ use jos::syscall::sys_page_alloc;
 /// included). Writing may fault again, into the next page.
 fn handler(utf: &mut UTrapframe) {
     let addr = utf.utf_fault_va as usize;
-    cprintf!("fault %x\n", addr);
+    cprintf!("fault {:x}\n", addr);
     let perm = PteFlags::P | PteFlags::U | PteFlags::W;
     if let Err(e) = sys_page_alloc(0, round_down(addr, PGSIZE), perm) {
         panic!("allocating at {addr:x} in page fault handler: {e}");
     }
-    let mut n = 0;
-    let mut put = |b: u8| {
-        if n < 99 {
-            // SAFETY: the page at `addr` was just mapped; a byte past its
-            // end faults into this handler again, which maps that page.
-            unsafe { core::ptr::write_volatile((addr + n) as *mut u8, b) };
-            n += 1;
+    // Writes at most 99 bytes of text at `addr`, then a NUL.
+    struct FaultIn {
+        addr: usize,
+        n: usize,
+    }
+    impl FaultIn {
+        fn put(&mut self, b: u8) {
+            if self.n < 99 {
+                // SAFETY: the page at `addr` was just mapped; a byte past
+                // its end faults into this handler again, which maps that
+                // page.
+                unsafe { core::ptr::write_volatile((self.addr + self.n) as *mut u8, b) };
+                self.n += 1;
+            }
         }
-    };
-    vprintfmt(
-        &mut put,
-        "this string was faulted in at %x",
-        &[Arg::from(addr)],
+    }
+    impl core::fmt::Write for FaultIn {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            s.bytes().for_each(|b| self.put(b));
+            Ok(())
+        }
+    }
+    let mut w = FaultIn { addr, n: 0 };
+    let _ = core::fmt::Write::write_fmt(
+        &mut w,
+        format_args!("this string was faulted in at {addr:x}"),
     );
-    put(0);
+    w.put(0);
 }
 
 jos::main!(umain);

@@ -11,7 +11,7 @@ jos::main!(umain);
 
 fn handler(utf: &mut UTrapframe) {
     cprintf!(
-        "i faulted at va %x, err %x\n",
+        "i faulted at va {:x}, err {:x}\n",
         utf.utf_fault_va,
         utf.utf_err & 7
     );

@@ -11,5 +11,5 @@ fn umain(_args: &[&str]) {
     let p = core::ptr::without_provenance::<u32>(0);
     // SAFETY: not safe at all: this faults, on purpose; the kernel catches it.
     let v = unsafe { core::ptr::read_volatile(p) };
-    cprintf!("I read %08x from location 0!\n", v);
+    cprintf!("I read {:08x} from location 0!\n", v);
 }

@@ -51,7 +51,7 @@ static mut AFTER: Regs = Regs::zeroed();
 /// register, then `Registers <testname> OK` (or `MISMATCH`).
 fn check_regs(a: &Regs, an: &str, b: &Regs, bn: &str, testname: &str) {
     let mut mismatch = false;
-    cprintf!("%-6s %-8s %-8s\n", "", an, bn);
+    cprintf!("{:<6} {:<8} {:<8}\n", "", an, bn);
     let pairs = [
         ("edi", a.regs.reg_edi, b.regs.reg_edi),
         ("esi", a.regs.reg_esi, b.regs.reg_esi),
@@ -65,7 +65,7 @@ fn check_regs(a: &Regs, an: &str, b: &Regs, bn: &str, testname: &str) {
         ("esp", a.esp, b.esp),
     ];
     for (name, x, y) in pairs {
-        cprintf!("%-6s %08x %08x ", name, x, y);
+        cprintf!("{:<6} {:08x} {:08x} ", name, x, y);
         if x == y {
             cprintf!("OK\n");
         } else {
@@ -73,7 +73,7 @@ fn check_regs(a: &Regs, an: &str, b: &Regs, bn: &str, testname: &str) {
             mismatch = true;
         }
     }
-    cprintf!("Registers %s ", testname);
+    cprintf!("Registers {} ", testname);
     if mismatch {
         cprintf!("MISMATCH\n");
     } else {

@@ -39,19 +39,15 @@ fn umain(_args: &[&str]) {
                 children[n] = id;
                 n += 1;
                 if n % 256 == 0 {
-                    cprintf!("forkbomb: %d children\n", n);
+                    cprintf!("forkbomb: {} children\n", n);
                 }
             }
             Err(e) => break e,
         }
     };
-    cprintf!(
-        "forkbomb: fork failed after %d children: %e\n",
-        n,
-        err.code()
-    );
+    cprintf!("forkbomb: fork failed after {} children: {}\n", n, err);
     for &id in &children[..n] {
         ipc_send(id, 0, None, PteFlags::empty());
     }
-    cprintf!("forkbomb: told %d children to exit\n", n);
+    cprintf!("forkbomb: told {} children to exit\n", n);
 }

@@ -18,7 +18,7 @@ fn forkchild(cur: &str, branch: char) {
         return;
     }
     let mut nxt = [0u8; DEPTH + 1];
-    let n = snprintf!(&mut nxt, "%s%c", cur, branch);
+    let n = snprintf!(&mut nxt, "{}{}", cur, branch);
     match jos::fork() {
         Ok(0) => {
             forktree(core::str::from_utf8(&nxt[..n]).unwrap_or("?"));
@@ -31,7 +31,7 @@ fn forkchild(cur: &str, branch: char) {
 
 /// Prints our name and forks our two children.
 fn forktree(cur: &str) {
-    cprintf!("%04x: I am '%s'\n", sys_getenvid(), cur);
+    cprintf!("{:04x}: I am '{}'\n", sys_getenvid(), cur);
     forkchild(cur, '0');
     forkchild(cur, '1');
 }

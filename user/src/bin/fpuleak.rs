@@ -92,9 +92,9 @@ fn fpu_stack_top() -> u16 {
 
 fn report(what: &str, ok: bool, failures: &mut u32) {
     if ok {
-        cprintf!("fpuleak: %s OK\n", what);
+        cprintf!("fpuleak: {} OK\n", what);
     } else {
-        cprintf!("fpuleak: %s FAILED\n", what);
+        cprintf!("fpuleak: {} FAILED\n", what);
         *failures += 1;
     }
 }
@@ -200,6 +200,6 @@ fn umain(_args: &[&str]) {
     if failures == 0 {
         cprintf!("fpuleak: OK\n");
     } else {
-        cprintf!("fpuleak: %u check(s) FAILED\n", failures);
+        cprintf!("fpuleak: {} check(s) FAILED\n", failures);
     }
 }

@@ -8,5 +8,5 @@ jos::main!(umain);
 
 fn umain(_args: &[&str]) {
     cprintf!("hello, world\n");
-    cprintf!("i am environment %08x\n", jos::thisenv().env_id);
+    cprintf!("i am environment {:08x}\n", jos::thisenv().env_id);
 }

@@ -107,7 +107,7 @@ struct Race {
 
 impl Race {
     fn fail(&mut self, what: &str, round: u32, why: &str) {
-        cprintf!("killrace: %s FAILED in round %u: %s\n", what, round, why);
+        cprintf!("killrace: {} FAILED in round {}: {}\n", what, round, why);
         self.failures += 1;
     }
 
@@ -175,7 +175,7 @@ impl Race {
             let _ = sys_page_unmap(0, GRAB);
             for (call, r) in calls {
                 if r != Err(Error::BadEnv) {
-                    cprintf!("killrace: %s on the destroyed child: %s\n", call, show(r));
+                    cprintf!("killrace: {} on the destroyed child: {}\n", call, show(r));
                     self.fail(
                         what,
                         round,
@@ -193,7 +193,7 @@ impl Race {
                 return;
             }
         }
-        cprintf!("killrace: %s OK\n", what);
+        cprintf!("killrace: {} OK\n", what);
     }
 
     /// A page taken from a running child is never written by it again.
@@ -208,7 +208,7 @@ impl Race {
             // SAFETY: GRAB is mapped (if m is Ok) and we read one word.
             let counter = || unsafe { &*(GRAB as *const AtomicU32) }.load(SeqCst);
             if m.is_err() || u.is_err() {
-                cprintf!("killrace: page_map %s, page_unmap %s\n", show(m), show(u));
+                cprintf!("killrace: page_map {}, page_unmap {}\n", show(m), show(u));
                 let _ = sys_env_destroy(id);
                 let _ = sys_page_unmap(0, GRAB);
                 self.fail(what, round, "refused");
@@ -233,7 +233,7 @@ impl Race {
                 return;
             }
         }
-        cprintf!("killrace: %s OK\n", what);
+        cprintf!("killrace: {} OK\n", what);
     }
 
     /// New registers for a running child take effect.
@@ -252,7 +252,7 @@ impl Race {
                 .clock
                 .wait(WAIT_MS, || slot(s).stage.load(SeqCst) == LANDED);
             if r.is_err() || !landed {
-                cprintf!("killrace: set_trapframe: %s\n", show(r));
+                cprintf!("killrace: set_trapframe: {}\n", show(r));
                 let _ = sys_env_destroy(id);
                 self.fail(what, round, "the child never got to the new eip");
                 return;
@@ -261,7 +261,7 @@ impl Race {
                 return;
             }
         }
-        cprintf!("killrace: %s OK\n", what);
+        cprintf!("killrace: {} OK\n", what);
     }
 
     /// NOT_RUNNABLE stops a running child at once, every time; RUNNABLE
@@ -310,7 +310,7 @@ impl Race {
                 return;
             }
         }
-        cprintf!("killrace: %s OK\n", what);
+        cprintf!("killrace: {} OK\n", what);
     }
 }
 
@@ -370,6 +370,6 @@ fn umain(_args: &[&str]) {
     if r.failures == 0 {
         cprintf!("killrace: OK\n");
     } else {
-        cprintf!("killrace: %u check(s) FAILED\n", r.failures);
+        cprintf!("killrace: {} check(s) FAILED\n", r.failures);
     }
 }

@@ -45,7 +45,7 @@ jos::main!(umain);
 /// Prints `lazyheap: FAILED: <what>` unless `ok`; returns 1 if it failed.
 fn check(ok: bool, what: &str) -> u32 {
     if !ok {
-        cprintf!("lazyheap: FAILED: %s\n", what);
+        cprintf!("lazyheap: FAILED: {}\n", what);
     }
     u32::from(!ok)
 }
@@ -75,7 +75,7 @@ fn sbrk_semantics() -> u32 {
     let r2 = sbrk(100).unwrap_or_else(|e| panic!("sbrk(100): {e}"));
     let b1 = brk();
     cprintf!(
-        "lazyheap: heap at %08x: sbrk(0) = %08x, sbrk(1) = %08x, sbrk(100) = %08x, sbrk(0) = %08x\n",
+        "lazyheap: heap at {:08x}: sbrk(0) = {:08x}, sbrk(1) = {:08x}, sbrk(100) = {:08x}, sbrk(0) = {:08x}\n",
         heap_start(),
         b0,
         r1,
@@ -91,10 +91,10 @@ fn sbrk_semantics() -> u32 {
     let huge = 0x4000_0000;
     let r = sbrk(huge);
     cprintf!(
-        "lazyheap: sbrk(%d) past the limit %08x: %e, break %s\n",
+        "lazyheap: sbrk({}) past the limit {:08x}: {}, break {}\n",
         huge,
         heap_limit(),
-        r.err().map_or(0, Error::code),
+        r.err().map_or("no error", Error::as_str),
         if brk() == b1 { "unchanged" } else { "CHANGED" }
     );
     fails += check(r == Err(Error::NoMem) && brk() == b1, "sbrk past the limit");
@@ -106,9 +106,9 @@ fn sbrk_semantics() -> u32 {
     );
     let r = set_heap_limit(USTACKTOP - PGSIZE);
     cprintf!(
-        "lazyheap: heap limit into the stack region (above %08x): %e\n",
+        "lazyheap: heap limit into the stack region (above {:08x}): {}\n",
         HEAP_CEILING,
-        r.err().map_or(0, Error::code)
+        r.err().map_or("no error", Error::as_str)
     );
     fails += check(r == Err(Error::Inval), "a heap limit in the stack's region");
     let below = -((b1 - heap_start() + 1) as isize);
@@ -119,7 +119,11 @@ fn sbrk_semantics() -> u32 {
 
     // Shrink back.
     let r3 = sbrk(-101).unwrap_or_else(|e| panic!("sbrk(-101): {e}"));
-    cprintf!("lazyheap: sbrk(-101) = %08x, sbrk(0) = %08x\n", r3, brk());
+    cprintf!(
+        "lazyheap: sbrk(-101) = {:08x}, sbrk(0) = {:08x}\n",
+        r3,
+        brk()
+    );
     fails += check(r3 == b1 && brk() == b0, "sbrk(-101)");
     fails
 }
@@ -142,7 +146,7 @@ fn first_touch() -> u32 {
     let after_both = pte_of(pages[0]);
     poke(pages[3] + 9, 0xef); // the last page, only partly in the heap
     cprintf!(
-        "lazyheap: before touching: %d of 4 pages mapped; read: %s; write: %s\n",
+        "lazyheap: before touching: {} of 4 pages mapped; read: {}; write: {}\n",
         before,
         if after_read.is_some_and(is_zero_page) {
             "zero page"
@@ -187,7 +191,7 @@ fn first_touch() -> u32 {
     sbrk(-((grow - 2 * PGSIZE - 5) as isize)).unwrap_or_else(|e| panic!("sbrk: {e}"));
     let gone = pages.iter().all(|&p| pte_of(p).is_none());
     cprintf!(
-        "lazyheap: shrank back to %08x: pages unmapped %s\n",
+        "lazyheap: shrank back to {:08x}: pages unmapped {}\n",
         brk(),
         if gone { "yes" } else { "NO" }
     );
@@ -332,14 +336,14 @@ fn stress() -> u32 {
     }
     let end = heap_check();
     cprintf!(
-        "lazyheap: malloc stress: %d mallocs, %d reallocs, %d frees, %d bytes checked\n",
+        "lazyheap: malloc stress: {} mallocs, {} reallocs, {} frees, {} bytes checked\n",
         mallocs,
         reallocs,
         frees,
         bytes
     );
     cprintf!(
-        "lazyheap: checksum written %08x, read back %08x: %s\n",
+        "lazyheap: checksum written {:08x}, read back {:08x}: {}\n",
         written,
         read,
         if written == read && patterns_ok {
@@ -350,7 +354,7 @@ fn stress() -> u32 {
     );
     if let (Ok(p), Ok(e)) = (peak, end) {
         cprintf!(
-            "lazyheap: heap at the end of the loop: %d blocks in use, %d free; after freeing all: %d in use, %d free block of %d bytes\n",
+            "lazyheap: heap at the end of the loop: {} blocks in use, {} free; after freeing all: {} in use, {} free block of {} bytes\n",
             p.used_blocks,
             p.free_blocks,
             e.used_blocks,
@@ -366,7 +370,7 @@ fn stress() -> u32 {
     fails += check(aligned, "malloc alignment");
     fails += check(consistent && peak.is_ok() && end.is_ok(), "heap_check");
     if let Err(e) = end {
-        cprintf!("lazyheap: heap_check: %s\n", e);
+        cprintf!("lazyheap: heap_check: {}\n", e);
     }
     fails
 }
@@ -393,7 +397,7 @@ fn realloc_memalign() -> u32 {
     // SAFETY: realloc(null, n) is malloc(n).
     let n = unsafe { realloc(null_mut(), 20) };
     cprintf!(
-        "lazyheap: realloc 10 -> 5000 -> 3 bytes keeps the contents: %s\n",
+        "lazyheap: realloc 10 -> 5000 -> 3 bytes keeps the contents: {}\n",
         if kept && kept_small { "yes" } else { "NO" }
     );
     fails += check(kept && kept_small && z.is_null() && !n.is_null(), "realloc");
@@ -418,9 +422,9 @@ fn realloc_memalign() -> u32 {
     let mut p = null_mut();
     let bad = posix_memalign(&mut p, 24, 10);
     cprintf!(
-        "lazyheap: posix_memalign to 16, 64, 256, 4096, 65536: aligned %s; alignment 24: %e\n",
+        "lazyheap: posix_memalign to 16, 64, 256, 4096, 65536: aligned {}; alignment 24: {}\n",
         if all_aligned { "yes" } else { "NO" },
-        bad.err().map_or(0, Error::code)
+        bad.err().map_or("no error", Error::as_str)
     );
     fails += check(all_aligned, "posix_memalign alignment");
     fails += check(
@@ -453,7 +457,7 @@ fn collections() -> u32 {
     let a = Box::new(Aligned([1; 300]));
     let a_ok = (&raw const *a as usize).is_multiple_of(256) && a.0.iter().all(|&x| x == 1);
     cprintf!(
-        "lazyheap: Vec of %d u32s sums to %08x, String of %d bytes ends %s, Box %llx, boxed slice of %d bytes, Box aligned to 256: %s\n",
+        "lazyheap: Vec of {} u32s sums to {:08x}, String of {} bytes ends {}, Box {:x}, boxed slice of {} bytes, Box aligned to 256: {}\n",
         v.len(),
         sum,
         s.len(),
@@ -503,7 +507,7 @@ fn foreign_sbrk() -> u32 {
     let st = heap_check();
     let untouched = (0..5).all(|k| peek(mine + k) == 0xee);
     cprintf!(
-        "lazyheap: sbrk(5) = %08x between mallocs: the heap grew past it, bytes untouched %s, heap %s\n",
+        "lazyheap: sbrk(5) = {:08x} between mallocs: the heap grew past it, bytes untouched {}, heap {}\n",
         mine,
         if untouched { "yes" } else { "NO" },
         if st.is_ok() { "consistent" } else { "DAMAGED" }
@@ -529,6 +533,6 @@ fn umain(_args: &[&str]) {
     if fails == 0 {
         cprintf!("lazyheap: OK\n");
     } else {
-        cprintf!("lazyheap: %d checks FAILED\n", fails);
+        cprintf!("lazyheap: {} checks FAILED\n", fails);
     }
 }

@@ -107,7 +107,7 @@ fn touch_region(who: &str, pages: core::ops::Range<usize>) {
     }
     let got = region_faults() - before;
     cprintf!(
-        "myhandler: %s: %d region faults for %d new pages\n",
+        "myhandler: {}: {} region faults for {} new pages\n",
         who,
         got,
         pages.len()
@@ -124,7 +124,7 @@ fn write_shared(who: &str, value: u8) {
     }
     let got = cow_faults() - before;
     cprintf!(
-        "myhandler: %s: %d copy-on-write faults for 4 shared pages\n",
+        "myhandler: {}: {} copy-on-write faults for 4 shared pages\n",
         who,
         got
     );
@@ -161,7 +161,7 @@ fn side(who: &str, value: u8, region: core::ops::Range<usize>) {
     touch_region(who, region);
     use_heap(who, value as u32);
     grow_stack(who);
-    cprintf!("myhandler: %s OK\n", who);
+    cprintf!("myhandler: {} OK\n", who);
 }
 
 fn umain(_args: &[&str]) {

@@ -52,21 +52,21 @@ unsafe extern "C" {
 fn read_null() {
     let ip = nullderef_read as *const () as usize;
     cprintf!(
-        "nullderef: child %08x reads address 0 at ip %08x\n",
+        "nullderef: child {:08x} reads address 0 at ip {:08x}\n",
         sys_getenvid(),
         ip
     );
     // SAFETY: not safe: faults on purpose, into the null guard, which ends
     // this environment.
     let v = unsafe { nullderef_read() };
-    cprintf!("nullderef: UNEXPECTED: read %08x from address 0\n", v);
+    cprintf!("nullderef: UNEXPECTED: read {:08x} from address 0\n", v);
 }
 
 /// Writes through a null struct pointer.
 fn write_null() {
     let ip = nullderef_write as *const () as usize;
     cprintf!(
-        "nullderef: child %08x writes address 0x10 at ip %08x\n",
+        "nullderef: child {:08x} writes address 0x10 at ip {:08x}\n",
         sys_getenvid(),
         ip
     );
@@ -77,7 +77,7 @@ fn write_null() {
 
 /// Calls a null function pointer.
 fn call_null() {
-    cprintf!("nullderef: child %08x calls address 0\n", sys_getenvid());
+    cprintf!("nullderef: child {:08x} calls address 0\n", sys_getenvid());
     // SAFETY: not safe: jumps to address 0 on purpose; the fetch faults
     // into the null guard, which ends this environment.
     unsafe { core::arch::asm!("call *{0}", in(reg) 0usize, clobber_abi("C"), options(att_syntax)) };
@@ -106,7 +106,7 @@ fn umain(_args: &[&str]) {
     }
     for f in [read_null as fn(), write_null, call_null] {
         let child = run_child(f);
-        cprintf!("nullderef: child %08x is gone\n", child);
+        cprintf!("nullderef: child {:08x} is gone\n", child);
     }
     cprintf!("nullderef: OK\n");
 }

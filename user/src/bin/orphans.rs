@@ -109,9 +109,9 @@ fn fork_or_die() -> EnvId {
 
 fn report(what: &str, ok: bool, failures: &mut u32) {
     if ok {
-        cprintf!("orphans: %s OK\n", what);
+        cprintf!("orphans: {} OK\n", what);
     } else {
-        cprintf!("orphans: %s FAILED\n", what);
+        cprintf!("orphans: {} FAILED\n", what);
         *failures += 1;
     }
 }
@@ -238,6 +238,6 @@ fn umain(_args: &[&str]) {
     if failures == 0 {
         cprintf!("orphans: OK\n");
     } else {
-        cprintf!("orphans: %u check(s) FAILED\n", failures);
+        cprintf!("orphans: {} check(s) FAILED\n", failures);
     }
 }

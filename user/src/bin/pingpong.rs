@@ -16,7 +16,7 @@ fn umain(_args: &[&str]) {
     };
     if who != 0 {
         // Get the ball rolling.
-        cprintf!("send 0 from %x to %x\n", sys_getenvid(), who);
+        cprintf!("send 0 from {:x} to {:x}\n", sys_getenvid(), who);
         ipc_send(who, 0, None, PteFlags::empty());
     }
     loop {
@@ -26,7 +26,7 @@ fn umain(_args: &[&str]) {
         };
         who = m.from;
         let i = m.value;
-        cprintf!("%x got %d from %x\n", sys_getenvid(), i, who);
+        cprintf!("{:x} got {} from {:x}\n", sys_getenvid(), i, who);
         if i == 10 {
             return;
         }

@@ -21,12 +21,12 @@ fn umain(_args: &[&str]) {
     };
     if who != 0 {
         cprintf!(
-            "i am %08x; thisenv is %p\n",
+            "i am {:08x}; thisenv is {:#010x}\n",
             sys_getenvid(),
-            thisenv() as *const _
+            thisenv() as *const _ as usize
         );
         // Get the ball rolling.
-        cprintf!("send 0 from %x to %x\n", sys_getenvid(), who);
+        cprintf!("send 0 from {:x} to {:x}\n", sys_getenvid(), who);
         ipc_send(who, 0, None, PteFlags::empty());
     }
     loop {
@@ -36,11 +36,11 @@ fn umain(_args: &[&str]) {
         };
         let me = thisenv();
         cprintf!(
-            "%x got %d from %x (thisenv is %p %x)\n",
+            "{:x} got {} from {:x} (thisenv is {:#010x} {:x})\n",
             sys_getenvid(),
             VAL.load(Ordering::SeqCst),
             who,
-            me as *const _,
+            me as *const _ as usize,
             me.env_id
         );
         if VAL.load(Ordering::SeqCst) == 10 {

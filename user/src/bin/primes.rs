@@ -33,7 +33,7 @@ fn primeproc() -> ! {
     loop {
         // Fetch a prime from our left neighbour.
         let p = recv();
-        cprintf!("CPU %d: %d ", thisenv_read().env_cpunum, p);
+        cprintf!("CPU {}: {} ", thisenv_read().env_cpunum, p);
         // Fork a right neighbour to continue the chain; the child becomes
         // that next stage (goes round the loop again).
         let id = fork();

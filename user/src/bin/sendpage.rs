@@ -48,7 +48,7 @@ fn umain(_args: &[&str]) {
             Err(e) => panic!("ipc_recv: {e}"),
         };
         let buf = page(TEMP_ADDR_CHILD);
-        cprintf!("%x got message: %s\n", m.from, get_str(buf));
+        cprintf!("{:x} got message: {}\n", m.from, get_str(buf));
         if get_str(buf).starts_with(STR1) {
             cprintf!("child received correct message\n");
         }
@@ -66,7 +66,7 @@ fn umain(_args: &[&str]) {
         Err(e) => panic!("ipc_recv: {e}"),
     };
     let buf = page(TEMP_ADDR);
-    cprintf!("%x got message: %s\n", m.from, get_str(buf));
+    cprintf!("{:x} got message: {}\n", m.from, get_str(buf));
     if get_str(buf).starts_with(STR2) {
         cprintf!("parent received correct message\n");
     }

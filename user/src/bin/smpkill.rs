@@ -110,11 +110,11 @@ impl Test {
     }
 
     fn ok(&self, what: &str) {
-        cprintf!("smpkill: %s OK\n", what);
+        cprintf!("smpkill: {} OK\n", what);
     }
 
     fn fail(&mut self, what: &str, why: &str) {
-        cprintf!("smpkill: %s FAILED: %s\n", what, why);
+        cprintf!("smpkill: {} FAILED: {}\n", what, why);
         self.failures += 1;
     }
 
@@ -234,7 +234,7 @@ impl Test {
             let _ = sys_page_unmap(0, SPARE);
             if a.is_err() || u.is_err() || m.is_err() {
                 cprintf!(
-                    "smpkill: page_alloc %s, page_unmap %s, page_map %s\n",
+                    "smpkill: page_alloc {}, page_unmap {}, page_map {}\n",
                     show(a),
                     show(u),
                     show(m)
@@ -260,7 +260,7 @@ impl Test {
             let stopped = self.still(s);
             let r2 = sys_env_set_status(id, ENV_RUNNABLE);
             if r.is_err() || r2.is_err() {
-                cprintf!("smpkill: NOT_RUNNABLE %s, RUNNABLE %s\n", show(r), show(r2));
+                cprintf!("smpkill: NOT_RUNNABLE {}, RUNNABLE {}\n", show(r), show(r2));
                 self.fail(what, "refused");
             } else if !stopped {
                 self.fail(what, "the child ran on after set_status returned");
@@ -328,7 +328,7 @@ impl Test {
             if r1.is_err() {
                 self.fail(what, "destroy failed");
             } else if r2 != Err(Error::BadEnv) {
-                cprintf!("smpkill: the second destroy: %s\n", show(r2));
+                cprintf!("smpkill: the second destroy: {}\n", show(r2));
                 self.fail(what, "the second destroy did not fail with bad environment");
             } else if slot(s).heartbeat.load(SeqCst) != h {
                 self.fail(what, "the child ran on after destroy returned");
@@ -355,7 +355,7 @@ impl Test {
             self.fail(what, "destroy failed");
         } else if r1 != Err(Error::BadEnv) {
             cprintf!(
-                "smpkill: set_status RUNNABLE on the dying child: %s\n",
+                "smpkill: set_status RUNNABLE on the dying child: {}\n",
                 show(r1)
             );
             self.fail(
@@ -364,7 +364,7 @@ impl Test {
             );
         } else if r2 != Err(Error::BadEnv) {
             cprintf!(
-                "smpkill: set_status NOT_RUNNABLE on the dying child: %s\n",
+                "smpkill: set_status NOT_RUNNABLE on the dying child: {}\n",
                 show(r2)
             );
             self.fail(
@@ -383,19 +383,19 @@ impl Test {
         let what = "rounds of killing a spinner running elsewhere: every one reaped";
         for round in 0..ROUNDS {
             let Some((id, s)) = self.running_spinner(None, what) else {
-                cprintf!("smpkill: (in round %u)\n", round);
+                cprintf!("smpkill: (in round {})\n", round);
                 return;
             };
             if let Err(e) = sys_env_destroy(id) {
                 panic!("sys_env_destroy: {e}");
             }
             if let Err(why) = self.check_gone(id, s) {
-                cprintf!("smpkill: (in round %u)\n", round);
+                cprintf!("smpkill: (in round {})\n", round);
                 self.fail(what, why);
                 return;
             }
         }
-        cprintf!("smpkill: %u %s OK\n", ROUNDS, what);
+        cprintf!("smpkill: {} {} OK\n", ROUNDS, what);
     }
 
     /// A child blocked in ipc_send, then in ipc_recv, woken by set_status.
@@ -438,7 +438,7 @@ impl Test {
         if a.is_ok() && u.is_ok() {
             self.ok(what2);
         } else {
-            cprintf!("smpkill: page_alloc %s, page_unmap %s\n", show(a), show(u));
+            cprintf!("smpkill: page_alloc {}, page_unmap {}\n", show(a), show(u));
             self.fail(what2, "refused");
         }
         if let Err(e) = sys_env_set_status(id, ENV_RUNNABLE) {
@@ -453,7 +453,7 @@ impl Test {
         if r1 == not_recv {
             self.ok(what);
         } else {
-            cprintf!("smpkill: the woken ipc_send returned %d\n", r1 as i32);
+            cprintf!("smpkill: the woken ipc_send returned {}\n", r1 as i32);
             self.fail(what, "wrong result");
         }
 
@@ -480,10 +480,10 @@ impl Test {
         // It is sending to us now (or about to): not receiving.
         let t = sys_ipc_try_send(id, 1, UTOP, PteFlags::empty());
         if r2 != not_recv {
-            cprintf!("smpkill: the woken ipc_recv returned %d\n", r2 as i32);
+            cprintf!("smpkill: the woken ipc_recv returned {}\n", r2 as i32);
             self.fail(what, "wrong result");
         } else if t != Err(Error::IpcNotRecv) {
-            cprintf!("smpkill: ipc_try_send to it afterwards: %s\n", show(t));
+            cprintf!("smpkill: ipc_try_send to it afterwards: {}\n", show(t));
             self.fail(what, "it still received");
         } else {
             self.ok(what);
@@ -497,7 +497,7 @@ impl Test {
             self.ok(what);
         } else {
             cprintf!(
-                "smpkill: received %s: value %u from %08x\n",
+                "smpkill: received {}: value {} from {:08x}\n",
                 show(r),
                 me.env_ipc_value,
                 me.env_ipc_from
@@ -549,6 +549,6 @@ fn umain(_args: &[&str]) {
     if t.failures == 0 {
         cprintf!("smpkill: OK\n");
     } else {
-        cprintf!("smpkill: %u check(s) FAILED\n", t.failures);
+        cprintf!("smpkill: {} check(s) FAILED\n", t.failures);
     }
 }

@@ -48,7 +48,7 @@ fn big_frame<const N: usize>(depth: usize) -> usize {
         }
     }
     cprintf!(
-        "stackgrow: wrote %d KiB down a %d KiB local array at %08x\n",
+        "stackgrow: wrote {} KiB down a {} KiB local array at {:08x}\n",
         depth / 1024,
         N / 1024,
         p as usize
@@ -67,7 +67,7 @@ fn check_contiguous() {
         fail("the stack is not one run of pages");
     }
     cprintf!(
-        "stackgrow: stack is contiguous: [%08x, %08x), %d pages\n",
+        "stackgrow: stack is contiguous: [{:08x}, {:08x}), {} pages\n",
         bottom,
         USTACKTOP,
         stack_pages()
@@ -80,12 +80,12 @@ fn umain(_args: &[&str]) {
     }
     let before = stack_pages();
     cprintf!(
-        "stackgrow: stack pages before: %d (limit %d)\n",
+        "stackgrow: stack pages before: {} (limit {})\n",
         before,
         stack_limit()
     );
     let after = big_frame::<{ 12 * 1024 }>(10 * 1024);
-    cprintf!("stackgrow: stack pages after the first write: %d\n", after);
+    cprintf!("stackgrow: stack pages after the first write: {}\n", after);
     if before != 1 || !(3..=stack_limit()).contains(&after) {
         fail("unexpected stack page counts");
     }
@@ -94,9 +94,9 @@ fn umain(_args: &[&str]) {
     if let Err(e) = set_stack_limit(32) {
         panic!("set_stack_limit(32): {e}");
     }
-    cprintf!("stackgrow: limit now %d pages\n", stack_limit());
+    cprintf!("stackgrow: limit now {} pages\n", stack_limit());
     let after = big_frame::<{ 96 * 1024 }>(96 * 1024);
-    cprintf!("stackgrow: stack pages after the first write: %d\n", after);
+    cprintf!("stackgrow: stack pages after the first write: {}\n", after);
     if !(25..=32).contains(&after) {
         fail("unexpected stack page count with the 96 KiB array");
     }

@@ -78,7 +78,7 @@ fn wait(id: EnvId) {
 /// The first child: recursion without end.
 fn overflow_stack() {
     cprintf!(
-        "stackoverflow: child %08x recursing forever\n",
+        "stackoverflow: child {:08x} recursing forever\n",
         sys_getenvid()
     );
     recurse(0, true, &[0; 256]);
@@ -88,7 +88,7 @@ fn overflow_stack() {
 /// The second child: a page-fault handler that faults forever.
 fn overflow_exception_stack() {
     cprintf!(
-        "stackoverflow: child %08x faulting in its fault handler forever\n",
+        "stackoverflow: child {:08x} faulting in its fault handler forever\n",
         sys_getenvid()
     );
     if let Err(e) = add_region(NOWHERE, NOWHERE + 4096, "nowhere", fault_again) {
@@ -105,19 +105,19 @@ fn umain(_args: &[&str]) {
         panic!("enable_stack_growth: {e}");
     }
     cprintf!(
-        "stackoverflow: stack limit %d pages, parent %08x\n",
+        "stackoverflow: stack limit {} pages, parent {:08x}\n",
         stack_limit(),
         sys_getenvid()
     );
     for f in [overflow_stack as fn(), overflow_exception_stack] {
         let child = spawn_child(f);
         wait(child);
-        cprintf!("stackoverflow: child %08x is gone\n", child);
+        cprintf!("stackoverflow: child {:08x} is gone\n", child);
     }
     // About 28 KiB of frames: the parent's own stack still grows.
     let sum = recurse(100, false, &[0; 256]);
     cprintf!(
-        "stackoverflow: parent still fine (recursed 100 deep, %d stack pages, sum %d)\n",
+        "stackoverflow: parent still fine (recursed 100 deep, {} stack pages, sum {})\n",
         stack_pages(),
         sum
     );

@@ -49,5 +49,5 @@ fn umain(_args: &[&str]) {
         panic!("ran on two CPUs at once (counter is {c})");
     }
     let me = thisenv_read();
-    cprintf!("[%08x] stresssched on CPU %d\n", me.env_id, me.env_cpunum);
+    cprintf!("[{:08x}] stresssched on CPU {}\n", me.env_id, me.env_cpunum);
 }

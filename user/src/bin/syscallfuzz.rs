@@ -166,7 +166,7 @@ impl Fuzz {
         if r >= 0 {
             self.unexpected += 1;
             cprintf!(
-                "syscallfuzz: UNEXPECTED: %s(%x, %x, %x, %x, %x) returned %d\n",
+                "syscallfuzz: UNEXPECTED: {}({:x}, {:x}, {:x}, {:x}, {:x}) returned {}\n",
                 what,
                 a[0],
                 a[1],
@@ -190,7 +190,7 @@ impl Fuzz {
             let r = self.call(num, a);
             if r != Error::Inval.code() {
                 self.unexpected += 1;
-                cprintf!("syscallfuzz: UNEXPECTED: syscall %u returned %d\n", num, r);
+                cprintf!("syscallfuzz: UNEXPECTED: syscall {} returned {}\n", num, r);
             }
             return;
         };
@@ -373,7 +373,7 @@ impl Fuzz {
         };
         let tf = self.random_trapframe();
         cprintf!(
-            "syscallfuzz: running %08x at eip %08x, cs %04x, eflags %08x\n",
+            "syscallfuzz: running {:08x} at eip {:08x}, cs {:04x}, eflags {:08x}\n",
             id,
             tf.tf_eip,
             tf.tf_cs,
@@ -385,9 +385,9 @@ impl Fuzz {
         if let Err(e) = setup {
             self.errors += 1;
             cprintf!(
-                "syscallfuzz: UNEXPECTED: setting up child %08x: %e\n",
+                "syscallfuzz: UNEXPECTED: setting up child {:08x}: {}\n",
                 id,
-                e.code()
+                e
             );
             self.unexpected += 1;
         }
@@ -444,7 +444,7 @@ fn umain(_args: &[&str]) {
         unexpected: 0,
         wild: 0,
     };
-    cprintf!("syscallfuzz: %d calls, seed %08x\n", NCALLS, SEED);
+    cprintf!("syscallfuzz: {} calls, seed {:08x}\n", NCALLS, SEED);
     while f.calls < NCALLS {
         f.step();
     }
@@ -453,12 +453,12 @@ fn umain(_args: &[&str]) {
     }
     if f.unexpected != 0 {
         cprintf!(
-            "syscallfuzz: %d calls succeeded that must fail\n",
+            "syscallfuzz: {} calls succeeded that must fail\n",
             f.unexpected
         );
     }
     cprintf!(
-        "syscallfuzz: %d calls, %d errors, done\n",
+        "syscallfuzz: {} calls, {} errors, done\n",
         f.calls,
         f.errors
     );

@@ -90,7 +90,7 @@ fn watch_u32(p: *mut u32) -> usize {
 fn unwatch_expect(id: usize, expected: u32, what: &str) {
     match unwatch(id) {
         Ok(n) if n == expected => {
-            cprintf!("watchdemo: unwatched %s after %d reports\n", what, n)
+            cprintf!("watchdemo: unwatched {} after {} reports\n", what, n)
         }
         Ok(n) => panic!("watchdemo: {what} reported {n} writes, expected {expected}"),
         Err(e) => panic!("unwatch: {e}"),
@@ -105,11 +105,11 @@ fn watch_local() {
     let px = black_box(&raw mut x);
     let id = watch_u32(px);
     cprintf!(
-        "watchdemo: watching a stack variable at %08x\n",
+        "watchdemo: watching a stack variable at {:08x}\n",
         px as usize
     );
     put(px, 42);
-    cprintf!("watchdemo: the stack variable is now %d\n", get(px));
+    cprintf!("watchdemo: the stack variable is now {}\n", get(px));
     unwatch_expect(id, 1, "the stack variable");
 }
 
@@ -130,7 +130,7 @@ fn umain(_args: &[&str]) {
 
     let id = watch_u32(watched);
     cprintf!(
-        "watchdemo: watching %08x; neighbours at %08x and %08x on the same page\n",
+        "watchdemo: watching {:08x}; neighbours at {:08x} and {:08x} on the same page\n",
         watched as usize,
         before as usize,
         after as usize
@@ -141,7 +141,7 @@ fn umain(_args: &[&str]) {
     put(watched, 2);
     put(watched, 2); // the same value: not a change, not reported
     let insn = watchdemo_store_insn as *const () as usize;
-    cprintf!("watchdemo: next write by the instruction at %08x\n", insn);
+    cprintf!("watchdemo: next write by the instruction at {:08x}\n", insn);
     // SAFETY: `watched` and `after` point into DATA.
     unsafe {
         watchdemo_store(watched, 3);
@@ -149,7 +149,7 @@ fn umain(_args: &[&str]) {
     }
 
     let id2 = watch_u32(more2);
-    cprintf!("watchdemo: also watching %08x\n", more2 as usize);
+    cprintf!("watchdemo: also watching {:08x}\n", more2 as usize);
     put(more2, 0x77);
     put(more, 1);
     unwatch_expect(id, 3, "the first watch");
@@ -167,7 +167,7 @@ fn umain(_args: &[&str]) {
     cprintf!("watchdemo: every write landed\n");
     let stats = watch_stats();
     cprintf!(
-        "watchdemo: %d writes single-stepped, %d reported\n",
+        "watchdemo: {} writes single-stepped, {} reported\n",
         stats.steps,
         stats.reports
     );

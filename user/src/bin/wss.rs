@@ -89,7 +89,7 @@ fn umain(_args: &[&str]) {
             panic!("sys_page_alloc: {e}");
         }
     }
-    cprintf!("wss: %d pages at %08x\n", NPAGES, SCRATCH);
+    cprintf!("wss: {} pages at {:08x}\n", NPAGES, SCRATCH);
     let mut ok = true;
     for (n, p) in PHASES.iter().enumerate() {
         match wss_reset(SCRATCH, LEN) {
@@ -97,14 +97,14 @@ fn umain(_args: &[&str]) {
             Ok(cleared) => panic!("wss_reset cleared {cleared} pages, expected {NPAGES}"),
             Err(e) => panic!("wss_reset: {e}"),
         }
-        cprintf!("wss: phase %d: %s\n", n, p.what);
+        cprintf!("wss: phase {}: {}\n", n, p.what);
         let written = run(p);
         let ws = match wss_count(SCRATCH, LEN) {
             Ok(ws) => ws,
             Err(e) => panic!("wss_count: {e}"),
         };
         cprintf!(
-            "wss: phase %d touched %d pages: accessed %d dirty %d\n",
+            "wss: phase {} touched {} pages: accessed {} dirty {}\n",
             n,
             p.pages,
             ws.accessed,
@@ -112,7 +112,7 @@ fn umain(_args: &[&str]) {
         );
         if ws.mapped != NPAGES || ws.accessed != p.pages || ws.dirty != written {
             cprintf!(
-                "wss: phase %d MISMATCH: expected %d mapped, %d accessed, %d dirty\n",
+                "wss: phase {} MISMATCH: expected {} mapped, {} accessed, {} dirty\n",
                 n,
                 NPAGES,
                 p.pages,

@@ -9,10 +9,10 @@ jos::main!(umain);
 
 fn umain(_args: &[&str]) {
     let id = jos::thisenv().env_id;
-    cprintf!("Hello, I am environment %08x.\n", id);
+    cprintf!("Hello, I am environment {:08x}.\n", id);
     for i in 0..5 {
         sys_yield();
-        cprintf!("Back in environment %08x, iteration %d.\n", id, i);
+        cprintf!("Back in environment {:08x}, iteration {}.\n", id, i);
     }
-    cprintf!("All done in environment %08x.\n", id);
+    cprintf!("All done in environment {:08x}.\n", id);
 }

@@ -80,7 +80,7 @@ fn census(start: usize, end: usize) -> Census {
 /// Prints `zeropage: FAILED: <what>` unless `ok`; returns 1 if it failed.
 fn check(ok: bool, what: &str) -> u32 {
     if !ok {
-        cprintf!("zeropage: FAILED: %s\n", what);
+        cprintf!("zeropage: FAILED: {}\n", what);
     }
     u32::from(!ok)
 }
@@ -118,7 +118,7 @@ fn heap_steps() -> u32 {
     let end = base + HEAP_BYTES;
     let c0 = census(base, end);
     cprintf!(
-        "zeropage: sbrk'd %d MiB at %08x: %d pages mapped, zero page at pa %08x with %d references\n",
+        "zeropage: sbrk'd {} MiB at {:08x}: {} pages mapped, zero page at pa {:08x} with {} references\n",
         HEAP_BYTES >> 20,
         base,
         c0.zero + c0.data,
@@ -135,12 +135,12 @@ fn heap_steps() -> u32 {
     let c1 = census(base, end);
     let rc1 = zero_refcount();
     cprintf!(
-        "zeropage: read %d pages, %d data pages allocated\n",
+        "zeropage: read {} pages, {} data pages allocated\n",
         n,
         c1.data
     );
     cprintf!(
-        "zeropage: %d pages map the zero page, its references went up by %d; %d new page-table pages\n",
+        "zeropage: {} pages map the zero page, its references went up by {}; {} new page-table pages\n",
         c1.zero,
         rc1 - rc0,
         c1.tables - c0.tables
@@ -158,7 +158,7 @@ fn heap_steps() -> u32 {
     let c2 = census(base, end);
     let rc2 = zero_refcount();
     cprintf!(
-        "zeropage: wrote %d pages, %d pages allocated\n",
+        "zeropage: wrote {} pages, {} pages allocated\n",
         WRITE_PAGES,
         c2.data - c1.data
     );
@@ -189,7 +189,7 @@ fn heap_steps() -> u32 {
     frames.sort_unstable();
     let distinct = frames.windows(2).all(|w| w[0] != w[1]) && !frames.contains(&zpa);
     cprintf!(
-        "zeropage: written pages: distinct frames %s, writable %s, zero but for the byte written %s\n",
+        "zeropage: written pages: distinct frames {}, writable {}, zero but for the byte written {}\n",
         if distinct { "yes" } else { "NO" },
         if perms_ok { "yes" } else { "NO" },
         if contents_ok { "yes" } else { "NO" }
@@ -203,7 +203,7 @@ fn heap_steps() -> u32 {
     let c3 = census(base, end);
     let rc3 = zero_refcount();
     cprintf!(
-        "zeropage: shrank the heap: %d pages mapped, zero page references %d (%d at the start)\n",
+        "zeropage: shrank the heap: {} pages mapped, zero page references {} ({} at the start)\n",
         c3.zero + c3.data,
         rc3,
         rc0
@@ -236,14 +236,14 @@ fn map_zero_step() -> u32 {
     let c3 = census(MAP_VA, end);
     let rc3 = zero_refcount();
     cprintf!(
-        "zeropage: map_zero %d pages: %d more zero page references, reads allocated %d pages, one write %d\n",
+        "zeropage: map_zero {} pages: {} more zero page references, reads allocated {} pages, one write {}\n",
         MAP_PAGES,
         rc1 - rc0,
         c1.data,
         c2.data
     );
     cprintf!(
-        "zeropage: unmapped them: %d pages mapped, zero page references %d (%d before)\n",
+        "zeropage: unmapped them: {} pages mapped, zero page references {} ({} before)\n",
         c3.zero + c3.data,
         rc3,
         rc0
@@ -309,7 +309,7 @@ fn fork_step() -> u32 {
         "parent: sees none of the child's writes",
     );
     cprintf!(
-        "zeropage: fork: the child's writes to the zero page and to a copy-on-write page %s\n",
+        "zeropage: fork: the child's writes to the zero page and to a copy-on-write page {}\n",
         if m.value == 0 { "OK" } else { "FAILED" }
     );
     fails
@@ -320,6 +320,6 @@ fn umain(_args: &[&str]) {
     if fails == 0 {
         cprintf!("zeropage: OK\n");
     } else {
-        cprintf!("zeropage: %d checks FAILED\n", fails);
+        cprintf!("zeropage: {} checks FAILED\n", fails);
     }
 }

@@ -27,9 +27,9 @@ pub mod zero;
 /// the environment.
 pub fn enable_default_guards() {
     if let Err(e) = stack::enable_stack_growth() {
-        crate::cprintf!("vm: no stack growth: %e\n", e.code());
+        crate::cprintf!("vm: no stack growth: {}\n", e);
     }
     if let Err(e) = null::enable_null_guard() {
-        crate::cprintf!("vm: no null guard: %e\n", e.code());
+        crate::cprintf!("vm: no null guard: {}\n", e);
     }
 }

@@ -67,7 +67,7 @@ pub fn null_fault(utf: &mut UTrapframe) -> Fault {
         "read"
     };
     cprintf!(
-        "[%08x] null pointer dereference: %s at va %08x ip %08x\n",
+        "[{:08x}] null pointer dereference: {} at va {:08x} ip {:08x}\n",
         sys_getenvid(),
         access,
         va,

@@ -171,7 +171,7 @@ pub fn stack_fault(utf: &mut UTrapframe) -> Fault {
     }
     if va < stack_lo(limit) {
         cprintf!(
-            "[%08x] user stack overflow at va %08x\n",
+            "[{:08x}] user stack overflow at va {:08x}\n",
             sys_getenvid(),
             va
         );

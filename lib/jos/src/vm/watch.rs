@@ -535,7 +535,7 @@ fn finish_step(t: &Tables) {
         }
         if w.len <= 4 {
             cprintf!(
-                "watch: write at ip %08x to %08x: %08x -> %08x\n",
+                "watch: write at ip {:08x} to {:08x}: {:08x} -> {:08x}\n",
                 s.ip,
                 w.addr,
                 s.old[i],
@@ -543,7 +543,7 @@ fn finish_step(t: &Tables) {
             );
         } else {
             cprintf!(
-                "watch: write at ip %08x to %08x: %016x -> %016x\n",
+                "watch: write at ip {:08x} to {:08x}: {:016x} -> {:016x}\n",
                 s.ip,
                 w.addr,
                 s.old[i],
