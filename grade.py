@@ -1626,6 +1626,36 @@ def test_one_monitor_after_envs():
     require(r.prompts == 2, "%d prompts, expected 2" % r.prompts)
 
 
+FUZZSTORM_FUZZERS = 6
+
+
+@test(10, "fuzzstorm (4 CPUs)")
+def test_fuzzstorm():
+    # Six syscall fuzzers at once, seeded from rdtsc (the seed is printed:
+    # FUZZSTORM_SEED=<seed> make run-fuzzstorm-nox CPUS=4 replays it), each
+    # also attacking children that run on other CPUs (destroy, set_status,
+    # set_trapframe, page calls, upcall, ipc) and checking the results. The
+    # children run with random registers fault (the kernel prints their trap
+    # frames, as in syscallfuzz); nothing else may: no panic, no FAILED, no
+    # UNEXPECTED, every env freed once, every page back.
+    r = run_prog("fuzzstorm", cpus=4, commands=["meminfo"], timeout=120)
+    m = r.search(r"fuzzstorm: seed (%s)$" % HEX8)
+    require(m, "no 'fuzzstorm: seed' line")
+    seed = m.group(1)
+    try:
+        r.match(*[r"fuzzstorm: fuzzer %d: \d+ calls, \d+ errors, done$" % n
+                  for n in range(FUZZSTORM_FUZZERS)],
+                no=[r".*FAILED", r".*UNEXPECTED", KERNEL_PANIC, USER_PANIC,
+                    ENV + "unhandled page fault"])
+        r.match(r"fuzzstorm: seed %s$" % seed, r"fuzzstorm: \d+ calls in all, seed %s$" % seed,
+                r"fuzzstorm: OK$", ordered=True)
+        check_ended(r)
+        check_all_freed(r)
+        check_no_leak(r)
+    except TestFailure as e:
+        raise TestFailure("%s (seed %s)" % (e, seed))
+
+
 # --- F2: the user library under exhaustion, oversized frames ---
 
 @test(10, "bigframe")

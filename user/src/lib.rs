@@ -1,7 +1,14 @@
-//! Support shared by the test programs in `src/bin` (not part of the JOS
-//! library a student replaces): spinning children on other CPUs and a
-//! clock to bound waits for them.
+//! Code shared by several user programs (each program is a binary in
+//! `src/bin/`; what more than one of them needs lives here). Test support,
+//! not part of the JOS library a student replaces.
+//!
+//! - `fuzz`: the random system-call engine of `syscallfuzz` and `fuzzstorm`.
+//! - `fpu`: x87 instructions by hand (fpuleak, fuzzstorm).
+//! - `spin`: spinner children on other CPUs and a clock to bound waits for
+//!   them (smpkill, killrace, fuzzstorm).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod fpu;
+pub mod fuzz;
 pub mod spin;

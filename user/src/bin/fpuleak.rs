@@ -24,6 +24,7 @@ use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use jos::cprintf;
 use jos::env::env_status;
 use jos::syscall::{sys_page_alloc, sys_page_unmap, sys_yield};
+use user::fpu;
 
 jos::main!(umain);
 
@@ -59,37 +60,6 @@ fn shared() -> &'static Shared {
     unsafe { &*(SHARED as *const Shared) }
 }
 
-/// Pushes `v` on the x87 stack.
-fn fpu_push(v: f64) {
-    let bits = v.to_bits();
-    // SAFETY: fldl reads 8 bytes from the borrowed value; the FPU is ours.
-    unsafe { core::arch::asm!("fldl ({})", in(reg) &bits, options(att_syntax, nostack)) };
-}
-
-/// The value on top of the x87 stack (fstl: stored, not popped).
-fn fpu_top() -> f64 {
-    let mut bits = 0u64;
-    // SAFETY: fstl writes 8 bytes to the borrowed value.
-    unsafe { core::arch::asm!("fstl ({})", in(reg) &mut bits, options(att_syntax, nostack)) };
-    f64::from_bits(bits)
-}
-
-/// Pops the x87 stack.
-fn fpu_pop() {
-    let mut bits = 0u64;
-    // SAFETY: fstpl writes 8 bytes to the borrowed value.
-    unsafe { core::arch::asm!("fstpl ({})", in(reg) &mut bits, options(att_syntax, nostack)) };
-}
-
-/// The stack-top field of the x87 status word: 0 for an empty (fresh)
-/// FPU, 7 after one push.
-fn fpu_stack_top() -> u16 {
-    let sw: u16;
-    // SAFETY: fnstsw only reads the status word into ax.
-    unsafe { core::arch::asm!("fnstsw %ax", out("ax") sw, options(att_syntax, nomem, nostack)) };
-    (sw >> 11) & 7
-}
-
 fn report(what: &str, ok: bool, failures: &mut u32) {
     if ok {
         cprintf!("fpuleak: {} OK\n", what);
@@ -107,15 +77,15 @@ fn reader() -> ! {
     }
     // Our FPU must be fresh, however often we and the parent switch.
     for _ in 0..ROUNDS / 2 {
-        if fpu_stack_top() != 0 || fpu_top().to_bits() == SECRET.to_bits() {
+        if fpu::stack_top() != 0 || fpu::top_bits() == SECRET.to_bits() {
             sh.reader_leaks.fetch_add(1, SeqCst);
         }
         sys_yield();
     }
     // Now a value of our own, which must stay.
-    fpu_push(READER_VALUE);
+    fpu::push(READER_VALUE);
     for _ in 0..ROUNDS / 2 {
-        if fpu_stack_top() != 7 || fpu_top().to_bits() != READER_VALUE.to_bits() {
+        if fpu::stack_top() != 7 || fpu::top_bits() != READER_VALUE.to_bits() {
             sh.reader_lost.fetch_add(1, SeqCst);
         }
         sys_yield();
@@ -138,12 +108,12 @@ fn umain(_args: &[&str]) {
         Err(e) => panic!("fork: {e}"),
     };
 
-    fpu_push(SECRET);
+    fpu::push(SECRET);
     sh.secret_loaded.store(1, SeqCst);
     let mut lost = 0;
     while sh.reader_done.load(SeqCst) == 0 {
         sys_yield();
-        if fpu_stack_top() != 7 || fpu_top().to_bits() != SECRET.to_bits() {
+        if fpu::stack_top() != 7 || fpu::top_bits() != SECRET.to_bits() {
             lost += 1;
         }
     }
@@ -164,15 +134,15 @@ fn umain(_args: &[&str]) {
     // Fork copies the FPU; afterwards each side's registers are its own.
     let child = match jos::fork() {
         Ok(0) => {
-            let inherited = fpu_stack_top() == 7 && fpu_top().to_bits() == SECRET.to_bits();
+            let inherited = fpu::stack_top() == 7 && fpu::top_bits() == SECRET.to_bits();
             sh.child_inherited
                 .store(if inherited { 1 } else { 2 }, SeqCst);
-            fpu_pop();
-            fpu_push(CHILD_VALUE);
+            fpu::pop();
+            fpu::push(CHILD_VALUE);
             let mut kept = true;
             for _ in 0..ROUNDS / 4 {
                 sys_yield();
-                kept &= fpu_top().to_bits() == CHILD_VALUE.to_bits();
+                kept &= fpu::top_bits() == CHILD_VALUE.to_bits();
             }
             sh.child_kept.store(if kept { 1 } else { 2 }, SeqCst);
             jos::exit();
@@ -183,7 +153,7 @@ fn umain(_args: &[&str]) {
     let mut mine = true;
     while sh.child_kept.load(SeqCst) == 0 {
         sys_yield();
-        mine &= fpu_top().to_bits() == SECRET.to_bits();
+        mine &= fpu::top_bits() == SECRET.to_bits();
     }
     report(
         "fork copies the FPU, then each keeps its own",
@@ -193,7 +163,7 @@ fn umain(_args: &[&str]) {
     while env_status(child) != ENV_FREE {
         sys_yield();
     }
-    fpu_pop();
+    fpu::pop();
     if let Err(e) = sys_page_unmap(0, SHARED) {
         panic!("sys_page_unmap: {e}");
     }
