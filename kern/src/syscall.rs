@@ -132,7 +132,9 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
 /// running on another CPU is stopped there first (cpu::kick) and resumes
 /// with the new registers. For the caller itself this does not return: it
 /// resumes with the new registers (a way to return from a handler with the
-/// trap flag set). Destroys the caller if `tf` is not readable.
+/// trap flag set). A child blocked in sys_ipc_recv or sys_ipc_send stops
+/// waiting (it stays not runnable until made runnable). Destroys the caller
+/// if `tf` is not readable.
 fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
     let e = envid2env(envid, true)?;
     user_mem_assert(cur(), tf, size_of::<Trapframe>(), PteFlags::U);
@@ -157,7 +159,13 @@ fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
         env::set_tf_replaced(e);
     }
     // SAFETY: e points into the Env array; the kernel lock is held.
-    unsafe { (*e).env_tf = new };
+    unsafe {
+        // Blocked in IPC: the wait is cancelled, or a message arriving later
+        // would write its result over the new registers' eax.
+        (*e).env_ipc_recving = 0;
+        (*e).env_ipc_send_to = 0;
+        (*e).env_tf = new;
+    }
     if e == cur() {
         env::env_run(e);
     }

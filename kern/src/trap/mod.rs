@@ -225,9 +225,43 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     }
     // SAFETY: e is this CPU's env; the kernel lock is held.
     let tf = unsafe { &mut (*e).env_tf };
+    // SAFETY: as above.
+    if unsafe { (*e).env_status } != ENV_RUNNING && is_restartable(trapno) {
+        // Stopped (sys_env_set_status NOT_RUNNABLE) while this trap waited
+        // for the lock: a stopped env does nothing more, not even the system
+        // call it was making. The call is restarted when it runs again (eip
+        // back on the 2-byte `int $0x30`, eax still the call number); a
+        // fault just happens again.
+        if trapno == T_SYSCALL {
+            tf.tf_eip = tf.tf_eip.wrapping_sub(2);
+        }
+        resume();
+    }
     frame::LAST_TF.store(tf as *mut Trapframe as usize, Ordering::Relaxed);
     trap_dispatch(tf);
     resume();
+}
+
+/// Whether a trap from user mode can be left undone and happen again when
+/// the env resumes: a system call (restarted), or a fault (the faulting
+/// instruction runs again). Traps that report something that already
+/// happened (debug, breakpoint, overflow) and interrupts cannot.
+fn is_restartable(trapno: u32) -> bool {
+    matches!(
+        trapno,
+        T_SYSCALL
+            | T_DIVIDE
+            | T_BOUND
+            | T_ILLOP
+            | T_DEVICE
+            | T_SEGNP
+            | T_STACK
+            | T_GPFLT
+            | T_PGFLT
+            | T_FPERR
+            | T_ALIGN
+            | T_SIMDERR
+    )
 }
 
 /// Back to this CPU's environment if it is still running here, else to
