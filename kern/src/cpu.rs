@@ -95,6 +95,16 @@ pub fn env_cpu_elsewhere(e: *const Env) -> Option<usize> {
     })
 }
 
+/// Whether another CPU (not this one) has a current env. The kernel lock
+/// must be held.
+pub fn any_env_elsewhere() -> bool {
+    let me = cpunum();
+    (0..NCPUS.load(Ordering::Relaxed)).any(|c| {
+        // SAFETY: cpu_env only changes under the kernel lock, which we hold.
+        c != me && !unsafe { (*cpu(c)).cpu_env }.is_null()
+    })
+}
+
 /// Stops CPU `c` from executing user code: if it is in user mode, sends it
 /// an inter-processor interrupt (T_KICK) and waits until it has entered the
 /// kernel. On return, CPU `c` saved its env's registers (and FPU state) in

@@ -37,11 +37,14 @@ pub fn sched_yield() -> ! {
 /// all, the first CPU to find so says so and enters the monitor (keeping
 /// the kernel lock); any other CPU just halts, so there is one monitor.
 pub fn sched_halt() -> ! {
+    // Work is left while an env can run, or while another CPU is still in
+    // a trap for its env (stopped there, it will want the lock: claiming
+    // the monitor for good would leave that CPU spinning for ever).
     let any = (0..NENV).any(|i| {
         // SAFETY: the kernel lock is held.
         let s = unsafe { (*env::env_at(i)).env_status };
         s == ENV_RUNNABLE || s == ENV_RUNNING || s == ENV_DYING
-    });
+    }) || cpu::any_env_elsewhere();
     if !any && monitor::claim() {
         cprintf!("No runnable environments in the system!\n");
         loop {

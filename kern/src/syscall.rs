@@ -87,8 +87,10 @@ fn sys_exofork() -> Result<u32> {
 
 /// Sets a child's (or own) status to RUNNABLE or NOT_RUNNABLE. A child
 /// running on another CPU is stopped there (cpu::kick) before it is made
-/// NOT_RUNNABLE, so it runs no user instruction after this returns; making
-/// a running child RUNNABLE changes nothing. Inval for another status, or
+/// NOT_RUNNABLE, so it runs no user instruction after this returns (a
+/// system call it was making is restarted when it runs again); making a
+/// running child RUNNABLE changes nothing. A child blocked in IPC stops
+/// waiting (its call returns IpcNotRecv when it runs again). Inval for another status, or
 /// for an env making itself NOT_RUNNABLE with no parent left to wake it
 /// (it could never run, nor be freed, again).
 fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
@@ -109,16 +111,17 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
     }
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe {
-        // Woken by its parent while blocked in sys_ipc_send: the send is
-        // cancelled (not reported as delivered), so no receiver later
-        // touches an env that is running again.
-        if status == ENV_RUNNABLE && (*e).env_ipc_send_to != 0 {
+        // Woken (or stopped) by its parent while blocked in sys_ipc_send:
+        // the send is cancelled (not reported as delivered), so no receiver
+        // later touches an env that is running again, or wakes one its
+        // parent stopped.
+        if (*e).env_ipc_send_to != 0 {
             (*e).env_ipc_send_to = 0;
             (*e).env_tf.tf_regs.reg_eax = Error::IpcNotRecv.code() as u32;
         }
-        // Likewise a receiver woken by its parent stops receiving, so no
-        // sender maps a page into it while it runs.
-        if status == ENV_RUNNABLE && (*e).env_ipc_recving != 0 {
+        // Likewise a receiver stops receiving, so no sender maps a page
+        // into it while it runs, or wakes it up.
+        if (*e).env_ipc_recving != 0 {
             (*e).env_ipc_recving = 0;
             (*e).env_tf.tf_regs.reg_eax = Error::IpcNotRecv.code() as u32;
         }
