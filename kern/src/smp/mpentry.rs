@@ -128,7 +128,7 @@ extern "C" fn mp_main() -> ! {
     // The same stack, through its KSTACKTOP alias (with a guard below).
     // SAFETY: both addresses map the same physical stack; nothing on it
     // below the switch point is used again.
-    unsafe { crate::init::switch_stack(kstacktop(cpu::cpunum()), mp_main_stage2) }
+    unsafe { crate::arch::entry::switch_stack(kstacktop(cpu::cpunum()), mp_main_stage2) }
 }
 
 extern "C" fn mp_main_stage2() -> ! {
