@@ -32,6 +32,7 @@ extern "C" fn i386_init_stage2() -> ! {
     gdt::gdt_init_percpu();
     trap::trap_init_percpu();
     mpconfig::mp_init();
+    cpu::set_cpus(mpconfig::apic_ids());
     lapic::lapic_init();
     picirq::pic_init();
     crate::fpu::fpu_init_percpu();
