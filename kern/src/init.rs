@@ -36,7 +36,10 @@ extern "C" fn i386_init_stage2() -> ! {
     lapic::lapic_init();
     picirq::pic_init();
     crate::fpu::fpu_init_percpu();
-    console::kbd_enable();
+    // Let the keyboard interrupt in, after draining the controller so that
+    // it raises new interrupts.
+    console::intr();
+    picirq::irq_enable(abi::trap::IRQ_KBD);
 
     // The boot CPU takes the kernel lock before waking the others.
     cpu::lock_kernel();
