@@ -137,6 +137,12 @@ extern "C" fn mp_main_stage2() -> ! {
     gdt::gdt_init_percpu();
     crate::trap::trap_init_percpu();
     crate::fpu::fpu_init_percpu();
+    // `panic=ap` on the command line: the first AP panics here (the boot
+    // CPU keeps waiting for it, so no other AP starts), to test that a
+    // panic reports the CPU it happened on.
+    if crate::boot_info::get().arg("panic") == Some("ap") {
+        panic!("panic requested on the command line");
+    }
     // SAFETY: cpu_status is atomic; boot_aps waits for this.
     unsafe {
         (*cpu::thiscpu())
