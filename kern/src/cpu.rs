@@ -141,7 +141,7 @@ pub fn kick(c: usize, flush_tlb: bool) {
 // The big kernel lock.
 
 static KERNEL_LOCK: AtomicBool = AtomicBool::new(false);
-/// Which CPU holds the lock (for the holding() check), or u32::MAX.
+/// Which CPU holds the lock (for `holding_kernel_lock`), or u32::MAX.
 static HOLDER: AtomicU32 = AtomicU32::new(u32::MAX);
 
 /// Acquires the kernel lock; panics if this CPU already holds it.

@@ -10,7 +10,7 @@
 //!
 //! The kernel is linked at KERNBASE + 1 MiB but loaded at 1 MiB, so until
 //! paging is on, every address the code uses must be made physical by
-//! subtracting KERNBASE (`RELOC`). `entry_pgdir` maps virtual [0, 4 MiB) and
+//! subtracting KERNBASE (what JOS's `RELOC(x)` macro does). `entry_pgdir` maps virtual [0, 4 MiB) and
 //! [KERNBASE, KERNBASE + 4 MiB) to physical [0, 4 MiB): the low mapping keeps
 //! the next instruction fetch working right after paging is turned on, the
 //! high one is where the kernel runs. `pmap` replaces it with the real

@@ -3,9 +3,10 @@
 //!
 //! An AP starts in 16-bit real mode at CS:IP = MPENTRY_PADDR >> 4 : 0, so
 //! the trampoline below is copied there and uses only addresses relative to
-//! it (`MPBOOTPHYS`). It loads a flat GDT, enters protected mode, turns on
-//! paging with the entry page directory, moves onto its kernel stack (given
-//! in `mpentry_kstack`) and calls `mp_main`.
+//! it (`x - mpentry_start + MPBOOT`, JOS's `MPBOOTPHYS(x)`). It loads a flat
+//! GDT, enters protected mode, turns on paging with the entry page
+//! directory, moves onto its kernel stack (given in `mpentry_kstack`) and
+//! calls `mp_main`.
 use crate::arch::{gdt, x86};
 use crate::cpu::{self, CPU_STARTED, NCPUS};
 use crate::pmap;
