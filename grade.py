@@ -791,6 +791,14 @@ def test_panic_karg():
     r.after(rx).match(WELCOME, PROMPT_TEXT, ordered=True)
 
 
+@test(5, "boot option panic=ap: the panic names the AP")
+def test_panic_ap():
+    r = boot(kargs="panic=ap", cpus=2)
+    rx = r"kernel panic on CPU 1 at \S+:\d+: panic requested on the command line$"
+    r.match("SMP: CPU 1 starting", rx, ordered=True)
+    r.after(rx).match(WELCOME, PROMPT_TEXT, ordered=True)
+
+
 # ---------------------------------------------------------------------------
 # Part B: physical memory and the kernel's address space
 

@@ -2,18 +2,22 @@
 //!
 //! QEMU's `-kernel` speaks Multiboot v1, GRUB speaks Multiboot2; both hand
 //! over a memory map, boot modules (the user programs) and a command line.
+//! Multiboot2's information is parsed with the `multiboot2` crate; v1's
+//! small fixed table is read by hand.
 //! `init` copies what the kernel needs into a fixed-size `BootInfo` right
 //! after entry, so later code never looks at loader memory again (except the
 //! module contents, which `pmap` reserves).
 //!
 //! The loader's structures may lie anywhere in physical memory, but the
 //! entry page directory maps only the first 4 MiB. So they are read through
-//! a small early window: one page table, installed at `EARLY_WINDOW`, that
-//! is pointed at whatever 4 MiB of physical memory is being read.
+//! a small early window: two page tables, installed at `EARLY_WINDOW`, that
+//! are pointed at whatever 8 MiB of physical memory is being read (so that
+//! Multiboot2's information, one block of up to 4 MiB, is contiguous).
 
 use crate::arch::{entry, x86};
 use abi::memlayout::KERNBASE;
 use abi::mmu::{PGSIZE, PTSIZE, pdx};
+use multiboot2::{BootInformation, BootInformationHeader};
 use spin::Once;
 
 /// Multiboot v1 magic in EAX.
@@ -121,7 +125,14 @@ impl BootInfo {
         }
     }
 
-    fn push_module(&mut self, start: usize, end: usize, name: PhysStr) {
+    /// Adds module `[start, end)`; `copy_name` writes its name into the
+    /// buffer it is given and returns the name's length.
+    fn push_module(
+        &mut self,
+        start: usize,
+        end: usize,
+        copy_name: impl FnOnce(&mut [u8]) -> usize,
+    ) {
         if self.nmodules < MAX_MODULES {
             let mut m = Module {
                 start,
@@ -129,7 +140,7 @@ impl BootInfo {
                 name: [0; MAX_NAME],
                 name_len: 0,
             };
-            m.name_len = name.copy_to(&mut m.name);
+            m.name_len = copy_name(&mut m.name);
             self.modules[self.nmodules] = m;
             self.nmodules += 1;
         }
@@ -171,6 +182,9 @@ pub fn init(magic: u32, info_pa: usize) -> &'static BootInfo {
     })
 }
 
+/// Reads Multiboot v1 information (QEMU's `-kernel`) by hand: the structure
+/// is a fixed table of pointers to scattered pieces, each read through the
+/// window. (The v1 crate, `multiboot`, last released in 2022, is not used.)
 fn parse_mb1(bi: &mut BootInfo, mbi: usize) {
     bi.loader = Loader::Multiboot1;
     let flags = phys_u32(mbi);
@@ -184,7 +198,8 @@ fn parse_mb1(bi: &mut BootInfo, mbi: usize) {
         for i in 0..count.min(MAX_MODULES) {
             let m = addr + i * 16;
             let (start, end) = (phys_u32(m) as usize, phys_u32(m + 4) as usize);
-            bi.push_module(start, end, PhysStr(phys_u32(m + 8) as usize));
+            let name = PhysStr(phys_u32(m + 8) as usize);
+            bi.push_module(start, end, |out| name.copy_to(out));
         }
     }
     if flags & (1 << 6) != 0 {
@@ -217,83 +232,100 @@ fn parse_mb1(bi: &mut BootInfo, mbi: usize) {
     }
 }
 
+/// Reads GRUB's Multiboot2 information through the `multiboot2` crate. The
+/// whole structure (tags, strings and memory map included) is one block of
+/// `total_size` bytes, so it is read in place through the early window.
+/// Panics if the block is larger than the window or malformed.
 fn parse_mb2(bi: &mut BootInfo, mbi: usize) {
     bi.loader = Loader::Multiboot2;
     let total = phys_u32(mbi) as usize;
-    let mut tag = mbi + 8;
-    let mut basic = None;
-    let mut have_map = false;
-    while tag + 8 <= mbi + total {
-        let (kind, size) = (phys_u32(tag), phys_u32(tag + 4) as usize);
-        if kind == 0 || size < 8 {
-            break;
-        }
-        match kind {
-            1 => bi.cmdline_len = PhysStr(tag + 8).copy_to(&mut bi.cmdline),
-            3 => {
-                let (start, end) = (phys_u32(tag + 8) as usize, phys_u32(tag + 12) as usize);
-                bi.push_module(start, end, PhysStr(tag + 16));
-            }
-            4 => basic = Some((phys_u32(tag + 8) as u64, phys_u32(tag + 12) as u64)),
-            6 => {
-                have_map = true;
-                let esize = phys_u32(tag + 8) as usize;
-                let mut e = tag + 16;
-                while esize >= 24 && e + esize <= tag + size {
-                    bi.push_region(MemRegion {
-                        base: phys_u64(e),
-                        len: phys_u64(e + 8),
-                        kind: phys_u32(e + 16),
-                    });
-                    e += esize;
-                }
-            }
-            _ => {}
-        }
-        tag += (size + 7) & !7;
+    assert!(
+        total <= WINDOW_SPAN,
+        "multiboot2 information too large ({total} bytes)"
+    );
+    let ptr = window(mbi).cast::<BootInformationHeader>();
+    // SAFETY: the window maps the `total` bytes from `mbi` contiguously
+    // (`window`'s contract, total <= WINDOW_SPAN) and stays in place until
+    // `window_close`, which runs after `mbi2` and everything borrowed from
+    // it are gone; nobody writes the loader's structure meanwhile.
+    let mbi2 = match unsafe { BootInformation::load(ptr) } {
+        Ok(m) => m,
+        Err(e) => panic!("bad multiboot2 information at {mbi:#x}: {e:?}"),
+    };
+    if let Some(Ok(cmdline)) = mbi2.command_line_tag().map(|t| t.cmdline()) {
+        bi.cmdline_len = copy_str(cmdline, &mut bi.cmdline);
     }
-    if let (false, Some((lower, upper))) = (have_map, basic) {
+    for m in mbi2.module_tags() {
+        let (start, end) = (m.start_address() as usize, m.end_address() as usize);
+        let name = m.cmdline().unwrap_or("?");
+        bi.push_module(start, end, |out| copy_str(name, out));
+    }
+    if let Some(map) = mbi2.memory_map_tag() {
+        for area in map.memory_areas() {
+            bi.push_region(MemRegion {
+                base: area.start_address(),
+                len: area.size(),
+                kind: area.typ().val(),
+            });
+        }
+    } else if let Some(basic) = mbi2.basic_memory_info_tag() {
+        // No map: the two classic figures, in KB.
         bi.push_region(MemRegion {
             base: 0,
-            len: lower * 1024,
+            len: basic.memory_lower() as u64 * 1024,
             kind: 1,
         });
         bi.push_region(MemRegion {
             base: 0x10_0000,
-            len: upper * 1024,
+            len: basic.memory_upper() as u64 * 1024,
             kind: 1,
         });
     }
 }
 
+/// Copies `s` (cut to `out`'s size) into `out`; returns the bytes copied.
+fn copy_str(s: &str, out: &mut [u8]) -> usize {
+    let n = s.len().min(out.len());
+    out[..n].copy_from_slice(&s.as_bytes()[..n]);
+    n
+}
+
 // ---------------------------------------------------------------------------
 // The early window onto physical memory.
 
-/// Where the window appears (an otherwise unused 4 MiB below MMIOBASE's
+/// Where the window appears (an otherwise unused 8 MiB below MMIOBASE's
 /// neighbours; nothing else is mapped there during boot).
 const EARLY_WINDOW: usize = 0xE000_0000;
+/// How many bytes from any `pa` the window shows contiguously: it maps the
+/// two 4 MiB blocks starting at `pa`'s, so at least the next 4 MiB.
+const WINDOW_SPAN: usize = PTSIZE;
 
 #[repr(C, align(4096))]
 struct PageTable([u32; 1024]);
 
-/// The window's page table.
-static mut EARLY_PT: PageTable = PageTable([0; 1024]);
-/// Which 4 MiB of physical memory the window shows (usize::MAX: none).
+/// The window's two page tables.
+static mut EARLY_PT: [PageTable; 2] = [PageTable([0; 1024]), PageTable([0; 1024])];
+/// Which 8 MiB of physical memory the window shows (usize::MAX: none).
 static mut WINDOW_BASE: usize = usize::MAX;
 
-/// Returns a kernel pointer to physical byte `pa`, moving the window if needed.
+/// Returns a kernel pointer to physical byte `pa`, moving the window if
+/// needed. The `WINDOW_SPAN` bytes from `pa` are mapped contiguously after
+/// it, read-only, until the next call with an address outside them.
 fn window(pa: usize) -> *const u8 {
     let base = pa & !(PTSIZE - 1);
     // SAFETY: only the boot CPU runs this, before anything else uses
-    // EARLY_PT, WINDOW_BASE or entry_pgdir's slot for EARLY_WINDOW.
+    // EARLY_PT, WINDOW_BASE or entry_pgdir's slots for EARLY_WINDOW.
     unsafe {
         if WINDOW_BASE != base {
-            let pt = &raw mut EARLY_PT;
-            for (i, pte) in (*pt).0.iter_mut().enumerate() {
-                *pte = (base + i * PGSIZE) as u32 | 0x1; // present, read-only
+            let pts = &raw mut EARLY_PT;
+            for (t, pt) in (*pts).iter_mut().enumerate() {
+                let block = base.wrapping_add(t * PTSIZE);
+                for (i, pte) in pt.0.iter_mut().enumerate() {
+                    *pte = block.wrapping_add(i * PGSIZE) as u32 | 0x1; // present, read-only
+                }
+                let pt_pa = pt as *mut PageTable as usize - KERNBASE;
+                entry::entry_pgdir[pdx(EARLY_WINDOW) + t] = pt_pa as u32 | 0x1;
             }
-            let pt_pa = pt as usize - KERNBASE;
-            entry::entry_pgdir[pdx(EARLY_WINDOW)] = pt_pa as u32 | 0x1;
             x86::lcr3(x86::rcr3());
             WINDOW_BASE = base;
         }
@@ -306,6 +338,7 @@ fn window_close() {
     // SAFETY: as in `window`; nothing keeps pointers into the window.
     unsafe {
         entry::entry_pgdir[pdx(EARLY_WINDOW)] = 0;
+        entry::entry_pgdir[pdx(EARLY_WINDOW) + 1] = 0;
         x86::lcr3(x86::rcr3());
         WINDOW_BASE = usize::MAX;
     }

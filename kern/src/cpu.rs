@@ -54,6 +54,23 @@ pub static mut CPUS: [CpuInfo; NCPU] = [const {
 /// Number of CPUs found.
 pub static NCPUS: AtomicUsize = AtomicUsize::new(1);
 
+/// Records the CPUs that were found (`apic_ids`: their local APIC ids, CPU 0
+/// first): each id in CPUS and in the LAPIC driver's id-to-number table,
+/// and their number in NCPUS. With no ids, there stays one CPU, number 0.
+/// Boot time only, before the LAPIC is set up and any AP runs.
+pub fn set_cpus(apic_ids: impl Iterator<Item = u8>) {
+    let mut n = 0;
+    for (i, id) in apic_ids.enumerate() {
+        // SAFETY: boot time, one CPU: nothing else uses CPUS.
+        unsafe { (*cpu(i)).cpu_id = id };
+        crate::smp::lapic::set_index(id, i);
+        n = i + 1;
+    }
+    if n > 0 {
+        NCPUS.store(n, Ordering::Relaxed);
+    }
+}
+
 /// This CPU's number: its index in CPUS (the boot CPU is 0).
 pub fn cpunum() -> usize {
     crate::smp::lapic::cpunum()
@@ -134,7 +151,7 @@ pub fn kick(c: usize, flush_tlb: bool) {
 // The big kernel lock.
 
 static KERNEL_LOCK: AtomicBool = AtomicBool::new(false);
-/// Which CPU holds the lock (for the holding() check), or u32::MAX.
+/// Which CPU holds the lock (for `holding_kernel_lock`), or u32::MAX.
 static HOLDER: AtomicU32 = AtomicU32::new(u32::MAX);
 
 /// Acquires the kernel lock; panics if this CPU already holds it.

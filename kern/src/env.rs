@@ -10,7 +10,8 @@
 //! what makes each access exclusive.
 use crate::arch::x86;
 use crate::pmap::{self, Alloc, Page, PageTable};
-use crate::{cpu, sched, trap};
+use crate::trap::entry::env_pop_tf;
+use crate::{cpu, sched};
 use abi::elf;
 use abi::env::*;
 use abi::error::{Error, Result};
@@ -386,7 +387,7 @@ pub fn env_run(e: *mut Env) -> ! {
         // From here until the iret, a kick waits for this CPU's next trap.
         (*cpu::thiscpu()).cpu_in_user.store(true, Ordering::SeqCst);
         cpu::unlock_kernel();
-        trap::entry::env_pop_tf(&raw const (*e).env_tf)
+        env_pop_tf(&raw const (*e).env_tf)
     }
 }
 

@@ -1,9 +1,9 @@
 //! The boot order (JOS's kern/init.c).
-use crate::arch::{gdt, picirq};
+use crate::arch::{entry::switch_stack, gdt, picirq};
 use crate::smp::{lapic, mpconfig, mpentry};
 use crate::{boot_info, console, cpu, env, monitor, pmap, sched, trap};
 use abi::env::ENV_TYPE_USER;
-use abi::memlayout::{KERNBASE, kstacktop};
+use abi::memlayout::kstacktop;
 
 /// The boot CPU's first Rust code, called by `entry` with the loader's magic
 /// number and the physical address of its information structure.
@@ -32,10 +32,14 @@ extern "C" fn i386_init_stage2() -> ! {
     gdt::gdt_init_percpu();
     trap::trap_init_percpu();
     mpconfig::mp_init();
+    cpu::set_cpus(mpconfig::apic_ids());
     lapic::lapic_init();
     picirq::pic_init();
     crate::fpu::fpu_init_percpu();
-    console::kbd_enable();
+    // Let the keyboard interrupt in, after draining the controller so that
+    // it raises new interrupts.
+    console::intr();
+    picirq::irq_enable(abi::trap::IRQ_KBD);
 
     // The boot CPU takes the kernel lock before waking the others.
     cpu::lock_kernel();
@@ -81,24 +85,4 @@ extern "C" fn i386_init_stage2() -> ! {
         }
     }
     sched::sched_yield();
-}
-
-/// Moves onto the stack whose top is `top` and calls `f` there.
-///
-/// # Safety
-/// `top` must be the top of a mapped, unused stack; nothing on the current
-/// stack may be used again.
-pub unsafe fn switch_stack(top: usize, f: extern "C" fn() -> !) -> ! {
-    debug_assert!(top <= KERNBASE);
-    // SAFETY: the caller guarantees the stack; f never returns.
-    unsafe {
-        core::arch::asm!(
-            "movl {top}, %esp",
-            "movl $0, %ebp",
-            "call *{f}",
-            top = in(reg) top,
-            f = in(reg) f,
-            options(att_syntax, noreturn)
-        )
-    }
 }

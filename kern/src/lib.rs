@@ -15,7 +15,6 @@
 pub mod console;
 pub mod arch;
 pub mod boot_info;
-pub mod check;
 pub mod cpu;
 pub mod env;
 pub mod fpu;

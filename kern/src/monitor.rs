@@ -617,7 +617,7 @@ pub fn monitor(mut tf: Option<&mut Trapframe>) {
         Some(t) => {
             cprintf!("Welcome to the JOS kernel monitor!\n");
             cprintf!("Type 'help' for a list of commands.\n");
-            crate::trap::print_trapframe(t);
+            crate::trap::frame::print_trapframe(t);
         }
         None => {
             cprintf!("Welcome to the JOS kernel monitor!\n");

@@ -1,15 +1,10 @@
 //! Kernel panics: print where and why, then sit in the monitor.
-use crate::{arch::x86, console, monitor};
+use crate::{arch::x86, console, cpu, monitor};
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Set by the first panic; a panic while panicking only halts.
 static PANICKING: AtomicBool = AtomicBool::new(false);
-
-/// The CPU number for messages (the boot CPU until SMP exists).
-fn cpunum() -> u32 {
-    0
-}
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
@@ -32,7 +27,7 @@ fn panic(info: &PanicInfo) -> ! {
         let _ = writeln!(
             w,
             "kernel panic on CPU {} at {}:{}: {}",
-            cpunum(),
+            cpu::cpunum(),
             file,
             line,
             info.message()

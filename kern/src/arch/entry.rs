@@ -10,12 +10,16 @@
 //!
 //! The kernel is linked at KERNBASE + 1 MiB but loaded at 1 MiB, so until
 //! paging is on, every address the code uses must be made physical by
-//! subtracting KERNBASE (`RELOC`). `entry_pgdir` maps virtual [0, 4 MiB) and
+//! subtracting KERNBASE (what JOS's `RELOC(x)` macro does). `entry_pgdir` maps virtual [0, 4 MiB) and
 //! [KERNBASE, KERNBASE + 4 MiB) to physical [0, 4 MiB): the low mapping keeps
 //! the next instruction fetch working right after paging is turned on, the
 //! high one is where the kernel runs. `pmap` replaces it with the real
 //! kernel page directory.
+//!
+//! `switch_stack` is the last step of entry, for the boot CPU and the APs
+//! alike: it moves a CPU from its first stack onto its own kernel stack.
 
+use abi::memlayout::KERNBASE;
 use core::arch::global_asm;
 
 /// Size of the boot CPU's stack (KSTKSIZE).
@@ -117,4 +121,26 @@ unsafe extern "C" {
     pub static bootstack: u8;
     /// One past the highest address of the boot CPU's stack.
     pub static bootstacktop: u8;
+}
+
+/// Moves onto the stack whose top is `top` and calls `f` there: how the boot
+/// CPU (`init`) and each AP (`mpentry`) leave their first stack for their
+/// guarded kernel stack. Never returns.
+///
+/// # Safety
+/// `top` must be the top of a mapped, unused stack; nothing on the current
+/// stack may be used again.
+pub unsafe fn switch_stack(top: usize, f: extern "C" fn() -> !) -> ! {
+    debug_assert!(top <= KERNBASE);
+    // SAFETY: the caller guarantees the stack; f never returns.
+    unsafe {
+        core::arch::asm!(
+            "movl {top}, %esp",
+            "movl $0, %ebp",
+            "call *{f}",
+            top = in(reg) top,
+            f = in(reg) f,
+            options(att_syntax, noreturn)
+        )
+    }
 }

@@ -145,10 +145,3 @@ pub fn getchar() -> u8 {
         crate::arch::x86::pause();
     }
 }
-
-/// Lets the keyboard interrupt (IRQ 1) in, after draining the controller so
-/// it raises new interrupts.
-pub fn kbd_enable() {
-    intr();
-    crate::arch::picirq::irq_enable(abi::trap::IRQ_KBD);
-}

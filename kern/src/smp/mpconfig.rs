@@ -5,16 +5,30 @@
 //! EBDA, the last KB of base memory, or the BIOS ROM; it points at the
 //! configuration table ("PCMP"), whose entries list each processor's local
 //! APIC id and say where the local APICs are.
+//!
+//! This module only reads the tables and keeps what it found; `cpu::set_cpus`
+//! copies the APIC ids into the per-CPU state and the LAPIC driver's table.
 use crate::arch::x86::{inb, outb};
-use crate::cpu::{self, NCPUS};
 use crate::pmap::kaddr;
 use abi::memlayout::NCPU;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// Physical address of the local APIC (0 if there is no MP table).
 pub static LAPIC_PA: AtomicUsize = AtomicUsize::new(0);
 /// Index (in CPUS) of the boot CPU.
 pub static BOOTCPU: AtomicUsize = AtomicUsize::new(0);
+/// The usable CPUs' local APIC ids, in table order (CPU i is `APIC_IDS[i]`).
+static APIC_IDS: [AtomicU8; NCPU] = [const { AtomicU8::new(0) }; NCPU];
+/// How many entries of APIC_IDS are valid (0: no usable MP table).
+static FOUND: AtomicUsize = AtomicUsize::new(0);
+
+/// The local APIC ids of the CPUs `mp_init` found, CPU 0 first; empty if
+/// there were no usable MP tables (then there is just the boot CPU).
+pub fn apic_ids() -> impl Iterator<Item = u8> {
+    APIC_IDS[..FOUND.load(Ordering::Relaxed)]
+        .iter()
+        .map(|id| id.load(Ordering::Relaxed))
+}
 
 /// Reads `len` bytes of physical memory at `pa` (below 1 MiB here).
 fn phys(pa: usize, len: usize) -> &'static [u8] {
@@ -60,8 +74,8 @@ fn mpsearch() -> Option<usize> {
     mpsearch1(0xF0000, 0x10000)
 }
 
-/// Reads the MP tables: records each CPU's APIC id in CPUS, the number of
-/// CPUs, the boot CPU and the LAPIC's address. Without MP tables, runs as a
+/// Reads the MP tables: records each CPU's APIC id (see `apic_ids`), the
+/// boot CPU and the LAPIC's address. Without MP tables, runs as a
 /// uniprocessor. Prints `SMP: CPU n found N CPU(s)`.
 pub fn mp_init() {
     let Some(mp) = mpsearch() else {
@@ -94,9 +108,7 @@ pub fn mp_init() {
                 let (apicid, flags) = (table[p + 1], table[p + 3]);
                 if flags & 1 != 0 {
                     if n < NCPU {
-                        // SAFETY: boot time, one CPU: nothing else uses CPUS.
-                        unsafe { (*cpu::cpu(n)).cpu_id = apicid };
-                        crate::smp::lapic::set_index(apicid, n);
+                        APIC_IDS[n].store(apicid, Ordering::Relaxed);
                         if flags & 2 != 0 {
                             BOOTCPU.store(n, Ordering::Relaxed);
                         }
@@ -118,11 +130,9 @@ pub fn mp_init() {
         cprintf!("SMP: the MP table lists no CPU; running on one CPU\n");
         return;
     }
-    NCPUS.store(n, Ordering::Relaxed);
+    FOUND.store(n, Ordering::Relaxed);
     LAPIC_PA.store(u32_at(hdr, 36), Ordering::Relaxed);
-    let boot = BOOTCPU.load(Ordering::Relaxed);
-    // SAFETY: read-only access to the boot CPU's id.
-    let boot_id = unsafe { (*cpu::cpu(boot)).cpu_id };
+    let boot_id = APIC_IDS[BOOTCPU.load(Ordering::Relaxed)].load(Ordering::Relaxed);
     cprintf!("SMP: CPU {} found {} CPU(s)\n", boot_id, n);
 
     // If the hardware emulates PIC mode, switch to symmetric I/O mode.

@@ -3,9 +3,10 @@
 //!
 //! An AP starts in 16-bit real mode at CS:IP = MPENTRY_PADDR >> 4 : 0, so
 //! the trampoline below is copied there and uses only addresses relative to
-//! it (`MPBOOTPHYS`). It loads a flat GDT, enters protected mode, turns on
-//! paging with the entry page directory, moves onto its kernel stack (given
-//! in `mpentry_kstack`) and calls `mp_main`.
+//! it (`x - mpentry_start + MPBOOT`, JOS's `MPBOOTPHYS(x)`). It loads a flat
+//! GDT, enters protected mode, turns on paging with the entry page
+//! directory, moves onto its kernel stack (given in `mpentry_kstack`) and
+//! calls `mp_main`.
 use crate::arch::{gdt, x86};
 use crate::cpu::{self, CPU_STARTED, NCPUS};
 use crate::pmap;
@@ -128,7 +129,7 @@ extern "C" fn mp_main() -> ! {
     // The same stack, through its KSTACKTOP alias (with a guard below).
     // SAFETY: both addresses map the same physical stack; nothing on it
     // below the switch point is used again.
-    unsafe { crate::init::switch_stack(kstacktop(cpu::cpunum()), mp_main_stage2) }
+    unsafe { crate::arch::entry::switch_stack(kstacktop(cpu::cpunum()), mp_main_stage2) }
 }
 
 extern "C" fn mp_main_stage2() -> ! {
@@ -137,6 +138,12 @@ extern "C" fn mp_main_stage2() -> ! {
     gdt::gdt_init_percpu();
     crate::trap::trap_init_percpu();
     crate::fpu::fpu_init_percpu();
+    // `panic=ap` on the command line: the first AP panics here (the boot
+    // CPU keeps waiting for it, so no other AP starts), to test that a
+    // panic reports the CPU it happened on.
+    if crate::boot_info::get().arg("panic") == Some("ap") {
+        panic!("panic requested on the command line");
+    }
     // SAFETY: cpu_status is atomic; boot_aps waits for this.
     unsafe {
         (*cpu::thiscpu())

@@ -1,10 +1,11 @@
 //! 32-bit ELF executables: the header formats and a checked parser.
 //!
-//! Both the kernel's loader (`env_create` on a boot module) and the user
-//! library's `spawn` read ELF images that come from outside the trusted
-//! code, so [`parse`] validates every field it relies on before anything is
-//! loaded: a [`ElfImage`] is only handed out for an image whose loadable
-//! segments all lie inside the file and inside the allowed address range.
+//! The kernel's loader (`env_create` on a boot module) reads ELF images that
+//! come from outside the trusted code (as a user-level loader, JOS's lab-5
+//! `spawn`, would), so [`parse`] validates every field it relies on before
+//! anything is loaded: a [`ElfImage`] is only handed out for an image whose
+//! loadable segments all lie inside the file and inside the allowed address
+//! range.
 //!
 //! Headers are decoded field by field from little-endian bytes, so the image
 //! may sit at any alignment in memory (a boot module, a file buffer).
@@ -353,7 +354,8 @@ impl fmt::Display for ElfError {
 }
 
 impl From<ElfError> for Error {
-    /// Every malformed image is `E_NOT_EXEC` to the caller of `spawn`.
+    /// Every malformed image is `E_NOT_EXEC` (JOS's "not an executable") to
+    /// the loader's caller.
     fn from(_: ElfError) -> Error {
         Error::NotExec
     }

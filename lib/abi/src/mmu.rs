@@ -113,8 +113,8 @@ bitflags::bitflags! {
         const PS = 0x080;
         /// Global: not flushed from the TLB on a CR3 reload.
         const G = 0x100;
-        /// Software bit: the page is shared, copied as-is (not copy-on-write)
-        /// by fork and spawn.
+        /// Software bit: the page is shared: `fork` maps it into the child
+        /// as-is (not copy-on-write).
         const SHARE = 0x400;
         /// Software bit: the page is copy-on-write.
         const COW = 0x800;

@@ -25,6 +25,8 @@
 //! Locking: the free list and the reference counts change only under
 //! `ALLOC`; page tables belong to the kernel lock's holder.
 
+mod check;
+
 use crate::arch::x86;
 use crate::boot_info;
 use abi::env::{Env, NENV, PageInfo};
@@ -597,9 +599,9 @@ pub fn mem_init() {
     ENVS.store(envs, Ordering::Relaxed);
 
     page_init();
-    crate::check::check_page_free_list(true);
-    crate::check::check_page_alloc();
-    crate::check::check_page();
+    check::check_page_free_list(true);
+    check::check_page_alloc();
+    check::check_page();
 
     // UPAGES and UENVS: read-only for users, and the kernel uses its own
     // KERNBASE aliases to write them.
@@ -635,12 +637,12 @@ pub fn mem_init() {
         boot_map_region(pgdir, KERNBASE, MAX_PHYS, 0, PteFlags::W);
     }
 
-    crate::check::check_kern_pgdir();
+    check::check_kern_pgdir();
 
     // SAFETY: kern_pgdir maps the kernel at KERNBASE exactly as the entry
     // directory did, plus everything else.
     unsafe { x86::lcr3(paddr(pgdir as usize)) };
-    crate::check::check_page_free_list(false);
+    check::check_page_free_list(false);
 
     // The final CR0: paging, write-protect in ring 0, no FPU emulation.
     let cr0 = (x86::rcr0() | x86::CR0_PE | x86::CR0_PG | x86::CR0_AM | x86::CR0_WP | x86::CR0_MP)
@@ -648,5 +650,5 @@ pub fn mem_init() {
     // SAFETY: the new CR0 keeps paging on with the same directory.
     unsafe { x86::lcr0(cr0) };
 
-    crate::check::check_page_installed_pgdir();
+    check::check_page_installed_pgdir();
 }
