@@ -9,9 +9,9 @@
 //! records are reached through raw pointers into the array, and the lock is
 //! what makes each access exclusive.
 use crate::arch::x86;
+use crate::cpu;
 use crate::pmap::{self, Alloc, Page, PageTable};
 use crate::trap::entry::env_pop_tf;
-use crate::{cpu, sched};
 use abi::elf;
 use abi::env::*;
 use abi::error::{Error, Result};
@@ -342,26 +342,6 @@ fn env_free_one(e: *mut Env) {
     }
 }
 
-/// Destroys `e`. If it is another CPU's env, it is marked dying and that
-/// CPU is stopped (cpu::kick) before this returns: it executes no user
-/// instruction after that and frees `e` when it gets the kernel lock
-/// (freeing it here would pull its page directory from under that CPU).
-/// If it is the current environment, this does not return: the scheduler
-/// runs something else.
-pub fn env_destroy(e: *mut Env) {
-    if let Some(c) = cpu::env_cpu_elsewhere(e) {
-        // SAFETY: e points into the array; the kernel lock is held.
-        unsafe { (*e).env_status = ENV_DYING };
-        cpu::kick(c, false);
-        return;
-    }
-    env_free(e);
-    if e == cpu::curenv() {
-        cpu::set_curenv(core::ptr::null_mut());
-        sched::sched_yield();
-    }
-}
-
 /// Switches to environment `e` and returns to user mode in it; does not
 /// return.
 pub fn env_run(e: *mut Env) -> ! {
@@ -493,20 +473,4 @@ pub fn user_copy_in(e: *const Env, va: usize, buf: &mut [u8]) -> core::result::R
         buf[at..at + piece.len()].copy_from_slice(piece);
         at += piece.len();
     })
-}
-
-/// Like user_mem_check, but a failure prints
-/// `[envid] user_mem_check assertion failure for va %08x` and destroys
-/// `e` (not returning if `e` is the current environment).
-pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
-    if let Err(bad) = user_mem_check(e, va, len, perm | PteFlags::U) {
-        // SAFETY: e points into the array; the kernel lock is held.
-        let id = unsafe { (*e).env_id };
-        cprintf!(
-            "[{:08x}] user_mem_check assertion failure for va {:08x}\n",
-            id,
-            bad
-        );
-        env_destroy(e);
-    }
 }

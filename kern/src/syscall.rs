@@ -6,7 +6,7 @@
 //! `envid2env` (only self or a child, where JOS requires it), addresses
 //! below UTOP and page-aligned, permissions a subset of PTE_SYSCALL with
 //! U and P set.
-use crate::env::{self, envid2env, user_mem_assert};
+use crate::env::{self, envid2env};
 use crate::pmap::{self, Alloc};
 use crate::{console, cpu, sched};
 use abi::env::*;
@@ -20,6 +20,22 @@ use abi::trap::{
 
 /// EFLAGS bits a user may choose: the arithmetic flags, DF, TF and AC.
 const FL_USER: u32 = FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_TF | FL_DF | FL_OF | 0x0004_0000;
+
+/// Like user_mem_check, but a failure prints
+/// `[envid] user_mem_check assertion failure for va %08x` and destroys
+/// `e` (not returning if `e` is the current environment).
+pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
+    if let Err(bad) = env::user_mem_check(e, va, len, perm | PteFlags::U) {
+        // SAFETY: e points into the array; the kernel lock is held.
+        let id = unsafe { (*e).env_id };
+        cprintf!(
+            "[{:08x}] user_mem_check assertion failure for va {:08x}\n",
+            id,
+            bad
+        );
+        sched::env_destroy(e);
+    }
+}
 
 /// The current environment (there always is one during a system call).
 fn cur() -> *mut Env {
@@ -57,7 +73,7 @@ fn sys_env_destroy(envid: EnvId) -> Result<u32> {
             cprintf!("[{:08x}] destroying {:08x}\n", me, (*e).env_id);
         }
     }
-    env::env_destroy(e);
+    sched::env_destroy(e);
     Ok(0)
 }
 

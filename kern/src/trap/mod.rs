@@ -310,7 +310,7 @@ fn trap_dispatch(tf: &mut Trapframe) {
                     trapname(tf.tf_trapno)
                 );
             }
-            env::env_destroy(cpu::curenv());
+            sched::env_destroy(cpu::curenv());
         }
     }
 }
@@ -337,7 +337,7 @@ fn page_fault_handler(tf: &mut Trapframe) {
             tf.tf_eip
         );
         print_trapframe(tf);
-        env::env_destroy(e);
+        sched::env_destroy(e);
     }
 }
 
@@ -353,7 +353,7 @@ fn debug_handler(tf: &mut Trapframe) {
     let eip = tf.tf_eip as usize;
     if !deliver_upcall(tf, eip, abi::mmu::FEC_DEBUG) {
         print_trapframe(tf);
-        env::env_destroy(cpu::curenv());
+        sched::env_destroy(cpu::curenv());
     }
 }
 
@@ -382,13 +382,13 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
     let on_xstack = (USTACKTOP + 1..UXSTACKTOP).contains(&esp);
     let top = if on_xstack { esp - 4 } else { UXSTACKTOP };
     let utf_va = top.wrapping_sub(size_of::<UTrapframe>());
-    env::user_mem_assert(
+    syscall::user_mem_assert(
         e,
         utf_va,
         size_of::<UTrapframe>(),
         PteFlags::U | PteFlags::W,
     );
-    env::user_mem_assert(e, upcall, 1, PteFlags::U);
+    syscall::user_mem_assert(e, upcall, 1, PteFlags::U);
 
     let utf = UTrapframe {
         utf_fault_va: fault_va as u32,
