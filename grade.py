@@ -1600,6 +1600,9 @@ KILLRACE_LINES = [
     "a page unmapped from a running child is never written by it again",
     "set_trapframe on a running child takes effect",
     "set_status NOT_RUNNABLE stops a running child at once, again and again",
+    "a child stopped in set_status(self, RUNNABLE) stays stopped",
+    "a child stopped in page calls: its pages do not change after the stop",
+    "set_trapframe on a child blocked in IPC cancels the wait",
 ]
 
 hostile_test(10, "killrace", "killrace", KILLRACE_LINES)

@@ -18,7 +18,11 @@
 //! - set_trapframe: new registers for the running child take effect (it
 //!   lands in the function we chose), they are not dropped;
 //! - set_status: NOT_RUNNABLE stops it before the call returns, again and
-//!   again, RUNNABLE lets it go on, and it never runs on two CPUs at once.
+//!   again, RUNNABLE lets it go on, and it never runs on two CPUs at once;
+//!   a system call it was making when stopped does not run after the stop
+//!   returns (not even one that would undo the stop, or change its pages);
+//! - set_trapframe on a child blocked in IPC cancels the wait: no message
+//!   is delivered into its new registers.
 //!
 //! Each check prints `killrace: <what> OK` after all its rounds (or
 //! `FAILED` with the round); the end is `killrace: OK`. Needs more than one
@@ -28,16 +32,16 @@
 
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING, EnvId, envx};
 use abi::error::{Error, Result};
-use abi::memlayout::USTACKTOP;
+use abi::memlayout::{USTACKTOP, UTOP};
 use abi::mmu::{PGSIZE, PteFlags};
 use abi::trap::{Trapframe, UTrapframe};
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use jos::cprintf;
-use jos::env::env_status;
+use jos::env::{env_read, env_status};
 use jos::pgfault::{Fault, add_region};
 use jos::syscall::{
     sys_env_destroy, sys_env_set_pgfault_upcall, sys_env_set_status, sys_env_set_trapframe,
-    sys_getenvid, sys_page_alloc, sys_page_map, sys_page_unmap,
+    sys_getenvid, sys_ipc_recv, sys_ipc_try_send, sys_page_alloc, sys_page_map, sys_page_unmap,
 };
 use user::spin::{Clock, NSLOTS, Slot, slot_at, spin_forever};
 
@@ -68,6 +72,12 @@ enum Spin {
     Syscalls,
     /// User code that also writes its private VICTIM page.
     Victim,
+    /// A system call that undoes a stop: set_status(self, RUNNABLE).
+    Unstop,
+    /// Page calls on its own VICTIM page, over and over.
+    PageCalls,
+    /// Blocked in ipc_recv, then in ipc_send to its parent.
+    Ipc,
 }
 
 /// The header (slot 0): which slot the next set_trapframe landing is for.
@@ -127,7 +137,9 @@ impl Race {
             Err(e) => panic!("fork: {e}"),
         };
         let running = self.clock.wait(WAIT_MS, || {
-            sl.heartbeat.load(SeqCst) > 1 && env_status(id) == ENV_RUNNING
+            let st = env_status(id);
+            sl.heartbeat.load(SeqCst) > 1
+                && (st == ENV_RUNNING || (how == Spin::Ipc && st == ENV_NOT_RUNNABLE))
         });
         if !running {
             let _ = sys_env_destroy(id);
@@ -312,6 +324,98 @@ impl Race {
         }
         cprintf!("killrace: {} OK\n", what);
     }
+    /// A child stopped while it makes system calls: the call it was making
+    /// does not run after the stop returns (it would undo the stop, or
+    /// change its pages); it is restarted when the child runs again.
+    fn stop_syscalls(&mut self, how: Spin, what: &str) {
+        for round in 0..ROUNDS {
+            let Some((id, s)) = self.spinner(how, what, round) else {
+                return;
+            };
+            let sl = slot(s);
+            let mut ok = true;
+            for _ in 0..4 {
+                if sys_env_set_status(id, ENV_NOT_RUNNABLE).is_err() {
+                    ok = false;
+                    break;
+                }
+                let h = sl.heartbeat.load(SeqCst);
+                let mapped = mapped_in(id);
+                for _ in 0..10 {
+                    self.clock.pause(1);
+                    ok &= sl.heartbeat.load(SeqCst) == h && mapped_in(id) == mapped;
+                }
+                ok &= sys_env_set_status(id, ENV_RUNNABLE).is_ok();
+                ok &= self.clock.alive(sl, WAIT_MS);
+            }
+            let _ = sys_env_destroy(id);
+            if !ok {
+                self.fail(
+                    what,
+                    round,
+                    "it ran on, or its pages changed, after the stop returned",
+                );
+                return;
+            }
+            if !self.reaped(id, what, round) {
+                return;
+            }
+        }
+        cprintf!("killrace: {} OK\n", what);
+    }
+
+    /// New registers for a child blocked in IPC: the wait is cancelled
+    /// (no message is delivered into the new registers), and it lands.
+    fn ipc_redirect(&mut self) {
+        let what = "set_trapframe on a child blocked in IPC cancels the wait";
+        for round in 0..ROUNDS {
+            let Some((id, s)) = self.spinner(Spin::Ipc, what, round) else {
+                return;
+            };
+            let blocked = self.clock.wait(WAIT_MS, || {
+                let e = env_read(envx(id));
+                e.env_status == ENV_NOT_RUNNABLE && e.env_ipc_recving != 0
+            });
+            header().stage.store(s as u32, SeqCst);
+            let mut tf = Trapframe::zeroed();
+            tf.tf_eip = landing as *const () as usize as u32;
+            tf.tf_esp = (USTACKTOP - 64) as u32;
+            let r = sys_env_set_trapframe(id, &tf);
+            let e = env_read(envx(id));
+            let t = sys_ipc_try_send(id, 7, UTOP, PteFlags::empty());
+            let go = sys_env_set_status(id, ENV_RUNNABLE);
+            let landed = self
+                .clock
+                .wait(WAIT_MS, || slot(s).stage.load(SeqCst) == LANDED);
+            if !blocked || r.is_err() || go.is_err() {
+                let _ = sys_env_destroy(id);
+                self.fail(what, round, "the child never blocked, or a call failed");
+                return;
+            }
+            if e.env_ipc_recving != 0 || t != Err(Error::IpcNotRecv) {
+                cprintf!("killrace: try_send after set_trapframe: {}\n", show(t));
+                let _ = sys_env_destroy(id);
+                self.fail(what, round, "the child was still receiving");
+                return;
+            }
+            if !landed {
+                let _ = sys_env_destroy(id);
+                self.fail(what, round, "the child never got to the new eip");
+                return;
+            }
+            if !self.reaped(id, what, round) {
+                return;
+            }
+        }
+        cprintf!("killrace: {} OK\n", what);
+    }
+}
+
+/// Whether VICTIM is mapped in child `id` (seen by mapping it into us).
+fn mapped_in(id: EnvId) -> bool {
+    let r = sys_page_map(id, VICTIM, 0, GRAB, PteFlags::P | PteFlags::U).is_ok();
+    let _ = sys_page_unmap(0, GRAB);
+    r
 }
 
 /// A child's life.
@@ -326,6 +430,22 @@ fn spin(sl: &Slot, how: Spin) -> ! {
             sys_getenvid();
             sl.busy.store(0, SeqCst);
         },
+        Spin::Unstop => loop {
+            sl.heartbeat.fetch_add(1, SeqCst);
+            let _ = sys_env_set_status(0, ENV_RUNNABLE);
+        },
+        Spin::PageCalls => loop {
+            sl.heartbeat.fetch_add(1, SeqCst);
+            let _ = sys_page_alloc(0, VICTIM, PTE_RW);
+            let _ = sys_page_unmap(0, VICTIM);
+        },
+        Spin::Ipc => {
+            sl.heartbeat.store(2, SeqCst);
+            let _ = sys_ipc_recv(UTOP);
+            // set_trapframe sends us to `landing` instead; we never return.
+            sl.stage.store(0xdead, SeqCst);
+            jos::exit();
+        }
         Spin::Victim => {
             if let Err(e) = sys_page_alloc(0, VICTIM, PTE_RW) {
                 panic!("sys_page_alloc: {e}");
@@ -364,6 +484,15 @@ fn umain(_args: &[&str]) {
     r.handover();
     r.set_trapframe();
     r.set_status();
+    r.stop_syscalls(
+        Spin::Unstop,
+        "a child stopped in set_status(self, RUNNABLE) stays stopped",
+    );
+    r.stop_syscalls(
+        Spin::PageCalls,
+        "a child stopped in page calls: its pages do not change after the stop",
+    );
+    r.ipc_redirect();
     if let Err(e) = sys_page_unmap(0, SHARED) {
         panic!("sys_page_unmap: {e}");
     }
