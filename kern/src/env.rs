@@ -296,6 +296,16 @@ pub fn parent_alive(c: *const Env) -> bool {
     unsafe { (*p).env_id == pid && (*p).env_status != ENV_FREE }
 }
 
+/// Takes `e`, blocked in sys_ipc_send, out of its receiver's queue: it is
+/// no longer sending.
+pub fn cancel_send(e: *mut Env) {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    unsafe {
+        crate::sendq::remove(envx((*e).env_ipc_send_to), envx((*e).env_id));
+        (*e).env_ipc_send_to = 0;
+    }
+}
+
 /// Frees `e` and its address space (env_free without the orphans).
 fn env_free_one(e: *mut Env) {
     let cur = cpu::curenv();
@@ -326,15 +336,16 @@ fn env_free_one(e: *mut Env) {
         (*e).env_pgdir = 0;
         pmap::page_decref(Page::from_pa(pmap::paddr(pgdir as usize)));
         // Senders blocked on e will never be received: fail their sends.
-        for i in 0..NENV {
+        while let Some(i) = crate::sendq::pop(envx((*e).env_id)) {
             let s = env_at(i);
-            if (*s).env_status != ENV_FREE && (*s).env_ipc_send_to == (*e).env_id {
-                (*s).env_ipc_send_to = 0;
-                (*s).env_status = ENV_RUNNABLE;
-                (*s).env_tf.tf_regs.reg_eax = Error::BadEnv.code() as u32;
-            }
+            (*s).env_ipc_send_to = 0;
+            (*s).env_status = ENV_RUNNABLE;
+            (*s).env_tf.tf_regs.reg_eax = Error::BadEnv.code() as u32;
         }
-        (*e).env_ipc_send_to = 0;
+        // A sender itself leaves its receiver's queue.
+        if (*e).env_ipc_send_to != 0 {
+            cancel_send(e);
+        }
         (*e).env_status = ENV_FREE;
         let mut head = ENV_FREE_LIST.lock();
         (*e).env_link = *head as u32;

@@ -24,6 +24,7 @@ pub mod monitor;
 pub mod panic;
 pub mod pmap;
 pub mod sched;
+pub mod sendq;
 pub mod smp;
 pub mod syscall;
 pub mod trap;

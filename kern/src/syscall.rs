@@ -8,7 +8,7 @@
 //! U and P set.
 use crate::env::{self, envid2env};
 use crate::pmap::{self, Alloc};
-use crate::{console, cpu, sched};
+use crate::{console, cpu, sched, sendq};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UZERO};
@@ -132,7 +132,7 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
         // later touches an env that is running again, or wakes one its
         // parent stopped.
         if (*e).env_ipc_send_to != 0 {
-            (*e).env_ipc_send_to = 0;
+            env::cancel_send(e);
             (*e).env_tf.tf_regs.reg_eax = Error::IpcNotRecv.code() as u32;
         }
         // Likewise a receiver stops receiving, so no sender maps a page
@@ -182,7 +182,9 @@ fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
         // Blocked in IPC: the wait is cancelled, or a message arriving later
         // would write its result over the new registers' eax.
         (*e).env_ipc_recving = 0;
-        (*e).env_ipc_send_to = 0;
+        if (*e).env_ipc_send_to != 0 {
+            env::cancel_send(e);
+        }
         (*e).env_tf = new;
     }
     if e == cur() {
@@ -352,9 +354,6 @@ fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result
     Ok(0)
 }
 
-/// Orders blocked senders: each gets the next number when it starts waiting.
-static SEND_SEQ: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
-
 /// Like sys_ipc_try_send, but if `envid` is not receiving yet, waits until
 /// it is: the caller sleeps and the receiver's next sys_ipc_recv takes the
 /// message from the sender that has waited longest. Returns 0 once
@@ -375,7 +374,7 @@ fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32
         // Check the page now, so the error goes to the sender at once.
         check_send_page(me, srcva, perm)?;
         (*me).env_ipc_send_to = (*dst).env_id;
-        (*me).env_ipc_send_seq = SEND_SEQ.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        sendq::push(envx((*dst).env_id), envx((*me).env_id));
         (*me).env_ipc_send_value = value;
         (*me).env_ipc_send_va = srcva as u32;
         (*me).env_ipc_send_perm = perm;
@@ -383,18 +382,6 @@ fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32
         (*me).env_tf.tf_regs.reg_eax = 0;
     }
     sched::sched_yield();
-}
-
-/// The sender that has waited longest for `dst` in sys_ipc_send, if any.
-fn oldest_sender(dst: *mut Env) -> Option<*mut Env> {
-    // SAFETY: dst and the array entries are Envs; the kernel lock is held.
-    let id = unsafe { (*dst).env_id };
-    (0..NENV)
-        .map(env::env_at)
-        // SAFETY: as above.
-        .filter(|&e| unsafe { (*e).env_status != ENV_FREE && (*e).env_ipc_send_to == id })
-        // SAFETY: as above.
-        .min_by_key(|&e| unsafe { (*e).env_ipc_send_seq })
 }
 
 /// Waits for a message; a page, if one is sent, is mapped at `dstva` (if
@@ -411,7 +398,8 @@ fn sys_ipc_recv(dstva: usize) -> Result<u32> {
         (*e).env_ipc_recving = 1;
         (*e).env_ipc_dstva = dstva as u32;
     }
-    while let Some(s) = oldest_sender(e) {
+    // SAFETY: as above.
+    while let Some(s) = sendq::pop(envx(unsafe { (*e).env_id })).map(env::env_at) {
         // SAFETY: s is a blocked sender; the kernel lock is held.
         let r = unsafe {
             let (v, va, p) = (

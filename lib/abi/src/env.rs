@@ -105,9 +105,6 @@ pub struct Env {
     pub env_ipc_perm: u32,
     /// While blocked in `sys_ipc_send`: the receiver's id (0: not sending).
     pub env_ipc_send_to: EnvId,
-    /// While blocked in `sys_ipc_send`: when it started waiting (senders to
-    /// one receiver are served in this order).
-    pub env_ipc_send_seq: u32,
     /// While blocked in `sys_ipc_send`: the value to send.
     pub env_ipc_send_value: u32,
     /// While blocked in `sys_ipc_send`: the page to send (`>= UTOP`: none).
@@ -136,7 +133,6 @@ impl Env {
             env_ipc_from: 0,
             env_ipc_perm: 0,
             env_ipc_send_to: 0,
-            env_ipc_send_seq: 0,
             env_ipc_send_value: 0,
             env_ipc_send_va: 0,
             env_ipc_send_perm: 0,
@@ -151,7 +147,7 @@ impl Default for Env {
 }
 
 // The C JOS layout (bool env_ipc_recving padded to 4 bytes).
-const _: () = assert!(size_of::<Env>() == 144);
+const _: () = assert!(size_of::<Env>() == 140);
 const _: () = assert!(offset_of!(Env, env_link) == 68);
 const _: () = assert!(offset_of!(Env, env_id) == 72);
 const _: () = assert!(offset_of!(Env, env_parent_id) == 76);
