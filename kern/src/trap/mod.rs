@@ -9,7 +9,7 @@ pub mod entry;
 pub mod frame;
 
 use crate::arch::gdt::{self, Taskstate};
-use crate::arch::x86;
+use crate::arch::x86::{self, EFlags};
 use crate::cpu::{self, CPU_HALTED, CPU_STARTED};
 use crate::{env, monitor, pmap, sched, syscall};
 use abi::env::{ENV_DYING, ENV_RUNNING};
@@ -176,7 +176,7 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
         cpu::lock_kernel();
     }
     assert!(
-        x86::read_eflags() & FL_IF == 0,
+        !x86::read_eflags().contains(EFlags::FLAGS_IF),
         "interrupts enabled in the kernel"
     );
 
@@ -374,6 +374,6 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
     tf.tf_eip = upcall as u32;
     // The handler itself runs without single-stepping; the trapped eflags
     // (with TF, if it was set) are in the UTrapframe for it to restore.
-    tf.tf_eflags &= !FL_TF;
+    tf.tf_eflags &= !EFlags::FLAGS_TF.bits();
     true
 }
