@@ -44,8 +44,8 @@ pub static mut CPUS: [CpuInfo; NCPU] = [const {
         cpu_id: 0,
         cpu_status: AtomicU32::new(CPU_UNUSED),
         cpu_env: core::ptr::null_mut(),
-        cpu_ts: Taskstate::zeroed(),
-        cpu_dfts: Taskstate::zeroed(),
+        cpu_ts: Taskstate::new(),
+        cpu_dfts: Taskstate::new(),
         cpu_in_user: AtomicBool::new(false),
         cpu_tlb_stale: AtomicBool::new(false),
     }

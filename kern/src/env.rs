@@ -8,7 +8,7 @@
 //! Every function here expects the caller to hold the kernel lock; Env
 //! records are reached through raw pointers into the array, and the lock is
 //! what makes each access exclusive.
-use crate::arch::x86;
+use crate::arch::x86::{self, EFlags};
 use crate::cpu;
 use crate::pmap::{self, Alloc, Page, PageTable};
 use crate::trap::entry::env_pop_tf;
@@ -17,7 +17,7 @@ use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::*;
 use abi::mmu::*;
-use abi::trap::{FL_IF, GD_UD, GD_UT};
+use abi::trap::{GD_UD, GD_UT};
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 
@@ -159,7 +159,7 @@ pub fn env_alloc(parent_id: EnvId) -> Result<*mut Env> {
         tf.tf_ss = GD_UD | 3;
         tf.tf_esp = USTACKTOP as u32;
         tf.tf_cs = GD_UT | 3;
-        tf.tf_eflags = FL_IF;
+        tf.tf_eflags = EFlags::FLAGS_IF.bits();
 
         let cur = cpu::curenv();
         let creator = if cur.is_null() { 0 } else { (*cur).env_id };

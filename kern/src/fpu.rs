@@ -14,7 +14,7 @@
 //! The saved states live here, in kernel memory, not in the Env (which
 //! every user can read at UENVS). SSE stays off (CR4.OSFXSR clear), so
 //! `fnsave` covers everything a user can reach.
-use crate::arch::x86::{self, CR0_EM, CR0_MP, CR0_NE, CR0_TS, FpuState};
+use crate::arch::x86::{self, Cr0, FpuState};
 use abi::env::{Env, EnvId, NENV, envx};
 
 /// One env's saved FPU state.
@@ -49,7 +49,14 @@ pub fn fpu_init_percpu() {
     let cr0 = x86::rcr0();
     // SAFETY: these bits only change how x87 instructions behave; the
     // kernel uses none.
-    unsafe { x86::lcr0((cr0 & !CR0_EM) | CR0_MP | CR0_NE | CR0_TS) };
+    unsafe {
+        x86::lcr0(
+            (cr0 - Cr0::CR0_EMULATE_COPROCESSOR)
+                | Cr0::CR0_MONITOR_COPROCESSOR
+                | Cr0::CR0_NUMERIC_ERROR
+                | Cr0::CR0_TASK_SWITCHED,
+        )
+    };
 }
 
 /// A new env starts without FPU state (its first x87 instruction gets a
@@ -86,7 +93,7 @@ pub fn save(e: *const Env) {
 /// In env_run: loads the FPU state of `e` if it uses the FPU (TS clear),
 /// else sets TS so that its first x87 instruction traps.
 pub fn restore(e: *const Env) {
-    let ts = x86::rcr0() & CR0_TS != 0;
+    let ts = x86::rcr0().contains(Cr0::CR0_TASK_SWITCHED);
     // SAFETY: e is about to run on this CPU; its slot is this CPU's.
     unsafe {
         let s = slot((*e).env_id);

@@ -1,5 +1,5 @@
 //! The kernel monitor: a command line for exploring the running kernel.
-use crate::arch::x86;
+use crate::arch::x86::{self, EFlags};
 use crate::{kdebug, pmap};
 use abi::memlayout::*;
 use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx};
@@ -470,7 +470,7 @@ fn mon_meminfo(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
 fn mon_continue(_args: &[&str], tf: Option<&mut Trapframe>) -> bool {
     match tf {
         Some(tf) => {
-            tf.tf_eflags &= !abi::trap::FL_TF;
+            tf.tf_eflags &= !EFlags::FLAGS_TF.bits();
             false
         }
         None => {
@@ -494,7 +494,7 @@ fn mon_stepi(_args: &[&str], tf: Option<&mut Trapframe>) -> bool {
         // The trap flag makes the CPU raise a debug trap after one
         // instruction, which brings us back here.
         Some(tf) => {
-            tf.tf_eflags |= abi::trap::FL_TF;
+            tf.tf_eflags |= EFlags::FLAGS_TF.bits();
             STEP_REQUESTED[crate::cpu::cpunum()].store(true, Ordering::Relaxed);
             false
         }

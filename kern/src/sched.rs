@@ -69,9 +69,9 @@ pub fn idle() -> ! {
     }
     // Reset the stack (nothing on it is needed any more), enable interrupts
     // and wait.
-    // SAFETY: ts_esp0 is the top of this CPU's kernel stack.
+    // SAFETY: esp0 in the TSS is the top of this CPU's kernel stack.
     unsafe {
-        let top = (*cpu::thiscpu()).cpu_ts.ts_esp0;
+        let top = (*cpu::thiscpu()).cpu_ts.esp0;
         core::arch::asm!(
             "movl $0, %ebp",
             "movl {0}, %esp",

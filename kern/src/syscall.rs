@@ -6,6 +6,7 @@
 //! `envid2env` (only self or a child, where JOS requires it), addresses
 //! below UTOP and page-aligned, permissions a subset of PTE_SYSCALL with
 //! U and P set.
+use crate::arch::x86::EFlags;
 use crate::env::{self, envid2env};
 use crate::pmap::{self, Alloc};
 use crate::{console, cpu, sched, sendq};
@@ -14,12 +15,18 @@ use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UZERO};
 use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx};
 use abi::syscall::Syscall;
-use abi::trap::{
-    FL_AF, FL_CF, FL_DF, FL_IF, FL_OF, FL_PF, FL_SF, FL_TF, FL_ZF, GD_UD, GD_UT, Trapframe,
-};
+use abi::trap::{GD_UD, GD_UT, Trapframe};
 
 /// EFLAGS bits a user may choose: the arithmetic flags, DF, TF and AC.
-const FL_USER: u32 = FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_TF | FL_DF | FL_OF | 0x0004_0000;
+const FL_USER: EFlags = EFlags::FLAGS_CF
+    .union(EFlags::FLAGS_PF)
+    .union(EFlags::FLAGS_AF)
+    .union(EFlags::FLAGS_ZF)
+    .union(EFlags::FLAGS_SF)
+    .union(EFlags::FLAGS_TF)
+    .union(EFlags::FLAGS_DF)
+    .union(EFlags::FLAGS_OF)
+    .union(EFlags::FLAGS_AC);
 
 /// Like user_mem_check, but a failure prints
 /// `[envid] user_mem_check assertion failure for va %08x` and destroys
@@ -170,7 +177,8 @@ fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
     // Only the flags a user program may set itself (arithmetic flags,
     // direction, trap for single-stepping, alignment check); interrupts on,
     // IOPL 0, and never virtual-8086 mode or a nested task.
-    new.tf_eflags = (new.tf_eflags & FL_USER) | FL_IF | 0x2;
+    let user = EFlags::from_bits_truncate(new.tf_eflags) & FL_USER;
+    new.tf_eflags = (user | EFlags::FLAGS_IF | EFlags::FLAGS_A1).bits();
     if let Some(c) = cpu::env_cpu_elsewhere(e) {
         // Stopped in a trap on its CPU, whose registers it saved already:
         // that trap is void now (see trap::trap).

@@ -13,7 +13,20 @@
 //! Segmentation is flat; only the privilege levels and the TSSs matter.
 use abi::memlayout::NCPU;
 use abi::trap::{GD_KD, GD_KT, GD_TSS0, GD_UD, GD_UT};
-use core::arch::asm;
+use x86::Ring;
+use x86::dtables::{self, DescriptorTablePointer};
+use x86::segmentation::{
+    self, BuildDescriptor, CodeSegmentType, DataSegmentType, Descriptor, DescriptorBuilder,
+    GateDescriptorBuilder, SegmentDescriptorBuilder, SegmentSelector,
+};
+
+/// The i386 task state segment (JOS's struct Taskstate), from the `x86`
+/// crate: all 104 bytes, with the cr3/eip/esp/segment fields the
+/// double-fault task needs, and `new()` sets the I/O map base past the end
+/// (no I/O bitmap). The struct is packed, so read its fields by value.
+pub use x86::bits32::task::TaskStateSegment as Taskstate;
+
+const _: () = assert!(size_of::<Taskstate>() == 104);
 
 /// Number of GDT entries.
 pub const NGDT: usize = 5 + 2 * NCPU;
@@ -28,136 +41,96 @@ pub const fn gd_tss(cpu: usize) -> u16 {
     GD_TSS0 + 8 * cpu as u16
 }
 
-/// The i386 task state segment (JOS's struct Taskstate).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct Taskstate {
-    pub ts_link: u32,
-    pub ts_esp0: u32,
-    pub ts_ss0: u16,
-    pub ts_padding1: u16,
-    pub ts_esp1: u32,
-    pub ts_ss1: u16,
-    pub ts_padding2: u16,
-    pub ts_esp2: u32,
-    pub ts_ss2: u16,
-    pub ts_padding3: u16,
-    pub ts_cr3: u32,
-    pub ts_eip: u32,
-    pub ts_eflags: u32,
-    pub ts_eax: u32,
-    pub ts_ecx: u32,
-    pub ts_edx: u32,
-    pub ts_ebx: u32,
-    pub ts_esp: u32,
-    pub ts_ebp: u32,
-    pub ts_esi: u32,
-    pub ts_edi: u32,
-    pub ts_es: u16,
-    pub ts_padding4: u16,
-    pub ts_cs: u16,
-    pub ts_padding5: u16,
-    pub ts_ss: u16,
-    pub ts_padding6: u16,
-    pub ts_ds: u16,
-    pub ts_padding7: u16,
-    pub ts_fs: u16,
-    pub ts_padding8: u16,
-    pub ts_gs: u16,
-    pub ts_padding9: u16,
-    pub ts_ldt: u16,
-    pub ts_padding10: u16,
-    pub ts_t: u16,
-    pub ts_iomb: u16,
-}
-
-const _: () = assert!(size_of::<Taskstate>() == 104);
-
-impl Taskstate {
-    /// An all-zero TSS.
-    pub const fn zeroed() -> Taskstate {
-        // SAFETY: every field is an integer; all-zero is a valid value.
-        unsafe { core::mem::zeroed() }
-    }
-}
-
-/// Segment descriptor types.
-const STA_X: u8 = 0x8; // executable
-const STA_W: u8 = 0x2; // writable (data)
-const STA_R: u8 = 0x2; // readable (code)
-const STS_T32A: u8 = 0x9; // available 32-bit TSS
-
-/// A code or data descriptor: 4 GiB flat, 4 KiB granularity.
-const fn seg(typ: u8, dpl: u8) -> u64 {
-    let limit: u64 = 0xFFFFF; // in 4 KiB units
-    (limit & 0xFFFF)
-        | ((typ as u64 | 0x10 | (dpl as u64) << 5 | 0x80) << 40) // type, S, DPL, P
-        | ((limit >> 16) & 0xF) << 48
-        | 0xC << 52 // G (4 KiB units), D (32-bit)
-}
-
-/// A system descriptor (TSS) with byte granularity.
-fn sys_seg(typ: u8, base: u32, limit: u32, dpl: u8) -> u64 {
-    (limit as u64 & 0xFFFF)
-        | (base as u64 & 0xFF_FFFF) << 16
-        | ((typ as u64 | (dpl as u64) << 5 | 0x80) << 40)
-        | ((limit as u64 >> 16) & 0xF) << 48
-        | ((base as u64 >> 24) & 0xFF) << 56
+/// A code or data descriptor: base 0, limit 4 GiB (0xFFFFF in 4 KiB
+/// units), 32-bit, present, at privilege `dpl`.
+fn flat(b: DescriptorBuilder, dpl: Ring) -> Descriptor {
+    b.limit_granularity_4kb().db().present().dpl(dpl).finish()
 }
 
 #[repr(C, align(8))]
-struct Gdt([u64; NGDT]);
+struct Gdt([Descriptor; NGDT]);
 
-/// The GDT, shared by all CPUs; each CPU fills in its own TSS slots.
-static mut GDT: Gdt = {
-    let mut g = [0u64; NGDT];
-    g[(GD_KT >> 3) as usize] = seg(STA_X | STA_R, 0);
-    g[(GD_KD >> 3) as usize] = seg(STA_W, 0);
-    g[(GD_UT >> 3) as usize] = seg(STA_X | STA_R, 3);
-    g[(GD_UD >> 3) as usize] = seg(STA_W, 3);
-    Gdt(g)
-};
+/// The GDT, shared by all CPUs; the boot CPU fills in the flat segments,
+/// each CPU its own TSS slots.
+static mut GDT: Gdt = Gdt([Descriptor::NULL; NGDT]);
 
-#[repr(C, packed)]
-struct Pseudodesc {
-    limit: u16,
-    base: u32,
-}
+/// The flat segments are written once, by the first CPU to load the GDT.
+static FLAT_SEGMENTS: spin::Once = spin::Once::new();
 
 /// Loads the GDT and reloads every segment register (JOS's env_init_percpu).
 pub fn gdt_init_percpu() {
-    let pd = Pseudodesc {
+    FLAT_SEGMENTS.call_once(|| {
+        let code = CodeSegmentType::ExecuteRead;
+        let data = DataSegmentType::ReadWrite;
+        let segs = [
+            (
+                GD_KT,
+                flat(
+                    DescriptorBuilder::code_descriptor(0, 0xFFFFF, code),
+                    Ring::Ring0,
+                ),
+            ),
+            (
+                GD_KD,
+                flat(
+                    DescriptorBuilder::data_descriptor(0, 0xFFFFF, data),
+                    Ring::Ring0,
+                ),
+            ),
+            (
+                GD_UT,
+                flat(
+                    DescriptorBuilder::code_descriptor(0, 0xFFFFF, code),
+                    Ring::Ring3,
+                ),
+            ),
+            (
+                GD_UD,
+                flat(
+                    DescriptorBuilder::data_descriptor(0, 0xFFFFF, data),
+                    Ring::Ring3,
+                ),
+            ),
+        ];
+        for (sel, d) in segs {
+            // SAFETY: this runs once, on the boot CPU, before any other
+            // CPU starts or loads the GDT.
+            unsafe { GDT.0[(sel >> 3) as usize] = d };
+        }
+    });
+    let pd = DescriptorTablePointer::<Descriptor> {
         limit: (size_of::<Gdt>() - 1) as u16,
-        base: (&raw const GDT) as u32,
+        base: (&raw const GDT).cast(),
     };
+    let sel = SegmentSelector::from_raw;
     // SAFETY: the GDT's code and data descriptors are flat, so reloading the
-    // segment registers does not move anything; the far jump reloads CS.
+    // segment registers does not move anything; load_cs reloads CS with a
+    // far return to the next instruction.
     unsafe {
-        asm!(
-            "lgdt ({pd})",
-            "movw ${ud}, %ax", "movw %ax, %gs", "movw %ax, %fs",
-            "movw ${kd}, %ax", "movw %ax, %es", "movw %ax, %ds", "movw %ax, %ss",
-            "ljmp ${kt}, $2f",
-            "2:",
-            "xorl %eax, %eax",
-            "lldt %ax",
-            pd = in(reg) &pd,
-            ud = const GD_UD | 3,
-            kd = const GD_KD,
-            kt = const GD_KT,
-            out("eax") _,
-            options(att_syntax),
-        );
+        dtables::lgdt(&pd);
+        segmentation::load_gs(sel(GD_UD | 3));
+        segmentation::load_fs(sel(GD_UD | 3));
+        segmentation::load_es(sel(GD_KD));
+        segmentation::load_ds(sel(GD_KD));
+        segmentation::load_ss(sel(GD_KD));
+        segmentation::load_cs(sel(GD_KT));
+        dtables::load_ldtr(sel(0));
     }
 }
 
-/// Installs `ts` as CPU `cpu`'s TSS (at selector `sel`) in the GDT.
+/// Installs `ts` as CPU `cpu`'s TSS (at selector `sel`) in the GDT: an
+/// available 32-bit TSS, byte granular, DPL 0.
 ///
 /// # Safety
 /// `ts` must stay valid as long as the CPU can use it (forever), and the
 /// slot must belong to the calling CPU.
 pub unsafe fn set_tss(sel: u16, ts: *const Taskstate) {
-    let d = sys_seg(STS_T32A, ts as u32, (size_of::<Taskstate>() - 1) as u32, 0);
+    let limit = (size_of::<Taskstate>() - 1) as u64;
+    let d =
+        <DescriptorBuilder as GateDescriptorBuilder<u32>>::tss_descriptor(ts as u64, limit, true)
+            .present()
+            .dpl(Ring::Ring0)
+            .finish();
     // SAFETY: each CPU only writes its own slots, once, at start-up.
     unsafe { GDT.0[(sel >> 3) as usize] = d };
 }
@@ -168,5 +141,5 @@ pub unsafe fn set_tss(sel: u16, ts: *const Taskstate) {
 /// `sel` must name an available TSS descriptor.
 pub unsafe fn ltr(sel: u16) {
     // SAFETY: the caller guarantees the descriptor.
-    unsafe { asm!("ltr {0:x}", in(reg) sel, options(att_syntax, nostack)) };
+    unsafe { x86::task::load_tr(SegmentSelector::from_raw(sel)) };
 }

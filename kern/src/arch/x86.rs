@@ -1,33 +1,22 @@
 //! Thin wrappers around i386 instructions, like JOS's inc/x86.h.
 //!
-//! Each wrapper is one instruction. Port I/O and control-register writes can
-//! break memory safety (a bad CR3 unmaps the kernel), so those are `unsafe`;
-//! reads that cannot hurt anything are safe.
+//! Most of them come from the `x86` crate. Its functions are all `unsafe
+//! fn` (they need ring 0); where a call cannot break memory safety in this
+//! kernel (reading a control register, dropping a TLB entry), the wrapper
+//! here is safe, so callers need no `unsafe` block of their own. Port I/O
+//! and control-register writes can break memory safety (a bad CR3 unmaps
+//! the kernel), so those stay `unsafe`.
+//!
+//! What the crate lacks stays hand-written: reading EBP, and the x87
+//! save/restore instructions (fnsave, frstor, fninit, clts).
 use core::arch::asm;
 
-/// Reads a byte from an I/O port.
-///
-/// # Safety
-/// Reading some device registers has side effects; the caller owns the device.
-pub unsafe fn inb(port: u16) -> u8 {
-    let v: u8;
-    // SAFETY: the caller guarantees the port read is harmless.
-    unsafe {
-        asm!("inb %dx, %al", in("dx") port, out("al") v, options(att_syntax, nomem, nostack))
-    };
-    v
-}
-
-/// Writes a byte to an I/O port.
-///
-/// # Safety
-/// The caller owns the device behind `port`.
-pub unsafe fn outb(port: u16, v: u8) {
-    // SAFETY: the caller guarantees the port write is harmless.
-    unsafe {
-        asm!("outb %al, %dx", in("dx") port, in("al") v, options(att_syntax, nomem, nostack))
-    };
-}
+pub use ::x86::bits32::eflags::EFlags;
+pub use ::x86::controlregs::{Cr0, Cr4};
+/// Port I/O (`inb`, `outb`): `unsafe`, since reading some device registers
+/// has side effects and writing them can make a device DMA anywhere; the
+/// caller must own the device behind the port.
+pub use ::x86::io::{inb, outb};
 
 /// Loads CR3 (the page-directory base), flushing the TLB.
 ///
@@ -36,63 +25,56 @@ pub unsafe fn outb(port: u16, v: u8) {
 /// running kernel.
 pub unsafe fn lcr3(pa: usize) {
     // SAFETY: the caller guarantees the new directory maps the kernel.
-    unsafe { asm!("movl {}, %cr3", in(reg) pa, options(att_syntax, nostack)) };
+    unsafe { ::x86::controlregs::cr3_write(pa as u64) };
 }
 
 /// Returns CR3.
 pub fn rcr3() -> usize {
-    let v: usize;
-    // SAFETY: reading CR3 has no side effects.
-    unsafe { asm!("movl %cr3, {}", out(reg) v, options(att_syntax, nomem, nostack)) };
-    v
+    // SAFETY: reading CR3 has no side effects (the kernel runs in ring 0).
+    unsafe { ::x86::controlregs::cr3() as usize }
 }
 
 /// Loads CR0.
 ///
 /// # Safety
 /// Changing CR0 changes how every memory access works.
-pub unsafe fn lcr0(v: u32) {
+pub unsafe fn lcr0(v: Cr0) {
     // SAFETY: the caller guarantees the new mode keeps the kernel running.
-    unsafe { asm!("movl {}, %cr0", in(reg) v, options(att_syntax, nostack)) };
+    unsafe { ::x86::controlregs::cr0_write(v) };
 }
 
 /// Returns CR0.
-pub fn rcr0() -> u32 {
-    let v: u32;
-    // SAFETY: reading CR0 has no side effects.
-    unsafe { asm!("movl %cr0, {}", out(reg) v, options(att_syntax, nomem, nostack)) };
-    v
+pub fn rcr0() -> Cr0 {
+    // SAFETY: reading CR0 has no side effects (the kernel runs in ring 0).
+    unsafe { ::x86::controlregs::cr0() }
 }
 
 /// Returns CR2, the address of the last page fault.
 pub fn rcr2() -> usize {
-    let v: usize;
-    // SAFETY: reading CR2 has no side effects.
-    unsafe { asm!("movl %cr2, {}", out(reg) v, options(att_syntax, nomem, nostack)) };
-    v
+    // SAFETY: reading CR2 has no side effects (the kernel runs in ring 0).
+    unsafe { ::x86::controlregs::cr2() }
 }
 
 /// Loads CR4.
 ///
 /// # Safety
 /// Changing CR4 changes how paging works.
-pub unsafe fn lcr4(v: u32) {
+pub unsafe fn lcr4(v: Cr4) {
     // SAFETY: the caller guarantees the new mode keeps the kernel running.
-    unsafe { asm!("movl {}, %cr4", in(reg) v, options(att_syntax, nostack)) };
+    unsafe { ::x86::controlregs::cr4_write(v) };
 }
 
-/// Returns CR4.
-pub fn rcr4() -> u32 {
-    let v: u32;
-    // SAFETY: reading CR4 has no side effects.
-    unsafe { asm!("movl %cr4, {}", out(reg) v, options(att_syntax, nomem, nostack)) };
-    v
+/// Returns CR4 (the bits the `x86` crate names; the others are reserved or
+/// features this kernel never turns on).
+pub fn rcr4() -> Cr4 {
+    // SAFETY: reading CR4 has no side effects (the kernel runs in ring 0).
+    unsafe { ::x86::controlregs::cr4() }
 }
 
 /// Invalidates the TLB entry for `va`.
 pub fn invlpg(va: usize) {
     // SAFETY: dropping a TLB entry only costs a page walk.
-    unsafe { asm!("invlpg ({})", in(reg) va, options(att_syntax, nostack)) };
+    unsafe { ::x86::tlb::flush(va) };
 }
 
 /// Returns the frame pointer (EBP) of the caller of this function.
@@ -105,17 +87,15 @@ pub fn read_ebp() -> usize {
 }
 
 /// Returns EFLAGS.
-pub fn read_eflags() -> u32 {
-    let v: u32;
+pub fn read_eflags() -> EFlags {
     // SAFETY: pushf/pop only touch the stack slot they use.
-    unsafe { asm!("pushfl; popl {}", out(reg) v, options(att_syntax, nomem)) };
-    v
+    unsafe { ::x86::bits32::eflags::read() }
 }
 
 /// Disables interrupts on this CPU.
 pub fn cli() {
     // SAFETY: masking interrupts cannot break memory safety.
-    unsafe { asm!("cli", options(nomem, nostack)) };
+    unsafe { ::x86::irq::disable() };
 }
 
 /// Enables interrupts on this CPU.
@@ -124,7 +104,7 @@ pub fn cli() {
 /// The IDT must be ready for whatever interrupt arrives.
 pub unsafe fn sti() {
     // SAFETY: the caller guarantees interrupts can be taken.
-    unsafe { asm!("sti", options(nomem, nostack)) };
+    unsafe { ::x86::irq::enable() };
 }
 
 /// Spin-loop hint.
@@ -135,7 +115,7 @@ pub fn pause() {
 /// Halts until the next interrupt.
 pub fn hlt() {
     // SAFETY: hlt only waits.
-    unsafe { asm!("hlt", options(nomem, nostack)) };
+    unsafe { ::x86::halt() };
 }
 
 /// Returns (eax, ebx, ecx, edx) of CPUID leaf `leaf`.
@@ -179,26 +159,5 @@ pub fn clts() {
 /// Sets CR0.TS, so the next x87 instruction traps with #NM.
 pub fn stts() {
     // SAFETY: setting TS only makes x87 instructions trap; the kernel uses none.
-    unsafe { lcr0(rcr0() | CR0_TS) };
+    unsafe { lcr0(rcr0() | Cr0::CR0_TASK_SWITCHED) };
 }
-
-/// CR0 bits.
-pub const CR0_PE: u32 = 0x0000_0001;
-/// CR0: write protect (honour read-only pages in ring 0 too).
-pub const CR0_WP: u32 = 0x0001_0000;
-/// CR0: paging.
-pub const CR0_PG: u32 = 0x8000_0000;
-/// CR0: task switched (lazy FPU).
-pub const CR0_TS: u32 = 0x0000_0008;
-/// CR0: emulate coprocessor.
-pub const CR0_EM: u32 = 0x0000_0004;
-/// CR0: monitor coprocessor.
-pub const CR0_MP: u32 = 0x0000_0002;
-/// CR0: numeric error (x87 errors as #MF, not the legacy FERR# pin).
-pub const CR0_NE: u32 = 0x0000_0020;
-/// CR0: alignment mask.
-pub const CR0_AM: u32 = 0x0004_0000;
-/// CR4: page size extension (4 MiB pages).
-pub const CR4_PSE: u32 = 0x0000_0010;
-/// CR4: global pages.
-pub const CR4_PGE: u32 = 0x0000_0080;

@@ -1,6 +1,8 @@
 //! The CGA/VGA text screen (80x25 at physical 0xB8000), with scrolling.
 use crate::arch::x86::{inb, outb};
 use abi::memlayout::KERNBASE;
+use core::ptr::NonNull;
+use volatile::VolatilePtr;
 
 const CRT_ROWS: usize = 25;
 const CRT_COLS: usize = 80;
@@ -9,6 +11,18 @@ const CGA_BUF: usize = KERNBASE + 0xB8000;
 const CGA_PORT: u16 = 0x3D4;
 /// Light grey on black.
 const ATTR: u16 = 0x0700;
+
+/// Cell `i` of the text buffer (character | attribute << 8), for volatile
+/// reads and writes. Panics if `i` is off the screen.
+///
+/// (One cell at a time: indexing a volatile slice needs the `volatile`
+/// crate's nightly-only `unstable` feature.)
+fn cell(i: usize) -> VolatilePtr<'static, u16> {
+    assert!(i < CRT_SIZE, "CGA cell {i} off the screen");
+    // SAFETY: the text buffer is mapped at KERNBASE + 0xB8000 (both by the
+    // entry page directory and by the kernel's), and i < CRT_SIZE.
+    unsafe { VolatilePtr::new(NonNull::new_unchecked((CGA_BUF as *mut u16).add(i))) }
+}
 
 /// The cursor position; only touched with the console lock held.
 pub struct Cga {
@@ -36,14 +50,11 @@ impl Cga {
     }
 
     fn write(&self, i: usize, v: u16) {
-        // SAFETY: the text buffer is mapped at KERNBASE + 0xB8000 (both by
-        // the entry page directory and by the kernel's) and i < CRT_SIZE.
-        unsafe { (CGA_BUF as *mut u16).add(i).write_volatile(v) };
+        cell(i).write(v);
     }
 
     fn read(&self, i: usize) -> u16 {
-        // SAFETY: as in `write`.
-        unsafe { (CGA_BUF as *const u16).add(i).read_volatile() }
+        cell(i).read()
     }
 
     /// Puts one character, handling \n, \r, \t and backspace, scrolling at the end.

@@ -27,7 +27,7 @@
 
 mod check;
 
-use crate::arch::x86;
+use crate::arch::x86::{self, Cr0};
 use crate::boot_info;
 use abi::env::{Env, NENV, PageInfo};
 use abi::error::{Error, Result};
@@ -631,7 +631,7 @@ pub fn mem_init() {
     if edx & (1 << 3) != 0 {
         PSE.store(true, Ordering::Relaxed);
         // SAFETY: enabling PSE only changes how PS entries are read; none exist yet.
-        unsafe { x86::lcr4(x86::rcr4() | x86::CR4_PSE) };
+        unsafe { x86::lcr4(x86::rcr4() | x86::Cr4::CR4_ENABLE_PSE) };
         boot_map_region_large(pgdir, KERNBASE, MAX_PHYS, 0, PteFlags::W);
     } else {
         boot_map_region(pgdir, KERNBASE, MAX_PHYS, 0, PteFlags::W);
@@ -645,8 +645,13 @@ pub fn mem_init() {
     check::check_page_free_list(false);
 
     // The final CR0: paging, write-protect in ring 0, no FPU emulation.
-    let cr0 = (x86::rcr0() | x86::CR0_PE | x86::CR0_PG | x86::CR0_AM | x86::CR0_WP | x86::CR0_MP)
-        & !(x86::CR0_TS | x86::CR0_EM);
+    let cr0 = (x86::rcr0()
+        | Cr0::CR0_PROTECTED_MODE
+        | Cr0::CR0_ENABLE_PAGING
+        | Cr0::CR0_ALIGNMENT_MASK
+        | Cr0::CR0_WRITE_PROTECT
+        | Cr0::CR0_MONITOR_COPROCESSOR)
+        - (Cr0::CR0_TASK_SWITCHED | Cr0::CR0_EMULATE_COPROCESSOR);
     // SAFETY: the new CR0 keeps paging on with the same directory.
     unsafe { x86::lcr0(cr0) };
 

@@ -5,7 +5,9 @@
 use crate::arch::x86::outb;
 use crate::pmap;
 use abi::trap::{IRQ_ERROR, IRQ_OFFSET, IRQ_SPURIOUS, IRQ_TIMER};
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use volatile::VolatilePtr;
 
 // Register offsets (bytes).
 const ID: usize = 0x020;
@@ -48,14 +50,21 @@ pub fn set_index(apicid: u8, index: usize) {
     INDEX[apicid as usize].store(index as u8, Ordering::Relaxed);
 }
 
+/// LAPIC register `reg` (a byte offset, one of the constants above), for
+/// volatile reads and writes. Only called once lapic_init has mapped it.
+fn register(reg: usize) -> VolatilePtr<'static, u32> {
+    let va = LAPIC.load(Ordering::Relaxed) + reg;
+    // SAFETY: the LAPIC page is mapped uncached at LAPIC, and reg is the
+    // offset of a 32-bit register in it (so va is not null).
+    unsafe { VolatilePtr::new(NonNull::new_unchecked(va as *mut u32)) }
+}
+
 fn lapicr(reg: usize) -> u32 {
-    // SAFETY: the LAPIC page is mapped uncached at LAPIC; reg is a register.
-    unsafe { ((LAPIC.load(Ordering::Relaxed) + reg) as *const u32).read_volatile() }
+    register(reg).read()
 }
 
 fn lapicw(reg: usize, v: u32) {
-    // SAFETY: as in lapicr.
-    unsafe { ((LAPIC.load(Ordering::Relaxed) + reg) as *mut u32).write_volatile(v) };
+    register(reg).write(v);
     let _ = lapicr(ID); // wait for the write to finish
 }
 
@@ -123,16 +132,15 @@ pub fn lapic_ipi(apicid: u8, vector: u32) {
 pub fn lapic_startap(apicid: u8, addr: usize) {
     // The warm-reset vector (40:67) points at the trampoline, and CMOS
     // shutdown code 0xA says to use it.
-    // SAFETY: CMOS ports and the BIOS data area are ours during boot.
+    // SAFETY: CMOS ports and the BIOS data area are ours during boot; the
+    // latter is mapped at KERNBASE.
     unsafe {
         outb(0x70, 0xF);
         outb(0x71, 0x0A);
-        // 0x467 is not 2-byte aligned: write the vector bytewise.
-        let wrv = pmap::kaddr(0x467) as *mut u8;
+        // 0x467 is not 2-byte aligned: write the vector as bytes.
+        let wrv = NonNull::new_unchecked(pmap::kaddr(0x467) as *mut [u8; 4]);
         let seg = ((addr >> 4) as u16).to_le_bytes();
-        for (i, b) in [0, 0, seg[0], seg[1]].into_iter().enumerate() {
-            wrv.add(i).write_volatile(b);
-        }
+        VolatilePtr::new(wrv).write([0, 0, seg[0], seg[1]]);
     }
     let dest = (apicid as u32) << 24;
     lapicw(ICRHI, dest);

@@ -122,7 +122,7 @@ pub fn boot_aps() {
 extern "C" fn mp_main() -> ! {
     if pmap::uses_pse() {
         // SAFETY: enabling PSE before loading a directory that uses it.
-        unsafe { x86::lcr4(x86::rcr4() | x86::CR4_PSE) };
+        unsafe { x86::lcr4(x86::rcr4() | x86::Cr4::CR4_ENABLE_PSE) };
     }
     // SAFETY: kern_pgdir maps the kernel as the entry directory does.
     unsafe { x86::lcr3(pmap::paddr(pmap::kern_pgdir() as usize)) };

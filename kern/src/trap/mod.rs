@@ -9,9 +9,15 @@ pub mod entry;
 pub mod frame;
 
 use crate::arch::gdt::{self, Taskstate};
-use crate::arch::x86;
+use crate::arch::x86::{self, EFlags};
 use crate::cpu::{self, CPU_HALTED, CPU_STARTED};
 use crate::{env, monitor, pmap, sched, syscall};
+use ::x86::Ring;
+use ::x86::dtables::{self, DescriptorTablePointer};
+use ::x86::segmentation::{
+    BuildDescriptor, Descriptor, DescriptorBuilder, GateDescriptorBuilder, SegmentSelector,
+    TaskGateDescriptorBuilder,
+};
 use abi::env::{ENV_DYING, ENV_RUNNING};
 use abi::memlayout::*;
 use abi::mmu::{PGSIZE, PteFlags};
@@ -22,10 +28,10 @@ pub use frame::print_trapframe;
 
 /// An IDT with 256 gates.
 #[repr(C, align(8))]
-struct Idt([u64; 256]);
+struct Idt([Descriptor; 256]);
 
 /// One IDT per CPU: they differ only in the double-fault task gate.
-static mut IDTS: [Idt; NCPU] = [const { Idt([0; 256]) }; NCPU];
+static mut IDTS: [Idt; NCPU] = [const { Idt([Descriptor::NULL; 256]) }; NCPU];
 
 /// Stacks for the double-fault tasks.
 const DF_STACK_SIZE: usize = 4 * PGSIZE;
@@ -33,29 +39,34 @@ const DF_STACK_SIZE: usize = 4 * PGSIZE;
 struct DfStacks([[u8; DF_STACK_SIZE]; NCPU]);
 static mut DF_STACKS: DfStacks = DfStacks([[0; DF_STACK_SIZE]; NCPU]);
 
-/// An interrupt gate: interrupts stay off in the handler (the kernel runs
-/// with them off). `dpl` is the lowest privilege allowed to `int` to it.
-fn interrupt_gate(handler: usize, dpl: u16) -> u64 {
-    (handler as u64 & 0xFFFF)
-        | (GD_KT as u64) << 16
-        | (0xE_u64 | (dpl as u64) << 5 | 0x80) << 40
-        | (handler as u64 >> 16) << 48
+/// An interrupt gate to `handler` in the kernel code segment: interrupts
+/// stay off in the handler (the kernel runs with them off). `dpl` is the
+/// lowest privilege allowed to `int` to it.
+fn interrupt_gate(handler: usize, dpl: Ring) -> Descriptor {
+    let kt = SegmentSelector::from_raw(GD_KT);
+    <DescriptorBuilder as GateDescriptorBuilder<u32>>::interrupt_descriptor(kt, handler as u32)
+        .present()
+        .dpl(dpl)
+        .finish()
 }
 
 /// A task gate: the CPU switches to the task `tss_sel` names.
-fn task_gate(tss_sel: u16) -> u64 {
-    (tss_sel as u64) << 16 | (0x5_u64 | 0x80) << 40
+fn task_gate(tss_sel: u16) -> Descriptor {
+    DescriptorBuilder::task_gate_descriptor(SegmentSelector::from_raw(tss_sel))
+        .present()
+        .dpl(Ring::Ring0)
+        .finish()
 }
 
 /// Which vectors get a gate, and from which privilege level `int` may use
 /// them. Everything else has no gate, so `int $n` from user mode is a
 /// General Protection fault.
-fn gate_dpl(v: usize) -> Option<u16> {
+fn gate_dpl(v: usize) -> Option<Ring> {
     match v as u32 {
-        T_BRKPT | T_SYSCALL => Some(3),
-        T_KICK => Some(0),
-        0..=T_SIMDERR => Some(0),
-        v if (IRQ_OFFSET..IRQ_OFFSET + 16).contains(&v) => Some(0),
+        T_BRKPT | T_SYSCALL => Some(Ring::Ring3),
+        T_KICK => Some(Ring::Ring0),
+        0..=T_SIMDERR => Some(Ring::Ring0),
+        v if (IRQ_OFFSET..IRQ_OFFSET + 16).contains(&v) => Some(Ring::Ring0),
         _ => None,
     }
 }
@@ -68,25 +79,25 @@ pub fn trap_init_percpu() {
     // SAFETY: each CPU only initializes its own CpuInfo, TSS slots and IDT,
     // once, before taking any trap.
     unsafe {
+        // (Both TSSs start as Taskstate::new(), whose I/O map base is past
+        // the TSS: no I/O bitmap.)
         let ts: &mut Taskstate = &mut (*c).cpu_ts;
-        ts.ts_esp0 = kstacktop(i) as u32;
-        ts.ts_ss0 = GD_KD;
-        ts.ts_iomb = size_of::<Taskstate>() as u16;
+        ts.esp0 = kstacktop(i) as u32;
+        ts.ss0 = GD_KD;
 
         let df: &mut Taskstate = &mut (*c).cpu_dfts;
         let stack_top = (&raw const DF_STACKS.0[i]) as usize + DF_STACK_SIZE;
-        df.ts_eip = double_fault_task as *const () as u32;
-        df.ts_esp = stack_top as u32;
-        df.ts_ebp = 0;
-        df.ts_cs = GD_KT;
-        df.ts_ds = GD_KD;
-        df.ts_es = GD_KD;
-        df.ts_ss = GD_KD;
-        df.ts_fs = GD_KD;
-        df.ts_gs = GD_KD;
-        df.ts_cr3 = pmap::paddr(pmap::kern_pgdir() as usize) as u32;
-        df.ts_eflags = 0x2;
-        df.ts_iomb = size_of::<Taskstate>() as u16;
+        df.eip = double_fault_task as *const () as u32;
+        df.esp = stack_top as u32;
+        df.ebp = 0;
+        df.cs = GD_KT;
+        df.ds = GD_KD;
+        df.es = GD_KD;
+        df.ss = GD_KD;
+        df.fs = GD_KD;
+        df.gs = GD_KD;
+        df.cr3 = pmap::paddr(pmap::kern_pgdir() as usize) as u32;
+        df.eflags = EFlags::new().bits(); // only the always-one bit 1
 
         gdt::set_tss(gdt::gd_tss(i), &raw const (*c).cpu_ts);
         gdt::set_tss(gdt::gd_dftss(i), &raw const (*c).cpu_dfts);
@@ -100,16 +111,10 @@ pub fn trap_init_percpu() {
         }
         idt.0[T_DBLFLT as usize] = task_gate(gdt::gd_dftss(i));
 
-        #[repr(C, packed)]
-        struct Pseudodesc {
-            limit: u16,
-            base: u32,
-        }
-        let pd = Pseudodesc {
+        dtables::lidt(&DescriptorTablePointer::<Descriptor> {
             limit: (size_of::<Idt>() - 1) as u16,
-            base: idt as *const Idt as u32,
-        };
-        core::arch::asm!("lidt ({})", in(reg) &pd, options(att_syntax, nostack));
+            base: idt.0.as_ptr(),
+        });
     }
 }
 
@@ -120,17 +125,19 @@ extern "C" fn double_fault_task() -> ! {
     // SAFETY: the CPU saved the interrupted task's registers in cpu_ts; we
     // only read them.
     let ts = unsafe { (*cpu::thiscpu()).cpu_ts };
+    // (The TSS is packed: copy its fields out before formatting them.)
+    let (eip, esp, ebp) = (ts.eip, ts.esp as usize, ts.ebp);
     cprintf!(
         "double fault: eip {:08x} esp {:08x} ebp {:08x} cr2 {:08x}\n",
-        ts.ts_eip,
-        ts.ts_esp,
-        ts.ts_ebp,
+        eip,
+        esp,
+        ebp,
         x86::rcr2()
     );
-    if ts.ts_esp as usize >= MMIOLIM && (ts.ts_esp as usize) < KERNBASE {
-        let cpu = (KSTACKTOP - ts.ts_esp as usize) / (KSTKSIZE + KSTKGAP);
+    if (MMIOLIM..KERNBASE).contains(&esp) {
+        let cpu = (KSTACKTOP - esp) / (KSTKSIZE + KSTKGAP);
         let top = kstacktop(cpu);
-        if (ts.ts_esp as usize) < top - KSTKSIZE {
+        if esp < top - KSTKSIZE {
             cprintf!(
                 "  (esp is in the guard gap below CPU {}'s kernel stack: a kernel stack overflow)\n",
                 cpu
@@ -176,7 +183,7 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
         cpu::lock_kernel();
     }
     assert!(
-        x86::read_eflags() & FL_IF == 0,
+        !x86::read_eflags().contains(EFlags::FLAGS_IF),
         "interrupts enabled in the kernel"
     );
 
@@ -408,6 +415,6 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
     tf.tf_eip = upcall as u32;
     // The handler itself runs without single-stepping; the trapped eflags
     // (with TF, if it was set) are in the UTrapframe for it to restore.
-    tf.tf_eflags &= !FL_TF;
+    tf.tf_eflags &= !EFlags::FLAGS_TF.bits();
     true
 }
