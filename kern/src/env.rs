@@ -18,7 +18,7 @@ use abi::error::{Error, Result};
 use abi::memlayout::*;
 use abi::mmu::*;
 use abi::trap::{GD_UD, GD_UT};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use spin::Mutex;
 
 /// Set when sys_env_set_trapframe replaced the registers of an env that
@@ -36,6 +36,55 @@ pub fn set_tf_replaced(e: *const Env) {
 pub fn take_tf_replaced(e: *const Env) -> bool {
     // SAFETY: e points into the Env array; the kernel lock is held.
     TF_REPLACED[envx(unsafe { (*e).env_id })].swap(false, Ordering::Relaxed)
+}
+
+/// The envs whose status is ENV_RUNNABLE, one bit per env index: the
+/// scheduler finds the next one without looking at every env. Changed only
+/// through `set_status`, under the kernel lock.
+static RUNNABLE: [AtomicU32; NENV / 32] = [const { AtomicU32::new(0) }; NENV / 32];
+
+/// Sets `e`'s status, keeping the runnable set in step. The kernel lock
+/// must be held.
+pub fn set_status(e: *mut Env, status: u32) {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    let i = unsafe {
+        (*e).env_status = status;
+        envx((*e).env_id)
+    };
+    let bit = 1u32 << (i % 32);
+    if status == ENV_RUNNABLE {
+        RUNNABLE[i / 32].fetch_or(bit, Ordering::Relaxed);
+    } else {
+        RUNNABLE[i / 32].fetch_and(!bit, Ordering::Relaxed);
+    }
+}
+
+/// The indices of runnable envs, in round-robin order from index `start`
+/// (those at or after it, then those before it). The kernel lock must be
+/// held.
+pub fn runnable_from(start: usize) -> impl Iterator<Item = usize> {
+    let start = start % NENV;
+    let words = NENV / 32;
+    // Word start/32 twice: its bits at or after `start` first, the ones
+    // before it last.
+    (0..=words).flat_map(move |k| {
+        let w = (start / 32 + k) % words;
+        let mut bits = RUNNABLE[w].load(Ordering::Relaxed);
+        let lo = start % 32;
+        if k == 0 {
+            bits &= !0u32 << lo;
+        } else if k == words {
+            bits &= !(!0u32 << lo);
+        }
+        core::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let b = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            Some(w * 32 + b)
+        })
+    })
 }
 
 /// The head of the free list (a kernel address of an Env, 0: empty),
@@ -147,7 +196,7 @@ pub fn env_alloc(parent_id: EnvId) -> Result<*mut Env> {
         (*e).env_id = generation | idx;
         (*e).env_parent_id = parent_id;
         (*e).env_type = ENV_TYPE_USER;
-        (*e).env_status = ENV_RUNNABLE;
+        set_status(e, ENV_RUNNABLE);
         (*e).env_cpunum = -1;
         crate::fpu::env_reset((*e).env_id);
         TF_REPLACED[idx as usize].store(false, Ordering::Relaxed);
@@ -261,8 +310,7 @@ pub fn env_free(e: *mut Env) {
     while let Some(orphan) = (0..NENV).map(env_at).find(|&c| stranded(c)) {
         // On another CPU (stopped there by a kick): that CPU frees it.
         if let Some(c) = cpu::env_cpu_elsewhere(orphan) {
-            // SAFETY: orphan points into the Env array; the lock is held.
-            unsafe { (*orphan).env_status = ENV_DYING };
+            set_status(orphan, ENV_DYING);
             cpu::kick(c, false);
         } else {
             env_free_one(orphan);
@@ -339,14 +387,14 @@ fn env_free_one(e: *mut Env) {
         while let Some(i) = crate::sendq::pop(envx((*e).env_id)) {
             let s = env_at(i);
             (*s).env_ipc_send_to = 0;
-            (*s).env_status = ENV_RUNNABLE;
+            set_status(s, ENV_RUNNABLE);
             (*s).env_tf.tf_regs.reg_eax = Error::BadEnv.code() as u32;
         }
         // A sender itself leaves its receiver's queue.
         if (*e).env_ipc_send_to != 0 {
             cancel_send(e);
         }
-        (*e).env_status = ENV_FREE;
+        set_status(e, ENV_FREE);
         let mut head = ENV_FREE_LIST.lock();
         (*e).env_link = *head as u32;
         *head = e as usize;
@@ -360,10 +408,10 @@ pub fn env_run(e: *mut Env) -> ! {
     // SAFETY: e and cur point into the array; the kernel lock is held.
     unsafe {
         if !cur.is_null() && (*cur).env_status == ENV_RUNNING {
-            (*cur).env_status = ENV_RUNNABLE;
+            set_status(cur, ENV_RUNNABLE);
         }
         cpu::set_curenv(e);
-        (*e).env_status = ENV_RUNNING;
+        set_status(e, ENV_RUNNING);
         (*e).env_runs = (*e).env_runs.wrapping_add(1);
         (*e).env_cpunum = cpu::cpunum() as i32;
         let pa = pmap::paddr((*e).env_pgdir as usize);

@@ -1,4 +1,5 @@
-//! The scheduler (JOS's kern/sched.c): round robin over the Env array.
+//! The scheduler (JOS's kern/sched.c): round robin over the Env array, in
+//! index order, through the set of runnable envs (env::runnable_from).
 use crate::arch::x86;
 use crate::cpu::{self, CPU_HALTED};
 use crate::{env, monitor, pmap};
@@ -19,10 +20,11 @@ pub fn sched_yield() -> ! {
         // SAFETY: cur is this CPU's env, in the Env array.
         envx(unsafe { (*cur).env_id }) + 1
     };
-    for i in 0..NENV {
-        let e = env::env_at((start + i) % NENV);
-        // SAFETY: as above.
-        if unsafe { (*e).env_status } == ENV_RUNNABLE && cpu::env_cpu_elsewhere(e).is_none() {
+    // The runnable set is a bitmap: the cost follows the number of
+    // runnable envs, not NENV.
+    for i in env::runnable_from(start) {
+        let e = env::env_at(i);
+        if cpu::env_cpu_elsewhere(e).is_none() {
             env::env_run(e);
         }
     }
@@ -94,8 +96,7 @@ pub fn idle() -> ! {
 /// runs something else.
 pub fn env_destroy(e: *mut Env) {
     if let Some(c) = cpu::env_cpu_elsewhere(e) {
-        // SAFETY: e points into the array; the kernel lock is held.
-        unsafe { (*e).env_status = ENV_DYING };
+        env::set_status(e, ENV_DYING);
         cpu::kick(c, false);
         return;
     }

@@ -101,7 +101,7 @@ fn sys_exofork() -> Result<u32> {
     // SAFETY: e is the new env; cur() is the caller.
     unsafe {
         crate::fpu::env_copy(parent, (*e).env_id);
-        (*e).env_status = ENV_NOT_RUNNABLE;
+        env::set_status(e, ENV_NOT_RUNNABLE);
         (*e).env_tf = (*cur()).env_tf;
         (*e).env_tf.tf_regs.reg_eax = 0;
         Ok((*e).env_id as u32)
@@ -148,7 +148,7 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
             (*e).env_ipc_recving = 0;
             (*e).env_tf.tf_regs.reg_eax = Error::IpcNotRecv.code() as u32;
         }
-        (*e).env_status = status;
+        env::set_status(e, status);
     }
     Ok(0)
 }
@@ -342,7 +342,7 @@ fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32
         // A receiver blocked in sys_ipc_recv wakes up; one served at once
         // from the send queue is the caller, still running.
         if (*dst).env_status == ENV_NOT_RUNNABLE {
-            (*dst).env_status = ENV_RUNNABLE;
+            env::set_status(dst, ENV_RUNNABLE);
         }
         (*dst).env_tf.tf_regs.reg_eax = 0;
     }
@@ -386,7 +386,7 @@ fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32
         (*me).env_ipc_send_value = value;
         (*me).env_ipc_send_va = srcva as u32;
         (*me).env_ipc_send_perm = perm;
-        (*me).env_status = ENV_NOT_RUNNABLE;
+        env::set_status(me, ENV_NOT_RUNNABLE);
         (*me).env_tf.tf_regs.reg_eax = 0;
     }
     sched::sched_yield();
@@ -417,7 +417,7 @@ fn sys_ipc_recv(dstva: usize) -> Result<u32> {
             );
             let r = ipc_deliver(s, e, v, va as usize, p);
             (*s).env_ipc_send_to = 0;
-            (*s).env_status = ENV_RUNNABLE;
+            env::set_status(s, ENV_RUNNABLE);
             (*s).env_tf.tf_regs.reg_eax = match r {
                 Ok(()) => 0,
                 Err(err) => err.code() as u32,
@@ -428,8 +428,7 @@ fn sys_ipc_recv(dstva: usize) -> Result<u32> {
             return Ok(0);
         }
     }
-    // SAFETY: as above.
-    unsafe { (*e).env_status = ENV_NOT_RUNNABLE };
+    env::set_status(e, ENV_NOT_RUNNABLE);
     sched::sched_yield();
 }
 
