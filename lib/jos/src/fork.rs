@@ -24,11 +24,9 @@ use crate::uvpt::{page_refcount, pte_of, uvpd, uvpt};
 use abi::env::{ENV_RUNNABLE, EnvId};
 use abi::error::Result;
 use abi::memlayout::{PFTEMP, USTACKTOP, UXSTACKTOP};
-use abi::mmu::{FEC_WR, NPTENTRIES, PGSIZE, Pte, PteFlags, pgnum, round_down};
+use abi::mmu::{FEC_WR, NPTENTRIES, PGSIZE, PTE_RW, Pte, PteFlags, pgnum, round_down};
 use abi::trap::UTrapframe;
 
-/// Permissions of a private, writable user page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 /// Permissions of a copy-on-write page.
 const PTE_COW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::COW);
 

@@ -43,7 +43,7 @@ use crate::syscall::{sys_env_set_pgfault_upcall, sys_getenvid, sys_page_alloc, s
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::UXSTACKTOP;
-use abi::mmu::{FEC_DEBUG, FEC_PR, FEC_WR, PGSIZE, PteFlags};
+use abi::mmu::{FEC_DEBUG, FEC_PR, FEC_WR, PGSIZE, PTE_RW, PteFlags};
 use abi::trap::UTrapframe;
 use core::arch::global_asm;
 use core::mem::offset_of;
@@ -358,7 +358,7 @@ pub fn install_upcall() -> Result<()> {
     let xstack = UXSTACKTOP - PGSIZE;
     let fresh = pte_of(xstack).is_none();
     if fresh {
-        sys_page_alloc(0, xstack, PteFlags::P | PteFlags::U | PteFlags::W)?;
+        sys_page_alloc(0, xstack, PTE_RW)?;
     }
     if let Err(e) = sys_env_set_pgfault_upcall(0, pgfault_upcall_addr()) {
         if fresh {

@@ -17,7 +17,7 @@ extern crate alloc;
 
 use abi::env::ENV_FREE;
 use abi::memlayout::PFTEMP;
-use abi::mmu::{FEC_WR, PGSIZE, PteFlags, round_down};
+use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::UTrapframe;
 use alloc::vec::Vec;
 use core::ptr::{read_volatile, write_volatile};
@@ -60,7 +60,7 @@ fn my_cow(utf: &mut UTrapframe) -> Fault {
     if utf.utf_err & FEC_WR == 0 || !is_cow {
         return Fault::Declined;
     }
-    let rw = PteFlags::P | PteFlags::U | PteFlags::W;
+    let rw = PTE_RW;
     if sys_page_alloc(0, PFTEMP, rw).is_err() {
         return Fault::Declined; // out of memory: let the report say so
     }
@@ -78,7 +78,7 @@ fn my_cow(utf: &mut UTrapframe) -> Fault {
 /// My region's handler: a fresh page whose words all hold its page number.
 fn my_region(utf: &mut UTrapframe) -> Fault {
     let va = round_down(utf.utf_fault_va as usize, PGSIZE);
-    if sys_page_alloc(0, va, PteFlags::P | PteFlags::U | PteFlags::W).is_err() {
+    if sys_page_alloc(0, va, PTE_RW).is_err() {
         return Fault::Declined;
     }
     let n = ((va - REGION) / PGSIZE) as u32;

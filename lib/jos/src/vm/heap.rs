@@ -42,7 +42,7 @@ use crate::syscall::sys_page_alloc;
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::USTACKTOP;
-use abi::mmu::{FEC_WR, PGSIZE, PteFlags, round_down, round_up};
+use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, round_down, round_up};
 use abi::trap::UTrapframe;
 
 /// The default most bytes the heap may hold (see [`set_heap_limit`]).
@@ -57,9 +57,6 @@ pub const HEAP_CEILING: usize = USTACKTOP - STACK_RESERVE;
 
 /// The page-fault region's name, as unhandled-fault reports show it.
 pub const REGION_NAME: &str = "heap";
-
-/// Permissions of a private, writable page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 unsafe extern "C" {
     /// The end of the program's bss, from user/user.ld. Only its address

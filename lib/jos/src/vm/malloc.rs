@@ -58,7 +58,7 @@ use crate::fork::cow_make_private;
 use crate::syscall::sys_page_alloc;
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
-use abi::mmu::{PGSIZE, PteFlags, round_down};
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::null_mut;
 
@@ -117,7 +117,6 @@ fn block_size(size: usize) -> Option<usize> {
 ///
 /// Err(NoMem) when out of memory, Err(Inval) if the range wraps around.
 fn populate(addr: usize, len: usize) -> Result<()> {
-    const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
     if len == 0 {
         return Ok(());
     }

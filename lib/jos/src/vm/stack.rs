@@ -45,7 +45,7 @@ use crate::syscall::{sys_getenvid, sys_page_alloc};
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::USTACKTOP;
-use abi::mmu::{PGSIZE, PteFlags, round_down};
+use abi::mmu::{PGSIZE, PTE_RW, round_down};
 use abi::trap::UTrapframe;
 
 /// The default most pages the stack may use, the first one included.
@@ -62,7 +62,6 @@ pub const GUARD_PAGES: usize = 16;
 pub const REGION_NAME: &str = "stack";
 
 /// Permissions of a stack page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 /// The stack's limit and its page-fault region, once registered.
 #[derive(Clone, Copy)]

@@ -82,7 +82,7 @@ use crate::syscall::{sys_env_set_trapframe, sys_page_alloc, sys_page_map, sys_pa
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
 use abi::memlayout::{PFTEMP, UXSTACKTOP};
-use abi::mmu::{FEC_WR, PGSIZE, PteFlags, round_down};
+use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::{FL_TF, Trapframe, UTrapframe};
 use core::ptr::{read_volatile, write_volatile};
 
@@ -100,9 +100,6 @@ pub const REGION_NAME: &str = "watch";
 
 /// Names a watch, for [`unwatch`] and [`watch_hits`].
 pub type WatchId = usize;
-
-/// Permissions of a private, writable scratch page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 /// One watched range.
 #[derive(Clone, Copy)]

@@ -36,14 +36,11 @@ use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UXSTACKTOP, UZERO};
-use abi::mmu::{FEC_WR, PGSIZE, Pte, PteFlags, round_down, round_up};
+use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, Pte, PteFlags, round_down, round_up};
 use abi::trap::UTrapframe;
 
 /// How the zero page is mapped: present, user, read-only, copy-on-write.
 pub const PTE_ZERO: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::COW);
-
-/// Permissions of a private, writable page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 /// Returns the physical address of the zero page (read from its mapping at
 /// UZERO). Panics if the kernel did not map it there.
