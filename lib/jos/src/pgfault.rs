@@ -39,6 +39,7 @@
 //! nobody handles is reported (address, access, ip, region) and the
 //! environment exits. Any one piece can be replaced without touching the
 //! others.
+use crate::cell::EnvCell;
 use crate::syscall::{sys_env_set_pgfault_upcall, sys_getenvid, sys_page_alloc, sys_page_unmap};
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
@@ -76,9 +77,8 @@ struct Region {
 /// Most regions at once.
 pub const MAX_REGIONS: usize = 16;
 
-/// The dispatch table. Environments are single-threaded and the upcall
-/// never interrupts the program in the middle of changing it (changes
-/// happen outside fault handlers or inside them, never both at once).
+/// The dispatch table. The dispatcher takes a copy of it before calling
+/// any handler, so handlers may change it (add or remove regions).
 struct Table {
     regions: [Option<Region>; MAX_REGIONS],
     cow: Option<FaultHandler>,
@@ -87,21 +87,17 @@ struct Table {
     installed: bool,
 }
 
-static mut TABLE: Table = Table {
+static TABLE: EnvCell<Table> = EnvCell::new(Table {
     regions: [None; MAX_REGIONS],
     cow: None,
     debug: None,
     fallback: None,
     installed: false,
-};
+});
 
-/// Runs `f` on the dispatch table.
+/// Runs `f` on the dispatch table (panics on re-entry: see `EnvCell`).
 fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> R {
-    // SAFETY: single-threaded environment; no reference to TABLE outlives
-    // this call, and dispatch (the only other user) takes copies.
-    let table = &raw mut TABLE;
-    // SAFETY: as above.
-    f(unsafe { &mut *table })
+    TABLE.with(f)
 }
 
 unsafe extern "C" {

@@ -39,6 +39,7 @@
 //! pointer (the handler does not compare the address with ESP); and the
 //! kernel does not fault stack pages in for system calls, which only
 //! matters for a buffer on a stack page that was never touched.
+use crate::cell::EnvCell;
 use crate::cprintf;
 use crate::pgfault::{Fault, add_region, resize_region};
 use crate::syscall::{sys_getenvid, sys_page_alloc};
@@ -70,18 +71,14 @@ struct Stack {
     region: Option<usize>,
 }
 
-static mut STACK: Stack = Stack {
+static STACK: EnvCell<Stack> = EnvCell::new(Stack {
     limit: DEFAULT_STACK_PAGES,
     region: None,
-};
+});
 
-/// Runs `f` on the stack's settings.
+/// Runs `f` on the stack's settings (panics on re-entry: see `EnvCell`).
 fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> R {
-    let stack = &raw mut STACK;
-    // SAFETY: environments are single-threaded; this is the only reference
-    // to STACK while `f` runs (the fault handler reads a copy, and nothing
-    // in `f` touches the stack region's unmapped pages).
-    f(unsafe { &mut *stack })
+    STACK.with(f)
 }
 
 /// Returns the lowest address the stack may reach with `limit` pages.

@@ -73,6 +73,7 @@
 //!   system call trips over a protected page.
 //! - A student's own debug handler (`set_debug_handler`) set after the
 //!   first watch replaces [`watch_debug`], and watches stop working.
+use crate::cell::EnvCell;
 use crate::cprintf;
 use crate::fork::cow_make_private;
 use crate::pgfault::{
@@ -84,7 +85,7 @@ use abi::error::{Error, Result};
 use abi::memlayout::{PFTEMP, UXSTACKTOP};
 use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::{FL_TF, Trapframe, UTrapframe};
-use core::ptr::{read_volatile, write_volatile};
+use core::ptr::read_volatile;
 
 /// Most watches at once.
 pub const MAX_WATCHES: usize = 8;
@@ -151,16 +152,20 @@ struct Step {
     reports: u32,
 }
 
-/// All of this module's state, alone in its page (see the module comment).
-#[repr(C, align(4096))]
+/// All of this module's state.
+#[derive(Clone, Copy)]
 struct State {
     tables: Tables,
     step: Step,
 }
 
-const _: () = assert!(size_of::<State>() == PGSIZE);
+/// The state, in its cell, alone in its page (see the module comment).
+#[repr(C, align(4096))]
+struct StatePage(EnvCell<State>);
 
-static mut STATE: State = State {
+const _: () = assert!(size_of::<StatePage>() == PGSIZE);
+
+static STATE: StatePage = StatePage(EnvCell::new(State {
     tables: Tables {
         watches: [None; MAX_WATCHES],
         pages: [None; MAX_WATCH_PAGES],
@@ -177,31 +182,33 @@ static mut STATE: State = State {
         steps: 0,
         reports: 0,
     },
-};
+}));
 
-/// Returns a copy of the tables.
+/// Returns a copy of the tables. The program's calls and the handlers only
+/// ever copy the state in and out, and copy it out with
+/// `EnvCell::snapshot` (no borrow), since the copy may land on a watched
+/// stack page whose fault comes here (as it always did: a copy made while
+/// a handler changes the state may mix old and new fields).
 fn load_tables() -> Tables {
-    // SAFETY: STATE is only ever accessed by these four copies, never
-    // through a reference; environments are single-threaded.
-    unsafe { read_volatile(&raw const STATE.tables) }
+    // SAFETY: Tables holds integers, flags, bools and options of those
+    // and of fn pointers: any mix of two values is a valid value.
+    unsafe { STATE.0.snapshot() }.tables
 }
 
 /// Stores the tables.
 fn store_tables(t: Tables) {
-    // SAFETY: as in load_tables.
-    unsafe { write_volatile(&raw mut STATE.tables, t) }
+    STATE.0.with(|s| s.tables = t);
 }
 
 /// Returns a copy of the step state.
 fn load_step() -> Step {
-    // SAFETY: as in load_tables.
-    unsafe { read_volatile(&raw const STATE.step) }
+    // SAFETY: Step holds integers and bools: any mix is valid.
+    unsafe { STATE.0.snapshot() }.step
 }
 
 /// Stores the step state.
-fn store_step(s: Step) {
-    // SAFETY: as in load_tables.
-    unsafe { write_volatile(&raw mut STATE.step, s) }
+fn store_step(step: Step) {
+    STATE.0.with(|s| s.step = step);
 }
 
 /// Returns the value of the `len` bytes at `addr` (little-endian).
@@ -288,7 +295,7 @@ pub fn watch(addr: usize, len: usize) -> Result<WatchId> {
         return Err(Error::Inval);
     }
     let end = addr.checked_add(len).ok_or(Error::Inval)?;
-    let state_page = &raw const STATE as usize;
+    let state_page = STATE.0.addr();
     if end > UXSTACKTOP - PGSIZE || (addr < state_page + PGSIZE && end > state_page) {
         return Err(Error::Inval);
     }
