@@ -79,11 +79,11 @@ use crate::fork::cow_make_private;
 use crate::pgfault::{
     Fault, FaultHandler, add_region, install_upcall, remove_region, set_debug_handler,
 };
-use crate::syscall::{sys_env_set_trapframe, sys_page_alloc, sys_page_map, sys_page_unmap};
+use crate::syscall::{sys_env_set_trapframe, sys_page_map};
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
-use abi::memlayout::{PFTEMP, UXSTACKTOP};
-use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags, round_down};
+use abi::memlayout::UXSTACKTOP;
+use abi::mmu::{FEC_WR, PGSIZE, PteFlags, round_down};
 use abi::trap::{FL_TF, Trapframe, UTrapframe};
 use core::ptr::read_volatile;
 
@@ -249,8 +249,7 @@ fn prepare_page(va: usize) -> Result<PteFlags> {
 
 /// Maps watched page `va` writable again with `perm`. If another
 /// environment still shares its frame (a fork child, or the parent, before
-/// either wrote it), it first gets a private copy, through PFTEMP (the
-/// fault handlers' scratch page, which they never use nested): the kernel
+/// either wrote it), it first gets a private copy ([`super::copy_page_to`]): the kernel
 /// lets a read-only page become writable in place only when it is ours
 /// alone.
 fn open_page(va: usize, perm: PteFlags) -> Result<()> {
@@ -258,12 +257,7 @@ fn open_page(va: usize, perm: PteFlags) -> Result<()> {
     if page_refcount(pte.addr()).unwrap_or(1) <= 1 {
         return sys_page_map(0, va, 0, va, perm);
     }
-    sys_page_alloc(0, PFTEMP, PTE_RW)?;
-    // SAFETY: `va` and PFTEMP are two distinct mapped pages; nothing else
-    // refers to PFTEMP.
-    unsafe { core::ptr::copy_nonoverlapping(va as *const u8, PFTEMP as *mut u8, PGSIZE) };
-    sys_page_map(0, PFTEMP, 0, va, perm)?;
-    sys_page_unmap(0, PFTEMP)
+    super::copy_page_to(va, perm)
 }
 
 /// Maps watched page `va` read-only (its permissions without W).
