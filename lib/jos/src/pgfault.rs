@@ -338,10 +338,11 @@ pub fn set_pgfault_handler(handler: PgfaultHandler) -> Result<()> {
 }
 
 /// Maps the exception stack (one page below UXSTACKTOP, P|U|W) and
-/// registers `_pgfault_upcall` with the kernel, once; then turns on the
-/// default guards (stack growth, null pointers: `vm::enable_default_guards`). Until then, faults
+/// registers `_pgfault_upcall` with the kernel, once. Until then, faults
 /// are the kernel's business (it reports them and destroys the env), which
-/// is what JOS programs without a handler expect.
+/// is what JOS programs without a handler expect. Mechanism only: no
+/// policy (stack growth, the null guard) comes with it; a program asks for
+/// those itself (`vm::enable_default_guards`).
 ///
 /// Err(NoMem) if the exception stack cannot be allocated (out of memory):
 /// nothing is installed then, and a later call tries again. An exception
@@ -363,8 +364,5 @@ pub fn install_upcall() -> Result<()> {
         return Err(e);
     }
     with_table(|t| t.installed = true);
-    // The library's default policy, once faults come to user space: the
-    // stack grows on demand and null-pointer dereferences are reported.
-    crate::vm::enable_default_guards();
     Ok(())
 }

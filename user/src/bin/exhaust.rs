@@ -311,6 +311,11 @@ fn recovered() {
 
 fn umain(_args: &[&str]) {
     exhausted_no_upcall();
+    // From here on, with memory to spare: the library's guards (stack
+    // growth, null pointers), which this program asks for.
+    if let Err(e) = jos::vm::enable_default_guards() {
+        panic!("enable_default_guards: {e}");
+    }
     overflows();
     exhausted();
     map_zero_refusals();

@@ -524,6 +524,11 @@ fn foreign_sbrk() -> u32 {
 }
 
 fn umain(_args: &[&str]) {
+    // This program relies on the library's guards (the stack grows on
+    // demand, null pointers are reported): it asks for them.
+    if let Err(e) = jos::vm::enable_default_guards() {
+        panic!("enable_default_guards: {e}");
+    }
     let fails = sbrk_semantics()
         + first_touch()
         + stress()

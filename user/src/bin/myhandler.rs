@@ -159,6 +159,11 @@ fn side(who: &str, value: u8, region: core::ops::Range<usize>) {
 }
 
 fn umain(_args: &[&str]) {
+    // This program relies on the library's guards (the stack grows on
+    // demand, null pointers are reported): it asks for them.
+    if let Err(e) = jos::vm::enable_default_guards() {
+        panic!("enable_default_guards: {e}");
+    }
     // Plug my policies in; the library's fork will use my COW handler.
     if let Err(e) = set_cow_handler(my_cow) {
         panic!("myhandler: set_cow_handler: {e}");

@@ -25,18 +25,27 @@ pub mod watch;
 pub mod wss;
 pub mod zero;
 
-/// Turns on the guards every program gets once it handles page faults in
-/// user space (any handler, fork, the heap...): stack growth up to the
-/// default limit, and null-pointer reports. Programs that never install a
-/// handler keep JOS's behaviour: the kernel reports the fault and destroys
-/// the environment.
-pub fn enable_default_guards() {
-    if let Err(e) = stack::enable_stack_growth() {
-        crate::cprintf!("vm: no stack growth: {}\n", e);
-    }
-    if let Err(e) = null::enable_null_guard() {
-        crate::cprintf!("vm: no null guard: {}\n", e);
-    }
+/// Turns on the library's default guards: stack growth up to the default
+/// limit (`stack::enable_stack_growth`) and null-pointer reports
+/// (`null::enable_null_guard`); installs the page-fault upcall if needed.
+/// Either already on is left as it is.
+///
+/// This is policy, and a program asks for it: nothing in the upcall, the
+/// dispatcher, `fork` or the heap turns it on. A program that does not call
+/// this (or the two calls it makes) keeps JOS's behaviour for a fault below
+/// its stack or near address 0 even if it handles other faults in user
+/// space: no handler claims it, so the fallback handler gets it if one is
+/// set, and otherwise the library reports it as an unhandled fault. With no
+/// upcall at all, the kernel reports it (`user fault va ...`), which is
+/// what MIT's lab 3 and 4 graders expect of faultread, faultdie and the
+/// like. A fork child inherits the guards with the rest of its parent's
+/// address space.
+///
+/// Err(NoMem) if the upcall's exception stack cannot be allocated or the
+/// page-fault region table is full; the guards set up before the error stay.
+pub fn enable_default_guards() -> Result<()> {
+    stack::enable_stack_growth()?;
+    null::enable_null_guard()
 }
 
 /// Replaces the page at `va` (rounded down to its page) with a private
