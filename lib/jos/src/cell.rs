@@ -25,7 +25,9 @@
 //! and never let a reference escape (the closure's result is returned by
 //! value).
 //!
-//! [`EnvCell::snapshot`] copies the value out without marking the cell
+//! [`EnvCell::get`] copies the value out without writing to the cell (a
+//! sequence-lock read: it copies again if a handler changed the value
+//! meanwhile). [`EnvCell::snapshot`] copies the value out without marking the cell
 //! busy, for the one case where the copy's destination may itself fault
 //! into a handler that uses the cell (a watched stack page, for the
 //! watchpoint module's state). The handler may then change the value in
@@ -42,6 +44,7 @@
 use crate::uvpt::pte_of;
 use abi::mmu::{PGSIZE, PteFlags, round_down};
 use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// A global value of one environment, borrowed only through
@@ -103,12 +106,34 @@ impl<T> EnvCell<T> {
         f(unsafe { &mut *self.value.get() })
     }
 
-    /// Returns a copy of the value. Panics as [`EnvCell::with`] does.
+    /// Returns a copy of the value, read as a sequence lock reads: the
+    /// generation, the bytes, the generation again; if a handler's `with`
+    /// ran in between (the generation changed), the copy is thrown away
+    /// and made again. Writes nothing to the cell, so reading a cell on a
+    /// copy-on-write page (after fork) does not copy the page.
+    ///
+    /// Panics if a `with` on this cell is in progress (a handler that
+    /// interrupted it).
     pub fn get(&self) -> T
     where
         T: Copy,
     {
-        self.with(|v| *v)
+        loop {
+            let g = self.generation.load(Ordering::Acquire);
+            if g & 1 != 0 {
+                self.reentered();
+            }
+            // SAFETY: no `&mut` to the value exists (the generation is
+            // even). The bytes are read as MaybeUninit, so a copy torn by a
+            // handler's `with` is never taken for a T: it is discarded
+            // below. Volatile, as for any data shared with a handler.
+            let v = unsafe { core::ptr::read_volatile(self.value.get().cast::<MaybeUninit<T>>()) };
+            if self.generation.load(Ordering::Acquire) == g {
+                // SAFETY: no `with` ran during the copy: it is the bytes
+                // of one valid T.
+                return unsafe { v.assume_init() };
+            }
+        }
     }
 
     /// Returns a copy of the value without marking the cell busy (see the

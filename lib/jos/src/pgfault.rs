@@ -79,6 +79,7 @@ pub const MAX_REGIONS: usize = 16;
 
 /// The dispatch table. The dispatcher takes a copy of it before calling
 /// any handler, so handlers may change it (add or remove regions).
+#[derive(Clone, Copy)]
 struct Table {
     regions: [Option<Region>; MAX_REGIONS],
     cow: Option<FaultHandler>,
@@ -157,7 +158,15 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
     // stack, and nothing else refers to it while the handlers run.
     let utf = unsafe { &mut *utf };
     let va = utf.utf_fault_va as usize;
-    let (regions, cow, debug, fallback) = with_table(|t| (t.regions, t.cow, t.debug, t.fallback));
+    // A copy, read without writing the table (no copy-on-write copy of its
+    // page in a fork child, and handlers may change the table).
+    let Table {
+        regions,
+        cow,
+        debug,
+        fallback,
+        ..
+    } = TABLE.get();
 
     if utf.utf_err & FEC_DEBUG != 0 {
         if let Some(h) = debug
@@ -302,7 +311,7 @@ pub fn set_cow_handler(handler: FaultHandler) -> Result<Option<FaultHandler>> {
 
 /// The current copy-on-write handler.
 pub fn cow_handler() -> Option<FaultHandler> {
-    with_table(|t| t.cow)
+    TABLE.get().cow
 }
 
 /// Sets the handler for debug traps (single steps). Returns the previous one.
@@ -349,7 +358,7 @@ pub fn set_pgfault_handler(handler: PgfaultHandler) -> Result<()> {
 /// stack that is already mapped (a fork child's, which its parent made)
 /// is kept.
 pub fn install_upcall() -> Result<()> {
-    if with_table(|t| t.installed) {
+    if TABLE.get().installed {
         return Ok(());
     }
     let xstack = UXSTACKTOP - PGSIZE;

@@ -62,7 +62,6 @@ pub const GUARD_PAGES: usize = 16;
 /// The page-fault region's name, as unhandled-fault reports show it.
 pub const REGION_NAME: &str = "stack";
 
-
 /// The stack's limit and its page-fault region, once registered.
 #[derive(Clone, Copy)]
 struct Stack {
