@@ -126,6 +126,11 @@ bitflags::bitflags! {
     }
 }
 
+/// Permissions of a private, writable user page: `P | U | W`. What
+/// `sys_page_alloc` gets for ordinary memory, and what a copy-on-write page
+/// becomes once it is private.
+pub const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
+
 const _: () = assert!(PteFlags::SHARE.bits() & !PteFlags::AVAIL.bits() == 0);
 const _: () = assert!(PteFlags::COW.bits() & !PteFlags::AVAIL.bits() == 0);
 const _: () = assert!(PteFlags::SYSCALL.bits() == 0xE07);

@@ -3,6 +3,7 @@
 //! The kernel starts a program at `_start` with ESP at USTACKTOP (no
 //! arguments: we push argc = 0 and argv = NULL) or, when a parent passed
 //! arguments, with argc and argv already on the stack.
+use crate::cell::EnvCell;
 use crate::env;
 use core::arch::global_asm;
 
@@ -24,12 +25,11 @@ _start:
 );
 
 /// Set once by `libmain`: the program's name, for panic messages.
-static mut BINARYNAME: &str = "<unknown>";
+static BINARYNAME: EnvCell<&'static str> = EnvCell::new("<unknown>");
 
-/// Returns the program's name.
+/// Returns the program's name (`<unknown>` before `libmain` set it).
 pub fn binaryname() -> &'static str {
-    // SAFETY: written once by libmain before umain runs; read-only after.
-    unsafe { BINARYNAME }
+    BINARYNAME.get()
 }
 
 /// Records the program name, calls `umain` with the arguments, then exits.
@@ -44,8 +44,7 @@ pub unsafe fn libmain(
     argv: *const *const u8,
     umain: fn(&[&str]),
 ) -> ! {
-    // SAFETY: single-threaded start-up, before anything reads it.
-    unsafe { BINARYNAME = name };
+    BINARYNAME.set(name);
     const MAXARGS: usize = 16;
     let mut args = [""; MAXARGS];
     let n = (argc.max(0) as usize).min(MAXARGS);

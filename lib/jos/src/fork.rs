@@ -18,17 +18,15 @@
 use crate::pgfault::{Fault, cow_handler, install_upcall, pgfault_upcall_addr, set_cow_handler};
 use crate::syscall::{
     sys_env_destroy, sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc,
-    sys_page_map, sys_page_unmap,
+    sys_page_map,
 };
 use crate::uvpt::{page_refcount, pte_of, uvpd, uvpt};
 use abi::env::{ENV_RUNNABLE, EnvId};
 use abi::error::Result;
-use abi::memlayout::{PFTEMP, USTACKTOP, UXSTACKTOP};
-use abi::mmu::{FEC_WR, NPTENTRIES, PGSIZE, Pte, PteFlags, pgnum, round_down};
+use abi::memlayout::{USTACKTOP, UXSTACKTOP};
+use abi::mmu::{FEC_WR, NPTENTRIES, PGSIZE, PTE_RW, Pte, PteFlags, pgnum, round_down};
 use abi::trap::UTrapframe;
 
-/// Permissions of a private, writable user page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 /// Permissions of a copy-on-write page.
 const PTE_COW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::COW);
 
@@ -66,7 +64,7 @@ fn ensure_cow_handler() -> Result<()> {
 /// Makes the copy-on-write page at `va` (mapped by `pte`) private and
 /// writable: if no one else maps the physical page any more (reference
 /// count 1), it is remapped writable as it is; otherwise it is copied into
-/// a fresh page through PFTEMP.
+/// a fresh page ([`crate::vm::copy_page_to`]).
 ///
 /// Err(NoMem) when out of memory; the page is then left as it was.
 pub(crate) fn cow_make_private(va: usize, pte: Pte) -> Result<()> {
@@ -75,15 +73,7 @@ pub(crate) fn cow_make_private(va: usize, pte: Pte) -> Result<()> {
     if page_refcount(pte.addr()) == Some(1) && sys_page_map(0, va, 0, va, PTE_RW).is_ok() {
         return Ok(());
     }
-    sys_page_alloc(0, PFTEMP, PTE_RW)?;
-    // SAFETY: `va` and PFTEMP are two distinct mapped pages (PFTEMP is the
-    // handler's scratch page, never used by anything else).
-    unsafe { core::ptr::copy_nonoverlapping(va as *const u8, PFTEMP as *mut u8, PGSIZE) };
-    // Mapping over an existing entry needs no new page table, but if it
-    // fails anyway, do not leave the copy at PFTEMP.
-    let r = sys_page_map(0, PFTEMP, 0, va, PTE_RW);
-    let _ = sys_page_unmap(0, PFTEMP);
-    r
+    crate::vm::copy_page_to(va, PTE_RW)
 }
 
 /// Maps our page at `va` (entry `pte`) into `child` as the table at the

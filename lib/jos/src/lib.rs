@@ -3,6 +3,7 @@
 //! - `entry`: `_start`, `libmain`, the program name; `main!` declares `umain`.
 //! - `syscall`: one wrapper per system call.
 //! - `env`: `envs`, `thisenv`, `exit`.
+//! - `cell`: `EnvCell`, the library's per-environment global state.
 //! - `console`: `cprintf!` and `snprintf!`; `panic`: user panics.
 //! - `pgfault`: user-level page-fault handlers and the upcall trampoline.
 //! - `uvpt`: reading our own page tables and page reference counts.
@@ -16,6 +17,7 @@
 // allocator; re-exported so programs can write `jos::alloc::vec::Vec`.
 pub extern crate alloc;
 
+pub mod cell;
 pub mod console;
 pub mod entry;
 pub mod env;

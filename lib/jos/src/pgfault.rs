@@ -39,11 +39,12 @@
 //! nobody handles is reported (address, access, ip, region) and the
 //! environment exits. Any one piece can be replaced without touching the
 //! others.
+use crate::cell::EnvCell;
 use crate::syscall::{sys_env_set_pgfault_upcall, sys_getenvid, sys_page_alloc, sys_page_unmap};
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::UXSTACKTOP;
-use abi::mmu::{FEC_DEBUG, FEC_PR, FEC_WR, PGSIZE, PteFlags};
+use abi::mmu::{FEC_DEBUG, FEC_PR, FEC_WR, PGSIZE, PTE_RW, PteFlags};
 use abi::trap::UTrapframe;
 use core::arch::global_asm;
 use core::mem::offset_of;
@@ -76,9 +77,9 @@ struct Region {
 /// Most regions at once.
 pub const MAX_REGIONS: usize = 16;
 
-/// The dispatch table. Environments are single-threaded and the upcall
-/// never interrupts the program in the middle of changing it (changes
-/// happen outside fault handlers or inside them, never both at once).
+/// The dispatch table. The dispatcher takes a copy of it before calling
+/// any handler, so handlers may change it (add or remove regions).
+#[derive(Clone, Copy)]
 struct Table {
     regions: [Option<Region>; MAX_REGIONS],
     cow: Option<FaultHandler>,
@@ -87,21 +88,17 @@ struct Table {
     installed: bool,
 }
 
-static mut TABLE: Table = Table {
+static TABLE: EnvCell<Table> = EnvCell::new(Table {
     regions: [None; MAX_REGIONS],
     cow: None,
     debug: None,
     fallback: None,
     installed: false,
-};
+});
 
-/// Runs `f` on the dispatch table.
+/// Runs `f` on the dispatch table (panics on re-entry: see `EnvCell`).
 fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> R {
-    // SAFETY: single-threaded environment; no reference to TABLE outlives
-    // this call, and dispatch (the only other user) takes copies.
-    let table = &raw mut TABLE;
-    // SAFETY: as above.
-    f(unsafe { &mut *table })
+    TABLE.with(f)
 }
 
 unsafe extern "C" {
@@ -161,7 +158,15 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
     // stack, and nothing else refers to it while the handlers run.
     let utf = unsafe { &mut *utf };
     let va = utf.utf_fault_va as usize;
-    let (regions, cow, debug, fallback) = with_table(|t| (t.regions, t.cow, t.debug, t.fallback));
+    // A copy, read without writing the table (no copy-on-write copy of its
+    // page in a fork child, and handlers may change the table).
+    let Table {
+        regions,
+        cow,
+        debug,
+        fallback,
+        ..
+    } = TABLE.get();
 
     if utf.utf_err & FEC_DEBUG != 0 {
         if let Some(h) = debug
@@ -306,7 +311,7 @@ pub fn set_cow_handler(handler: FaultHandler) -> Result<Option<FaultHandler>> {
 
 /// The current copy-on-write handler.
 pub fn cow_handler() -> Option<FaultHandler> {
-    with_table(|t| t.cow)
+    TABLE.get().cow
 }
 
 /// Sets the handler for debug traps (single steps). Returns the previous one.
@@ -342,23 +347,24 @@ pub fn set_pgfault_handler(handler: PgfaultHandler) -> Result<()> {
 }
 
 /// Maps the exception stack (one page below UXSTACKTOP, P|U|W) and
-/// registers `_pgfault_upcall` with the kernel, once; then turns on the
-/// default guards (stack growth, null pointers: `vm::enable_default_guards`). Until then, faults
+/// registers `_pgfault_upcall` with the kernel, once. Until then, faults
 /// are the kernel's business (it reports them and destroys the env), which
-/// is what JOS programs without a handler expect.
+/// is what JOS programs without a handler expect. Mechanism only: no
+/// policy (stack growth, the null guard) comes with it; a program asks for
+/// those itself (`vm::enable_default_guards`).
 ///
 /// Err(NoMem) if the exception stack cannot be allocated (out of memory):
 /// nothing is installed then, and a later call tries again. An exception
 /// stack that is already mapped (a fork child's, which its parent made)
 /// is kept.
 pub fn install_upcall() -> Result<()> {
-    if with_table(|t| t.installed) {
+    if TABLE.get().installed {
         return Ok(());
     }
     let xstack = UXSTACKTOP - PGSIZE;
     let fresh = pte_of(xstack).is_none();
     if fresh {
-        sys_page_alloc(0, xstack, PteFlags::P | PteFlags::U | PteFlags::W)?;
+        sys_page_alloc(0, xstack, PTE_RW)?;
     }
     if let Err(e) = sys_env_set_pgfault_upcall(0, pgfault_upcall_addr()) {
         if fresh {
@@ -367,8 +373,5 @@ pub fn install_upcall() -> Result<()> {
         return Err(e);
     }
     with_table(|t| t.installed = true);
-    // The library's default policy, once faults come to user space: the
-    // stack grows on demand and null-pointer dereferences are reported.
-    crate::vm::enable_default_guards();
     Ok(())
 }

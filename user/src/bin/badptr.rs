@@ -17,7 +17,7 @@
 
 use abi::env::ENV_FREE;
 use abi::memlayout::{KERNBASE, USTACKTOP};
-use abi::mmu::PteFlags;
+use abi::mmu::{PTE_RW, PteFlags};
 use abi::trap::{T_SYSCALL, Trapframe};
 use jos::cprintf;
 use jos::env::env_status;
@@ -31,10 +31,7 @@ jos::main!(umain);
 /// through a null pointer. Both mappings are PTE_SHARE, so fork leaves them
 /// one page (not two copy-on-write ones).
 const WINDOW: usize = 0x0a00_0000;
-const PTE_RW: PteFlags = PteFlags::P
-    .union(PteFlags::U)
-    .union(PteFlags::W)
-    .union(PteFlags::SHARE);
+const WINDOW_PERM: PteFlags = PTE_RW.union(PteFlags::SHARE);
 const TEXT: &[u8] = b"badptr: printed from address 0\n";
 
 /// `int $0x30` with every argument register (and eax) zero.
@@ -79,10 +76,10 @@ fn umain(_args: &[&str]) {
     cprintf!("badptr: sys_cputs of length 0 at null, kernel, unmapped and top addresses OK\n");
 
     // Page 0, filled through WINDOW.
-    if let Err(e) = sys_page_alloc(0, WINDOW, PTE_RW) {
+    if let Err(e) = sys_page_alloc(0, WINDOW, WINDOW_PERM) {
         panic!("sys_page_alloc: {e}");
     }
-    if let Err(e) = sys_page_map(0, WINDOW, 0, 0, PTE_RW) {
+    if let Err(e) = sys_page_map(0, WINDOW, 0, 0, WINDOW_PERM) {
         panic!("sys_page_map to page 0: {e}");
     }
     // SAFETY: WINDOW is our page; the text fits in it.

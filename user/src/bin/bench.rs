@@ -18,7 +18,7 @@
 
 use abi::env::{ENV_FREE, EnvId};
 use abi::memlayout::UTOP;
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use abi::trap::UTrapframe;
 use jos::cprintf;
 use jos::env::env_status;
@@ -33,7 +33,6 @@ jos::main!(umain);
 
 /// Runs of each benchmark (the median is reported).
 const RUNS: usize = 7;
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 /// Scratch pages for the page-call benchmark.
 const SCRATCH: usize = 0x1000_0000;
 /// The page whose faults the upcall benchmark's handler skips.

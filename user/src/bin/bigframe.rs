@@ -29,7 +29,7 @@
 
 use abi::env::{ENV_FREE, EnvId};
 use abi::memlayout::USTACKTOP;
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{PGSIZE, PTE_RW};
 use abi::trap::UTrapframe;
 use core::hint::black_box;
 use core::mem::MaybeUninit;
@@ -74,7 +74,7 @@ fn stack_case() {
     }
     let guard_lo = USTACKTOP - (stack_limit() + GUARD_PAGES) * PGSIZE;
     let victim = guard_lo - VICTIM_PAGES * PGSIZE;
-    let perm = PteFlags::P | PteFlags::U | PteFlags::W;
+    let perm = PTE_RW;
     for i in 0..VICTIM_PAGES {
         let va = victim + i * PGSIZE;
         if let Err(e) = sys_page_alloc(0, va, perm) {
@@ -111,7 +111,7 @@ fn stack_case() {
 fn handler(utf: &mut UTrapframe) {
     black_box(big_frame::<HANDLER_FRAME>());
     let va = utf.utf_fault_va as usize & !(PGSIZE - 1);
-    if let Err(e) = sys_page_alloc(0, va, PteFlags::P | PteFlags::U | PteFlags::W) {
+    if let Err(e) = sys_page_alloc(0, va, PTE_RW) {
         panic!("handler: mapping {va:08x}: {e}");
     }
 }

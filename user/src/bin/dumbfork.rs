@@ -6,7 +6,7 @@
 
 use abi::env::{ENV_RUNNABLE, EnvId};
 use abi::memlayout::{USTACKTOP, UTEMP, UTEXT};
-use abi::mmu::{PGSIZE, PteFlags, round_down};
+use abi::mmu::{PGSIZE, PTE_RW, round_down};
 use jos::cprintf;
 use jos::syscall::{
     sys_env_set_status, sys_exofork, sys_page_alloc, sys_page_map, sys_page_unmap, sys_yield,
@@ -18,8 +18,6 @@ unsafe extern "C" {
     /// The end of the program's image (bss included), from user.ld.
     static end: u8;
 }
-
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 /// Gives `dstenv` a fresh page at `addr` holding a copy of our page there,
 /// going through a temporary mapping at UTEMP. Panics on any error.

@@ -29,7 +29,7 @@ extern crate alloc;
 use abi::env::ENV_FREE;
 use abi::error::Error;
 use abi::memlayout::{UTOP, UXSTACKTOP};
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{PGSIZE, PTE_RW};
 use abi::trap::UTrapframe;
 use alloc::vec::Vec;
 use core::ptr::{null_mut, read_volatile, write_volatile};
@@ -53,9 +53,6 @@ const HOARD_MAX: usize = 0x0800_0000 / PGSIZE;
 /// Where `map_zero` is tried under exhaustion: a fresh 4 MiB region, so a
 /// page table is needed.
 const ZERO_VA: usize = 0xB000_0000;
-
-/// Permissions of a private, writable page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 /// Failed checks so far.
 static mut FAILS: u32 = 0;
@@ -314,6 +311,11 @@ fn recovered() {
 
 fn umain(_args: &[&str]) {
     exhausted_no_upcall();
+    // From here on, with memory to spare: the library's guards (stack
+    // growth, null pointers), which this program asks for.
+    if let Err(e) = jos::vm::enable_default_guards() {
+        panic!("enable_default_guards: {e}");
+    }
     overflows();
     exhausted();
     map_zero_refusals();

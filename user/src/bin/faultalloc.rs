@@ -5,7 +5,7 @@
 #![no_std]
 #![no_main]
 
-use abi::mmu::{PGSIZE, PteFlags, round_down};
+use abi::mmu::{PGSIZE, PTE_RW, round_down};
 use abi::trap::UTrapframe;
 use jos::cprintf;
 use jos::syscall::sys_page_alloc;
@@ -16,7 +16,7 @@ use jos::syscall::sys_page_alloc;
 fn handler(utf: &mut UTrapframe) {
     let addr = utf.utf_fault_va as usize;
     cprintf!("fault {:x}\n", addr);
-    let perm = PteFlags::P | PteFlags::U | PteFlags::W;
+    let perm = PTE_RW;
     if let Err(e) = sys_page_alloc(0, round_down(addr, PGSIZE), perm) {
         panic!("allocating at {addr:x} in page fault handler: {e}");
     }

@@ -7,13 +7,13 @@
 #![no_main]
 
 use abi::memlayout::UXSTACKTOP;
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{PGSIZE, PTE_RW};
 use jos::syscall::{sys_env_set_pgfault_upcall, sys_page_alloc};
 
 jos::main!(umain);
 
 fn umain(_args: &[&str]) {
-    let perm = PteFlags::P | PteFlags::U | PteFlags::W;
+    let perm = PTE_RW;
     if let Err(e) = sys_page_alloc(0, UXSTACKTOP - PGSIZE, perm) {
         panic!("sys_page_alloc: {e}");
     }

@@ -8,7 +8,7 @@
 #![no_main]
 
 use abi::memlayout::UTEMP;
-use abi::mmu::PteFlags;
+use abi::mmu::PTE_RW;
 use abi::trap::{FL_RF, PushRegs, UTrapframe};
 use core::arch::naked_asm;
 use core::ptr::{addr_of, read_volatile};
@@ -99,7 +99,7 @@ fn pgfault(utf: &mut UTrapframe) {
     // SAFETY: written by fault_test before the fault, not written since.
     let before = unsafe { read_volatile(addr_of!(BEFORE)) };
     check_regs(&before, "before", &during, "during", "in UTrapframe");
-    if let Err(e) = sys_page_alloc(0, UTEMP, PteFlags::P | PteFlags::U | PteFlags::W) {
+    if let Err(e) = sys_page_alloc(0, UTEMP, PTE_RW) {
         panic!("sys_page_alloc: {e}");
     }
 }

@@ -19,7 +19,7 @@
 #![no_main]
 
 use abi::env::ENV_FREE;
-use abi::mmu::PteFlags;
+use abi::mmu::{PTE_RW, PteFlags};
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use jos::cprintf;
 use jos::env::env_status;
@@ -95,7 +95,7 @@ fn reader() -> ! {
 }
 
 fn umain(_args: &[&str]) {
-    let rw = PteFlags::P | PteFlags::U | PteFlags::W | PteFlags::SHARE;
+    let rw = PTE_RW | PteFlags::SHARE;
     if let Err(e) = sys_page_alloc(0, SHARED, rw) {
         panic!("sys_page_alloc: {e}");
     }

@@ -47,7 +47,7 @@
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::memlayout::{UTEXT, UTOP};
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use abi::trap::{FL_IF, GD_UD, GD_UT, Trapframe};
 use core::hint::spin_loop;
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
@@ -103,7 +103,6 @@ const NSPARE: u32 = 8;
 /// The stack page a spinner gets before it is sent to `landing`.
 const ALTSTACK: usize = 0x0d00_0000;
 
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 const PTE_RO: PteFlags = PteFlags::P.union(PteFlags::U);
 
 /// One spinner's slot in its fuzzer's slot page.

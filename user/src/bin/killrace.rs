@@ -33,7 +33,7 @@
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::memlayout::{USTACKTOP, UTOP};
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use abi::trap::{Trapframe, UTrapframe};
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use jos::cprintf;
@@ -61,7 +61,6 @@ const WAIT_MS: u64 = 3000;
 /// The mark a child leaves in its slot's `stage` when it lands where
 /// set_trapframe sent it.
 const LANDED: u32 = 0x4c41_4e44;
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 /// How a spinner spins.
 #[derive(Clone, Copy, PartialEq)]

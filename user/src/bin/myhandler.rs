@@ -16,16 +16,16 @@
 extern crate alloc;
 
 use abi::env::ENV_FREE;
-use abi::memlayout::PFTEMP;
-use abi::mmu::{FEC_WR, PGSIZE, PteFlags, round_down};
+use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::UTrapframe;
 use alloc::vec::Vec;
 use core::ptr::{read_volatile, write_volatile};
 use jos::cprintf;
 use jos::env::env_status;
 use jos::pgfault::{Fault, add_region, set_cow_handler};
-use jos::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap, sys_yield};
+use jos::syscall::{sys_page_alloc, sys_yield};
 use jos::uvpt::pte_of;
+use jos::vm::copy_page_to;
 
 jos::main!(umain);
 
@@ -53,23 +53,17 @@ fn region_faults() -> u32 {
     unsafe { read_volatile(&raw const REGION_FAULTS) }
 }
 
-/// My copy-on-write handler: count, then copy the page through PFTEMP.
+/// My copy-on-write handler: count, then copy the page (the library's
+/// `copy_page_to`, through PFTEMP).
 fn my_cow(utf: &mut UTrapframe) -> Fault {
     let va = round_down(utf.utf_fault_va as usize, PGSIZE);
     let is_cow = pte_of(va).is_some_and(|p| p.flags().contains(PteFlags::COW));
     if utf.utf_err & FEC_WR == 0 || !is_cow {
         return Fault::Declined;
     }
-    let rw = PteFlags::P | PteFlags::U | PteFlags::W;
-    if sys_page_alloc(0, PFTEMP, rw).is_err() {
+    if copy_page_to(va, PTE_RW).is_err() {
         return Fault::Declined; // out of memory: let the report say so
     }
-    // SAFETY: va and PFTEMP are distinct mapped pages.
-    unsafe { core::ptr::copy_nonoverlapping(va as *const u8, PFTEMP as *mut u8, PGSIZE) };
-    if sys_page_map(0, PFTEMP, 0, va, rw).is_err() {
-        return Fault::Declined;
-    }
-    let _ = sys_page_unmap(0, PFTEMP);
     // SAFETY: single-threaded; the handler runs between the program's steps.
     unsafe { COW_FAULTS += 1 };
     Fault::Handled
@@ -78,7 +72,7 @@ fn my_cow(utf: &mut UTrapframe) -> Fault {
 /// My region's handler: a fresh page whose words all hold its page number.
 fn my_region(utf: &mut UTrapframe) -> Fault {
     let va = round_down(utf.utf_fault_va as usize, PGSIZE);
-    if sys_page_alloc(0, va, PteFlags::P | PteFlags::U | PteFlags::W).is_err() {
+    if sys_page_alloc(0, va, PTE_RW).is_err() {
         return Fault::Declined;
     }
     let n = ((va - REGION) / PGSIZE) as u32;
@@ -165,6 +159,11 @@ fn side(who: &str, value: u8, region: core::ops::Range<usize>) {
 }
 
 fn umain(_args: &[&str]) {
+    // This program relies on the library's guards (the stack grows on
+    // demand, null pointers are reported): it asks for them.
+    if let Err(e) = jos::vm::enable_default_guards() {
+        panic!("enable_default_guards: {e}");
+    }
     // Plug my policies in; the library's fork will use my COW handler.
     if let Err(e) = set_cow_handler(my_cow) {
         panic!("myhandler: set_cow_handler: {e}");

@@ -19,7 +19,7 @@
 
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, EnvId};
 use abi::error::Error;
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::SeqCst};
 use jos::cprintf;
 use jos::env::{env_read, env_status};
@@ -59,7 +59,7 @@ fn shared() -> &'static Shared {
 }
 
 fn rw() -> PteFlags {
-    PteFlags::P | PteFlags::U | PteFlags::W
+    PTE_RW
 }
 
 /// Makes NKIDS children that never run, each with NPAGES pages, recording

@@ -4,7 +4,7 @@
 #![no_std]
 #![no_main]
 
-use abi::mmu::PteFlags;
+use abi::mmu::PTE_RW;
 use jos::syscall::sys_page_alloc;
 use jos::{cprintf, ipc_recv, ipc_send};
 
@@ -15,8 +15,6 @@ const TEMP_ADDR_CHILD: usize = 0xb0_0000;
 
 const STR1: &str = "hello child environment! how are you?";
 const STR2: &str = "hello parent environment! I'm good.";
-
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 /// The page at `va` as bytes.
 fn page(va: usize) -> &'static mut [u8; 4096] {

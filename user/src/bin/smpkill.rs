@@ -46,7 +46,7 @@
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_RUNNABLE, ENV_RUNNING, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::memlayout::UTOP;
-use abi::mmu::PteFlags;
+use abi::mmu::{PTE_RW, PteFlags};
 use core::sync::atomic::Ordering::SeqCst;
 use jos::cprintf;
 use jos::env::{env_read, env_status, thisenv_read};
@@ -69,7 +69,6 @@ const ROUNDS: u32 = 8;
 const TRIES: u32 = 5;
 /// How long we wait for something that must happen (ms).
 const WAIT_MS: u64 = 3000;
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 fn slot(i: usize) -> &'static Slot {
     slot_at(SHARED, i)

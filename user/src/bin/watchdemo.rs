@@ -114,6 +114,11 @@ fn watch_local() {
 }
 
 fn umain(_args: &[&str]) {
+    // This program relies on the library's guards (the stack grows on
+    // demand, null pointers are reported): it asks for them.
+    if let Err(e) = jos::vm::enable_default_guards() {
+        panic!("enable_default_guards: {e}");
+    }
     let data = &raw mut DATA;
     // SAFETY: pointers to fields of DATA (no references are made); index 2
     // of the 13-element array.

@@ -8,7 +8,7 @@
 #![no_std]
 #![no_main]
 
-use abi::mmu::{PGSIZE, PteFlags};
+use abi::mmu::{PGSIZE, PTE_RW};
 use core::ptr::{read_volatile, write_volatile};
 use jos::cprintf;
 use jos::syscall::sys_page_alloc;
@@ -83,7 +83,7 @@ fn run(p: &Phase) -> usize {
 }
 
 fn umain(_args: &[&str]) {
-    let perm = PteFlags::P | PteFlags::U | PteFlags::W;
+    let perm = PTE_RW;
     for i in 0..NPAGES {
         if let Err(e) = sys_page_alloc(0, SCRATCH + i * PGSIZE, perm) {
             panic!("sys_page_alloc: {e}");

@@ -316,6 +316,11 @@ fn fork_step() -> u32 {
 }
 
 fn umain(_args: &[&str]) {
+    // This program relies on the library's guards (the stack grows on
+    // demand, null pointers are reported): it asks for them.
+    if let Err(e) = jos::vm::enable_default_guards() {
+        panic!("enable_default_guards: {e}");
+    }
     let fails = heap_steps() + map_zero_step() + fork_step();
     if fails == 0 {
         cprintf!("zeropage: OK\n");

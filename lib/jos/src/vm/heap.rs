@@ -37,12 +37,13 @@
 //! Heap pages touched after `sfork` are private to the environment that
 //! touched them: the lazy heap is not shared memory.
 use super::zero;
+use crate::cell::EnvCell;
 use crate::pgfault::{Fault, add_region, resize_region};
 use crate::syscall::sys_page_alloc;
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::USTACKTOP;
-use abi::mmu::{FEC_WR, PGSIZE, PteFlags, round_down, round_up};
+use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, round_down, round_up};
 use abi::trap::UTrapframe;
 
 /// The default most bytes the heap may hold (see [`set_heap_limit`]).
@@ -57,9 +58,6 @@ pub const HEAP_CEILING: usize = USTACKTOP - STACK_RESERVE;
 
 /// The page-fault region's name, as unhandled-fault reports show it.
 pub const REGION_NAME: &str = "heap";
-
-/// Permissions of a private, writable page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 unsafe extern "C" {
     /// The end of the program's bss, from user/user.ld. Only its address
@@ -81,27 +79,25 @@ struct Heap {
     region: Option<usize>,
 }
 
-static mut HEAP: Heap = Heap {
+static HEAP: EnvCell<Heap> = EnvCell::new(Heap {
     start: 0,
     brk: 0,
     limit: 0,
     region: None,
-};
+});
 
-/// Runs `f` on the heap's bounds, setting them up first if needed.
+/// Runs `f` on the heap's bounds, setting them up first if needed (panics
+/// on re-entry: see `EnvCell`).
 fn with_heap<R>(f: impl FnOnce(&mut Heap) -> R) -> R {
-    let ptr = &raw mut HEAP;
-    // SAFETY: environments are single-threaded, and the closures passed
-    // here only touch HEAP (always mapped: no fault handler runs while the
-    // reference lives), so it is the only reference.
-    let heap = unsafe { &mut *ptr };
-    if heap.start == 0 {
-        let start = round_up(&raw const END as usize, PGSIZE).expect("bss ends below 4 GiB");
-        heap.start = start;
-        heap.brk = start;
-        heap.limit = start.saturating_add(HEAP_MAX).min(HEAP_CEILING);
-    }
-    f(heap)
+    HEAP.with(|heap| {
+        if heap.start == 0 {
+            let start = round_up(&raw const END as usize, PGSIZE).expect("bss ends below 4 GiB");
+            heap.start = start;
+            heap.brk = start;
+            heap.limit = start.saturating_add(HEAP_MAX).min(HEAP_CEILING);
+        }
+        f(heap)
+    })
 }
 
 /// Returns the first address of the heap (page-aligned, just above the

@@ -18,6 +18,7 @@
 //! that never uses the virtual-memory library has no page-fault upcall at
 //! all, so the kernel reports its faults (`user fault va 00000000 ...`),
 //! exactly as JOS's faultread and faultwrite expect.
+use crate::cell::EnvCell;
 use crate::cprintf;
 use crate::pgfault::{Fault, add_region};
 use crate::syscall::sys_getenvid;
@@ -33,20 +34,18 @@ pub const NULL_GUARD_END: usize = 0x10000;
 pub const REGION_NAME: &str = "null";
 
 /// Whether the region is registered.
-static mut ENABLED: bool = false;
+static ENABLED: EnvCell<bool> = EnvCell::new(false);
 
 /// Turns the null guard on; does nothing if it is on. Installs the
 /// page-fault upcall if needed.
 ///
 /// Err(NoMem) if the page-fault region table is full.
 pub fn enable_null_guard() -> Result<()> {
-    // SAFETY: single-threaded; no reference to ENABLED is kept.
-    if unsafe { ENABLED } {
+    if ENABLED.get() {
         return Ok(());
     }
     add_region(0, NULL_GUARD_END, REGION_NAME, null_fault)?;
-    // SAFETY: as above.
-    unsafe { ENABLED = true };
+    ENABLED.set(true);
     Ok(())
 }
 

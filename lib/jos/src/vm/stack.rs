@@ -39,13 +39,14 @@
 //! pointer (the handler does not compare the address with ESP); and the
 //! kernel does not fault stack pages in for system calls, which only
 //! matters for a buffer on a stack page that was never touched.
+use crate::cell::EnvCell;
 use crate::cprintf;
 use crate::pgfault::{Fault, add_region, resize_region};
 use crate::syscall::{sys_getenvid, sys_page_alloc};
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::USTACKTOP;
-use abi::mmu::{PGSIZE, PteFlags, round_down};
+use abi::mmu::{PGSIZE, PTE_RW, round_down};
 use abi::trap::UTrapframe;
 
 /// The default most pages the stack may use, the first one included.
@@ -61,9 +62,6 @@ pub const GUARD_PAGES: usize = 16;
 /// The page-fault region's name, as unhandled-fault reports show it.
 pub const REGION_NAME: &str = "stack";
 
-/// Permissions of a stack page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
-
 /// The stack's limit and its page-fault region, once registered.
 #[derive(Clone, Copy)]
 struct Stack {
@@ -71,18 +69,14 @@ struct Stack {
     region: Option<usize>,
 }
 
-static mut STACK: Stack = Stack {
+static STACK: EnvCell<Stack> = EnvCell::new(Stack {
     limit: DEFAULT_STACK_PAGES,
     region: None,
-};
+});
 
-/// Runs `f` on the stack's settings.
+/// Runs `f` on the stack's settings (panics on re-entry: see `EnvCell`).
 fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> R {
-    let stack = &raw mut STACK;
-    // SAFETY: environments are single-threaded; this is the only reference
-    // to STACK while `f` runs (the fault handler reads a copy, and nothing
-    // in `f` touches the stack region's unmapped pages).
-    f(unsafe { &mut *stack })
+    STACK.with(f)
 }
 
 /// Returns the lowest address the stack may reach with `limit` pages.

@@ -73,18 +73,19 @@
 //!   system call trips over a protected page.
 //! - A student's own debug handler (`set_debug_handler`) set after the
 //!   first watch replaces [`watch_debug`], and watches stop working.
+use crate::cell::EnvCell;
 use crate::cprintf;
 use crate::fork::cow_make_private;
 use crate::pgfault::{
     Fault, FaultHandler, add_region, install_upcall, remove_region, set_debug_handler,
 };
-use crate::syscall::{sys_env_set_trapframe, sys_page_alloc, sys_page_map, sys_page_unmap};
+use crate::syscall::{sys_env_set_trapframe, sys_page_map};
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
-use abi::memlayout::{PFTEMP, UXSTACKTOP};
+use abi::memlayout::UXSTACKTOP;
 use abi::mmu::{FEC_WR, PGSIZE, PteFlags, round_down};
 use abi::trap::{FL_TF, Trapframe, UTrapframe};
-use core::ptr::{read_volatile, write_volatile};
+use core::ptr::read_volatile;
 
 /// Most watches at once.
 pub const MAX_WATCHES: usize = 8;
@@ -100,9 +101,6 @@ pub const REGION_NAME: &str = "watch";
 
 /// Names a watch, for [`unwatch`] and [`watch_hits`].
 pub type WatchId = usize;
-
-/// Permissions of a private, writable scratch page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 /// One watched range.
 #[derive(Clone, Copy)]
@@ -154,16 +152,20 @@ struct Step {
     reports: u32,
 }
 
-/// All of this module's state, alone in its page (see the module comment).
-#[repr(C, align(4096))]
+/// All of this module's state.
+#[derive(Clone, Copy)]
 struct State {
     tables: Tables,
     step: Step,
 }
 
-const _: () = assert!(size_of::<State>() == PGSIZE);
+/// The state, in its cell, alone in its page (see the module comment).
+#[repr(C, align(4096))]
+struct StatePage(EnvCell<State>);
 
-static mut STATE: State = State {
+const _: () = assert!(size_of::<StatePage>() == PGSIZE);
+
+static STATE: StatePage = StatePage(EnvCell::new(State {
     tables: Tables {
         watches: [None; MAX_WATCHES],
         pages: [None; MAX_WATCH_PAGES],
@@ -180,31 +182,33 @@ static mut STATE: State = State {
         steps: 0,
         reports: 0,
     },
-};
+}));
 
-/// Returns a copy of the tables.
+/// Returns a copy of the tables. The program's calls and the handlers only
+/// ever copy the state in and out, and copy it out with
+/// `EnvCell::snapshot` (no borrow), since the copy may land on a watched
+/// stack page whose fault comes here (as it always did: a copy made while
+/// a handler changes the state may mix old and new fields).
 fn load_tables() -> Tables {
-    // SAFETY: STATE is only ever accessed by these four copies, never
-    // through a reference; environments are single-threaded.
-    unsafe { read_volatile(&raw const STATE.tables) }
+    // SAFETY: Tables holds integers, flags, bools and options of those
+    // and of fn pointers: any mix of two values is a valid value.
+    unsafe { STATE.0.snapshot() }.tables
 }
 
 /// Stores the tables.
 fn store_tables(t: Tables) {
-    // SAFETY: as in load_tables.
-    unsafe { write_volatile(&raw mut STATE.tables, t) }
+    STATE.0.with(|s| s.tables = t);
 }
 
 /// Returns a copy of the step state.
 fn load_step() -> Step {
-    // SAFETY: as in load_tables.
-    unsafe { read_volatile(&raw const STATE.step) }
+    // SAFETY: Step holds integers and bools: any mix is valid.
+    unsafe { STATE.0.snapshot() }.step
 }
 
 /// Stores the step state.
-fn store_step(s: Step) {
-    // SAFETY: as in load_tables.
-    unsafe { write_volatile(&raw mut STATE.step, s) }
+fn store_step(step: Step) {
+    STATE.0.with(|s| s.step = step);
 }
 
 /// Returns the value of the `len` bytes at `addr` (little-endian).
@@ -245,8 +249,7 @@ fn prepare_page(va: usize) -> Result<PteFlags> {
 
 /// Maps watched page `va` writable again with `perm`. If another
 /// environment still shares its frame (a fork child, or the parent, before
-/// either wrote it), it first gets a private copy, through PFTEMP (the
-/// fault handlers' scratch page, which they never use nested): the kernel
+/// either wrote it), it first gets a private copy ([`super::copy_page_to`]): the kernel
 /// lets a read-only page become writable in place only when it is ours
 /// alone.
 fn open_page(va: usize, perm: PteFlags) -> Result<()> {
@@ -254,12 +257,7 @@ fn open_page(va: usize, perm: PteFlags) -> Result<()> {
     if page_refcount(pte.addr()).unwrap_or(1) <= 1 {
         return sys_page_map(0, va, 0, va, perm);
     }
-    sys_page_alloc(0, PFTEMP, PTE_RW)?;
-    // SAFETY: `va` and PFTEMP are two distinct mapped pages; nothing else
-    // refers to PFTEMP.
-    unsafe { core::ptr::copy_nonoverlapping(va as *const u8, PFTEMP as *mut u8, PGSIZE) };
-    sys_page_map(0, PFTEMP, 0, va, perm)?;
-    sys_page_unmap(0, PFTEMP)
+    super::copy_page_to(va, perm)
 }
 
 /// Maps watched page `va` read-only (its permissions without W).
@@ -291,7 +289,7 @@ pub fn watch(addr: usize, len: usize) -> Result<WatchId> {
         return Err(Error::Inval);
     }
     let end = addr.checked_add(len).ok_or(Error::Inval)?;
-    let state_page = &raw const STATE as usize;
+    let state_page = STATE.0.addr();
     if end > UXSTACKTOP - PGSIZE || (addr < state_page + PGSIZE && end > state_page) {
         return Err(Error::Inval);
     }

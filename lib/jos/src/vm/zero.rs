@@ -31,19 +31,17 @@
 //! sees zero-page writes, and copying the zero page is correct (just a
 //! page copy more than needed).
 use super::null::NULL_GUARD_END;
+use crate::cell::EnvCell;
 use crate::pgfault::{Fault, FaultHandler, set_cow_handler};
 use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UXSTACKTOP, UZERO};
-use abi::mmu::{FEC_WR, PGSIZE, Pte, PteFlags, round_down, round_up};
+use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, Pte, PteFlags, round_down, round_up};
 use abi::trap::UTrapframe;
 
 /// How the zero page is mapped: present, user, read-only, copy-on-write.
 pub const PTE_ZERO: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::COW);
-
-/// Permissions of a private, writable page.
-const PTE_RW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::W);
 
 /// Returns the physical address of the zero page (read from its mapping at
 /// UZERO). Panics if the kernel did not map it there.
@@ -71,19 +69,14 @@ struct State {
     prev: Option<FaultHandler>,
 }
 
-static mut STATE: State = State {
+static STATE: EnvCell<State> = EnvCell::new(State {
     installed: false,
     prev: None,
-};
+});
 
-/// Runs `f` on the state above.
+/// Runs `f` on the state above (panics on re-entry: see `EnvCell`).
 fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
-    let ptr = &raw mut STATE;
-    // SAFETY: environments are single-threaded, and the closures passed
-    // here only touch STATE (always mapped: no fault handler runs while the
-    // reference lives), so it is the only reference.
-    let state = unsafe { &mut *ptr };
-    f(state)
+    STATE.with(f)
 }
 
 /// Makes [`zero_cow_fault`] the copy-on-write handler (once), keeping the

@@ -1,0 +1,201 @@
+//! [`EnvCell`]: the library's global state, one value per environment.
+//!
+//! The library keeps a few globals (the fault dispatch table, the heap's
+//! bounds, the allocator, the stack's limit, ...). A JOS environment runs
+//! one thread, so there is no lock to take; but a page fault can interrupt
+//! any instruction and run a handler (on the exception stack, through the
+//! upcall) that reads the same globals. A `static mut` with a `&mut` taken
+//! in ordinary code would then be aliased by the handler's access: undefined
+//! behaviour that usually "works" until it does not.
+//!
+//! An `EnvCell` hands out its value only inside [`EnvCell::with`], and
+//! marks itself busy meanwhile (an odd generation number). A second `with`
+//! before the first returns (a handler that interrupted the first one, or
+//! the first one's closure calling back into the same state) panics, naming
+//! the type, instead of creating a second `&mut`:
+//!
+//! ```text
+//!   program: STATE.with(|s| { ... s.x = 1 ... })      busy = true
+//!                                  |  page fault
+//!   handler:                       +-> STATE.with(..)  busy: panic
+//! ```
+//!
+//! Rules for code that uses one: keep closures short, never call code that
+//! may use the same cell from inside (copy what you need out, then act),
+//! and never let a reference escape (the closure's result is returned by
+//! value).
+//!
+//! [`EnvCell::get`] copies the value out without writing to the cell (a
+//! sequence-lock read: it copies again if a handler changed the value
+//! meanwhile). [`EnvCell::snapshot`] copies the value out without marking the cell
+//! busy, for the one case where the copy's destination may itself fault
+//! into a handler that uses the cell (a watched stack page, for the
+//! watchpoint module's state). The handler may then change the value in
+//! the middle of the copy (the generation tells, but copying again would
+//! fault again, forever), so it is `unsafe`: only for plain data that any
+//! mix of two values leaves valid.
+//!
+//! Copy-on-write: after `fork` the pages holding these globals are
+//! copy-on-write, and the first write to one faults. If that fault happened
+//! inside `with`, the dispatcher could not read its own table. So `with`
+//! first makes the cell's pages private (as the copy-on-write handler would)
+//! while nothing is borrowed, and the accesses inside never fault for that
+//! reason.
+use crate::uvpt::pte_of;
+use abi::mmu::{PGSIZE, PteFlags, round_down};
+use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// A global value of one environment, borrowed only through
+/// [`EnvCell::with`], which panics on re-entry (see the module comment).
+pub struct EnvCell<T> {
+    /// Odd while a `with` holds the value; goes up by 2 with each `with`.
+    generation: AtomicU32,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: an EnvCell is shared by everything in its environment: the
+// program and the fault handlers that interrupt it. The value is reached
+// through `with`, which makes the generation odd atomically (a locked
+// xadd) before making the one `&mut T` and even again after; anyone who
+// finds it odd panics before touching the value. `snapshot` only reads,
+// while the generation is even (a handler's `with` may run to its end in
+// between, never alongside), and its callers promise the value survives a
+// torn copy. So at most
+// one `&mut T` exists at a time, whoever tries (an interrupting handler,
+// the closure itself, or even another environment sharing the page after
+// `sfork`, which the atomic swap also catches). `T: Send` because the
+// value may be handed from one such user to the next.
+unsafe impl<T: Send> Sync for EnvCell<T> {}
+
+/// Makes the generation even again when dropped.
+struct Release<'a>(&'a AtomicU32);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+impl<T> EnvCell<T> {
+    /// Returns a cell holding `value`. Cannot fail.
+    pub const fn new(value: T) -> Self {
+        Self {
+            generation: AtomicU32::new(0),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Runs `f` on the value and returns what it returns.
+    ///
+    /// Panics if the cell is already borrowed (re-entry: a fault handler
+    /// interrupting a `with` on the same cell, or `f` itself reaching the
+    /// cell again), and if its pages are copy-on-write and out of memory
+    /// prevents making them private.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        self.make_private();
+        if self.generation.fetch_add(1, Ordering::Acquire) & 1 != 0 {
+            self.reentered();
+        }
+        let _release = Release(&self.generation);
+        // SAFETY: the generation was even and is now odd by our doing: no
+        // other reference to the value exists, and none can be made until
+        // `_release` makes it even after `f` returns (the `&mut` does not
+        // outlive `f`).
+        f(unsafe { &mut *self.value.get() })
+    }
+
+    /// Returns a copy of the value, read as a sequence lock reads: the
+    /// generation, the bytes, the generation again; if a handler's `with`
+    /// ran in between (the generation changed), the copy is thrown away
+    /// and made again. Writes nothing to the cell, so reading a cell on a
+    /// copy-on-write page (after fork) does not copy the page.
+    ///
+    /// Panics if a `with` on this cell is in progress (a handler that
+    /// interrupted it).
+    pub fn get(&self) -> T
+    where
+        T: Copy,
+    {
+        loop {
+            let g = self.generation.load(Ordering::Acquire);
+            if g & 1 != 0 {
+                self.reentered();
+            }
+            // SAFETY: no `&mut` to the value exists (the generation is
+            // even). The bytes are read as MaybeUninit, so a copy torn by a
+            // handler's `with` is never taken for a T: it is discarded
+            // below. Volatile, as for any data shared with a handler.
+            let v = unsafe { core::ptr::read_volatile(self.value.get().cast::<MaybeUninit<T>>()) };
+            if self.generation.load(Ordering::Acquire) == g {
+                // SAFETY: no `with` ran during the copy: it is the bytes
+                // of one valid T.
+                return unsafe { v.assume_init() };
+            }
+        }
+    }
+
+    /// Returns a copy of the value without marking the cell busy (see the
+    /// module comment): the copy may be written anywhere, even to a page
+    /// whose fault handler uses this cell.
+    ///
+    /// Panics if a `with` on this cell is in progress (a handler that
+    /// interrupted it).
+    ///
+    /// # Safety
+    /// A handler that runs during the copy may change the value: the copy
+    /// may then hold some fields (words) of the old value and some of the
+    /// new one. `T` must be valid for any such mix (plain integers, flags,
+    /// bools and one-word options; no pointers paired with lengths).
+    pub unsafe fn snapshot(&self) -> T
+    where
+        T: Copy,
+    {
+        if self.generation.load(Ordering::Acquire) & 1 != 0 {
+            self.reentered();
+        }
+        // SAFETY: no `&mut` to the value exists (the generation is even),
+        // and a handler that changes it runs to its end before the copy
+        // goes on (the caller accepts the mix). Volatile, as for any data
+        // shared with a handler.
+        unsafe { core::ptr::read_volatile(self.value.get()) }
+    }
+
+    /// Panics: the cell was borrowed while in use.
+    #[cold]
+    fn reentered(&self) -> ! {
+        panic!(
+            "EnvCell<{}> borrowed again while in use (a fault handler re-entered it?)",
+            core::any::type_name::<T>()
+        );
+    }
+
+    /// Replaces the value. Panics as [`EnvCell::with`] does.
+    pub fn set(&self, value: T) {
+        self.with(|v| *v = value);
+    }
+
+    /// Returns the address of the cell (for code that must keep other
+    /// things off its page). Cannot fail.
+    pub fn addr(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Makes every copy-on-write page the cell lies on private and
+    /// writable, so no access inside `with` faults for copy-on-write.
+    fn make_private(&self) {
+        let start = round_down(self.addr(), PGSIZE);
+        let end = self.addr() + size_of::<Self>();
+        let mut page = start;
+        while page < end {
+            if let Some(pte) = pte_of(page)
+                && pte.flags().contains(PteFlags::COW)
+                && let Err(e) = crate::fork::cow_make_private(page, pte)
+            {
+                panic!("EnvCell: making its page {page:08x} private: {e}");
+            }
+            page += PGSIZE;
+        }
+    }
+}
