@@ -45,6 +45,7 @@ pub unsafe fn libmain(
     umain: fn(&[&str]),
 ) -> ! {
     BINARYNAME.set(name);
+    env::refresh_thisenv();
     const MAXARGS: usize = 16;
     let mut args = [""; MAXARGS];
     let n = (argc.max(0) as usize).min(MAXARGS);

@@ -1,13 +1,36 @@
 //! `envs`, `thisenv` and `exit`.
 //!
 //! The kernel maps its Env array read-only at UENVS in every address space.
-//! JOS keeps `thisenv` in a global variable set at start-up and again in a
-//! fork child; that breaks under `sfork`, where parent and child share their
-//! data pages. So here `thisenv()` asks the kernel who we are on every call
-//! (one cheap system call) and is right in every environment.
+//! Like JOS's `thisenv`, our env id is kept in a variable, set at start-up
+//! and again in every child `sys_exofork` makes (the wrapper does it), so
+//! finding ourselves costs no system call. The variable lives in the
+//! `.perenv` section, its own pages, which `sfork` keeps copy-on-write
+//! while it shares the rest of the data: each env sees its own id.
 use crate::syscall;
 use abi::env::{Env, EnvId, NENV, envx};
 use abi::memlayout::UENVS;
+use core::sync::atomic::{AtomicI32, Ordering};
+
+/// Our env id (0 until `refresh_thisenv` first runs).
+#[unsafe(link_section = ".perenv")]
+static THISENV_ID: AtomicI32 = AtomicI32::new(0);
+
+/// Records our env id, asking the kernel: at start-up, and in a child just
+/// made by `sys_exofork`.
+pub fn refresh_thisenv() {
+    THISENV_ID.store(syscall::sys_getenvid(), Ordering::Relaxed);
+}
+
+/// Our env id, without a system call.
+pub fn thisenv_id() -> EnvId {
+    match THISENV_ID.load(Ordering::Relaxed) {
+        0 => {
+            refresh_thisenv();
+            THISENV_ID.load(Ordering::Relaxed)
+        }
+        id => id,
+    }
+}
 
 /// The read-only Env array the kernel maps at UENVS.
 ///
@@ -20,9 +43,9 @@ pub fn envs() -> &'static [Env] {
     unsafe { core::slice::from_raw_parts(UENVS as *const Env, NENV) }
 }
 
-/// This environment's Env record (`&envs[ENVX(sys_getenvid())]`).
+/// This environment's Env record (`&envs[ENVX(thisenv_id())]`).
 pub fn thisenv() -> &'static Env {
-    &envs()[envx(syscall::sys_getenvid())]
+    &envs()[envx(thisenv_id())]
 }
 
 /// Returns a fresh copy of `envs[idx]` read from memory now (volatile), for
@@ -35,7 +58,7 @@ pub fn env_read(idx: usize) -> Env {
 
 /// Returns a fresh copy of this environment's Env record (see [`env_read`]).
 pub fn thisenv_read() -> Env {
-    env_read(envx(syscall::sys_getenvid()))
+    env_read(envx(thisenv_id()))
 }
 
 /// Returns the current status of environment `id` (`ENV_FREE` once it is

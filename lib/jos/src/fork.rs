@@ -150,7 +150,7 @@ pub fn fork() -> Result<EnvId> {
     let child = sys_exofork()?;
     if child == 0 {
         // The child: our registers are the parent's at `sys_exofork`, our
-        // pages a copy-on-write snapshot; `thisenv()` asks the kernel.
+        // pages a copy-on-write snapshot; `sys_exofork` recorded our id.
         return Ok(0);
     }
     populate_child(child, |va, pte| duppage(child, va, pte))
@@ -166,8 +166,20 @@ fn stack_bottom() -> usize {
     va
 }
 
+/// The `.perenv` pages (see `jos::env`): per-environment data that sfork
+/// does not share.
+fn perenv() -> core::ops::Range<usize> {
+    unsafe extern "C" {
+        static __perenv_start: u8;
+        static __perenv_end: u8;
+    }
+    // Only the symbols' addresses are taken (user.ld defines them).
+    (&raw const __perenv_start) as usize..(&raw const __perenv_end) as usize
+}
+
 /// Creates a child that shares all our memory (writable pages stay
-/// writable in both) except the user stack, which is copy-on-write.
+/// writable in both) except the user stack and the `.perenv` pages, which
+/// are copy-on-write.
 /// Returns the child's id in the parent and 0 in the child. `thisenv()` is
 /// right in both (it does not live in the shared data).
 ///
@@ -179,7 +191,7 @@ pub fn sfork() -> Result<EnvId> {
     // ours to share: make it private first, or the first write by either
     // side would split it again.
     for_each_user_page(|va, pte| {
-        if va < stack && pte.flags().contains(PteFlags::COW) {
+        if va < stack && !perenv().contains(&va) && pte.flags().contains(PteFlags::COW) {
             cow_make_private(va, pte)?;
         }
         Ok(())
@@ -189,7 +201,7 @@ pub fn sfork() -> Result<EnvId> {
         return Ok(0);
     }
     populate_child(child, |va, pte| {
-        if va >= stack {
+        if va >= stack || perenv().contains(&va) {
             duppage(child, va, pte)
         } else {
             sys_page_map(0, va, child, va, pte.flags() & PteFlags::SYSCALL)
