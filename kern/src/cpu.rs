@@ -36,6 +36,8 @@ pub struct CpuInfo {
     /// Another CPU changed the address space of this CPU's env while it was
     /// stopped by `kick`: flush the TLB before returning to user mode.
     pub cpu_tlb_stale: AtomicBool,
+    /// CR0.TS is set on this CPU (kept here so env_run need not read CR0).
+    pub cpu_fpu_ts: AtomicBool,
 }
 
 /// All CPUs' state, indexed by CPU number.
@@ -48,6 +50,7 @@ pub static mut CPUS: [CpuInfo; NCPU] = [const {
         cpu_dfts: Taskstate::new(),
         cpu_in_user: AtomicBool::new(false),
         cpu_tlb_stale: AtomicBool::new(false),
+        cpu_fpu_ts: AtomicBool::new(false),
     }
 }; NCPU];
 
@@ -72,8 +75,23 @@ pub fn set_cpus(apic_ids: impl Iterator<Item = u8>) {
 }
 
 /// This CPU's number: its index in CPUS (the boot CPU is 0).
+///
+/// On a CPU's own kernel stack (everything after boot), the stack pointer
+/// says which CPU this is: CPU i's stack is the i-th KSTKSIZE + KSTKGAP
+/// slot below KSTACKTOP. That costs no LAPIC read (a memory-mapped
+/// register, slow under emulation), and the kernel asks often. Elsewhere
+/// (the boot stack, the AP trampoline's, the double-fault task's) the
+/// LAPIC says.
 pub fn cpunum() -> usize {
-    crate::smp::lapic::cpunum()
+    use abi::memlayout::{KSTACKTOP, KSTKGAP, KSTKSIZE};
+    let slot = KSTKSIZE + KSTKGAP;
+    let esp = crate::arch::x86::read_esp();
+    if esp < KSTACKTOP && esp >= KSTACKTOP - NCPU * slot {
+        // Inside slot i means KSTACKTOP - esp in (i * slot, (i + 1) * slot].
+        (KSTACKTOP - 1 - esp) / slot
+    } else {
+        crate::smp::lapic::cpunum()
+    }
 }
 
 /// This CPU's state.
@@ -135,14 +153,19 @@ pub fn kick(c: usize, flush_tlb: bool) {
     assert!(c != cpunum(), "kick: CPU {c} is this CPU");
     // SAFETY: only the address is taken; the fields are atomics.
     let ci = unsafe { &*cpu(c) };
+    // Ordering: c sets cpu_in_user before it releases the kernel lock
+    // (env_run) and we read it after taking that lock, so we see it; c
+    // clears it (Release) only after saving its env's registers, so once we
+    // see it clear (Acquire) we see them. c reads cpu_tlb_stale after it
+    // takes the lock we release.
     if flush_tlb {
-        ci.cpu_tlb_stale.store(true, Ordering::SeqCst);
+        ci.cpu_tlb_stale.store(true, Ordering::Relaxed);
     }
-    if !ci.cpu_in_user.load(Ordering::SeqCst) {
+    if !ci.cpu_in_user.load(Ordering::Acquire) {
         return;
     }
     crate::smp::lapic::lapic_ipi(ci.cpu_id, abi::trap::T_KICK);
-    while ci.cpu_in_user.load(Ordering::SeqCst) {
+    while ci.cpu_in_user.load(Ordering::Acquire) {
         core::hint::spin_loop();
     }
 }

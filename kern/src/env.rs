@@ -35,7 +35,8 @@ pub fn set_tf_replaced(e: *const Env) {
 /// Whether `e`'s registers were replaced (see set_tf_replaced); clears it.
 pub fn take_tf_replaced(e: *const Env) -> bool {
     // SAFETY: e points into the Env array; the kernel lock is held.
-    TF_REPLACED[envx(unsafe { (*e).env_id })].swap(false, Ordering::Relaxed)
+    let flag = &TF_REPLACED[envx(unsafe { (*e).env_id })];
+    flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::Relaxed)
 }
 
 /// The envs whose status is ENV_RUNNABLE, one bit per env index: the
@@ -416,15 +417,18 @@ pub fn env_run(e: *mut Env) -> ! {
         (*e).env_cpunum = cpu::cpunum() as i32;
         let pa = pmap::paddr((*e).env_pgdir as usize);
         // A kick may have left this CPU's TLB stale for e's page tables.
-        let stale = (*cpu::thiscpu())
-            .cpu_tlb_stale
-            .swap(false, Ordering::SeqCst);
+        let c = &*cpu::thiscpu();
+        let stale = c.cpu_tlb_stale.load(Ordering::Relaxed);
+        if stale {
+            c.cpu_tlb_stale.store(false, Ordering::Relaxed);
+        }
         if x86::rcr3() != pa || stale {
             x86::lcr3(pa);
         }
-        crate::fpu::restore(e);
-        // From here until the iret, a kick waits for this CPU's next trap.
-        (*cpu::thiscpu()).cpu_in_user.store(true, Ordering::SeqCst);
+        crate::fpu::restore(e, &c.cpu_fpu_ts);
+        // From here until the iret, a kick waits for this CPU's next trap
+        // (published by the unlock's Release).
+        c.cpu_in_user.store(true, Ordering::Relaxed);
         cpu::unlock_kernel();
         env_pop_tf(&raw const (*e).env_tf)
     }

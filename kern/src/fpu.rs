@@ -16,6 +16,7 @@
 //! `fnsave` covers everything a user can reach.
 use crate::arch::x86::{self, Cr0, FpuState};
 use abi::env::{Env, EnvId, NENV, envx};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// One env's saved FPU state.
 struct FpuSlot {
@@ -57,6 +58,8 @@ pub fn fpu_init_percpu() {
                 | Cr0::CR0_TASK_SWITCHED,
         )
     };
+    // SAFETY: cpu_fpu_ts is this CPU's.
+    unsafe { (*crate::cpu::thiscpu()).cpu_fpu_ts.store(true, Ordering::Relaxed) };
 }
 
 /// A new env starts without FPU state (its first x87 instruction gets a
@@ -91,19 +94,21 @@ pub fn save(e: *const Env) {
 }
 
 /// In env_run: loads the FPU state of `e` if it uses the FPU (TS clear),
-/// else sets TS so that its first x87 instruction traps.
-pub fn restore(e: *const Env) {
-    let ts = x86::rcr0().contains(Cr0::CR0_TASK_SWITCHED);
+/// else sets TS so that its first x87 instruction traps. `ts` is this
+/// CPU's record of CR0.TS (so that CR0 is only touched when TS changes).
+pub fn restore(e: *const Env, ts: &AtomicBool) {
     // SAFETY: e is about to run on this CPU; its slot is this CPU's.
     unsafe {
         let s = slot((*e).env_id);
         if (*s).used {
-            if ts {
+            if ts.load(Ordering::Relaxed) {
                 x86::clts();
+                ts.store(false, Ordering::Relaxed);
             }
             x86::frstor(&(*s).state);
-        } else if !ts {
+        } else if !ts.load(Ordering::Relaxed) {
             x86::stts();
+            ts.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -120,6 +125,7 @@ pub fn first_use(e: *const Env) -> bool {
             return false;
         }
         x86::clts();
+        (*crate::cpu::thiscpu()).cpu_fpu_ts.store(false, Ordering::Relaxed);
         x86::fninit();
         x86::fnsave(&mut (*s).state);
         (*s).used = true;

@@ -77,6 +77,14 @@ pub fn invlpg(va: usize) {
     unsafe { ::x86::tlb::flush(va) };
 }
 
+/// Returns ESP (the current stack pointer).
+pub fn read_esp() -> usize {
+    let v: usize;
+    // SAFETY: reading ESP has no side effects.
+    unsafe { asm!("movl %esp, {}", out(reg) v, options(att_syntax, nomem, nostack)) };
+    v
+}
+
 /// Returns the frame pointer (EBP) of the caller of this function.
 #[inline(always)]
 pub fn read_ebp() -> usize {

@@ -165,11 +165,12 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
 
     // A CPU that halted in sched_halt wakes up here without the lock.
     // SAFETY: cpu_status belongs to this CPU.
-    let was = unsafe {
-        (*cpu::thiscpu())
-            .cpu_status
-            .swap(CPU_STARTED, Ordering::SeqCst)
-    };
+    // (Only this CPU writes its status after boot: no atomic swap needed.)
+    let status = unsafe { &(*cpu::thiscpu()).cpu_status };
+    let was = status.load(Ordering::Relaxed);
+    if was != CPU_STARTED {
+        status.store(CPU_STARTED, Ordering::Relaxed);
+    }
     if was == CPU_HALTED {
         // With the monitor running on another CPU for good, there is
         // nothing for this one to do: it keeps halting (taking console
@@ -208,7 +209,7 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     unsafe { (*e).env_tf = *ktf };
     crate::fpu::save(e);
     // SAFETY: cpu_in_user is an atomic of this CPU's.
-    unsafe { (*cpu::thiscpu()).cpu_in_user.store(false, Ordering::SeqCst) };
+    unsafe { (*cpu::thiscpu()).cpu_in_user.store(false, Ordering::Release) };
     cpu::lock_kernel();
 
     // SAFETY: e is this CPU's env; the kernel lock is held.
