@@ -12,25 +12,31 @@ const CGA_PORT: u16 = 0x3D4;
 /// Light grey on black.
 const ATTR: u16 = 0x0700;
 
-/// Cell `i` of the text buffer (character | attribute << 8), for volatile
-/// reads and writes. Panics if `i` is off the screen.
+/// Cells `2i` and `2i + 1` of the text buffer as one 32-bit word, for
+/// volatile writes (half as many bus writes as cell by cell). Panics if
+/// off the screen.
 ///
-/// (One cell at a time: indexing a volatile slice needs the `volatile`
-/// crate's nightly-only `unstable` feature.)
-fn cell(i: usize) -> VolatilePtr<'static, u16> {
-    assert!(i < CRT_SIZE, "CGA cell {i} off the screen");
+/// (Word by word: indexing a volatile slice needs the `volatile` crate's
+/// nightly-only `unstable` feature.)
+fn pair(i: usize) -> VolatilePtr<'static, u32> {
+    assert!(i < CRT_SIZE / 2, "CGA cell pair {i} off the screen");
     // SAFETY: the text buffer is mapped at KERNBASE + 0xB8000 (both by the
-    // entry page directory and by the kernel's), and i < CRT_SIZE.
-    unsafe { VolatilePtr::new(NonNull::new_unchecked((CGA_BUF as *mut u16).add(i))) }
+    // entry page directory and by the kernel's), 4-byte aligned, and
+    // 2i + 1 < CRT_SIZE.
+    unsafe { VolatilePtr::new(NonNull::new_unchecked((CGA_BUF as *mut u32).add(i))) }
 }
 
-/// The cursor position; only touched with the console lock held.
+/// The screen: the cursor position and a copy of the text buffer in
+/// ordinary memory, so that scrolling never reads the (slow, memory-mapped)
+/// buffer, and writes it in whole words. Only touched with the console lock
+/// held.
 pub struct Cga {
     pos: usize,
+    shadow: [u16; CRT_SIZE],
 }
 
 impl Cga {
-    /// Reads the hardware cursor position.
+    /// Reads the hardware cursor position and the screen's contents.
     pub fn init() -> Cga {
         // SAFETY: the CRT controller's ports belong to the console driver.
         let pos = unsafe {
@@ -39,8 +45,15 @@ impl Cga {
             outb(CGA_PORT, 15);
             hi << 8 | inb(CGA_PORT + 1) as usize
         };
+        let mut shadow = [0; CRT_SIZE];
+        for (i, c) in shadow.chunks_exact_mut(2).enumerate() {
+            let w = pair(i).read();
+            c[0] = w as u16;
+            c[1] = (w >> 16) as u16;
+        }
         Cga {
             pos: pos.min(CRT_SIZE - 1),
+            shadow,
         }
     }
 
@@ -49,15 +62,15 @@ impl Cga {
         self.pos.is_multiple_of(CRT_COLS)
     }
 
-    fn write(&self, i: usize, v: u16) {
-        cell(i).write(v);
+    /// Sets cell `i` on the screen and in the copy.
+    fn write(&mut self, i: usize, v: u16) {
+        self.shadow[i] = v;
+        let j = i & !1;
+        pair(j / 2).write(self.shadow[j] as u32 | (self.shadow[j + 1] as u32) << 16);
     }
 
-    fn read(&self, i: usize) -> u16 {
-        cell(i).read()
-    }
-
-    /// Puts one character, handling \n, \r, \t and backspace, scrolling at the end.
+    /// Puts one character, handling \n, \r, \t and backspace, scrolling
+    /// at the end. The hardware cursor follows at `sync_cursor`.
     pub fn putc(&mut self, c: u8) {
         match c {
             b'\x08' => {
@@ -79,14 +92,21 @@ impl Cga {
             }
         }
         if self.pos >= CRT_SIZE {
-            for i in 0..CRT_SIZE - CRT_COLS {
-                self.write(i, self.read(i + CRT_COLS));
-            }
-            for i in CRT_SIZE - CRT_COLS..CRT_SIZE {
-                self.write(i, ATTR | b' ' as u16);
+            // Scroll: move the copy up a line, then write the whole screen
+            // from it, two cells per bus write (C JOS moves the buffer
+            // itself, reading it too).
+            self.shadow.copy_within(CRT_COLS.., 0);
+            self.shadow[CRT_SIZE - CRT_COLS..].fill(ATTR | b' ' as u16);
+            for (i, c) in self.shadow.chunks_exact(2).enumerate() {
+                pair(i).write(c[0] as u32 | (c[1] as u32) << 16);
             }
             self.pos -= CRT_COLS;
         }
+    }
+
+    /// Moves the hardware cursor to where the next character goes (once per
+    /// print, not per character: each move is four port writes).
+    pub fn sync_cursor(&self) {
         // SAFETY: the CRT controller's ports belong to the console driver.
         unsafe {
             outb(CGA_PORT, 14);

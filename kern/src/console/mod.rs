@@ -45,6 +45,15 @@ pub struct Writer<'a> {
     cga: spin::MutexGuard<'a, Option<cga::Cga>>,
 }
 
+impl Drop for Writer<'_> {
+    /// The screen's cursor catches up once the print is done.
+    fn drop(&mut self) {
+        if let Some(cga) = self.cga.as_ref() {
+            cga.sync_cursor();
+        }
+    }
+}
+
 impl Writer<'_> {
     /// Writes one byte to every output device.
     pub fn putc(&mut self, c: u8) {
