@@ -59,7 +59,11 @@ pub fn fpu_init_percpu() {
         )
     };
     // SAFETY: cpu_fpu_ts is this CPU's.
-    unsafe { (*crate::cpu::thiscpu()).cpu_fpu_ts.store(true, Ordering::Relaxed) };
+    unsafe {
+        (*crate::cpu::thiscpu())
+            .cpu_fpu_ts
+            .store(true, Ordering::Relaxed)
+    };
 }
 
 /// A new env starts without FPU state (its first x87 instruction gets a
@@ -125,7 +129,9 @@ pub fn first_use(e: *const Env) -> bool {
             return false;
         }
         x86::clts();
-        (*crate::cpu::thiscpu()).cpu_fpu_ts.store(false, Ordering::Relaxed);
+        (*crate::cpu::thiscpu())
+            .cpu_fpu_ts
+            .store(false, Ordering::Relaxed);
         x86::fninit();
         x86::fnsave(&mut (*s).state);
         (*s).used = true;

@@ -209,7 +209,11 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     unsafe { (*e).env_tf = *ktf };
     crate::fpu::save(e);
     // SAFETY: cpu_in_user is an atomic of this CPU's.
-    unsafe { (*cpu::thiscpu()).cpu_in_user.store(false, Ordering::Release) };
+    unsafe {
+        (*cpu::thiscpu())
+            .cpu_in_user
+            .store(false, Ordering::Release)
+    };
     cpu::lock_kernel();
 
     // SAFETY: e is this CPU's env; the kernel lock is held.

@@ -21,6 +21,12 @@ pub fn refresh_thisenv() {
     THISENV_ID.store(syscall::sys_getenvid(), Ordering::Relaxed);
 }
 
+/// The address of the variable holding our env id (in a `.perenv` page),
+/// for fork to fill in a child's copy.
+pub(crate) fn thisenv_slot() -> usize {
+    THISENV_ID.as_ptr() as usize
+}
+
 /// Our env id, without a system call.
 pub fn thisenv_id() -> EnvId {
     match THISENV_ID.load(Ordering::Relaxed) {

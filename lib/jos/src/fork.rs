@@ -18,7 +18,7 @@
 use crate::pgfault::{Fault, cow_handler, install_upcall, pgfault_upcall_addr, set_cow_handler};
 use crate::syscall::{
     sys_env_destroy, sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc,
-    sys_page_map,
+    sys_page_map, sys_page_unmap,
 };
 use crate::uvpt::{page_refcount, pte_of, uvpd, uvpt};
 use abi::env::{ENV_RUNNABLE, EnvId};
@@ -153,7 +153,36 @@ pub fn fork() -> Result<EnvId> {
         // pages a copy-on-write snapshot; `sys_exofork` recorded our id.
         return Ok(0);
     }
-    populate_child(child, |va, pte| duppage(child, va, pte))
+    populate_child(child, |va, pte| {
+        if perenv().contains(&va) {
+            give_perenv_page(child, va)
+        } else {
+            duppage(child, va, pte)
+        }
+    })
+}
+
+/// A scratch page for `give_perenv_page` (the one below PFTEMP, which the
+/// copy-on-write handler uses and could take over in the middle).
+const FORKTEMP: usize = abi::memlayout::PFTEMP - PGSIZE;
+
+/// Gives `child` (made by sys_exofork, not yet running) its own copy of our
+/// `.perenv` page at `va`, with the child's env id already in it: the
+/// child's first act, recording its id, then costs no copy-on-write fault.
+/// Err(NoMem) if out of memory.
+fn give_perenv_page(child: EnvId, va: usize) -> Result<()> {
+    sys_page_alloc(child, va, PTE_RW)?;
+    sys_page_map(child, va, 0, FORKTEMP, PTE_RW)?;
+    // SAFETY: va (ours, mapped) and FORKTEMP (the child's new page, mapped
+    // here) are distinct pages; the id slot lies in the page it names.
+    unsafe {
+        core::ptr::copy_nonoverlapping(va as *const u8, FORKTEMP as *mut u8, PGSIZE);
+        let slot = crate::env::thisenv_slot();
+        if round_down(slot, PGSIZE) == va {
+            ((FORKTEMP + slot - va) as *mut EnvId).write_volatile(child);
+        }
+    }
+    sys_page_unmap(0, FORKTEMP)
 }
 
 /// Returns the lowest address of the user stack: the bottom of the run of
@@ -178,8 +207,8 @@ fn perenv() -> core::ops::Range<usize> {
 }
 
 /// Creates a child that shares all our memory (writable pages stay
-/// writable in both) except the user stack and the `.perenv` pages, which
-/// are copy-on-write.
+/// writable in both) except the user stack, which is copy-on-write, and
+/// the `.perenv` pages, which the child gets copies of.
 /// Returns the child's id in the parent and 0 in the child. `thisenv()` is
 /// right in both (it does not live in the shared data).
 ///
@@ -201,7 +230,9 @@ pub fn sfork() -> Result<EnvId> {
         return Ok(0);
     }
     populate_child(child, |va, pte| {
-        if va >= stack || perenv().contains(&va) {
+        if perenv().contains(&va) {
+            give_perenv_page(child, va)
+        } else if va >= stack {
             duppage(child, va, pte)
         } else {
             sys_page_map(0, va, child, va, pte.flags() & PteFlags::SYSCALL)
