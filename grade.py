@@ -1518,7 +1518,9 @@ def test_wss():
     r = run_prog("wss", commands=["meminfo"], timeout=60)
     phases = [(0, 0, 0), (16, 16, 0), (64, 64, 64), (200, 200, 0), (120, 120, 40)]
     r.match(*["wss: phase %d touched %d pages: accessed %d dirty %d$" % ((n,) + p)
-              for n, p in enumerate(phases)] + ["wss: OK$", U + "exiting gracefully$"],
+              for n, p in enumerate(phases)]
+            + [r"wss: all of user space: \d+ pages cleared, as many as mapped$",
+               "wss: OK$", U + "exiting gracefully$"],
             ordered=True, no=E2_NEVER + [ENV + "unhandled page fault"])
     check_vm_run(r)
 

@@ -8,6 +8,7 @@
 #![no_std]
 #![no_main]
 
+use abi::memlayout::UTOP;
 use abi::mmu::{PGSIZE, PTE_RW};
 use core::ptr::{read_volatile, write_volatile};
 use jos::cprintf;
@@ -117,6 +118,24 @@ fn umain(_args: &[&str]) {
                 NPAGES,
                 p.pages,
                 written
+            );
+            ok = false;
+        }
+    }
+    // All of user space at once: the kernel skips the page tables that are
+    // not there, and clears exactly the pages that are mapped.
+    match (wss_reset(0, UTOP), wss_count(0, UTOP)) {
+        (Ok(cleared), Ok(ws)) if cleared as usize == ws.mapped => {
+            cprintf!(
+                "wss: all of user space: {} pages cleared, as many as mapped\n",
+                cleared
+            );
+        }
+        (r, c) => {
+            cprintf!(
+                "wss: all of user space: MISMATCH: cleared {:?}, mapped {:?}\n",
+                r.ok(),
+                c.ok().map(|ws| ws.mapped)
             );
             ok = false;
         }
