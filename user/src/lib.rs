@@ -4,6 +4,8 @@
 //!
 //! - `fuzz`: the random system-call engine of `syscallfuzz` and `fuzzstorm`.
 //! - `fpu`: x87 instructions by hand (fpuleak, fuzzstorm).
+//! - `rawfmt`: formatted text written byte by byte to a raw address
+//!   (faultalloc, faultallocbad).
 //! - `spin`: spinner children on other CPUs and a clock to bound waits for
 //!   them (smpkill, killrace, fuzzstorm).
 #![no_std]
@@ -11,4 +13,5 @@
 
 pub mod fpu;
 pub mod fuzz;
+pub mod rawfmt;
 pub mod spin;

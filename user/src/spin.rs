@@ -99,7 +99,22 @@ impl Clock {
 
     /// Waits until `cond` holds, at most `ms` milliseconds (spinning, no
     /// system calls); returns whether it held.
-    pub fn wait(&self, ms: u64, mut cond: impl FnMut() -> bool) -> bool {
+    pub fn wait(&self, ms: u64, cond: impl FnMut() -> bool) -> bool {
+        self.wait_with(ms, spin_loop, cond)
+    }
+
+    /// Like `wait`, but gives up the CPU (`sys_yield`) between looks, so
+    /// what it waits for can run on this CPU.
+    pub fn wait_yielding(&self, ms: u64, cond: impl FnMut() -> bool) -> bool {
+        self.wait_with(ms, jos::syscall::sys_yield, cond)
+    }
+
+    fn wait_with(
+        &self,
+        ms: u64,
+        mut between: impl FnMut(),
+        mut cond: impl FnMut() -> bool,
+    ) -> bool {
         let end = rdtsc() + ms * self.per_ms;
         loop {
             if cond() {
@@ -108,7 +123,7 @@ impl Clock {
             if rdtsc() > end {
                 return false;
             }
-            spin_loop();
+            between();
         }
     }
 

@@ -19,34 +19,15 @@ fn handler(utf: &mut UTrapframe) {
     if let Err(e) = sys_page_alloc(0, round_down(addr, PGSIZE), perm) {
         panic!("allocating at {addr:x} in page fault handler: {e}");
     }
-    // Writes at most 99 bytes of text at `addr`, then a NUL.
-    struct FaultIn {
-        addr: usize,
-        n: usize,
-    }
-    impl FaultIn {
-        fn put(&mut self, b: u8) {
-            if self.n < 99 {
-                // SAFETY: the page at `addr` was just mapped; a byte past
-                // its end faults into this handler again, which maps that
-                // page.
-                unsafe { core::ptr::write_volatile((self.addr + self.n) as *mut u8, b) };
-                self.n += 1;
-            }
-        }
-    }
-    impl core::fmt::Write for FaultIn {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            s.bytes().for_each(|b| self.put(b));
-            Ok(())
-        }
-    }
-    let mut w = FaultIn { addr, n: 0 };
-    let _ = core::fmt::Write::write_fmt(
-        &mut w,
-        format_args!("this string was faulted in at {addr:x}"),
-    );
-    w.put(0);
+    // SAFETY: the page at `addr` was just mapped; a byte past its end
+    // faults into this handler again, which maps that page.
+    unsafe {
+        user::rawfmt::write_cstr_at(
+            addr,
+            100,
+            format_args!("this string was faulted in at {addr:x}"),
+        )
+    };
 }
 
 jos::main!(umain);

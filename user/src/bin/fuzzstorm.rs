@@ -219,8 +219,8 @@ struct Storm {
     n: usize,
     /// Attack decisions (from the fuzzer's seed, apart from the engine's).
     rng: Rng,
-    /// Time-stamp counter cycles per millisecond.
-    per_ms: u64,
+    /// Bounds waits (calibrated once, by the parent).
+    clock: Clock,
     spinners: [Option<Spinner>; MAXSPIN],
     next_slot: usize,
     tokens: u32,
@@ -256,20 +256,11 @@ impl Storm {
 
     /// Waits until `cond` holds, at most `ms` milliseconds, yielding the
     /// CPU between looks if `yielding`; returns whether it held.
-    fn wait(&self, ms: u64, yielding: bool, mut cond: impl FnMut() -> bool) -> bool {
-        let end = rdtsc() + ms * self.per_ms;
-        loop {
-            if cond() {
-                return true;
-            }
-            if rdtsc() > end {
-                return false;
-            }
-            if yielding {
-                sys_yield();
-            } else {
-                spin_loop();
-            }
+    fn wait(&self, ms: u64, yielding: bool, cond: impl FnMut() -> bool) -> bool {
+        if yielding {
+            self.clock.wait_yielding(ms, cond)
+        } else {
+            self.clock.wait(ms, cond)
         }
     }
 
@@ -743,7 +734,7 @@ fn run_fuzzer(n: usize, seed: u32, per_ms: u64) {
         f: Fuzz::new(name, seed, NWILD),
         n,
         rng: Rng::new(seed ^ 0x5bd1_e995),
-        per_ms,
+        clock: Clock { per_ms },
         spinners: [None; MAXSPIN],
         next_slot: 0,
         tokens: 0,

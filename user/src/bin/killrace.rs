@@ -148,266 +148,200 @@ impl Race {
         Some((id, s))
     }
 
-    /// Waits until `id` is free; fails the check otherwise.
-    fn reaped(&mut self, id: EnvId, what: &str, round: u32) -> bool {
-        if self.clock.wait(WAIT_MS, || env_status(id) == ENV_FREE) {
-            return true;
-        }
-        self.fail(what, round, "the child was never freed");
-        false
-    }
-
-    /// Destroy stops the child at once; a destroyed child is gone for
-    /// every system call.
-    fn destroy(&mut self, how: Spin, what: &str) {
+    /// Runs `check` on ROUNDS fresh spinners of kind `how`, each running
+    /// on another CPU. `check` returns Err(why) on a failure (the child is
+    /// then destroyed and the check stops with a FAILED line); on success
+    /// it has made the child go away (destroyed it, or had it exit), and
+    /// the child must be freed. Prints `killrace: <what> OK` after all
+    /// rounds.
+    fn rounds(&mut self, what: &str, how: Spin, check: Check) {
         for round in 0..ROUNDS {
             let Some((id, s)) = self.spinner(how, what, round) else {
                 return;
             };
-            if let Err(e) = sys_env_destroy(id) {
-                panic!("sys_env_destroy: {e}");
-            }
-            let h = slot(s).heartbeat.load(SeqCst);
-            let calls = [
-                (
-                    "page_map from it",
-                    sys_page_map(id, VICTIM, 0, GRAB, PTE_RW),
-                ),
-                ("page_unmap", sys_page_unmap(id, VICTIM)),
-                ("page_alloc", sys_page_alloc(id, GRAB, PTE_RW)),
-                (
-                    "set_trapframe",
-                    sys_env_set_trapframe(id, &Trapframe::zeroed()),
-                ),
-                ("set_pgfault_upcall", sys_env_set_pgfault_upcall(id, 0)),
-                ("set_status", sys_env_set_status(id, ENV_RUNNABLE)),
-                ("destroy", sys_env_destroy(id)),
-            ];
-            let _ = sys_page_unmap(0, GRAB);
-            for (call, r) in calls {
-                if r != Err(Error::BadEnv) {
-                    cprintf!("killrace: {} on the destroyed child: {}\n", call, show(r));
-                    self.fail(
-                        what,
-                        round,
-                        "a call on the destroyed child did not fail with bad environment",
-                    );
-                    return;
-                }
-            }
-            let still = self.clock.still(slot(s));
-            if slot(s).heartbeat.load(SeqCst) != h || !still {
-                self.fail(what, round, "the child ran on after destroy returned");
-                return;
-            }
-            if !self.reaped(id, what, round) {
-                return;
-            }
-        }
-        cprintf!("killrace: {} OK\n", what);
-    }
-
-    /// A page taken from a running child is never written by it again.
-    fn handover(&mut self) {
-        let what = "a page unmapped from a running child is never written by it again";
-        for round in 0..ROUNDS {
-            let Some((id, _)) = self.spinner(Spin::Victim, what, round) else {
-                return;
-            };
-            let m = sys_page_map(id, VICTIM, 0, GRAB, PTE_RW);
-            let u = sys_page_unmap(id, VICTIM);
-            // SAFETY: GRAB is mapped (if m is Ok) and we read one word.
-            let counter = || unsafe { &*(GRAB as *const AtomicU32) }.load(SeqCst);
-            if m.is_err() || u.is_err() {
-                cprintf!("killrace: page_map {}, page_unmap {}\n", show(m), show(u));
-                let _ = sys_env_destroy(id);
-                let _ = sys_page_unmap(0, GRAB);
-                self.fail(what, round, "refused");
-                return;
-            }
-            let c = counter();
-            self.clock.pause(50);
-            let after = counter();
-            let _ = sys_page_unmap(0, GRAB);
-            if after != c {
-                self.fail(
-                    what,
-                    round,
-                    "the child wrote the page after page_unmap returned",
-                );
-                let _ = sys_env_destroy(id);
-                return;
-            }
-            // Its next write faulted and its handler made it exit.
-            if !self.reaped(id, what, round) {
-                let _ = sys_env_destroy(id);
-                return;
-            }
-        }
-        cprintf!("killrace: {} OK\n", what);
-    }
-
-    /// New registers for a running child take effect.
-    fn set_trapframe(&mut self) {
-        let what = "set_trapframe on a running child takes effect";
-        for round in 0..ROUNDS {
-            let Some((id, s)) = self.spinner(Spin::User, what, round) else {
-                return;
-            };
-            header().stage.store(s as u32, SeqCst);
-            let mut tf = Trapframe::zeroed();
-            tf.tf_eip = landing as *const () as usize as u32;
-            tf.tf_esp = (USTACKTOP - 64) as u32;
-            let r = sys_env_set_trapframe(id, &tf);
-            let landed = self
-                .clock
-                .wait(WAIT_MS, || slot(s).stage.load(SeqCst) == LANDED);
-            if r.is_err() || !landed {
-                cprintf!("killrace: set_trapframe: {}\n", show(r));
-                let _ = sys_env_destroy(id);
-                self.fail(what, round, "the child never got to the new eip");
-                return;
-            }
-            if !self.reaped(id, what, round) {
-                return;
-            }
-        }
-        cprintf!("killrace: {} OK\n", what);
-    }
-
-    /// NOT_RUNNABLE stops a running child at once, every time; RUNNABLE
-    /// lets it go on; never on two CPUs at once.
-    fn set_status(&mut self) {
-        let what = "set_status NOT_RUNNABLE stops a running child at once, again and again";
-        for round in 0..ROUNDS {
-            let Some((id, s)) = self.spinner(Spin::User, what, round) else {
-                return;
-            };
-            let sl = slot(s);
-            let mut ok = true;
-            for flap in 0..10 {
-                if sys_env_set_status(id, ENV_NOT_RUNNABLE).is_err() {
-                    ok = false;
-                    break;
-                }
-                let h = sl.heartbeat.load(SeqCst);
-                if flap % 5 == 4 {
-                    ok &= self.clock.still(sl);
+            let r = check(&self.clock, id, s).and_then(|()| {
+                if self.clock.wait(WAIT_MS, || env_status(id) == ENV_FREE) {
+                    Ok(())
                 } else {
-                    self.clock.pause(1);
+                    Err("the child was never freed")
                 }
-                ok &= sl.heartbeat.load(SeqCst) == h;
-                if sys_env_set_status(id, ENV_RUNNABLE).is_err() {
-                    ok = false;
-                    break;
-                }
-                ok &= self.clock.alive(sl, WAIT_MS);
-            }
-            let overlaps = sl.overlaps.load(SeqCst);
-            let _ = sys_env_destroy(id);
-            if !ok {
-                self.fail(
-                    what,
-                    round,
-                    "it ran while NOT_RUNNABLE, or did not run again",
-                );
-                return;
-            }
-            if overlaps != 0 {
-                self.fail(what, round, "it ran on two CPUs at once");
-                return;
-            }
-            if !self.reaped(id, what, round) {
-                return;
-            }
-        }
-        cprintf!("killrace: {} OK\n", what);
-    }
-    /// A child stopped while it makes system calls: the call it was making
-    /// does not run after the stop returns (it would undo the stop, or
-    /// change its pages); it is restarted when the child runs again.
-    fn stop_syscalls(&mut self, how: Spin, what: &str) {
-        for round in 0..ROUNDS {
-            let Some((id, s)) = self.spinner(how, what, round) else {
-                return;
-            };
-            let sl = slot(s);
-            let mut ok = true;
-            for _ in 0..4 {
-                if sys_env_set_status(id, ENV_NOT_RUNNABLE).is_err() {
-                    ok = false;
-                    break;
-                }
-                let h = sl.heartbeat.load(SeqCst);
-                let mapped = mapped_in(id);
-                for _ in 0..10 {
-                    self.clock.pause(1);
-                    ok &= sl.heartbeat.load(SeqCst) == h && mapped_in(id) == mapped;
-                }
-                ok &= sys_env_set_status(id, ENV_RUNNABLE).is_ok();
-                ok &= self.clock.alive(sl, WAIT_MS);
-            }
-            let _ = sys_env_destroy(id);
-            if !ok {
-                self.fail(
-                    what,
-                    round,
-                    "it ran on, or its pages changed, after the stop returned",
-                );
-                return;
-            }
-            if !self.reaped(id, what, round) {
-                return;
-            }
-        }
-        cprintf!("killrace: {} OK\n", what);
-    }
-
-    /// New registers for a child blocked in IPC: the wait is cancelled
-    /// (no message is delivered into the new registers), and it lands.
-    fn ipc_redirect(&mut self) {
-        let what = "set_trapframe on a child blocked in IPC cancels the wait";
-        for round in 0..ROUNDS {
-            let Some((id, s)) = self.spinner(Spin::Ipc, what, round) else {
-                return;
-            };
-            let blocked = self.clock.wait(WAIT_MS, || {
-                let e = env_read(envx(id));
-                e.env_status == ENV_NOT_RUNNABLE && e.env_ipc_recving != 0
             });
-            header().stage.store(s as u32, SeqCst);
-            let mut tf = Trapframe::zeroed();
-            tf.tf_eip = landing as *const () as usize as u32;
-            tf.tf_esp = (USTACKTOP - 64) as u32;
-            let r = sys_env_set_trapframe(id, &tf);
-            let e = env_read(envx(id));
-            let t = sys_ipc_try_send(id, 7, UTOP, PteFlags::empty());
-            let go = sys_env_set_status(id, ENV_RUNNABLE);
-            let landed = self
-                .clock
-                .wait(WAIT_MS, || slot(s).stage.load(SeqCst) == LANDED);
-            if !blocked || r.is_err() || go.is_err() {
+            if let Err(why) = r {
                 let _ = sys_env_destroy(id);
-                self.fail(what, round, "the child never blocked, or a call failed");
-                return;
-            }
-            if e.env_ipc_recving != 0 || t != Err(Error::IpcNotRecv) {
-                cprintf!("killrace: try_send after set_trapframe: {}\n", show(t));
-                let _ = sys_env_destroy(id);
-                self.fail(what, round, "the child was still receiving");
-                return;
-            }
-            if !landed {
-                let _ = sys_env_destroy(id);
-                self.fail(what, round, "the child never got to the new eip");
-                return;
-            }
-            if !self.reaped(id, what, round) {
+                self.fail(what, round, why);
                 return;
             }
         }
         cprintf!("killrace: {} OK\n", what);
     }
+}
+
+/// One check on a spinner child (id, slot): Err(why) if it failed.
+type Check = fn(&Clock, EnvId, usize) -> core::result::Result<(), &'static str>;
+
+/// Destroy stops the child at once; a destroyed child is gone for every
+/// system call.
+fn destroy(clock: &Clock, id: EnvId, s: usize) -> core::result::Result<(), &'static str> {
+    if let Err(e) = sys_env_destroy(id) {
+        panic!("sys_env_destroy: {e}");
+    }
+    let h = slot(s).heartbeat.load(SeqCst);
+    let calls = [
+        (
+            "page_map from it",
+            sys_page_map(id, VICTIM, 0, GRAB, PTE_RW),
+        ),
+        ("page_unmap", sys_page_unmap(id, VICTIM)),
+        ("page_alloc", sys_page_alloc(id, GRAB, PTE_RW)),
+        (
+            "set_trapframe",
+            sys_env_set_trapframe(id, &Trapframe::zeroed()),
+        ),
+        ("set_pgfault_upcall", sys_env_set_pgfault_upcall(id, 0)),
+        ("set_status", sys_env_set_status(id, ENV_RUNNABLE)),
+        ("destroy", sys_env_destroy(id)),
+    ];
+    let _ = sys_page_unmap(0, GRAB);
+    for (call, r) in calls {
+        if r != Err(Error::BadEnv) {
+            cprintf!("killrace: {} on the destroyed child: {}\n", call, show(r));
+            return Err("a call on the destroyed child did not fail with bad environment");
+        }
+    }
+    if !clock.still(slot(s)) || slot(s).heartbeat.load(SeqCst) != h {
+        return Err("the child ran on after destroy returned");
+    }
+    Ok(())
+}
+
+/// A page taken from a running child is never written by it again; its
+/// next write faults and its handler makes it exit.
+fn handover(clock: &Clock, id: EnvId, _s: usize) -> core::result::Result<(), &'static str> {
+    let m = sys_page_map(id, VICTIM, 0, GRAB, PTE_RW);
+    let u = sys_page_unmap(id, VICTIM);
+    if m.is_err() || u.is_err() {
+        cprintf!("killrace: page_map {}, page_unmap {}\n", show(m), show(u));
+        let _ = sys_page_unmap(0, GRAB);
+        return Err("refused");
+    }
+    // SAFETY: GRAB is mapped (m is Ok); we read one word.
+    let counter = || unsafe { &*(GRAB as *const AtomicU32) }.load(SeqCst);
+    let c = counter();
+    clock.pause(50);
+    let after = counter();
+    let _ = sys_page_unmap(0, GRAB);
+    if after != c {
+        return Err("the child wrote the page after page_unmap returned");
+    }
+    Ok(())
+}
+
+/// Sends child `id` (slot `s`) to `landing` with set_trapframe (where it
+/// marks its slot and exits).
+fn send_to_landing(id: EnvId, s: usize) -> core::result::Result<(), &'static str> {
+    header().stage.store(s as u32, SeqCst);
+    let mut tf = Trapframe::zeroed();
+    tf.tf_eip = landing as *const () as usize as u32;
+    tf.tf_esp = (USTACKTOP - 64) as u32;
+    let r = sys_env_set_trapframe(id, &tf);
+    if r.is_err() {
+        cprintf!("killrace: set_trapframe: {}\n", show(r));
+        return Err("set_trapframe failed");
+    }
+    Ok(())
+}
+
+/// Whether child slot `s` gets to `landing`.
+fn landed(clock: &Clock, s: usize) -> core::result::Result<(), &'static str> {
+    if clock.wait(WAIT_MS, || slot(s).stage.load(SeqCst) == LANDED) {
+        Ok(())
+    } else {
+        Err("the child never got to the new eip")
+    }
+}
+
+/// New registers for a running child take effect.
+fn set_trapframe(clock: &Clock, id: EnvId, s: usize) -> core::result::Result<(), &'static str> {
+    send_to_landing(id, s)?;
+    landed(clock, s)
+}
+
+/// NOT_RUNNABLE stops a running child at once, every time; RUNNABLE lets
+/// it go on; never on two CPUs at once.
+fn set_status(clock: &Clock, id: EnvId, s: usize) -> core::result::Result<(), &'static str> {
+    let sl = slot(s);
+    for flap in 0..10 {
+        if sys_env_set_status(id, ENV_NOT_RUNNABLE).is_err() {
+            return Err("set_status NOT_RUNNABLE failed");
+        }
+        let h = sl.heartbeat.load(SeqCst);
+        let still = if flap % 5 == 4 {
+            clock.still(sl)
+        } else {
+            clock.pause(1);
+            true
+        };
+        if !still || sl.heartbeat.load(SeqCst) != h {
+            return Err("it ran while NOT_RUNNABLE");
+        }
+        if sys_env_set_status(id, ENV_RUNNABLE).is_err() || !clock.alive(sl, WAIT_MS) {
+            return Err("it did not run again when made RUNNABLE");
+        }
+    }
+    let overlaps = sl.overlaps.load(SeqCst);
+    let _ = sys_env_destroy(id);
+    if overlaps != 0 {
+        return Err("it ran on two CPUs at once");
+    }
+    Ok(())
+}
+
+/// A child stopped while it makes system calls: the call it was making does
+/// not run after the stop returns (it would undo the stop, or change its
+/// pages); it is restarted when the child runs again.
+fn stop_syscalls(clock: &Clock, id: EnvId, s: usize) -> core::result::Result<(), &'static str> {
+    let sl = slot(s);
+    for _ in 0..4 {
+        if sys_env_set_status(id, ENV_NOT_RUNNABLE).is_err() {
+            return Err("set_status NOT_RUNNABLE failed");
+        }
+        let h = sl.heartbeat.load(SeqCst);
+        let mapped = mapped_in(id);
+        for _ in 0..10 {
+            clock.pause(1);
+            if sl.heartbeat.load(SeqCst) != h || mapped_in(id) != mapped {
+                return Err("it ran on, or its pages changed, after the stop returned");
+            }
+        }
+        if sys_env_set_status(id, ENV_RUNNABLE).is_err() || !clock.alive(sl, WAIT_MS) {
+            return Err("it did not run again when made RUNNABLE");
+        }
+    }
+    let _ = sys_env_destroy(id);
+    Ok(())
+}
+
+/// New registers for a child blocked in IPC: the wait is cancelled (no
+/// message is delivered into the new registers), and it lands.
+fn ipc_redirect(clock: &Clock, id: EnvId, s: usize) -> core::result::Result<(), &'static str> {
+    let blocked = clock.wait(WAIT_MS, || {
+        let e = env_read(envx(id));
+        e.env_status == ENV_NOT_RUNNABLE && e.env_ipc_recving != 0
+    });
+    if !blocked {
+        return Err("the child never blocked in ipc_recv");
+    }
+    send_to_landing(id, s)?;
+    let recving = env_read(envx(id)).env_ipc_recving;
+    let t = sys_ipc_try_send(id, 7, UTOP, PteFlags::empty());
+    if sys_env_set_status(id, ENV_RUNNABLE).is_err() {
+        return Err("set_status RUNNABLE failed");
+    }
+    if recving != 0 || t != Err(Error::IpcNotRecv) {
+        cprintf!("killrace: try_send after set_trapframe: {}\n", show(t));
+        return Err("the child was still receiving");
+    }
+    landed(clock, s)
 }
 
 /// Whether VICTIM is mapped in child `id` (seen by mapping it into us).
@@ -472,26 +406,51 @@ fn umain(_args: &[&str]) {
         next_slot: 1,
         failures: 0,
     };
-    r.destroy(
-        Spin::User,
-        "destroy stops a child spinning in user mode at once",
-    );
-    r.destroy(
-        Spin::Syscalls,
-        "destroy stops a child making system calls at once",
-    );
-    r.handover();
-    r.set_trapframe();
-    r.set_status();
-    r.stop_syscalls(
-        Spin::Unstop,
-        "a child stopped in set_status(self, RUNNABLE) stays stopped",
-    );
-    r.stop_syscalls(
-        Spin::PageCalls,
-        "a child stopped in page calls: its pages do not change after the stop",
-    );
-    r.ipc_redirect();
+    let checks: [(&str, Spin, Check); 8] = [
+        (
+            "destroy stops a child spinning in user mode at once",
+            Spin::User,
+            destroy,
+        ),
+        (
+            "destroy stops a child making system calls at once",
+            Spin::Syscalls,
+            destroy,
+        ),
+        (
+            "a page unmapped from a running child is never written by it again",
+            Spin::Victim,
+            handover,
+        ),
+        (
+            "set_trapframe on a running child takes effect",
+            Spin::User,
+            set_trapframe,
+        ),
+        (
+            "set_status NOT_RUNNABLE stops a running child at once, again and again",
+            Spin::User,
+            set_status,
+        ),
+        (
+            "a child stopped in set_status(self, RUNNABLE) stays stopped",
+            Spin::Unstop,
+            stop_syscalls,
+        ),
+        (
+            "a child stopped in page calls: its pages do not change after the stop",
+            Spin::PageCalls,
+            stop_syscalls,
+        ),
+        (
+            "set_trapframe on a child blocked in IPC cancels the wait",
+            Spin::Ipc,
+            ipc_redirect,
+        ),
+    ];
+    for (what, how, check) in checks {
+        r.rounds(what, how, check);
+    }
     if let Err(e) = sys_page_unmap(0, SHARED) {
         panic!("sys_page_unmap: {e}");
     }
