@@ -280,8 +280,9 @@ fn load_icode(e: *mut Env, elf: &elf::ElfImage) -> Result<()> {
     Ok(())
 }
 
-/// Creates an environment running the ELF `image` (a boot module). Returns
-/// its Env, or the error from env_alloc / load_icode (nothing leaks).
+/// Creates an environment of type `env_type` running the ELF `image` (a
+/// boot module); an ENV_TYPE_FS env may use I/O ports. Returns its Env, or
+/// the error from env_alloc / load_icode (nothing leaks).
 pub fn env_create(image: &[u8], env_type: u32) -> Result<*mut Env> {
     // Check the whole image before creating anything for it.
     let elf = elf::parse(image, UTOP).map_err(|err| {
@@ -295,7 +296,14 @@ pub fn env_create(image: &[u8], env_type: u32) -> Result<*mut Env> {
         return Err(err);
     }
     // SAFETY: e is ours; the kernel lock is held.
-    unsafe { (*e).env_type = env_type };
+    unsafe {
+        (*e).env_type = env_type;
+        // The file-system server drives the disk itself: it alone may use
+        // I/O ports (IOPL 3). Every other env that tries faults.
+        if env_type == ENV_TYPE_FS {
+            (*e).env_tf.tf_eflags |= EFlags::FLAGS_IOPL3.bits();
+        }
+    }
     Ok(e)
 }
 

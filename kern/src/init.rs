@@ -2,7 +2,7 @@
 use crate::arch::{entry::switch_stack, gdt, picirq};
 use crate::smp::{lapic, mpconfig, mpentry};
 use crate::{boot_info, console, cpu, env, monitor, pmap, sched, trap};
-use abi::env::ENV_TYPE_USER;
+use abi::env::{ENV_TYPE_FS, ENV_TYPE_USER};
 use abi::memlayout::kstacktop;
 
 /// The boot CPU's first Rust code, called by `entry` with the loader's magic
@@ -61,20 +61,13 @@ extern "C" fn i386_init_stage2() -> ! {
             m.end
         );
     }
+    // The file-system server first (`fs=<module>`), so it is env 00001000
+    // as in JOS's lab 5; then the program (`run=<module>`).
+    if let Some(fs) = bi.arg("fs") {
+        create_from_module(fs, ENV_TYPE_FS);
+    }
     match bi.arg("run") {
-        Some(prog) => match bi.module(prog) {
-            Some(m) => {
-                // SAFETY: the module lies in physical memory below MAX_PHYS,
-                // reserved from the allocator, and is only read.
-                let image = unsafe {
-                    core::slice::from_raw_parts(pmap::kaddr(m.start) as *const u8, m.end - m.start)
-                };
-                if let Err(e) = env::env_create(image, ENV_TYPE_USER) {
-                    cprintf!("run {}: {}\n", prog, e);
-                }
-            }
-            None => cprintf!("run {}: no boot module named {}\n", prog, prog),
-        },
+        Some(prog) => create_from_module(prog, ENV_TYPE_USER),
         None => {
             // The other CPUs find nothing to run and halt: one monitor.
             monitor::claim();
@@ -85,4 +78,20 @@ extern "C" fn i386_init_stage2() -> ! {
         }
     }
     sched::sched_yield();
+}
+
+/// Creates an env of type `env_type` from the boot module named `name`;
+/// says why on the console if it cannot.
+fn create_from_module(name: &str, env_type: u32) {
+    let Some(m) = boot_info::get().module(name) else {
+        cprintf!("run {}: no boot module named {}\n", name, name);
+        return;
+    };
+    // SAFETY: the module lies in physical memory below MAX_PHYS, reserved
+    // from the allocator, and is only read.
+    let image =
+        unsafe { core::slice::from_raw_parts(pmap::kaddr(m.start) as *const u8, m.end - m.start) };
+    if let Err(e) = env::env_create(image, env_type) {
+        cprintf!("run {}: {}\n", name, e);
+    }
 }

@@ -104,6 +104,8 @@ fn sys_exofork() -> Result<u32> {
         env::set_status(e, ENV_NOT_RUNNABLE);
         (*e).env_tf = (*cur()).env_tf;
         (*e).env_tf.tf_regs.reg_eax = 0;
+        // A child is an ordinary env, even the file server's: no I/O ports.
+        (*e).env_tf.tf_eflags &= !EFlags::FLAGS_IOPL3.bits();
         Ok((*e).env_id as u32)
     }
 }

@@ -1,0 +1,147 @@
+//! A minimal ATA (IDE) disk driver, programmed I/O on the primary channel
+//! (JOS's fs/ide.c). It runs in the file-system environment, the only one
+//! the kernel gives I/O privilege (IOPL 3): in any other env each `in`/`out`
+//! here is a General Protection fault.
+//!
+//! Sectors are 512 bytes, addressed by 28-bit LBA; disk 0 is the primary
+//! master, disk 1 (QEMU's `-drive ...,index=1`) the slave, where the file
+//! system image lives.
+
+/// Bytes per sector.
+pub const SECTSIZE: usize = 512;
+
+const DATA: u16 = 0x1F0;
+const NSECT: u16 = 0x1F2;
+const LBA0: u16 = 0x1F3;
+const LBA1: u16 = 0x1F4;
+const LBA2: u16 = 0x1F5;
+const DRIVE: u16 = 0x1F6;
+const STATUS: u16 = 0x1F7; // in: status; out: command
+const CMD_READ: u8 = 0x20;
+const CMD_WRITE: u8 = 0x30;
+
+const BSY: u8 = 0x80;
+const DRDY: u8 = 0x40;
+const DF: u8 = 0x20;
+const ERR: u8 = 0x01;
+
+/// A disk error (the drive set DF or ERR).
+#[derive(Debug)]
+pub struct IdeError;
+
+fn inb(port: u16) -> u8 {
+    let v: u8;
+    // SAFETY: port I/O only; the kernel allows it in this env (IOPL 3) and
+    // faults it anywhere else. It touches no memory.
+    unsafe {
+        core::arch::asm!("inb %dx, %al", in("dx") port, out("al") v, options(att_syntax, nomem, nostack))
+    };
+    v
+}
+
+fn outb(port: u16, v: u8) {
+    // SAFETY: as for inb.
+    unsafe {
+        core::arch::asm!("outb %al, %dx", in("dx") port, in("al") v, options(att_syntax, nomem, nostack))
+    };
+}
+
+fn inl(port: u16) -> u32 {
+    let v: u32;
+    // SAFETY: as for inb.
+    unsafe {
+        core::arch::asm!("inl %dx, %eax", in("dx") port, out("eax") v, options(att_syntax, nomem, nostack))
+    };
+    v
+}
+
+fn outl(port: u16, v: u32) {
+    // SAFETY: as for inb.
+    unsafe {
+        core::arch::asm!("outl %eax, %dx", in("dx") port, in("eax") v, options(att_syntax, nomem, nostack))
+    };
+}
+
+/// Writes 16 bits to `port` (`outw`).
+pub fn outw(port: u16, v: u16) {
+    // SAFETY: as for inb.
+    unsafe {
+        core::arch::asm!("outw %ax, %dx", in("dx") port, in("ax") v, options(att_syntax, nomem, nostack))
+    };
+}
+
+/// Waits until the drive is ready (not busy); with `check`, reports a
+/// drive fault or error.
+fn wait_ready(check: bool) -> Result<(), IdeError> {
+    let r = loop {
+        let r = inb(STATUS);
+        if r & (BSY | DRDY) == DRDY {
+            break r;
+        }
+    };
+    if check && r & (DF | ERR) != 0 {
+        return Err(IdeError);
+    }
+    Ok(())
+}
+
+/// The disk the next transfers use (0 or 1).
+pub struct Ide {
+    disk: u8,
+}
+
+impl Ide {
+    /// Whether disk 1 answers (JOS's ide_probe_disk1): selects it and waits
+    /// a bounded time for it to be ready. Leaves disk 0 selected.
+    pub fn probe_disk1() -> bool {
+        let _ = wait_ready(false);
+        outb(DRIVE, 0xE0 | 1 << 4);
+        let present = (0..1000).any(|_| inb(STATUS) & (BSY | DF | ERR) == 0);
+        outb(DRIVE, 0xE0);
+        present
+    }
+
+    /// Transfers to and from disk `disk` (0 or 1).
+    pub fn new(disk: u8) -> Ide {
+        Ide { disk: disk & 1 }
+    }
+
+    /// Starts a transfer of `n` sectors at `secno` (command `cmd`).
+    fn start(&self, secno: u32, n: usize, cmd: u8) -> Result<(), IdeError> {
+        assert!(n <= 256 && secno < 1 << 28, "ide: bad transfer");
+        wait_ready(false)?;
+        outb(NSECT, n as u8);
+        outb(LBA0, secno as u8);
+        outb(LBA1, (secno >> 8) as u8);
+        outb(LBA2, (secno >> 16) as u8);
+        outb(DRIVE, 0xE0 | self.disk << 4 | ((secno >> 24) & 0x0F) as u8);
+        outb(STATUS, cmd);
+        Ok(())
+    }
+
+    /// Reads sectors `secno..` into `dst` (a whole number of sectors).
+    pub fn read(&self, secno: u32, dst: &mut [u8]) -> Result<(), IdeError> {
+        assert!(dst.len().is_multiple_of(SECTSIZE));
+        self.start(secno, dst.len() / SECTSIZE, CMD_READ)?;
+        for sector in dst.chunks_exact_mut(SECTSIZE) {
+            wait_ready(true)?;
+            for w in sector.chunks_exact_mut(4) {
+                w.copy_from_slice(&inl(DATA).to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `src` (a whole number of sectors) to sectors `secno..`.
+    pub fn write(&self, secno: u32, src: &[u8]) -> Result<(), IdeError> {
+        assert!(src.len().is_multiple_of(SECTSIZE));
+        self.start(secno, src.len() / SECTSIZE, CMD_WRITE)?;
+        for sector in src.chunks_exact(SECTSIZE) {
+            wait_ready(true)?;
+            for w in sector.chunks_exact(4) {
+                outl(DATA, u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+            }
+        }
+        Ok(())
+    }
+}
