@@ -1735,6 +1735,40 @@ def test_exhaust():
 
 
 # ---------------------------------------------------------------------------
+# Part G: files (JOS's lab 5), so far: the disk image, the file server's
+# start and its I/O privilege. The file server boots first with FS=1; each
+# QEMU gets the image with -snapshot, so tests running at once (and a
+# student's QEMU) never write it under each other.
+
+part("Part G: files (lab 5, in progress)")
+
+
+@test(5, "the file server boots first, with I/O privilege and disk 1")
+def test_fs_boot():
+    r = run_prog("hello", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=["meminfo"])
+    r.match(r"\[00000000\] new env 00001000$", r"\[00000000\] new env 00001001$",
+            "FS is running$", "FS can do I/O$", "Device 1 presence: 1$", "superblock is good$",
+            ordered=True, no=[KERNEL_PANIC, USER_PANIC, "  trap "])
+    r.match("hello, world$", "i am environment 00001001$", r"\[00001000\] exiting gracefully$")
+    check_ended(r)
+    check_all_freed(r)
+    check_no_leak(r)
+
+
+env_test(5, "faultio: only the file server may use I/O ports", "faultio",
+         expect=["  trap 0x0000000d General Protection", U + "free env 00001000"],
+         never=[".*made it here", "eflags wrong"])
+
+
+@test(5, "fsformat --check: obj/fs/fs.img is clean")
+def test_fsck():
+    r = run_command(MAKE[:2] + ["fsck"], timeout=120, what="make fsck")
+    require(r.reason == "exit" and r.returncode == 0,
+            "make fsck failed:\n" + "\n".join(r.lines[-10:]))
+    r.match(r".*fs\.img: clean$")
+
+
+# ---------------------------------------------------------------------------
 # Host unit tests (cargo test of the pure-logic crates)
 
 part("Host unit tests")
