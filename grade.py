@@ -1747,11 +1747,25 @@ part("Part G: files (lab 5, in progress)")
 def test_fs_boot():
     r = run_prog("hello", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=["meminfo"])
     r.match(r"\[00000000\] new env 00001000$", r"\[00000000\] new env 00001001$",
-            "FS is running$", "FS can do I/O$", "Device 1 presence: 1$", "superblock is good$",
-            ordered=True, no=[KERNEL_PANIC, USER_PANIC, "  trap "])
+            "FS is running$", "FS can do I/O$", "Device 1 presence: 1$",
+            ordered=True, no=[KERNEL_PANIC, USER_PANIC, "  trap ", "fs: (?!no requests)"])
     r.match("hello, world$", "i am environment 00001001$", r"\[00001000\] exiting gracefully$")
     check_ended(r)
     check_all_freed(r)
+    check_no_leak(r)
+
+
+FS_INTERNAL_LINES = ["block cache is good", "superblock is good", "bitmap is good",
+                     "alloc_block is good", "file_open is good", "file_get_block is good",
+                     "file_flush is good", "file_truncate is good", "file rewrite is good"]
+
+
+@test(10, "the file server's own tests (JOS's fs/test.c) through the block cache")
+def test_fs_internal():
+    r = run_prog("hello", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=["meminfo"])
+    r.match(*["%s$" % re.escape(line) for line in FS_INTERNAL_LINES], ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: .*fail"])
+    check_ended(r)
     check_no_leak(r)
 
 

@@ -3,29 +3,26 @@
 //! one env the kernel lets use I/O ports.
 //!
 //! What it does so far: it checks its I/O privilege, finds disk 1 (the
-//! image `obj/fs/fs.img`), writes and reads back a sector, and checks the
-//! superblock on it (JOS's on-disk
-//! format: block 1, FS_MAGIC, a size that fits DISKMAP), reading the disk
-//! with the PIO driver in `ide.rs`. The block cache (the disk mapped at
-//! DISKMAP, faulted in on first touch), the file operations and the IPC
-//! requests are not written yet, so it then exits: no program can open a
-//! file yet.
+//! image `obj/fs/fs.img`) with the PIO driver in `ide.rs`, writes and reads
+//! back a sector, starts the block cache (`bc.rs`: the disk mapped at
+//! DISKMAP, faulted in on first touch, flushed by dirty bit), checks the
+//! superblock and bitmap, mounts the file system (`lib/fsfmt` over the
+//! cache) and runs JOS's own file-system tests (`test.rs`, fs/test.c). The
+//! IPC requests are not written yet, so it then exits: no other program
+//! can open a file yet.
 #![no_std]
 #![no_main]
 
+mod bc;
 mod ide;
+mod test;
 
+use fsfmt::fs::Fs;
+use fsfmt::{BLKSIZE, FS_MAGIC, SUPER_BLOCKNO};
 use ide::{Ide, SECTSIZE};
 use jos::cprintf;
 
 jos::main!(umain);
-
-/// JOS's file-system magic number (inc/fs.h).
-const FS_MAGIC: u32 = 0x4A05_30AE;
-/// Bytes per file-system block.
-const BLKSIZE: usize = 4096;
-/// The most disk the block cache can map (DISKMAP..DISKMAP + DISKSIZE).
-const DISKSIZE: usize = 0xC000_0000;
 
 fn umain(_args: &[&str]) {
     // A block on the stack takes more than the one page we start with.
@@ -64,19 +61,35 @@ fn start() {
         cprintf!("fs: disk 1 does not read back what was written\n");
         return;
     }
-    let mut block = [0u8; BLKSIZE];
-    if disk.read((BLKSIZE / SECTSIZE) as u32, &mut block).is_err() {
-        cprintf!("fs: reading the superblock failed\n");
+    if let Err(e) = bc::bc_init() {
+        cprintf!("fs: no block cache: {}\n", e);
         return;
     }
-    let word = |i: usize| u32::from_le_bytes([block[i], block[i + 1], block[i + 2], block[i + 3]]);
+    let sup = bc::block(SUPER_BLOCKNO);
+    let word = |i: usize| u32::from_le_bytes([sup[i], sup[i + 1], sup[i + 2], sup[i + 3]]);
     let (magic, nblocks) = (word(0), word(4));
     if magic != FS_MAGIC {
         cprintf!("fs: bad file system magic number {:08x}\n", magic);
-    } else if nblocks as usize > DISKSIZE / BLKSIZE {
-        cprintf!("fs: file system is too large ({} blocks)\n", nblocks);
-    } else {
-        cprintf!("superblock is good\n");
+        return;
     }
-    cprintf!("fs: no block cache or requests yet: exiting\n");
+    if nblocks as usize > bc::DISKSIZE / BLKSIZE {
+        cprintf!("fs: file system is too large ({} blocks)\n", nblocks);
+        return;
+    }
+    cprintf!("superblock is good\n");
+    // Mounting checks the superblock again, and that the boot, super and
+    // bitmap blocks are marked in use (JOS's check_bitmap).
+    let mut fs = match Fs::mount(bc::CacheDisk) {
+        Ok(fs) => fs,
+        Err(e) => {
+            cprintf!("fs: mount: {}\n", e);
+            return;
+        }
+    };
+    cprintf!("bitmap is good\n");
+    if let Err(e) = test::fs_test(&mut fs) {
+        cprintf!("fs: the file system's own tests failed: {}\n", e);
+        return;
+    }
+    cprintf!("fs: no requests served yet: exiting\n");
 }

@@ -1,0 +1,157 @@
+//! The block cache (JOS's fs/bc.c), a virtual-memory trick of its own: the
+//! whole disk is mapped at DISKMAP, block n at DISKMAP + n * BLKSIZE, and a
+//! block is read from disk only when it is first touched, by this region's
+//! page-fault handler. A block is written back by `flush_block` only if the
+//! page's dirty bit (read through UVPT) says it changed since it was read
+//! or last flushed; remapping the page in place clears the bit.
+use crate::ide::{Ide, SECTSIZE};
+use abi::error::{Error, Result};
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
+use abi::trap::UTrapframe;
+use fsfmt::{BLKSIZE, Block};
+use jos::pgfault::{Fault, add_region};
+use jos::syscall::{sys_page_alloc, sys_page_map};
+use jos::uvpt::pte_of;
+
+/// Where the disk is mapped.
+pub const DISKMAP: usize = 0x1000_0000;
+/// The most disk that fits (3 GiB).
+pub const DISKSIZE: usize = 0xC000_0000;
+/// The disk the file system is on.
+const DISK: u8 = 1;
+const SECTPERBLK: u32 = (BLKSIZE / SECTSIZE) as u32;
+const _: () = assert!(BLKSIZE == PGSIZE);
+
+/// The address of block `blockno` in the cache. Panics if it is past the
+/// end of DISKMAP (no disk that large can be mapped).
+pub fn diskaddr(blockno: u32) -> usize {
+    let off = blockno as usize * BLKSIZE;
+    assert!(off < DISKSIZE, "bad block number {blockno:08x} in diskaddr");
+    DISKMAP + off
+}
+
+/// Whether the page at `va` is mapped.
+pub fn va_is_mapped(va: usize) -> bool {
+    pte_of(va).is_some()
+}
+
+/// Whether the page at `va` was written since it was read or flushed.
+pub fn va_is_dirty(va: usize) -> bool {
+    pte_of(va).is_some_and(|p| p.flags().contains(PteFlags::D))
+}
+
+/// Block `blockno` in the cache (read from disk on first touch).
+pub fn block(blockno: u32) -> &'static mut Block {
+    // SAFETY: the cache page is mapped by the fault handler on first touch
+    // (or the access ends us with a report); a Block is any bytes. The
+    // server is one env without threads: nothing else holds it.
+    unsafe { &mut *(diskaddr(blockno) as *mut Block) }
+}
+
+/// The fault handler of [DISKMAP, DISKMAP + DISKSIZE): maps a fresh page
+/// and reads its block from disk, then clears the dirty bit.
+fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
+    let addr = utf.utf_fault_va as usize;
+    let va = round_down(addr, PGSIZE);
+    let blockno = ((va - DISKMAP) / BLKSIZE) as u32;
+    if let Err(e) = sys_page_alloc(0, va, PTE_RW) {
+        panic!("bc: no page for block {blockno}: {e}");
+    }
+    // SAFETY: va was just mapped, a page of our own.
+    let page = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, BLKSIZE) };
+    if Ide::new(DISK).read(blockno * SECTPERBLK, page).is_err() {
+        panic!("bc: reading block {blockno} failed");
+    }
+    // Reading wrote the page: it is clean as far as the disk goes.
+    if let Err(e) = sys_page_map(0, va, 0, va, PTE_RW) {
+        panic!("bc: remapping block {blockno}: {e}");
+    }
+    Fault::Handled
+}
+
+/// Writes the block holding `va` back to disk if it is cached and dirty,
+/// and clears its dirty bit. Err(Inval) for an address outside the cache.
+pub fn flush_block(va: usize) -> Result<()> {
+    if !(DISKMAP..DISKMAP + DISKSIZE).contains(&va) {
+        return Err(Error::Inval);
+    }
+    let va = round_down(va, PGSIZE);
+    if !va_is_mapped(va) || !va_is_dirty(va) {
+        return Ok(());
+    }
+    let blockno = ((va - DISKMAP) / BLKSIZE) as u32;
+    // SAFETY: va is a mapped cache page.
+    let page = unsafe { core::slice::from_raw_parts(va as *const u8, BLKSIZE) };
+    Ide::new(DISK)
+        .write(blockno * SECTPERBLK, page)
+        .map_err(|_| Error::Inval)?;
+    sys_page_map(0, va, 0, va, PTE_RW)
+}
+
+/// Starts the cache (registers its fault handler) and checks it with
+/// JOS's check_bc: a block changed, flushed, dropped and read again comes
+/// back as written.
+pub fn bc_init() -> Result<()> {
+    add_region(DISKMAP, DISKMAP + DISKSIZE, "block cache", bc_pgfault)?;
+    check_bc()
+}
+
+/// JOS's check_bc on the superblock (block 1), put back afterwards: once
+/// with an aligned address, once with one inside the page.
+fn check_bc() -> Result<()> {
+    let va = diskaddr(1);
+    let backup: Block = *block(1);
+    for at in [va, va + 20] {
+        block(1)[..6].copy_from_slice(b"OOPS!\n");
+        flush_block(at)?;
+        assert!(
+            va_is_mapped(va) && !va_is_dirty(va),
+            "bc: flush left block 1 dirty"
+        );
+        jos::syscall::sys_page_unmap(0, va)?;
+        assert!(!va_is_mapped(va), "bc: block 1 still mapped");
+        // Read back from disk by the fault handler.
+        assert!(
+            &block(1)[..6] == b"OOPS!\n",
+            "bc: the write did not reach the disk"
+        );
+        *block(1) = backup;
+        flush_block(va)?;
+    }
+    jos::cprintf!("block cache is good\n");
+    Ok(())
+}
+
+/// The disk as the file system sees it: blocks copied from and into the
+/// cache (writes reach the disk at `sync`).
+pub struct CacheDisk;
+
+impl fsfmt::fs::BlockDevice for CacheDisk {
+    fn nblocks(&self) -> u32 {
+        (DISKSIZE / BLKSIZE) as u32
+    }
+
+    fn read_block(&mut self, blockno: u32, buf: &mut Block) -> Result<()> {
+        if blockno >= self.nblocks() {
+            return Err(Error::Inval);
+        }
+        buf.copy_from_slice(block(blockno));
+        Ok(())
+    }
+
+    fn write_block(&mut self, blockno: u32, buf: &Block) -> Result<()> {
+        if blockno >= self.nblocks() {
+            return Err(Error::Inval);
+        }
+        block(blockno).copy_from_slice(buf);
+        Ok(())
+    }
+}
+
+/// Writes every dirty cached block of the first `nblocks` back to disk.
+pub fn sync(nblocks: u32) -> Result<()> {
+    for b in 0..nblocks {
+        flush_block(diskaddr(b))?;
+    }
+    Ok(())
+}
