@@ -1305,9 +1305,10 @@ SMPKILL_LINES = [
     "set_status on a dying child: bad environment",
     "8 rounds of killing a spinner running elsewhere: every one reaped",
     "page_alloc, page_unmap on a blocked child: allowed",
-    "ipc_send woken by set_status: env is not recving, the send is cancelled",
-    "ipc_recv woken by set_status: env is not recving, no longer receiving",
-    "the cancelled send is never delivered",
+    "ipc_send woken and stopped by set_status: restarted, still waiting",
+    "the restarted send is delivered once",
+    "ipc_recv woken and stopped by set_status: restarted, still receiving",
+    "the restarted receive gets the next message, once",
 ]
 
 
@@ -1318,8 +1319,9 @@ def test_smpkill():
     NOT_RUNNABLE stops them at once, destroy stops them at once, never run
     on two CPUs, not freed under their CPU (or revived while dying), and
     reaped round after round (the CPU that reaps a dying env on a timer
-    interrupt still gets timer interrupts); a child woken from ipc_send or
-    ipc_recv by set_status gets -E_IPC_NOT_RECV."""
+    interrupt still gets timer interrupts); a child woken or stopped in
+    ipc_send or ipc_recv by set_status makes the call again, and each
+    message is delivered once."""
     r = run_prog("smpkill", cpus=4, commands=["meminfo"], timeout=120)
     r.match(*["smpkill: %s OK$" % re.escape(line) for line in SMPKILL_LINES] + ["smpkill: OK$"],
             ordered=True,
@@ -1668,6 +1670,14 @@ def test_fuzzstorm():
     except TestFailure as e:
         raise TestFailure("%s (seed %s)" % (e, seed))
 
+
+PERENVEXEC_LINES = [
+    "an exec-like start (set_trapframe) knows its own id",
+    "fork in a page-fault handler fails with invalid parameter",
+    "sfork chains: each env sees its own id",
+]
+
+hostile_test(5, "perenvexec: the library's cached env id", "perenvexec", PERENVEXEC_LINES)
 
 # --- F2: the user library under exhaustion, oversized frames ---
 

@@ -115,9 +115,9 @@ fn sys_exofork() -> Result<u32> {
 /// NOT_RUNNABLE, so it runs no user instruction after this returns (a
 /// system call it was making is restarted when it runs again); making a
 /// running child RUNNABLE changes nothing. A child blocked in IPC stops
-/// waiting (its call returns IpcNotRecv when it runs again). Inval for another status, or
-/// for an env making itself NOT_RUNNABLE with no parent left to wake it
-/// (it could never run, nor be freed, again).
+/// waiting, and makes the same call again when it runs again. Inval for
+/// another status, or for an env making itself NOT_RUNNABLE with no parent
+/// left to wake it (it could never run, nor be freed, again).
 fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
     if status != ENV_RUNNABLE && status != ENV_NOT_RUNNABLE {
         return Err(Error::Inval);
@@ -136,19 +136,26 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
     }
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe {
-        // Woken (or stopped) by its parent while blocked in sys_ipc_send:
-        // the send is cancelled (not reported as delivered), so no receiver
-        // later touches an env that is running again, or wakes one its
-        // parent stopped.
-        if (*e).env_ipc_send_to != 0 {
+        // Blocked in sys_ipc_send or sys_ipc_recv: the wait ends (so no
+        // sender or receiver later touches an env that is running again,
+        // or wakes one its parent stopped), and the call is restarted when
+        // the env runs again, as any system call a stop interrupts: eip
+        // back on the 2-byte `int $0x30`, eax the call number again (the
+        // arguments are still in the other registers). Stopping and
+        // resuming a blocked env is then invisible to it.
+        let restart = if (*e).env_ipc_send_to != 0 {
             env::cancel_send(e);
-            (*e).env_tf.tf_regs.reg_eax = Error::IpcNotRecv.code() as u32;
-        }
-        // Likewise a receiver stops receiving, so no sender maps a page
-        // into it while it runs, or wakes it up.
-        if (*e).env_ipc_recving != 0 {
+            Some(Syscall::IpcSend)
+        } else if (*e).env_ipc_recving != 0 {
             (*e).env_ipc_recving = 0;
-            (*e).env_tf.tf_regs.reg_eax = Error::IpcNotRecv.code() as u32;
+            Some(Syscall::IpcRecv)
+        } else {
+            None
+        };
+        if let Some(call) = restart {
+            let tf = &mut (*e).env_tf;
+            tf.tf_eip = tf.tf_eip.wrapping_sub(2);
+            tf.tf_regs.reg_eax = call.number();
         }
         env::set_status(e, status);
     }

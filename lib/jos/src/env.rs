@@ -28,14 +28,28 @@ pub(crate) fn thisenv_slot() -> usize {
 }
 
 /// Our env id, without a system call.
+///
+/// The cached id is checked first, for free: the Env it names must have
+/// our page directory (the one UVPT maps, whose own entry holds its
+/// physical address). A program started some other way than by libmain or
+/// the sys_exofork wrapper (e.g. new registers from set_trapframe, in a
+/// copied image) would otherwise see its parent's id; then the kernel is
+/// asked.
 pub fn thisenv_id() -> EnvId {
-    match THISENV_ID.load(Ordering::Relaxed) {
-        0 => {
-            refresh_thisenv();
-            THISENV_ID.load(Ordering::Relaxed)
-        }
-        id => id,
+    let id = THISENV_ID.load(Ordering::Relaxed);
+    if id != 0 && is_us(id) {
+        return id;
     }
+    refresh_thisenv();
+    THISENV_ID.load(Ordering::Relaxed)
+}
+
+/// Whether env `id`'s page directory is ours.
+fn is_us(id: EnvId) -> bool {
+    use abi::memlayout::{KERNBASE, UVPT};
+    let e = env_read(envx(id));
+    let ours = crate::uvpt::uvpd(abi::mmu::pdx(UVPT)).addr();
+    e.env_id == id && (e.env_pgdir as usize).wrapping_sub(KERNBASE) == ours
 }
 
 /// The read-only Env array the kernel maps at UENVS.

@@ -141,11 +141,13 @@ fn populate_child(child: EnvId, map: impl FnMut(usize, Pte) -> Result<()>) -> Re
 /// Creates a child environment with a copy-on-write copy of our address
 /// space. Returns the child's id in the parent and 0 in the child.
 ///
+/// Err(Inval) in a page-fault handler (on the exception stack),
 /// Err(NoFreeEnv) or Err(NoMem) from `sys_exofork`, Err(NoMem) while
 /// mapping pages (the half-built child is destroyed), or Err(NoMem) if the
 /// exception stack for our own fault handler cannot be set up (then no
 /// child was made).
 pub fn fork() -> Result<EnvId> {
+    on_normal_stack()?;
     ensure_cow_handler()?;
     let child = sys_exofork()?;
     if child == 0 {
@@ -185,6 +187,18 @@ fn give_perenv_page(child: EnvId, va: usize) -> Result<()> {
     sys_page_unmap(0, FORKTEMP)
 }
 
+/// Err(Inval) if we are running on the exception stack (in a page-fault
+/// handler): the child gets a fresh, empty exception stack, so it could not
+/// return from fork there.
+fn on_normal_stack() -> Result<()> {
+    let here = 0u8;
+    let sp = core::ptr::addr_of!(here) as usize;
+    if (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&sp) {
+        return Err(abi::error::Error::Inval);
+    }
+    Ok(())
+}
+
 /// Returns the lowest address of the user stack: the bottom of the run of
 /// mapped pages just below USTACKTOP.
 fn stack_bottom() -> usize {
@@ -214,6 +228,7 @@ fn perenv() -> core::ops::Range<usize> {
 ///
 /// Err as for [`fork`].
 pub fn sfork() -> Result<EnvId> {
+    on_normal_stack()?;
     ensure_cow_handler()?;
     let stack = stack_bottom();
     // A page we hold copy-on-write (from an earlier fork) is not really

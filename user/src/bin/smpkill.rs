@@ -28,10 +28,10 @@
 //!   it never preempts it, so the spinner is never reaped).
 //!
 //! Then, with a child that makes system calls: a child blocked in
-//! `sys_ipc_send` (then in `sys_ipc_recv`) and woken by
-//! `sys_env_set_status(RUNNABLE)` gets `env is not recving`, the cancelled
-//! send is never delivered and the cancelled receiver receives nothing;
-//! page calls on a blocked (not running) child still work.
+//! `sys_ipc_send` (then in `sys_ipc_recv`) and woken or stopped by
+//! `sys_env_set_status` makes the same call again (it goes on waiting, a
+//! stopped receiver receives nothing), and each message is delivered
+//! exactly once; page calls on a blocked (not running) child still work.
 //!
 //! Each check prints `smpkill: <what> OK` (or `... FAILED`); the end is
 //! `smpkill: OK`. With one CPU no child ever runs elsewhere: those checks
@@ -397,7 +397,9 @@ impl Test {
         cprintf!("smpkill: {} {} OK\n", ROUNDS, what);
     }
 
-    /// A child blocked in ipc_send, then in ipc_recv, woken by set_status.
+    /// A child blocked in ipc_send, then in ipc_recv, woken and stopped by
+    /// set_status: the call is restarted each time (it goes on waiting),
+    /// and each message is delivered exactly once.
     fn ipc_check(&mut self) {
         let parent = self.me;
         let s = self.new_slot();
@@ -417,15 +419,18 @@ impl Test {
             Err(e) => panic!("fork: {e}"),
         };
         let sl = slot(s);
-        let not_recv = Error::IpcNotRecv.code() as u32;
-
-        // Blocked in ipc_send to us (we are not receiving).
-        let what = "ipc_send woken by set_status: env is not recving, the send is cancelled";
-        let sending = self.wait(WAIT_MS, || {
+        let sending = || {
             let e = env_read(envx(id));
             e.env_id == id && e.env_status == ENV_NOT_RUNNABLE && e.env_ipc_send_to == parent
-        });
-        if !sending {
+        };
+        let receiving = || {
+            let e = env_read(envx(id));
+            e.env_id == id && e.env_status == ENV_NOT_RUNNABLE && e.env_ipc_recving != 0
+        };
+
+        // Blocked in ipc_send to us (we are not receiving).
+        let what = "ipc_send woken and stopped by set_status: restarted, still waiting";
+        if !self.wait(WAIT_MS, sending) {
             self.fail(what, "the child never blocked in ipc_send");
             let _ = sys_env_destroy(id);
             return;
@@ -440,68 +445,83 @@ impl Test {
             cprintf!("smpkill: page_alloc {}, page_unmap {}\n", show(a), show(u));
             self.fail(what2, "refused");
         }
-        if let Err(e) = sys_env_set_status(id, ENV_RUNNABLE) {
-            panic!("sys_env_set_status: {e}");
-        }
-        if !self.wait(WAIT_MS, || sl.stage.load(SeqCst) >= 1) {
-            self.fail(what, "the child did not go on");
-            let _ = sys_env_destroy(id);
-            return;
-        }
-        let r1 = sl.r1.load(SeqCst);
-        if r1 == not_recv {
-            self.ok(what);
+        let woken = sys_env_set_status(id, ENV_RUNNABLE);
+        let again = self.wait(WAIT_MS, sending);
+        let stopped = sys_env_set_status(id, ENV_NOT_RUNNABLE);
+        let off_queue = env_read(envx(id)).env_ipc_send_to == 0;
+        let resumed = sys_env_set_status(id, ENV_RUNNABLE);
+        let again2 = self.wait(WAIT_MS, sending);
+        if woken.is_err() || stopped.is_err() || resumed.is_err() {
+            self.fail(what, "set_status failed");
+        } else if !again || !again2 || !off_queue || sl.stage.load(SeqCst) != 0 {
+            self.fail(what, "the send did not go on waiting");
         } else {
-            cprintf!("smpkill: the woken ipc_send returned {}\n", r1 as i32);
-            self.fail(what, "wrong result");
+            self.ok(what);
         }
 
-        // Blocked in ipc_recv.
-        let what = "ipc_recv woken by set_status: env is not recving, no longer receiving";
-        let recving = self.wait(WAIT_MS, || {
-            let e = env_read(envx(id));
-            e.env_id == id && e.env_status == ENV_NOT_RUNNABLE && e.env_ipc_recving != 0
-        });
-        if !recving {
+        // We receive the message once, and the child's send returns 0.
+        let what = "the restarted send is delivered once";
+        let r = sys_ipc_recv(UTOP);
+        let me = thisenv_read();
+        let got = r.is_ok() && me.env_ipc_from == id && me.env_ipc_value == 42;
+        if got && self.wait(WAIT_MS, || sl.stage.load(SeqCst) >= 1) && sl.r1.load(SeqCst) == 0 {
+            self.ok(what);
+        } else {
+            cprintf!(
+                "smpkill: received {}: value {} from {:08x}; the child's send returned {}\n",
+                show(r),
+                me.env_ipc_value,
+                me.env_ipc_from,
+                sl.r1.load(SeqCst) as i32
+            );
+            self.fail(what, "wrong delivery");
+        }
+
+        // Blocked in ipc_recv: woken and stopped, it goes on receiving.
+        let what = "ipc_recv woken and stopped by set_status: restarted, still receiving";
+        if !self.wait(WAIT_MS, receiving) {
             self.fail(what, "the child never blocked in ipc_recv");
             let _ = sys_env_destroy(id);
             return;
         }
-        if let Err(e) = sys_env_set_status(id, ENV_RUNNABLE) {
-            panic!("sys_env_set_status: {e}");
-        }
-        if !self.wait(WAIT_MS, || sl.stage.load(SeqCst) >= 2) {
-            self.fail(what, "the child did not go on");
-            let _ = sys_env_destroy(id);
-            return;
-        }
-        let r2 = sl.r2.load(SeqCst);
-        // It is sending to us now (or about to): not receiving.
+        let woken = sys_env_set_status(id, ENV_RUNNABLE);
+        let again = self.wait(WAIT_MS, receiving);
+        let stopped = sys_env_set_status(id, ENV_NOT_RUNNABLE);
         let t = sys_ipc_try_send(id, 1, UTOP, PteFlags::empty());
-        if r2 != not_recv {
-            cprintf!("smpkill: the woken ipc_recv returned {}\n", r2 as i32);
-            self.fail(what, "wrong result");
+        let resumed = sys_env_set_status(id, ENV_RUNNABLE);
+        let again2 = self.wait(WAIT_MS, receiving);
+        if woken.is_err() || stopped.is_err() || resumed.is_err() {
+            self.fail(what, "set_status failed");
         } else if t != Err(Error::IpcNotRecv) {
-            cprintf!("smpkill: ipc_try_send to it afterwards: {}\n", show(t));
-            self.fail(what, "it still received");
+            cprintf!("smpkill: ipc_try_send to the stopped child: {}\n", show(t));
+            self.fail(what, "a stopped child received");
+        } else if !again || !again2 || sl.stage.load(SeqCst) != 1 {
+            self.fail(what, "the receive did not go on waiting");
         } else {
             self.ok(what);
         }
 
-        // Its last message is the only one we get (not the cancelled 42).
-        let what = "the cancelled send is never delivered";
+        // Our message reaches it; then its own message reaches us.
+        let what = "the restarted receive gets the next message, once";
+        let t = sys_ipc_try_send(id, 1, UTOP, PteFlags::empty());
         let r = sys_ipc_recv(UTOP);
         let me = thisenv_read();
-        if r.is_ok() && me.env_ipc_from == id && me.env_ipc_value == 7 {
+        if t.is_ok()
+            && sl.r2.load(SeqCst) == 0
+            && r.is_ok()
+            && me.env_ipc_from == id
+            && me.env_ipc_value == 7
+        {
             self.ok(what);
         } else {
             cprintf!(
-                "smpkill: received {}: value {} from {:08x}\n",
-                show(r),
+                "smpkill: try_send {}, the child's recv {}, then received {} from {:08x}\n",
+                show(t),
+                sl.r2.load(SeqCst) as i32,
                 me.env_ipc_value,
                 me.env_ipc_from
             );
-            self.fail(what, "got another message");
+            self.fail(what, "wrong delivery");
         }
         if !self.wait(WAIT_MS, || env_status(id) == ENV_FREE) {
             self.fail("the IPC child exits", "it never did");
