@@ -26,6 +26,7 @@ extern crate alloc;
 pub mod elf;
 pub mod env;
 pub mod error;
+pub mod fsipc;
 pub mod memlayout;
 pub mod mmu;
 #[cfg(any(test, feature = "sim"))]

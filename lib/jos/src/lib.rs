@@ -9,6 +9,7 @@
 //! - `uvpt`: reading our own page tables and page reference counts.
 //! - `fork`: copy-on-write `fork` and `sfork`.
 //! - `ipc`: `ipc_send`, `ipc_recv`, `ipc_find_env`.
+//! - `file`: file descriptors and files through the file server.
 //! - `vm`: virtual-memory tricks (zero page, lazy heap and `malloc`, ...).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -21,6 +22,7 @@ pub mod cell;
 pub mod console;
 pub mod entry;
 pub mod env;
+pub mod file;
 pub mod fork;
 pub mod ipc;
 pub mod panic;

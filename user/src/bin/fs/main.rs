@@ -15,6 +15,7 @@
 
 mod bc;
 mod ide;
+mod serv;
 mod test;
 
 use fsfmt::fs::Fs;
@@ -91,5 +92,5 @@ fn start() {
         cprintf!("fs: the file system's own tests failed: {}\n", e);
         return;
     }
-    cprintf!("fs: no requests served yet: exiting\n");
+    serv::Server::new(fs).serve();
 }

@@ -1,0 +1,130 @@
+//! The file server's IPC protocol and the file descriptor page (JOS's
+//! inc/fs.h `union Fsipc` and inc/fd.h `struct Fd`), shared by the server
+//! (`user/src/bin/fs`) and the user library's file layer.
+//!
+//! A client writes a request into a page, sends it to the file server with
+//! `ipc_send(fsenv, FSREQ_*, page, P|W|U)`, and waits with `ipc_recv`; the
+//! reply is the value (bytes or 0, or a negative error code) and, for
+//! FSREQ_READ and FSREQ_STAT, data the server wrote into the same page.
+//! FSREQ_OPEN's reply also carries a page: the new file's `Fd`, shared
+//! between client and server (PTE_SHARE), whose `fd_offset` both use.
+use crate::mmu::PGSIZE;
+
+/// Longest path, NUL included (as the on-disk format's MAXPATHLEN).
+pub const MAXPATHLEN: usize = 1024;
+/// Longest name, NUL included.
+pub const MAXNAMELEN: usize = 128;
+
+/// Open a file: `FsreqOpen` in, the file's Fd page out.
+pub const FSREQ_OPEN: u32 = 1;
+/// Set a file's size: `FsreqSetSize`.
+pub const FSREQ_SET_SIZE: u32 = 2;
+/// Read at the file's offset: `FsreqRead` in, `FsretRead` out.
+pub const FSREQ_READ: u32 = 3;
+/// Write at the file's offset: `FsreqWrite`.
+pub const FSREQ_WRITE: u32 = 4;
+/// A file's name, size and type: `FsreqFileid` in, `FsretStat` out.
+pub const FSREQ_STAT: u32 = 5;
+/// Write a file's blocks back to disk: `FsreqFileid`.
+pub const FSREQ_FLUSH: u32 = 6;
+/// Remove a file: `FsreqPath`.
+pub const FSREQ_REMOVE: u32 = 7;
+/// Write every dirty block back to disk: no argument.
+pub const FSREQ_SYNC: u32 = 8;
+
+/// FSREQ_OPEN's request.
+#[repr(C)]
+pub struct FsreqOpen {
+    /// The path, NUL-terminated.
+    pub req_path: [u8; MAXPATHLEN],
+    /// O_* flags.
+    pub req_omode: i32,
+}
+
+/// FSREQ_SET_SIZE's request.
+#[repr(C)]
+pub struct FsreqSetSize {
+    /// The file (its server id).
+    pub req_fileid: i32,
+    /// The new size.
+    pub req_size: i32,
+}
+
+/// FSREQ_READ's request.
+#[repr(C)]
+pub struct FsreqRead {
+    /// The file (its server id).
+    pub req_fileid: i32,
+    /// Bytes wanted (at most a page).
+    pub req_n: u32,
+}
+
+/// FSREQ_READ's reply: the bytes read.
+#[repr(C)]
+pub struct FsretRead {
+    /// The bytes read.
+    pub ret_buf: [u8; PGSIZE],
+}
+
+/// FSREQ_WRITE's request: the bytes to write, after the id and count.
+#[repr(C)]
+pub struct FsreqWrite {
+    /// The file (its server id).
+    pub req_fileid: i32,
+    /// Bytes to write (at most `req_buf`'s size).
+    pub req_n: u32,
+    /// The bytes.
+    pub req_buf: [u8; PGSIZE - 8],
+}
+
+/// FSREQ_STAT's and FSREQ_FLUSH's request.
+#[repr(C)]
+pub struct FsreqFileid {
+    /// The file (its server id).
+    pub req_fileid: i32,
+}
+
+/// FSREQ_STAT's reply.
+#[repr(C)]
+pub struct FsretStat {
+    /// The file's name, NUL-terminated.
+    pub ret_name: [u8; MAXNAMELEN],
+    /// Its size in bytes.
+    pub ret_size: i32,
+    /// 1 for a directory.
+    pub ret_isdir: i32,
+}
+
+/// FSREQ_REMOVE's request.
+#[repr(C)]
+pub struct FsreqPath {
+    /// The path, NUL-terminated.
+    pub req_path: [u8; MAXPATHLEN],
+}
+
+/// A device's id in `Fd::fd_dev_id`: files.
+pub const DEV_FILE: i32 = b'f' as i32;
+
+/// A file descriptor: one page each at FDTABLE + i * PGSIZE in the client
+/// (the first bytes of it; for a file, the server maps the same page).
+#[repr(C)]
+pub struct Fd {
+    /// Which device (DEV_FILE, ...).
+    pub fd_dev_id: i32,
+    /// Where the next read or write goes.
+    pub fd_offset: i32,
+    /// O_RDONLY, O_WRONLY or O_RDWR.
+    pub fd_omode: i32,
+    /// For a file: the server's id for it.
+    pub fd_file_id: i32,
+}
+
+/// Where the file descriptor pages are (JOS's FDTABLE), and how many.
+pub const FDTABLE: usize = 0xD000_0000;
+/// Most open file descriptors per env.
+pub const MAXFD: usize = 32;
+
+const _: () = assert!(size_of::<FsreqOpen>() == MAXPATHLEN + 4 && size_of::<FsreqOpen>() <= PGSIZE);
+const _: () = assert!(size_of::<FsreqWrite>() == PGSIZE);
+const _: () = assert!(size_of::<FsretStat>() == MAXNAMELEN + 8);
+const _: () = assert!(size_of::<Fd>() == 16);

@@ -1,0 +1,253 @@
+//! The file server's requests (JOS's fs/serv.c): open files, and the
+//! IPC loop that serves them. Every request is hostile until checked: a
+//! file id must name a file the sender has open (its Fd page mapped by
+//! someone besides us), paths must be NUL-terminated within MAXPATHLEN,
+//! counts are clamped to what a page holds, offsets must be in range.
+use crate::bc::{self, CacheDisk};
+use abi::error::{Error, Result};
+use abi::fsipc::*;
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
+use fsfmt::fs::{FileRef, Fs};
+use fsfmt::{O_ACCMODE, O_RDONLY, O_WRONLY};
+use jos::cprintf;
+use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_alloc, sys_page_unmap};
+use jos::uvpt::{page_refcount, pte_of};
+
+/// Open files at most (JOS's MAXOPEN).
+const MAXOPEN: usize = 1024;
+/// Where the open files' Fd pages are in the server.
+const FILEVA: usize = 0xD000_0000;
+/// Where a request page arrives.
+const FSREQ: usize = 0x0FFF_F000;
+
+/// One open file.
+#[derive(Clone, Copy)]
+struct OpenFile {
+    /// Its id: the slot, plus MAXOPEN each time the slot is reused (so a
+    /// stale id from a closed file is caught).
+    fileid: i32,
+    /// Where its File is on disk.
+    file: Option<FileRef>,
+    /// The mode it was opened with.
+    mode: u32,
+}
+
+/// The server's state.
+pub struct Server {
+    fs: Fs<CacheDisk>,
+    open: jos::alloc::vec::Vec<OpenFile>,
+}
+
+/// The Fd page of open-file slot `i`.
+fn fd_va(i: usize) -> usize {
+    FILEVA + i * PGSIZE
+}
+
+/// Sends the reply to `whom`, which should be in ipc_recv by now or soon
+/// (it sent the request a moment ago): a few tries, giving it the CPU in
+/// between. A client that never receives loses its reply; it cannot
+/// block the server (a blocking send would wait for it for ever).
+fn reply(whom: abi::env::EnvId, value: u32, va: usize, perm: PteFlags) {
+    for _ in 0..100 {
+        match sys_ipc_try_send(whom, value, va, perm) {
+            Err(Error::IpcNotRecv) => jos::syscall::sys_yield(),
+            _ => return,
+        }
+    }
+    cprintf!("fs: {:08x} never took its reply\n", whom);
+}
+
+/// How many envs map the page at `va` (0 if we do not).
+fn pageref(va: usize) -> u32 {
+    pte_of(va)
+        .and_then(|p| page_refcount(p.addr()))
+        .unwrap_or(0)
+}
+
+/// The Fd in slot `i`'s page (mapped).
+fn fd(i: usize) -> &'static mut Fd {
+    // SAFETY: the slot's page is mapped (openfile_alloc maps it before
+    // use); an Fd is plain integers. Clients may change it under us, which
+    // only gives them wrong answers about their own file.
+    unsafe { &mut *(fd_va(i) as *mut Fd) }
+}
+
+/// A NUL-terminated path from a request, or E_BAD_PATH.
+fn req_path(p: &[u8; MAXPATHLEN]) -> Result<&[u8]> {
+    let n = p.iter().position(|&b| b == 0).ok_or(Error::BadPath)?;
+    Ok(&p[..n])
+}
+
+impl Server {
+    /// A server for the mounted file system `fs`.
+    pub fn new(fs: Fs<CacheDisk>) -> Server {
+        let mut open = jos::alloc::vec::Vec::new();
+        for i in 0..MAXOPEN {
+            open.push(OpenFile {
+                fileid: i as i32,
+                file: None,
+                mode: 0,
+            });
+        }
+        Server { fs, open }
+    }
+
+    /// A free slot (its Fd page mapped by us alone, or not at all): maps a
+    /// fresh zeroed Fd page and returns the slot with a new file id.
+    /// E_MAX_OPEN if all are in use, E_NO_MEM if no page.
+    fn openfile_alloc(&mut self) -> Result<usize> {
+        for i in 0..MAXOPEN {
+            match pageref(fd_va(i)) {
+                0 => sys_page_alloc(0, fd_va(i), PTE_RW)?,
+                1 => {
+                    // SAFETY: the page is mapped (by us alone).
+                    unsafe { core::ptr::write_bytes(fd_va(i) as *mut u8, 0, PGSIZE) };
+                }
+                _ => continue,
+            }
+            let o = &mut self.open[i];
+            o.fileid = o.fileid.wrapping_add(MAXOPEN as i32) & i32::MAX;
+            return Ok(i);
+        }
+        Err(Error::MaxOpen)
+    }
+
+    /// The open file `fileid` names: the slot, if it is open (someone
+    /// besides us maps its Fd page) and the id is current; E_INVAL if not.
+    fn lookup(&self, fileid: i32) -> Result<(usize, FileRef)> {
+        let i = (fileid as u32 as usize) % MAXOPEN;
+        let o = &self.open[i];
+        if pageref(fd_va(i)) <= 1 || o.fileid != fileid {
+            return Err(Error::Inval);
+        }
+        Ok((i, o.file.ok_or(Error::Inval)?))
+    }
+
+    fn serve_open(&mut self, req: &FsreqOpen) -> Result<usize> {
+        let path = req_path(&req.req_path)?;
+        let omode = req.req_omode as u32;
+        let i = self.openfile_alloc()?;
+        let file = self.fs.open(path, omode)?;
+        let o = &mut self.open[i];
+        o.file = Some(file);
+        o.mode = omode;
+        let f = fd(i);
+        f.fd_file_id = o.fileid;
+        f.fd_omode = (omode & O_ACCMODE) as i32;
+        f.fd_dev_id = DEV_FILE;
+        f.fd_offset = 0;
+        Ok(i)
+    }
+
+    fn serve_set_size(&mut self, req: &FsreqSetSize) -> Result<i32> {
+        let (i, file) = self.lookup(req.req_fileid)?;
+        if self.open[i].mode & O_ACCMODE == O_RDONLY || req.req_size < 0 {
+            return Err(Error::Inval);
+        }
+        self.fs.set_size(file, req.req_size as u32)?;
+        Ok(0)
+    }
+
+    fn serve_read(&mut self, page: *mut u8) -> Result<i32> {
+        // SAFETY: page is the request page (mapped); FsreqRead is integers.
+        let req = unsafe { &*(page as *const FsreqRead) };
+        let (i, file) = self.lookup(req.req_fileid)?;
+        if self.open[i].mode & O_ACCMODE == O_WRONLY {
+            return Err(Error::Inval);
+        }
+        let n = (req.req_n as usize).min(PGSIZE);
+        let off = u32::try_from(fd(i).fd_offset).map_err(|_| Error::Inval)?;
+        // SAFETY: the reply overwrites the same page; the request was read.
+        let ret = unsafe { &mut *(page as *mut FsretRead) };
+        let got = self.fs.read(file, &mut ret.ret_buf[..n], off)?;
+        fd(i).fd_offset = (off as usize + got) as i32;
+        Ok(got as i32)
+    }
+
+    fn serve_write(&mut self, req: &FsreqWrite) -> Result<i32> {
+        let (i, file) = self.lookup(req.req_fileid)?;
+        if self.open[i].mode & O_ACCMODE == O_RDONLY {
+            return Err(Error::Inval);
+        }
+        let n = (req.req_n as usize).min(req.req_buf.len());
+        let off = u32::try_from(fd(i).fd_offset).map_err(|_| Error::Inval)?;
+        let put = self.fs.write(file, &req.req_buf[..n], off)?;
+        fd(i).fd_offset = (off as usize + put) as i32;
+        Ok(put as i32)
+    }
+
+    fn serve_stat(&mut self, page: *mut u8) -> Result<i32> {
+        // SAFETY: page is the request page; FsreqFileid is an integer.
+        let fileid = unsafe { (*(page as *const FsreqFileid)).req_fileid };
+        let (_, file) = self.lookup(fileid)?;
+        let f = self.fs.stat(file)?;
+        // SAFETY: the reply overwrites the same page.
+        let ret = unsafe { &mut *(page as *mut FsretStat) };
+        ret.ret_name = [0; MAXNAMELEN];
+        let name = f.name();
+        ret.ret_name[..name.len()].copy_from_slice(name);
+        ret.ret_size = f.size()? as i32;
+        ret.ret_isdir = f.is_dir() as i32;
+        Ok(0)
+    }
+
+    fn serve_flush(&mut self, req: &FsreqFileid) -> Result<i32> {
+        self.lookup(req.req_fileid)?;
+        bc::sync(self.fs.nblocks())?;
+        Ok(0)
+    }
+
+    /// Serves requests for ever.
+    pub fn serve(&mut self) -> ! {
+        loop {
+            if let Err(e) = sys_ipc_recv(FSREQ) {
+                panic!("fs: ipc_recv: {e}");
+            }
+            let me = jos::env::thisenv_read();
+            let (whom, req, perm) = (me.env_ipc_from, me.env_ipc_value, me.env_ipc_perm);
+            if perm & PteFlags::P.bits() == 0 {
+                cprintf!("Invalid request from {:08x}: no argument page\n", whom);
+                continue;
+            }
+            let page = FSREQ as *mut u8;
+            let mut reply_page = None;
+            // SAFETY (each cast): FSREQ is the request page the sender gave
+            // us (mapped at least readable: perm has P); the request types
+            // are integers and byte arrays, valid for any bytes.
+            let r: Result<i32> = match req {
+                FSREQ_OPEN => self
+                    .serve_open(unsafe { &*(page as *const FsreqOpen) })
+                    .map(|i| {
+                        reply_page = Some(fd_va(i));
+                        0
+                    }),
+                FSREQ_SET_SIZE => self.serve_set_size(unsafe { &*(page as *const FsreqSetSize) }),
+                FSREQ_READ => self.serve_read(page),
+                FSREQ_WRITE => self.serve_write(unsafe { &*(page as *const FsreqWrite) }),
+                FSREQ_STAT => self.serve_stat(page),
+                FSREQ_FLUSH => self.serve_flush(unsafe { &*(page as *const FsreqFileid) }),
+                FSREQ_REMOVE => {
+                    match req_path(unsafe { &(*(page as *const FsreqPath)).req_path }) {
+                        Ok(path) => self.fs.remove(path).map(|()| 0),
+                        Err(e) => Err(e),
+                    }
+                }
+                FSREQ_SYNC => bc::sync(self.fs.nblocks()).map(|()| 0),
+                _ => {
+                    cprintf!("Invalid request code {} from {:08x}\n", req, whom);
+                    Err(Error::Inval)
+                }
+            };
+            let value = match r {
+                Ok(v) => v as u32,
+                Err(e) => e.code() as u32,
+            };
+            let (va, perm) = match reply_page {
+                Some(va) => (va, PTE_RW | PteFlags::SHARE),
+                None => (abi::memlayout::UTOP, PteFlags::empty()),
+            };
+            reply(whom, value, va, perm);
+            let _ = sys_page_unmap(0, FSREQ);
+        }
+    }
+}
