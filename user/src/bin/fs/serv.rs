@@ -72,6 +72,15 @@ fn fd(i: usize) -> &'static mut Fd {
     unsafe { &mut *(fd_va(i) as *mut Fd) }
 }
 
+/// The request page as request type `T`, once a request has arrived.
+fn request<T>() -> &'static T {
+    // SAFETY: FSREQ holds the page the sender gave us (serve checks it is
+    // mapped: perm has P); the request types of abi::fsipc are integers and
+    // byte arrays, valid for any bytes, and fit in a page. The sender may
+    // change the page under us: that only garbles its own request.
+    unsafe { &*(FSREQ as *const T) }
+}
+
 /// A NUL-terminated path from a request, or E_BAD_PATH.
 fn req_path(p: &[u8; MAXPATHLEN]) -> Result<&[u8]> {
     let n = p.iter().position(|&b| b == 0).ok_or(Error::BadPath)?;
@@ -205,33 +214,37 @@ impl Server {
             }
             let me = jos::env::thisenv_read();
             let (whom, req, perm) = (me.env_ipc_from, me.env_ipc_value, me.env_ipc_perm);
-            if perm & PteFlags::P.bits() == 0 {
-                cprintf!("Invalid request from {:08x}: no argument page\n", whom);
+            // The reply is written into the same page: it must be ours to
+            // write (a read-only page would fault the server).
+            let rw = (PteFlags::P | PteFlags::W).bits();
+            if perm & rw != rw {
+                cprintf!(
+                    "Invalid request from {:08x}: no writable argument page\n",
+                    whom
+                );
+                let _ = sys_page_unmap(0, FSREQ);
+                reply(
+                    whom,
+                    Error::Inval.code() as u32,
+                    abi::memlayout::UTOP,
+                    PteFlags::empty(),
+                );
                 continue;
             }
             let page = FSREQ as *mut u8;
             let mut reply_page = None;
-            // SAFETY (each cast): FSREQ is the request page the sender gave
-            // us (mapped at least readable: perm has P); the request types
-            // are integers and byte arrays, valid for any bytes.
             let r: Result<i32> = match req {
-                FSREQ_OPEN => self
-                    .serve_open(unsafe { &*(page as *const FsreqOpen) })
-                    .map(|i| {
-                        reply_page = Some(fd_va(i));
-                        0
-                    }),
-                FSREQ_SET_SIZE => self.serve_set_size(unsafe { &*(page as *const FsreqSetSize) }),
+                FSREQ_OPEN => self.serve_open(request()).map(|i| {
+                    reply_page = Some(fd_va(i));
+                    0
+                }),
+                FSREQ_SET_SIZE => self.serve_set_size(request()),
                 FSREQ_READ => self.serve_read(page),
-                FSREQ_WRITE => self.serve_write(unsafe { &*(page as *const FsreqWrite) }),
+                FSREQ_WRITE => self.serve_write(request()),
                 FSREQ_STAT => self.serve_stat(page),
-                FSREQ_FLUSH => self.serve_flush(unsafe { &*(page as *const FsreqFileid) }),
-                FSREQ_REMOVE => {
-                    match req_path(unsafe { &(*(page as *const FsreqPath)).req_path }) {
-                        Ok(path) => self.fs.remove(path).map(|()| 0),
-                        Err(e) => Err(e),
-                    }
-                }
+                FSREQ_FLUSH => self.serve_flush(request()),
+                FSREQ_REMOVE => req_path(&request::<FsreqPath>().req_path)
+                    .and_then(|p| self.fs.remove(p).map(|()| 0)),
                 FSREQ_SYNC => bc::sync(self.fs.nblocks()).map(|()| 0),
                 _ => {
                     cprintf!("Invalid request code {} from {:08x}\n", req, whom);
