@@ -1807,6 +1807,17 @@ def test_testfile():
     check_fs_clients_freed(r)
 
 
+@test(10, "fsattack: hostile requests to the file server")
+def test_fsattack():
+    """Bad, stale and closed file ids on every request, unterminated paths,
+    wrong modes, huge counts and offsets, unknown requests, a read-only
+    request page: each gets an error, and the server still serves."""
+    r = fs_run("fsattack")
+    r.match("fsattack: OK$", no=[".*FAILED", KERNEL_PANIC, USER_PANIC,
+                                 ENV + "unhandled page fault", "  trap "])
+    check_fs_clients_freed(r)
+
+
 env_test(5, "faultio: only the file server may use I/O ports", "faultio",
          expect=["  trap 0x0000000d General Protection", U + "free env 00001000"],
          never=[".*made it here", "eflags wrong"])

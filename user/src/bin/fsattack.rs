@@ -1,0 +1,174 @@
+//! fsattack: hostile requests to the file server. Each must get an error
+//! (or a harmless answer), never crash or wedge the server, and leave what
+//! the server serves to others intact: at the end an honest client still
+//! reads /newmotd correctly. Run with `make run-fsattack-nox FS=1`.
+#![no_std]
+#![no_main]
+
+use abi::error::Error;
+use abi::fsipc::*;
+use abi::mmu::{PGSIZE, PteFlags};
+use jos::cprintf;
+use jos::file::{close, fsipc, fsipcbuf, fsipcbuf_as, omode, open, read, write};
+use jos::ipc_find_env;
+use jos::syscall::{sys_ipc_recv, sys_ipc_send, sys_page_alloc, sys_page_unmap};
+
+jos::main!(umain);
+
+const MSG: &[u8] = b"This is the NEW message of the day!\n\n";
+/// A page of our own to send read-only.
+const SCRATCH: usize = 0x0a00_0000;
+
+fn expect(what: &str, r: Result<u32, Error>, want: Error, failures: &mut u32) {
+    if r != Err(want) {
+        cprintf!("fsattack: {}: {:?}, expected {} FAILED\n", what, r, want);
+        *failures += 1;
+    }
+}
+
+/// A request with file id `id` and type `req` (the rest of the page as it is).
+fn with_fileid(req: u32, id: i32) -> Result<u32, Error> {
+    // SAFETY: the request page is ours until the reply.
+    unsafe { fsipcbuf_as::<FsreqRead>() }.req_fileid = id;
+    fsipc(req, None)
+}
+
+fn umain(_args: &[&str]) {
+    let mut failures = 0;
+    let fs = ipc_find_env(abi::env::ENV_TYPE_FS).expect("no file server");
+
+    // Bad file ids, of every request that takes one.
+    for req in [
+        FSREQ_READ,
+        FSREQ_WRITE,
+        FSREQ_STAT,
+        FSREQ_FLUSH,
+        FSREQ_SET_SIZE,
+    ] {
+        for id in [0, -1, i32::MIN, i32::MAX, 1024, 12345] {
+            expect(
+                "a bad file id",
+                with_fileid(req, id),
+                Error::Inval,
+                &mut failures,
+            );
+        }
+    }
+    // Another env's file: our own id of a file we closed is stale.
+    let n = open("/newmotd", omode::RDONLY).expect("open /newmotd");
+    // SAFETY: descriptor n is open: its page is mapped.
+    let id = unsafe { (*((FDTABLE + n * PGSIZE) as *const Fd)).fd_file_id };
+    close(n).expect("close");
+    expect(
+        "a closed file's id",
+        with_fileid(FSREQ_READ, id),
+        Error::Inval,
+        &mut failures,
+    );
+
+    // Paths without a NUL, too long, malformed.
+    // SAFETY: the request page is ours until the reply.
+    let req = unsafe { fsipcbuf_as::<FsreqOpen>() };
+    req.req_path = [b'a'; MAXPATHLEN];
+    req.req_omode = omode::RDONLY as i32;
+    expect(
+        "a path without its NUL",
+        fsipc(FSREQ_OPEN, Some(0xCCCC_C000)),
+        Error::BadPath,
+        &mut failures,
+    );
+    // ("" and "//" name the root, as in JOS: opening it is fine.)
+    for path in ["/newmotd/x", "/no/such/dir"] {
+        let r = open(path, omode::RDONLY).map(|n| n as u32);
+        if r.is_ok() {
+            cprintf!("fsattack: open {:?} succeeded FAILED\n", path);
+            failures += 1;
+        }
+    }
+    // SAFETY: as above.
+    let req = unsafe { fsipcbuf_as::<FsreqPath>() };
+    req.req_path = [b'/'; MAXPATHLEN];
+    expect(
+        "remove without a NUL",
+        fsipc(FSREQ_REMOVE, None),
+        Error::BadPath,
+        &mut failures,
+    );
+
+    // Modes: writing a read-only file, reading a write-only one.
+    let n = open("/newmotd", omode::RDONLY).expect("open /newmotd");
+    expect(
+        "write to a read-only file",
+        write(n, b"x").map(|v| v as u32),
+        Error::Inval,
+        &mut failures,
+    );
+    // A huge count is clamped to a page; a huge offset reads nothing.
+    // SAFETY: descriptor n is open.
+    let fd = unsafe { &mut *((FDTABLE + n * PGSIZE) as *mut Fd) };
+    // SAFETY: the request page is ours until the reply.
+    let r = unsafe { fsipcbuf_as::<FsreqRead>() };
+    r.req_fileid = fd.fd_file_id;
+    r.req_n = u32::MAX;
+    match fsipc(FSREQ_READ, None) {
+        Ok(got) if got as usize == MSG.len() => {}
+        other => {
+            cprintf!("fsattack: a huge read count: {:?} FAILED\n", other);
+            failures += 1;
+        }
+    }
+    fd.fd_offset = i32::MAX;
+    let mut buf = [0u8; 64];
+    if read(n, &mut buf) != Ok(0) {
+        cprintf!("fsattack: a read past the end did not read 0 bytes FAILED\n");
+        failures += 1;
+    }
+    fd.fd_offset = -5;
+    if read(n, &mut buf).is_ok() {
+        cprintf!("fsattack: a negative offset read FAILED\n");
+        failures += 1;
+    }
+    close(n).expect("close");
+    let w = open("/fsattack-w", omode::WRONLY | omode::CREAT).expect("create");
+    expect(
+        "read from a write-only file",
+        read(w, &mut buf).map(|v| v as u32),
+        Error::Inval,
+        &mut failures,
+    );
+    close(w).expect("close");
+    let _ = jos::file::remove("/fsattack-w");
+
+    // An unknown request code, and a request sent on a read-only page.
+    expect(
+        "an unknown request",
+        fsipc(999, None),
+        Error::Inval,
+        &mut failures,
+    );
+    sys_page_alloc(0, SCRATCH, PteFlags::P | PteFlags::U).expect("alloc");
+    sys_ipc_send(fs, FSREQ_SYNC, SCRATCH, PteFlags::P | PteFlags::U).expect("send");
+    let r = sys_ipc_recv(abi::memlayout::UTOP);
+    let v = jos::env::thisenv_read().env_ipc_value as i32;
+    if r.is_err() || v != Error::Inval.code() {
+        cprintf!("fsattack: a read-only request page got {} FAILED\n", v);
+        failures += 1;
+    }
+    let _ = sys_page_unmap(0, SCRATCH);
+    let _ = fsipcbuf();
+
+    // The server still serves an honest client.
+    let n = open("/newmotd", omode::RDONLY).expect("open /newmotd after the attacks");
+    let mut buf = [0u8; 128];
+    let got = jos::file::readn(n, &mut buf).expect("read");
+    close(n).expect("close");
+    if &buf[..got] != MSG {
+        cprintf!("fsattack: /newmotd reads wrong after the attacks FAILED\n");
+        failures += 1;
+    }
+    if failures == 0 {
+        cprintf!("fsattack: OK\n");
+    } else {
+        cprintf!("fsattack: {} check(s) FAILED\n", failures);
+    }
+}
