@@ -1782,29 +1782,31 @@ def test_fs_boot():
     check_fs_clients_freed(r)
 
 
-FS_INTERNAL_LINES = ["block cache is good", "superblock is good", "bitmap is good",
-                     "alloc_block is good", "file_open is good", "file_get_block is good",
-                     "file_flush is good", "file_truncate is good", "file rewrite is good"]
+def fs_lines_test(points, name, prog, lines):
+    """Declare a test that runs `prog` with the file server and needs each
+    of `lines`, in order: no panic, no fault, no complaint from the server,
+    and every client env freed."""
+
+    def fn():
+        r = fs_run(prog)
+        r.match(*["%s$" % re.escape(line) for line in lines], ordered=True,
+                no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: "])
+        check_fs_clients_freed(r)
+
+    fn.__name__ = "test_" + re.sub(r"\W", "_", name)
+    test(points, name)(fn)
 
 
-@test(10, "the file server's own tests (JOS's fs/test.c) through the block cache")
-def test_fs_internal():
-    r = fs_run("hello")
-    r.match(*["%s$" % re.escape(line) for line in FS_INTERNAL_LINES], ordered=True,
-            no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: "])
+fs_lines_test(10, "the file server's own tests (JOS's fs/test.c) through the block cache",
+              "hello", ["block cache is good", "superblock is good", "bitmap is good",
+                        "alloc_block is good", "file_open is good", "file_get_block is good",
+                        "file_flush is good", "file_truncate is good", "file rewrite is good"])
 
-
-TESTFILE_LINES = ["serve_open is good", "file_stat is good", "file_read is good",
-                  "file_close is good", "stale fileid is good", "file_write is good",
-                  "file_read after file_write is good", "open is good", "large file is good"]
-
-
-@test(15, "testfile: the file server's requests, by hand and through descriptors")
-def test_testfile():
-    r = fs_run("testfile")
-    r.match(*["%s$" % re.escape(line) for line in TESTFILE_LINES], ordered=True,
-            no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: "])
-    check_fs_clients_freed(r)
+fs_lines_test(15, "testfile: the file server's requests, by hand and through descriptors",
+              "testfile", ["serve_open is good", "file_stat is good", "file_read is good",
+                           "file_close is good", "stale fileid is good", "file_write is good",
+                           "file_read after file_write is good", "open is good",
+                           "large file is good"])
 
 
 @test(10, "fsattack: hostile requests to the file server")
