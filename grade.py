@@ -1813,6 +1813,10 @@ fs_lines_test(15, "testfile: the file server's requests, by hand and through des
                            "large file is good"])
 
 
+fs_lines_test(10, "fsevict: with no page free, the file server gives up clean cached blocks",
+              "fsevict", ["fsevict: the server read 4 files with no page free: OK"])
+
+
 @test(10, "fsattack: hostile requests to the file server")
 def test_fsattack():
     """Bad, stale and closed file ids on every request, unterminated paths,

@@ -3,14 +3,17 @@
 //! block is read from disk only when it is first touched, by this region's
 //! page-fault handler. A block is written back by `flush_block` only if the
 //! page's dirty bit (read through UVPT) says it changed since it was read
-//! or last flushed; remapping the page in place clears the bit.
+//! or last flushed; remapping the page in place clears the bit. When
+//! memory is short, clean blocks are given up (unmapped) to make room:
+//! they are read again when next touched.
 use crate::ide::{Ide, SECTSIZE};
 use abi::error::{Error, Result};
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::UTrapframe;
+use core::sync::atomic::{AtomicU32, Ordering};
 use fsfmt::{BLKSIZE, Block};
 use jos::pgfault::{Fault, add_region};
-use jos::syscall::{sys_page_alloc, sys_page_map};
+use jos::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use jos::uvpt::pte_of;
 
 /// Where the disk is mapped.
@@ -54,8 +57,19 @@ fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
     let addr = utf.utf_fault_va as usize;
     let va = round_down(addr, PGSIZE);
     let blockno = ((va - DISKMAP) / BLKSIZE) as u32;
-    if let Err(e) = sys_page_alloc(0, va, PTE_RW) {
-        panic!("bc: no page for block {blockno}: {e}");
+    // Memory short: drop clean cached blocks (they can be read again) until
+    // a page is free; with none clean, write the dirty ones back first.
+    let mut synced = false;
+    while let Err(e) = sys_page_alloc(0, va, PTE_RW) {
+        if e != Error::NoMem {
+            panic!("bc: no page for block {blockno}: {e}");
+        }
+        if !evict_one(va) {
+            if synced || sync(NBLOCKS.load(Ordering::Relaxed)).is_err() {
+                panic!("bc: no page for block {blockno}, and no cached block to give up");
+            }
+            synced = true;
+        }
     }
     // SAFETY: va was just mapped, a page of our own.
     let page = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, BLKSIZE) };
@@ -67,6 +81,45 @@ fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
         panic!("bc: remapping block {blockno}: {e}");
     }
     Fault::Handled
+}
+
+/// Blocks in the file system, once the superblock is read (0 before):
+/// how far eviction looks.
+static NBLOCKS: AtomicU32 = AtomicU32::new(0);
+/// Where eviction looks next (a clock hand over the blocks).
+static HAND: AtomicU32 = AtomicU32::new(0);
+/// Clean blocks given up to free memory, for the record.
+pub static EVICTED: AtomicU32 = AtomicU32::new(0);
+
+/// Records the file system's size (from its superblock), for eviction.
+pub fn set_nblocks(n: u32) {
+    NBLOCKS.store(n.min((DISKSIZE / BLKSIZE) as u32), Ordering::Relaxed);
+}
+
+/// Unmaps one cached block that is clean (not written since it was read or
+/// flushed), other than the page at `keep`, going round the blocks from
+/// where the last eviction stopped. Returns whether it found one. (The file
+/// system layer only copies blocks in and out, so no one holds a pointer
+/// into a cached block.)
+fn evict_one(keep: usize) -> bool {
+    let n = NBLOCKS.load(Ordering::Relaxed);
+    let hand = HAND.load(Ordering::Relaxed);
+    for k in 0..n {
+        let b = (hand + k) % n;
+        let va = diskaddr(b);
+        if va != keep && va_is_mapped(va) && !va_is_dirty(va) && sys_page_unmap(0, va).is_ok() {
+            HAND.store((b + 1) % n, Ordering::Relaxed);
+            EVICTED.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+    }
+    false
+}
+
+/// Gives up one clean cached block to free a page for something else (an
+/// open file's Fd page). Returns whether there was one.
+pub fn make_room() -> bool {
+    evict_one(0)
 }
 
 /// Writes the block holding `va` back to disk if it is cached and dirty,
@@ -108,7 +161,7 @@ fn check_bc() -> Result<()> {
             va_is_mapped(va) && !va_is_dirty(va),
             "bc: flush left block 1 dirty"
         );
-        jos::syscall::sys_page_unmap(0, va)?;
+        sys_page_unmap(0, va)?;
         assert!(!va_is_mapped(va), "bc: block 1 still mapped");
         // Read back from disk by the fault handler.
         assert!(

@@ -78,6 +78,7 @@ fn start() {
         return;
     }
     cprintf!("superblock is good\n");
+    bc::set_nblocks(nblocks);
     // Mounting checks the superblock again, and that the boot, super and
     // bitmap blocks are marked in use (JOS's check_bitmap).
     let mut fs = match Fs::mount(bc::CacheDisk) {

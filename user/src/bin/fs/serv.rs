@@ -107,7 +107,14 @@ impl Server {
     fn openfile_alloc(&mut self) -> Result<usize> {
         for i in 0..MAXOPEN {
             match pageref(fd_va(i)) {
-                0 => sys_page_alloc(0, fd_va(i), PTE_RW)?,
+                0 => {
+                    // Memory short: a clean cached block makes room.
+                    while let Err(e) = sys_page_alloc(0, fd_va(i), PTE_RW) {
+                        if e != Error::NoMem || !bc::make_room() {
+                            return Err(e);
+                        }
+                    }
+                }
                 1 => {
                     // SAFETY: the page is mapped (by us alone).
                     unsafe { core::ptr::write_bytes(fd_va(i) as *mut u8, 0, PGSIZE) };
