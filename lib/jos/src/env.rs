@@ -92,6 +92,14 @@ pub fn env_status(id: EnvId) -> u32 {
     }
 }
 
+/// Waits (giving up the CPU) until environment `id` is gone: freed, or its
+/// slot reused by another (JOS's lib/wait.c `wait`).
+pub fn wait(id: EnvId) {
+    while env_status(id) != abi::env::ENV_FREE {
+        syscall::sys_yield();
+    }
+}
+
 /// Ends this environment. Never returns.
 pub fn exit() -> ! {
     let _ = syscall::sys_env_destroy(0);

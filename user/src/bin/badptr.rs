@@ -15,12 +15,10 @@
 #![no_std]
 #![no_main]
 
-use abi::env::ENV_FREE;
 use abi::memlayout::{KERNBASE, USTACKTOP};
 use abi::mmu::{PTE_RW, PteFlags};
 use abi::trap::{T_SYSCALL, Trapframe};
 use jos::cprintf;
-use jos::env::env_status;
 use jos::syscall::{
     sys_cputs_raw, sys_env_destroy, sys_page_alloc, sys_page_map, sys_page_unmap, sys_yield,
 };
@@ -117,9 +115,7 @@ fn umain(_args: &[&str]) {
         let _ = sys_env_destroy(child);
         panic!("sys_env_set_trapframe from address 0 returned {r}");
     }
-    while env_status(child) != ENV_FREE {
-        sys_yield();
-    }
+    jos::env::wait(child);
     cprintf!("badptr: sys_env_set_trapframe with a frame at address 0 OK\n");
 
     for va in [0, WINDOW] {

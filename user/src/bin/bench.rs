@@ -16,12 +16,11 @@
 #![no_std]
 #![no_main]
 
-use abi::env::{ENV_FREE, EnvId};
+use abi::env::EnvId;
 use abi::memlayout::UTOP;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use abi::trap::UTrapframe;
 use jos::cprintf;
-use jos::env::env_status;
 use jos::pgfault::{Fault, add_region};
 use jos::syscall::{
     sys_env_destroy, sys_getenvid, sys_ipc_recv, sys_ipc_send, sys_page_alloc, sys_page_map,
@@ -62,12 +61,6 @@ fn fork() -> EnvId {
     match jos::fork() {
         Ok(id) => id,
         Err(e) => panic!("fork: {e}"),
-    }
-}
-
-fn wait_free(id: EnvId) {
-    while env_status(id) != ENV_FREE {
-        sys_yield();
     }
 }
 
@@ -124,7 +117,7 @@ fn umain(_args: &[&str]) {
         }),
     );
     let _ = sys_env_destroy(child);
-    wait_free(child);
+    jos::env::wait(child);
 
     // Upcall round trip.
     if let Err(e) = add_region(FAULTPAGE, FAULTPAGE + PGSIZE, "bench", skip_store) {
@@ -163,7 +156,7 @@ fn umain(_args: &[&str]) {
             if id == 0 {
                 jos::exit();
             }
-            wait_free(id);
+            jos::env::wait(id);
         }),
     );
 
@@ -183,7 +176,7 @@ fn umain(_args: &[&str]) {
             }
             *r = (rdtsc() - t0) / DATA_PAGES as u64;
             let _ = sys_ipc_send(id, 0, UTOP, PteFlags::empty());
-            wait_free(id);
+            jos::env::wait(id);
         }
         t.sort_unstable();
         t[RUNS / 2]
@@ -209,7 +202,7 @@ fn umain(_args: &[&str]) {
         }),
     );
     let _ = sys_env_destroy(echo);
-    wait_free(echo);
+    jos::env::wait(echo);
     for i in 0..DATA_PAGES {
         let _ = sys_page_unmap(0, DATA + i * PGSIZE);
     }

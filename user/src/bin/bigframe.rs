@@ -27,7 +27,7 @@
 #![no_std]
 #![no_main]
 
-use abi::env::{ENV_FREE, EnvId};
+use abi::env::EnvId;
 use abi::memlayout::USTACKTOP;
 use abi::mmu::{PGSIZE, PTE_RW};
 use abi::trap::UTrapframe;
@@ -35,8 +35,7 @@ use core::hint::black_box;
 use core::mem::MaybeUninit;
 use core::ptr::{read_volatile, write_volatile};
 use jos::cprintf;
-use jos::env::env_status;
-use jos::syscall::{sys_page_alloc, sys_yield};
+use jos::syscall::sys_page_alloc;
 use jos::vm::stack::{GUARD_PAGES, enable_stack_growth, stack_limit};
 
 jos::main!(umain);
@@ -146,9 +145,7 @@ fn run_child(f: fn()) {
         Ok(id) => id,
         Err(e) => panic!("fork: {e}"),
     };
-    while env_status(child) != ENV_FREE {
-        sys_yield();
-    }
+    jos::env::wait(child);
 }
 
 fn umain(_args: &[&str]) {

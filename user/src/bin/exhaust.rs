@@ -26,7 +26,6 @@
 
 extern crate alloc;
 
-use abi::env::ENV_FREE;
 use abi::error::Error;
 use abi::memlayout::{UTOP, UXSTACKTOP};
 use abi::mmu::{PGSIZE, PTE_RW};
@@ -34,9 +33,8 @@ use abi::trap::UTrapframe;
 use alloc::vec::Vec;
 use core::ptr::{null_mut, read_volatile, write_volatile};
 use jos::cprintf;
-use jos::env::env_status;
 use jos::pgfault::{Fault, add_region};
-use jos::syscall::{sys_page_alloc, sys_page_unmap, sys_yield};
+use jos::syscall::{sys_page_alloc, sys_page_unmap};
 use jos::vm::heap::sbrk;
 use jos::vm::malloc::{calloc, free, heap_check, malloc, posix_memalign, realloc};
 use jos::vm::stack::enable_stack_growth;
@@ -292,9 +290,7 @@ fn recovered() {
             return;
         }
     };
-    while env_status(child) != ENV_FREE {
-        sys_yield();
-    }
+    jos::env::wait(child);
     check(true, "fork after freeing");
     let p = malloc(1 << 20);
     let ok = !p.is_null() && {

@@ -18,11 +18,9 @@
 #![no_std]
 #![no_main]
 
-use abi::env::ENV_FREE;
 use abi::mmu::{PTE_RW, PteFlags};
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use jos::cprintf;
-use jos::env::env_status;
 use jos::syscall::{sys_page_alloc, sys_page_unmap, sys_yield};
 use user::fpu;
 
@@ -127,9 +125,7 @@ fn umain(_args: &[&str]) {
         lost == 0 && sh.reader_lost.load(SeqCst) == 0,
         &mut failures,
     );
-    while env_status(reader_id) != ENV_FREE {
-        sys_yield();
-    }
+    jos::env::wait(reader_id);
 
     // Fork copies the FPU; afterwards each side's registers are its own.
     let child = match jos::fork() {
@@ -160,9 +156,7 @@ fn umain(_args: &[&str]) {
         sh.child_inherited.load(SeqCst) == 1 && sh.child_kept.load(SeqCst) == 1 && mine,
         &mut failures,
     );
-    while env_status(child) != ENV_FREE {
-        sys_yield();
-    }
+    jos::env::wait(child);
     fpu::pop();
     if let Err(e) = sys_page_unmap(0, SHARED) {
         panic!("sys_page_unmap: {e}");

@@ -15,15 +15,13 @@
 
 extern crate alloc;
 
-use abi::env::ENV_FREE;
 use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::UTrapframe;
 use alloc::vec::Vec;
 use core::ptr::{read_volatile, write_volatile};
 use jos::cprintf;
-use jos::env::env_status;
 use jos::pgfault::{Fault, add_region, set_cow_handler};
-use jos::syscall::{sys_page_alloc, sys_yield};
+use jos::syscall::sys_page_alloc;
 use jos::uvpt::pte_of;
 use jos::vm::copy_page_to;
 
@@ -183,9 +181,7 @@ fn umain(_args: &[&str]) {
     }
     side("parent", 0xa, 8..12);
     // Wait for the child to finish, then check nothing of ours changed.
-    while env_status(child) != ENV_FREE {
-        sys_yield();
-    }
+    jos::env::wait(child);
     // SAFETY: SHARED is ours.
     let v = unsafe { read_volatile((&raw const SHARED.0).cast::<u8>()) };
     check(v == 0xa, "parent", "the child's writes stayed in the child");

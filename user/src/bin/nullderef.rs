@@ -14,11 +14,10 @@
 #![no_std]
 #![no_main]
 
-use abi::env::{ENV_FREE, EnvId};
+use abi::env::EnvId;
 use core::arch::global_asm;
 use jos::cprintf;
-use jos::env::env_status;
-use jos::syscall::{sys_getenvid, sys_yield};
+use jos::syscall::sys_getenvid;
 use jos::vm::null::enable_null_guard;
 
 jos::main!(umain);
@@ -94,9 +93,7 @@ fn run_child(f: fn()) -> EnvId {
         Ok(id) => id,
         Err(e) => panic!("fork: {e}"),
     };
-    while env_status(child) != ENV_FREE {
-        sys_yield();
-    }
+    jos::env::wait(child);
     child
 }
 

@@ -204,9 +204,7 @@ fn umain(_args: &[&str]) {
         let me = jos::env::thisenv().env_id;
         let child = fork_or_die();
         if child == 0 {
-            while env_status(me) != ENV_FREE {
-                sys_yield();
-            }
+            jos::env::wait(me);
             let r = sys_env_set_status(0, ENV_NOT_RUNNABLE);
             shared().suspend.store(
                 match r {

@@ -18,14 +18,13 @@
 #![no_std]
 #![no_main]
 
-use abi::env::{ENV_FREE, EnvId};
+use abi::env::EnvId;
 use abi::trap::UTrapframe;
 use core::hint::black_box;
 use core::ptr::read_volatile;
 use jos::cprintf;
-use jos::env::env_status;
 use jos::pgfault::{Fault, add_region};
-use jos::syscall::{sys_getenvid, sys_yield};
+use jos::syscall::sys_getenvid;
 use jos::vm::stack::{enable_stack_growth, stack_limit, stack_pages};
 
 jos::main!(umain);
@@ -68,13 +67,6 @@ fn spawn_child(f: fn()) -> EnvId {
     }
 }
 
-/// Yields until environment `id` is gone.
-fn wait(id: EnvId) {
-    while env_status(id) != ENV_FREE {
-        sys_yield();
-    }
-}
-
 /// The first child: recursion without end.
 fn overflow_stack() {
     cprintf!(
@@ -111,7 +103,7 @@ fn umain(_args: &[&str]) {
     );
     for f in [overflow_stack as fn(), overflow_exception_stack] {
         let child = spawn_child(f);
-        wait(child);
+        jos::env::wait(child);
         cprintf!("stackoverflow: child {:08x} is gone\n", child);
     }
     // About 28 KiB of frames: the parent's own stack still grows.
