@@ -47,9 +47,17 @@ pub fn thisenv_id() -> EnvId {
 /// Whether env `id`'s page directory is ours.
 fn is_us(id: EnvId) -> bool {
     use abi::memlayout::{KERNBASE, UVPT};
-    let e = env_read(envx(id));
+    let e: *const Env = &envs()[envx(id)];
+    // SAFETY: `e` points into the mapped Env array; only two fields are
+    // read (this runs on every thisenv_id, so on every ipc_recv).
+    let (eid, pgdir) = unsafe {
+        (
+            core::ptr::read_volatile(&raw const (*e).env_id),
+            core::ptr::read_volatile(&raw const (*e).env_pgdir),
+        )
+    };
     let ours = crate::uvpt::uvpd(abi::mmu::pdx(UVPT)).addr();
-    e.env_id == id && (e.env_pgdir as usize).wrapping_sub(KERNBASE) == ours
+    eid == id && (pgdir as usize).wrapping_sub(KERNBASE) == ours
 }
 
 /// The read-only Env array the kernel maps at UENVS.
