@@ -217,12 +217,10 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     cpu::lock_kernel();
 
     // SAFETY: e is this CPU's env; the kernel lock is held.
-    unsafe {
-        if (*e).env_status == ENV_DYING {
-            env::env_free(e);
-            cpu::set_curenv(core::ptr::null_mut());
-            sched::sched_yield();
-        }
+    if unsafe { (*e).env_status } == ENV_DYING {
+        // Destroyed meanwhile by another CPU, which left the freeing to us
+        // (e is ours again now): this does not return.
+        sched::env_destroy(e);
     }
     if env::take_tf_replaced(e) {
         // sys_env_set_trapframe gave the env new registers while this trap
