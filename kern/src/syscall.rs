@@ -44,6 +44,15 @@ pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
     }
 }
 
+/// Makes the env whose registers are `tf`, trapped in `int $0x30`, make
+/// system call `num` again when it resumes: eip back on the 2-byte
+/// instruction, eax the call number (the arguments are still in the other
+/// registers, which the kernel never changes).
+pub fn restart_syscall(tf: &mut Trapframe, num: u32) {
+    tf.tf_eip = tf.tf_eip.wrapping_sub(2);
+    tf.tf_regs.reg_eax = num;
+}
+
 /// The current environment (there always is one during a system call).
 fn cur() -> *mut Env {
     cpu::curenv()
@@ -139,10 +148,8 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
         // Blocked in sys_ipc_send or sys_ipc_recv: the wait ends (so no
         // sender or receiver later touches an env that is running again,
         // or wakes one its parent stopped), and the call is restarted when
-        // the env runs again, as any system call a stop interrupts: eip
-        // back on the 2-byte `int $0x30`, eax the call number again (the
-        // arguments are still in the other registers). Stopping and
-        // resuming a blocked env is then invisible to it.
+        // the env runs again, as any system call a stop interrupts.
+        // Stopping and resuming a blocked env is then invisible to it.
         let restart = if (*e).env_ipc_send_to != 0 {
             env::cancel_send(e);
             Some(Syscall::IpcSend)
@@ -153,9 +160,7 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
             None
         };
         if let Some(call) = restart {
-            let tf = &mut (*e).env_tf;
-            tf.tf_eip = tf.tf_eip.wrapping_sub(2);
-            tf.tf_regs.reg_eax = call.number();
+            restart_syscall(&mut (*e).env_tf, call.number());
         }
         env::set_status(e, status);
     }

@@ -239,11 +239,10 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     if unsafe { (*e).env_status } != ENV_RUNNING && is_restartable(trapno) {
         // Stopped (sys_env_set_status NOT_RUNNABLE) while this trap waited
         // for the lock: a stopped env does nothing more, not even the system
-        // call it was making. The call is restarted when it runs again (eip
-        // back on the 2-byte `int $0x30`, eax still the call number); a
-        // fault just happens again.
+        // call it was making. The call is restarted when it runs again (eax
+        // still holds its number); a fault just happens again.
         if trapno == T_SYSCALL {
-            tf.tf_eip = tf.tf_eip.wrapping_sub(2);
+            syscall::restart_syscall(tf, tf.tf_regs.reg_eax);
         }
         resume();
     }
