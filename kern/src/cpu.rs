@@ -83,15 +83,8 @@ pub fn set_cpus(apic_ids: impl Iterator<Item = u8>) {
 /// (the boot stack, the AP trampoline's, the double-fault task's) the
 /// LAPIC says.
 pub fn cpunum() -> usize {
-    use abi::memlayout::{KSTACKTOP, KSTKGAP, KSTKSIZE};
-    let slot = KSTKSIZE + KSTKGAP;
-    let esp = crate::arch::x86::read_esp();
-    if esp < KSTACKTOP && esp >= KSTACKTOP - NCPU * slot {
-        // Inside slot i means KSTACKTOP - esp in (i * slot, (i + 1) * slot].
-        (KSTACKTOP - 1 - esp) / slot
-    } else {
-        crate::smp::lapic::cpunum()
-    }
+    abi::memlayout::kstack_cpu(crate::arch::x86::read_esp())
+        .unwrap_or_else(crate::smp::lapic::cpunum)
 }
 
 /// This CPU's state.

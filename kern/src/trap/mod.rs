@@ -134,15 +134,13 @@ extern "C" fn double_fault_task() -> ! {
         ebp,
         x86::rcr2()
     );
-    if (MMIOLIM..KERNBASE).contains(&esp) {
-        let cpu = (KSTACKTOP - esp) / (KSTKSIZE + KSTKGAP);
-        let top = kstacktop(cpu);
-        if esp < top - KSTKSIZE {
-            cprintf!(
-                "  (esp is in the guard gap below CPU {}'s kernel stack: a kernel stack overflow)\n",
-                cpu
-            );
-        }
+    if let Some(cpu) = kstack_cpu(esp)
+        && esp < kstacktop(cpu) - KSTKSIZE
+    {
+        cprintf!(
+            "  (esp is in the guard gap below CPU {}'s kernel stack: a kernel stack overflow)\n",
+            cpu
+        );
     }
     panic!("double fault");
 }

@@ -142,6 +142,17 @@ pub const fn kstacktop(cpu: usize) -> usize {
     KSTACKTOP - cpu * (KSTKSIZE + KSTKGAP)
 }
 
+/// The CPU whose kernel-stack slot holds address `esp`: slot i is CPU i's
+/// stack and the guard gap below it, the addresses in
+/// (`kstacktop(i + 1)`, `kstacktop(i)`]. None outside every slot.
+pub const fn kstack_cpu(esp: usize) -> Option<usize> {
+    let slot = KSTKSIZE + KSTKGAP;
+    if esp > KSTACKTOP || esp <= KSTACKTOP - NCPU * slot {
+        return None;
+    }
+    Some((KSTACKTOP - esp) / slot)
+}
+
 // --- Compile-time checks of the layout ------------------------------------
 
 // Everything must fit in a 32-bit address space.
@@ -195,6 +206,20 @@ const _: () = assert!((0x1000_0000 / PGSIZE) * 8 <= UZERO - UPAGES);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kstack_cpu_finds_the_slot() {
+        for cpu in 0..NCPU {
+            let top = kstacktop(cpu);
+            assert_eq!(kstack_cpu(top), Some(cpu));
+            assert_eq!(kstack_cpu(top - 4), Some(cpu));
+            assert_eq!(kstack_cpu(top - KSTKSIZE - 4), Some(cpu)); // in the gap
+            assert_eq!(kstack_cpu(top - KSTKSIZE - KSTKGAP + 1), Some(cpu));
+        }
+        assert_eq!(kstack_cpu(KSTACKTOP + 4), None);
+        assert_eq!(kstack_cpu(KSTACKTOP - NCPU * (KSTKSIZE + KSTKGAP)), None);
+        assert_eq!(kstack_cpu(0), None);
+    }
 
     #[test]
     fn kernel_stacks_are_separated_by_gaps() {
