@@ -15,6 +15,23 @@ pub const MAXPATHLEN: usize = 1024;
 /// Longest name, NUL included.
 pub const MAXNAMELEN: usize = 128;
 
+/// Open-mode bits (JOS's `inc/lib.h`): access mode in the low two bits.
+pub const O_RDONLY: u32 = 0x0000;
+/// Open for writing only.
+pub const O_WRONLY: u32 = 0x0001;
+/// Open for reading and writing.
+pub const O_RDWR: u32 = 0x0002;
+/// Mask of the access-mode bits.
+pub const O_ACCMODE: u32 = 0x0003;
+/// Create the file if it does not exist.
+pub const O_CREAT: u32 = 0x0100;
+/// Truncate the file to zero length.
+pub const O_TRUNC: u32 = 0x0200;
+/// With `O_CREAT`: fail with `E_FILE_EXISTS` if the file exists.
+pub const O_EXCL: u32 = 0x0400;
+/// Create a directory, not a regular file.
+pub const O_MKDIR: u32 = 0x0800;
+
 /// Open a file: `FsreqOpen` in, the file's Fd page out.
 pub const FSREQ_OPEN: u32 = 1;
 /// Set a file's size: `FsreqSetSize`.

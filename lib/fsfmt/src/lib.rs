@@ -46,10 +46,9 @@ use core::mem::{offset_of, size_of};
 pub const BLKSIZE: usize = 4096;
 /// Bits per block: how many blocks one bitmap block describes.
 pub const BLKBITSIZE: u32 = (BLKSIZE * 8) as u32;
-/// Maximum length of one path component, including the terminating NUL.
-pub const MAXNAMELEN: usize = 128;
-/// Maximum length of a whole path, including the terminating NUL.
-pub const MAXPATHLEN: usize = 1024;
+/// Maximum lengths of one path component and of a whole path, each
+/// including the terminating NUL (shared with the file server's requests).
+pub use abi::fsipc::{MAXNAMELEN, MAXPATHLEN};
 /// Direct block pointers in a [`File`].
 pub const NDIRECT: usize = 10;
 /// Block pointers in an indirect block.
@@ -74,22 +73,8 @@ pub const BITMAP_BLOCKNO: u32 = 2;
 /// system may have more blocks than this (JOS's `check_super`).
 pub const MAX_NBLOCKS: u32 = 0xC000_0000 / BLKSIZE as u32;
 
-/// Open-mode bits (JOS's `inc/lib.h`): access mode in the low two bits.
-pub const O_RDONLY: u32 = 0x0000;
-/// Open for writing only.
-pub const O_WRONLY: u32 = 0x0001;
-/// Open for reading and writing.
-pub const O_RDWR: u32 = 0x0002;
-/// Mask of the access-mode bits.
-pub const O_ACCMODE: u32 = 0x0003;
-/// Create the file if it does not exist.
-pub const O_CREAT: u32 = 0x0100;
-/// Truncate the file to zero length.
-pub const O_TRUNC: u32 = 0x0200;
-/// With `O_CREAT`: fail with `E_FILE_EXISTS` if the file exists.
-pub const O_EXCL: u32 = 0x0400;
-/// Create a directory, not a regular file.
-pub const O_MKDIR: u32 = 0x0800;
+/// Open-mode bits, shared with the file server's clients.
+pub use abi::fsipc::{O_ACCMODE, O_CREAT, O_EXCL, O_MKDIR, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
 
 /// One disk block.
 pub type Block = [u8; BLKSIZE];

@@ -4,7 +4,8 @@
 //! (`abi::fsipc`). The Fd page of an open file is shared with the server
 //! (PTE_SHARE): both see its offset.
 //!
-//! So far only files (no console or pipe devices) and no `dup`.
+//! So far only files (no console or pipe devices) and no `dup`. The open
+//! modes (`O_RDONLY`, `O_CREAT`, ...) are `abi::fsipc`'s.
 use crate::syscall::sys_page_unmap;
 use crate::uvpt::pte_of;
 use abi::env::{ENV_TYPE_FS, EnvId};
@@ -169,7 +170,7 @@ pub fn devfile_trunc(fd: &Fd, size: u32) -> Result<()> {
 /// file not open for reading.
 pub fn read(n: usize, buf: &mut [u8]) -> Result<usize> {
     let fd = fd_lookup(n)?;
-    if fd.fd_omode as u32 & omode::ACCMODE == omode::WRONLY {
+    if fd.fd_omode as u32 & O_ACCMODE == O_WRONLY {
         return Err(Error::Inval);
     }
     devfile_read(fd, buf)
@@ -194,7 +195,7 @@ pub fn readn(n: usize, buf: &mut [u8]) -> Result<usize> {
 /// not open for writing.
 pub fn write(n: usize, buf: &[u8]) -> Result<usize> {
     let fd = fd_lookup(n)?;
-    if fd.fd_omode as u32 & omode::ACCMODE == omode::RDONLY {
+    if fd.fd_omode as u32 & O_ACCMODE == O_RDONLY {
         return Err(Error::Inval);
     }
     let mut put = 0;
@@ -248,26 +249,6 @@ pub fn remove(path: &str) -> Result<()> {
 /// Asks the server to write every dirty block back to disk.
 pub fn sync() -> Result<()> {
     fsipc(FSREQ_SYNC, None).map(|_| ())
-}
-
-/// Open modes (JOS's inc/lib.h).
-pub mod omode {
-    /// Read only.
-    pub const RDONLY: u32 = 0x0000;
-    /// Write only.
-    pub const WRONLY: u32 = 0x0001;
-    /// Read and write.
-    pub const RDWR: u32 = 0x0002;
-    /// The access bits.
-    pub const ACCMODE: u32 = 0x0003;
-    /// Create if missing.
-    pub const CREAT: u32 = 0x0100;
-    /// Cut to length 0.
-    pub const TRUNC: u32 = 0x0200;
-    /// With CREAT: fail if it exists.
-    pub const EXCL: u32 = 0x0400;
-    /// Create a directory.
-    pub const MKDIR: u32 = 0x0800;
 }
 
 const _: () = assert!(UTOP > FDTABLE + MAXFD * PGSIZE);

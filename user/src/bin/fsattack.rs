@@ -9,7 +9,7 @@ use abi::error::Error;
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PteFlags};
 use jos::cprintf;
-use jos::file::{close, fsipc, fsipcbuf, fsipcbuf_as, omode, open, read, write};
+use jos::file::{close, fsipc, fsipcbuf_as, open, read, write};
 use jos::ipc_find_env;
 use jos::syscall::{sys_ipc_recv, sys_ipc_send, sys_page_alloc, sys_page_unmap};
 
@@ -55,7 +55,7 @@ fn umain(_args: &[&str]) {
         }
     }
     // Another env's file: our own id of a file we closed is stale.
-    let n = open("/newmotd", omode::RDONLY).expect("open /newmotd");
+    let n = open("/newmotd", O_RDONLY).expect("open /newmotd");
     // SAFETY: descriptor n is open: its page is mapped.
     let id = unsafe { (*((FDTABLE + n * PGSIZE) as *const Fd)).fd_file_id };
     close(n).expect("close");
@@ -70,7 +70,7 @@ fn umain(_args: &[&str]) {
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqOpen>() };
     req.req_path = [b'a'; MAXPATHLEN];
-    req.req_omode = omode::RDONLY as i32;
+    req.req_omode = O_RDONLY as i32;
     expect(
         "a path without its NUL",
         fsipc(FSREQ_OPEN, Some(0xCCCC_C000)),
@@ -79,7 +79,7 @@ fn umain(_args: &[&str]) {
     );
     // ("" and "//" name the root, as in JOS: opening it is fine.)
     for path in ["/newmotd/x", "/no/such/dir"] {
-        let r = open(path, omode::RDONLY).map(|n| n as u32);
+        let r = open(path, O_RDONLY).map(|n| n as u32);
         if r.is_ok() {
             cprintf!("fsattack: open {:?} succeeded FAILED\n", path);
             failures += 1;
@@ -96,7 +96,7 @@ fn umain(_args: &[&str]) {
     );
 
     // Modes: writing a read-only file, reading a write-only one.
-    let n = open("/newmotd", omode::RDONLY).expect("open /newmotd");
+    let n = open("/newmotd", O_RDONLY).expect("open /newmotd");
     expect(
         "write to a read-only file",
         write(n, b"x").map(|v| v as u32),
@@ -129,7 +129,7 @@ fn umain(_args: &[&str]) {
         failures += 1;
     }
     close(n).expect("close");
-    let w = open("/fsattack-w", omode::WRONLY | omode::CREAT).expect("create");
+    let w = open("/fsattack-w", O_WRONLY | O_CREAT).expect("create");
     expect(
         "read from a write-only file",
         read(w, &mut buf).map(|v| v as u32),
@@ -155,10 +155,9 @@ fn umain(_args: &[&str]) {
         failures += 1;
     }
     let _ = sys_page_unmap(0, SCRATCH);
-    let _ = fsipcbuf();
 
     // The server still serves an honest client.
-    let n = open("/newmotd", omode::RDONLY).expect("open /newmotd after the attacks");
+    let n = open("/newmotd", O_RDONLY).expect("open /newmotd after the attacks");
     let mut buf = [0u8; 128];
     let got = jos::file::readn(n, &mut buf).expect("read");
     close(n).expect("close");

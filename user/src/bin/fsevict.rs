@@ -7,9 +7,10 @@
 #![no_std]
 #![no_main]
 
+use abi::fsipc::O_RDONLY;
 use abi::mmu::{PGSIZE, PTE_RW};
 use jos::cprintf;
-use jos::file::{close, fstat, omode, open, read};
+use jos::file::{close, fstat, open, read};
 use jos::syscall::{sys_page_alloc, sys_page_unmap};
 
 jos::main!(umain);
@@ -43,10 +44,10 @@ fn slurp(n: usize) -> (usize, u32, [u8; 4]) {
 
 fn umain(_args: &[&str]) {
     // Open everything first (each open costs the server a page).
-    let lorem = open("/lorem", omode::RDONLY).expect("open /lorem");
+    let lorem = open("/lorem", O_RDONLY).expect("open /lorem");
     let mut fds = [0usize; FILES.len()];
     for (fd, name) in fds.iter_mut().zip(FILES) {
-        *fd = open(name, omode::RDONLY).unwrap_or_else(|e| panic!("open {name}: {e}"));
+        *fd = open(name, O_RDONLY).unwrap_or_else(|e| panic!("open {name}: {e}"));
     }
     let before = slurp(lorem);
 

@@ -8,11 +8,12 @@
 
 use abi::error::Error;
 use abi::fsipc::{DEV_FILE, FDTABLE, FSREQ_OPEN, Fd, FsreqOpen, MAXPATHLEN};
+use abi::fsipc::{O_CREAT, O_RDONLY, O_RDWR, O_WRONLY};
 use abi::mmu::PGSIZE;
 use jos::cprintf;
 use jos::file::{
-    close, devfile_close, devfile_read, devfile_stat, devfile_write, fsipc, fsipcbuf_as, omode,
-    open, readn, write,
+    close, devfile_close, devfile_read, devfile_stat, devfile_write, fsipc, fsipcbuf_as, open,
+    readn, write,
 };
 use jos::syscall::sys_page_unmap;
 
@@ -45,16 +46,16 @@ fn cstr(buf: &[u8]) -> &[u8] {
 }
 
 fn umain(_args: &[&str]) {
-    match xopen("/not-found", omode::RDONLY) {
+    match xopen("/not-found", O_RDONLY) {
         Err(Error::NotFound) => {}
         Err(e) => panic!("serve_open /not-found: {e}"),
         Ok(()) => panic!("serve_open /not-found succeeded!"),
     }
-    if let Err(e) = xopen("/newmotd", omode::RDONLY) {
+    if let Err(e) = xopen("/newmotd", O_RDONLY) {
         panic!("serve_open /newmotd: {e}");
     }
     let f = fva();
-    if f.fd_dev_id != DEV_FILE || f.fd_offset != 0 || f.fd_omode != omode::RDONLY as i32 {
+    if f.fd_dev_id != DEV_FILE || f.fd_offset != 0 || f.fd_omode != O_RDONLY as i32 {
         panic!("serve_open did not fill struct Fd correctly");
     }
     cprintf!("serve_open is good\n");
@@ -94,7 +95,7 @@ fn umain(_args: &[&str]) {
     }
     cprintf!("stale fileid is good\n");
 
-    if let Err(e) = xopen("/new-file", omode::RDWR | omode::CREAT) {
+    if let Err(e) = xopen("/new-file", O_RDWR | O_CREAT) {
         panic!("serve_open /new-file: {e}");
     }
     match devfile_write(fva(), MSG) {
@@ -113,24 +114,24 @@ fn umain(_args: &[&str]) {
     }
     cprintf!("file_read after file_write is good\n");
 
-    match open("/not-found", omode::RDONLY) {
+    match open("/not-found", O_RDONLY) {
         Err(Error::NotFound) => {}
         Err(e) => panic!("open /not-found: {e}"),
         Ok(_) => panic!("open /not-found succeeded!"),
     }
-    let n = match open("/newmotd", omode::RDONLY) {
+    let n = match open("/newmotd", O_RDONLY) {
         Ok(n) => n,
         Err(e) => panic!("open /newmotd: {e}"),
     };
     // SAFETY: descriptor n's page is mapped (open succeeded).
     let fd = unsafe { &*((FDTABLE + n * PGSIZE) as *const Fd) };
-    if fd.fd_dev_id != DEV_FILE || fd.fd_offset != 0 || fd.fd_omode != omode::RDONLY as i32 {
+    if fd.fd_dev_id != DEV_FILE || fd.fd_offset != 0 || fd.fd_omode != O_RDONLY as i32 {
         panic!("open did not fill struct Fd correctly");
     }
     cprintf!("open is good\n");
 
     // A file with indirect blocks.
-    let f = match open("/big", omode::WRONLY | omode::CREAT) {
+    let f = match open("/big", O_WRONLY | O_CREAT) {
         Ok(f) => f,
         Err(e) => panic!("creat /big: {e}"),
     };
@@ -142,7 +143,7 @@ fn umain(_args: &[&str]) {
         }
     }
     let _ = close(f);
-    let f = match open("/big", omode::RDONLY) {
+    let f = match open("/big", O_RDONLY) {
         Ok(f) => f,
         Err(e) => panic!("open /big: {e}"),
     };

@@ -8,7 +8,6 @@ use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use fsfmt::fs::{FileRef, Fs};
-use fsfmt::{O_ACCMODE, O_RDONLY, O_WRONLY};
 use jos::cprintf;
 use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_alloc, sys_page_unmap};
 use jos::uvpt::{page_refcount, pte_of};
