@@ -19,7 +19,7 @@ mod serv;
 mod test;
 
 use fsfmt::fs::Fs;
-use fsfmt::{BLKSIZE, FS_MAGIC, SUPER_BLOCKNO};
+use fsfmt::{SUPER_BLOCKNO, Super};
 use ide::{Ide, SECTSIZE};
 use jos::cprintf;
 
@@ -66,19 +66,21 @@ fn start() {
         cprintf!("fs: no block cache: {}\n", e);
         return;
     }
-    let sup = bc::block(SUPER_BLOCKNO);
-    let word = |i: usize| u32::from_le_bytes([sup[i], sup[i + 1], sup[i + 2], sup[i + 3]]);
-    let (magic, nblocks) = (word(0), word(4));
-    if magic != FS_MAGIC {
-        cprintf!("fs: bad file system magic number {:08x}\n", magic);
-        return;
-    }
-    if nblocks as usize > bc::DISKSIZE / BLKSIZE {
-        cprintf!("fs: file system is too large ({} blocks)\n", nblocks);
-        return;
-    }
+    // JOS's check_super, with fsfmt's checks (magic, size, root).
+    let sup = match Super::from_bytes(bc::block(SUPER_BLOCKNO)) {
+        Some(sup) if sup.check().is_ok() => sup,
+        Some(sup) => {
+            cprintf!(
+                "fs: bad superblock (magic {:08x}, {} blocks)\n",
+                sup.s_magic,
+                sup.s_nblocks
+            );
+            return;
+        }
+        None => unreachable!("a block holds a superblock"),
+    };
     cprintf!("superblock is good\n");
-    bc::set_nblocks(nblocks);
+    bc::set_nblocks(sup.s_nblocks);
     // Mounting checks the superblock again, and that the boot, super and
     // bitmap blocks are marked in use (JOS's check_bitmap).
     let mut fs = match Fs::mount(bc::CacheDisk) {
