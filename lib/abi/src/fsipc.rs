@@ -145,3 +145,4 @@ const _: () = assert!(size_of::<FsreqOpen>() == MAXPATHLEN + 4 && size_of::<Fsre
 const _: () = assert!(size_of::<FsreqWrite>() == PGSIZE);
 const _: () = assert!(size_of::<FsretStat>() == MAXNAMELEN + 8);
 const _: () = assert!(size_of::<Fd>() == 16);
+const _: () = assert!(crate::memlayout::DISKMAP + crate::memlayout::DISKSIZE <= FDTABLE);

@@ -119,6 +119,13 @@ pub const UTEXT: usize = 0x0080_0000;
 pub const UTEMP: usize = 0x0040_0000;
 /// The user page-fault handler's scratch page (just below [`UTEXT`]).
 pub const PFTEMP: usize = UTEMP + PTSIZE - PGSIZE;
+
+/// The file server's block cache: disk block n is mapped at
+/// `DISKMAP + n * PGSIZE` in the server (JOS's fs/fs.h).
+pub const DISKMAP: usize = 0x1000_0000;
+/// The most disk the block cache can map (3 GiB), so the largest file
+/// system.
+pub const DISKSIZE: usize = 0xC000_0000;
 /// Where the optional user debugging (STAB) data is mapped.
 pub const USTABDATA: usize = PTSIZE / 2;
 

@@ -71,7 +71,7 @@ pub const SUPER_BLOCKNO: u32 = 1;
 pub const BITMAP_BLOCKNO: u32 = 2;
 /// The file server maps the disk at DISKMAP..DISKMAP+DISKSIZE, so no file
 /// system may have more blocks than this (JOS's `check_super`).
-pub const MAX_NBLOCKS: u32 = 0xC000_0000 / BLKSIZE as u32;
+pub const MAX_NBLOCKS: u32 = (abi::memlayout::DISKSIZE / BLKSIZE) as u32;
 
 /// Open-mode bits, shared with the file server's clients.
 pub use abi::fsipc::{O_ACCMODE, O_CREAT, O_EXCL, O_MKDIR, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};

@@ -11,15 +11,12 @@ use abi::error::{Error, Result};
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::UTrapframe;
 use core::sync::atomic::{AtomicU32, Ordering};
-use fsfmt::{BLKSIZE, Block};
+use fsfmt::{BLKSIZE, Block, MAX_NBLOCKS};
 use jos::pgfault::{Fault, add_region};
 use jos::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use jos::uvpt::pte_of;
 
-/// Where the disk is mapped.
-pub const DISKMAP: usize = 0x1000_0000;
-/// The most disk that fits (3 GiB).
-pub const DISKSIZE: usize = 0xC000_0000;
+pub use abi::memlayout::{DISKMAP, DISKSIZE};
 /// The disk the file system is on.
 const DISK: u8 = 1;
 const SECTPERBLK: u32 = (BLKSIZE / SECTSIZE) as u32;
@@ -93,7 +90,7 @@ pub static EVICTED: AtomicU32 = AtomicU32::new(0);
 
 /// Records the file system's size (from its superblock), for eviction.
 pub fn set_nblocks(n: u32) {
-    NBLOCKS.store(n.min((DISKSIZE / BLKSIZE) as u32), Ordering::Relaxed);
+    NBLOCKS.store(n.min(MAX_NBLOCKS), Ordering::Relaxed);
 }
 
 /// Unmaps one cached block that is clean (not written since it was read or
@@ -181,7 +178,7 @@ pub struct CacheDisk;
 
 impl fsfmt::fs::BlockDevice for CacheDisk {
     fn nblocks(&self) -> u32 {
-        (DISKSIZE / BLKSIZE) as u32
+        MAX_NBLOCKS
     }
 
     fn read_block(&mut self, blockno: u32, buf: &mut Block) -> Result<()> {
