@@ -13,6 +13,7 @@ use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::memlayout::UTOP;
 use abi::mmu::{PGSIZE, PteFlags};
+use core::sync::atomic::{AtomicI32, Ordering};
 
 /// The page requests are written into (JOS's `fsipcbuf`).
 #[repr(C, align(4096))]
@@ -36,9 +37,17 @@ pub unsafe fn fsipcbuf_as<T>() -> &'static mut T {
     unsafe { &mut *((&raw mut FSIPCBUF) as *mut T) }
 }
 
-/// The file server's env id: E_BAD_ENV if there is none.
+/// The file server's env id, found once (JOS keeps it in a static too);
+/// looked up again only if that env is gone. E_BAD_ENV if there is none.
 fn fsenv() -> Result<EnvId> {
-    crate::ipc_find_env(ENV_TYPE_FS).ok_or(Error::BadEnv)
+    static FSENV: AtomicI32 = AtomicI32::new(0);
+    let id = FSENV.load(Ordering::Relaxed);
+    if id != 0 && crate::env::env_status(id) != abi::env::ENV_FREE {
+        return Ok(id);
+    }
+    let id = crate::ipc_find_env(ENV_TYPE_FS).ok_or(Error::BadEnv)?;
+    FSENV.store(id, Ordering::Relaxed);
+    Ok(id)
 }
 
 /// Sends request `req` (already in the request page) to the file server
