@@ -1813,6 +1813,11 @@ fs_lines_test(15, "testfile: the file server's requests, by hand and through des
                            "large file is good"])
 
 
+fs_lines_test(10, "testdir: directories through descriptors, O_MKDIR, rename",
+              "testdir", ["read directory is good", "mkdir is good",
+                          "create in a subdirectory is good", "rename is good",
+                          "remove while open is good", "testdir: OK"])
+
 fs_lines_test(10, "fsevict: with no page free, the file server gives up clean cached blocks",
               "fsevict", ["fsevict: the server read 4 files with no page free: OK"])
 
