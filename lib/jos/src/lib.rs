@@ -1,6 +1,7 @@
 //! The JOS user library: what every user program links against.
 //!
 //! - `entry`: `_start`, `libmain`, the program name; `main!` declares `umain`.
+//! - `args`: command-line flags (`argstart`/`argnext`).
 //! - `syscall`: one wrapper per system call.
 //! - `env`: `envs`, `thisenv`, `exit`.
 //! - `cell`: `EnvCell`, the library's per-environment global state.
@@ -19,6 +20,7 @@
 // allocator; re-exported so programs can write `jos::alloc::vec::Vec`.
 pub extern crate alloc;
 
+pub mod args;
 pub mod cell;
 pub mod console;
 pub mod entry;
