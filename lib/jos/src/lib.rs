@@ -10,6 +10,7 @@
 //! - `fork`: copy-on-write `fork` and `sfork`.
 //! - `ipc`: `ipc_send`, `ipc_recv`, `ipc_find_env`.
 //! - `file`: file descriptors and files through the file server.
+//! - `spawn`: start a program from the file system, paged in on demand.
 //! - `vm`: virtual-memory tricks (zero page, lazy heap and `malloc`, ...).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -28,6 +29,7 @@ pub mod ipc;
 pub mod panic;
 pub mod pgfault;
 pub mod rand;
+pub mod spawn;
 pub mod syscall;
 pub mod uvpt;
 pub mod vm;

@@ -15,6 +15,7 @@
 
 mod bc;
 mod ide;
+mod pager;
 mod serv;
 mod test;
 

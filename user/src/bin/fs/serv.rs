@@ -4,6 +4,7 @@
 //! someone besides us), paths must be NUL-terminated within MAXPATHLEN,
 //! counts are clamped to what a page holds, offsets must be in range.
 use crate::bc::{self, CacheDisk};
+use crate::pager::{self, Pager};
 use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
@@ -35,6 +36,7 @@ struct OpenFile {
 pub struct Server {
     fs: Fs<CacheDisk>,
     open: jos::alloc::vec::Vec<OpenFile>,
+    pager: Pager,
 }
 
 /// The Fd page of open-file slot `i`.
@@ -97,7 +99,44 @@ impl Server {
                 mode: 0,
             });
         }
-        Server { fs, open }
+        let pager = match Pager::new() {
+            Ok(p) => p,
+            Err(e) => panic!("fs: no pager: {e}"),
+        };
+        Server { fs, open, pager }
+    }
+
+    /// The pager's state.
+    pub fn pager(&mut self) -> &mut Pager {
+        &mut self.pager
+    }
+
+    /// Reads the file at `file` from `offset` into `buf`. Returns how many
+    /// bytes (fewer at the end of the file), or the file system's error.
+    pub fn read_file(&mut self, file: FileRef, buf: &mut [u8], offset: u32) -> Result<usize> {
+        self.fs.read(file, buf, offset)
+    }
+
+    /// The cache address of block `n` of the file at `file`, read in.
+    /// E_INVAL if the file has no such block (a hole, a removed file).
+    pub fn file_block_va(&mut self, file: FileRef, n: u32) -> Result<usize> {
+        let mut f = self.fs.stat(file)?;
+        match self.fs.file_block(&mut f, n, false)? {
+            0 => Err(Error::Inval),
+            b => Ok(pager::cached(b)),
+        }
+    }
+
+    /// FSREQ_PAGE: page `from`'s child from an open file (see pager.rs).
+    /// Returns the key for sys_env_set_pager. E_INVAL for a bad file id or
+    /// a file not open for reading, else what Pager::register says.
+    fn serve_page(&mut self, from: abi::env::EnvId, req: &FsreqPage) -> Result<i32> {
+        let (i, file) = self.lookup(req.req_fileid)?;
+        if self.open[i].mode & O_ACCMODE == O_WRONLY {
+            return Err(Error::Inval);
+        }
+        let size = self.fs.stat(file)?.f_size.max(0) as u32;
+        self.pager.register(from, req, file, size).map(|k| k as i32)
     }
 
     /// A free slot (its Fd page mapped by us alone, or not at all): maps a
@@ -220,6 +259,11 @@ impl Server {
             }
             let me = jos::env::thisenv_read();
             let (whom, req, perm) = (me.env_ipc_from, me.env_ipc_value, me.env_ipc_perm);
+            // A page fault of a program we page (no request page).
+            if Pager::is_fault(whom, req, perm) {
+                Pager::fault(self, whom, req);
+                continue;
+            }
             // The reply is written into the same page: it must be ours to
             // write (a read-only page would fault the server).
             let rw = (PteFlags::P | PteFlags::W).bits();
@@ -252,6 +296,7 @@ impl Server {
                 FSREQ_REMOVE => req_path(&request::<FsreqPath>().req_path)
                     .and_then(|p| self.fs.remove(p).map(|()| 0)),
                 FSREQ_SYNC => bc::sync(self.fs.nblocks()).map(|()| 0),
+                FSREQ_PAGE => self.serve_page(whom, request()),
                 _ => {
                     cprintf!("Invalid request code {} from {:08x}\n", req, whom);
                     Err(Error::Inval)
