@@ -393,12 +393,20 @@ fn env_free_one(e: *mut Env) {
         (*e).env_pgdir = 0;
         pmap::page_decref(Page::from_pa(pmap::paddr(pgdir as usize)));
         // Senders blocked on e will never be received: fail their sends.
+        // (An env whose page fault went to e as its pager just retries
+        // the instruction.)
         while let Some(i) = crate::sendq::pop(envx((*e).env_id)) {
             let s = env_at(i);
             (*s).env_ipc_send_to = 0;
             set_status(s, ENV_RUNNABLE);
-            (*s).env_tf.tf_regs.reg_eax = Error::BadEnv.code() as u32;
+            if crate::pager::waiting(s) {
+                (*s).env_pager_fault = 0;
+            } else {
+                (*s).env_tf.tf_regs.reg_eax = Error::BadEnv.code() as u32;
+            }
         }
+        // Envs waiting for e's answer as their pager retry too.
+        crate::pager::pager_gone(e);
         // A sender itself leaves its receiver's queue.
         if (*e).env_ipc_send_to != 0 {
             cancel_send(e);

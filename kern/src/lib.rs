@@ -21,6 +21,7 @@ pub mod fpu;
 pub mod init;
 pub mod kdebug;
 pub mod monitor;
+pub mod pager;
 pub mod panic;
 pub mod pmap;
 pub mod sched;

@@ -9,7 +9,7 @@
 use crate::arch::x86::EFlags;
 use crate::env::{self, envid2env};
 use crate::pmap::{self, Alloc};
-use crate::{console, cpu, sched, sendq};
+use crate::{console, cpu, pager, sched, sendq};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UZERO};
@@ -115,6 +115,12 @@ fn sys_exofork() -> Result<u32> {
         (*e).env_tf.tf_regs.reg_eax = 0;
         // A child is an ordinary env, even the file server's: no I/O ports.
         (*e).env_tf.tf_eflags &= !EFlags::FLAGS_IOPL3.bits();
+        // Its pages not yet present come from the same pager (a program
+        // paged in on demand forks children that are paged in too).
+        (*e).env_pager = (*cur()).env_pager;
+        (*e).env_pager_lo = (*cur()).env_pager_lo;
+        (*e).env_pager_hi = (*cur()).env_pager_hi;
+        (*e).env_pager_key = (*cur()).env_pager_key;
         Ok((*e).env_id as u32)
     }
 }
@@ -150,7 +156,11 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
         // or wakes one its parent stopped), and the call is restarted when
         // the env runs again, as any system call a stop interrupts.
         // Stopping and resuming a blocked env is then invisible to it.
-        let restart = if (*e).env_ipc_send_to != 0 {
+        let restart = if pager::waiting(e) {
+            // Waiting for its pager: it retries the fault instead.
+            pager::cancel(e);
+            None
+        } else if (*e).env_ipc_send_to != 0 {
             env::cancel_send(e);
             Some(Syscall::IpcSend)
         } else if (*e).env_ipc_recving != 0 {
@@ -203,6 +213,9 @@ fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
     unsafe {
         // Blocked in IPC: the wait is cancelled, or a message arriving later
         // would write its result over the new registers' eax.
+        if pager::waiting(e) {
+            pager::cancel(e);
+        }
         (*e).env_ipc_recving = 0;
         if (*e).env_ipc_send_to != 0 {
             env::cancel_send(e);
@@ -339,6 +352,18 @@ fn check_send_page(
 /// value, sender and permissions, and makes `dst` runnable with result 0.
 fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32) -> Result<()> {
     let page = check_send_page(src, srcva, perm)?;
+    if pager::waiting(dst) {
+        // The pager's answer to a page fault: the page goes where the fault
+        // was, and nothing else of dst changes.
+        // SAFETY: dst points into the Env array; the kernel lock is held.
+        unsafe {
+            if let Some((pg, p)) = page {
+                pmap::page_insert(env::env_pgdir(dst), pg, (*dst).env_ipc_dstva as usize, p)?;
+            }
+            pager::answered(dst, page.is_some());
+        }
+        return Ok(());
+    }
     // SAFETY: src and dst point into the Env array; the kernel lock is held.
     unsafe {
         let mut sent_perm = 0;
@@ -369,7 +394,7 @@ fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32
 fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32> {
     let dst = envid2env(envid, false)?;
     // SAFETY: dst points into the Env array; the kernel lock is held.
-    if unsafe { (*dst).env_ipc_recving } == 0 {
+    if unsafe { (*dst).env_ipc_recving } == 0 || !pager::accepts(dst, cur()) {
         return Err(Error::IpcNotRecv);
     }
     ipc_deliver(cur(), dst, value, srcva, perm)?;
@@ -389,7 +414,7 @@ fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32
     }
     // SAFETY: dst and me point into the Env array; the kernel lock is held.
     unsafe {
-        if (*dst).env_ipc_recving != 0 {
+        if (*dst).env_ipc_recving != 0 && pager::accepts(dst, me) {
             ipc_deliver(me, dst, value, srcva, perm)?;
             return Ok(0);
         }
@@ -422,6 +447,12 @@ fn sys_ipc_recv(dstva: usize) -> Result<u32> {
     }
     // SAFETY: as above.
     while let Some(s) = sendq::pop(envx(unsafe { (*e).env_id })).map(env::env_at) {
+        if pager::waiting(s) {
+            // A page fault of an env we page: it now waits for our answer.
+            // SAFETY: s waits for us, its pager; we are receiving.
+            unsafe { pager::deliver_fault(s, e) };
+            return Ok(0);
+        }
         // SAFETY: s is a blocked sender; the kernel lock is held.
         let r = unsafe {
             let (v, va, p) = (
@@ -501,6 +532,9 @@ pub fn syscall(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
         Some(Syscall::IpcRecv) => sys_ipc_recv(a1u),
         Some(Syscall::VmClearAd) => sys_vm_clear_ad(a1u, a2u),
         Some(Syscall::IpcSend) => sys_ipc_send(a1 as EnvId, a2, a3u, a4),
+        Some(Syscall::EnvSetPager) => {
+            pager::set(a1 as EnvId, a2 as EnvId, a3u, a4u, a5).map(|()| 0)
+        }
     };
     match r {
         Ok(v) => v as i32,

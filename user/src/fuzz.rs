@@ -361,6 +361,27 @@ impl Fuzz {
                 let r = self.call(num, a);
                 self.expect_error("sys_ipc_send", r, a);
             }
+            Syscall::EnvSetPager => {
+                // Never on ourselves: our own faults must stay ours.
+                let env = self.envid();
+                if self.is_me(env) {
+                    return;
+                }
+                let pager = self.envid();
+                let lo = any_addr(&mut self.rng);
+                let hi = any_addr(&mut self.rng);
+                let a = [
+                    env as u32,
+                    pager as u32,
+                    lo as u32,
+                    hi as u32,
+                    self.rng.next_u32(),
+                ];
+                let r = self.call(num, a);
+                if pager != 0 && (!(lo | hi).is_multiple_of(PGSIZE) || lo >= hi || hi > UTOP) {
+                    self.expect_error("sys_env_set_pager", r, a);
+                }
+            }
             Syscall::VmClearAd => {
                 // Clearing accessed/dirty bits of our own pages is harmless.
                 let va = any_addr(&mut self.rng);

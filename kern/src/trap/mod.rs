@@ -323,7 +323,8 @@ fn trap_dispatch(tf: &mut Trapframe) {
 }
 
 /// Page faults: a kernel fault is a bug (panic); a user fault goes to the
-/// environment's upcall on its exception stack, or destroys it.
+/// environment's pager if it has one for that page (kern/src/pager.rs),
+/// else to its upcall on its exception stack, or destroys it.
 fn page_fault_handler(tf: &mut Trapframe) {
     let fault_va = x86::rcr2();
     if tf.tf_cs & 3 == 0 {
@@ -334,6 +335,10 @@ fn page_fault_handler(tf: &mut Trapframe) {
         );
     }
     let e = cpu::curenv();
+    // A page its pager serves (demand paging): the env waits for it.
+    if crate::pager::fault(e, fault_va, tf.tf_err) {
+        return;
+    }
     if !deliver_upcall(tf, fault_va, tf.tf_err) {
         // SAFETY: e is the running env; the kernel lock is held.
         let id = unsafe { (*e).env_id };

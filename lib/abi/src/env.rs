@@ -111,7 +111,30 @@ pub struct Env {
     pub env_ipc_send_va: u32,
     /// While blocked in `sys_ipc_send`: the permissions for that page.
     pub env_ipc_send_perm: u32,
+    /// The environment's pager (`sys_env_set_pager`), or 0: a page fault
+    /// on a page not present in `[env_pager_lo, env_pager_hi)` (or any
+    /// fault there while the env has no upcall) goes to the pager as an
+    /// IPC message, and the env waits for the page it sends back.
+    pub env_pager: EnvId,
+    /// Start of the paged range (page-aligned).
+    pub env_pager_lo: u32,
+    /// End of the paged range (page-aligned, exclusive).
+    pub env_pager_hi: u32,
+    /// A word for the pager, chosen by whoever set it (e.g. which program
+    /// the env runs); fork children inherit it with the pager.
+    pub env_pager_key: u32,
+    /// While waiting for the pager: the message it was sent (the fault's
+    /// page | its error code bits | [`PAGER_WAITING`]); 0 otherwise.
+    pub env_pager_fault: u32,
+    /// A page the pager declined (address + 1), whose next fault goes to
+    /// the env's own upcall instead; 0 if none.
+    pub env_pager_declined: u32,
 }
+
+/// Set in `env_pager_fault` (and in the message a pager receives) while an
+/// env waits for its pager: the low bits are the fault's error code
+/// (`FEC_PR`, `FEC_WR`, `FEC_U`), the high 20 bits the faulting page.
+pub const PAGER_WAITING: u32 = 0x800;
 
 impl Env {
     /// Returns an all-zero environment: a free slot (`ENV_FREE`).
@@ -136,6 +159,12 @@ impl Env {
             env_ipc_send_value: 0,
             env_ipc_send_va: 0,
             env_ipc_send_perm: 0,
+            env_pager: 0,
+            env_pager_lo: 0,
+            env_pager_hi: 0,
+            env_pager_key: 0,
+            env_pager_fault: 0,
+            env_pager_declined: 0,
         }
     }
 }
@@ -146,8 +175,9 @@ impl Default for Env {
     }
 }
 
-// The C JOS layout (bool env_ipc_recving padded to 4 bytes).
-const _: () = assert!(size_of::<Env>() == 140);
+// The C JOS layout (bool env_ipc_recving padded to 4 bytes), then our
+// additions (send queue, pager).
+const _: () = assert!(size_of::<Env>() == 164);
 const _: () = assert!(offset_of!(Env, env_link) == 68);
 const _: () = assert!(offset_of!(Env, env_id) == 72);
 const _: () = assert!(offset_of!(Env, env_parent_id) == 76);

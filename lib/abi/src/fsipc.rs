@@ -132,6 +132,45 @@ pub struct FsreqRename {
     pub req_newpath: [u8; MAXPATHLEN],
 }
 
+/// Request FSREQ_PAGE: be the pager of a child the sender is starting
+/// from an open file (demand-paged `spawn`): the server serves the child's
+/// faults on its program's pages from the file's blocks.
+pub const FSREQ_PAGE: u32 = 10;
+
+/// Most loadable segments FSREQ_PAGE takes.
+pub const PAGE_MAXSEG: usize = 8;
+
+/// One loadable segment of a program paged by the server: memory
+/// `[va, va + memsz)`, of which the first `filesz` bytes are the file's
+/// bytes from `offset` on, the rest zeros.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageSeg {
+    /// Where the segment starts in the child.
+    pub va: u32,
+    /// Its size in memory.
+    pub memsz: u32,
+    /// How much of it comes from the file.
+    pub filesz: u32,
+    /// Where that is in the file.
+    pub offset: u32,
+    /// 1 if the child may write it (its pages are then the child's own).
+    pub writable: u32,
+}
+
+/// FSREQ_PAGE's request.
+#[repr(C)]
+pub struct FsreqPage {
+    /// The program file, open by the sender.
+    pub req_fileid: i32,
+    /// The child to page: the sender's, not yet running.
+    pub req_envid: crate::env::EnvId,
+    /// How many of `req_segs` are used.
+    pub req_nseg: u32,
+    /// The loadable segments.
+    pub req_segs: [PageSeg; PAGE_MAXSEG],
+}
+
 /// A device's id in `Fd::fd_dev_id`: files.
 pub const DEV_FILE: i32 = b'f' as i32;
 

@@ -42,10 +42,13 @@ pub enum Syscall {
     /// `sys_ipc_send(envid, value, srcva, perm)`: send, waiting until the
     /// receiver takes it (senders to one receiver are served in order).
     IpcSend = 15,
+    /// `sys_env_set_pager(envid, pager, lo, hi, key)`: send the env's faults
+    /// on absent pages in `[lo, hi)` to `pager` as IPC (demand paging).
+    EnvSetPager = 16,
 }
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 16;
+pub const NSYSCALLS: u32 = 17;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -66,6 +69,7 @@ impl Syscall {
         Syscall::IpcRecv,
         Syscall::VmClearAd,
         Syscall::IpcSend,
+        Syscall::EnvSetPager,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -102,11 +106,12 @@ impl Syscall {
             Syscall::IpcRecv => "sys_ipc_recv",
             Syscall::VmClearAd => "sys_vm_clear_ad",
             Syscall::IpcSend => "sys_ipc_send",
+            Syscall::EnvSetPager => "sys_env_set_pager",
         }
     }
 }
 
-const _: () = assert!(Syscall::IpcSend as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::EnvSetPager as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {

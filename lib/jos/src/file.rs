@@ -39,7 +39,7 @@ pub unsafe fn fsipcbuf_as<T>() -> &'static mut T {
 
 /// The file server's env id, found once (JOS keeps it in a static too);
 /// looked up again only if that env is gone. E_BAD_ENV if there is none.
-fn fsenv() -> Result<EnvId> {
+pub fn fsenv() -> Result<EnvId> {
     static FSENV: AtomicI32 = AtomicI32::new(0);
     let id = FSENV.load(Ordering::Relaxed);
     if id != 0 && crate::env::env_status(id) != abi::env::ENV_FREE {

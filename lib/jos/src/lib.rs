@@ -12,6 +12,7 @@
 //! - `ipc`: `ipc_send`, `ipc_recv`, `ipc_find_env`.
 //! - `file`: file descriptors and files through the file server.
 //! - `rename`: renaming files (the server's FSREQ_RENAME).
+//! - `spawn`: start a program from the file system, paged in on demand.
 //! - `vm`: virtual-memory tricks (zero page, lazy heap and `malloc`, ...).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -32,6 +33,7 @@ pub mod panic;
 pub mod pgfault;
 pub mod rand;
 pub mod rename;
+pub mod spawn;
 pub mod syscall;
 pub mod uvpt;
 pub mod vm;

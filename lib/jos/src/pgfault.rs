@@ -27,7 +27,7 @@
 //! 1. a debug trap (`FEC_DEBUG` in the error code: a single step the
 //!    program asked for) goes to the debug handler ([`set_debug_handler`]);
 //! 2. a write to a present copy-on-write page goes to the COW handler
-//!    ([`set_cow_handler`]; `fork` installs [`crate::fork::pgfault`]);
+//!    ([`set_cow_handler`]; [`crate::fork::pgfault`] unless replaced);
 //! 3. a fault inside a registered region goes to that region's handler
 //!    ([`add_region`]: the heap, the stack, watched pages, the null guard,
 //!    a student's own region), the most recently added first;
@@ -90,7 +90,9 @@ struct Table {
 
 static TABLE: EnvCell<Table> = EnvCell::new(Table {
     regions: [None; MAX_REGIONS],
-    cow: None,
+    // Copy-on-write pages come from fork, and from the file server paging
+    // a spawned program's data: either way the library copies them.
+    cow: Some(crate::fork::pgfault),
     debug: None,
     fallback: None,
     installed: false,

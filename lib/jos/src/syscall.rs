@@ -240,6 +240,28 @@ pub fn sys_env_set_pgfault_upcall(envid: EnvId, upcall: usize) -> Result<()> {
     .map(|_| ())
 }
 
+/// Makes `pager` the pager of `envid` (self or a child) for its faults on
+/// absent pages in `[lo, hi)`, which then arrive at the pager as IPC
+/// messages (see kern/src/pager.rs), with `key` in the Env for the pager
+/// to read; `pager` 0 removes it.
+///
+/// Err(BadEnv) for a bad env or pager; Err(Inval) for an unaligned or
+/// empty range, one past UTOP, or an env as its own pager.
+pub fn sys_env_set_pager(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result<()> {
+    // SAFETY: no pointers: the range is only compared with fault addresses.
+    check(unsafe {
+        syscall(
+            Syscall::EnvSetPager,
+            envid as u32,
+            pager as u32,
+            lo as u32,
+            hi as u32,
+            key,
+        )
+    })
+    .map(|_| ())
+}
+
 /// Gives up the CPU to another runnable environment. Cannot fail.
 pub fn sys_yield() {
     // SAFETY: no pointers.

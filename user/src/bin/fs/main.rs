@@ -14,6 +14,7 @@
 
 mod bc;
 mod ide;
+mod pager;
 mod serv;
 mod test;
 

@@ -6,6 +6,7 @@
 //! file removed or replaced while open is forgotten (its id gives
 //! E_INVAL); one renamed while open stays open.
 use crate::bc::{self, CacheDisk};
+use crate::pager::{self, Pager};
 use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
@@ -37,6 +38,7 @@ struct OpenFile {
 pub struct Server {
     fs: Fs<CacheDisk>,
     open: jos::alloc::vec::Vec<OpenFile>,
+    pager: Pager,
 }
 
 /// The Fd page of open-file slot `i`.
@@ -99,7 +101,44 @@ impl Server {
                 mode: 0,
             });
         }
-        Server { fs, open }
+        let pager = match Pager::new() {
+            Ok(p) => p,
+            Err(e) => panic!("fs: no pager: {e}"),
+        };
+        Server { fs, open, pager }
+    }
+
+    /// The pager's state.
+    pub fn pager(&mut self) -> &mut Pager {
+        &mut self.pager
+    }
+
+    /// Reads the file at `file` from `offset` into `buf`. Returns how many
+    /// bytes (fewer at the end of the file), or the file system's error.
+    pub fn read_file(&mut self, file: FileRef, buf: &mut [u8], offset: u32) -> Result<usize> {
+        self.fs.read(file, buf, offset)
+    }
+
+    /// The cache address of block `n` of the file at `file`, read in.
+    /// E_INVAL if the file has no such block (a hole, a removed file).
+    pub fn file_block_va(&mut self, file: FileRef, n: u32) -> Result<usize> {
+        let mut f = self.fs.stat(file)?;
+        match self.fs.file_block(&mut f, n, false)? {
+            0 => Err(Error::Inval),
+            b => Ok(pager::cached(b)),
+        }
+    }
+
+    /// FSREQ_PAGE: page `from`'s child from an open file (see pager.rs).
+    /// Returns the key for sys_env_set_pager. E_INVAL for a bad file id or
+    /// a file not open for reading, else what Pager::register says.
+    fn serve_page(&mut self, from: abi::env::EnvId, req: &FsreqPage) -> Result<i32> {
+        let (i, file) = self.lookup(req.req_fileid)?;
+        if self.open[i].mode & O_ACCMODE == O_WRONLY {
+            return Err(Error::Inval);
+        }
+        let size = self.fs.stat(file)?.f_size.max(0) as u32;
+        self.pager.register(from, req, file, size).map(|k| k as i32)
     }
 
     /// A free slot (its Fd page mapped by us alone, or not at all): maps a
@@ -253,6 +292,11 @@ impl Server {
             }
             let me = jos::env::thisenv_read();
             let (whom, req, perm) = (me.env_ipc_from, me.env_ipc_value, me.env_ipc_perm);
+            // A page fault of a program we page (no request page).
+            if Pager::is_fault(whom, req, perm) {
+                Pager::fault(self, whom, req);
+                continue;
+            }
             // The reply is written into the same page: it must be ours to
             // write (a read-only page would fault the server).
             let rw = (PteFlags::P | PteFlags::W).bits();
@@ -285,6 +329,7 @@ impl Server {
                 FSREQ_REMOVE => self.serve_remove(request()),
                 FSREQ_SYNC => bc::sync(self.fs.nblocks()).map(|()| 0),
                 FSREQ_RENAME => self.serve_rename(request()),
+                FSREQ_PAGE => self.serve_page(whom, request()),
                 _ => {
                     cprintf!("Invalid request code {} from {:08x}\n", req, whom);
                     Err(Error::Inval)

@@ -1,0 +1,203 @@
+//! External pagers: page faults served by another environment.
+//!
+//! JOS sends every user page fault to the faulting environment's own
+//! upcall. That cannot page in a program's own text before its handler is
+//! in memory. So an environment may also have a *pager*
+//! (`sys_env_set_pager(env, pager, lo, hi, key)`, set by itself or its
+//! parent):
+//! a fault in `[lo, hi)` on a page that is not present (or any fault there
+//! while the env has no upcall, which would otherwise kill it) becomes an
+//! IPC *call* to the pager, made on the env's behalf:
+//!
+//! 1. the env sends the pager the message `page | PAGER_WAITING | err`
+//!    (no page), queued like any `sys_ipc_send`;
+//! 2. once the pager has received it, the env waits as if in
+//!    `sys_ipc_recv(page)`, but only the pager may answer;
+//! 3. the pager answers with `sys_ipc_try_send(env, 0, srcva, perm)`: the
+//!    page it sends is mapped at the faulting page with `perm`, and the env
+//!    retries the faulting instruction. Its registers and its `env_ipc_*`
+//!    fields are untouched: the env never knows it waited.
+//!
+//! A pager that answers with no page declines: the env's next fault on
+//! that page goes to its own upcall (or destroys it, as usual). A pager
+//! that dies, or an env stopped or redirected while it waits, simply lets
+//! the env retry the instruction. The policy (which file, shared or
+//! copied pages) is all the pager's: see the file server's `pager.rs`.
+use crate::env::{self, envid2env};
+use crate::sendq;
+use abi::env::*;
+use abi::error::{Error, Result};
+use abi::memlayout::UTOP;
+use abi::mmu::{FEC_PR, FEC_U, FEC_WR, PGSIZE};
+
+/// Sets `envid`'s pager to `pager` for faults in `[lo, hi)`, with `key`
+/// (any word: the pager reads it in the Env to know what it serves), or
+/// removes it (`pager` 0). The caller must be `envid` or its parent. Inval for an
+/// unaligned or empty range, one reaching past UTOP, or an env paging
+/// itself; BadEnv for a pager that does not exist.
+pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result<()> {
+    let e = envid2env(envid, true)?;
+    let mut p = 0;
+    if pager != 0 {
+        let pe = envid2env(pager, false)?;
+        if pe == e
+            || !lo.is_multiple_of(PGSIZE)
+            || !hi.is_multiple_of(PGSIZE)
+            || lo >= hi
+            || hi > UTOP
+        {
+            return Err(Error::Inval);
+        }
+        // SAFETY: pe points into the Env array; the kernel lock is held.
+        p = unsafe { (*pe).env_id };
+    }
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    unsafe {
+        (*e).env_pager = p;
+        (*e).env_pager_lo = if p == 0 { 0 } else { lo as u32 };
+        (*e).env_pager_hi = if p == 0 { 0 } else { hi as u32 };
+        (*e).env_pager_key = if p == 0 { 0 } else { key };
+        (*e).env_pager_declined = 0;
+    }
+    Ok(())
+}
+
+/// Called for a user page fault of the running env `e` at `va` with error
+/// code `err`: if `e`'s pager should serve it, sends it there (`e` stops
+/// running until the answer) and returns true. Returns false if the fault
+/// is the env's own business: outside the range, a present page while an
+/// upcall is set, a page the pager declined, or no live pager.
+pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
+    let page = va & !(PGSIZE - 1);
+    // SAFETY: e is the running env; the kernel lock is held.
+    let (pager, lo, hi, upcall, declined) = unsafe {
+        (
+            (*e).env_pager,
+            (*e).env_pager_lo as usize,
+            (*e).env_pager_hi as usize,
+            (*e).env_pgfault_upcall,
+            (*e).env_pager_declined,
+        )
+    };
+    if pager == 0 || !(lo..hi).contains(&va) || (err & FEC_PR != 0 && upcall != 0) {
+        return false;
+    }
+    if declined == page as u32 + 1 {
+        // SAFETY: as above.
+        unsafe { (*e).env_pager_declined = 0 };
+        return false;
+    }
+    let Ok(p) = envid2env(pager, false) else {
+        return false;
+    };
+    let msg = page as u32 | PAGER_WAITING | (err & (FEC_PR | FEC_WR | FEC_U));
+    // SAFETY: e and p point into the Env array; the kernel lock is held.
+    unsafe {
+        (*e).env_pager_fault = msg;
+        env::set_status(e, ENV_NOT_RUNNABLE);
+        if (*p).env_ipc_recving != 0 && accepts(p, e) {
+            deliver_fault(e, p);
+        } else {
+            (*e).env_ipc_send_to = (*p).env_id;
+            (*e).env_ipc_send_value = msg;
+            (*e).env_ipc_send_va = UTOP as u32;
+            (*e).env_ipc_send_perm = 0;
+            sendq::push(envx((*p).env_id), envx((*e).env_id));
+        }
+    }
+    true
+}
+
+/// Whether `dst`, receiving, takes a message from `src`: anyone's, unless
+/// it waits for its pager, whose answer alone it takes.
+pub fn accepts(dst: *const Env, src: *const Env) -> bool {
+    // SAFETY: both point into the Env array; the kernel lock is held.
+    unsafe { (*dst).env_pager_fault == 0 || (*src).env_id == (*dst).env_pager }
+}
+
+/// Whether `e` is an env waiting for its pager (in either step).
+pub fn waiting(e: *const Env) -> bool {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    unsafe { (*e).env_pager_fault != 0 }
+}
+
+/// Step 1 done: pager `p` (receiving) gets `e`'s fault message, and `e`
+/// waits for the answer at the faulting page.
+///
+/// # Safety
+/// `e` waits for `p` (its pager), which is receiving; the kernel lock is
+/// held.
+pub unsafe fn deliver_fault(e: *mut Env, p: *mut Env) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let msg = (*e).env_pager_fault;
+        (*p).env_ipc_recving = 0;
+        (*p).env_ipc_from = (*e).env_id;
+        (*p).env_ipc_value = msg;
+        (*p).env_ipc_perm = 0;
+        if (*p).env_status == ENV_NOT_RUNNABLE {
+            env::set_status(p, ENV_RUNNABLE);
+        }
+        (*p).env_tf.tf_regs.reg_eax = 0;
+        (*e).env_ipc_send_to = 0;
+        (*e).env_ipc_recving = 1;
+        (*e).env_ipc_dstva = msg & !(PGSIZE as u32 - 1);
+    }
+}
+
+/// Step 3: the pager's answer reached `e` (the page, if any, is mapped
+/// already). `e` retries its instruction; with no page, the fault goes to
+/// its own upcall next time.
+///
+/// # Safety
+/// `e` waits for its pager; the kernel lock is held.
+pub unsafe fn answered(e: *mut Env, gave_page: bool) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let page = (*e).env_pager_fault & !(PGSIZE as u32 - 1);
+        (*e).env_pager_declined = if gave_page { 0 } else { page + 1 };
+        (*e).env_pager_fault = 0;
+        (*e).env_ipc_recving = 0;
+        env::set_status(e, ENV_RUNNABLE);
+    }
+}
+
+/// Ends `e`'s wait for its pager without an answer (it was stopped,
+/// given new registers, or its pager died): it is out of any queue and
+/// not receiving, and retries the faulting instruction when it runs
+/// again. Its status is the caller's to set.
+///
+/// # Safety
+/// `e` waits for its pager; the kernel lock is held.
+pub unsafe fn cancel(e: *mut Env) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        if (*e).env_ipc_send_to != 0 {
+            env::cancel_send(e);
+        }
+        (*e).env_ipc_recving = 0;
+        (*e).env_pager_fault = 0;
+    }
+}
+
+/// Pager `p` is being freed: every env waiting for an answer from it
+/// retries its fault (and, with the pager gone, gets its own upcall).
+/// Envs still queued to send to it are released by the send queue's own
+/// cleanup (`env_free`), which calls [`cancel`] for them.
+///
+/// # Safety
+/// The kernel lock is held.
+pub unsafe fn pager_gone(p: *const Env) {
+    // SAFETY: p points into the Env array; the kernel lock is held.
+    let pid = unsafe { (*p).env_id };
+    for i in 0..NENV {
+        let e = env::env_at(i);
+        // SAFETY: e points into the Env array; the kernel lock is held.
+        unsafe {
+            if (*e).env_pager == pid && waiting(e) && (*e).env_ipc_recving != 0 {
+                cancel(e);
+                env::set_status(e, ENV_RUNNABLE);
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! `spawn`: start a program from the file system in a new environment,
+//! paged in on demand (JOS's lib/spawn.c, without the copying).
+//!
+//! JOS's `spawn` reads the whole ELF file and copies every segment into
+//! the child before it runs. Here the child starts with nothing of its
+//! program in memory but its stack (with the arguments):
+//!
+//! 1. `spawn` opens the program and reads its ELF and program headers
+//!    (one page);
+//! 2. asks the file server to *page* the child from that file
+//!    (FSREQ_PAGE, with the loadable segments), which returns a key;
+//! 3. makes the file server the child's pager for the program's address
+//!    range (`sys_env_set_pager(child, fs, lo, hi, key)`, a kernel
+//!    mechanism: kern/src/pager.rs);
+//! 4. builds the stack, shares the PTE_SHARE pages (open files, pipes),
+//!    sets the registers and lets the child run.
+//!
+//! The child's first instruction fetch faults; the kernel hands the fault
+//! to the file server, which maps the block of its cache holding that page
+//! into the child, read-only (user/src/bin/fs/pager.rs says which page a
+//! child gets: text is shared with the cache and so with every other copy
+//! of the program, data is copy-on-write, bss the zero page). Nothing in
+//! the child, not even its own page-fault handler, has to be in memory for
+//! that: this is how its first faults are served before its library is.
+//!
+//! Not done: JOS's `exec` (replacing the caller) is not offered.
+use crate::env::env_read;
+use crate::file::{self, fsenv, fsipc, fsipcbuf_as};
+use crate::syscall::*;
+use crate::uvpt::{uvpd, uvpt};
+use abi::elf::{ELF_MAGIC, EM_386, Elf32Ehdr, Elf32Phdr, PF_W, PT_LOAD};
+use abi::env::{ENV_RUNNABLE, EnvId, envx};
+use abi::error::{Error, Result};
+use abi::fsipc::{FSREQ_PAGE, FsreqPage, O_RDONLY, PAGE_MAXSEG, PageSeg};
+use abi::memlayout::{USTACKTOP, UTEMP, UTOP};
+use abi::mmu::{NPTENTRIES, PGSIZE, PTE_RW, PteFlags, pgaddr, round_down};
+
+/// Most arguments `spawn` passes.
+pub const MAXARGS: usize = 32;
+
+/// A program's loadable segments, as read from its headers.
+struct Program {
+    entry: usize,
+    segs: [PageSeg; PAGE_MAXSEG],
+    nseg: usize,
+}
+
+impl Program {
+    /// The range the segments cover, in whole pages.
+    fn range(&self) -> (usize, usize) {
+        let segs = &self.segs[..self.nseg];
+        let lo = segs.iter().map(|s| s.va as usize).min().unwrap_or(0);
+        let hi = segs
+            .iter()
+            .map(|s| (s.va + s.memsz) as usize)
+            .max()
+            .unwrap_or(0);
+        (round_down(lo, PGSIZE), hi.next_multiple_of(PGSIZE))
+    }
+}
+
+/// Reads the ELF header and loadable program headers of open file `fd`
+/// (they must be in its first 512 bytes, as JOS's spawn has them: a
+/// program's stack may be one page). E_NOT_EXEC if it is not a 32-bit
+/// i386 executable whose segments and entry point make sense.
+fn read_headers(fd: usize) -> Result<Program> {
+    let mut buf = [0u8; 512];
+    file::seek(fd, 0)?;
+    let n = file::readn(fd, &mut buf)?;
+    let head = &buf[..n];
+    let eh = Elf32Ehdr::from_bytes(head).ok_or(Error::NotExec)?;
+    if eh.magic() != ELF_MAGIC
+        || eh.e_machine != EM_386
+        || usize::from(eh.e_phentsize) != Elf32Phdr::SIZE
+    {
+        return Err(Error::NotExec);
+    }
+    let phoff = eh.e_phoff as usize;
+    let table = usize::from(eh.e_phnum)
+        .checked_mul(Elf32Phdr::SIZE)
+        .and_then(|len| head.get(phoff..phoff.checked_add(len)?))
+        .ok_or(Error::NotExec)?;
+    let mut prog = Program {
+        entry: eh.e_entry as usize,
+        segs: [PageSeg::default(); PAGE_MAXSEG],
+        nseg: 0,
+    };
+    for raw in table.chunks_exact(Elf32Phdr::SIZE) {
+        let ph = Elf32Phdr::from_bytes(raw).ok_or(Error::NotExec)?;
+        if ph.p_type != PT_LOAD || ph.p_memsz == 0 {
+            continue;
+        }
+        let end = ph.p_vaddr.checked_add(ph.p_memsz).ok_or(Error::NotExec)?;
+        if prog.nseg == PAGE_MAXSEG
+            || ph.p_filesz > ph.p_memsz
+            || (ph.p_vaddr as usize) < PGSIZE
+            || end as usize > USTACKTOP - PGSIZE
+        {
+            return Err(Error::NotExec);
+        }
+        prog.segs[prog.nseg] = PageSeg {
+            va: ph.p_vaddr,
+            memsz: ph.p_memsz,
+            filesz: ph.p_filesz,
+            offset: ph.p_offset,
+            writable: u32::from(ph.p_flags & PF_W != 0),
+        };
+        prog.nseg += 1;
+    }
+    let inside = prog.segs[..prog.nseg]
+        .iter()
+        .any(|s| (s.va as usize..(s.va + s.memsz) as usize).contains(&prog.entry));
+    if !inside {
+        return Err(Error::NotExec);
+    }
+    Ok(prog)
+}
+
+/// Starts program `path` in a new environment with arguments `argv`
+/// (`argv[0]` is, by convention, the program's name). The child shares the
+/// caller's PTE_SHARE pages (its file descriptors) and is paged in on
+/// demand by the file server. Returns the child's id.
+///
+/// Errors: the file's open error (E_NOT_FOUND, ...); E_NOT_EXEC for a file
+/// that is not a program; E_INVAL for more than MAXARGS arguments or more
+/// than a page of them; E_NO_FREE_ENV / E_NO_MEM. Nothing is left behind
+/// on failure.
+pub fn spawn(path: &str, argv: &[&str]) -> Result<EnvId> {
+    if argv.len() > MAXARGS {
+        return Err(Error::Inval);
+    }
+    let fd = file::open(path, O_RDONLY)?;
+    let r = spawn_fd(fd, argv);
+    let _ = file::close(fd);
+    r
+}
+
+/// `spawn` for an open program file.
+fn spawn_fd(fd: usize, argv: &[&str]) -> Result<EnvId> {
+    let prog = read_headers(fd)?;
+    let fileid = file::fd_lookup(fd)?.fd_file_id;
+    let fs = fsenv()?;
+    let child = sys_exofork()?;
+    if child == 0 {
+        // Never runs: the child starts at the program's entry instead.
+        crate::exit();
+    }
+    match start_child(child, fs, fileid, &prog, argv) {
+        Ok(()) => Ok(child),
+        Err(e) => {
+            let _ = sys_env_destroy(child);
+            Err(e)
+        }
+    }
+}
+
+/// Everything after the child exists: pager, stack, shared pages,
+/// registers; then lets it run.
+fn start_child(child: EnvId, fs: EnvId, fileid: i32, prog: &Program, argv: &[&str]) -> Result<()> {
+    // SAFETY: the request page is ours until the reply.
+    let req = unsafe { fsipcbuf_as::<FsreqPage>() };
+    req.req_fileid = fileid;
+    req.req_envid = child;
+    req.req_nseg = prog.nseg as u32;
+    req.req_segs = prog.segs;
+    let key = fsipc(FSREQ_PAGE, None)?;
+    let (lo, hi) = prog.range();
+    sys_env_set_pager(child, fs, lo, hi, key)?;
+
+    let esp = init_stack(child, argv)?;
+    copy_shared_pages(child)?;
+    let mut tf = env_read(envx(child)).env_tf;
+    tf.tf_eip = prog.entry as u32;
+    tf.tf_esp = esp as u32;
+    sys_env_set_trapframe(child, &tf)?;
+    sys_env_set_status(child, ENV_RUNNABLE)
+}
+
+/// Builds the child's first stack page (JOS's init_stack) at UTEMP and
+/// maps it at USTACKTOP - PGSIZE in the child: the argument strings at the
+/// top, below them the argv array (NULL-terminated), then argv and argc,
+/// where `_start` finds them. Returns the child's initial ESP. E_INVAL if
+/// the arguments do not fit in the page.
+fn init_stack(child: EnvId, argv: &[&str]) -> Result<usize> {
+    let strings: usize = argv.iter().map(|a| a.len() + 1).sum();
+    let words = argv.len() + 1 + 2;
+    let need = strings.next_multiple_of(4) + 4 * words;
+    if need > PGSIZE {
+        return Err(Error::Inval);
+    }
+    sys_page_alloc(0, UTEMP, PTE_RW)?;
+    // SAFETY: UTEMP is the page just mapped, ours alone.
+    let page = unsafe { core::slice::from_raw_parts_mut(UTEMP as *mut u8, PGSIZE) };
+    // In the child, the page is at USTACKTOP - PGSIZE.
+    let child_va = |off: usize| (USTACKTOP - PGSIZE + off) as u32;
+    let mut str_off = PGSIZE - strings;
+    let argv_off = (str_off & !3) - 4 * (argv.len() + 1);
+    for (i, a) in argv.iter().enumerate() {
+        let ptr = child_va(str_off).to_le_bytes();
+        page[argv_off + 4 * i..argv_off + 4 * i + 4].copy_from_slice(&ptr);
+        page[str_off..str_off + a.len()].copy_from_slice(a.as_bytes());
+        page[str_off + a.len()] = 0;
+        str_off += a.len() + 1;
+    }
+    let end = argv_off + 4 * argv.len();
+    page[end..end + 4].copy_from_slice(&0u32.to_le_bytes());
+    let esp_off = argv_off - 8;
+    page[esp_off..esp_off + 4].copy_from_slice(&(argv.len() as u32).to_le_bytes());
+    page[esp_off + 4..esp_off + 8].copy_from_slice(&child_va(argv_off).to_le_bytes());
+    let r = sys_page_map(0, UTEMP, child, USTACKTOP - PGSIZE, PTE_RW);
+    let _ = sys_page_unmap(0, UTEMP);
+    r.map(|()| USTACKTOP - PGSIZE + esp_off)
+}
+
+/// Maps every PTE_SHARE page of ours into the child at the same address
+/// with the same permissions (open files' Fd pages, pipes): JOS's
+/// copy_shared_pages.
+fn copy_shared_pages(child: EnvId) -> Result<()> {
+    for pdx in 0..(UTOP >> 22) {
+        if !uvpd(pdx).is_present() {
+            continue;
+        }
+        for ptx in 0..NPTENTRIES {
+            let va = pgaddr(pdx, ptx, 0);
+            let pte = uvpt(va / PGSIZE);
+            let f = pte.flags();
+            if f.contains(PteFlags::P | PteFlags::SHARE) {
+                sys_page_map(0, va, child, va, f & PteFlags::SYSCALL)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `spawn` with the arguments listed: `spawnl!("/init", "init", "x")`.
+#[macro_export]
+macro_rules! spawnl {
+    ($path:expr $(, $arg:expr)* $(,)?) => {
+        $crate::spawn::spawn($path, &[$($arg),*])
+    };
+}

@@ -1,0 +1,307 @@
+//! The file server as a pager (demand-paged `spawn`).
+//!
+//! `spawn` does not copy a program into its child. It opens the program,
+//! reads its ELF headers, and asks us (FSREQ_PAGE) to page the child from
+//! the file: we keep the file and its loadable segments under a *key*,
+//! which the parent gives the kernel with `sys_env_set_pager(child, us,
+//! lo, hi, key)`. From then on each fault of the child (or of its fork
+//! children, which inherit pager and key) on a page of its program that is
+//! not present arrives here as an IPC message (see kern/src/pager.rs), and
+//! we answer with the page:
+//!
+//! | the page holds                               | the child gets                      |
+//! |----------------------------------------------|-------------------------------------|
+//! | read-only file bytes (text, rodata)          | our cached block itself, read-only: |
+//! |                                              | every copy of the program shares it |
+//! | writable file bytes (data), a read fault     | the cached block, copy-on-write     |
+//! | only zeros (bss), a read fault               | the zero page, copy-on-write        |
+//! | anything else (a write; a page mixing        | a fresh page with the bytes copied  |
+//! | segments or file bytes and zeros)            |                                     |
+//!
+//! Copy-on-write pages go only to an env with a page-fault upcall (the
+//! library's handler copies them on the first write); an env without one
+//! gets its own copy at once, since the write fault would kill it.
+//! A fault outside every segment is declined (no page): the kernel then
+//! gives it to the env's own handler.
+//!
+//! What is not done: the program's file may change under a running child
+//! (no "text file busy"): a child sees blocks written later, and a removed
+//! file's blocks are refused (the child then faults as usual).
+use crate::bc::{self, diskaddr};
+use crate::serv::Server;
+use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, EnvId, NENV, PAGER_WAITING, envx};
+use abi::error::{Error, Result};
+use abi::fsipc::{FsreqPage, PAGE_MAXSEG, PageSeg};
+use abi::memlayout::{UTOP, UZERO};
+use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags};
+use fsfmt::BLKSIZE;
+use fsfmt::fs::FileRef;
+use jos::alloc::vec::Vec;
+use jos::env::{env_read, thisenv_id};
+use jos::syscall::{sys_ipc_try_send, sys_page_alloc, sys_page_map, sys_page_unmap};
+
+/// Programs paged at once, at most.
+pub const MAXPAGED: usize = 256;
+/// Where we map the zero page to send it (it lives above UTOP).
+const ZEROVA: usize = 0x0FFF_D000;
+/// Where we build a page to send.
+const TMPVA: usize = 0x0FFF_E000;
+
+/// A program we page: its file and segments, for the envs with its key.
+#[derive(Clone, Copy)]
+struct Paged {
+    /// Its key: the slot plus MAXPAGED times a generation (0: unused).
+    key: u32,
+    /// The child it was asked for (the slot is busy while it lives, even
+    /// before its parent has given the kernel the key).
+    child: EnvId,
+    file: FileRef,
+    nseg: usize,
+    segs: [PageSeg; PAGE_MAXSEG],
+}
+
+/// The programs being paged.
+pub struct Pager {
+    table: Vec<Option<Paged>>,
+    generation: u32,
+}
+
+/// Whether env `id` exists.
+fn alive(id: EnvId) -> bool {
+    let e = env_read(envx(id));
+    e.env_id == id && e.env_status != ENV_FREE
+}
+
+/// How a page is made: which of the program's bytes land where.
+enum Plan {
+    /// No segment covers it.
+    None,
+    /// File block `n`, as it is (with `cow` for a writable page).
+    Block { n: u32, cow: bool },
+    /// Zeros only, from a writable segment.
+    Zero,
+    /// A fresh page: some bytes copied from the file, the rest zeros.
+    Copy { writable: bool },
+}
+
+impl Pager {
+    /// A pager with nothing to page; maps the zero page where it can be
+    /// sent from. Err(NoMem) if that fails.
+    pub fn new() -> Result<Pager> {
+        sys_page_map(0, UZERO, 0, ZEROVA, PteFlags::P | PteFlags::U)?;
+        let mut table = Vec::new();
+        table.resize(MAXPAGED, None);
+        Ok(Pager {
+            table,
+            generation: 0,
+        })
+    }
+
+    /// FSREQ_PAGE from `from`: remembers program `file` with the request's
+    /// segments for `from`'s child `req_envid`, which must exist, be
+    /// `from`'s and not be running yet. Returns the key, or E_BAD_ENV (not
+    /// such a child), E_INVAL (bad segments: unaligned, overlapping UTOP,
+    /// more file bytes than the file has), E_MAX_OPEN (table full).
+    pub fn register(
+        &mut self,
+        from: EnvId,
+        req: &FsreqPage,
+        file: FileRef,
+        size: u32,
+    ) -> Result<u32> {
+        let child = env_read(envx(req.req_envid));
+        if child.env_id != req.req_envid
+            || child.env_parent_id != from
+            || child.env_status != ENV_NOT_RUNNABLE
+        {
+            return Err(Error::BadEnv);
+        }
+        let nseg = req.req_nseg as usize;
+        if nseg > PAGE_MAXSEG {
+            return Err(Error::Inval);
+        }
+        let mut segs = [PageSeg::default(); PAGE_MAXSEG];
+        for (dst, s) in segs.iter_mut().zip(&req.req_segs[..nseg]) {
+            let s = *s;
+            let end = s.va.checked_add(s.memsz).ok_or(Error::Inval)?;
+            let fend = s.offset.checked_add(s.filesz).ok_or(Error::Inval)?;
+            if s.filesz > s.memsz
+                || end as usize > UTOP
+                || (s.va as usize) < PGSIZE
+                || fend > size
+                || s.va as usize % PGSIZE != s.offset as usize % PGSIZE
+            {
+                return Err(Error::Inval);
+            }
+            *dst = s;
+        }
+        let slot = self.free_slot().ok_or(Error::MaxOpen)?;
+        // Generations 1.. so that no key is 0; key % MAXPAGED is the slot.
+        self.generation = self.generation % (u32::MAX / MAXPAGED as u32 - 1) + 1;
+        let key = self.generation * MAXPAGED as u32 + slot as u32;
+        self.table[slot] = Some(Paged {
+            key,
+            child: req.req_envid,
+            file,
+            nseg,
+            segs,
+        });
+        Ok(key)
+    }
+
+    /// A slot no env uses: neither its child nor any env with its key.
+    fn free_slot(&self) -> Option<usize> {
+        let me = thisenv_id();
+        let mut busy = [false; MAXPAGED];
+        for i in 0..NENV {
+            let e = env_read(i);
+            if e.env_status != ENV_FREE && e.env_pager == me {
+                busy[e.env_pager_key as usize % MAXPAGED] = true;
+            }
+        }
+        (0..MAXPAGED).find(|&i| match &self.table[i] {
+            None => true,
+            Some(p) => !busy[i] && !alive(p.child),
+        })
+    }
+
+    /// Whether the message `msg` from `from` is a page fault the kernel
+    /// sent us on its behalf (not a message `from` made up): `from` waits
+    /// for us with exactly that fault.
+    pub fn is_fault(from: EnvId, msg: u32, perm: u32) -> bool {
+        if msg & PAGER_WAITING == 0 || perm != 0 {
+            return false;
+        }
+        let e = env_read(envx(from));
+        e.env_id == from && e.env_pager == thisenv_id() && e.env_pager_fault == msg
+    }
+
+    /// Serves fault `msg` of env `from` (checked by `is_fault`): sends it
+    /// the page, or no page (declined) if it is outside its program, the
+    /// key is stale or the file cannot be read.
+    pub fn fault(srv: &mut Server, from: EnvId, msg: u32) {
+        let e = env_read(envx(from));
+        let page = (msg as usize) & !(PGSIZE - 1);
+        let write = msg & FEC_WR != 0;
+        let has_upcall = e.env_pgfault_upcall != 0;
+        let key = e.env_pager_key;
+        let paged = match &srv.pager().table[key as usize % MAXPAGED] {
+            Some(p) if p.key == key => *p,
+            _ => return answer(from, None),
+        };
+        let sent = match plan(&paged, page, write, has_upcall) {
+            Plan::None => None,
+            Plan::Block { n, cow } => srv.file_block_va(paged.file, n).ok().map(|va| {
+                let perm = if cow {
+                    PteFlags::P | PteFlags::U | PteFlags::COW
+                } else {
+                    PteFlags::P | PteFlags::U
+                };
+                (va, perm)
+            }),
+            Plan::Zero => Some((ZEROVA, PteFlags::P | PteFlags::U | PteFlags::COW)),
+            Plan::Copy { writable } => fill(srv, &paged, page).ok().map(|()| {
+                let perm = if writable {
+                    PTE_RW
+                } else {
+                    PteFlags::P | PteFlags::U
+                };
+                (TMPVA, perm)
+            }),
+        };
+        answer(from, sent);
+        let _ = sys_page_unmap(0, TMPVA);
+    }
+}
+
+/// Sends `from` its page (`va`, `perm`), or no page. It waits for exactly
+/// this answer, so one try is enough; if it is gone, so be it.
+fn answer(from: EnvId, sent: Option<(usize, PteFlags)>) {
+    let (va, perm) = sent.unwrap_or((UTOP, PteFlags::empty()));
+    let _ = sys_ipc_try_send(from, 0, va, perm);
+}
+
+/// Which of `p`'s bytes make page `page`, for a fault (`write` or not) of
+/// an env with or without an upcall.
+fn plan(p: &Paged, page: usize, write: bool, has_upcall: bool) -> Plan {
+    let (lo, hi) = (page as u64, (page + PGSIZE) as u64);
+    let mut covered = false;
+    let mut writable = false;
+    let mut file_bytes = false;
+    let mut zero_bytes = false;
+    let mut delta = None;
+    let mut one_delta = true;
+    for s in &p.segs[..p.nseg] {
+        let (va, memsz, filesz) = (s.va as u64, s.memsz as u64, s.filesz as u64);
+        if va + memsz <= lo || va >= hi {
+            continue;
+        }
+        covered = true;
+        writable |= s.writable != 0;
+        if va + filesz > lo && va < hi {
+            file_bytes = true;
+            let d = va as i64 - s.offset as i64;
+            one_delta &= delta.is_none_or(|x| x == d);
+            delta = Some(d);
+        }
+        // Zeros (bss) inside the page?
+        if va + memsz > va + filesz && va + filesz < hi && va + memsz > lo {
+            zero_bytes = true;
+        }
+    }
+    if !covered {
+        return Plan::None;
+    }
+    if !file_bytes {
+        return if writable && !write && has_upcall {
+            Plan::Zero
+        } else {
+            Plan::Copy { writable }
+        };
+    }
+    if one_delta && !zero_bytes {
+        let off = page as i64 - delta.unwrap_or(0);
+        if off >= 0 && off as usize % BLKSIZE == 0 && (!writable || (!write && has_upcall)) {
+            return Plan::Block {
+                n: (off as usize / BLKSIZE) as u32,
+                cow: writable,
+            };
+        }
+    }
+    Plan::Copy { writable }
+}
+
+/// Builds page `page` of program `p` at TMPVA: zeros, then each segment's
+/// file bytes that fall in it. Err(NoMem) if no page can be had even after
+/// giving up clean cached blocks; a file read error as is.
+fn fill(srv: &mut Server, p: &Paged, page: usize) -> Result<()> {
+    while let Err(e) = sys_page_alloc(0, TMPVA, PTE_RW) {
+        if e != Error::NoMem || !bc::make_room() {
+            return Err(e);
+        }
+    }
+    // SAFETY: TMPVA is the page just mapped, ours alone.
+    let buf = unsafe { core::slice::from_raw_parts_mut(TMPVA as *mut u8, PGSIZE) };
+    for s in &p.segs[..p.nseg] {
+        let start = (s.va as usize).max(page);
+        let end = (s.va as usize + s.filesz as usize).min(page + PGSIZE);
+        if start >= end {
+            continue;
+        }
+        let off = s.offset + (start - s.va as usize) as u32;
+        let n = srv.read_file(p.file, &mut buf[start - page..end - page], off)?;
+        if n != end - start {
+            return Err(Error::Inval);
+        }
+    }
+    Ok(())
+}
+
+/// The cache address of disk block `b` once it is in memory (touching it
+/// reads it from disk through the cache's own fault handler).
+pub fn cached(b: u32) -> usize {
+    let va = diskaddr(b);
+    // SAFETY: the cache region's handler maps the block on first touch.
+    unsafe { core::ptr::read_volatile(va as *const u8) };
+    va
+}
