@@ -65,8 +65,8 @@ impl Program {
 /// i386 executable whose segments and entry point make sense.
 fn read_headers(fd: usize) -> Result<Program> {
     let mut buf = [0u8; 512];
-    file::seek(fd, 0)?;
-    let n = file::readn(fd, &mut buf)?;
+    crate::fd::seek(fd, 0)?;
+    let n = crate::fd::readn(fd, &mut buf)?;
     let head = &buf[..n];
     let eh = Elf32Ehdr::from_bytes(head).ok_or(Error::NotExec)?;
     if eh.magic() != ELF_MAGIC
@@ -131,14 +131,14 @@ pub fn spawn(path: &str, argv: &[&str]) -> Result<EnvId> {
     }
     let fd = file::open(path, O_RDONLY)?;
     let r = spawn_fd(fd, argv);
-    let _ = file::close(fd);
+    let _ = crate::fd::close(fd);
     r
 }
 
 /// `spawn` for an open program file.
 fn spawn_fd(fd: usize, argv: &[&str]) -> Result<EnvId> {
     let prog = read_headers(fd)?;
-    let fileid = file::fd_lookup(fd)?.fd_file_id;
+    let fileid = crate::fd::fd_lookup(fd)?.fd_file_id;
     let fs = fsenv()?;
     let child = sys_exofork()?;
     if child == 0 {

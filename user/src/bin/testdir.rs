@@ -12,7 +12,8 @@ use abi::error::Error;
 use abi::fsipc::{O_CREAT, O_MKDIR, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
 use fsfmt::{FILE_SIZE, File};
 use jos::cprintf;
-use jos::file::{close, fstat, open, readn, remove, write};
+use jos::fd::{close, fstat, readn, write};
+use jos::file::{open, remove};
 use jos::rename::rename;
 
 jos::main!(umain);
