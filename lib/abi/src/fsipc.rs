@@ -158,8 +158,12 @@ pub struct FsreqPage {
     pub req_segs: [PageSeg; PAGE_MAXSEG],
 }
 
-/// A device's id in `Fd::fd_dev_id`: files.
+/// A device's id in `Fd::fd_dev_id`: files (through the file server).
 pub const DEV_FILE: i32 = b'f' as i32;
+/// A device's id in `Fd::fd_dev_id`: the console.
+pub const DEV_CONS: i32 = b'c' as i32;
+/// A device's id in `Fd::fd_dev_id`: pipes.
+pub const DEV_PIPE: i32 = b'p' as i32;
 
 /// A file descriptor: one page each at FDTABLE + i * PGSIZE in the client
 /// (the first bytes of it; for a file, the server maps the same page).
@@ -179,9 +183,15 @@ pub struct Fd {
 pub const FDTABLE: usize = 0xD000_0000;
 /// Most open file descriptors per env.
 pub const MAXFD: usize = 32;
+/// Where the fd data pages are (JOS's FILEDATA): one page per file
+/// descriptor, at FILEDATA + i * PGSIZE, for the device to use if it wants
+/// (a pipe keeps its buffer there). Like the Fd pages, they are mapped
+/// PTE_SHARE, so a fork or spawn shares them.
+pub const FILEDATA: usize = FDTABLE + MAXFD * PGSIZE;
 
 const _: () = assert!(size_of::<FsreqOpen>() == MAXPATHLEN + 4 && size_of::<FsreqOpen>() <= PGSIZE);
 const _: () = assert!(size_of::<FsreqWrite>() == PGSIZE);
 const _: () = assert!(size_of::<FsretStat>() == MAXNAMELEN + 8);
 const _: () = assert!(size_of::<Fd>() == 16);
 const _: () = assert!(crate::memlayout::DISKMAP + crate::memlayout::DISKSIZE <= FDTABLE);
+const _: () = assert!(FILEDATA + MAXFD * PGSIZE <= crate::memlayout::USTACKTOP);

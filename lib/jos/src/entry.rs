@@ -32,6 +32,12 @@ pub fn binaryname() -> &'static str {
     BINARYNAME.get()
 }
 
+/// Changes the program's name that `panic!` messages show (JOS programs
+/// assign `binaryname`). Cannot fail.
+pub fn set_binaryname(name: &'static str) {
+    BINARYNAME.set(name);
+}
+
 /// Records the program name, calls `umain` with the arguments, then exits.
 ///
 /// # Safety

@@ -108,8 +108,22 @@ pub fn wait(id: EnvId) {
     }
 }
 
-/// Ends this environment. Never returns.
+/// How many times the kernel has started running us (our Env's
+/// `env_runs`, read now): it changes whenever we were interrupted and
+/// resumed, so two equal readings around some code mean it ran without
+/// another environment running on our CPU in between.
+pub fn thisenv_runs() -> u32 {
+    let e: *const Env = thisenv();
+    // SAFETY: `e` points into the mapped Env array; one field is read,
+    // volatile, since the kernel changes it under us.
+    unsafe { core::ptr::read_volatile(&raw const (*e).env_runs) }
+}
+
+/// Ends this environment: closes every file descriptor (as JOS's `exit`
+/// does, so a file's last writes are flushed and a pipe's other end sees
+/// it closed), then destroys it. Never returns.
 pub fn exit() -> ! {
+    crate::fd::close_all();
     let _ = syscall::sys_env_destroy(0);
     unreachable!("sys_env_destroy(0) returned");
 }

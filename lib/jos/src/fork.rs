@@ -23,6 +23,7 @@ use crate::syscall::{
 use crate::uvpt::{page_refcount, pte_of, uvpd, uvpt};
 use abi::env::{ENV_RUNNABLE, EnvId};
 use abi::error::Result;
+use abi::fsipc::{FDTABLE, FILEDATA};
 use abi::memlayout::{USTACKTOP, UXSTACKTOP};
 use abi::mmu::{FEC_WR, NPTENTRIES, PGSIZE, PTE_RW, Pte, PteFlags, pgnum, round_down};
 use abi::trap::UTrapframe;
@@ -98,19 +99,40 @@ fn duppage(child: EnvId, va: usize, pte: Pte) -> Result<()> {
 
 /// Calls `f(va, pte)` for every mapped page below USTACKTOP, skipping whole
 /// page tables that are not present; stops at the first error.
-fn for_each_user_page(mut f: impl FnMut(usize, Pte) -> Result<()>) -> Result<()> {
-    let end = pgnum(USTACKTOP);
-    for pdx in 0..end.div_ceil(NPTENTRIES) {
-        if !uvpd(pdx).is_present() {
-            continue;
-        }
-        let first = pdx * NPTENTRIES;
-        for pn in first..(first + NPTENTRIES).min(end) {
-            let pte = uvpt(pn);
-            if pte.is_present() {
-                f(pn * PGSIZE, pte)?;
+///
+/// The file descriptors' Fd pages (FDTABLE..FILEDATA) come last, after
+/// their data pages: a pipe's other end, in another environment, decides
+/// that we closed it by comparing reference counts (see `pipe.rs`), and
+/// while a child has an Fd page but not yet the pipe page it refers to,
+/// the counts would say so wrongly. (`spawn` sharing its pages with a
+/// child needs the same order: it may use this walk.)
+pub fn for_each_user_page(mut f: impl FnMut(usize, Pte) -> Result<()>) -> Result<()> {
+    for_each_page_in(0..FDTABLE, &mut f)?;
+    for_each_page_in(FILEDATA..USTACKTOP, &mut f)?;
+    for_each_page_in(FDTABLE..FILEDATA, &mut f)
+}
+
+/// Calls `f(va, pte)` for every mapped page in `range` (page-aligned),
+/// skipping whole page tables that are not present; stops at the first
+/// error.
+fn for_each_page_in(
+    range: core::ops::Range<usize>,
+    f: &mut impl FnMut(usize, Pte) -> Result<()>,
+) -> Result<()> {
+    let (start, end) = (pgnum(range.start), pgnum(range.end));
+    let mut pn = start;
+    while pn < end {
+        let pdx = pn / NPTENTRIES;
+        let table_end = ((pdx + 1) * NPTENTRIES).min(end);
+        if uvpd(pdx).is_present() {
+            for pn in pn..table_end {
+                let pte = uvpt(pn);
+                if pte.is_present() {
+                    f(pn * PGSIZE, pte)?;
+                }
             }
         }
+        pn = table_end;
     }
     Ok(())
 }

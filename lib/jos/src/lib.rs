@@ -9,7 +9,10 @@
 //! - `uvpt`: reading our own page tables and page reference counts.
 //! - `fork`: copy-on-write `fork` and `sfork`.
 //! - `ipc`: `ipc_send`, `ipc_recv`, `ipc_find_env`.
-//! - `file`: file descriptors and files through the file server.
+//! - `fd`: file descriptors (read, write, dup, close, ...) over devices:
+//!   `file` (files through the file server: open, remove, sync), `cons`
+//!   (the console), `pipe` (pipes).
+//! - `fprintf`: `printf!` and `fprintf!` to a descriptor; `readline`.
 //! - `spawn`: start a program from the file system, paged in on demand.
 //! - `vm`: virtual-memory tricks (zero page, lazy heap and `malloc`, ...).
 #![no_std]
@@ -20,15 +23,20 @@
 pub extern crate alloc;
 
 pub mod cell;
+pub mod cons;
 pub mod console;
 pub mod entry;
 pub mod env;
+pub mod fd;
 pub mod file;
 pub mod fork;
+pub mod fprintf;
 pub mod ipc;
 pub mod panic;
 pub mod pgfault;
+pub mod pipe;
 pub mod rand;
+pub mod readline;
 pub mod spawn;
 pub mod syscall;
 pub mod uvpt;

@@ -74,3 +74,11 @@ pub fn page_refcount(pa: usize) -> Option<u32> {
     // UPAGES) and `p` is aligned.
     Some(unsafe { read_volatile(&raw const (*p).pp_ref) })
 }
+
+/// Returns how many mappings (in all address spaces) the page mapped at
+/// our address `va` has (JOS's `pageref`): 0 if nothing is mapped there.
+pub fn pageref(va: usize) -> u32 {
+    pte_of(va)
+        .and_then(|pte| page_refcount(pte.addr()))
+        .unwrap_or(0)
+}

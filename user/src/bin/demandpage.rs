@@ -15,8 +15,8 @@ jos::main!(umain);
 
 fn umain(_args: &[&str]) {
     let size = match jos::file::open("/pagein", O_RDONLY).and_then(|fd| {
-        let st = jos::file::fstat(fd);
-        let _ = jos::file::close(fd);
+        let st = jos::fd::fstat(fd);
+        let _ = jos::fd::close(fd);
         st
     }) {
         Ok(st) => st.size as usize,

@@ -9,7 +9,8 @@ use abi::error::Error;
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PteFlags};
 use jos::cprintf;
-use jos::file::{close, fsipc, fsipcbuf_as, open, read, write};
+use jos::fd::{close, read, write};
+use jos::file::{fsipc, fsipcbuf_as, open};
 use jos::ipc_find_env;
 use jos::syscall::{sys_ipc_recv, sys_ipc_send, sys_page_alloc, sys_page_unmap};
 
@@ -159,7 +160,7 @@ fn umain(_args: &[&str]) {
     // The server still serves an honest client.
     let n = open("/newmotd", O_RDONLY).expect("open /newmotd after the attacks");
     let mut buf = [0u8; 128];
-    let got = jos::file::readn(n, &mut buf).expect("read");
+    let got = jos::fd::readn(n, &mut buf).expect("read");
     close(n).expect("close");
     if &buf[..got] != MSG {
         cprintf!("fsattack: /newmotd reads wrong after the attacks FAILED\n");

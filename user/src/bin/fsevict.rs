@@ -10,7 +10,8 @@
 use abi::fsipc::O_RDONLY;
 use abi::mmu::{PGSIZE, PTE_RW};
 use jos::cprintf;
-use jos::file::{close, fstat, open, read};
+use jos::fd::{close, fstat, read};
+use jos::file::open;
 use jos::syscall::{sys_page_alloc, sys_page_unmap};
 
 jos::main!(umain);
@@ -23,7 +24,7 @@ const FILES: [&str; 4] = ["/primes", "/forktree", "/hello", "/motd"];
 /// Reads all of file descriptor `n` from its start; returns (bytes, a
 /// checksum, the first 4 bytes).
 fn slurp(n: usize) -> (usize, u32, [u8; 4]) {
-    jos::file::seek(n, 0).expect("seek");
+    jos::fd::seek(n, 0).expect("seek");
     let mut buf = [0u8; 512];
     let (mut total, mut sum, mut head) = (0usize, 0u32, [0u8; 4]);
     loop {

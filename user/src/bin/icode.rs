@@ -5,7 +5,8 @@
 
 use abi::fsipc::O_RDONLY;
 use jos::cprintf;
-use jos::file::{close, open, read};
+use jos::fd::{close, read};
+use jos::file::open;
 use jos::syscall::sys_cputs;
 
 jos::main!(umain);

@@ -219,7 +219,7 @@ fn umain(_args: &[&str]) {
 
     // 8. Bad FSREQ_PAGE requests.
     let fd = jos::file::open("/hello", O_RDONLY).expect("open /hello");
-    let fileid = jos::file::fd_lookup(fd).expect("fd").fd_file_id;
+    let fileid = jos::fd::fd_lookup(fd).expect("fd").fd_file_id;
     let page_req = |envid: EnvId, seg: PageSeg, fileid: i32| -> Result<u32> {
         // SAFETY: the request page is ours until the reply.
         let req = unsafe { fsipcbuf_as::<FsreqPage>() };
@@ -284,7 +284,7 @@ fn umain(_args: &[&str]) {
         page_req(kid, good, fileid ^ 0x4000_0000) == Err(Error::Inval),
     );
     c.ok("good request", page_req(kid, good, fileid).is_ok());
-    let _ = jos::file::close(fd);
+    let _ = jos::fd::close(fd);
     sys_env_destroy(kid).expect("destroy");
 
     // 9. Paged children killed at once, in the middle of their first

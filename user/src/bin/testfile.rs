@@ -11,9 +11,9 @@ use abi::fsipc::{DEV_FILE, FDTABLE, FSREQ_OPEN, Fd, FsreqOpen, MAXPATHLEN};
 use abi::fsipc::{O_CREAT, O_RDONLY, O_RDWR, O_WRONLY};
 use abi::mmu::PGSIZE;
 use jos::cprintf;
+use jos::fd::{close, readn, write};
 use jos::file::{
-    close, devfile_close, devfile_read, devfile_stat, devfile_write, fsipc, fsipcbuf_as, open,
-    readn, write,
+    devfile_close, devfile_read, devfile_stat, devfile_write, fsipc, fsipcbuf_as, open,
 };
 use jos::syscall::sys_page_unmap;
 
