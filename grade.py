@@ -727,9 +727,9 @@ def test_boot():
     check_boot_console(boot())
 
 
-@test(5, "GRUB boot reaches the monitor")
+@test(5, "GRUB boot with no program (make qemu-nox PROG=) reaches the monitor")
 def test_grub():
-    check_boot_console(grub_boot())
+    check_boot_console(grub_boot(make_vars={"PROG": ""}))
 
 
 @test(5, "monitor: help")
