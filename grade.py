@@ -727,9 +727,9 @@ def test_boot():
     check_boot_console(boot())
 
 
-@test(5, "GRUB boot reaches the monitor")
+@test(5, "GRUB boot with no program (make qemu-nox PROG=) reaches the monitor")
 def test_grub():
-    check_boot_console(grub_boot())
+    check_boot_console(grub_boot(make_vars={"PROG": ""}))
 
 
 @test(5, "monitor: help")
@@ -1830,6 +1830,65 @@ def test_fsattack():
     r = fs_run("fsattack")
     r.match("fsattack: OK$", no=[".*FAILED", KERNEL_PANIC, USER_PANIC,
                                  ENV + "unhandled page fault", "  trap "])
+    check_fs_clients_freed(r)
+
+
+fs_lines_test(10, "spawnhello: spawn from the file system (JOS's lab-5 lines)",
+              "spawnhello", ["i am parent environment 00001001", "hello, world",
+                             "i am environment 00001002"])
+
+
+@test(5, "spawnfaultio: a spawned child has no I/O privilege")
+def test_spawnfaultio():
+    r = fs_run("spawnfaultio")
+    r.match("i am parent environment 00001001$", "TRAP frame at 0x[0-9a-f]{8} from CPU 0$",
+            "  trap 0x0000000d General Protection$", r"\[00001002\] free env 00001002$",
+            ordered=True, no=[KERNEL_PANIC, USER_PANIC])
+    check_fs_clients_freed(r)
+
+
+@test(10, "testpteshare: PTE_SHARE pages stay shared across fork and spawn")
+def test_testpteshare():
+    r = fs_run("testpteshare")
+    r.match("fork handles PTE_SHARE right$", "spawn handles PTE_SHARE right$", ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC, ".*PTE_SHARE wrong"])
+
+
+PAGEIN = (r"pagein ([0-9a-f]{8}): (\d+) of (\d+) program pages present, (\d+) of them read-only, "
+          r"(\d+) shared with another copy$")
+
+
+@test(10, "demandpage: spawned programs are paged in on demand, their text shared")
+def test_demandpage():
+    """Three copies of pagein (32 pages of read-only table and 16 of bss it
+    touches only when told): the first two touch a few pages of their
+    program; the second's read-only pages are all the first's (the file
+    server's cached blocks, shared); the third touches everything."""
+    r = fs_run("demandpage")
+    r.match("demandpage: done$", no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault"])
+    runs = [tuple(int(x) for x in m.groups()[1:]) for m in r.all(PAGEIN)]
+    require(len(runs) == 3, "expected 3 'pagein' reports, got %d" % len(runs))
+    (p1, t1, r1, s1), (p2, t2, r2, s2), (p3, t3, r3, s3) = runs
+    require(t1 >= 48 and p1 * 4 < t1,
+            "first copy: %d of %d pages present (expected under a quarter)" % (p1, t1))
+    require(r2 > 0 and s2 == r2,
+            "second copy: %d of its %d read-only pages shared with the first" % (s2, r2))
+    require(p3 + 2 >= t3, "third copy touched everything but has %d of %d pages" % (p3, t3))
+    check_fs_clients_freed(r)
+
+
+fs_lines_test(10, "leakcheck: spawned programs give back every page (second run)",
+              "leakcheck", ["leakcheck: all OK"])
+
+
+@test(10, "pagerattack: external pagers and the file server's pager, attacked (4 CPUs)")
+def test_pagerattack():
+    """Bad sys_env_set_pager arguments, a third env answering for the
+    pager, a wrong answer, stop and resume while waiting, a declined fault,
+    the pager killed, fake fault messages and bad FSREQ_PAGE requests to
+    the file server, paged children killed during their first faults."""
+    r = fs_run("pagerattack", cpus=4)
+    r.match("pagerattack: OK$", no=[".*FAILED", KERNEL_PANIC, USER_PANIC])
     check_fs_clients_freed(r)
 
 

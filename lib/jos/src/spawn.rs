@@ -25,6 +25,7 @@
 //!
 //! Not done: JOS's `exec` (replacing the caller) is not offered.
 use crate::env::env_read;
+use crate::fd;
 use crate::file::{self, fsenv, fsipc, fsipcbuf_as};
 use crate::syscall::*;
 use crate::uvpt::{uvpd, uvpt};
@@ -65,8 +66,8 @@ impl Program {
 /// i386 executable whose segments and entry point make sense.
 fn read_headers(fd: usize) -> Result<Program> {
     let mut buf = [0u8; 512];
-    crate::fd::seek(fd, 0)?;
-    let n = crate::fd::readn(fd, &mut buf)?;
+    fd::seek(fd, 0)?;
+    let n = fd::readn(fd, &mut buf)?;
     let head = &buf[..n];
     let eh = Elf32Ehdr::from_bytes(head).ok_or(Error::NotExec)?;
     if eh.magic() != ELF_MAGIC
@@ -131,14 +132,14 @@ pub fn spawn(path: &str, argv: &[&str]) -> Result<EnvId> {
     }
     let fd = file::open(path, O_RDONLY)?;
     let r = spawn_fd(fd, argv);
-    let _ = crate::fd::close(fd);
+    let _ = fd::close(fd);
     r
 }
 
 /// `spawn` for an open program file.
 fn spawn_fd(fd: usize, argv: &[&str]) -> Result<EnvId> {
     let prog = read_headers(fd)?;
-    let fileid = crate::fd::fd_lookup(fd)?.fd_file_id;
+    let fileid = fd::fd_lookup(fd)?.fd_file_id;
     let fs = fsenv()?;
     let child = sys_exofork()?;
     if child == 0 {
