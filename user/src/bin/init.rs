@@ -38,9 +38,9 @@ static mut BSS: [u8; 6000] = [0; 6000];
 
 /// JOS's checksum: the XOR of i * s[i] (s[i] a signed char).
 fn sum(s: &[u8]) -> i32 {
-    s.iter()
-        .enumerate()
-        .fold(0, |tot, (i, &c)| tot ^ (i as i32).wrapping_mul(c as i8 as i32))
+    s.iter().enumerate().fold(0, |tot, (i, &c)| {
+        tot ^ (i as i32).wrapping_mul(c as i8 as i32)
+    })
 }
 
 fn umain(args: &[&str]) {
