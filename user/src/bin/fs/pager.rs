@@ -261,7 +261,10 @@ fn plan(p: &Paged, page: usize, write: bool, has_upcall: bool) -> Plan {
     }
     if one_delta && !zero_bytes {
         let off = page as i64 - delta.unwrap_or(0);
-        if off >= 0 && off as usize % BLKSIZE == 0 && (!writable || (!write && has_upcall)) {
+        if off >= 0
+            && (off as usize).is_multiple_of(BLKSIZE)
+            && (!writable || (!write && has_upcall))
+        {
             return Plan::Block {
                 n: (off as usize / BLKSIZE) as u32,
                 cow: writable,
