@@ -68,7 +68,7 @@ fn sys_cputs(s: usize, len: usize) -> Result<u32> {
 
 /// Returns a character from the console without waiting (0 if none).
 fn sys_cgetc() -> Result<u32> {
-    Ok(console::getc().unwrap_or(0) as u32)
+    Ok(console::cons_getc().unwrap_or(0) as u32)
 }
 
 /// Returns the caller's env id.

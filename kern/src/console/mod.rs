@@ -132,8 +132,13 @@ pub fn intr() {
     }
 }
 
-/// Returns the next input character from serial or keyboard, if any.
-pub fn getc() -> Option<u8> {
+/// Returns the next input character from serial or keyboard, if any
+/// (JOS's `cons_getc`, by that name in the symbol table: MIT's 2014 lab-5
+/// grader stops QEMU at a breakpoint on it, as a sign that the kernel or
+/// the shell waits for input).
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub fn cons_getc() -> Option<u8> {
     // Poll too: interrupts are off in the kernel.
     intr();
     let mut ring = INPUT.lock();
@@ -148,7 +153,7 @@ pub fn getc() -> Option<u8> {
 /// Waits for an input character.
 pub fn getchar() -> u8 {
     loop {
-        if let Some(c) = getc() {
+        if let Some(c) = cons_getc() {
             return c;
         }
         crate::arch::x86::pause();

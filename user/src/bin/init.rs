@@ -33,8 +33,9 @@ static mut DATA: Data = Data {
     msg2: padded(b"so is this"),
 };
 
+const BSS_SIZE: usize = 6000;
 /// 6000 bytes of bss.
-static mut BSS: [u8; 6000] = [0; 6000];
+static mut BSS: [u8; BSS_SIZE] = [0; BSS_SIZE];
 
 /// JOS's checksum: the XOR of i * s[i] (s[i] a signed char).
 fn sum(s: &[u8]) -> i32 {
@@ -49,7 +50,7 @@ fn umain(args: &[&str]) {
     let (data, bss) = unsafe {
         (
             core::slice::from_raw_parts((&raw const DATA).cast::<u8>(), size_of::<Data>()),
-            core::slice::from_raw_parts((&raw const BSS).cast::<u8>(), 6000),
+            core::slice::from_raw_parts((&raw const BSS).cast::<u8>(), BSS_SIZE),
         )
     };
     let want = 0xf989e;

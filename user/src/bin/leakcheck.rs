@@ -69,7 +69,7 @@ fn umain(args: &[&str]) {
     let ok = if args.len() > 1 {
         check(&args[1..])
     } else {
-        // Every check runs, even after one fails.
+        // Every one is checked, even after a failure.
         DEFAULT.iter().filter(|argv| !check(argv)).count() == 0
     };
     cprintf!("leakcheck: {}\n", if ok { "all OK" } else { "FAILED" });
