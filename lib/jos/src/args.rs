@@ -5,7 +5,7 @@
 //!
 //! ```ignore
 //! let mut args = Argstate::new(argv);
-//! while let Some(c) = args.next() {
+//! while let Some(c) = args.next_flag() {
 //!     match c {
 //!         'n' => count = args.value(),   // `-n 5` or `-n5`
 //!         'x' => echo = true,
@@ -59,13 +59,10 @@ impl<'a> Argstate<'a> {
     pub fn rest(&self) -> &'a [&'a str] {
         &self.args[self.next.min(self.args.len())..]
     }
-}
 
-impl Iterator for Argstate<'_> {
-    type Item = char;
-
-    /// The next flag's letter (JOS's `argnext`), or `None` when flags end.
-    fn next(&mut self) -> Option<char> {
+    /// Returns the next flag's letter (JOS's `argnext`), or `None` when
+    /// the flags have ended.
+    pub fn next_flag(&mut self) -> Option<char> {
         let mut cur = self.cur?;
         if cur.is_empty() {
             match self.args.get(self.next) {
