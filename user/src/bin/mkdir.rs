@@ -20,7 +20,7 @@ fn umain(argv: &[&str]) {
             Ok(fd) => {
                 let _ = close(fd);
             }
-            Err(e) => warn!("mkdir {}: {}", dir, e),
+            Err(e) => warn!("{}: {}", dir, e),
         }
     }
 }

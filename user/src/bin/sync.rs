@@ -6,6 +6,6 @@ jos::main!(umain);
 
 fn umain(_argv: &[&str]) {
     if let Err(e) = jos::file::sync() {
-        user::warn!("sync: {}", e);
+        user::warn!("{}", e);
     }
 }

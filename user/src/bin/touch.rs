@@ -20,7 +20,7 @@ fn umain(argv: &[&str]) {
             Ok(fd) => {
                 let _ = close(fd);
             }
-            Err(e) => warn!("touch {}: {}", f, e),
+            Err(e) => warn!("{}: {}", f, e),
         }
     }
 }
