@@ -50,7 +50,7 @@ fn primeproc(mut fd: usize) -> ! {
         // Filter out multiples of our prime.
         loop {
             let i = read_u32(fd).unwrap_or_else(|n| panic!("primeproc {p} readn {fd}: {n} bytes"));
-            if i % p != 0 {
+            if !i.is_multiple_of(p) {
                 match write(wfd, &i.to_ne_bytes()) {
                     Ok(4) => {}
                     Ok(n) => panic!("primeproc {p} write: {n} bytes"),

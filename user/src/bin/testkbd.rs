@@ -1,7 +1,7 @@
-//! testkbd (JOS's user/testkbd.c): the console as file descriptors 0 and
-//! 1. Reads lines with `readline` (echoed, since descriptor 0 is the
-//! console) and prints each back with `fprintf!` to descriptor 1, forever;
-//! Ctrl-D is an end of file, reported as such.
+//! testkbd (JOS's user/testkbd.c): the console as file descriptors 0 and 1:
+//! reads lines with `readline` (echoed, since descriptor 0 is the console)
+//! and prints each back with `fprintf!` to descriptor 1, forever; Ctrl-D
+//! is an end of file, reported as such.
 #![no_std]
 #![no_main]
 
