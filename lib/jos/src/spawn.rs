@@ -146,7 +146,7 @@ fn spawn_fd(fd: usize, argv: &[&str]) -> Result<EnvId> {
         // Never runs: the child starts at the program's entry instead.
         crate::exit();
     }
-    match start_child(child, fs, fileid, &prog, argv) {
+    match start_child(child, fs, fileid, fd, &prog, argv) {
         Ok(()) => Ok(child),
         Err(e) => {
             let _ = sys_env_destroy(child);
@@ -157,7 +157,14 @@ fn spawn_fd(fd: usize, argv: &[&str]) -> Result<EnvId> {
 
 /// Everything after the child exists: pager, stack, shared pages,
 /// registers; then lets it run.
-fn start_child(child: EnvId, fs: EnvId, fileid: i32, prog: &Program, argv: &[&str]) -> Result<()> {
+fn start_child(
+    child: EnvId,
+    fs: EnvId,
+    fileid: i32,
+    progfd: usize,
+    prog: &Program,
+    argv: &[&str],
+) -> Result<()> {
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqPage>() };
     req.req_fileid = fileid;
@@ -169,7 +176,7 @@ fn start_child(child: EnvId, fs: EnvId, fileid: i32, prog: &Program, argv: &[&st
     sys_env_set_pager(child, fs, lo, hi, key)?;
 
     let esp = init_stack(child, argv)?;
-    copy_shared_pages(child)?;
+    copy_shared_pages(child, fd::index2fd(progfd))?;
     let mut tf = env_read(envx(child)).env_tf;
     tf.tf_eip = prog.entry as u32;
     tf.tf_esp = esp as u32;
@@ -215,8 +222,10 @@ fn init_stack(child: EnvId, argv: &[&str]) -> Result<usize> {
 
 /// Maps every PTE_SHARE page of ours into the child at the same address
 /// with the same permissions (open files' Fd pages, pipes): JOS's
-/// copy_shared_pages.
-fn copy_shared_pages(child: EnvId) -> Result<()> {
+/// copy_shared_pages. All but `skip`, the Fd page of the program's own
+/// file: JOS's spawn closes that before sharing, so the child never sees it
+/// (a shell's `lsfd` would list it, and testshell.key has no such line).
+fn copy_shared_pages(child: EnvId, skip: usize) -> Result<()> {
     for pdx in 0..(UTOP >> 22) {
         if !uvpd(pdx).is_present() {
             continue;
@@ -225,7 +234,7 @@ fn copy_shared_pages(child: EnvId) -> Result<()> {
             let va = pgaddr(pdx, ptx, 0);
             let pte = uvpt(va / PGSIZE);
             let f = pte.flags();
-            if f.contains(PteFlags::P | PteFlags::SHARE) {
+            if f.contains(PteFlags::P | PteFlags::SHARE) && va != skip {
                 sys_page_map(0, va, child, va, f & PteFlags::SYSCALL)?;
             }
         }
