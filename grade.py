@@ -1926,6 +1926,24 @@ def test_testshell():
     check_fs_clients_freed(r)
 
 
+@test(10, "shellleak: the shell's pipes, redirections, lists and background jobs give back every page")
+def test_shellleak():
+    """leakcheck runs `sh shellleak.sh` twice; the second run's pages all
+    come back. Both runs print the same."""
+    r = fs_run("shellleak", timeout=60)
+    once = ["hello world", r"\s+4", r"\s+4\s+24\s+160 out2", 'quoted  "words" and \\| symbols ;',
+            "fd 0: name shellleak.sh isdir 0 size 379 dev file",
+            "fd 1: name fds isdir 0 size 50 dev file",
+            "ls: stat out: file or block not found"]
+    r.match(*["%s$" % l for l in once + once], ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC, ENV + "user fault", ENV + "unhandled page fault", "fs: "])
+    require(len(r.all("background$")) == 2 and len(r.all("foreground$")) == 2,
+            "the background job or the command after it did not run twice")
+    r.match(r"leakcheck: sh shellleak\.sh: (\d+) pages free before the second run, \1 after: OK$",
+            "leakcheck: all OK$", ordered=True)
+    check_fs_clients_freed(r)
+
+
 SHELL_PROMPT = "$ "
 
 
