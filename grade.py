@@ -454,12 +454,13 @@ class Run(Console):
     After it ends: `text` (raw, decoded), `lines`, `reason` ("stop" when the stop
     condition was reached, "timeout", or "exit" when the process ended first),
     `returncode` (when it exited by itself), `elapsed`, `prompts` (number of
-    `K> ` seen) and `argv`."""
+    prompts seen: `K> `, or what `prompt` says) and `argv`."""
 
     def __init__(self, argv, commands=(), stop=None, timeout=30.0, what="console", inputs=(),
-                 answers=()):
+                 answers=(), prompt=PROMPT_TEXT):
         super().__init__([], what)
         self.argv = list(argv)
+        self.prompt = prompt  # commands are typed after each of these
         self.commands = list(commands)
         self.inputs = sorted(inputs, key=lambda i: i[0])  # (seconds, text)
         self.answers = list(answers)  # (regex, text), in order
@@ -488,7 +489,7 @@ class Run(Console):
     def describe_stop(self):
         n = self._prompts_wanted()
         if n is not None:
-            return "prompt %r number %d (%d seen)" % (PROMPT_TEXT, n, len(self._prompt_at))
+            return "prompt %r number %d (%d seen)" % (self.prompt, n, len(self._prompt_at))
         if self.stop is None:
             return "the timeout"
         if callable(self.stop):
@@ -580,12 +581,12 @@ class Run(Console):
             _echo(self, chunk)
         self.text += chunk
         while True:
-            i = self.text.find(PROMPT_TEXT, self._scan)
+            i = self.text.find(self.prompt, self._scan)
             if i < 0:
-                self._scan = max(self._scan, len(self.text) - len(PROMPT_TEXT) + 1)
+                self._scan = max(self._scan, len(self.text) - len(self.prompt) + 1)
                 break
-            self._prompt_at.append(i + len(PROMPT_TEXT))
-            self._scan = i + len(PROMPT_TEXT)
+            self._prompt_at.append(i + len(self.prompt))
+            self._scan = i + len(self.prompt)
         self._new_lines = []
         end = self.text.rfind("\n")
         if end >= self._line_start:
@@ -609,7 +610,7 @@ class Run(Console):
         the next prompt (the first line is the echoed command)."""
         require(i < len(self._prompt_at), "no prompt for command %d: only %d prompt(s) seen" % (i, len(self._prompt_at)))
         start = self._prompt_at[i]
-        end = self._prompt_at[i + 1] - len(PROMPT_TEXT) if i + 1 < len(self._prompt_at) else len(self.text)
+        end = self._prompt_at[i + 1] - len(self.prompt) if i + 1 < len(self._prompt_at) else len(self.text)
         what = "output of %r" % (self.commands[i] if i < len(self.commands) else "command %d" % i)
         return Console(split_lines(self.text[start:end]), what)
 
@@ -668,12 +669,13 @@ _GDBPORT_TAKEN = re.compile(r".*-gdb tcp::\d+: Failed to find an available port"
 
 
 def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PROMPT,
-             timeout=30, make_vars=None, inputs=(), answers=()):
+             timeout=30, make_vars=None, inputs=(), answers=(), prompt=PROMPT_TEXT):
     """Boot QEMU through `make <target>` and read its console until `stop`;
     fails the test if `stop` is not reached within `timeout` seconds.
-    `inputs`: [(seconds, text)], text typed that long after the start
-    (\\x01c switches the console to QEMU's monitor); `answers`: [(regex,
-    text)], text typed once the console shows regex."""
+    `commands` are typed one after each `prompt` (the monitor's `K> `, or
+    the shell's `$ `). `inputs`: [(seconds, text)], text typed that long
+    after the start (\\x01c switches the console to QEMU's monitor);
+    `answers`: [(regex, text)], text typed once the console shows regex."""
     argv = []
     if cpus is not None:
         argv.append("CPUS=%d" % cpus)
@@ -686,7 +688,8 @@ def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PR
     inputs = [(t * TIMEOUT_SCALE, text) for t, text in inputs]
     for attempt in range(3):
         r = Run(MAKE + [target] + _gdbport_arg() + argv, commands=commands, stop=stop,
-                timeout=timeout * TIMEOUT_SCALE, inputs=inputs, answers=answers)
+                timeout=timeout * TIMEOUT_SCALE, inputs=inputs, answers=answers,
+                prompt=prompt)
         r.start()
         if r.reason != "exit" or not any(_GDBPORT_TAKEN.match(line) for line in r.lines[-5:]):
             break
@@ -1831,6 +1834,11 @@ fs_lines_test(15, "testfile: the file server's requests, by hand and through des
                            "large file is good"])
 
 
+fs_lines_test(10, "testdir: directories through descriptors, O_MKDIR, rename",
+              "testdir", ["read directory is good", "mkdir is good",
+                          "create in a subdirectory is good", "rename is good",
+                          "remove while open is good", "testdir: OK"])
+
 fs_lines_test(10, "fsevict: with no page free, the file server gives up clean cached blocks",
               "fsevict", ["fsevict: the server read 4 files with no page free: OK"])
 
@@ -2019,6 +2027,92 @@ def test_testkbd():
                stop=r"Type a line: \(end of file received\)$")
     r.match(r"Type a line: helo\x08 \x08p world$", "help world$",
             r"Type a line: \(end of file received\)$", ordered=True, no=PIPE_NEVER)
+
+
+@test(15, "testshell: JOS's shell test (sh -x < testshell.sh against testshell.key)")
+def test_testshell():
+    """JOS's testshell stops at a breakpoint once it has compared the
+    output; `continue` lets it exit."""
+    r = fs_run("testshell", commands=["continue"], timeout=60)
+    r.before(PROMPT_TEXT).match(r"running sh -x < testshell\.sh \| cat$", "shell ran correctly$",
+                                BREAKPOINT, ordered=True,
+                                no=["shell produced incorrect output", KERNEL_PANIC, USER_PANIC,
+                                    ENV + "user fault", ENV + "unhandled page fault"])
+    check_fs_clients_freed(r)
+
+
+SHELL_PROMPT = "$ "
+
+
+def shell_session(commands, timeout=60):
+    """Boots icode with the file server (icode spawns init, which runs sh
+    on the console, JOS's lab-5 start) and types `commands` at the shell's
+    `$ ` prompts; returns the run, stopped at the prompt after the last."""
+    return run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=commands,
+                    prompt=SHELL_PROMPT, timeout=timeout)
+
+
+def check_shell_clients_freed(r):
+    """Every env created was freed but the file server, init (icode's
+    child) and the shell init runs: the commands' envs all went."""
+    created = [m.groups() for m in r.all(r"\[(%s)\] new env (%s)$" % (HEX8, HEX8))]
+    freed = set(m.group(1) for m in r.all(ENV + r"free env (" + HEX8 + ")$"))
+    icode = [c for p, c in created if p == "00000000" and c != "00001000"]
+    require(icode, "no env for icode")
+    init = [c for p, c in created if p == icode[0]]
+    require(init, "icode spawned nothing")
+    sh = [c for p, c in created if p == init[0]]
+    require(sh, "init spawned no shell")
+    alive = {"00001000", init[0], sh[0]}
+    missing = sorted(c for _, c in created if c not in freed and c not in alive)
+    require(not missing, "environment(s) never freed: %s" % " ".join(missing))
+    require(not alive & freed, "freed: %s" % " ".join(sorted(alive & freed)))
+
+
+SCRIPT_OUTPUT = ["This is from the script.", "    1 Lorem ipsum dolor sit amet, consectetur",
+                 "   12 id est laborum.", "These are my file descriptors.",
+                 "fd 0: name script isdir 0 size 132 dev file",
+                 "fd 1: name <cons> isdir 0 size 0 dev cons", "This is the end of the script."]
+
+
+@test(20, "the shell on the console: pipes, redirections, lists, quotes, scripts, utilities")
+def test_shell_session():
+    cmds = ["echo hi > f; cat f",
+            "ls",
+            "ls | wc",
+            "cat lorem | grep dolor | wc -l",
+            "cat < lorem | num | head -n 2 > out; cat out",
+            "mkdir d; cp lorem d; mv d/lorem d/ipsum; ls -l d",
+            "rm d/ipsum; rm -d d; ls -d d",
+            "echo 'a  b' \"c|d\" >> f; cat f",
+            "sh script",
+            "lsfd",
+            "nosuch; cat nosuch; grep -c in lorem motd"]
+    r = shell_session(cmds)
+    r.match("init: running sh$", r"\$ ", ordered=True)
+    r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "user fault", ENV + "unhandled page fault",
+                "syntax error", "fs: "])
+    out = [r.command(i) for i in range(len(cmds))]
+    for i, c in enumerate(cmds):  # the shell echoes what is typed
+        out[i].match("%s$" % re.escape(c))
+    out[0].match("hi$")
+    names = [l for l in list(out[1])[1:] if l and not re.match(ENV, l)]
+    require("lorem" in names and "sh" in names and "f" in names, "ls: %s" % names)
+    out[2].match(r"\s*%d\s+%d\s+\d+$" % (len(names), len(names)))
+    out[3].match(r"\s*4$")
+    out[4].match("    1 Lorem ipsum dolor sit amet, consectetur$",
+                 "    2 adipisicing elit, sed do eiusmod tempor$", ordered=True,
+                 no=["    3 "])
+    out[5].match("        447 - d/ipsum$")
+    out[6].match("ls: stat d: file or block not found$")
+    out[7].match("hi$", "a  b c\\|d$", ordered=True)
+    out[8].match(*["%s$" % re.escape(l) for l in SCRIPT_OUTPUT], ordered=True)
+    out[9].match("fd 0: name <cons> isdir 0 size 0 dev cons$",
+                 "fd 1: name <cons> isdir 0 size 0 dev cons$", no=["fd [2-9]"])
+    out[10].match("spawn /nosuch: file or block not found$",
+                  "cat: can't open nosuch: file or block not found$", "lorem:7$", "motd:0$",
+                  ordered=True)
+    check_shell_clients_freed(r)
 
 
 env_test(5, "faultio: only the file server may use I/O ports", "faultio",

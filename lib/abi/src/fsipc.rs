@@ -48,6 +48,8 @@ pub const FSREQ_FLUSH: u32 = 6;
 pub const FSREQ_REMOVE: u32 = 7;
 /// Write every dirty block back to disk: no argument.
 pub const FSREQ_SYNC: u32 = 8;
+/// Rename (move) a file or directory: `FsreqRename` (ours; JOS has none).
+pub const FSREQ_RENAME: u32 = 9;
 
 /// FSREQ_OPEN's request.
 #[repr(C)]
@@ -117,6 +119,17 @@ pub struct FsretStat {
 pub struct FsreqPath {
     /// The path, NUL-terminated.
     pub req_path: [u8; MAXPATHLEN],
+}
+
+/// FSREQ_RENAME's request: move `req_oldpath` to `req_newpath`, Unix
+/// `rename(2)`-style (an existing regular file at the new path is
+/// replaced; a directory never is, and never moves into itself).
+#[repr(C)]
+pub struct FsreqRename {
+    /// The file's path now, NUL-terminated.
+    pub req_oldpath: [u8; MAXPATHLEN],
+    /// Its new path, NUL-terminated.
+    pub req_newpath: [u8; MAXPATHLEN],
 }
 
 /// Request FSREQ_PAGE: be the pager of a child the sender is starting
@@ -191,6 +204,8 @@ pub const FILEDATA: usize = FDTABLE + MAXFD * PGSIZE;
 
 const _: () = assert!(size_of::<FsreqOpen>() == MAXPATHLEN + 4 && size_of::<FsreqOpen>() <= PGSIZE);
 const _: () = assert!(size_of::<FsreqWrite>() == PGSIZE);
+const _: () =
+    assert!(size_of::<FsreqRename>() == 2 * MAXPATHLEN && size_of::<FsreqRename>() <= PGSIZE);
 const _: () = assert!(size_of::<FsretStat>() == MAXNAMELEN + 8);
 const _: () = assert!(size_of::<Fd>() == 16);
 const _: () = assert!(crate::memlayout::DISKMAP + crate::memlayout::DISKSIZE <= FDTABLE);

@@ -154,6 +154,17 @@ pub enum Walk {
     },
 }
 
+/// What [`Fs::rename`] did: the file's entry moved from slot `from` to
+/// slot `to` (the same slot if nothing moved). A file that was open by its
+/// old slot is now at `to`; one that was open at `to` was replaced.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Renamed {
+    /// Where the entry was.
+    pub from: FileRef,
+    /// Where it is now.
+    pub to: FileRef,
+}
+
 /// A mounted (or freshly formatted) JOS file system on device `D`.
 pub struct Fs<D: BlockDevice> {
     dev: D,
@@ -577,6 +588,13 @@ impl<D: BlockDevice> Fs<D> {
     /// a component too long, `E_NOT_FOUND` if a directory on the way is
     /// missing or is not a directory, `E_INVAL` for malformed directories.
     pub fn walk_path(&mut self, path: &[u8]) -> Result<Walk> {
+        self.walk_path_through(path, |_| ())
+    }
+
+    /// [`walk_path`](Fs::walk_path), calling `through(dir)` for every
+    /// directory it looks a name up in (the root first), so a caller can
+    /// see whether a path passes through a given directory.
+    fn walk_path_through(&mut self, path: &[u8], mut through: impl FnMut(FileRef)) -> Result<Walk> {
         check_path(path)?;
         let mut dir = None;
         let mut file = FileRef::ROOT;
@@ -586,6 +604,7 @@ impl<D: BlockDevice> Fs<D> {
             if !f.is_dir() {
                 return Err(Error::NotFound);
             }
+            through(file);
             dir = Some(file);
             match self.dir_lookup(file, name) {
                 Ok(r) => file = r,
@@ -693,6 +712,62 @@ impl<D: BlockDevice> Fs<D> {
         let res = self.truncate_blocks(&mut f, 0);
         self.write_entry(file, &File::EMPTY)?;
         res
+    }
+
+    /// Renames (moves) the file or directory at `from` to `to`, for `mv`
+    /// (JOS has no rename; these are Unix's `rename(2)` semantics): its
+    /// `File` entry, blocks and all, moves to a slot of `to`'s directory
+    /// under `to`'s last name. If `to` is an existing regular file and
+    /// `from` is one too, it is replaced (its blocks are freed). Renaming
+    /// a file to itself does nothing. Returns where the entry was and
+    /// where it is now (a replaced file's slot, or a new one).
+    ///
+    /// Fails with `E_NOT_FOUND` if `from` or `to`'s directory does not
+    /// exist; `E_BAD_PATH` for a bad path, the root as either end, or a
+    /// new name that may not be created ("." or ".."); `E_FILE_EXISTS` if
+    /// `to` exists and one of the two is a directory; `E_INVAL` for moving
+    /// a directory into itself or one of its subdirectories, or for a
+    /// malformed entry; `E_NO_DISK` if `to`'s directory cannot grow. On
+    /// failure nothing has changed.
+    pub fn rename(&mut self, from: &[u8], to: &[u8]) -> Result<Renamed> {
+        let old = match self.walk_path(from)? {
+            Walk::Found { dir: Some(_), file } => file,
+            Walk::Found { dir: None, .. } => return Err(Error::BadPath),
+            Walk::Missing { .. } => return Err(Error::NotFound),
+        };
+        let mut f = self.stat(old)?;
+        let mut inside = false;
+        let walk = self.walk_path_through(to, |d| inside |= d == old)?;
+        let (new, replaced) = match walk {
+            Walk::Found { file, .. } if file == old => {
+                return Ok(Renamed { from: old, to: old });
+            }
+            _ if inside => return Err(Error::Inval),
+            Walk::Found { dir: None, .. } => return Err(Error::BadPath),
+            Walk::Found { file, .. } => {
+                let mut t = self.stat(file)?;
+                if f.is_dir() || t.is_dir() {
+                    return Err(Error::FileExists);
+                }
+                self.check_file_blocks(&t)?;
+                f.f_name = t.f_name;
+                t.f_name = [0; MAXNAMELEN];
+                (file, Some(t))
+            }
+            Walk::Missing { dir, name } => {
+                f.set_name(name.as_bytes())?;
+                (self.dir_alloc_file(dir)?, None)
+            }
+        };
+        // The entry goes to its new place before it leaves the old one,
+        // and a replaced file's blocks are freed last: an error half-way
+        // leaks blocks rather than letting two files share them.
+        self.write_entry(new, &f)?;
+        self.write_entry(old, &File::EMPTY)?;
+        if let Some(mut t) = replaced {
+            self.truncate_blocks(&mut t, 0)?;
+        }
+        Ok(Renamed { from: old, to: new })
     }
 
     // ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! The JOS user library: what every user program links against.
 //!
 //! - `entry`: `_start`, `libmain`, the program name; `main!` declares `umain`.
+//! - `args`: command-line flags (`argstart`/`argnext`).
 //! - `syscall`: one wrapper per system call.
 //! - `env`: `envs`, `thisenv`, `exit`.
 //! - `cell`: `EnvCell`, the library's per-environment global state.
@@ -13,6 +14,7 @@
 //!   `file` (files through the file server: open, remove, sync), `cons`
 //!   (the console), `pipe` (pipes).
 //! - `fprintf`: `printf!` and `fprintf!` to a descriptor; `readline`.
+//! - `rename`: renaming files (the server's FSREQ_RENAME).
 //! - `spawn`: start a program from the file system, paged in on demand.
 //! - `vm`: virtual-memory tricks (zero page, lazy heap and `malloc`, ...).
 #![no_std]
@@ -22,6 +24,7 @@
 // allocator; re-exported so programs can write `jos::alloc::vec::Vec`.
 pub extern crate alloc;
 
+pub mod args;
 pub mod cell;
 pub mod cons;
 pub mod console;
@@ -37,6 +40,7 @@ pub mod pgfault;
 pub mod pipe;
 pub mod rand;
 pub mod readline;
+pub mod rename;
 pub mod spawn;
 pub mod syscall;
 pub mod uvpt;

@@ -96,6 +96,47 @@ fn umain(_args: &[&str]) {
         &mut failures,
     );
 
+    // Renames: either path without its NUL, empty, the root, missing,
+    // too long, a file used as a directory.
+    // SAFETY: as above.
+    let req = unsafe { fsipcbuf_as::<FsreqRename>() };
+    req.req_oldpath = [b'/'; MAXPATHLEN];
+    req.req_newpath = [0; MAXPATHLEN];
+    expect(
+        "rename without a NUL (old)",
+        fsipc(FSREQ_RENAME, None),
+        Error::BadPath,
+        &mut failures,
+    );
+    // SAFETY: as above.
+    let req = unsafe { fsipcbuf_as::<FsreqRename>() };
+    req.req_oldpath = [0; MAXPATHLEN];
+    req.req_oldpath[..8].copy_from_slice(b"/newmotd");
+    req.req_newpath = [b'x'; MAXPATHLEN];
+    expect(
+        "rename without a NUL (new)",
+        fsipc(FSREQ_RENAME, None),
+        Error::BadPath,
+        &mut failures,
+    );
+    let long = [b'n'; MAXNAMELEN];
+    let long = core::str::from_utf8(&long).unwrap_or("");
+    for (from, to, want) in [
+        ("", "/x", Error::BadPath),
+        ("/newmotd", "", Error::BadPath),
+        ("/no-such-file", "/x", Error::NotFound),
+        ("/newmotd", "/newmotd/x", Error::NotFound),
+        ("/newmotd", long, Error::BadPath),
+        (long, "/x", Error::BadPath),
+    ] {
+        expect(
+            "a bad rename",
+            jos::rename::rename(from, to).map(|()| 0),
+            want,
+            &mut failures,
+        );
+    }
+
     // Modes: writing a read-only file, reading a write-only one.
     let n = open("/newmotd", O_RDONLY).expect("open /newmotd");
     expect(

@@ -469,8 +469,122 @@ fn random_corruption_never_panics() {
                 let mut pos = 0;
                 while let Ok(Some(_)) = fs.read_dir(r, &mut pos) {}
             }
+            let _ = fs.rename(path, b"/d/moved");
+            let _ = fs.rename(b"/d/moved", path);
+            let _ = fs.rename(path, b"/g");
             let _ = fs.remove(path);
         }
     }
     assert!(mounted > 100, "only {mounted} corrupted images mounted");
+}
+
+#[test]
+fn rename_files() {
+    let mut d = disk(64);
+    let mut fs = Fs::format(RamDisk::new(&mut d), 64).unwrap();
+    let a = fs.create(b"/a", FTYPE_REG).unwrap();
+    fs.write(a, b"contents of a", 0).unwrap();
+    fs.create(b"/dir", FTYPE_DIR).unwrap();
+    // Within a directory, then into another one.
+    let mv = fs.rename(b"/a", b"/b").unwrap();
+    assert_eq!(mv.from, a);
+    assert_eq!(fs.lookup(b"/a"), Err(Error::NotFound));
+    assert_eq!(fs.lookup(b"/b"), Ok(mv.to));
+    assert_eq!(fs.stat(mv.to).unwrap().name(), b"b");
+    assert_eq!(read_all(&mut fs, mv.to), b"contents of a");
+    let mv = fs.rename(b"b", b"/dir/c").unwrap();
+    assert_eq!(fs.lookup(b"/b"), Err(Error::NotFound));
+    assert_eq!(fs.lookup(b"/dir/c"), Ok(mv.to));
+    assert_eq!(read_all(&mut fs, mv.to), b"contents of a");
+    // To itself: nothing happens.
+    let same = fs.rename(b"/dir/c", b"dir//c/").unwrap();
+    assert_eq!((same.from, same.to), (mv.to, mv.to));
+    assert_eq!(read_all(&mut fs, mv.to), b"contents of a");
+    // Over an existing file: it is replaced and its blocks come back.
+    let x = fs.create(b"/x", FTYPE_REG).unwrap();
+    fs.write(x, &pattern(3 * BLKSIZE, 7), 0).unwrap();
+    let free = free_blocks(&mut fs);
+    let over = fs.rename(b"/dir/c", b"/x").unwrap();
+    assert_eq!(over.to, x, "the replaced file's slot is reused");
+    assert_eq!(free_blocks(&mut fs), free + 3);
+    assert_eq!(fs.stat(x).unwrap().name(), b"x");
+    assert_eq!(read_all(&mut fs, x), b"contents of a");
+    assert_eq!(fs.lookup(b"/dir/c"), Err(Error::NotFound));
+    let mut pos = 0;
+    let dir = fs.lookup(b"/dir").unwrap();
+    assert_eq!(fs.read_dir(dir, &mut pos), Ok(None));
+}
+
+#[test]
+fn rename_directories_and_errors() {
+    let mut d = disk(64);
+    let mut fs = Fs::format(RamDisk::new(&mut d), 64).unwrap();
+    let dir = fs.create(b"/d", FTYPE_DIR).unwrap();
+    fs.create(b"/d/sub", FTYPE_DIR).unwrap();
+    let f = fs.create(b"/d/sub/f", FTYPE_REG).unwrap();
+    fs.write(f, b"deep", 0).unwrap();
+    fs.create(b"/e", FTYPE_DIR).unwrap();
+    fs.create(b"/g", FTYPE_REG).unwrap();
+    // A directory moves with everything in it.
+    let mv = fs.rename(b"/d", b"/e/moved").unwrap();
+    let free = free_blocks(&mut fs);
+    assert_eq!(mv.from, dir);
+    assert_eq!(
+        fs.lookup(b"/e/moved/sub/f"),
+        Ok(f),
+        "the subtree's entries stay put"
+    );
+    assert_eq!(fs.lookup(b"/d"), Err(Error::NotFound));
+    // Into itself, or below itself.
+    assert_eq!(fs.rename(b"/e", b"/e/x"), Err(Error::Inval));
+    assert_eq!(fs.rename(b"/e", b"/e/moved/sub/x"), Err(Error::Inval));
+    assert_eq!(fs.rename(b"/e/moved", b"/e/moved/sub"), Err(Error::Inval));
+    // Directories are never replaced, nor replace.
+    assert_eq!(fs.rename(b"/g", b"/e"), Err(Error::FileExists));
+    assert_eq!(fs.rename(b"/e/moved", b"/g"), Err(Error::FileExists));
+    assert_eq!(fs.rename(b"/e/moved/sub", b"/e"), Err(Error::FileExists));
+    // Missing, root, bad names and paths.
+    assert_eq!(fs.rename(b"/nope", b"/x"), Err(Error::NotFound));
+    assert_eq!(fs.rename(b"/g", b"/nope/x"), Err(Error::NotFound));
+    assert_eq!(fs.rename(b"/g", b"/g/x"), Err(Error::NotFound));
+    assert_eq!(fs.rename(b"/", b"/x"), Err(Error::BadPath));
+    assert_eq!(fs.rename(b"/g", b"/"), Err(Error::BadPath));
+    assert_eq!(fs.rename(b"/g", b""), Err(Error::BadPath));
+    assert_eq!(fs.rename(b"/g", b"/e/.."), Err(Error::BadPath));
+    assert_eq!(fs.rename(b"/g", b"/."), Err(Error::BadPath));
+    let long_name = [b'n'; MAXNAMELEN];
+    assert_eq!(fs.rename(b"/g", &long_name), Err(Error::BadPath));
+    assert_eq!(fs.rename(&long_name, b"/g"), Err(Error::BadPath));
+    assert_eq!(fs.rename(b"/g", b"/a\0b"), Err(Error::BadPath));
+    // None of that changed anything.
+    assert_eq!(free_blocks(&mut fs), free);
+    assert!(fs.lookup(b"/g").is_ok());
+    assert_eq!(read_all(&mut fs, f), b"deep");
+    // The longest name that fits works.
+    let r = fs.rename(b"/g", &long_name[1..]).unwrap();
+    assert_eq!(fs.lookup(&long_name[1..]), Ok(r.to));
+}
+
+#[test]
+fn rename_grows_the_directory() {
+    let mut d = disk(64);
+    let mut fs = Fs::format(RamDisk::new(&mut d), 64).unwrap();
+    // The root's first block full: /d and 15 files.
+    fs.create(b"/d", FTYPE_DIR).unwrap();
+    for i in 1..BLKFILES {
+        fs.create(std::format!("/f{i}").as_bytes(), FTYPE_REG)
+            .unwrap();
+    }
+    fs.create(b"/d/x", FTYPE_REG).unwrap();
+    let root = fs.stat(FileRef::ROOT).unwrap().f_size;
+    assert_eq!(root, BLKSIZE as i32);
+    fs.rename(b"/d/x", b"/x").unwrap();
+    assert_eq!(
+        fs.stat(FileRef::ROOT).unwrap().f_size,
+        root + BLKSIZE as i32
+    );
+    assert!(fs.lookup(b"/x").is_ok());
+    let mut pos = 0;
+    let dir = fs.lookup(b"/d").unwrap();
+    assert_eq!(fs.read_dir(dir, &mut pos), Ok(None));
 }

@@ -2,14 +2,13 @@
 //! (`make run-<prog>-nox FS=1`) as env 00001000, of type ENV_TYPE_FS: the
 //! one env the kernel lets use I/O ports.
 //!
-//! What it does so far: it checks its I/O privilege, finds disk 1 (the
+//! What it does: it checks its I/O privilege, finds disk 1 (the
 //! image `obj/fs/fs.img`) with the PIO driver in `ide.rs`, writes and reads
 //! back a sector, starts the block cache (`bc.rs`: the disk mapped at
 //! DISKMAP, faulted in on first touch, flushed by dirty bit), checks the
 //! superblock and bitmap, mounts the file system (`lib/fsfmt` over the
 //! cache) and runs JOS's own file-system tests (`test.rs`, fs/test.c). The
-//! IPC requests are not written yet, so it then exits: no other program
-//! can open a file yet.
+//! IPC requests (`serv.rs`) are then served for ever.
 #![no_std]
 #![no_main]
 

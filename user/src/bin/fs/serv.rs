@@ -2,7 +2,9 @@
 //! IPC loop that serves them. Every request is hostile until checked: a
 //! file id must name a file the sender has open (its Fd page mapped by
 //! someone besides us), paths must be NUL-terminated within MAXPATHLEN,
-//! counts are clamped to what a page holds, offsets must be in range.
+//! counts are clamped to what a page holds, offsets must be in range. A
+//! file removed or replaced while open is forgotten (its id gives
+//! E_INVAL); one renamed while open stays open.
 use crate::bc::{self, CacheDisk};
 use crate::pager::{self, Pager};
 use abi::error::{Error, Result};
@@ -251,6 +253,37 @@ impl Server {
         Ok(0)
     }
 
+    /// Forgets every open file whose entry was at slot `r` (removed, or
+    /// replaced by a rename): their ids give E_INVAL from now on, instead
+    /// of reaching whatever file takes the slot next.
+    fn forget_open(&mut self, r: FileRef) {
+        for o in self.open.iter_mut().filter(|o| o.file == Some(r)) {
+            o.file = None;
+        }
+    }
+
+    fn serve_remove(&mut self, req: &FsreqPath) -> Result<i32> {
+        let path = req_path(&req.req_path)?;
+        let r = self.fs.lookup(path)?;
+        self.fs.remove(path)?;
+        self.forget_open(r);
+        Ok(0)
+    }
+
+    fn serve_rename(&mut self, req: &FsreqRename) -> Result<i32> {
+        let from = req_path(&req.req_oldpath)?;
+        let to = req_path(&req.req_newpath)?;
+        let mv = self.fs.rename(from, to)?;
+        if mv.from != mv.to {
+            // Files open by the old slot follow the entry to its new one.
+            self.forget_open(mv.to);
+            for o in self.open.iter_mut().filter(|o| o.file == Some(mv.from)) {
+                o.file = Some(mv.to);
+            }
+        }
+        Ok(0)
+    }
+
     /// Serves requests for ever.
     pub fn serve(&mut self) -> ! {
         loop {
@@ -293,9 +326,9 @@ impl Server {
                 FSREQ_WRITE => self.serve_write(request()),
                 FSREQ_STAT => self.serve_stat(page),
                 FSREQ_FLUSH => self.serve_flush(request()),
-                FSREQ_REMOVE => req_path(&request::<FsreqPath>().req_path)
-                    .and_then(|p| self.fs.remove(p).map(|()| 0)),
+                FSREQ_REMOVE => self.serve_remove(request()),
                 FSREQ_SYNC => bc::sync(self.fs.nblocks()).map(|()| 0),
+                FSREQ_RENAME => self.serve_rename(request()),
                 FSREQ_PAGE => self.serve_page(whom, request()),
                 _ => {
                     cprintf!("Invalid request code {} from {:08x}\n", req, whom);

@@ -1,0 +1,86 @@
+//! What the command-line programs (cat, ls, wc, grep, cp, ...) share:
+//! error messages with the program's name, writing a whole buffer, and
+//! reading a descriptor line by line.
+use abi::error::Result;
+use jos::alloc::string::String;
+use jos::alloc::vec::Vec;
+use jos::fd::{read, write};
+
+/// Prints `prog: message` and a newline to descriptor 2 if it is open
+/// for writing, else to the console (JOS's programs run with only 0 and
+/// 1 open). Use [`warn!`](crate::warn) to call it.
+pub fn warn(args: core::fmt::Arguments) {
+    let mut msg = String::new();
+    let _ = core::fmt::write(&mut msg, args);
+    let line = jos::alloc::format!("{}: {}\n", jos::entry::binaryname(), msg);
+    if write_all(2, line.as_bytes()).is_err() {
+        jos::cprintf!("{}", line);
+    }
+}
+
+/// `warn!("open {}: {}", path, e)` prints `prog: open path: error`.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => {
+        $crate::cli::warn(format_args!($($arg)*))
+    };
+}
+
+/// Writes all of `buf` to descriptor `fd`, however many writes that
+/// takes. E_EOF if the other end stopped taking bytes (a pipe with no
+/// reader), or write's error.
+pub fn write_all(fd: usize, mut buf: &[u8]) -> Result<()> {
+    while !buf.is_empty() {
+        match write(fd, buf)? {
+            0 => return Err(abi::error::Error::Eof),
+            n => buf = &buf[n..],
+        }
+    }
+    Ok(())
+}
+
+/// Reads descriptor `fd` to its end, calling `line` with each line (its
+/// newline included, if it has one: the last may not) until it returns
+/// false. Returns read's error, if any.
+pub fn for_each_line(fd: usize, mut line: impl FnMut(&[u8]) -> bool) -> Result<()> {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let n = read(fd, &mut buf)?;
+        if n == 0 {
+            if !pending.is_empty() {
+                line(&pending);
+            }
+            return Ok(());
+        }
+        let mut chunk = &buf[..n];
+        while let Some(i) = chunk.iter().position(|&c| c == b'\n') {
+            let go_on = if pending.is_empty() {
+                line(&chunk[..=i])
+            } else {
+                pending.extend_from_slice(&chunk[..=i]);
+                let go_on = line(&pending);
+                pending.clear();
+                go_on
+            };
+            if !go_on {
+                return Ok(());
+            }
+            chunk = &chunk[i + 1..];
+        }
+        pending.extend_from_slice(chunk);
+    }
+}
+
+/// The last component of `path` ("/a/b/" gives "b"; "/" gives "").
+pub fn basename(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or("")
+}
+
+/// `dir` + "/" + `name` (no doubled slash).
+pub fn join(dir: &str, name: &str) -> String {
+    let mut p = String::from(dir.trim_end_matches('/'));
+    p.push('/');
+    p.push_str(name);
+    p
+}
