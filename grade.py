@@ -688,7 +688,8 @@ def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PR
     inputs = [(t * TIMEOUT_SCALE, text) for t, text in inputs]
     for attempt in range(3):
         r = Run(MAKE + [target] + _gdbport_arg() + argv, commands=commands, stop=stop,
-                timeout=timeout * TIMEOUT_SCALE, inputs=inputs, answers=answers, prompt=prompt)
+                timeout=timeout * TIMEOUT_SCALE, inputs=inputs, answers=answers,
+                prompt=prompt)
         r.start()
         if r.reason != "exit" or not any(_GDBPORT_TAKEN.match(line) for line in r.lines[-5:]):
             break
@@ -1914,110 +1915,6 @@ def test_pagerattack():
     check_fs_clients_freed(r)
 
 
-@test(15, "testshell: JOS's shell test (sh -x < testshell.sh against testshell.key)")
-def test_testshell():
-    """JOS's testshell stops at a breakpoint once it has compared the
-    output; `continue` lets it exit."""
-    r = fs_run("testshell", commands=["continue"], timeout=60)
-    r.before(PROMPT_TEXT).match(r"running sh -x < testshell\.sh \| cat$", "shell ran correctly$",
-                                BREAKPOINT, ordered=True,
-                                no=["shell produced incorrect output", KERNEL_PANIC, USER_PANIC,
-                                    ENV + "user fault", ENV + "unhandled page fault"])
-    check_fs_clients_freed(r)
-
-
-@test(10, "shellleak: the shell's pipes, redirections, lists and background jobs give back every page")
-def test_shellleak():
-    """leakcheck runs `sh shellleak.sh` twice; the second run's pages all
-    come back. Both runs print the same."""
-    r = fs_run("shellleak", timeout=60)
-    once = ["hello world", r"\s+4", r"\s+4\s+24\s+160 out2", 'quoted  "words" and \\| symbols ;',
-            "fd 0: name shellleak.sh isdir 0 size 379 dev file",
-            "fd 1: name fds isdir 0 size 50 dev file",
-            "ls: stat out: file or block not found"]
-    r.match(*["%s$" % l for l in once + once], ordered=True,
-            no=[KERNEL_PANIC, USER_PANIC, ENV + "user fault", ENV + "unhandled page fault", "fs: "])
-    require(len(r.all("background$")) == 2 and len(r.all("foreground$")) == 2,
-            "the background job or the command after it did not run twice")
-    r.match(r"leakcheck: sh shellleak\.sh: (\d+) pages free before the second run, \1 after: OK$",
-            "leakcheck: all OK$", ordered=True)
-    check_fs_clients_freed(r)
-
-
-SHELL_PROMPT = "$ "
-
-
-def shell_session(commands, timeout=60):
-    """Boots icode with the file server (icode spawns init, which runs sh
-    on the console, JOS's lab-5 start) and types `commands` at the shell's
-    `$ ` prompts; returns the run, stopped at the prompt after the last."""
-    return run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=commands,
-                    prompt=SHELL_PROMPT, timeout=timeout)
-
-
-def check_shell_clients_freed(r):
-    """Every env created was freed but the file server, init (icode's
-    child) and the shell init runs: the commands' envs all went."""
-    created = [m.groups() for m in r.all(r"\[(%s)\] new env (%s)$" % (HEX8, HEX8))]
-    freed = set(m.group(1) for m in r.all(ENV + r"free env (" + HEX8 + ")$"))
-    icode = [c for p, c in created if p == "00000000" and c != "00001000"]
-    require(icode, "no env for icode")
-    init = [c for p, c in created if p == icode[0]]
-    require(init, "icode spawned nothing")
-    sh = [c for p, c in created if p == init[0]]
-    require(sh, "init spawned no shell")
-    alive = {"00001000", init[0], sh[0]}
-    missing = sorted(c for _, c in created if c not in freed and c not in alive)
-    require(not missing, "environment(s) never freed: %s" % " ".join(missing))
-    require(not alive & freed, "freed: %s" % " ".join(sorted(alive & freed)))
-
-
-SCRIPT_OUTPUT = ["This is from the script.", "    1 Lorem ipsum dolor sit amet, consectetur",
-                 "   12 id est laborum.", "These are my file descriptors.",
-                 "fd 0: name script isdir 0 size 132 dev file",
-                 "fd 1: name <cons> isdir 0 size 0 dev cons", "This is the end of the script."]
-
-
-@test(20, "the shell on the console: pipes, redirections, lists, quotes, scripts, utilities")
-def test_shell_session():
-    cmds = ["echo hi > f; cat f",
-            "ls",
-            "ls | wc",
-            "cat lorem | grep dolor | wc -l",
-            "cat < lorem | num | head -n 2 > out; cat out",
-            "mkdir d; cp lorem d; mv d/lorem d/ipsum; ls -l d",
-            "rm d/ipsum; rm -d d; ls -d d",
-            "echo 'a  b' \"c|d\" >> f; cat f",
-            "sh script",
-            "lsfd",
-            "nosuch; cat nosuch; grep -c in lorem motd"]
-    r = shell_session(cmds)
-    r.match("init: running sh$", r"\$ ", ordered=True)
-    r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "user fault", ENV + "unhandled page fault",
-                "syntax error", "fs: "])
-    out = [r.command(i) for i in range(len(cmds))]
-    for i, c in enumerate(cmds):  # the shell echoes what is typed
-        out[i].match("%s$" % re.escape(c))
-    out[0].match("hi$")
-    names = [l for l in list(out[1])[1:] if l and not re.match(ENV, l)]
-    require("lorem" in names and "sh" in names and "f" in names, "ls: %s" % names)
-    out[2].match(r"\s*%d\s+%d\s+\d+$" % (len(names), len(names)))
-    out[3].match(r"\s*4$")
-    out[4].match("    1 Lorem ipsum dolor sit amet, consectetur$",
-                 "    2 adipisicing elit, sed do eiusmod tempor$", ordered=True,
-                 no=["    3 "])
-    out[5].match("        447 - d/ipsum$")
-    out[6].match("ls: stat d: file or block not found$")
-    out[7].match("hi$", "a  b c\\|d$", ordered=True)
-    out[8].match(*["%s$" % re.escape(l) for l in SCRIPT_OUTPUT], ordered=True)
-    out[9].match("fd 0: name <cons> isdir 0 size 0 dev cons$",
-                 "fd 1: name <cons> isdir 0 size 0 dev cons$", no=["fd [2-9]"])
-    out[10].match("spawn /nosuch: file or block not found$",
-                  "cat: can't open nosuch: file or block not found$", "lorem:7$", "motd:0$",
-                  ordered=True)
-    check_shell_clients_freed(r)
-
-
 # File descriptors over devices (JOS's lib/fd.c): the console, pipes, and
 # files shared across fork. JOS's programs, printing JOS's lines.
 
@@ -2130,6 +2027,110 @@ def test_testkbd():
                stop=r"Type a line: \(end of file received\)$")
     r.match(r"Type a line: helo\x08 \x08p world$", "help world$",
             r"Type a line: \(end of file received\)$", ordered=True, no=PIPE_NEVER)
+
+
+@test(15, "testshell: JOS's shell test (sh -x < testshell.sh against testshell.key)")
+def test_testshell():
+    """JOS's testshell stops at a breakpoint once it has compared the
+    output; `continue` lets it exit."""
+    r = fs_run("testshell", commands=["continue"], timeout=60)
+    r.before(PROMPT_TEXT).match(r"running sh -x < testshell\.sh \| cat$", "shell ran correctly$",
+                                BREAKPOINT, ordered=True,
+                                no=["shell produced incorrect output", KERNEL_PANIC, USER_PANIC,
+                                    ENV + "user fault", ENV + "unhandled page fault"])
+    check_fs_clients_freed(r)
+
+
+@test(10, "shellleak: the shell's pipes, redirections, lists and background jobs give back every page")
+def test_shellleak():
+    """leakcheck runs `sh shellleak.sh` twice; the second run's pages all
+    come back. Both runs print the same."""
+    r = fs_run("shellleak", timeout=60)
+    once = ["hello world", r"\s+4", r"\s+4\s+24\s+160 out2", 'quoted  "words" and \\| symbols ;',
+            "fd 0: name shellleak.sh isdir 0 size 379 dev file",
+            "fd 1: name fds isdir 0 size 50 dev file",
+            "ls: stat out: file or block not found"]
+    r.match(*["%s$" % l for l in once + once], ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC, ENV + "user fault", ENV + "unhandled page fault", "fs: "])
+    require(len(r.all("background$")) == 2 and len(r.all("foreground$")) == 2,
+            "the background job or the command after it did not run twice")
+    r.match(r"leakcheck: sh shellleak\.sh: (\d+) pages free before the second run, \1 after: OK$",
+            "leakcheck: all OK$", ordered=True)
+    check_fs_clients_freed(r)
+
+
+SHELL_PROMPT = "$ "
+
+
+def shell_session(commands, timeout=60):
+    """Boots icode with the file server (icode spawns init, which runs sh
+    on the console, JOS's lab-5 start) and types `commands` at the shell's
+    `$ ` prompts; returns the run, stopped at the prompt after the last."""
+    return run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=commands,
+                    prompt=SHELL_PROMPT, timeout=timeout)
+
+
+def check_shell_clients_freed(r):
+    """Every env created was freed but the file server, init (icode's
+    child) and the shell init runs: the commands' envs all went."""
+    created = [m.groups() for m in r.all(r"\[(%s)\] new env (%s)$" % (HEX8, HEX8))]
+    freed = set(m.group(1) for m in r.all(ENV + r"free env (" + HEX8 + ")$"))
+    icode = [c for p, c in created if p == "00000000" and c != "00001000"]
+    require(icode, "no env for icode")
+    init = [c for p, c in created if p == icode[0]]
+    require(init, "icode spawned nothing")
+    sh = [c for p, c in created if p == init[0]]
+    require(sh, "init spawned no shell")
+    alive = {"00001000", init[0], sh[0]}
+    missing = sorted(c for _, c in created if c not in freed and c not in alive)
+    require(not missing, "environment(s) never freed: %s" % " ".join(missing))
+    require(not alive & freed, "freed: %s" % " ".join(sorted(alive & freed)))
+
+
+SCRIPT_OUTPUT = ["This is from the script.", "    1 Lorem ipsum dolor sit amet, consectetur",
+                 "   12 id est laborum.", "These are my file descriptors.",
+                 "fd 0: name script isdir 0 size 132 dev file",
+                 "fd 1: name <cons> isdir 0 size 0 dev cons", "This is the end of the script."]
+
+
+@test(20, "the shell on the console: pipes, redirections, lists, quotes, scripts, utilities")
+def test_shell_session():
+    cmds = ["echo hi > f; cat f",
+            "ls",
+            "ls | wc",
+            "cat lorem | grep dolor | wc -l",
+            "cat < lorem | num | head -n 2 > out; cat out",
+            "mkdir d; cp lorem d; mv d/lorem d/ipsum; ls -l d",
+            "rm d/ipsum; rm -d d; ls -d d",
+            "echo 'a  b' \"c|d\" >> f; cat f",
+            "sh script",
+            "lsfd",
+            "nosuch; cat nosuch; grep -c in lorem motd"]
+    r = shell_session(cmds)
+    r.match("init: running sh$", r"\$ ", ordered=True)
+    r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "user fault", ENV + "unhandled page fault",
+                "syntax error", "fs: "])
+    out = [r.command(i) for i in range(len(cmds))]
+    for i, c in enumerate(cmds):  # the shell echoes what is typed
+        out[i].match("%s$" % re.escape(c))
+    out[0].match("hi$")
+    names = [l for l in list(out[1])[1:] if l and not re.match(ENV, l)]
+    require("lorem" in names and "sh" in names and "f" in names, "ls: %s" % names)
+    out[2].match(r"\s*%d\s+%d\s+\d+$" % (len(names), len(names)))
+    out[3].match(r"\s*4$")
+    out[4].match("    1 Lorem ipsum dolor sit amet, consectetur$",
+                 "    2 adipisicing elit, sed do eiusmod tempor$", ordered=True,
+                 no=["    3 "])
+    out[5].match("        447 - d/ipsum$")
+    out[6].match("ls: stat d: file or block not found$")
+    out[7].match("hi$", "a  b c\\|d$", ordered=True)
+    out[8].match(*["%s$" % re.escape(l) for l in SCRIPT_OUTPUT], ordered=True)
+    out[9].match("fd 0: name <cons> isdir 0 size 0 dev cons$",
+                 "fd 1: name <cons> isdir 0 size 0 dev cons$", no=["fd [2-9]"])
+    out[10].match("spawn /nosuch: file or block not found$",
+                  "cat: can't open nosuch: file or block not found$", "lorem:7$", "motd:0$",
+                  ordered=True)
+    check_shell_clients_freed(r)
 
 
 env_test(5, "faultio: only the file server may use I/O ports", "faultio",

@@ -131,22 +131,33 @@ pub fn spawn(path: &str, argv: &[&str]) -> Result<EnvId> {
         return Err(Error::Inval);
     }
     let fd = file::open(path, O_RDONLY)?;
-    let r = spawn_fd(fd, argv);
+    let prepared = read_headers(fd).and_then(|prog| {
+        let fileid = fd::fd_lookup(fd)?.fd_file_id;
+        Ok((prog, fileid, fsenv()?))
+    });
+    let (prog, fileid, fs) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = fd::close(fd);
+            return Err(e);
+        }
+    };
+    let child = match sys_exofork() {
+        Ok(0) => {
+            // Never runs: the child starts at the program's entry instead.
+            crate::exit();
+        }
+        Ok(child) => child,
+        Err(e) => {
+            let _ = fd::close(fd);
+            return Err(e);
+        }
+    };
+    let key = page_request(child, fileid, &prog);
+    // Closed before the shared pages are copied, as JOS does: the child
+    // does not inherit its own program file as a descriptor.
     let _ = fd::close(fd);
-    r
-}
-
-/// `spawn` for an open program file.
-fn spawn_fd(fd: usize, argv: &[&str]) -> Result<EnvId> {
-    let prog = read_headers(fd)?;
-    let fileid = fd::fd_lookup(fd)?.fd_file_id;
-    let fs = fsenv()?;
-    let child = sys_exofork()?;
-    if child == 0 {
-        // Never runs: the child starts at the program's entry instead.
-        crate::exit();
-    }
-    match start_child(child, fs, fileid, fd, &prog, argv) {
+    match key.and_then(|key| start_child(child, fs, key, &prog, argv)) {
         Ok(()) => Ok(child),
         Err(e) => {
             let _ = sys_env_destroy(child);
@@ -155,28 +166,26 @@ fn spawn_fd(fd: usize, argv: &[&str]) -> Result<EnvId> {
     }
 }
 
-/// Everything after the child exists: pager, stack, shared pages,
-/// registers; then lets it run.
-fn start_child(
-    child: EnvId,
-    fs: EnvId,
-    fileid: i32,
-    progfd: usize,
-    prog: &Program,
-    argv: &[&str],
-) -> Result<()> {
+/// Asks the file server to page `child` from open file `fileid` with the
+/// program's segments (FSREQ_PAGE). Returns the key for the kernel.
+fn page_request(child: EnvId, fileid: i32, prog: &Program) -> Result<u32> {
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqPage>() };
     req.req_fileid = fileid;
     req.req_envid = child;
     req.req_nseg = prog.nseg as u32;
     req.req_segs = prog.segs;
-    let key = fsipc(FSREQ_PAGE, None)?;
+    fsipc(FSREQ_PAGE, None)
+}
+
+/// Everything after the file server agreed to page the child: pager,
+/// stack, shared pages, registers; then lets it run.
+fn start_child(child: EnvId, fs: EnvId, key: u32, prog: &Program, argv: &[&str]) -> Result<()> {
     let (lo, hi) = prog.range();
     sys_env_set_pager(child, fs, lo, hi, key)?;
 
     let esp = init_stack(child, argv)?;
-    copy_shared_pages(child, fd::index2fd(progfd))?;
+    copy_shared_pages(child)?;
     let mut tf = env_read(envx(child)).env_tf;
     tf.tf_eip = prog.entry as u32;
     tf.tf_esp = esp as u32;
@@ -222,10 +231,8 @@ fn init_stack(child: EnvId, argv: &[&str]) -> Result<usize> {
 
 /// Maps every PTE_SHARE page of ours into the child at the same address
 /// with the same permissions (open files' Fd pages, pipes): JOS's
-/// copy_shared_pages. All but `skip`, the Fd page of the program's own
-/// file: JOS's spawn closes that before sharing, so the child never sees it
-/// (a shell's `lsfd` would list it, and testshell.key has no such line).
-fn copy_shared_pages(child: EnvId, skip: usize) -> Result<()> {
+/// copy_shared_pages.
+fn copy_shared_pages(child: EnvId) -> Result<()> {
     for pdx in 0..(UTOP >> 22) {
         if !uvpd(pdx).is_present() {
             continue;
@@ -234,7 +241,7 @@ fn copy_shared_pages(child: EnvId, skip: usize) -> Result<()> {
             let va = pgaddr(pdx, ptx, 0);
             let pte = uvpt(va / PGSIZE);
             let f = pte.flags();
-            if f.contains(PteFlags::P | PteFlags::SHARE) && va != skip {
+            if f.contains(PteFlags::P | PteFlags::SHARE) {
                 sys_page_map(0, va, child, va, f & PteFlags::SYSCALL)?;
             }
         }
