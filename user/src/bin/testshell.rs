@@ -45,6 +45,12 @@ fn umain(_argv: &[&str]) {
     let mut off = 0;
     loop {
         let (mut c1, mut c2) = ([0u8], [0u8]);
+        // testshell.key's lsfd lines say the pipe is full (size 32) when
+        // lsfd looks, right after its last write filled it. A timer tick
+        // there could let us take a byte first (our IPC with the server
+        // hands the CPU back to us quicker than JOS's): giving the CPU
+        // away before each byte lets a writer so stopped look first.
+        jos::syscall::sys_yield();
         let n1 = read(pread, &mut c1).unwrap_or_else(|e| panic!("reading testshell.out: {e}"));
         let n2 = read(kfd, &mut c2).unwrap_or_else(|e| panic!("reading testshell.key: {e}"));
         if n1 == 0 && n2 == 0 {
