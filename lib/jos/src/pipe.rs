@@ -50,7 +50,7 @@ use crate::env::thisenv_runs;
 use crate::fd::{Dev, Stat, fd_alloc, fd_lookup, fd2data, index2data, index2fd};
 use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap, sys_yield};
 use crate::uvpt::pageref;
-use abi::error::Result;
+use abi::error::{Error, Result};
 use abi::fsipc::{DEV_PIPE, Fd, O_RDONLY, O_WRONLY};
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use core::sync::atomic::{AtomicU8, AtomicU32, Ordering};
@@ -124,9 +124,14 @@ pub fn pipe() -> Result<[usize; 2]> {
 }
 
 /// Returns whether the other end of pipe descriptor `n` is closed (no
-/// environment holds it any more). E_INVAL if `n` is not open.
+/// environment holds it any more). E_INVAL if `n` is not open or not a
+/// pipe.
 pub fn pipeisclosed(n: usize) -> Result<bool> {
-    Ok(other_end_closed(fd_lookup(n)?))
+    let fd = fd_lookup(n)?;
+    if fd.fd_dev_id != DEV_PIPE {
+        return Err(Error::Inval);
+    }
+    Ok(other_end_closed(fd))
 }
 
 /// The pipe of descriptor `fd` (a pipe's), in its data page.

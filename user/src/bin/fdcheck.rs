@@ -68,6 +68,7 @@ fn umain(_args: &[&str]) {
         Err(e) => check(false, "fstat(cons)", e),
     }
     expect("ftruncate(cons)", ftruncate(0, 0), Err(Error::NotSupp));
+    expect("pipeisclosed(cons)", pipeisclosed(0), Err(Error::Inval));
     expect("empty write to the console", write(0, b""), Ok(0));
 
     // A pipe: size, modes, end of file once the writers are gone.
