@@ -755,6 +755,17 @@ def test_grub():
     check_boot_console(grub_boot(make_vars={"PROG": ""}))
 
 
+@test(5, "make qemu-nox boots through GRUB into the shell (icode, init, sh, the disk)")
+def test_grub_shell():
+    r = grub_boot(qemuextra="-snapshot", commands=["echo typed at the shell prompt | cat"],
+                  prompt=SHELL_PROMPT)
+    k = r.kernel()
+    require(k.first_line() == OCTAL, "the kernel's first line is %r" % k.first_line())
+    k.match("FS is running$", "icode: read /motd$", "init: running sh$", ordered=True,
+            no=[KERNEL_PANIC, ENV + "user panic", ENV + "unhandled page fault"])
+    r.command(0).match("typed at the shell prompt$")
+
+
 @test(5, "monitor: help")
 def test_help():
     r = boot(commands=["help"])
@@ -2110,6 +2121,26 @@ SCRIPT_OUTPUT = ["This is from the script.", "    1 Lorem ipsum dolor sit amet, 
                  "   12 id est laborum.", "These are my file descriptors.",
                  "fd 0: name script isdir 0 size 132 dev file",
                  "fd 1: name <cons> isdir 0 size 0 dev cons", "This is the end of the script."]
+
+
+@test(10, "the virtual-memory tricks run from the shell, paged in on demand")
+def test_shell_vm_tricks():
+    """Programs of Part E spawned by the shell: their library handlers
+    (zero page, lazy heap, stack growth, null guard, watchpoints, COW fork)
+    work alongside the file server paging the program in."""
+    cmds = ["zeropage", "lazyheap", "stackgrow", "nullderef", "cowcheck", "watchdemo", "wss",
+            "demandpage"]
+    r = shell_session(cmds, timeout=120)
+    r.match(no=[KERNEL_PANIC, USER_PANIC, "syntax error", "fs: "])
+    r.command(0).match(r"zeropage: read 16384 pages, 0 data pages allocated$")
+    r.command(1).match(r"lazyheap: checksum written (%s), read back \1: match$" % HEX8)
+    r.command(2).match(r"stackgrow: OK$")
+    r.command(3).match(r"nullderef: OK$")
+    r.command(4).match(r"cowcheck: all checks passed$")
+    r.command(5).match(r"watchdemo: .*")
+    r.command(6).match(r"wss: .*")
+    r.command(7).match(r"demandpage: done$")
+    check_shell_clients_freed(r)
 
 
 @test(20, "the shell on the console: pipes, redirections, lists, quotes, scripts, utilities")

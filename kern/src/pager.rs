@@ -24,7 +24,7 @@
 //! the env retry the instruction. The policy (which file, shared or
 //! copied pages) is all the pager's: see the file server's `pager.rs`.
 use crate::env::{self, envid2env};
-use crate::sendq;
+use crate::{pmap, sendq};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::UTOP;
@@ -106,6 +106,20 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
         }
     }
     true
+}
+
+/// Whether `va` is a page `e`'s pager would bring in: inside its range
+/// and not present (a page of its program not touched yet).
+pub fn absent_in_range(e: *mut Env, va: usize) -> bool {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    let (pager, lo, hi) = unsafe {
+        (
+            (*e).env_pager,
+            (*e).env_pager_lo as usize,
+            (*e).env_pager_hi as usize,
+        )
+    };
+    pager != 0 && (lo..hi).contains(&va) && pmap::page_lookup(env::env_pgdir(e), va).is_none()
 }
 
 /// Whether `dst`, receiving, takes a message from `src`: anyone's, unless

@@ -13,9 +13,9 @@ use crate::{console, cpu, pager, sched, sendq};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UZERO};
-use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx};
+use abi::mmu::{FEC_U, FEC_WR, PGSIZE, PTSIZE, PteFlags, pdx};
 use abi::syscall::Syscall;
-use abi::trap::{GD_UD, GD_UT, Trapframe};
+use abi::trap::{GD_UD, GD_UT, T_SYSCALL, Trapframe};
 
 /// EFLAGS bits a user may choose: the arithmetic flags, DF, TF and AC.
 const FL_USER: EFlags = EFlags::FLAGS_CF
@@ -31,8 +31,30 @@ const FL_USER: EFlags = EFlags::FLAGS_CF
 /// Like user_mem_check, but a failure prints
 /// `[envid] user_mem_check assertion failure for va %08x` and destroys
 /// `e` (not returning if `e` is the current environment).
+///
+/// In a system call, a page of the caller's program that is not paged in
+/// yet (demand paging: kern/src/pager.rs) is no failure: the caller waits
+/// for its pager to bring the page in, then makes the system call again
+/// (this does not return then).
 pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
     if let Err(bad) = env::user_mem_check(e, va, len, perm | PteFlags::U) {
+        // SAFETY: e points into the array; the kernel lock is held.
+        let in_syscall = e == cur() && unsafe { (*e).env_tf.tf_trapno } == T_SYSCALL;
+        if in_syscall && pager::absent_in_range(e, bad) {
+            let wr = if perm.contains(PteFlags::W) {
+                FEC_WR
+            } else {
+                0
+            };
+            if pager::fault(e, bad, FEC_U | wr) {
+                // SAFETY: as above; e is the caller, trapped in int $0x30.
+                unsafe {
+                    let num = (*e).env_tf.tf_regs.reg_eax;
+                    restart_syscall(&mut (*e).env_tf, num);
+                }
+                sched::sched_yield();
+            }
+        }
         // SAFETY: e points into the array; the kernel lock is held.
         let id = unsafe { (*e).env_id };
         cprintf!(

@@ -400,7 +400,11 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
         size_of::<UTrapframe>(),
         PteFlags::U | PteFlags::W,
     );
-    syscall::user_mem_assert(e, upcall, 1, PteFlags::U);
+    // (An upcall in a program page not paged in yet is fine: the jump to
+    // it faults, and the pager brings it in.)
+    if !crate::pager::absent_in_range(e, upcall) {
+        syscall::user_mem_assert(e, upcall, 1, PteFlags::U);
+    }
 
     let utf = UTrapframe {
         utf_fault_va: fault_va as u32,

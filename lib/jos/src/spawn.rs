@@ -28,13 +28,12 @@ use crate::env::env_read;
 use crate::fd;
 use crate::file::{self, fsenv, fsipc, fsipcbuf_as};
 use crate::syscall::*;
-use crate::uvpt::{uvpd, uvpt};
 use abi::elf::{ELF_MAGIC, EM_386, Elf32Ehdr, Elf32Phdr, PF_W, PT_LOAD};
 use abi::env::{ENV_RUNNABLE, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::{FSREQ_PAGE, FsreqPage, O_RDONLY, PAGE_MAXSEG, PageSeg};
-use abi::memlayout::{USTACKTOP, UTEMP, UTOP};
-use abi::mmu::{NPTENTRIES, PGSIZE, PTE_RW, PteFlags, pgaddr, round_down};
+use abi::memlayout::{USTACKTOP, UTEMP};
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
 
 /// Most arguments `spawn` passes.
 pub const MAXARGS: usize = 32;
@@ -231,22 +230,18 @@ fn init_stack(child: EnvId, argv: &[&str]) -> Result<usize> {
 
 /// Maps every PTE_SHARE page of ours into the child at the same address
 /// with the same permissions (open files' Fd pages, pipes): JOS's
-/// copy_shared_pages.
+/// copy_shared_pages. In fork's order (`fork::for_each_user_page`): the
+/// Fd pages after their data pages, so that the other end of a pipe never
+/// sees the child hold an Fd page without its pipe (it would think the
+/// pipe closed).
 fn copy_shared_pages(child: EnvId) -> Result<()> {
-    for pdx in 0..(UTOP >> 22) {
-        if !uvpd(pdx).is_present() {
-            continue;
+    crate::fork::for_each_user_page(|va, pte| {
+        let f = pte.flags();
+        if f.contains(PteFlags::SHARE) {
+            sys_page_map(0, va, child, va, f & PteFlags::SYSCALL)?;
         }
-        for ptx in 0..NPTENTRIES {
-            let va = pgaddr(pdx, ptx, 0);
-            let pte = uvpt(va / PGSIZE);
-            let f = pte.flags();
-            if f.contains(PteFlags::P | PteFlags::SHARE) {
-                sys_page_map(0, va, child, va, f & PteFlags::SYSCALL)?;
-            }
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `spawn` with the arguments listed: `spawnl!("/init", "init", "x")`.

@@ -48,6 +48,25 @@ pub fn enable_default_guards() -> Result<()> {
     null::enable_null_guard()
 }
 
+/// Makes sure the page at `va` is present if it can be: a page of a
+/// program paged in on demand (inside the range its pager serves, see
+/// `spawn`) that has not been touched yet is read once, which has the
+/// pager map it. Returns whether a page is mapped at `va` now. Code that
+/// inspects its own pages through UVPT (watchpoints, `copy_page_to`)
+/// calls this first, since "not mapped" no longer means "nothing there".
+pub fn page_in(va: usize) -> bool {
+    if crate::uvpt::pte_of(va).is_some() {
+        return true;
+    }
+    let e = crate::env::thisenv_read();
+    if e.env_pager != 0 && (e.env_pager_lo as usize..e.env_pager_hi as usize).contains(&va) {
+        // SAFETY: a read of our own program's page: the pager maps it (or
+        // declines, and the fault goes to our handler like any other).
+        unsafe { core::ptr::read_volatile(va as *const u8) };
+    }
+    crate::uvpt::pte_of(va).is_some()
+}
+
 /// Replaces the page at `va` (rounded down to its page) with a private
 /// copy of its contents, mapped with `perm`: allocates a page at PFTEMP,
 /// copies the old page into it, maps it at `va` and unmaps PFTEMP. The
@@ -63,7 +82,7 @@ pub fn enable_default_guards() -> Result<()> {
 /// `va` is then left as it was, and PFTEMP unmapped.
 pub fn copy_page_to(va: usize, perm: PteFlags) -> Result<()> {
     let va = round_down(va, PGSIZE);
-    if crate::uvpt::pte_of(va).is_none() {
+    if !page_in(va) {
         return Err(abi::error::Error::Inval);
     }
     sys_page_alloc(0, PFTEMP, PTE_RW)?;

@@ -234,6 +234,8 @@ fn read_value(addr: usize, len: usize) -> u64 {
 /// mapping, and copying it would end the sharing. Err(NoMem) if the copy
 /// cannot be made (the page is then left as it was).
 fn prepare_page(va: usize) -> Result<PteFlags> {
+    // A program page not paged in yet (demand-paged spawn) is there.
+    super::page_in(va);
     let pte = pte_of(va).ok_or(Error::Inval)?;
     if pte.flags().contains(PteFlags::COW) {
         // Not by writing to it: the COW handler cannot return an error.
