@@ -2,7 +2,8 @@
 //! (demand paging: only the pages it touched) and how many of its
 //! read-only pages another running copy shares with it. Spawned by
 //! `demandpage`; with the argument `wait` it tells its parent it is ready
-//! and stays alive until the parent says go; with `all` it first reads its
+//! and stays alive until the parent says go (with `late`, it then touches
+//! everything and sends its parent a word); with `all` it first reads its
 //! whole table and writes its whole buffer. The table (128 KiB of
 //! read-only data) and the buffer (64 KiB of bss) are what a program
 //! carries but may never touch.
@@ -83,8 +84,14 @@ fn umain(args: &[&str]) {
         readonly,
         shared
     );
-    if args.get(1) == Some(&"wait") {
+    if args.get(1) == Some(&"wait") || args.get(1) == Some(&"late") {
         jos::ipc_send(e.env_parent_id, 0, None, PteFlags::empty());
         let _ = jos::ipc_recv(None);
+    }
+    if args.get(1) == Some(&"late") {
+        // Paged in only now (after the parent renamed or removed our file,
+        // in pagerattack); tell the parent we got through.
+        let sum = touch_all();
+        jos::ipc_send(e.env_parent_id, sum | 1, None, PteFlags::empty());
     }
 }

@@ -303,6 +303,50 @@ fn umain(_args: &[&str]) {
         Ok(id) => gone(id),
         Err(_) => c.ok("spawn after the kills", false),
     }
+    // 10. A running program's file renamed: it is paged on from the
+    //     entry's new place. Removed: it gets no more pages (not those of
+    //     whatever file takes the entry next); its next fault is its own.
+    let late = || match jos::spawnl!("/pagein", "pagein", "late") {
+        Ok(id) => {
+            let m = ipc_recv(None).expect("ipc_recv");
+            assert_eq!(m.from, id);
+            id
+        }
+        Err(e) => panic!("spawn pagein: {e}"),
+    };
+    let child = late();
+    c.ok(
+        "rename",
+        jos::rename::rename("/pagein", "/pagein.moved") == Ok(()),
+    );
+    ipc_send(child, 0, None, PteFlags::empty());
+    let m = ipc_recv(None).expect("ipc_recv");
+    c.ok(
+        "renamed program paged on",
+        m.from == child && m.value & 1 == 1,
+    );
+    gone(child);
+    c.ok(
+        "rename back",
+        jos::rename::rename("/pagein.moved", "/pagein") == Ok(()),
+    );
+    let child = late();
+    c.ok("remove", jos::file::remove("/pagein") == Ok(()));
+    ipc_send(child, 0, None, PteFlags::empty());
+    loop {
+        let e = env_read(envx(child));
+        if e.env_id != child || e.env_status == abi::env::ENV_FREE {
+            break;
+        }
+        if e.env_ipc_send_to == me {
+            let _ = ipc_recv(None);
+            c.ok("removed program got no more pages", false);
+            break;
+        }
+        sys_yield();
+    }
+    gone(child);
+
     if c.0 == 0 {
         cprintf!("pagerattack: OK\n");
     } else {

@@ -24,9 +24,12 @@
 //! A fault outside every segment is declined (no page): the kernel then
 //! gives it to the env's own handler.
 //!
-//! What is not done: the program's file may change under a running child
-//! (no "text file busy"): a child sees blocks written later, and a removed
-//! file's blocks are refused (the child then faults as usual).
+//! A program's file renamed while it runs goes on paging it; one removed
+//! (or replaced by a rename) pages it no more: its next fault on a page
+//! not yet in goes to its own handler, instead of reaching whatever file
+//! takes the directory entry next. Not done: the file may be *written*
+//! under a running child (no "text file busy"), which then sees the new
+//! bytes in the pages it has not touched yet, and in its shared text.
 use crate::bc::{self, diskaddr};
 use crate::serv::Server;
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, EnvId, NENV, PAGER_WAITING, envx};
@@ -56,6 +59,8 @@ struct Paged {
     /// before its parent has given the kernel the key).
     child: EnvId,
     file: FileRef,
+    /// The file was removed or replaced: no more pages from it.
+    gone: bool,
     nseg: usize,
     segs: [PageSeg; PAGE_MAXSEG],
 }
@@ -143,10 +148,34 @@ impl Pager {
             key,
             child: req.req_envid,
             file,
+            gone: false,
             nseg,
             segs,
         });
         Ok(key)
+    }
+
+    /// The file whose entry was at `r` is gone (removed, or replaced by a
+    /// rename): programs paged from it get no more pages (their next
+    /// fault on a page not yet in goes to their own handler), rather than
+    /// pages of whatever file takes the entry next.
+    pub fn forget(&mut self, r: FileRef) {
+        for p in self.table.iter_mut().flatten().filter(|p| p.file == r) {
+            p.gone = true;
+        }
+    }
+
+    /// The file whose entry was at `from` is at `to` now (renamed):
+    /// programs paged from it go on being paged from it.
+    pub fn moved(&mut self, from: FileRef, to: FileRef) {
+        for p in self
+            .table
+            .iter_mut()
+            .flatten()
+            .filter(|p| p.file == from && !p.gone)
+        {
+            p.file = to;
+        }
     }
 
     /// A slot no env uses: neither its child nor any env with its key.
@@ -186,7 +215,7 @@ impl Pager {
         let has_upcall = e.env_pgfault_upcall != 0;
         let key = e.env_pager_key;
         let paged = match &srv.pager().table[key as usize % MAXPAGED] {
-            Some(p) if p.key == key => *p,
+            Some(p) if p.key == key && !p.gone => *p,
             _ => return answer(from, None),
         };
         let sent = match plan(&paged, page, write, has_upcall) {

@@ -260,6 +260,7 @@ impl Server {
         for o in self.open.iter_mut().filter(|o| o.file == Some(r)) {
             o.file = None;
         }
+        self.pager.forget(r);
     }
 
     fn serve_remove(&mut self, req: &FsreqPath) -> Result<i32> {
@@ -280,6 +281,7 @@ impl Server {
             for o in self.open.iter_mut().filter(|o| o.file == Some(mv.from)) {
                 o.file = Some(mv.to);
             }
+            self.pager.moved(mv.from, mv.to);
         }
         Ok(0)
     }
