@@ -1,0 +1,323 @@
+//! pagerreview: the external-pager mechanism's corner cases, one line each
+//! (`pagerreview: <case>: OK` or `... BUG: <what>`). Started by the kernel,
+//! it runs the cases that need no paging itself (pager cycles, a pager
+//! changed under a waiting env, the file server's table) and spawns itself
+//! from the file system, paged by the file server, for the others (`lost
+//! reply`, a write to read-only program text, a system call on a program
+//! page not yet present, an upcall whose code is not yet present).
+#![no_std]
+#![no_main]
+
+use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_TYPE_FS, EnvId, envx};
+use abi::error::Error;
+use abi::fsipc::{FSREQ_PAGE, FSREQ_SYNC, FsreqFileid, FsreqPage, O_RDONLY, PageSeg};
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
+use jos::cprintf;
+use jos::env::env_read;
+use jos::file::{fsipc, fsipcbuf, fsipcbuf_as};
+use jos::syscall::*;
+use jos::{fork, ipc_recv, ipc_send};
+
+jos::main!(umain);
+
+/// Read-only program bytes, 4 pages: the middle ones are ours alone, and
+/// no code touches them before a case does.
+static PAD: [u8; 4 * PGSIZE] = [0x5a; 4 * PGSIZE];
+
+/// Like PAD, with a line to print from its third page.
+static TEXT: [u8; 4 * PGSIZE] = text();
+
+const LINE: &[u8] = b"pagerreview: cputs: OK\n";
+
+const fn text() -> [u8; 4 * PGSIZE] {
+    let mut t = [b'.'; 4 * PGSIZE];
+    let mut i = 0;
+    while i < LINE.len() {
+        t[2 * PGSIZE + i] = LINE[i];
+        i += 1;
+    }
+    t
+}
+
+/// Addresses paged by our own test pagers (nothing is mapped there).
+const LO: usize = 0x3000_0000;
+const LO2: usize = 0x3100_0000;
+const TMP: usize = 0x0b00_0000;
+
+/// The address of PAD's third page (a page PAD alone covers).
+fn pad_page() -> usize {
+    (PAD.as_ptr() as usize + 2 * PGSIZE) & !(PGSIZE - 1)
+}
+
+/// Whether env `id` still exists.
+fn alive(id: EnvId) -> bool {
+    let e = env_read(envx(id));
+    e.env_id == id && e.env_status != ENV_FREE
+}
+
+/// Yields up to `n` times until `id` is gone; whether it is.
+fn gone_within(id: EnvId, n: usize) -> bool {
+    for _ in 0..n {
+        if !alive(id) {
+            return true;
+        }
+        sys_yield();
+    }
+    !alive(id)
+}
+
+/// Spawns ourselves for `case`; whether it ended by itself in time (else
+/// it is destroyed, after `hung` is printed).
+fn spawned(case: &str, hung: &str) -> bool {
+    let id = match jos::spawnl!("/pagerreview", "pagerreview", case) {
+        Ok(id) => id,
+        Err(e) => {
+            cprintf!("pagerreview: {}: BUG: spawn: {}\n", case, e);
+            return false;
+        }
+    };
+    if gone_within(id, 3000) {
+        return true;
+    }
+    let e = env_read(envx(id));
+    cprintf!(
+        "pagerreview: {}: BUG: {} (status {}, runs {}, pager fault {:08x})\n",
+        case,
+        hung,
+        e.env_status,
+        e.env_runs,
+        e.env_pager_fault
+    );
+    let _ = sys_env_destroy(id);
+    false
+}
+
+fn child_of(f: impl FnOnce()) -> EnvId {
+    match fork() {
+        Ok(0) => {
+            f();
+            jos::exit();
+        }
+        Ok(id) => id,
+        Err(e) => panic!("fork: {e}"),
+    }
+}
+
+fn parent() -> EnvId {
+    env_read(envx(jos::env::thisenv_id())).env_parent_id
+}
+
+// ---------------------------------------------------------------------
+// Cases run paged by the file server (spawned).
+
+/// A request to the file server, then a fault on a page it pages before
+/// we receive the reply: the server must still reply.
+fn lost_reply() {
+    let fs = jos::file::fsenv().expect("fsenv");
+    // SAFETY: the request page is ours; FSREQ_SYNC reads nothing from it.
+    let _ = unsafe { fsipcbuf_as::<FsreqFileid>() };
+    sys_ipc_send(fs, FSREQ_SYNC, fsipcbuf(), PTE_RW).expect("send");
+    // SAFETY: a read of our own static (not present yet: the server pages it).
+    let v = unsafe { core::ptr::read_volatile(pad_page() as *const u8) };
+    let m = ipc_recv(None).expect("recv");
+    cprintf!(
+        "pagerreview: lostreply: OK (reply {} from {:08x}, read {:02x})\n",
+        m.value as i32,
+        m.from,
+        v
+    );
+}
+
+/// A write to read-only program data, with no upcall: JOS kills us.
+fn ro_write() {
+    // SAFETY: not safe: a write to read-only memory, on purpose.
+    unsafe { core::ptr::write_volatile(pad_page() as *mut u8, 1) };
+    cprintf!("pagerreview: rowrite: BUG: wrote to read-only text\n");
+}
+
+/// sys_cputs of program bytes not yet present.
+fn cputs() {
+    let s = &TEXT[2 * PGSIZE..2 * PGSIZE + LINE.len()];
+    // Nothing of TEXT's third page has been touched.
+    if jos::uvpt::pte_of(s.as_ptr() as usize).is_some() {
+        cprintf!("pagerreview: cputs: (page already present)\n");
+    }
+    sys_cputs(s);
+}
+
+/// A copy-on-write fault with the upcall's own code not present.
+fn upcall() {
+    jos::pgfault::install_upcall().expect("install_upcall");
+    let up = jos::pgfault::pgfault_upcall_addr() & !(PGSIZE - 1);
+    let natural = jos::uvpt::pte_of(up).is_none();
+    // A program page may be absent at any time (not touched yet, or
+    // given back): make it so, if it is not already.
+    let _ = sys_page_unmap(0, up);
+    sys_page_alloc(0, TMP, PTE_RW).expect("page_alloc");
+    sys_page_map(0, TMP, 0, TMP, PteFlags::P | PteFlags::U | PteFlags::COW).expect("map");
+    // SAFETY: TMP is our page, copy-on-write: the library's handler copies it.
+    unsafe { core::ptr::write_volatile(TMP as *mut u32, 7) };
+    cprintf!(
+        "pagerreview: upcall: OK (upcall page {} absent)\n",
+        if natural { "naturally" } else { "made" }
+    );
+}
+
+// ---------------------------------------------------------------------
+// Cases run by the kernel-started copy (our own pagers).
+
+/// Two envs each other's pager: refused, or at least never running while
+/// it waits.
+fn cycle() {
+    let me = jos::env::thisenv_id();
+    // a: takes b's fault, then faults itself (b is its pager).
+    let a = child_of(|| {
+        let _ = ipc_recv(None);
+        // SAFETY: a paged address (b pages it), on purpose.
+        unsafe { core::ptr::read_volatile(LO2 as *const u32) };
+    });
+    // b: faults on LO (a pages it) when told.
+    let b = child_of(|| {
+        let _ = ipc_recv(None);
+        // SAFETY: a paged address (a pages it), on purpose.
+        unsafe { core::ptr::read_volatile(LO as *const u32) };
+    });
+    let _ = me;
+    sys_env_set_pager(b, a, LO, LO + PGSIZE, 0).expect("set b");
+    if sys_env_set_pager(a, b, LO2, LO2 + PGSIZE, 0) == Err(Error::Inval) {
+        cprintf!("pagerreview: cycle: OK (refused)\n");
+    } else {
+        ipc_send(b, 0, None, PteFlags::empty());
+        for _ in 0..200 {
+            sys_yield();
+        }
+        let (ea, eb) = (env_read(envx(a)), env_read(envx(b)));
+        let r0 = ea.env_runs + eb.env_runs;
+        for _ in 0..200 {
+            sys_yield();
+        }
+        let (ea2, eb2) = (env_read(envx(a)), env_read(envx(b)));
+        let r1 = ea2.env_runs + eb2.env_runs;
+        if r1 > r0 + 10 {
+            cprintf!(
+                "pagerreview: cycle: BUG: each other's pager, they run for ever ({} runs in 200 yields)\n",
+                r1 - r0
+            );
+        } else {
+            cprintf!("pagerreview: cycle: OK (deadlock, both waiting)\n");
+        }
+    }
+    let _ = sys_env_destroy(a);
+    let _ = sys_env_destroy(b);
+}
+
+/// A parent changes the pager of a child waiting for it, and exits: the
+/// child must not wait for ever for an answer nobody can give.
+fn set_while_waiting() {
+    let m = child_of(|| {
+        let c = child_of(|| {
+            let _ = ipc_recv(None);
+            // SAFETY: a paged address (our parent pages it), on purpose.
+            let v = unsafe { core::ptr::read_volatile(LO as *const u32) };
+            cprintf!("pagerreview: setwait: OK (read {})\n", v);
+        });
+        let me = jos::env::thisenv_id();
+        sys_env_set_pager(c, me, LO, LO + PGSIZE, 0).expect("set");
+        ipc_send(c, 0, None, PteFlags::empty());
+        let m = ipc_recv(None).expect("recv");
+        assert_eq!(m.from, c);
+        // The fault is ours to answer; instead, no pager any more, and the
+        // page mapped by hand.
+        sys_env_set_pager(c, 0, 0, 0, 0).expect("unset");
+        sys_page_alloc(c, LO, PTE_RW).expect("alloc");
+        ipc_send(parent(), c as u32, None, PteFlags::empty());
+    });
+    let c = ipc_recv(None).expect("recv").value as EnvId;
+    jos::env::wait(m);
+    if !gone_within(c, 500) {
+        let e = env_read(envx(c));
+        cprintf!(
+            "pagerreview: setwait: BUG: {:08x} waits for ever for a pager it no longer has (pager {:08x}, fault {:08x}, recving {})\n",
+            c,
+            e.env_pager,
+            e.env_pager_fault,
+            e.env_ipc_recving
+        );
+    }
+}
+
+/// FSREQ_PAGE again and again for one child must not use up the server's
+/// table.
+fn slots() {
+    let kid = child_of(|| {
+        loop {
+            sys_yield();
+        }
+    });
+    sys_env_set_status(kid, ENV_NOT_RUNNABLE).expect("stop");
+    let fd = jos::file::open("/hello", O_RDONLY).expect("open /hello");
+    let fileid = jos::fd::fd_lookup(fd).expect("fd").fd_file_id;
+    let mut ok = 0;
+    let mut err = None;
+    for _ in 0..300 {
+        // SAFETY: the request page is ours until the reply.
+        let req = unsafe { fsipcbuf_as::<FsreqPage>() };
+        req.req_fileid = fileid;
+        req.req_envid = kid;
+        req.req_nseg = 1;
+        req.req_segs[0] = PageSeg {
+            va: 0x80_0000,
+            memsz: 100,
+            filesz: 100,
+            offset: 0,
+            writable: 0,
+        };
+        match fsipc(FSREQ_PAGE, None) {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let _ = jos::fd::close(fd);
+    match jos::spawnl!("/hello", "hello") {
+        Ok(id) => {
+            jos::env::wait(id);
+            cprintf!(
+                "pagerreview: slots: OK ({} registrations for one child)\n",
+                ok
+            );
+        }
+        Err(e) => cprintf!(
+            "pagerreview: slots: BUG: one stopped child took the server's table ({} registrations, then {:?}); spawn: {}\n",
+            ok,
+            err,
+            e
+        ),
+    }
+    let _ = sys_env_destroy(kid);
+}
+
+fn umain(args: &[&str]) {
+    match args.get(1).copied() {
+        Some("lostreply") => return lost_reply(),
+        Some("rowrite") => return ro_write(),
+        Some("cputs") => return cputs(),
+        Some("upcall") => return upcall(),
+        _ => {}
+    }
+    if jos::ipc_find_env(ENV_TYPE_FS).is_none() {
+        panic!("pagerreview needs the file server");
+    }
+    cycle();
+    set_while_waiting();
+    slots();
+    spawned("lostreply", "never got the server's reply");
+    if spawned("rowrite", "a write to read-only text never ends") {
+        cprintf!("pagerreview: rowrite: OK (killed)\n");
+    }
+    spawned("cputs", "sys_cputs of a page not yet present never ends");
+    spawned("upcall", "never ended");
+    cprintf!("pagerreview: done\n");
+}
