@@ -34,7 +34,10 @@ use abi::mmu::{FEC_PR, FEC_U, FEC_WR, PGSIZE};
 /// (any word: the pager reads it in the Env to know what it serves), or
 /// removes it (`pager` 0). The caller must be `envid` or its parent. Inval for an
 /// unaligned or empty range, one reaching past UTOP, or an env paging
-/// itself; BadEnv for a pager that does not exist.
+/// itself, even through other pagers (`pager`'s pager, and so on: two envs
+/// each waiting for the other to page it in would wait for ever); BadEnv
+/// for a pager that does not exist. An env waiting for its old pager stops
+/// waiting and retries its fault (with the new one).
 pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result<()> {
     let e = envid2env(envid, true)?;
     let mut p = 0;
@@ -45,6 +48,7 @@ pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result
             || !hi.is_multiple_of(PGSIZE)
             || lo >= hi
             || hi > UTOP
+            || pages(pe, e)
         {
             return Err(Error::Inval);
         }
@@ -53,6 +57,11 @@ pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result
     }
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe {
+        if waiting(e) {
+            // Its answer would come from the old pager (or none): it retries.
+            cancel(e);
+            env::set_status(e, ENV_RUNNABLE);
+        }
         (*e).env_pager = p;
         (*e).env_pager_lo = if p == 0 { 0 } else { lo as u32 };
         (*e).env_pager_hi = if p == 0 { 0 } else { hi as u32 };
@@ -60,6 +69,31 @@ pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result
         (*e).env_pager_declined = 0;
     }
     Ok(())
+}
+
+/// Whether `e` is `p`'s pager, or its pager's pager, and so on (every
+/// link made by [`set`], which refuses a cycle, or by sys_exofork, whose
+/// new env nobody pages: the chain has no cycle and ends within NENV).
+fn pages(p: *const Env, e: *const Env) -> bool {
+    let mut q = p;
+    for _ in 0..NENV {
+        // SAFETY: q and e point into the Env array; the kernel lock is held.
+        let next = unsafe { (*q).env_pager };
+        if next == 0 {
+            return false;
+        }
+        // SAFETY: as above.
+        if next == unsafe { (*e).env_id } {
+            return true;
+        }
+        let n = env::env_at(envx(next));
+        // SAFETY: as above.
+        if unsafe { (*n).env_id != next || (*n).env_status == ENV_FREE } {
+            return false;
+        }
+        q = n;
+    }
+    false
 }
 
 /// Called for a user page fault of the running env `e` at `va` with error
@@ -95,7 +129,7 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
     unsafe {
         (*e).env_pager_fault = msg;
         env::set_status(e, ENV_NOT_RUNNABLE);
-        if (*p).env_ipc_recving != 0 && accepts(p, e) {
+        if (*p).env_ipc_recving != 0 && !waiting(p) {
             deliver_fault(e, p);
         } else {
             (*e).env_ipc_send_to = (*p).env_id;
