@@ -10,13 +10,22 @@
 //! IPC *call* to the pager, made on the env's behalf:
 //!
 //! 1. the env sends the pager the message `page | PAGER_WAITING | err`
-//!    (no page), queued like any `sys_ipc_send`;
+//!    (no page), queued like any `sys_ipc_send`; the Env shows it in
+//!    `env_pager_fault`;
 //! 2. once the pager has received it, the env waits as if in
-//!    `sys_ipc_recv(page)`, but only the pager may answer;
-//! 3. the pager answers with `sys_ipc_try_send(env, 0, srcva, perm)`: the
-//!    page it sends is mapped at the faulting page with `perm`, and the env
-//!    retries the faulting instruction. Its registers and its `env_ipc_*`
-//!    fields are untouched: the env never knows it waited.
+//!    `sys_ipc_recv(page)`, but for the answer alone;
+//! 3. the pager answers with `sys_ipc_try_send(env, msg, srcva, perm)`,
+//!    where `msg` is the fault message (anything else from the pager, or
+//!    from anyone else, is not the answer: `E_IPC_NOT_RECV`): the page it
+//!    sends is mapped at the faulting page with `perm`, and the env
+//!    retries the faulting instruction. Its registers and the message
+//!    fields it reads (`env_ipc_value`, `_from`, `_perm`) are untouched:
+//!    the env never knows it waited.
+//!
+//! The pager may answer in step 1 already, reading the fault in the Env
+//! without receiving it: a server that is its clients' pager needs that
+//! when a client faults between sending a request and receiving the
+//! reply (the client cannot take the reply before it has its page).
 //!
 //! A pager that answers with no page declines: the env's next fault on
 //! that page goes to its own upcall (or destroys it, as usual). A pager
@@ -142,17 +151,33 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
     true
 }
 
-/// Whether `dst`, receiving, takes a message from `src`: anyone's, unless
-/// it waits for its pager, whose answer alone it takes.
-pub fn accepts(dst: *const Env, src: *const Env) -> bool {
+/// Whether `dst` takes the message `value` from `src` now. An env waiting
+/// for its pager (in either step) takes only the answer to that fault:
+/// from its pager, with the fault message as the value (so an answer to
+/// an older fault, or any other message of the pager's, is not taken for
+/// it). Any other env takes anyone's message while it is receiving.
+pub fn takes(dst: *const Env, src: *const Env, value: u32) -> bool {
     // SAFETY: both point into the Env array; the kernel lock is held.
-    unsafe { (*dst).env_pager_fault == 0 || (*src).env_id == (*dst).env_pager }
+    unsafe {
+        if waiting(dst) {
+            (*src).env_id == (*dst).env_pager && value == (*dst).env_pager_fault
+        } else {
+            (*dst).env_ipc_recving != 0
+        }
+    }
 }
 
 /// Whether `e` is an env waiting for its pager (in either step).
 pub fn waiting(e: *const Env) -> bool {
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe { (*e).env_pager_fault != 0 }
+}
+
+/// The page `e`, waiting for its pager, faulted on (below UTOP: the
+/// range [`set`] accepts ends there).
+pub fn fault_page(e: *const Env) -> usize {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    (unsafe { (*e).env_pager_fault } & !(PGSIZE as u32 - 1)) as usize
 }
 
 /// Step 1 done: pager `p` (receiving) gets `e`'s fault message, and `e`
@@ -175,19 +200,23 @@ pub unsafe fn deliver_fault(e: *mut Env, p: *mut Env) {
         (*p).env_tf.tf_regs.reg_eax = 0;
         (*e).env_ipc_send_to = 0;
         (*e).env_ipc_recving = 1;
-        (*e).env_ipc_dstva = msg & !(PGSIZE as u32 - 1);
     }
 }
 
 /// Step 3: the pager's answer reached `e` (the page, if any, is mapped
-/// already). `e` retries its instruction; with no page, the fault goes to
-/// its own upcall next time.
+/// already), after the pager received the fault or even before (it may
+/// read the fault in the Env and answer at once). `e` retries its
+/// instruction; with no page, the fault goes to its own upcall next time.
 ///
 /// # Safety
 /// `e` waits for its pager; the kernel lock is held.
 pub unsafe fn answered(e: *mut Env, gave_page: bool) {
     // SAFETY: the caller's promise.
     unsafe {
+        if (*e).env_ipc_send_to != 0 {
+            // Still in the pager's queue (step 1): it answered first.
+            env::cancel_send(e);
+        }
         let page = (*e).env_pager_fault & !(PGSIZE as u32 - 1);
         (*e).env_pager_declined = if gave_page { 0 } else { page + 1 };
         (*e).env_pager_fault = 0;

@@ -353,12 +353,12 @@ fn check_send_page(
 fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32) -> Result<()> {
     let page = check_send_page(src, srcva, perm)?;
     if pager::waiting(dst) {
-        // The pager's answer to a page fault: the page goes where the fault
-        // was, and nothing else of dst changes.
+        // The pager's answer to a page fault (pager::takes checked it): the
+        // page goes where the fault was, and nothing else of dst changes.
         // SAFETY: dst points into the Env array; the kernel lock is held.
         unsafe {
             if let Some((pg, p)) = page {
-                pmap::page_insert(env::env_pgdir(dst), pg, (*dst).env_ipc_dstva as usize, p)?;
+                pmap::page_insert(env::env_pgdir(dst), pg, pager::fault_page(dst), p)?;
             }
             pager::answered(dst, page.is_some());
         }
@@ -393,8 +393,7 @@ fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32
 /// environment may send to any other.
 fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32> {
     let dst = envid2env(envid, false)?;
-    // SAFETY: dst points into the Env array; the kernel lock is held.
-    if unsafe { (*dst).env_ipc_recving } == 0 || !pager::accepts(dst, cur()) {
+    if !pager::takes(dst, cur(), value) {
         return Err(Error::IpcNotRecv);
     }
     ipc_deliver(cur(), dst, value, srcva, perm)?;
@@ -414,7 +413,7 @@ fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32
     }
     // SAFETY: dst and me point into the Env array; the kernel lock is held.
     unsafe {
-        if (*dst).env_ipc_recving != 0 && pager::accepts(dst, me) {
+        if pager::takes(dst, me, value) {
             ipc_deliver(me, dst, value, srcva, perm)?;
             return Ok(0);
         }

@@ -7,7 +7,10 @@
 //! lo, hi, key)`. From then on each fault of the child (or of its fork
 //! children, which inherit pager and key) on a page of its program that is
 //! not present arrives here as an IPC message (see kern/src/pager.rs), and
-//! we answer with the page:
+//! we answer with the page (the fault message as the value: the kernel
+//! takes nothing else for the answer). A client that faults between its
+//! request and its receive is paged in from `reply` (serv.rs), before it
+//! has taken the reply, from the fault its Env shows:
 //!
 //! | the page holds                               | the child gets                      |
 //! |----------------------------------------------|-------------------------------------|
@@ -187,7 +190,7 @@ impl Pager {
         let key = e.env_pager_key;
         let paged = match &srv.pager().table[key as usize % MAXPAGED] {
             Some(p) if p.key == key => *p,
-            _ => return answer(from, None),
+            _ => return answer(from, msg, None),
         };
         let sent = match plan(&paged, page, write, has_upcall) {
             Plan::None => None,
@@ -209,16 +212,26 @@ impl Pager {
                 (TMPVA, perm)
             }),
         };
-        answer(from, sent);
+        answer(from, msg, sent);
         let _ = sys_page_unmap(0, TMPVA);
+    }
+
+    /// The fault env `id` waits for us to answer, if it does: one we have
+    /// received, or one still queued for us (which the kernel lets us
+    /// answer before receiving it).
+    pub fn waiting_fault(id: EnvId) -> Option<u32> {
+        let e = env_read(envx(id));
+        (e.env_id == id && e.env_pager == thisenv_id() && e.env_pager_fault != 0)
+            .then_some(e.env_pager_fault)
     }
 }
 
-/// Sends `from` its page (`va`, `perm`), or no page. It waits for exactly
-/// this answer, so one try is enough; if it is gone, so be it.
-fn answer(from: EnvId, sent: Option<(usize, PteFlags)>) {
+/// Answers fault `msg` of `from` with its page (`va`, `perm`), or no page.
+/// It waits for exactly this answer (the kernel takes it only while `from`
+/// waits for `msg`), so one try is enough; if it is gone, so be it.
+fn answer(from: EnvId, msg: u32, sent: Option<(usize, PteFlags)>) {
     let (va, perm) = sent.unwrap_or((UTOP, PteFlags::empty()));
-    let _ = sys_ipc_try_send(from, 0, va, perm);
+    let _ = sys_ipc_try_send(from, msg, va, perm);
 }
 
 /// Which of `p`'s bytes make page `page`, for a fault (`write` or not) of

@@ -47,11 +47,19 @@ fn fd_va(i: usize) -> usize {
 /// Sends the reply to `whom`, which should be in ipc_recv by now or soon
 /// (it sent the request a moment ago): a few tries, giving it the CPU in
 /// between. A client that never receives loses its reply; it cannot
-/// block the server (a blocking send would wait for it for ever).
-fn reply(whom: abi::env::EnvId, value: u32, va: usize, perm: PteFlags) {
+/// block the server (a blocking send would wait for it for ever). A
+/// client waiting for us to page it in gets its page first.
+fn reply(srv: &mut Server, whom: abi::env::EnvId, value: u32, va: usize, perm: PteFlags) {
     for _ in 0..100 {
         match sys_ipc_try_send(whom, value, va, perm) {
-            Err(Error::IpcNotRecv) => jos::syscall::sys_yield(),
+            Err(Error::IpcNotRecv) => match Pager::waiting_fault(whom) {
+                // It faulted on a page we page (its code on the way to
+                // receiving the reply, say): it cannot take the reply
+                // before it has the page, and its fault waits behind
+                // this reply in our queue. Page it in first.
+                Some(msg) => Pager::fault(srv, whom, msg),
+                None => jos::syscall::sys_yield(),
+            },
             _ => return,
         }
     }
@@ -274,6 +282,7 @@ impl Server {
                 );
                 let _ = sys_page_unmap(0, FSREQ);
                 reply(
+                    self,
                     whom,
                     Error::Inval.code() as u32,
                     abi::memlayout::UTOP,
@@ -310,7 +319,7 @@ impl Server {
                 Some(va) => (va, PTE_RW | PteFlags::SHARE),
                 None => (abi::memlayout::UTOP, PteFlags::empty()),
             };
-            reply(whom, value, va, perm);
+            reply(self, whom, value, va, perm);
             let _ = sys_page_unmap(0, FSREQ);
         }
     }
