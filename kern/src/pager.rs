@@ -27,13 +27,20 @@
 //! when a client faults between sending a request and receiving the
 //! reply (the client cannot take the reply before it has its page).
 //!
+//! A system call that finds the env's own page absent (`sys_cputs` of a
+//! string, a page `sys_ipc_send` sends) sends the same fault first
+//! ([`fault_in`]), and the call is made again once the page is there; an
+//! upcall whose code is not paged in yet is jumped to all the same (the
+//! jump faults, and the pager pages it in): a page not paged in yet is no
+//! error.
+//!
 //! A pager that answers with no page declines: the env's next fault on
 //! that page goes to its own upcall (or destroys it, as usual). A pager
 //! that dies, or an env stopped or redirected while it waits, simply lets
 //! the env retry the instruction. The policy (which file, shared or
 //! copied pages) is all the pager's: see the file server's `pager.rs`.
 use crate::env::{self, envid2env};
-use crate::sendq;
+use crate::{pmap, sendq};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::UTOP;
@@ -149,6 +156,36 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
         }
     }
     true
+}
+
+/// Whether a fault of `e` on a page not present at `va` would go to its
+/// pager (set, alive, and `va` in its range).
+pub fn serves(e: *const Env, va: usize) -> bool {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    let (pager, lo, hi) = unsafe {
+        (
+            (*e).env_pager,
+            (*e).env_pager_lo as usize,
+            (*e).env_pager_hi as usize,
+        )
+    };
+    pager != 0 && (lo..hi).contains(&va) && envid2env(pager, false).is_ok()
+}
+
+/// The running env `e` needs its page at `va`, absent (or read-only, with
+/// `write`), in a system call: if its pager serves that page, `e` sends
+/// it the fault as if it had touched the page (see [`fault`]) and returns
+/// true; the caller then has `e` make the same call when it runs again.
+pub fn fault_in(e: *mut Env, va: usize, write: bool) -> bool {
+    let present = pmap::page_lookup(env::env_pgdir(e), va & !(PGSIZE - 1)).is_some();
+    let mut err = FEC_U;
+    if write {
+        err |= FEC_WR;
+    }
+    if present {
+        err |= FEC_PR;
+    }
+    fault(e, va, err)
 }
 
 /// Whether `dst` takes the message `value` from `src` now. An env waiting

@@ -400,7 +400,11 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
         size_of::<UTrapframe>(),
         PteFlags::U | PteFlags::W,
     );
-    syscall::user_mem_assert(e, upcall, 1, PteFlags::U);
+    // The upcall's code may be a page its pager has not paged in yet: the
+    // jump there faults, and the pager pages it in then.
+    if !crate::pager::serves(e, upcall) {
+        syscall::user_mem_assert(e, upcall, 1, PteFlags::U);
+    }
 
     let utf = UTrapframe {
         utf_fault_va: fault_va as u32,
