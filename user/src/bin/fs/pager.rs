@@ -138,7 +138,13 @@ impl Pager {
             }
             *dst = s;
         }
-        let slot = self.free_slot().ok_or(Error::MaxOpen)?;
+        // A child asked for again (a second FSREQ_PAGE before it runs)
+        // gets its slot back, with a new key: a child holds one slot at
+        // most, so a parent cannot fill the table with one child.
+        let slot = (0..MAXPAGED)
+            .find(|&i| self.table[i].is_some_and(|p| p.child == req.req_envid))
+            .or_else(|| self.free_slot())
+            .ok_or(Error::MaxOpen)?;
         // Generations 1.. so that no key is 0; key % MAXPAGED is the slot.
         self.generation = self.generation % (u32::MAX / MAXPAGED as u32 - 1) + 1;
         let key = self.generation * MAXPAGED as u32 + slot as u32;
@@ -228,10 +234,22 @@ impl Pager {
 
 /// Answers fault `msg` of `from` with its page (`va`, `perm`), or no page.
 /// It waits for exactly this answer (the kernel takes it only while `from`
-/// waits for `msg`), so one try is enough; if it is gone, so be it.
+/// waits for `msg`), so one try is enough; if it is gone, so be it. With
+/// memory short (the kernel may need a page table), clean cached blocks
+/// are given up; if that is not enough, the fault is declined rather
+/// than left waiting for ever.
 fn answer(from: EnvId, msg: u32, sent: Option<(usize, PteFlags)>) {
     let (va, perm) = sent.unwrap_or((UTOP, PteFlags::empty()));
-    let _ = sys_ipc_try_send(from, msg, va, perm);
+    loop {
+        match sys_ipc_try_send(from, msg, va, perm) {
+            Err(Error::NoMem) if bc::make_room() => {}
+            Err(Error::NoMem) => {
+                let _ = sys_ipc_try_send(from, msg, UTOP, PteFlags::empty());
+                return;
+            }
+            _ => return,
+        }
+    }
 }
 
 /// Which of `p`'s bytes make page `page`, for a fault (`write` or not) of
@@ -262,7 +280,11 @@ fn plan(p: &Paged, page: usize, write: bool, has_upcall: bool) -> Plan {
             zero_bytes = true;
         }
     }
-    if !covered {
+    // A write to a page no writable segment covers: declined (the env's
+    // own handler or the kernel deals with it, as with any write to
+    // read-only memory). Sending the read-only page again would only make
+    // an env with no upcall fault on it for ever.
+    if !covered || (write && !writable) {
         return Plan::None;
     }
     if !file_bytes {
