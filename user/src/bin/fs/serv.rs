@@ -5,11 +5,13 @@
 //! counts are clamped to what a page holds, offsets must be in range.
 use crate::bc::{self, CacheDisk};
 use crate::pager::{self, Pager};
+use abi::env::{ENV_NOT_RUNNABLE, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use fsfmt::fs::{FileRef, Fs};
 use jos::cprintf;
+use jos::env::env_read;
 use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_alloc, sys_page_unmap};
 use jos::uvpt::{page_refcount, pte_of};
 
@@ -49,18 +51,36 @@ fn fd_va(i: usize) -> usize {
 /// between. A client that never receives loses its reply; it cannot
 /// block the server (a blocking send would wait for it for ever). A
 /// client waiting for us to page it in gets its page first.
+///
+/// "A few tries" counts the client's chances, not our own tries: we give
+/// up once it has been run 100 times (JOS's env_runs) since its reply was
+/// ready, or after 100 of our yields while it was blocked (not on us).
+/// With other CPUs, a hundred tries of ours can all pass while the
+/// client's CPU has not run it a single instruction further.
 fn reply(srv: &mut Server, whom: abi::env::EnvId, value: u32, va: usize, perm: PteFlags) {
-    for _ in 0..100 {
+    let start = env_read(envx(whom)).env_runs;
+    let mut blocked = 0;
+    loop {
         match sys_ipc_try_send(whom, value, va, perm) {
-            Err(Error::IpcNotRecv) => match Pager::waiting_fault(whom) {
-                // It faulted on a page we page (its code on the way to
-                // receiving the reply, say): it cannot take the reply
-                // before it has the page, and its fault waits behind
-                // this reply in our queue. Page it in first.
-                Some(msg) => Pager::fault(srv, whom, msg),
-                None => jos::syscall::sys_yield(),
-            },
+            Err(Error::IpcNotRecv) => {}
             _ => return,
+        }
+        let e = env_read(envx(whom));
+        if e.env_runs.wrapping_sub(start) > 100 || blocked > 100 {
+            break;
+        }
+        match Pager::waiting_fault(whom) {
+            // It faulted on a page we page (its code on the way to
+            // receiving the reply, say): it cannot take the reply before
+            // it has the page, and its fault waits behind this reply in
+            // our queue. Page it in first.
+            Some(msg) => Pager::fault(srv, whom, msg),
+            None => {
+                if e.env_status == ENV_NOT_RUNNABLE {
+                    blocked += 1;
+                }
+                jos::syscall::sys_yield();
+            }
         }
     }
     cprintf!("fs: {:08x} never took its reply\n", whom);
