@@ -1896,6 +1896,32 @@ def test_pagerattack():
     check_fs_clients_freed(r)
 
 
+PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs", "upcall"]
+
+
+def pagerreview_test(cpus):
+    """Pagers paging each other (refused), a pager changed under an env
+    waiting for it, one child registered with the server again and again,
+    a client faulting between its request and the reply, a write to
+    read-only program text with no upcall (killed, not retried for ever),
+    sys_cputs and an upcall whose bytes or code are not paged in yet."""
+
+    def fn():
+        r = fs_run("pagerreview", cpus=cpus)
+        r.match(*["pagerreview: %s: OK" % c for c in PAGERREVIEW_CASES] + ["pagerreview: done$"],
+                ordered=True, no=[".*BUG", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault",
+                                  ENV + "user_mem_check", "fs: "])
+        check_fs_clients_freed(r)
+
+    name = "pagerreview: the pager's corner cases (%d CPU%s)" % (cpus, "" if cpus == 1 else "s")
+    fn.__name__ = "test_pagerreview_%d" % cpus
+    test(10, name)(fn)
+
+
+pagerreview_test(1)
+pagerreview_test(4)
+
+
 env_test(5, "faultio: only the file server may use I/O ports", "faultio",
          expect=["  trap 0x0000000d General Protection", U + "free env 00001000"],
          never=[".*made it here", "eflags wrong"])
