@@ -4,7 +4,8 @@
 //! changed under a waiting env, the file server's table) and spawns itself
 //! from the file system, paged by the file server, for the others (`lost
 //! reply`, a write to read-only program text, a system call on a program
-//! page not yet present, an upcall whose code is not yet present).
+//! page not yet present, an upcall whose code is not yet present, sfork
+//! with data not yet present).
 #![no_std]
 #![no_main]
 
@@ -163,6 +164,34 @@ fn upcall() {
     );
 }
 
+/// Zeros (bss), 3 pages: the middle one is ours alone, untouched.
+static mut SHARED: [u32; 3 * 1024] = [0; 3 * 1024];
+
+/// sfork shares our memory, even the data and bss pages not paged in yet.
+fn sfork_case() {
+    let p = ((&raw mut SHARED as usize) + PGSIZE) & !(PGSIZE - 1);
+    match jos::sfork() {
+        Ok(0) => {
+            // SAFETY: our own static (shared with our parent).
+            unsafe { core::ptr::write_volatile(p as *mut u32, 42) };
+        }
+        Ok(id) => {
+            jos::env::wait(id);
+            // SAFETY: as above.
+            let v = unsafe { core::ptr::read_volatile(p as *const u32) };
+            if v == 42 {
+                cprintf!("pagerreview: sfork: OK\n");
+            } else {
+                cprintf!(
+                    "pagerreview: sfork: BUG: the child's write to a shared bss page is not ours (read {})\n",
+                    v
+                );
+            }
+        }
+        Err(e) => panic!("sfork: {e}"),
+    }
+}
+
 // ---------------------------------------------------------------------
 // Cases run by the kernel-started copy (our own pagers).
 
@@ -308,6 +337,7 @@ fn umain(args: &[&str]) {
         Some("rowrite") => return ro_write(),
         Some("cputs") => return cputs(),
         Some("upcall") => return upcall(),
+        Some("sfork") => return sfork_case(),
         _ => {}
     }
     if jos::ipc_find_env(ENV_TYPE_FS).is_none() {
@@ -322,5 +352,6 @@ fn umain(args: &[&str]) {
     }
     spawned("cputs", "sys_cputs of a page not yet present never ends");
     spawned("upcall", "never ended");
+    spawned("sfork", "never ended");
     cprintf!("pagerreview: done\n");
 }
