@@ -1896,7 +1896,8 @@ def test_pagerattack():
     check_fs_clients_freed(r)
 
 
-PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs", "upcall"]
+PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs", "upcall",
+                     "sfork"]
 
 
 def pagerreview_test(cpus):
@@ -1904,7 +1905,8 @@ def pagerreview_test(cpus):
     waiting for it, one child registered with the server again and again,
     a client faulting between its request and the reply, a write to
     read-only program text with no upcall (killed, not retried for ever),
-    sys_cputs and an upcall whose bytes or code are not paged in yet."""
+    sys_cputs and an upcall whose bytes or code are not paged in yet, sfork
+    sharing bss not paged in yet."""
 
     def fn():
         r = fs_run("pagerreview", cpus=cpus)
