@@ -34,6 +34,22 @@
 //! jump faults, and the pager pages it in): a page not paged in yet is no
 //! error.
 //!
+//! The wait, field by field (the Env shows every one of them at UENVS):
+//!
+//! | state                         | `env_pager_fault` | `env_ipc_send_to` | `env_ipc_recving` |
+//! |-------------------------------|-------------------|-------------------|-------------------|
+//! | not waiting                   | 0                 | (its own IPC)     | (its own IPC)     |
+//! | step 1: in the pager's queue  | the message       | the pager         | 0                 |
+//! | step 2: the pager received it | the message       | 0                 | 1                 |
+//!
+//! and `env_status` is NOT_RUNNABLE in both steps. It ends in exactly one
+//! of these ways: the answer ([`answered`]: a page, or none); the env
+//! stopped, given new registers or a new pager ([`cancel`]); the pager
+//! freed (step 1: `env_free` empties its queue; step 2: [`pager_gone`]);
+//! the env freed (`env_free` takes it out of the queue). Every IPC path
+//! asks [`takes`] before delivering, so nothing but the answer reaches a
+//! waiting env.
+//!
 //! A pager that answers with no page declines: the env's next fault on
 //! that page goes to its own upcall (or destroys it, as usual). A pager
 //! that dies, or an env stopped or redirected while it waits, simply lets
