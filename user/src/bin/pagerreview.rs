@@ -192,8 +192,105 @@ fn sfork_case() {
     }
 }
 
+/// For `removed`: tells our parent we are ready and waits for its go,
+/// twice (that code is then paged in), then reads PAD's page (not paged
+/// in yet) and sends what it holds.
+fn wait_read() {
+    let p = parent();
+    // Twice: all of the code from here to the report then ran once.
+    for _ in 0..2 {
+        ipc_send(p, 1, None, PteFlags::empty());
+        let _ = ipc_recv(None);
+    }
+    // SAFETY: a read of our own static (not present yet).
+    let v = unsafe { core::ptr::read_volatile(pad_page() as *const u8) };
+    ipc_send(p, u32::from(v), None, PteFlags::empty());
+}
+
 // ---------------------------------------------------------------------
 // Cases run by the kernel-started copy (our own pagers).
+
+/// A copy buffer (ours is a kernel-started program: all of it is there).
+static mut BUF: [u8; PGSIZE] = [0; PGSIZE];
+
+/// Copies `from` to a new file `to`, or fills `to` with `fill` (as many
+/// bytes as `from` has). Returns the bytes written.
+fn copy_file(from: &str, to: &str, fill: Option<u8>) -> usize {
+    use abi::fsipc::{O_CREAT, O_TRUNC, O_WRONLY};
+    let src = jos::file::open(from, O_RDONLY).expect("open source");
+    let dst = jos::file::open(to, O_CREAT | O_TRUNC | O_WRONLY).expect("create");
+    // SAFETY: ours alone (no other reference to BUF is live).
+    let buf = unsafe { &mut *(&raw mut BUF) };
+    let mut n = 0;
+    loop {
+        let m = jos::fd::read(src, buf).expect("read");
+        if m == 0 {
+            break;
+        }
+        if let Some(b) = fill {
+            buf[..m].fill(b);
+        }
+        jos::fd::write(dst, &buf[..m]).expect("write");
+        n += m;
+    }
+    let _ = jos::fd::close(src);
+    let _ = jos::fd::close(dst);
+    n
+}
+
+/// The program file of a running child is removed and a new file takes
+/// its place: the child must not be paged from the new file (pager.rs:
+/// "a removed file's blocks are refused").
+fn removed() {
+    copy_file("/pagerreview", "/prcopy", None);
+    let c = match jos::spawnl!("/prcopy", "pagerreview", "waitread") {
+        Ok(id) => id,
+        Err(e) => panic!("spawn /prcopy: {e}"),
+    };
+    // Ready (twice): the code it runs until its report is paged in.
+    for i in 0..2 {
+        let m = ipc_recv(None).expect("recv");
+        assert_eq!((m.from, m.value), (c, 1));
+        if i == 0 {
+            ipc_send(c, 0, None, PteFlags::empty());
+        }
+    }
+    jos::file::remove("/prcopy").expect("remove");
+    copy_file("/pagerreview", "/other", Some(0xee));
+    ipc_send(c, 0, None, PteFlags::empty());
+    // Its report, unless it died of its fault (a declined page): a
+    // watcher says so then.
+    let watcher = child_of(|| {
+        while alive(c) {
+            sys_yield();
+        }
+        ipc_send(parent(), 0x100, None, PteFlags::empty());
+    });
+    let m = ipc_recv(None).expect("recv");
+    let got = (m.from == c).then_some(m.value);
+    let _ = sys_env_destroy(watcher);
+    match got {
+        Some(0xee) => cprintf!(
+            "pagerreview: removed: BUG: a child whose program was removed is paged from the file that took its directory entry (read ee)\n"
+        ),
+        Some(v) => cprintf!("pagerreview: removed: OK (read {:02x})\n", v),
+        None => {
+            // Dead: of the page fault on a declined page, or of running
+            // what is not its program any more. (Its freed Env still holds
+            // the registers of its last trap: no env was made since.)
+            let t = env_read(envx(c)).env_tf.tf_trapno;
+            if t == abi::trap::T_PGFLT {
+                cprintf!("pagerreview: removed: OK (declined)\n");
+            } else {
+                cprintf!(
+                    "pagerreview: removed: BUG: a child whose program was removed ran another file's bytes (killed by trap {})\n",
+                    t
+                );
+            }
+        }
+    }
+    let _ = sys_env_destroy(c);
+}
 
 /// Two envs each other's pager: refused, or at least never running while
 /// it waits.
@@ -338,6 +435,7 @@ fn umain(args: &[&str]) {
         Some("cputs") => return cputs(),
         Some("upcall") => return upcall(),
         Some("sfork") => return sfork_case(),
+        Some("waitread") => return wait_read(),
         _ => {}
     }
     if jos::ipc_find_env(ENV_TYPE_FS).is_none() {
@@ -353,5 +451,7 @@ fn umain(args: &[&str]) {
     spawned("cputs", "sys_cputs of a page not yet present never ends");
     spawned("upcall", "never ended");
     spawned("sfork", "never ended");
+    // Last: it changes the file system.
+    removed();
     cprintf!("pagerreview: done\n");
 }
