@@ -10,13 +10,45 @@
 //! IPC *call* to the pager, made on the env's behalf:
 //!
 //! 1. the env sends the pager the message `page | PAGER_WAITING | err`
-//!    (no page), queued like any `sys_ipc_send`;
+//!    (no page), queued like any `sys_ipc_send`; the Env shows it in
+//!    `env_pager_fault`;
 //! 2. once the pager has received it, the env waits as if in
-//!    `sys_ipc_recv(page)`, but only the pager may answer;
-//! 3. the pager answers with `sys_ipc_try_send(env, 0, srcva, perm)`: the
-//!    page it sends is mapped at the faulting page with `perm`, and the env
-//!    retries the faulting instruction. Its registers and its `env_ipc_*`
-//!    fields are untouched: the env never knows it waited.
+//!    `sys_ipc_recv(page)`, but for the answer alone;
+//! 3. the pager answers with `sys_ipc_try_send(env, msg, srcva, perm)`,
+//!    where `msg` is the fault message (anything else from the pager, or
+//!    from anyone else, is not the answer: `E_IPC_NOT_RECV`): the page it
+//!    sends is mapped at the faulting page with `perm`, and the env
+//!    retries the faulting instruction. Its registers and the message
+//!    fields it reads (`env_ipc_value`, `_from`, `_perm`) are untouched:
+//!    the env never knows it waited.
+//!
+//! The pager may answer in step 1 already, reading the fault in the Env
+//! without receiving it: a server that is its clients' pager needs that
+//! when a client faults between sending a request and receiving the
+//! reply (the client cannot take the reply before it has its page).
+//!
+//! A system call that finds the env's own page absent (`sys_cputs` of a
+//! string, a page `sys_ipc_send` sends) sends the same fault first
+//! ([`fault_in`]), and the call is made again once the page is there; an
+//! upcall whose code is not paged in yet is jumped to all the same (the
+//! jump faults, and the pager pages it in): a page not paged in yet is no
+//! error.
+//!
+//! The wait, field by field (the Env shows every one of them at UENVS):
+//!
+//! | state                         | `env_pager_fault` | `env_ipc_send_to` | `env_ipc_recving` |
+//! |-------------------------------|-------------------|-------------------|-------------------|
+//! | not waiting                   | 0                 | (its own IPC)     | (its own IPC)     |
+//! | step 1: in the pager's queue  | the message       | the pager         | 0                 |
+//! | step 2: the pager received it | the message       | 0                 | 1                 |
+//!
+//! and `env_status` is NOT_RUNNABLE in both steps. It ends in exactly one
+//! of these ways: the answer ([`answered`]: a page, or none); the env
+//! stopped, given new registers or a new pager ([`cancel`]); the pager
+//! freed (step 1: `env_free` empties its queue; step 2: [`pager_gone`]);
+//! the env freed (`env_free` takes it out of the queue). Every IPC path
+//! asks [`takes`] before delivering, so nothing but the answer reaches a
+//! waiting env.
 //!
 //! A pager that answers with no page declines: the env's next fault on
 //! that page goes to its own upcall (or destroys it, as usual). A pager
@@ -34,7 +66,10 @@ use abi::mmu::{FEC_PR, FEC_U, FEC_WR, PGSIZE};
 /// (any word: the pager reads it in the Env to know what it serves), or
 /// removes it (`pager` 0). The caller must be `envid` or its parent. Inval for an
 /// unaligned or empty range, one reaching past UTOP, or an env paging
-/// itself; BadEnv for a pager that does not exist.
+/// itself, even through other pagers (`pager`'s pager, and so on: two envs
+/// each waiting for the other to page it in would wait for ever); BadEnv
+/// for a pager that does not exist. An env waiting for its old pager stops
+/// waiting and retries its fault (with the new one).
 pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result<()> {
     let e = envid2env(envid, true)?;
     let mut p = 0;
@@ -45,6 +80,7 @@ pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result
             || !hi.is_multiple_of(PGSIZE)
             || lo >= hi
             || hi > UTOP
+            || pages(pe, e)
         {
             return Err(Error::Inval);
         }
@@ -53,6 +89,11 @@ pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result
     }
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe {
+        if waiting(e) {
+            // Its answer would come from the old pager (or none): it retries.
+            cancel(e);
+            env::set_status(e, ENV_RUNNABLE);
+        }
         (*e).env_pager = p;
         (*e).env_pager_lo = if p == 0 { 0 } else { lo as u32 };
         (*e).env_pager_hi = if p == 0 { 0 } else { hi as u32 };
@@ -60,6 +101,31 @@ pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result
         (*e).env_pager_declined = 0;
     }
     Ok(())
+}
+
+/// Whether `e` is `p`'s pager, or its pager's pager, and so on (every
+/// link made by [`set`], which refuses a cycle, or by sys_exofork, whose
+/// new env nobody pages: the chain has no cycle and ends within NENV).
+fn pages(p: *const Env, e: *const Env) -> bool {
+    let mut q = p;
+    for _ in 0..NENV {
+        // SAFETY: q and e point into the Env array; the kernel lock is held.
+        let next = unsafe { (*q).env_pager };
+        if next == 0 {
+            return false;
+        }
+        // SAFETY: as above.
+        if next == unsafe { (*e).env_id } {
+            return true;
+        }
+        let n = env::env_at(envx(next));
+        // SAFETY: as above.
+        if unsafe { (*n).env_id != next || (*n).env_status == ENV_FREE } {
+            return false;
+        }
+        q = n;
+    }
+    false
 }
 
 /// Called for a user page fault of the running env `e` at `va` with error
@@ -95,7 +161,7 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
     unsafe {
         (*e).env_pager_fault = msg;
         env::set_status(e, ENV_NOT_RUNNABLE);
-        if (*p).env_ipc_recving != 0 && accepts(p, e) {
+        if (*p).env_ipc_recving != 0 && !waiting(p) {
             deliver_fault(e, p);
         } else {
             (*e).env_ipc_send_to = (*p).env_id;
@@ -108,9 +174,9 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
     true
 }
 
-/// Whether `va` is a page `e`'s pager would bring in: inside its range
-/// and not present (a page of its program not touched yet).
-pub fn absent_in_range(e: *mut Env, va: usize) -> bool {
+/// Whether a fault of `e` on a page not present at `va` would go to its
+/// pager (set, alive, and `va` in its range).
+pub fn serves(e: *const Env, va: usize) -> bool {
     // SAFETY: e points into the Env array; the kernel lock is held.
     let (pager, lo, hi) = unsafe {
         (
@@ -119,20 +185,52 @@ pub fn absent_in_range(e: *mut Env, va: usize) -> bool {
             (*e).env_pager_hi as usize,
         )
     };
-    pager != 0 && (lo..hi).contains(&va) && pmap::page_lookup(env::env_pgdir(e), va).is_none()
+    pager != 0 && (lo..hi).contains(&va) && envid2env(pager, false).is_ok()
 }
 
-/// Whether `dst`, receiving, takes a message from `src`: anyone's, unless
-/// it waits for its pager, whose answer alone it takes.
-pub fn accepts(dst: *const Env, src: *const Env) -> bool {
+/// The running env `e` needs its page at `va`, absent (or read-only, with
+/// `write`), in a system call: if its pager serves that page, `e` sends
+/// it the fault as if it had touched the page (see [`fault`]) and returns
+/// true; the caller then has `e` make the same call when it runs again.
+pub fn fault_in(e: *mut Env, va: usize, write: bool) -> bool {
+    let present = pmap::page_lookup(env::env_pgdir(e), va & !(PGSIZE - 1)).is_some();
+    let mut err = FEC_U;
+    if write {
+        err |= FEC_WR;
+    }
+    if present {
+        err |= FEC_PR;
+    }
+    fault(e, va, err)
+}
+
+/// Whether `dst` takes the message `value` from `src` now. An env waiting
+/// for its pager (in either step) takes only the answer to that fault:
+/// from its pager, with the fault message as the value (so an answer to
+/// an older fault, or any other message of the pager's, is not taken for
+/// it). Any other env takes anyone's message while it is receiving.
+pub fn takes(dst: *const Env, src: *const Env, value: u32) -> bool {
     // SAFETY: both point into the Env array; the kernel lock is held.
-    unsafe { (*dst).env_pager_fault == 0 || (*src).env_id == (*dst).env_pager }
+    unsafe {
+        if waiting(dst) {
+            (*src).env_id == (*dst).env_pager && value == (*dst).env_pager_fault
+        } else {
+            (*dst).env_ipc_recving != 0
+        }
+    }
 }
 
 /// Whether `e` is an env waiting for its pager (in either step).
 pub fn waiting(e: *const Env) -> bool {
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe { (*e).env_pager_fault != 0 }
+}
+
+/// The page `e`, waiting for its pager, faulted on (below UTOP: the
+/// range [`set`] accepts ends there).
+pub fn fault_page(e: *const Env) -> usize {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    (unsafe { (*e).env_pager_fault } & !(PGSIZE as u32 - 1)) as usize
 }
 
 /// Step 1 done: pager `p` (receiving) gets `e`'s fault message, and `e`
@@ -155,19 +253,23 @@ pub unsafe fn deliver_fault(e: *mut Env, p: *mut Env) {
         (*p).env_tf.tf_regs.reg_eax = 0;
         (*e).env_ipc_send_to = 0;
         (*e).env_ipc_recving = 1;
-        (*e).env_ipc_dstva = msg & !(PGSIZE as u32 - 1);
     }
 }
 
 /// Step 3: the pager's answer reached `e` (the page, if any, is mapped
-/// already). `e` retries its instruction; with no page, the fault goes to
-/// its own upcall next time.
+/// already), after the pager received the fault or even before (it may
+/// read the fault in the Env and answer at once). `e` retries its
+/// instruction; with no page, the fault goes to its own upcall next time.
 ///
 /// # Safety
 /// `e` waits for its pager; the kernel lock is held.
 pub unsafe fn answered(e: *mut Env, gave_page: bool) {
     // SAFETY: the caller's promise.
     unsafe {
+        if (*e).env_ipc_send_to != 0 {
+            // Still in the pager's queue (step 1): it answered first.
+            env::cancel_send(e);
+        }
         let page = (*e).env_pager_fault & !(PGSIZE as u32 - 1);
         (*e).env_pager_declined = if gave_page { 0 } else { page + 1 };
         (*e).env_pager_fault = 0;

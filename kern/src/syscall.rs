@@ -13,7 +13,7 @@ use crate::{console, cpu, pager, sched, sendq};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UZERO};
-use abi::mmu::{FEC_U, FEC_WR, PGSIZE, PTSIZE, PteFlags, pdx};
+use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx};
 use abi::syscall::Syscall;
 use abi::trap::{GD_UD, GD_UT, T_SYSCALL, Trapframe};
 
@@ -30,31 +30,12 @@ const FL_USER: EFlags = EFlags::FLAGS_CF
 
 /// Like user_mem_check, but a failure prints
 /// `[envid] user_mem_check assertion failure for va %08x` and destroys
-/// `e` (not returning if `e` is the current environment).
-///
-/// In a system call, a page of the caller's program that is not paged in
-/// yet (demand paging: kern/src/pager.rs) is no failure: the caller waits
-/// for its pager to bring the page in, then makes the system call again
-/// (this does not return then).
+/// `e` (not returning if `e` is the current environment). In a system
+/// call, a page the current env's pager serves is no failure: the env
+/// waits for it and makes the same call again (this does not return then).
 pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
     if let Err(bad) = env::user_mem_check(e, va, len, perm | PteFlags::U) {
-        // SAFETY: e points into the array; the kernel lock is held.
-        let in_syscall = e == cur() && unsafe { (*e).env_tf.tf_trapno } == T_SYSCALL;
-        if in_syscall && pager::absent_in_range(e, bad) {
-            let wr = if perm.contains(PteFlags::W) {
-                FEC_WR
-            } else {
-                0
-            };
-            if pager::fault(e, bad, FEC_U | wr) {
-                // SAFETY: as above; e is the caller, trapped in int $0x30.
-                unsafe {
-                    let num = (*e).env_tf.tf_regs.reg_eax;
-                    restart_syscall(&mut (*e).env_tf, num);
-                }
-                sched::sched_yield();
-            }
-        }
+        page_in(e, bad, perm.contains(PteFlags::W));
         // SAFETY: e points into the array; the kernel lock is held.
         let id = unsafe { (*e).env_id };
         cprintf!(
@@ -73,6 +54,24 @@ pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
 pub fn restart_syscall(tf: &mut Trapframe, num: u32) {
     tf.tf_eip = tf.tf_eip.wrapping_sub(2);
     tf.tf_regs.reg_eax = num;
+}
+
+/// If `e` is the current env, in a system call, and its pager serves its
+/// page at `va` (which the call needs and found absent or, with `write`,
+/// read-only), `e` waits for the page (pager::fault_in) and, once it has
+/// it, makes the same system call again: this does not return then.
+/// Otherwise it returns.
+fn page_in(e: *mut Env, va: usize, write: bool) {
+    if e != cur() {
+        return;
+    }
+    // SAFETY: e is the running env; the kernel lock is held.
+    let tf = unsafe { &mut (*e).env_tf };
+    if tf.tf_trapno == T_SYSCALL && pager::fault_in(e, va, write) {
+        // eax still holds the call's number: its result is not set yet.
+        restart_syscall(tf, tf.tf_regs.reg_eax);
+        sched::sched_yield();
+    }
 }
 
 /// The current environment (there always is one during a system call).
@@ -369,18 +368,30 @@ fn check_send_page(
     Ok(Some((pg, p)))
 }
 
+/// A page the caller sends (at `srcva`, if below UTOP and page-aligned)
+/// that its pager has not paged in yet: the caller waits for it and sends
+/// again (see page_in).
+fn page_in_source(srcva: usize) {
+    if srcva < UTOP
+        && srcva.is_multiple_of(PGSIZE)
+        && pmap::page_lookup(env::env_pgdir(cur()), srcva).is_none()
+    {
+        page_in(cur(), srcva, false);
+    }
+}
+
 /// Delivers a message from `src` to `dst`, which is waiting in
 /// sys_ipc_recv: maps the page (if one is offered and wanted), records
 /// value, sender and permissions, and makes `dst` runnable with result 0.
 fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32) -> Result<()> {
     let page = check_send_page(src, srcva, perm)?;
     if pager::waiting(dst) {
-        // The pager's answer to a page fault: the page goes where the fault
-        // was, and nothing else of dst changes.
+        // The pager's answer to a page fault (pager::takes checked it): the
+        // page goes where the fault was, and nothing else of dst changes.
         // SAFETY: dst points into the Env array; the kernel lock is held.
         unsafe {
             if let Some((pg, p)) = page {
-                pmap::page_insert(env::env_pgdir(dst), pg, (*dst).env_ipc_dstva as usize, p)?;
+                pmap::page_insert(env::env_pgdir(dst), pg, pager::fault_page(dst), p)?;
             }
             pager::answered(dst, page.is_some());
         }
@@ -415,8 +426,8 @@ fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32
 /// environment may send to any other.
 fn sys_ipc_try_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32> {
     let dst = envid2env(envid, false)?;
-    // SAFETY: dst points into the Env array; the kernel lock is held.
-    if unsafe { (*dst).env_ipc_recving } == 0 || !pager::accepts(dst, cur()) {
+    page_in_source(srcva);
+    if !pager::takes(dst, cur(), value) {
         return Err(Error::IpcNotRecv);
     }
     ipc_deliver(cur(), dst, value, srcva, perm)?;
@@ -434,9 +445,10 @@ fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32
     if dst == me {
         return Err(Error::Inval);
     }
+    page_in_source(srcva);
     // SAFETY: dst and me point into the Env array; the kernel lock is held.
     unsafe {
-        if (*dst).env_ipc_recving != 0 && pager::accepts(dst, me) {
+        if pager::takes(dst, me, value) {
             ipc_deliver(me, dst, value, srcva, perm)?;
             return Ok(0);
         }

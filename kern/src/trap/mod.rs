@@ -400,9 +400,9 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
         size_of::<UTrapframe>(),
         PteFlags::U | PteFlags::W,
     );
-    // (An upcall in a program page not paged in yet is fine: the jump to
-    // it faults, and the pager brings it in.)
-    if !crate::pager::absent_in_range(e, upcall) {
+    // The upcall's code may be a page its pager has not paged in yet: the
+    // jump there faults, and the pager pages it in then.
+    if !crate::pager::serves(e, upcall) {
         syscall::user_mem_assert(e, upcall, 1, PteFlags::U);
     }
 

@@ -124,7 +124,10 @@ pub struct Env {
     /// the env runs); fork children inherit it with the pager.
     pub env_pager_key: u32,
     /// While waiting for the pager: the message it was sent (the fault's
-    /// page | its error code bits | [`PAGER_WAITING`]); 0 otherwise.
+    /// page | its error code bits | [`PAGER_WAITING`]); 0 otherwise. The
+    /// pager's answer carries it back as its value, so an answer is never
+    /// taken for another fault (the pager may also answer from here,
+    /// before it has received the message).
     pub env_pager_fault: u32,
     /// A page the pager declined (address + 1), whose next fault goes to
     /// the env's own upcall instead; 0 if none.

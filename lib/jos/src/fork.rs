@@ -242,6 +242,33 @@ fn perenv() -> core::ops::Range<usize> {
     (&raw const __perenv_start) as usize..(&raw const __perenv_end) as usize
 }
 
+/// Touches every page of our data and bss (`.perenv`'s end to `end`) that
+/// is not present: in a program paged on demand (`spawn`), the pager
+/// would later give parent and child each its own copy of such a page, so
+/// sfork could not share it. (The pages come copy-on-write, which sfork
+/// then makes private and shares.) Programs loaded whole have them all.
+fn page_in_data() {
+    unsafe extern "C" {
+        static __perenv_end: u8;
+        static end: u8;
+    }
+    if crate::env::thisenv_read().env_pager == 0 {
+        return;
+    }
+    // Only the symbols' addresses are taken (user.ld defines them).
+    let (lo, hi) = (
+        (&raw const __perenv_end) as usize,
+        (&raw const end) as usize,
+    );
+    for va in (round_down(lo, PGSIZE)..hi).step_by(PGSIZE) {
+        if pte_of(va).is_none() {
+            // SAFETY: a page of our own data or bss; reading it only pages
+            // it in.
+            unsafe { core::ptr::read_volatile(va as *const u8) };
+        }
+    }
+}
+
 /// Creates a child that shares all our memory (writable pages stay
 /// writable in both) except the user stack, which is copy-on-write, and
 /// the `.perenv` pages, which the child gets copies of.
@@ -252,6 +279,7 @@ fn perenv() -> core::ops::Range<usize> {
 pub fn sfork() -> Result<EnvId> {
     on_normal_stack()?;
     ensure_cow_handler()?;
+    page_in_data();
     let stack = stack_bottom();
     // A page we hold copy-on-write (from an earlier fork) is not really
     // ours to share: make it private first, or the first write by either

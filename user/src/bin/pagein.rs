@@ -39,8 +39,12 @@ fn touch_all() -> u32 {
         // SAFETY: reading our own static through a volatile load.
         sum = sum.wrapping_add(unsafe { core::ptr::read_volatile(w) });
     }
+    // SAFETY: as above.
+    sum = sum.wrapping_add(unsafe { core::ptr::read_volatile(&TABLE[TABLE.len() - 1]) });
     let buf = &raw mut BUFFER;
-    for i in (0..64 * 1024).step_by(PGSIZE) {
+    // Every page: one byte a page from the start, and the last byte (the
+    // arrays need not be page-aligned, so they may end in one more page).
+    for i in (0..64 * 1024).step_by(PGSIZE).chain([64 * 1024 - 1]) {
         // SAFETY: i is inside BUFFER; nothing else refers to it.
         unsafe { core::ptr::write_volatile((buf as *mut u8).add(i), 1) };
     }
@@ -83,6 +87,27 @@ fn umain(args: &[&str]) {
         total,
         readonly,
         shared
+    );
+    // TABLE and BUFFER alone: how much of what `all` touches is here (the
+    // rest of the count above depends on which code ran, and where the
+    // linker put it).
+    let count = |start: usize, len: usize| {
+        let (lo, hi) = (
+            start & !(PGSIZE - 1),
+            (start + len).next_multiple_of(PGSIZE),
+        );
+        let present = (lo..hi).step_by(PGSIZE).filter(|&va| pte_of(va).is_some());
+        (present.count(), (hi - lo) / PGSIZE)
+    };
+    let (tp, tt) = count(TABLE.as_ptr() as usize, size_of_val(&TABLE));
+    let (bp, bt) = count(&raw const BUFFER as usize, 64 * 1024);
+    cprintf!(
+        "pagein {:08x}: table {} of {} pages present, buffer {} of {}\n",
+        e.env_id,
+        tp,
+        tt,
+        bp,
+        bt
     );
     if args.get(1) == Some(&"wait") || args.get(1) == Some(&"late") {
         jos::ipc_send(e.env_parent_id, 0, None, PteFlags::empty());

@@ -123,7 +123,8 @@ fn umain(_args: &[&str]) {
     // 3. Someone else answers for us: refused while the child waits.
     let third = match fork() {
         Ok(0) => {
-            let r = sys_ipc_try_send(child, 1, UTOP, PteFlags::empty());
+            // Even with the right value: only the pager answers.
+            let r = sys_ipc_try_send(child, msg, UTOP, PteFlags::empty());
             let code = match r {
                 Err(Error::IpcNotRecv) => 1,
                 _ => 0,
@@ -148,7 +149,13 @@ fn umain(_args: &[&str]) {
     sys_page_map(0, TMP, 0, TMP, PteFlags::P | PteFlags::U).expect("page_map");
     c.ok(
         "writable from read-only",
-        sys_ipc_try_send(child, 0, TMP, PTE_RW) == Err(Error::Inval),
+        sys_ipc_try_send(child, msg, TMP, PTE_RW) == Err(Error::Inval),
+    );
+    // An answer must name the fault (its message as the value): anything
+    // else of ours is not taken for it.
+    c.ok(
+        "answer without the fault message",
+        sys_ipc_try_send(child, 0, TMP, PteFlags::P | PteFlags::U) == Err(Error::IpcNotRecv),
     );
     c.ok(
         "still waiting",
@@ -167,7 +174,7 @@ fn umain(_args: &[&str]) {
     c.ok("faults again", msg2 == msg);
     c.ok(
         "answer",
-        sys_ipc_try_send(child, 0, TMP, PteFlags::P | PteFlags::U) == Ok(()),
+        sys_ipc_try_send(child, msg2, TMP, PteFlags::P | PteFlags::U) == Ok(()),
     );
     let m = ipc_recv(None).expect("ipc_recv");
     c.ok("child read our page", m.from == child && m.value == MAGIC);
@@ -179,10 +186,10 @@ fn umain(_args: &[&str]) {
     let child = reader(LO + PGSIZE);
     sys_env_set_pager(child, me, LO, HI, 0).expect("set pager");
     ipc_send(child, 0, None, PteFlags::empty());
-    let _ = fault_of(child);
+    let msg = fault_of(child);
     c.ok(
         "decline",
-        sys_ipc_try_send(child, 0, UTOP, PteFlags::empty()) == Ok(()),
+        sys_ipc_try_send(child, msg, UTOP, PteFlags::empty()) == Ok(()),
     );
     gone(child);
 

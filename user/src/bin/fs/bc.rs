@@ -176,6 +176,29 @@ fn check_bc() -> Result<()> {
 /// cache (writes reach the disk at `sync`).
 pub struct CacheDisk;
 
+/// Before block `blockno` is written: if its cache page is mapped by a
+/// running program too (text or data the pager shared with it), the cache
+/// takes a private copy of the page first and writes that, so the program
+/// keeps the bytes it had (copy-before-write). Without this, a program's
+/// file rewritten, or removed and its blocks reused by another file,
+/// would change the code of the running program under it. Err(NoMem) if
+/// no page can be had, even after giving up clean cached blocks.
+fn keep_for_mappers(blockno: u32) -> Result<()> {
+    let va = diskaddr(blockno);
+    let Some(pte) = pte_of(va) else {
+        return Ok(());
+    };
+    if jos::uvpt::page_refcount(pte.addr()).unwrap_or(1) <= 1 {
+        return Ok(());
+    }
+    loop {
+        match jos::vm::copy_page_to(va, PTE_RW) {
+            Err(Error::NoMem) if evict_one(va) => continue,
+            r => return r,
+        }
+    }
+}
+
 impl fsfmt::fs::BlockDevice for CacheDisk {
     fn nblocks(&self) -> u32 {
         MAX_NBLOCKS
@@ -193,6 +216,7 @@ impl fsfmt::fs::BlockDevice for CacheDisk {
         if blockno >= self.nblocks() {
             return Err(Error::Inval);
         }
+        keep_for_mappers(blockno)?;
         block(blockno).copy_from_slice(buf);
         Ok(())
     }

@@ -7,7 +7,10 @@
 //! lo, hi, key)`. From then on each fault of the child (or of its fork
 //! children, which inherit pager and key) on a page of its program that is
 //! not present arrives here as an IPC message (see kern/src/pager.rs), and
-//! we answer with the page:
+//! we answer with the page (the fault message as the value: the kernel
+//! takes nothing else for the answer). A client that faults between its
+//! request and its receive is paged in from `reply` (serv.rs), before it
+//! has taken the reply, from the fault its Env shows:
 //!
 //! | the page holds                               | the child gets                      |
 //! |----------------------------------------------|-------------------------------------|
@@ -27,9 +30,10 @@
 //! A program's file renamed while it runs goes on paging it; one removed
 //! (or replaced by a rename) pages it no more: its next fault on a page
 //! not yet in goes to its own handler, instead of reaching whatever file
-//! takes the directory entry next. Not done: the file may be *written*
-//! under a running child (no "text file busy"), which then sees the new
-//! bytes in the pages it has not touched yet, and in its shared text.
+//! takes the directory entry next. A file *written* under a running
+//! child (there is no "text file busy") changes only the pages the child
+//! has not touched yet: the block cache copies a block's page before
+//! writing it if a child maps it (bc.rs, `keep_for_mappers`).
 use crate::bc::{self, diskaddr};
 use crate::serv::Server;
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, EnvId, NENV, PAGER_WAITING, envx};
@@ -140,7 +144,13 @@ impl Pager {
             }
             *dst = s;
         }
-        let slot = self.free_slot().ok_or(Error::MaxOpen)?;
+        // A child asked for again (a second FSREQ_PAGE before it runs)
+        // gets its slot back, with a new key: a child holds one slot at
+        // most, so a parent cannot fill the table with one child.
+        let slot = (0..MAXPAGED)
+            .find(|&i| self.table[i].is_some_and(|p| p.child == req.req_envid))
+            .or_else(|| self.free_slot())
+            .ok_or(Error::MaxOpen)?;
         // Generations 1.. so that no key is 0; key % MAXPAGED is the slot.
         self.generation = self.generation % (u32::MAX / MAXPAGED as u32 - 1) + 1;
         let key = self.generation * MAXPAGED as u32 + slot as u32;
@@ -216,7 +226,7 @@ impl Pager {
         let key = e.env_pager_key;
         let paged = match &srv.pager().table[key as usize % MAXPAGED] {
             Some(p) if p.key == key && !p.gone => *p,
-            _ => return answer(from, None),
+            _ => return answer(from, msg, None),
         };
         let sent = match plan(&paged, page, write, has_upcall) {
             Plan::None => None,
@@ -238,16 +248,38 @@ impl Pager {
                 (TMPVA, perm)
             }),
         };
-        answer(from, sent);
+        answer(from, msg, sent);
         let _ = sys_page_unmap(0, TMPVA);
+    }
+
+    /// The fault env `id` waits for us to answer, if it does: one we have
+    /// received, or one still queued for us (which the kernel lets us
+    /// answer before receiving it).
+    pub fn waiting_fault(id: EnvId) -> Option<u32> {
+        let e = env_read(envx(id));
+        (e.env_id == id && e.env_pager == thisenv_id() && e.env_pager_fault != 0)
+            .then_some(e.env_pager_fault)
     }
 }
 
-/// Sends `from` its page (`va`, `perm`), or no page. It waits for exactly
-/// this answer, so one try is enough; if it is gone, so be it.
-fn answer(from: EnvId, sent: Option<(usize, PteFlags)>) {
+/// Answers fault `msg` of `from` with its page (`va`, `perm`), or no page.
+/// It waits for exactly this answer (the kernel takes it only while `from`
+/// waits for `msg`), so one try is enough; if it is gone, so be it. With
+/// memory short (the kernel may need a page table), clean cached blocks
+/// are given up; if that is not enough, the fault is declined rather
+/// than left waiting for ever.
+fn answer(from: EnvId, msg: u32, sent: Option<(usize, PteFlags)>) {
     let (va, perm) = sent.unwrap_or((UTOP, PteFlags::empty()));
-    let _ = sys_ipc_try_send(from, 0, va, perm);
+    loop {
+        match sys_ipc_try_send(from, msg, va, perm) {
+            Err(Error::NoMem) if bc::make_room() => {}
+            Err(Error::NoMem) => {
+                let _ = sys_ipc_try_send(from, msg, UTOP, PteFlags::empty());
+                return;
+            }
+            _ => return,
+        }
+    }
 }
 
 /// Which of `p`'s bytes make page `page`, for a fault (`write` or not) of
@@ -278,7 +310,11 @@ fn plan(p: &Paged, page: usize, write: bool, has_upcall: bool) -> Plan {
             zero_bytes = true;
         }
     }
-    if !covered {
+    // A write to a page no writable segment covers: declined (the env's
+    // own handler or the kernel deals with it, as with any write to
+    // read-only memory). Sending the read-only page again would only make
+    // an env with no upcall fault on it for ever.
+    if !covered || (write && !writable) {
         return Plan::None;
     }
     if !file_bytes {

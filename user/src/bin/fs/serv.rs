@@ -7,11 +7,13 @@
 //! E_INVAL); one renamed while open stays open.
 use crate::bc::{self, CacheDisk};
 use crate::pager::{self, Pager};
+use abi::env::{ENV_NOT_RUNNABLE, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use fsfmt::fs::{FileRef, Fs};
 use jos::cprintf;
+use jos::env::env_read;
 use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_alloc, sys_page_unmap};
 use jos::uvpt::{page_refcount, pte_of};
 
@@ -49,12 +51,38 @@ fn fd_va(i: usize) -> usize {
 /// Sends the reply to `whom`, which should be in ipc_recv by now or soon
 /// (it sent the request a moment ago): a few tries, giving it the CPU in
 /// between. A client that never receives loses its reply; it cannot
-/// block the server (a blocking send would wait for it for ever).
-fn reply(whom: abi::env::EnvId, value: u32, va: usize, perm: PteFlags) {
-    for _ in 0..100 {
+/// block the server (a blocking send would wait for it for ever). A
+/// client waiting for us to page it in gets its page first.
+///
+/// "A few tries" counts the client's chances, not our own tries: we give
+/// up once it has been run 100 times (JOS's env_runs) since its reply was
+/// ready, or after 100 of our yields while it was blocked (not on us).
+/// With other CPUs, a hundred tries of ours can all pass while the
+/// client's CPU has not run it a single instruction further.
+fn reply(srv: &mut Server, whom: abi::env::EnvId, value: u32, va: usize, perm: PteFlags) {
+    let start = env_read(envx(whom)).env_runs;
+    let mut blocked = 0;
+    loop {
         match sys_ipc_try_send(whom, value, va, perm) {
-            Err(Error::IpcNotRecv) => jos::syscall::sys_yield(),
+            Err(Error::IpcNotRecv) => {}
             _ => return,
+        }
+        let e = env_read(envx(whom));
+        if e.env_runs.wrapping_sub(start) > 100 || blocked > 100 {
+            break;
+        }
+        match Pager::waiting_fault(whom) {
+            // It faulted on a page we page (its code on the way to
+            // receiving the reply, say): it cannot take the reply before
+            // it has the page, and its fault waits behind this reply in
+            // our queue. Page it in first.
+            Some(msg) => Pager::fault(srv, whom, msg),
+            None => {
+                if e.env_status == ENV_NOT_RUNNABLE {
+                    blocked += 1;
+                }
+                jos::syscall::sys_yield();
+            }
         }
     }
     cprintf!("fs: {:08x} never took its reply\n", whom);
@@ -309,6 +337,7 @@ impl Server {
                 );
                 let _ = sys_page_unmap(0, FSREQ);
                 reply(
+                    self,
                     whom,
                     Error::Inval.code() as u32,
                     abi::memlayout::UTOP,
@@ -345,7 +374,7 @@ impl Server {
                 Some(va) => (va, PTE_RW | PteFlags::SHARE),
                 None => (abi::memlayout::UTOP, PteFlags::empty()),
             };
-            reply(whom, value, va, perm);
+            reply(self, whom, value, va, perm);
             let _ = sys_page_unmap(0, FSREQ);
         }
     }
