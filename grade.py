@@ -2192,7 +2192,7 @@ def test_shell_session():
 
 
 PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs", "upcall",
-                     "sfork"]
+                     "sfork", "removed"]
 
 
 def pagerreview_test(cpus):
@@ -2201,7 +2201,8 @@ def pagerreview_test(cpus):
     a client faulting between its request and the reply, a write to
     read-only program text with no upcall (killed, not retried for ever),
     sys_cputs and an upcall whose bytes or code are not paged in yet, sfork
-    sharing bss not paged in yet."""
+    sharing bss not paged in yet, a running program's file removed and its
+    blocks and directory entry reused by a new file."""
 
     def fn():
         r = fs_run("pagerreview", cpus=cpus)

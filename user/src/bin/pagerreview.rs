@@ -352,10 +352,11 @@ fn set_while_waiting() {
         ipc_send(c, 0, None, PteFlags::empty());
         let m = ipc_recv(None).expect("recv");
         assert_eq!(m.from, c);
-        // The fault is ours to answer; instead, no pager any more, and the
-        // page mapped by hand.
-        sys_env_set_pager(c, 0, 0, 0, 0).expect("unset");
+        // The fault is ours to answer; instead, the page mapped by hand
+        // and no pager any more (in this order: with other CPUs, c may
+        // run again as soon as its wait ends).
         sys_page_alloc(c, LO, PTE_RW).expect("alloc");
+        sys_env_set_pager(c, 0, 0, 0, 0).expect("unset");
         ipc_send(parent(), c as u32, None, PteFlags::empty());
     });
     let c = ipc_recv(None).expect("recv").value as EnvId;
