@@ -903,6 +903,20 @@ def test_vmmap():
                        r"f0000000-00000000 rwk  kernel: all physical memory", ordered=True)
 
 
+@test(5, "mem=16M: the kernel uses no memory above 16 MiB (a bad size is ignored)")
+def test_mem_limit():
+    r = boot(kargs="mem=16M", commands=["meminfo"])
+    r.match(r"Physical memory: 15999K available, base = 639K, extended = 15360K$")
+    n = free_pages(r.command(0))
+    require(3000 < n < 4096, "%d pages free under mem=16M (16 MiB is 4096 pages)" % n)
+    r = boot(kargs="mem=lots")
+    r.match(r"mem=lots: not a size \(like 16M\); ignored$",
+            r"Physical memory: 130559K available, base = 639K, extended = 129920K$")
+    r = fs_run("hello", kargs="mem=1M")
+    r.match(r"mem=1024K: too little for the kernel and its modules; using \d+K$",
+            "hello, world$", "i am environment 00001001$", ordered=True)
+
+
 @test(5, "dump and meminfo")
 def test_dump_meminfo():
     r = boot(commands=["dump f0100000 10", "dump -p 100000 10", "meminfo"])

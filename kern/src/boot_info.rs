@@ -108,6 +108,13 @@ impl BootInfo {
         })
     }
 
+    /// The memory limit `mem=<size>` asks for (`16M`, `65536K`, `1G`, or
+    /// bytes), if given and well-formed; the caller reports a bad one.
+    pub fn mem_limit(&self) -> Option<Result<u64, &str>> {
+        let v = self.arg("mem")?;
+        Some(parse_size(v).ok_or(v))
+    }
+
     /// Whether the bare word `flag` is on the command line.
     pub fn flag(&self, flag: &str) -> bool {
         self.cmdline().split_ascii_whitespace().any(|w| w == flag)
@@ -387,4 +394,21 @@ impl PhysStr {
         }
         n
     }
+}
+
+/// Parses a size: decimal digits with an optional K, M or G suffix (powers
+/// of 1024). None for anything else, or a size past 4 GiB.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let (digits, shift) = match s.as_bytes().last()? {
+        b'K' | b'k' => (&s[..s.len() - 1], 10),
+        b'M' | b'm' => (&s[..s.len() - 1], 20),
+        b'G' | b'g' => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 10 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    let bytes = n.checked_shl(shift)?;
+    (bytes <= 1 << 32 && bytes >> shift == n).then_some(bytes)
 }

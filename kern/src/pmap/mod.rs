@@ -180,11 +180,33 @@ fn boot_alloc_end() -> usize {
 // Physical memory detection.
 
 /// Sizes physical memory from the boot memory map; prints the usual line.
+///
+/// `mem=<size>` on the command line uses no memory above that size (to run
+/// programs larger than memory without much of it), but never less than
+/// the boot modules need: they stay where the loader put them.
 fn i386_detect_memory() {
     let bi = boot_info::get();
+    let mut limit = MAX_PHYS as u64;
+    match bi.mem_limit() {
+        None => {}
+        Some(Err(bad)) => cprintf!("mem={}: not a size (like 16M); ignored\n", bad),
+        Some(Ok(want)) => {
+            let modules = bi.modules().iter().map(|m| m.end as u64).max().unwrap_or(0);
+            let need = (modules.max(EXTPHYSMEM as u64 + PTSIZE as u64) + PGSIZE as u64 - 1)
+                & !(PGSIZE as u64 - 1);
+            if want < need {
+                cprintf!(
+                    "mem={}K: too little for the kernel and its modules; using {}K\n",
+                    want / 1024,
+                    need / 1024
+                );
+            }
+            limit = limit.min(want.max(need));
+        }
+    }
     let (mut top, mut base, mut ext) = (0u64, 0u64, 0u64);
     for r in bi.regions().iter().filter(|r| r.kind == 1) {
-        let end = (r.base + r.len).min(MAX_PHYS as u64);
+        let end = (r.base + r.len).min(limit);
         if r.base >= end {
             continue;
         }
