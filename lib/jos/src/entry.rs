@@ -52,6 +52,7 @@ pub unsafe fn libmain(
 ) -> ! {
     BINARYNAME.set(name);
     env::refresh_thisenv();
+    register_areas();
     const MAXARGS: usize = 16;
     let mut args = [""; MAXARGS];
     let n = (argc.max(0) as usize).min(MAXARGS);
@@ -75,4 +76,68 @@ unsafe fn cstr(p: *const u8) -> &'static str {
     }
     // SAFETY: [p, p + n) is the string's bytes.
     core::str::from_utf8(unsafe { core::slice::from_raw_parts(p, n) }).unwrap_or("?")
+}
+
+unsafe extern "C" {
+    // Provided by user/user.ld; only their addresses are used.
+    static etext: u8;
+    static __rodata_start: u8;
+    static __rodata_end: u8;
+    static __perenv_start: u8;
+    static edata: u8;
+    static __bss_start: u8;
+    static end: u8;
+}
+
+/// Lists the program's own areas (text, rodata, data with .perenv, bss,
+/// the first stack page) in the page-fault table, with no handler: they
+/// are in the map (`vm::maps`) but take no faults. Their pages need not be
+/// present (a demand-paged program has its pager fill them). A table too
+/// full to take one just leaves it out.
+fn register_areas() {
+    use crate::pgfault::{Area, Kind, Prot, add_area};
+    use abi::memlayout::{USTACKTOP, UTEXT};
+    use abi::mmu::PGSIZE;
+    let page_up = |a: usize| a.next_multiple_of(PGSIZE);
+    let parts = [
+        (
+            UTEXT,
+            &raw const etext as usize,
+            "text",
+            Prot::RX,
+            Kind::Text,
+        ),
+        (
+            &raw const __rodata_start as usize,
+            &raw const __rodata_end as usize,
+            "rodata",
+            Prot::R,
+            Kind::Rodata,
+        ),
+        (
+            &raw const __perenv_start as usize,
+            &raw const edata as usize,
+            "data",
+            Prot::RW,
+            Kind::Data,
+        ),
+        (
+            &raw const __bss_start as usize,
+            &raw const end as usize,
+            "bss",
+            Prot::RW,
+            Kind::Bss,
+        ),
+        (
+            USTACKTOP - PGSIZE,
+            USTACKTOP,
+            "stack",
+            Prot::RW,
+            Kind::Stack,
+        ),
+    ];
+    for (start, stop, name, prot, kind) in parts {
+        // An empty part (no bss) is Err(Inval): nothing to list.
+        let _ = add_area(Area::new(start, page_up(stop), name, prot, kind, None));
+    }
 }

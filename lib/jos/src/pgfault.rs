@@ -39,6 +39,13 @@
 //! nobody handles is reported (address, access, ip, region) and the
 //! environment exits. Any one piece can be replaced without touching the
 //! others.
+//!
+//! ## The table is also the map
+//!
+//! Each entry is an [`Area`]: a range with a name, a protection and a
+//! [`Kind`], and a handler that may be missing. The program's own segments
+//! (listed by `libmain`) and the exception stack have none: the dispatcher
+//! skips them, and `vm::maps` prints every area, /proc/self/maps style.
 use crate::cell::EnvCell;
 use crate::syscall::{sys_env_set_pgfault_upcall, sys_getenvid, sys_page_alloc, sys_page_unmap};
 use crate::uvpt::pte_of;
@@ -65,23 +72,105 @@ pub enum Fault {
 /// A handler in the dispatch table.
 pub type FaultHandler = fn(&mut UTrapframe) -> Fault;
 
-/// A registered address range and its handler.
-#[derive(Clone, Copy)]
-struct Region {
-    start: usize,
-    end: usize,
-    name: &'static str,
-    handler: FaultHandler,
+/// What backs an area of the address space (the last column of a map).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The program's code.
+    Text,
+    /// The program's read-only data.
+    Rodata,
+    /// The program's initialised data (with `.perenv`).
+    Data,
+    /// The program's zero-initialised data.
+    Bss,
+    /// The lazy heap (`vm::heap`).
+    Heap,
+    /// The user stack, or the zone it may grow into (`vm::stack`).
+    Stack,
+    /// The null guard (`vm::null`).
+    NullGuard,
+    /// A watched page (`vm::watch`).
+    Watch,
+    /// The exception stack below UXSTACKTOP.
+    ExceptionStack,
+    /// Memory with no file behind it: what `add_region` registers.
+    Anonymous,
+    /// A file's pages from `offset` on (for a later mmap).
+    File,
+    /// Pages shared with other environments (`PTE_SHARE`).
+    Shared,
 }
 
-/// Most regions at once.
-pub const MAX_REGIONS: usize = 16;
+/// The protection an area allows, /proc/self/maps style.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prot {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
 
-/// The dispatch table. The dispatcher takes a copy of it before calling
+impl Prot {
+    /// Nothing allowed (a guard).
+    pub const NONE: Prot = Prot::new(false, false, false);
+    /// Read only.
+    pub const R: Prot = Prot::new(true, false, false);
+    /// Read and write.
+    pub const RW: Prot = Prot::new(true, true, false);
+    /// Read and execute (code).
+    pub const RX: Prot = Prot::new(true, false, true);
+
+    /// Returns the protection with these permissions.
+    pub const fn new(read: bool, write: bool, exec: bool) -> Prot {
+        Prot { read, write, exec }
+    }
+}
+
+/// An area of the address space: a range, what it is, and the handler
+/// that serves its faults. An area with no handler (the program's own
+/// segments, the exception stack) is only listed: the dispatcher skips it.
+#[derive(Clone, Copy, Debug)]
+pub struct Area {
+    pub start: usize,
+    pub end: usize,
+    pub name: &'static str,
+    pub prot: Prot,
+    pub kind: Kind,
+    /// Offset in the file, for [`Kind::File`]; 0 otherwise.
+    pub offset: usize,
+    pub handler: Option<FaultHandler>,
+}
+
+impl Area {
+    /// Returns the area [start, end) with offset 0.
+    pub const fn new(
+        start: usize,
+        end: usize,
+        name: &'static str,
+        prot: Prot,
+        kind: Kind,
+        handler: Option<FaultHandler>,
+    ) -> Area {
+        Area {
+            start,
+            end,
+            name,
+            prot,
+            kind,
+            offset: 0,
+            handler,
+        }
+    }
+}
+
+/// Most areas at once (the program's own take about six).
+pub const MAX_REGIONS: usize = 24;
+
+/// The dispatch table, which is also the list of the address space's
+/// areas (see `vm::maps`). The dispatcher takes a copy of it before calling
 /// any handler, so handlers may change it (add or remove regions).
 #[derive(Clone, Copy)]
 struct Table {
-    regions: [Option<Region>; MAX_REGIONS],
+    regions: [Option<Area>; MAX_REGIONS],
     cow: Option<FaultHandler>,
     debug: Option<FaultHandler>,
     fallback: Option<PgfaultHandler>,
@@ -187,9 +276,12 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
     }
     let mut owner = None;
     for r in regions.iter().rev().flatten() {
-        if (r.start..r.end).contains(&va) {
+        // Areas with no handler (the program's segments) are only listed.
+        if let Some(handler) = r.handler
+            && (r.start..r.end).contains(&va)
+        {
             owner.get_or_insert(r.name);
-            if (r.handler)(utf) == Fault::Handled {
+            if handler(utf) == Fault::Handled {
                 return;
             }
         }
@@ -231,51 +323,73 @@ fn unhandled(utf: &UTrapframe, region: Option<&str>) -> ! {
 }
 
 /// Registers `handler` for faults in [start, end), named `name` in
-/// reports. Newer regions are asked first. Returns the region's index (for
-/// [`set_region_handler`] / [`remove_region`]), Err(Inval) for an empty
-/// range, Err(NoMem) if the table is full or the upcall cannot be
-/// installed (out of memory); nothing is registered then. Installs the
-/// upcall if needed.
+/// reports (an anonymous read-write area in the map). Newer regions are
+/// asked first. Returns the region's index (for [`set_region_handler`] /
+/// [`remove_region`]), Err(Inval) for an empty range, Err(NoMem) if the
+/// table is full or the upcall cannot be installed (out of memory);
+/// nothing is registered then. Installs the upcall if needed.
 pub fn add_region(
     start: usize,
     end: usize,
     name: &'static str,
     handler: FaultHandler,
 ) -> Result<usize> {
-    if start >= end {
+    add_area(Area::new(
+        start,
+        end,
+        name,
+        Prot::RW,
+        Kind::Anonymous,
+        Some(handler),
+    ))
+}
+
+/// Registers `area` in the list: with a handler it takes part in
+/// dispatch like [`add_region`]'s (and installs the upcall); without one
+/// it is only listed. Returns its index; Err(Inval) for an empty range,
+/// Err(NoMem) if the table is full or the upcall cannot be installed.
+pub fn add_area(area: Area) -> Result<usize> {
+    if area.start >= area.end {
         return Err(Error::Inval);
     }
-    install_upcall()?;
+    if area.handler.is_some() {
+        install_upcall()?;
+    }
     with_table(|t| {
         let i = t.regions.iter().position(|r| r.is_none())?;
-        t.regions[i] = Some(Region {
-            start,
-            end,
-            name,
-            handler,
-        });
+        t.regions[i] = Some(area);
         Some(i)
     })
     .ok_or(Error::NoMem)
 }
 
+/// Returns a copy of the list of areas (empty slots are None), in
+/// registration order; `vm::maps` sorts and prints it.
+pub fn areas() -> [Option<Area>; MAX_REGIONS] {
+    TABLE.get().regions
+}
+
 /// Replaces the handler of region `id` (from add_region), keeping its
 /// range: how a student swaps in their own policy for one region. Returns
-/// the old handler, or None if there is no such region.
+/// the old handler, or None if there is no such region (or the area has
+/// no handler: it stays out of dispatch).
 pub fn set_region_handler(id: usize, handler: FaultHandler) -> Option<FaultHandler> {
     with_table(|t| {
         let r = t.regions.get_mut(id)?.as_mut()?;
-        Some(core::mem::replace(&mut r.handler, handler))
+        let old = r.handler?;
+        r.handler = Some(handler);
+        Some(old)
     })
 }
 
-/// Finds the region named `name`; returns its id and range.
+/// Finds the region (an area with a handler) named `name`; returns its
+/// id and range, or None.
 pub fn find_region(name: &str) -> Option<(usize, usize, usize)> {
     with_table(|t| {
-        t.regions
-            .iter()
-            .enumerate()
-            .find_map(|(i, r)| r.filter(|r| r.name == name).map(|r| (i, r.start, r.end)))
+        t.regions.iter().enumerate().find_map(|(i, r)| {
+            r.filter(|r| r.name == name && r.handler.is_some())
+                .map(|r| (i, r.start, r.end))
+        })
     })
 }
 
@@ -375,5 +489,21 @@ pub fn install_upcall() -> Result<()> {
         return Err(e);
     }
     with_table(|t| t.installed = true);
+    // Listed in the map (a fork child's parent listed it already).
+    if !areas()
+        .iter()
+        .flatten()
+        .any(|a| a.kind == Kind::ExceptionStack)
+    {
+        let xs = Area::new(
+            xstack,
+            UXSTACKTOP,
+            "xstack",
+            Prot::RW,
+            Kind::ExceptionStack,
+            None,
+        );
+        let _ = add_area(xs);
+    }
     Ok(())
 }

@@ -38,7 +38,7 @@
 //! touched them: the lazy heap is not shared memory.
 use super::zero;
 use crate::cell::EnvCell;
-use crate::pgfault::{Fault, add_region, resize_region};
+use crate::pgfault::{Area, Fault, Kind, Prot, add_area, resize_region};
 use crate::syscall::sys_page_alloc;
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
@@ -157,7 +157,14 @@ pub fn sbrk(n: isize) -> Result<usize> {
             // The first growth: register the region, and make the zero
             // page's COW handler the one that sees writes to it.
             zero::install()?;
-            let id = add_region(start, top, REGION_NAME, heap_fault)?;
+            let id = add_area(Area::new(
+                start,
+                top,
+                REGION_NAME,
+                Prot::RW,
+                Kind::Heap,
+                Some(heap_fault),
+            ))?;
             with_heap(|h| h.region = Some(id));
             id
         }

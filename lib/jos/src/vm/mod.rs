@@ -11,6 +11,7 @@
 //! - `null`: the null guard, reporting null-pointer dereferences.
 //! - `watch`: watchpoints on writes, by page protection and single steps.
 //! - `wss`: working-set sizes from the accessed and dirty bits.
+//! - `maps`: the list of areas, printed like /proc/self/maps.
 
 use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use abi::error::Result;
@@ -19,6 +20,7 @@ use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
 
 pub mod heap;
 pub mod malloc;
+pub mod maps;
 pub mod null;
 pub mod stack;
 pub mod watch;

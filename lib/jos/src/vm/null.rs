@@ -20,7 +20,7 @@
 //! exactly as JOS's faultread and faultwrite expect.
 use crate::cell::EnvCell;
 use crate::cprintf;
-use crate::pgfault::{Fault, add_region};
+use crate::pgfault::{Area, Fault, Kind, Prot, add_area};
 use crate::syscall::sys_getenvid;
 use crate::uvpt::pte_of;
 use abi::error::Result;
@@ -44,7 +44,14 @@ pub fn enable_null_guard() -> Result<()> {
     if ENABLED.get() {
         return Ok(());
     }
-    add_region(0, NULL_GUARD_END, REGION_NAME, null_fault)?;
+    add_area(Area::new(
+        0,
+        NULL_GUARD_END,
+        REGION_NAME,
+        Prot::NONE,
+        Kind::NullGuard,
+        Some(null_fault),
+    ))?;
     ENABLED.set(true);
     Ok(())
 }

@@ -41,7 +41,7 @@
 //! matters for a buffer on a stack page that was never touched.
 use crate::cell::EnvCell;
 use crate::cprintf;
-use crate::pgfault::{Fault, add_region, resize_region};
+use crate::pgfault::{Area, Fault, Kind, Prot, add_area, resize_region};
 use crate::syscall::{sys_getenvid, sys_page_alloc};
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
@@ -122,7 +122,14 @@ pub fn enable_stack_growth() -> Result<()> {
         return Ok(());
     }
     let (start, end) = region_range(limit);
-    let id = add_region(start, end, REGION_NAME, stack_fault)?;
+    let id = add_area(Area::new(
+        start,
+        end,
+        REGION_NAME,
+        Prot::RW,
+        Kind::Stack,
+        Some(stack_fault),
+    ))?;
     with_stack(|s| s.region = Some(id));
     Ok(())
 }

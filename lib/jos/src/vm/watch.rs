@@ -77,7 +77,8 @@ use crate::cell::EnvCell;
 use crate::cprintf;
 use crate::fork::cow_make_private;
 use crate::pgfault::{
-    Fault, FaultHandler, add_region, install_upcall, remove_region, set_debug_handler,
+    Area, Fault, FaultHandler, Kind, Prot, add_area, install_upcall, remove_region,
+    set_debug_handler,
 };
 use crate::syscall::{sys_env_set_trapframe, sys_page_map};
 use crate::uvpt::{page_refcount, pte_of};
@@ -321,7 +322,14 @@ pub fn watch(addr: usize, len: usize) -> Result<WatchId> {
         let r = match slot {
             None => Err(Error::NoMem),
             Some(slot) => prepare_page(va).and_then(|perm| {
-                let region = add_region(va, va + PGSIZE, REGION_NAME, watch_fault)?;
+                let region = add_area(Area::new(
+                    va,
+                    va + PGSIZE,
+                    REGION_NAME,
+                    Prot::RW,
+                    Kind::Watch,
+                    Some(watch_fault),
+                ))?;
                 t.pages[slot] = Some(WatchedPage {
                     va,
                     perm,
