@@ -2165,6 +2165,75 @@ def test_shell_vm_tricks():
     check_shell_clients_freed(r)
 
 
+MAPS_LINE = (r"(%s)-(%s) ([r-][w-][x-][ps]) (%s) (\S+) +(\d+)/(\d+) present$"
+             % (HEX8, HEX8, HEX8))
+
+
+def maps_areas(console):
+    """The map lines `maps` printed in `console`: a list of (start, end,
+    perms, name, present, pages), in the order printed."""
+    return [(int(m.group(1), 16), int(m.group(2), 16), m.group(3), m.group(5),
+             int(m.group(6)), int(m.group(7))) for m in console.all(MAPS_LINE)]
+
+
+def check_maps(r, spawned):
+    """Checks the two maps `maps` printed: sorted, the program's areas with
+    their protections, and what malloc, stack growth and a watch added."""
+    before = maps_areas(r.after(r"maps: at start$").before(r"maps: after "))
+    after = maps_areas(r.after(r"maps: after malloc, stack growth and a watch$"))
+    r.match(r"maps: OK")
+    for which, areas in (("first", before), ("second", after)):
+        starts = [a[0] for a in areas]
+        require(starts == sorted(starts), "the %s map is not sorted: %s" % (which, areas))
+        for a in areas:
+            require(a[0] < a[1] and a[0] % 4096 == 0 and a[1] % 4096 == 0,
+                    "bad range in %s" % (a,))
+            require(a[5] == (a[1] - a[0]) // 4096 and 0 <= a[4] <= a[5], "bad counts in %s" % (a,))
+    names = lambda areas: {a[3]: a for a in areas}  # noqa: E731 (the last of a name)
+    b, a = names(before), names(after)
+    want = {"text": "r-xp", "rodata": "r--p", "data": "rw-p", "bss": "rw-p", "stack": "rw-p"}
+    for name, perms in want.items():
+        require(name in b, "no %s area at start: %s" % (name, before))
+        require(b[name][2] == perms, "%s is %s, not %s" % (name, b[name][2], perms))
+    require(b["text"][0] == 0x800000, "text starts at %08x" % b["text"][0])
+    require(b["stack"][:2] == (0xeebfd000, 0xeebfe000) and b["stack"][4] == 1,
+            "the stack page: %s" % (b["stack"],))
+    if not spawned:  # the kernel loads every page; the pager only what is used
+        for name in ("text", "rodata", "data"):
+            require(b[name][4] == b[name][5], "%s not all present: %s" % (name, b[name]))
+    require("heap" not in b, "a heap before malloc: %s" % (b.get("heap"),))
+    require("heap" in a and a["heap"][4] >= 3 and a["heap"][2] == "rw-p",
+            "the heap after malloc of 3 pages: %s" % (a.get("heap"),))
+    stack = lambda areas: sum(x[4] for x in areas if x[3] == "stack")  # noqa: E731
+    require(stack(after) >= stack(before) + 3,
+            "stack pages present: %d, then %d" % (stack(before), stack(after)))
+    require("watch" in a and a["watch"][5] == 1 and a["watch"][4] == 1,
+            "the watched page: %s" % (a.get("watch"),))
+    require("xstack" in a and a["xstack"][:2] == (0xeebff000, 0xeec00000),
+            "the exception stack: %s" % (a.get("xstack"),))
+    require("null" in a and a["null"][:2] == (0, 0x10000) and a["null"][2] == "---p",
+            "the null guard: %s" % (a.get("null"),))
+    for name in ("text", "rodata", "data", "bss"):
+        require(a[name][:3] == b[name][:3] and a[name][4] >= b[name][4],
+                "%s changed: %s, then %s" % (name, b[name], a[name]))
+
+
+@test(10, "maps: one's own address space, /proc/self/maps style, as it grows")
+def test_maps():
+    r = fs_run("maps")
+    r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: "])
+    check_maps(r, spawned=False)
+    check_fs_clients_freed(r)
+
+
+@test(5, "maps from the shell: a demand-paged program's map")
+def test_maps_shell():
+    r = shell_session(["maps"])
+    r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: "])
+    check_maps(r.command(0, cut=USER_VIEW), spawned=True)
+    check_shell_clients_freed(r)
+
+
 @test(20, "the shell on the console: pipes, redirections, lists, quotes, scripts, utilities")
 def test_shell_session():
     cmds = ["echo hi > f; cat f",
