@@ -1939,6 +1939,23 @@ fs_lines_test(10, "leakcheck: spawned programs give back every page (second run)
               "leakcheck", ["leakcheck: all OK"])
 
 
+@test(10, "mmapshare: anonymous mmap, shared across fork or copy-on-write (issue 13, part)")
+def test_mmapshare():
+    """MAP_SHARED|MAP_ANONYMOUS stays shared across fork (pages made at the
+    fork too), MAP_PRIVATE is copy-on-write and reads the zero page until
+    written, a write to a read-only mapping is reported and ends only its
+    writer, munmap gives the pages back (meminfo after it is as after
+    hello)."""
+    r = fs_run("mmapshare", commands=["meminfo"])
+    r.match("mmapshare: shared mapping seen across fork, private one copy-on-write$",
+            ENV + "unhandled page fault: write \\(protection\\) at va 5000[0-9a-f]{4} .*region mmap$",
+            "mmapshare: OK$", ordered=True, no=[".*FAILED", KERNEL_PANIC, USER_PANIC])
+    r.match(r"50000000-50003000 rw-s 00000000 mmap shared +1/3 present$",
+            r"50003000-50006000 rw-p 00000000 mmap +2/3 present$")
+    check_fs_clients_freed(r)
+    check_fs_no_leak(r)
+
+
 @test(10, "pagerattack: external pagers and the file server's pager, attacked (4 CPUs)")
 def test_pagerattack():
     """Bad sys_env_set_pager arguments, a third env answering for the

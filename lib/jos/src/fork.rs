@@ -171,6 +171,7 @@ fn populate_child(child: EnvId, map: impl FnMut(usize, Pte) -> Result<()>) -> Re
 pub fn fork() -> Result<EnvId> {
     on_normal_stack()?;
     ensure_cow_handler()?;
+    crate::vm::mmap::before_fork()?;
     let child = sys_exofork()?;
     if child == 0 {
         // The child: our registers are the parent's at `sys_exofork`, our
@@ -279,6 +280,7 @@ fn page_in_data() {
 pub fn sfork() -> Result<EnvId> {
     on_normal_stack()?;
     ensure_cow_handler()?;
+    crate::vm::mmap::before_fork()?;
     page_in_data();
     let stack = stack_bottom();
     // A page we hold copy-on-write (from an earlier fork) is not really

@@ -21,6 +21,7 @@ use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
 pub mod heap;
 pub mod malloc;
 pub mod maps;
+pub mod mmap;
 pub mod null;
 pub mod stack;
 pub mod watch;
