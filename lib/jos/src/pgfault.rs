@@ -363,6 +363,12 @@ pub fn add_area(area: Area) -> Result<usize> {
     .ok_or(Error::NoMem)
 }
 
+/// Whether some area satisfies `pred` (without copying the list: callers
+/// on a one-page stack, like `fork`, cannot afford the copy).
+pub fn any_area(pred: impl Fn(&Area) -> bool) -> bool {
+    with_table(|t| t.regions.iter().flatten().any(pred))
+}
+
 /// Returns a copy of the list of areas (empty slots are None), in
 /// registration order; `vm::maps` sorts and prints it.
 pub fn areas() -> [Option<Area>; MAX_REGIONS] {

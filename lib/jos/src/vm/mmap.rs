@@ -17,7 +17,7 @@
 //!
 //! A write to an area without PROT_WRITE, or any access to a PROT_NONE
 //! one, is declined: the library's report names the area.
-use crate::pgfault::{Area, Fault, Kind, Prot, add_area, areas, remove_region};
+use crate::pgfault::{Area, Fault, Kind, Prot, add_area, any_area, areas, remove_region};
 use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
@@ -195,6 +195,11 @@ pub fn anon_fault(utf: &mut UTrapframe) -> Fault {
 /// there yet, so that parent and child share all of it. Err(NoMem) if a
 /// page cannot be had.
 pub fn before_fork() -> Result<()> {
+    // Most programs have none: then no copy of the area list (fork may run
+    // on a one-page stack).
+    if !any_area(|a| is_mmap_area(a) && a.kind == Kind::Shared) {
+        return Ok(());
+    }
     for a in areas().into_iter().flatten() {
         if !is_mmap_area(&a) || a.kind != Kind::Shared || !a.prot.read {
             continue;
