@@ -1797,12 +1797,13 @@ def test_exhaust():
 
 
 # ---------------------------------------------------------------------------
-# Part G: files (JOS's lab 5), so far: the disk image, the file server's
-# start and its I/O privilege. The file server boots first with FS=1; each
-# QEMU gets the image with -snapshot, so tests running at once (and a
-# student's QEMU) never write it under each other.
+# Part G: files (JOS's lab 5, and issue 13's first parts): the disk image,
+# the file server, demand-paged spawn and its pager, descriptors, pipes,
+# the shell, the address-space map, anonymous mmap. The file server boots
+# first with FS=1; each QEMU gets the image with -snapshot, so tests
+# running at once (and a student's QEMU) never write it under each other.
 
-part("Part G: files (lab 5, in progress)")
+part("Part G: files, spawn, the shell, mmap")
 
 
 def check_fs_clients_freed(r):
