@@ -496,21 +496,13 @@ fn check_segment<'a>(
     })
 }
 
-/// Parses and validates the ELF executable in `image`, whose loadable
-/// segments must all end at or below `limit` (e.g. `UTOP`).
-///
-/// Checks the magic, 32-bit class, little-endian encoding, version,
-/// `ET_EXEC`, `EM_386`, zero flags, and the header and program-header sizes;
-/// that the program header table lies inside the image after the ELF header;
-/// and, for each `PT_LOAD` segment, that `p_filesz <= p_memsz`, that its file
-/// bytes lie inside the image, that `p_vaddr + p_memsz` neither wraps nor
-/// exceeds `limit`, and that it does not start in page 0. Finally the entry
-/// point must lie inside some loadable segment. Other segment types are
-/// ignored, as are the section headers (the loader never reads them);
-/// segments may overlap and need not be aligned (the loader copies bytes).
-///
-/// Returns the first problem found as an [`ElfError`].
-pub fn parse(image: &[u8], limit: usize) -> Result<ElfImage<'_>, ElfError> {
+/// Checks the ELF header at the start of `image` (which may be just the
+/// first bytes of a file): magic, 32-bit class, little-endian encoding,
+/// version, `ET_EXEC`, `EM_386`, zero flags, and the header and
+/// program-header sizes, as [`parse`] does. Returns the header, or the
+/// first problem found. (`spawn` checks a program's header this way
+/// before it has read more than its first bytes.)
+pub fn check_header(image: &[u8]) -> Result<Elf32Ehdr, ElfError> {
     let header = Elf32Ehdr::from_bytes(image).ok_or(ElfError::Truncated)?;
     if header.magic() != ELF_MAGIC {
         return Err(ElfError::BadMagic);
@@ -539,6 +531,25 @@ pub fn parse(image: &[u8], limit: usize) -> Result<ElfImage<'_>, ElfError> {
     if usize::from(header.e_phentsize) != Elf32Phdr::SIZE {
         return Err(ElfError::BadPhentsize);
     }
+    Ok(header)
+}
+
+/// Parses and validates the ELF executable in `image`, whose loadable
+/// segments must all end at or below `limit` (e.g. `UTOP`).
+///
+/// Checks the magic, 32-bit class, little-endian encoding, version,
+/// `ET_EXEC`, `EM_386`, zero flags, and the header and program-header sizes;
+/// that the program header table lies inside the image after the ELF header;
+/// and, for each `PT_LOAD` segment, that `p_filesz <= p_memsz`, that its file
+/// bytes lie inside the image, that `p_vaddr + p_memsz` neither wraps nor
+/// exceeds `limit`, and that it does not start in page 0. Finally the entry
+/// point must lie inside some loadable segment. Other segment types are
+/// ignored, as are the section headers (the loader never reads them);
+/// segments may overlap and need not be aligned (the loader copies bytes).
+///
+/// Returns the first problem found as an [`ElfError`].
+pub fn parse(image: &[u8], limit: usize) -> Result<ElfImage<'_>, ElfError> {
+    let header = check_header(image)?;
 
     let phoff = header.e_phoff as usize;
     let phdrs = if header.e_phnum == 0 {

@@ -28,7 +28,7 @@ use crate::env::env_read;
 use crate::fd;
 use crate::file::{self, fsenv, fsipc, fsipcbuf_as};
 use crate::syscall::*;
-use abi::elf::{ELF_MAGIC, EM_386, Elf32Ehdr, Elf32Phdr, PF_W, PT_LOAD};
+use abi::elf::{Elf32Phdr, PF_W, PT_LOAD, check_header};
 use abi::env::{ENV_RUNNABLE, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::{FSREQ_PAGE, FsreqPage, O_RDONLY, PAGE_MAXSEG, PageSeg};
@@ -68,13 +68,8 @@ fn read_headers(fd: usize) -> Result<Program> {
     fd::seek(fd, 0)?;
     let n = fd::readn(fd, &mut buf)?;
     let head = &buf[..n];
-    let eh = Elf32Ehdr::from_bytes(head).ok_or(Error::NotExec)?;
-    if eh.magic() != ELF_MAGIC
-        || eh.e_machine != EM_386
-        || usize::from(eh.e_phentsize) != Elf32Phdr::SIZE
-    {
-        return Err(Error::NotExec);
-    }
+    // The header's checks are the kernel loader's (abi::elf).
+    let eh = check_header(head)?;
     let phoff = eh.e_phoff as usize;
     let table = usize::from(eh.e_phnum)
         .checked_mul(Elf32Phdr::SIZE)
