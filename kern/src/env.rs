@@ -397,11 +397,12 @@ fn env_free_one(e: *mut Env) {
         // the instruction.)
         while let Some(i) = crate::sendq::pop(envx((*e).env_id)) {
             let s = env_at(i);
+            // (Taken out of the queue already.)
             (*s).env_ipc_send_to = 0;
-            set_status(s, ENV_RUNNABLE);
             if crate::pager::waiting(s) {
-                (*s).env_pager_fault = 0;
+                crate::pager::retry(s);
             } else {
+                set_status(s, ENV_RUNNABLE);
                 (*s).env_tf.tf_regs.reg_eax = Error::BadEnv.code() as u32;
             }
         }

@@ -90,9 +90,8 @@ pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result
     // SAFETY: e points into the Env array; the kernel lock is held.
     unsafe {
         if waiting(e) {
-            // Its answer would come from the old pager (or none): it retries.
-            cancel(e);
-            env::set_status(e, ENV_RUNNABLE);
+            // Its answer would come from the old pager (or none).
+            retry(e);
         }
         (*e).env_pager = p;
         (*e).env_pager_lo = if p == 0 { 0 } else { lo as u32 };
@@ -264,17 +263,12 @@ pub unsafe fn deliver_fault(e: *mut Env, p: *mut Env) {
 /// # Safety
 /// `e` waits for its pager; the kernel lock is held.
 pub unsafe fn answered(e: *mut Env, gave_page: bool) {
+    let page = fault_page(e) as u32;
     // SAFETY: the caller's promise.
     unsafe {
-        if (*e).env_ipc_send_to != 0 {
-            // Still in the pager's queue (step 1): it answered first.
-            env::cancel_send(e);
-        }
-        let page = (*e).env_pager_fault & !(PGSIZE as u32 - 1);
         (*e).env_pager_declined = if gave_page { 0 } else { page + 1 };
-        (*e).env_pager_fault = 0;
-        (*e).env_ipc_recving = 0;
-        env::set_status(e, ENV_RUNNABLE);
+        // (Still in the pager's queue, in step 1, if it answered first.)
+        retry(e);
     }
 }
 
@@ -296,10 +290,21 @@ pub unsafe fn cancel(e: *mut Env) {
     }
 }
 
+/// Ends `e`'s wait ([`cancel`]) and makes it runnable: it retries the
+/// faulting instruction.
+///
+/// # Safety
+/// `e` waits for its pager; the kernel lock is held.
+pub unsafe fn retry(e: *mut Env) {
+    // SAFETY: the caller's promise.
+    unsafe { cancel(e) };
+    env::set_status(e, ENV_RUNNABLE);
+}
+
 /// Pager `p` is being freed: every env waiting for an answer from it
 /// retries its fault (and, with the pager gone, gets its own upcall).
 /// Envs still queued to send to it are released by the send queue's own
-/// cleanup (`env_free`), which calls [`cancel`] for them.
+/// cleanup (`env_free`), which calls [`retry`] for them.
 ///
 /// # Safety
 /// The kernel lock is held.
@@ -311,8 +316,7 @@ pub unsafe fn pager_gone(p: *const Env) {
         // SAFETY: e points into the Env array; the kernel lock is held.
         unsafe {
             if (*e).env_pager == pid && waiting(e) && (*e).env_ipc_recving != 0 {
-                cancel(e);
-                env::set_status(e, ENV_RUNNABLE);
+                retry(e);
             }
         }
     }
