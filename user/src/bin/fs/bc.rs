@@ -119,6 +119,19 @@ pub fn make_room() -> bool {
     evict_one(0)
 }
 
+/// Maps a fresh zeroed page (P|U|W) at `va` for the server's own use (an
+/// Fd page, a page being built for a client): when memory is short, clean
+/// cached blocks are given up until it fits. Err(NoMem) when none is left
+/// to give up; other errors as sys_page_alloc gives them.
+pub fn alloc_page(va: usize) -> Result<()> {
+    while let Err(e) = sys_page_alloc(0, va, PTE_RW) {
+        if e != Error::NoMem || !make_room() {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Writes the block holding `va` back to disk if it is cached and dirty,
 /// and clears its dirty bit. Err(Inval) for an address outside the cache.
 pub fn flush_block(va: usize) -> Result<()> {

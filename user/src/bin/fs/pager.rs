@@ -44,8 +44,8 @@ use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags};
 use fsfmt::BLKSIZE;
 use fsfmt::fs::FileRef;
 use jos::alloc::vec::Vec;
-use jos::env::{env_read, thisenv_id};
-use jos::syscall::{sys_ipc_try_send, sys_page_alloc, sys_page_map, sys_page_unmap};
+use jos::env::{env_read, env_status, thisenv_id};
+use jos::syscall::{sys_ipc_try_send, sys_page_map, sys_page_unmap};
 
 /// Programs paged at once, at most.
 pub const MAXPAGED: usize = 256;
@@ -73,12 +73,6 @@ struct Paged {
 pub struct Pager {
     table: Vec<Option<Paged>>,
     generation: u32,
-}
-
-/// Whether env `id` exists.
-fn alive(id: EnvId) -> bool {
-    let e = env_read(envx(id));
-    e.env_id == id && e.env_status != ENV_FREE
 }
 
 /// How a page is made: which of the program's bytes land where.
@@ -200,7 +194,7 @@ impl Pager {
         }
         (0..MAXPAGED).find(|&i| match &self.table[i] {
             None => true,
-            Some(p) => !busy[i] && !alive(p.child),
+            Some(p) => !busy[i] && env_status(p.child) == ENV_FREE,
         })
     }
 
@@ -208,11 +202,7 @@ impl Pager {
     /// sent us on its behalf (not a message `from` made up): `from` waits
     /// for us with exactly that fault.
     pub fn is_fault(from: EnvId, msg: u32, perm: u32) -> bool {
-        if msg & PAGER_WAITING == 0 || perm != 0 {
-            return false;
-        }
-        let e = env_read(envx(from));
-        e.env_id == from && e.env_pager == thisenv_id() && e.env_pager_fault == msg
+        msg & PAGER_WAITING != 0 && perm == 0 && Self::waiting_fault(from) == Some(msg)
     }
 
     /// Serves fault `msg` of env `from` (checked by `is_fault`): sends it
@@ -343,11 +333,7 @@ fn plan(p: &Paged, page: usize, write: bool, has_upcall: bool) -> Plan {
 /// file bytes that fall in it. Err(NoMem) if no page can be had even after
 /// giving up clean cached blocks; a file read error as is.
 fn fill(srv: &mut Server, p: &Paged, page: usize) -> Result<()> {
-    while let Err(e) = sys_page_alloc(0, TMPVA, PTE_RW) {
-        if e != Error::NoMem || !bc::make_room() {
-            return Err(e);
-        }
-    }
+    bc::alloc_page(TMPVA)?;
     // SAFETY: TMPVA is the page just mapped, ours alone.
     let buf = unsafe { core::slice::from_raw_parts_mut(TMPVA as *mut u8, PGSIZE) };
     for s in &p.segs[..p.nseg] {

@@ -14,7 +14,7 @@ use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use fsfmt::fs::{FileRef, Fs};
 use jos::cprintf;
 use jos::env::env_read;
-use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_alloc, sys_page_unmap};
+use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_unmap};
 use jos::uvpt::{page_refcount, pte_of};
 
 /// Open files at most (JOS's MAXOPEN).
@@ -176,12 +176,7 @@ impl Server {
         for i in 0..MAXOPEN {
             match pageref(fd_va(i)) {
                 0 => {
-                    // Memory short: a clean cached block makes room.
-                    while let Err(e) = sys_page_alloc(0, fd_va(i), PTE_RW) {
-                        if e != Error::NoMem || !bc::make_room() {
-                            return Err(e);
-                        }
-                    }
+                    bc::alloc_page(fd_va(i))?;
                 }
                 1 => {
                     // SAFETY: the page is mapped (by us alone).
