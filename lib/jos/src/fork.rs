@@ -262,11 +262,7 @@ fn page_in_data() {
         (&raw const end) as usize,
     );
     for va in (round_down(lo, PGSIZE)..hi).step_by(PGSIZE) {
-        if pte_of(va).is_none() {
-            // SAFETY: a page of our own data or bss; reading it only pages
-            // it in.
-            unsafe { core::ptr::read_volatile(va as *const u8) };
-        }
+        crate::vm::page_in(va);
     }
 }
 

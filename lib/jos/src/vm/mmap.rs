@@ -99,32 +99,25 @@ pub fn mmap(len: usize, prot: u32, flags: u32, fd: Option<usize>, offset: usize)
     let len = len.checked_next_multiple_of(PGSIZE).ok_or(Error::NoMem)?;
     let start = find_gap(len).ok_or(Error::NoMem)?;
     let shared = sharing == MAP_SHARED;
-    let area = Area::new(
+    // PROT_NONE: listed and guarded, nothing readable; anything else is
+    // readable (i386 pages cannot be write- or execute-only).
+    let p = if prot == 0 {
+        Prot::NONE
+    } else {
+        Prot::new(true, prot & PROT_WRITE != 0, prot & PROT_EXEC != 0)
+    };
+    add_area(Area::new(
         start,
         start + len,
         if shared { NAME_SHARED } else { NAME_PRIVATE },
-        Prot::new(
-            prot & (PROT_READ | PROT_EXEC) != 0 || prot & PROT_WRITE != 0,
-            prot & PROT_WRITE != 0,
-            prot & PROT_EXEC != 0,
-        ),
+        p,
         if shared {
             Kind::Shared
         } else {
             Kind::Anonymous
         },
         Some(anon_fault),
-    );
-    if prot == 0 {
-        // PROT_NONE: listed and guarded, nothing readable.
-        let none = Area {
-            prot: Prot::NONE,
-            ..area
-        };
-        add_area(none)?;
-    } else {
-        add_area(area)?;
-    }
+    ))?;
     if !shared && prot & PROT_WRITE != 0 {
         super::zero::install()?;
     }
