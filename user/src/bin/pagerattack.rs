@@ -14,7 +14,7 @@ use abi::fsipc::*;
 use abi::memlayout::UTOP;
 use abi::mmu::{FEC_PR, PGSIZE, PTE_RW, PteFlags};
 use jos::cprintf;
-use jos::env::env_read;
+use jos::env::{env_read, wait};
 use jos::file::{fsipc, fsipcbuf_as};
 use jos::syscall::*;
 use jos::{fork, ipc_recv, ipc_send};
@@ -79,11 +79,6 @@ fn magic_page() {
     unsafe { core::ptr::write_volatile(TMP as *mut u32, MAGIC) };
 }
 
-/// Waits until env `id` is gone.
-fn gone(id: EnvId) {
-    jos::env::wait(id);
-}
-
 fn umain(_args: &[&str]) {
     let mut c = Checks(0);
     let me = jos::env::thisenv_id();
@@ -142,7 +137,7 @@ fn umain(_args: &[&str]) {
     };
     let m = ipc_recv(None).expect("ipc_recv");
     c.ok("third party refused", m.from == third && m.value == 1);
-    gone(third);
+    wait(third);
     // 4. A wrong answer (writable from a read-only page) is our error;
     //    the child still waits. Then stop and resume it: it faults again.
     magic_page();
@@ -178,7 +173,7 @@ fn umain(_args: &[&str]) {
     );
     let m = ipc_recv(None).expect("ipc_recv");
     c.ok("child read our page", m.from == child && m.value == MAGIC);
-    gone(child);
+    wait(child);
     let _ = sys_page_unmap(0, TMP);
 
     // 5. Declined: the fault goes to the child's own handler, which
@@ -191,7 +186,7 @@ fn umain(_args: &[&str]) {
         "decline",
         sys_ipc_try_send(child, msg, UTOP, PteFlags::empty()) == Ok(()),
     );
-    gone(child);
+    wait(child);
 
     // 6. The pager dies while the child waits for it.
     let pager = match fork() {
@@ -212,8 +207,8 @@ fn umain(_args: &[&str]) {
         sys_yield();
     }
     c.ok("pager killed", sys_env_destroy(pager) == Ok(()));
-    gone(child);
-    gone(pager);
+    wait(child);
+    wait(pager);
 
     // 7. Made-up fault messages to the file server: not faults to it.
     let r = sys_ipc_send(fs, LO as u32 | PAGER_WAITING, UTOP, PteFlags::empty());
@@ -307,7 +302,7 @@ fn umain(_args: &[&str]) {
     }
     // And the server still pages: a child runs to the end.
     match jos::spawnl!("/hello", "hello") {
-        Ok(id) => gone(id),
+        Ok(id) => wait(id),
         Err(_) => c.ok("spawn after the kills", false),
     }
     // 10. A running program's file renamed: it is paged on from the
@@ -332,7 +327,7 @@ fn umain(_args: &[&str]) {
         "renamed program paged on",
         m.from == child && m.value & 1 == 1,
     );
-    gone(child);
+    wait(child);
     c.ok(
         "rename back",
         jos::rename::rename("/pagein.moved", "/pagein") == Ok(()),
@@ -352,7 +347,7 @@ fn umain(_args: &[&str]) {
         }
         sys_yield();
     }
-    gone(child);
+    wait(child);
 
     if c.0 == 0 {
         cprintf!("pagerattack: OK\n");
