@@ -287,6 +287,9 @@ fn check_perm(perm: u32) -> Result<PteFlags> {
     Ok(p)
 }
 
+/// Free pages only the file server may take with sys_page_alloc.
+const FS_RESERVE: usize = 64;
+
 /// Maps a fresh zeroed page at `va` in a child (or self), replacing what
 /// was there (a child running on another CPU is stopped first).
 fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
@@ -294,6 +297,13 @@ fn sys_page_alloc(envid: EnvId, va: usize, perm: u32) -> Result<u32> {
     stop_elsewhere(e);
     check_va(va)?;
     let perm = check_perm(perm)?;
+    // The last FS_RESERVE free pages are the file server's: when clients
+    // swap, memory is short for good, and the server that keeps their swap
+    // space must still be able to grow its cache or heap to serve them.
+    // SAFETY: cur() is the running env, alive while its system call runs.
+    if pmap::nfree() < FS_RESERVE && unsafe { (*cur()).env_type } != abi::env::ENV_TYPE_FS {
+        return Err(Error::NoMem);
+    }
     let pg = pmap::page_alloc(Alloc::Zero).ok_or(Error::NoMem)?;
     if let Err(err) = pmap::page_insert(env::env_pgdir(e), pg, va, perm) {
         pmap::page_free(pg);

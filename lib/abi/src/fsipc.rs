@@ -171,6 +171,47 @@ pub struct FsreqPage {
     pub req_segs: [PageSeg; PAGE_MAXSEG],
 }
 
+/// Swap requests (the library's swap pager, `jos::vm::swap`, and the
+/// server's swap space, `user/src/bin/fs/swap.rs`). Unlike the requests
+/// above, they carry their argument, a swap slot, in the value (see
+/// [`swap_req`]) and their page is the data itself: FSREQ_SWAPOUT sends
+/// the page to write (read-only is enough), FSREQ_SWAPIN the page to fill
+/// (writable). The reply's value is the slot (SWAPOUT), 0 (SWAPIN), the
+/// slots freed (SWAPFREE) or the slots in use (SWAPSTAT); or an error.
+///
+/// Write a page to swap: to its slot, or to a new one ([`SWAP_NEW`]).
+pub const FSREQ_SWAPOUT: u32 = 16;
+/// Read a slot back into the page sent.
+pub const FSREQ_SWAPIN: u32 = 17;
+/// Free a slot of the sender's, or all of them ([`SWAP_ALL`]).
+pub const FSREQ_SWAPFREE: u32 = 18;
+/// How many slots are in use (slots of envs that are gone are freed
+/// first); with [`SWAP_ALL`], the total number of slots instead.
+pub const FSREQ_SWAPSTAT: u32 = 19;
+/// The request number's bits in a swap request's value.
+pub const SWAP_REQ_MASK: u32 = 0xFF;
+/// "A new slot" (FSREQ_SWAPOUT) or "every slot" (FSREQ_SWAPFREE).
+pub const SWAP_NEW: u32 = 0xFF_FFFF;
+/// Same value as [`SWAP_NEW`], read as "all".
+pub const SWAP_ALL: u32 = SWAP_NEW;
+
+/// The value of swap request `req` on slot `slot` (slots are below
+/// [`SWAP_NEW`]).
+pub const fn swap_req(req: u32, slot: u32) -> u32 {
+    req | (slot << 8)
+}
+
+/// Splits a swap request's value into request and slot; None if the value
+/// is not a swap request.
+pub const fn swap_req_parts(value: u32) -> Option<(u32, u32)> {
+    match value & SWAP_REQ_MASK {
+        FSREQ_SWAPOUT | FSREQ_SWAPIN | FSREQ_SWAPFREE | FSREQ_SWAPSTAT => {
+            Some((value & SWAP_REQ_MASK, value >> 8))
+        }
+        _ => None,
+    }
+}
+
 /// A device's id in `Fd::fd_dev_id`: files (through the file server).
 pub const DEV_FILE: i32 = b'f' as i32;
 /// A device's id in `Fd::fd_dev_id`: the console.

@@ -857,6 +857,31 @@ impl<D: BlockDevice> Fs<D> {
         Ok(done)
     }
 
+    /// The disk block holding block `filebno` of regular file `r`,
+    /// allocated (zeroed) if the file has none there yet, the file's size
+    /// grown to cover it: for a server that reads and writes the block
+    /// itself (the swap space). Fails with `E_INVAL` if `filebno` is past
+    /// `MAXFILESIZE`, `r` is a directory or malformed; `E_NO_DISK` if the
+    /// disk is full.
+    pub fn file_block_for_write(&mut self, r: FileRef, filebno: u32) -> Result<u32> {
+        let mut f = self.stat(r)?;
+        self.check_file_blocks(&f)?;
+        let end = filebno
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(BLKSIZE as u32))
+            .filter(|&e| e <= MAXFILESIZE)
+            .ok_or(Error::Inval)?;
+        if f.is_dir() {
+            return Err(Error::Inval);
+        }
+        let res = self.file_block(&mut f, filebno, true);
+        if res.is_ok() && end > f.size()? {
+            f.f_size = end as i32;
+        }
+        self.write_entry(r, &f)?;
+        res
+    }
+
     /// Zeros the bytes of `f`'s last block past `newsize`, so that growing
     /// the file again later reads zeros there, not stale data.
     fn zero_tail(&mut self, f: &mut File, newsize: u32) -> Result<()> {

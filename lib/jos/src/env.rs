@@ -124,6 +124,7 @@ pub fn thisenv_runs() -> u32 {
 /// it closed), then destroys it. Never returns.
 pub fn exit() -> ! {
     crate::fd::close_all();
+    crate::vm::swap::release();
     let _ = syscall::sys_env_destroy(0);
     unreachable!("sys_env_destroy(0) returned");
 }

@@ -172,6 +172,7 @@ pub fn fork() -> Result<EnvId> {
     on_normal_stack()?;
     ensure_cow_handler()?;
     crate::vm::mmap::before_fork()?;
+    crate::vm::swap::before_fork()?;
     let child = sys_exofork()?;
     if child == 0 {
         // The child: our registers are the parent's at `sys_exofork`, our
@@ -277,6 +278,7 @@ pub fn sfork() -> Result<EnvId> {
     on_normal_stack()?;
     ensure_cow_handler()?;
     crate::vm::mmap::before_fork()?;
+    crate::vm::swap::before_fork()?;
     page_in_data();
     let stack = stack_bottom();
     // A page we hold copy-on-write (from an earlier fork) is not really

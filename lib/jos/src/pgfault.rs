@@ -369,6 +369,20 @@ pub fn any_area(pred: impl Fn(&Area) -> bool) -> bool {
     with_table(|t| t.regions.iter().flatten().any(pred))
 }
 
+/// The area satisfying `pred` that contains `addr`, or else the lowest
+/// one above it; None if there is none. Copies one area, not the list
+/// (for handlers on the one-page exception stack).
+pub fn next_area(addr: usize, pred: impl Fn(&Area) -> bool) -> Option<Area> {
+    with_table(|t| {
+        t.regions
+            .iter()
+            .flatten()
+            .filter(|a| a.end > addr && pred(a))
+            .min_by_key(|a| a.start)
+            .copied()
+    })
+}
+
 /// Returns a copy of the list of areas (empty slots are None), in
 /// registration order; `vm::maps` sorts and prints it.
 pub fn areas() -> [Option<Area>; MAX_REGIONS] {

@@ -588,3 +588,25 @@ fn rename_grows_the_directory() {
     let dir = fs.lookup(b"/d").unwrap();
     assert_eq!(fs.read_dir(dir, &mut pos), Ok(None));
 }
+
+#[test]
+fn file_block_for_write_allocates_and_grows() {
+    let mut d = disk(256);
+    let mut fs = Fs::format(RamDisk::new(&mut d), 256).unwrap();
+    let r = fs.create(b"/s", FTYPE_REG).unwrap();
+    let free = free_blocks(&mut fs);
+    let b = fs.file_block_for_write(r, 12).unwrap();
+    // The block, and the indirect block that points at it.
+    assert_eq!(free_blocks(&mut fs), free - 2);
+    assert_eq!(fs.stat(r).unwrap().size().unwrap(), 13 * BLKSIZE as u32);
+    // Asked again: the same block, nothing more allocated.
+    assert_eq!(fs.file_block_for_write(r, 12).unwrap(), b);
+    assert_eq!(free_blocks(&mut fs), free - 2);
+    // A lower block does not shrink the file.
+    fs.file_block_for_write(r, 0).unwrap();
+    assert_eq!(fs.stat(r).unwrap().size().unwrap(), 13 * BLKSIZE as u32);
+    let past = MAXFILESIZE / BLKSIZE as u32;
+    assert_eq!(fs.file_block_for_write(r, past), Err(Error::Inval));
+    fs.set_size(r, 0).unwrap();
+    assert_eq!(free_blocks(&mut fs), free);
+}

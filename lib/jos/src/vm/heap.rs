@@ -36,10 +36,9 @@
 //! before it is passed to a system call (anything written already has).
 //! Heap pages touched after `sfork` are private to the environment that
 //! touched them: the lazy heap is not shared memory.
-use super::zero;
+use super::{swap, zero};
 use crate::cell::EnvCell;
 use crate::pgfault::{Area, Fault, Kind, Prot, add_area, resize_region};
-use crate::syscall::sys_page_alloc;
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::USTACKTOP;
@@ -173,6 +172,7 @@ pub fn sbrk(n: isize) -> Result<usize> {
         // Shrinking: the pages wholly above the new break go.
         let old_top = round_up(old, PGSIZE).ok_or(Error::Inval)?;
         zero::unmap_range(top, old_top - top)?;
+        swap::forget_range(top, old_top);
     }
     with_heap(|h| h.brk = new);
     resize_region(id, start, top);
@@ -194,6 +194,12 @@ pub fn heap_fault(utf: &mut UTrapframe) -> Fault {
         return Fault::Declined;
     }
     let page = round_down(va, PGSIZE);
+    if swap::swapped_out(page) {
+        if let Err(e) = swap::page_in(page) {
+            panic!("heap: cannot page in va {va:08x}: {e}");
+        }
+        return Fault::Handled;
+    }
     let write = utf.utf_err & FEC_WR != 0;
     let fresh = match pte_of(page) {
         None => write,
@@ -205,8 +211,8 @@ pub fn heap_fault(utf: &mut UTrapframe) -> Fault {
     if !fresh && zero::map_zero(page, PGSIZE).is_ok() {
         return Fault::Handled;
     }
-    if let Err(e) = sys_page_alloc(0, page, PTE_RW) {
-        panic!("heap: no memory for the page at va {va:08x}: {e}");
+    if let Err(e) = swap::alloc(page, PTE_RW) {
+        panic!("heap: no memory for the page at va {va:08x} (out of memory and swap): {e}");
     }
     Fault::Handled
 }

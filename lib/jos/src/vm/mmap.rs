@@ -17,6 +17,7 @@
 //!
 //! A write to an area without PROT_WRITE, or any access to a PROT_NONE
 //! one, is declined: the library's report names the area.
+use super::swap;
 use crate::pgfault::{Area, Fault, Kind, Prot, add_area, any_area, areas, remove_region};
 use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use crate::uvpt::pte_of;
@@ -44,7 +45,7 @@ pub const MMAP_BASE: usize = 0x5000_0000;
 pub const MMAP_END: usize = 0x9000_0000;
 
 /// The names of our areas in the map (and in fault reports).
-const NAME_PRIVATE: &str = "mmap";
+pub(crate) const NAME_PRIVATE: &str = "mmap";
 const NAME_SHARED: &str = "mmap shared";
 
 /// Whether `a` is one of ours.
@@ -148,6 +149,7 @@ pub fn munmap(addr: usize, len: usize) -> Result<()> {
             sys_page_unmap(0, va)?;
         }
     }
+    swap::forget_range(a.start, a.end);
     remove_region(id);
     Ok(())
 }
@@ -170,17 +172,27 @@ pub fn anon_fault(utf: &mut UTrapframe) -> Fault {
         return Fault::Declined;
     }
     let page = round_down(va, PGSIZE);
+    if swap::swapped_out(page) {
+        return match swap::page_in(page) {
+            Ok(()) => Fault::Handled,
+            Err(e) => panic!("mmap: cannot page in va {va:08x}: {e}"),
+        };
+    }
     let ro = PteFlags::P | PteFlags::U;
-    let r = match (a.kind, write, a.prot.write) {
+    // When memory is short, the swap pager evicts pages and we try again.
+    let r = swap::retry(|| match (a.kind, write, a.prot.write) {
         (Kind::Shared, _, true) => sys_page_alloc(0, page, PTE_RW | PteFlags::SHARE),
         (Kind::Shared, _, false) => sys_page_alloc(0, page, ro | PteFlags::SHARE),
         (_, true, _) => sys_page_alloc(0, page, PTE_RW),
         (_, false, true) => sys_page_map(0, UZERO, 0, page, ro | PteFlags::COW),
         (_, false, false) => sys_page_map(0, UZERO, 0, page, ro),
-    };
+    });
     match r {
-        Ok(()) => Fault::Handled,
-        Err(e) => panic!("mmap: no page for va {va:08x}: {e}"),
+        Ok(()) => {
+            swap::touch(page);
+            Fault::Handled
+        }
+        Err(e) => panic!("mmap: no page for va {va:08x} (out of memory and swap): {e}"),
     }
 }
 

@@ -24,6 +24,7 @@ pub mod maps;
 pub mod mmap;
 pub mod null;
 pub mod stack;
+pub mod swap;
 pub mod watch;
 pub mod wss;
 pub mod zero;

@@ -33,7 +33,7 @@
 use super::null::NULL_GUARD_END;
 use crate::cell::EnvCell;
 use crate::pgfault::{Fault, FaultHandler, set_cow_handler};
-use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
+use crate::syscall::{sys_page_map, sys_page_unmap};
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UXSTACKTOP, UZERO};
@@ -104,8 +104,8 @@ pub fn install() -> Result<()> {
 pub fn zero_cow_fault(utf: &mut UTrapframe) -> Fault {
     let va = utf.utf_fault_va as usize;
     if utf.utf_err & FEC_WR != 0 && pte_of(va).is_some_and(is_zero_page) {
-        if let Err(e) = sys_page_alloc(0, round_down(va, PGSIZE), PTE_RW) {
-            panic!("writing the zero page at va {va:08x}: {e}");
+        if let Err(e) = super::swap::alloc(round_down(va, PGSIZE), PTE_RW) {
+            panic!("writing the zero page at va {va:08x} (out of memory and swap): {e}");
         }
         return Fault::Handled;
     }

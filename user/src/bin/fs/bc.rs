@@ -151,6 +151,38 @@ pub fn flush_block(va: usize) -> Result<()> {
     sys_page_map(0, va, 0, va, PTE_RW)
 }
 
+/// Drops block `blockno`'s cached copy, if any, dirty or not (for a
+/// block the cache must not hold: the swap space's, which it reads and
+/// writes itself).
+fn discard(blockno: u32) -> Result<()> {
+    let va = diskaddr(blockno);
+    if va_is_mapped(va) {
+        sys_page_unmap(0, va)?;
+    }
+    Ok(())
+}
+
+/// Reads block `blockno` from disk into `buf` (a page), past the cache,
+/// dropping any cached copy first. For the swap space's blocks only: no
+/// one else may use them through the cache. Err(Inval) if the disk fails.
+pub fn read_uncached(blockno: u32, buf: &mut [u8]) -> Result<()> {
+    discard(blockno)?;
+    Ide::new(DISK)
+        .read(blockno * SECTPERBLK, buf)
+        .map_err(|_| Error::Inval)
+}
+
+/// Writes `buf` (a page) to block `blockno` on disk, past the cache,
+/// dropping any cached copy (e.g. the zeros the block was allocated
+/// with, which a later flush would write over it). For the swap space's
+/// blocks only. Err(Inval) if the disk fails.
+pub fn write_uncached(blockno: u32, buf: &[u8]) -> Result<()> {
+    discard(blockno)?;
+    Ide::new(DISK)
+        .write(blockno * SECTPERBLK, buf)
+        .map_err(|_| Error::Inval)
+}
+
 /// Starts the cache (registers its fault handler) and checks it with
 /// JOS's check_bc: a block changed, flushed, dropped and read again comes
 /// back as written.

@@ -16,6 +16,7 @@ mod bc;
 mod ide;
 mod pager;
 mod serv;
+mod swap;
 mod test;
 
 use fsfmt::fs::Fs;
@@ -25,10 +26,24 @@ use jos::cprintf;
 
 jos::main!(umain);
 
+/// Pages of stack the server maps at start.
+const STACK_PAGES: usize = 16;
+
 fn umain(_args: &[&str]) {
     // A block on the stack takes more than the one page we start with.
     if let Err(e) = jos::vm::enable_default_guards() {
         panic!("fs: no stack growth: {e}");
+    }
+    // The stack the server will ever need, made now: once clients swap,
+    // memory may be short for good, and a server that cannot grow its
+    // stack in the middle of a request dies.
+    let top = abi::memlayout::USTACKTOP;
+    for va in (top - STACK_PAGES * abi::mmu::PGSIZE..top).step_by(abi::mmu::PGSIZE) {
+        if jos::uvpt::pte_of(va).is_none()
+            && let Err(e) = jos::syscall::sys_page_alloc(0, va, abi::mmu::PTE_RW)
+        {
+            panic!("fs: no stack: {e}");
+        }
     }
     start();
 }

@@ -7,6 +7,7 @@
 //! E_INVAL); one renamed while open stays open.
 use crate::bc::{self, CacheDisk};
 use crate::pager::{self, Pager};
+use crate::swap::Swap;
 use abi::env::{ENV_NOT_RUNNABLE, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::*;
@@ -41,6 +42,7 @@ pub struct Server {
     fs: Fs<CacheDisk>,
     open: jos::alloc::vec::Vec<OpenFile>,
     pager: Pager,
+    swap: Swap,
 }
 
 /// The Fd page of open-file slot `i`.
@@ -133,7 +135,12 @@ impl Server {
             Ok(p) => p,
             Err(e) => panic!("fs: no pager: {e}"),
         };
-        Server { fs, open, pager }
+        Server {
+            fs,
+            open,
+            pager,
+            swap: Swap::new(),
+        }
     }
 
     /// The pager's state.
@@ -202,9 +209,21 @@ impl Server {
         Ok((i, o.file.ok_or(Error::Inval)?))
     }
 
+    /// E_BAD_PATH if `path` names the swap directory or a swap file,
+    /// which no client may open, remove or replace (they hold other envs'
+    /// memory).
+    fn not_swap(&mut self, path: &[u8]) -> Result<()> {
+        match self.fs.lookup(path) {
+            Ok(r) if self.swap.is_swap_file(r) => Err(Error::BadPath),
+            _ => Ok(()),
+        }
+    }
+
     fn serve_open(&mut self, req: &FsreqOpen) -> Result<usize> {
         let path = req_path(&req.req_path)?;
         let omode = req.req_omode as u32;
+        // Checked before opening: O_TRUNC must not cut a swap file.
+        self.not_swap(path)?;
         let i = self.openfile_alloc()?;
         let file = self.fs.open(path, omode)?;
         let o = &mut self.open[i];
@@ -288,6 +307,7 @@ impl Server {
 
     fn serve_remove(&mut self, req: &FsreqPath) -> Result<i32> {
         let path = req_path(&req.req_path)?;
+        self.not_swap(path)?;
         let r = self.fs.lookup(path)?;
         self.fs.remove(path)?;
         self.forget_open(r);
@@ -297,6 +317,8 @@ impl Server {
     fn serve_rename(&mut self, req: &FsreqRename) -> Result<i32> {
         let from = req_path(&req.req_oldpath)?;
         let to = req_path(&req.req_newpath)?;
+        self.not_swap(from)?;
+        self.not_swap(to)?;
         let mv = self.fs.rename(from, to)?;
         if mv.from != mv.to {
             // Files open by the old slot follow the entry to its new one.
@@ -307,6 +329,25 @@ impl Server {
             self.pager.moved(mv.from, mv.to);
         }
         Ok(0)
+    }
+
+    /// Serves swap request `op` on `slot` (see swap.rs) and replies. The
+    /// sender's page is unmapped before the reply, so that the page a
+    /// client evicts is free when it runs again.
+    fn serve_swap(&mut self, whom: abi::env::EnvId, op: u32, slot: u32, perm: u32) {
+        let mut fresh = None;
+        let r = self
+            .swap
+            .serve(&mut self.fs, whom, op, slot, FSREQ, perm, &mut fresh);
+        for f in fresh.into_iter().flatten().flatten() {
+            self.forget_open(f);
+        }
+        let _ = sys_page_unmap(0, FSREQ);
+        let value = match r {
+            Ok(v) => v,
+            Err(e) => e.code() as u32,
+        };
+        reply(self, whom, value, abi::memlayout::UTOP, PteFlags::empty());
     }
 
     /// Serves requests for ever.
@@ -320,6 +361,11 @@ impl Server {
             // A page fault of a program we page (no request page).
             if Pager::is_fault(whom, req, perm) {
                 Pager::fault(self, whom, req);
+                continue;
+            }
+            // A swap request: its page is data, not a request.
+            if let Some((op, slot)) = swap_req_parts(req) {
+                self.serve_swap(whom, op, slot, perm);
                 continue;
             }
             // The reply is written into the same page: it must be ours to

@@ -1,0 +1,393 @@
+//! Swapping: virtual memory larger than physical memory, as library policy.
+//!
+//! Each environment pages its own anonymous memory (the lazy heap and
+//! private anonymous `mmap` areas) out to swap space kept by the file
+//! server, and back in when it is touched. Nothing happens until the
+//! kernel says memory is short: when `sys_page_alloc` (or a mapping that
+//! needs a page table) fails with `E_NO_MEM` in one of those areas' fault
+//! handlers, [`alloc`] evicts a few pages and tries again.
+//!
+//! - **Victims** are chosen with a clock over the swappable areas' present
+//!   pages, from where the hand stopped last time: a page whose accessed
+//!   (A) bit is set had a second chance and is passed over; a page with A
+//!   clear is evicted. The bits are read through UVPT, and the hand clears
+//!   them with `sys_vm_clear_ad` for each batch of pages it passes. Pages
+//!   that are not ours alone (the zero page, pages shared after a fork,
+//!   PTE_SHARE pages) are never evicted: that would free nothing.
+//! - **Dirty pages are written once.** Clearing A clears D too, so the
+//!   clock first copies a page's D bit into the swap map (a "soft dirty"
+//!   bit). A page evicted when clean and already on swap is just unmapped;
+//!   a dirty one, or one never written out, goes to its slot
+//!   (`FSREQ_SWAPOUT`, the page itself is the IPC page).
+//! - **The swap map** has one 32-bit entry per page of [0, MMAP_END) at
+//!   [`SWAPMAP`]: 0, or the page's swap slot + 1 and the soft dirty bit. Its
+//!   pages are made when first needed, from the frame of the page being
+//!   evicted (so eviction never needs a free page).
+//! - **Paging in**: the fault handler of a page whose entry names a slot
+//!   allocates a page there (evicting if needed) and has the server read
+//!   the slot into it (`FSREQ_SWAPIN`); the entry stays, the page clean.
+//! - **Slots are freed** when their pages are unmapped (`munmap`, a heap
+//!   that shrinks: [`forget_range`]) and at `exit` (all of them). The
+//!   server frees the slots of environments that are gone without saying
+//!   so (killed), so no slot outlives its owner.
+//! - **`fork`** first brings every page back and gives up all slots
+//!   ([`before_fork`]): slots belong to one environment, and a child
+//!   sharing its parent's would need reference counts on slots.
+//!
+//! The file server never swaps (its memory is the block cache, which
+//! gives up clean blocks on its own). Limits: sfork'd environments share
+//! one swap map without locking (do not swap with sfork); stack, data and
+//! copy-on-write copies are not swapped.
+use super::mmap::{MMAP_END, NAME_PRIVATE};
+use super::zero::is_zero_page;
+use crate::cell::EnvCell;
+use crate::pgfault::{Area, Kind, next_area};
+use crate::syscall::{sys_ipc_send, sys_page_alloc, sys_page_map, sys_page_unmap, sys_vm_clear_ad};
+use crate::uvpt::{page_refcount, pte_of, uvpd};
+use abi::error::{Error, Result, result_from_ret};
+use abi::fsipc::{
+    FDTABLE, FSREQ_SWAPFREE, FSREQ_SWAPIN, FSREQ_SWAPOUT, FSREQ_SWAPSTAT, SWAP_ALL, SWAP_NEW,
+    swap_req,
+};
+use abi::memlayout::UTOP;
+use abi::mmu::{PGSIZE, PTE_RW, PTSIZE, Pte, PteFlags, pdx, round_down};
+
+/// Where the swap map starts: entry i (4 bytes) is page i's.
+pub const SWAPMAP: usize = 0xCFC0_0000;
+/// The end of the swap map (it covers the pages of [0, MMAP_END)).
+pub const SWAPMAP_END: usize = SWAPMAP + MMAP_END / PGSIZE * 4;
+const _: () = assert!(SWAPMAP_END <= FDTABLE && SWAPMAP >= MMAP_END);
+
+/// An entry's slot field (slot + 1; 0: not on swap).
+const ENTRY_SLOT: u32 = 0x00FF_FFFF;
+/// An entry's soft dirty bit: written since the slot was last written.
+const ENTRY_DIRTY: u32 = 1 << 31;
+
+/// How many pages the clock passes in one batch (one `sys_vm_clear_ad`).
+const BATCH: usize = 32;
+/// How many pages one call of [`alloc`] evicts when memory is short.
+const EVICT: usize = 8;
+
+/// What this environment's swapping has done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwapStats {
+    /// Pages read back from swap.
+    pub pageins: u32,
+    /// Pages written to swap.
+    pub pageouts: u32,
+    /// Clean pages already on swap, evicted without writing.
+    pub drops: u32,
+    /// Pages on swap now (entries naming a slot).
+    pub on_swap: u32,
+}
+
+struct State {
+    /// The clock hand: the next page it looks at.
+    hand: usize,
+    stats: SwapStats,
+    /// Whether we ever asked the server for a slot.
+    used: bool,
+}
+
+static STATE: EnvCell<State> = EnvCell::new(State {
+    hand: 0,
+    stats: SwapStats {
+        pageins: 0,
+        pageouts: 0,
+        drops: 0,
+        on_swap: 0,
+    },
+    used: false,
+});
+
+/// This environment's swapping so far.
+pub fn stats() -> SwapStats {
+    STATE.with(|s| s.stats)
+}
+
+/// Whether `a` is memory we page: the heap and private anonymous mappings.
+fn swappable(a: &Area) -> bool {
+    a.kind == Kind::Heap || (a.kind == Kind::Anonymous && a.name == NAME_PRIVATE && a.prot.write)
+}
+
+/// The address of page `va`'s swap-map entry.
+fn entry_addr(va: usize) -> usize {
+    SWAPMAP + va / PGSIZE * 4
+}
+
+/// Page `va`'s swap-map entry (0 if its map page was never made).
+fn entry(va: usize) -> u32 {
+    let a = entry_addr(va);
+    if va >= MMAP_END || pte_of(a).is_none() {
+        return 0;
+    }
+    // SAFETY: the map page holding the entry is mapped (checked above) and
+    // the entry is aligned.
+    unsafe { core::ptr::read_volatile(a as *const u32) }
+}
+
+/// Sets page `va`'s entry; its map page must be mapped.
+fn set_entry(va: usize, v: u32) {
+    let a = entry_addr(va);
+    debug_assert!(pte_of(a).is_some());
+    // SAFETY: the map page is mapped writable (we made it) and the entry
+    // is aligned; nothing else refers to it.
+    unsafe { core::ptr::write_volatile(a as *mut u32, v) };
+}
+
+/// The slot an entry names.
+fn slot_of(e: u32) -> Option<u32> {
+    match e & ENTRY_SLOT {
+        0 => None,
+        s => Some(s - 1),
+    }
+}
+
+/// Sends swap request `req` on `slot` to the file server, with the page
+/// at `page` (if any) and `perm`, and waits for its reply. Returns the
+/// reply's value; its error, or E_BAD_ENV if there is no file server.
+fn swap_ipc(req: u32, slot: u32, page: Option<usize>, perm: PteFlags) -> Result<u32> {
+    let fs = crate::file::fsenv()?;
+    sys_ipc_send(fs, swap_req(req, slot), page.unwrap_or(UTOP), perm)?;
+    let m = crate::ipc_recv(None)?;
+    if m.from != fs {
+        return Err(Error::IpcNotRecv);
+    }
+    result_from_ret(m.value as i32).map(|v| v as u32)
+}
+
+/// Whether the page `pte` maps at `va` can be evicted: ours alone
+/// (freeing it frees memory), writable or copy-on-write, not shared.
+fn evictable(pte: Pte) -> bool {
+    let f = pte.flags();
+    !f.contains(PteFlags::SHARE)
+        && f.intersects(PteFlags::W | PteFlags::COW)
+        && !is_zero_page(pte)
+        && page_refcount(pte.addr()) == Some(1)
+}
+
+/// Evicts the page `pte` maps at `va`: writes it to its slot if it is
+/// dirty or not on swap yet, then unmaps it. Returns whether its frame was
+/// freed (false if it became a page of the swap map instead).
+fn page_out(va: usize, pte: Pte) -> Result<bool> {
+    let e = entry(va);
+    let dirty = pte.flags().contains(PteFlags::D) || e & ENTRY_DIRTY != 0;
+    let slot = match slot_of(e) {
+        Some(s) if !dirty => {
+            STATE.with(|s| s.stats.drops += 1);
+            s
+        }
+        old => {
+            STATE.with(|s| s.used = true);
+            let ro = PteFlags::P | PteFlags::U;
+            let s = swap_ipc(FSREQ_SWAPOUT, old.unwrap_or(SWAP_NEW), Some(va), ro)?;
+            STATE.with(|st| {
+                st.stats.pageouts += 1;
+                if old.is_none() {
+                    st.stats.on_swap += 1;
+                }
+            });
+            s
+        }
+    };
+    let map_page = round_down(entry_addr(va), PGSIZE);
+    let freed = if pte_of(map_page).is_some() {
+        sys_page_unmap(0, va)?;
+        true
+    } else {
+        // No map page here yet: the victim's frame becomes it.
+        sys_page_map(0, va, 0, map_page, PTE_RW)?;
+        sys_page_unmap(0, va)?;
+        // SAFETY: map_page is mapped writable, ours alone.
+        unsafe { core::ptr::write_bytes(map_page as *mut u8, 0, PGSIZE) };
+        false
+    };
+    set_entry(va, slot + 1);
+    Ok(freed)
+}
+
+/// Runs the clock until `want` pages were evicted or two full turns found
+/// no more. Returns how many were evicted (0: nothing could be).
+fn evict(want: usize) -> Result<usize> {
+    let mut evicted = 0;
+    let mut wraps = 0;
+    let mut hand = STATE.with(|s| s.hand);
+    while evicted < want {
+        let Some(a) = next_area(hand, swappable) else {
+            // Past the last area: back to the first, twice at most (the
+            // first turn may only clear accessed bits).
+            wraps += 1;
+            if wraps > 2 || hand == 0 {
+                break;
+            }
+            hand = 0;
+            continue;
+        };
+        let start = hand.max(a.start);
+        let end = (start + BATCH * PGSIZE).min(a.end);
+        hand = end;
+        // No page table here: nothing mapped in the rest of its 4 MiB.
+        if !uvpd(pdx(start)).is_present() {
+            hand = round_down(start, PTSIZE) + PTSIZE;
+            continue;
+        }
+        let mut accessed = false;
+        for va in (start..end).step_by(PGSIZE) {
+            let Some(pte) = pte_of(va) else { continue };
+            if !evictable(pte) {
+                continue;
+            }
+            if pte.flags().contains(PteFlags::A) {
+                accessed = true;
+                let e = entry(va);
+                if pte.flags().contains(PteFlags::D) && e != 0 {
+                    set_entry(va, e | ENTRY_DIRTY);
+                }
+            } else if evicted < want {
+                page_out(va, pte)?;
+                evicted += 1;
+            }
+        }
+        if accessed {
+            sys_vm_clear_ad(start, end - start)?;
+        }
+    }
+    STATE.with(|s| s.hand = hand);
+    Ok(evicted)
+}
+
+/// Runs `f` (which maps a page, e.g. `sys_page_alloc`) until it does not
+/// fail with E_NO_MEM, evicting pages in between. Returns f's result, or
+/// Err(NoMem) when nothing is left to evict (out of memory and swap).
+pub fn retry(mut f: impl FnMut() -> Result<()>) -> Result<()> {
+    loop {
+        match f() {
+            Err(Error::NoMem) => {
+                if evict(EVICT)? == 0 {
+                    return Err(Error::NoMem);
+                }
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Maps a fresh zeroed page at `va` with `perm`, evicting pages to make
+/// room when memory is short (see [`retry`]).
+pub fn alloc(va: usize, perm: PteFlags) -> Result<()> {
+    retry(|| sys_page_alloc(0, va, perm))?;
+    touch(va);
+    Ok(())
+}
+
+/// Reads the page at `va`, which sets its accessed bit: a page just made
+/// for a fault must not be the clock's next victim before the faulting
+/// instruction has even used it (two pages one instruction needs would
+/// evict each other for ever). The page must be mapped, readable.
+pub fn touch(va: usize) {
+    // SAFETY: the page at va was just mapped, readable.
+    unsafe { core::ptr::read_volatile(round_down(va, PGSIZE) as *const u8) };
+}
+
+/// Whether the page at `va` is on swap and not mapped: a fault there is
+/// [`page_in`]'s.
+pub fn swapped_out(va: usize) -> bool {
+    pte_of(va).is_none() && slot_of(entry(va)).is_some()
+}
+
+/// Reads page `va` back from swap into a fresh page (writable), evicting
+/// others if memory is short. Err(NoMem) if no page can be had, the
+/// server's error if the read fails; Err(Inval) if `va` is not on swap.
+pub fn page_in(va: usize) -> Result<()> {
+    let va = round_down(va, PGSIZE);
+    let slot = slot_of(entry(va)).ok_or(Error::Inval)?;
+    alloc(va, PTE_RW)?;
+    if let Err(e) = swap_ipc(FSREQ_SWAPIN, slot, Some(va), PTE_RW) {
+        let _ = sys_page_unmap(0, va);
+        return Err(e);
+    }
+    // On swap and clean: evicted again unwritten unless written first.
+    set_entry(va, slot + 1);
+    STATE.with(|s| s.stats.pageins += 1);
+    touch(va);
+    Ok(())
+}
+
+/// Frees the swap slots of the pages in [start, end) (they are being
+/// unmapped) and clears their entries. Errors from the server are ignored
+/// (the server frees an env's slots when it is gone anyway).
+pub fn forget_range(start: usize, end: usize) {
+    let end = end.min(MMAP_END);
+    let mut va = round_down(start, PGSIZE);
+    while va < end {
+        let map_page = round_down(entry_addr(va), PGSIZE);
+        if pte_of(map_page).is_none() {
+            // A whole map page of entries (1024 pages) never made.
+            va = (va / (PGSIZE * 1024) + 1) * PGSIZE * 1024;
+            continue;
+        }
+        if let Some(slot) = slot_of(entry(va)) {
+            let _ = swap_ipc(FSREQ_SWAPFREE, slot, None, PteFlags::empty());
+            set_entry(va, 0);
+            STATE.with(|s| s.stats.on_swap = s.stats.on_swap.saturating_sub(1));
+        }
+        va += PGSIZE;
+    }
+}
+
+/// Frees every slot we have (at exit). Does nothing if we never swapped.
+pub fn release() {
+    if STATE.with(|s| core::mem::replace(&mut s.used, false)) {
+        let _ = swap_ipc(FSREQ_SWAPFREE, SWAP_ALL, None, PteFlags::empty());
+        STATE.with(|s| s.stats.on_swap = 0);
+    }
+}
+
+/// Before `fork`: reads every page on swap back in (without evicting:
+/// the child must get all of them), frees all our slots and unmaps the
+/// swap map, so the child starts with none. Err(NoMem) if the pages do
+/// not fit in memory (fork fails then; nothing is lost).
+pub fn before_fork() -> Result<()> {
+    if STATE.with(|s| s.stats.on_swap) == 0 && !STATE.with(|s| s.used) {
+        return Ok(());
+    }
+    let mut va = 0;
+    while let Some(a) = next_area(va, swappable) {
+        for p in (a.start.max(va)..a.end).step_by(PGSIZE) {
+            if swapped_out(p) {
+                let slot = slot_of(entry(p)).ok_or(Error::Inval)?;
+                sys_page_alloc(0, p, PTE_RW)?;
+                if let Err(e) = swap_ipc(FSREQ_SWAPIN, slot, Some(p), PTE_RW) {
+                    let _ = sys_page_unmap(0, p);
+                    return Err(e);
+                }
+                // Written since the slot was: nothing on swap holds it now.
+                set_entry(p, 0);
+                STATE.with(|s| {
+                    s.stats.pageins += 1;
+                    s.stats.on_swap = s.stats.on_swap.saturating_sub(1);
+                });
+            }
+        }
+        va = a.end;
+    }
+    release();
+    for m in (SWAPMAP..SWAPMAP_END).step_by(PGSIZE) {
+        if pte_of(m).is_some() {
+            sys_page_unmap(0, m)?;
+        }
+    }
+    Ok(())
+}
+
+/// How many swap slots are in use in the whole system (the server frees
+/// those of environments that are gone first); with `total`, how many
+/// there are. Errors from the server (E_BAD_ENV with no file server).
+pub fn slots_in_use(total: bool) -> Result<u32> {
+    swap_ipc(
+        FSREQ_SWAPSTAT,
+        if total { SWAP_ALL } else { 0 },
+        None,
+        PteFlags::empty(),
+    )
+}
