@@ -135,8 +135,13 @@ pub struct Area {
     pub name: &'static str,
     pub prot: Prot,
     pub kind: Kind,
-    /// Offset in the file, for [`Kind::File`]; 0 otherwise.
+    /// Offset in the file, for a file mapping; 0 otherwise.
     pub offset: usize,
+    /// For a file mapping (`vm::mmap`): the descriptor the mapping holds
+    /// its file by (a `dup` of the caller's, closed when the last area
+    /// using it goes); None otherwise. A byte: the table is copied on
+    /// the exception stack.
+    pub fd: Option<u8>,
     pub handler: Option<FaultHandler>,
 }
 
@@ -157,6 +162,7 @@ impl Area {
             prot,
             kind,
             offset: 0,
+            fd: None,
             handler,
         }
     }
@@ -363,6 +369,12 @@ pub fn add_area(area: Area) -> Result<usize> {
     .ok_or(Error::NoMem)
 }
 
+/// Returns the first area that satisfies `pred`, without copying the
+/// list (a fault handler's exception stack is one page).
+pub fn find_area(pred: impl Fn(&Area) -> bool) -> Option<Area> {
+    with_table(|t| t.regions.iter().flatten().find(|a| pred(a)).copied())
+}
+
 /// Whether some area satisfies `pred` (without copying the list: callers
 /// on a one-page stack, like `fork`, cannot afford the copy).
 pub fn any_area(pred: impl Fn(&Area) -> bool) -> bool {
@@ -370,9 +382,18 @@ pub fn any_area(pred: impl Fn(&Area) -> bool) -> bool {
 }
 
 /// Returns a copy of the list of areas (empty slots are None), in
-/// registration order; `vm::maps` sorts and prints it.
+/// registration order; `vm::maps` sorts and prints it. (Only the list is
+/// copied, not the whole table: stacks are a page.)
 pub fn areas() -> [Option<Area>; MAX_REGIONS] {
-    TABLE.get().regions
+    with_table(|t| t.regions)
+}
+
+/// Runs `f` on the list of areas itself (empty slots are None), to change
+/// several at once (split one, remove others) with no fault handler
+/// seeing the list half-changed; returns what `f` returns. `f` must not
+/// touch memory that may fault into a handler that reads the list.
+pub fn update_areas<R>(f: impl FnOnce(&mut [Option<Area>; MAX_REGIONS]) -> R) -> R {
+    with_table(|t| f(&mut t.regions))
 }
 
 /// Replaces the handler of region `id` (from add_region), keeping its
