@@ -49,7 +49,7 @@ use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::fsipc::{DEV_FILE, FSMAP_SHARED, FSMAP_WRITE, MAXFD, O_ACCMODE, O_RDONLY, O_WRONLY};
 use abi::memlayout::UZERO;
-use abi::mmu::{FEC_PR, FEC_WR, PGSIZE, PTE_RW, PteFlags, round_down};
+use abi::mmu::{FEC_PR, FEC_WR, PGSIZE, PTE_RW, PteFlags, round_down, split_range};
 use abi::trap::UTrapframe;
 
 /// Pages may be read.
@@ -338,15 +338,13 @@ fn piece(a: &Area, start: usize, end: usize) -> Area {
 /// before (in the first slots of the array).
 fn carve(lo: usize, hi: usize, cut: Cut) -> Result<[Option<Area>; MAX_REGIONS]> {
     update_areas(|t| {
-        let inside = |a: &Area| is_ours(a) && a.start < hi && lo < a.end;
+        let split = |a: &Area| split_range(a.start, a.end, lo, hi);
         let mut todo = [false; MAX_REGIONS];
         let mut need = 0;
         for (i, slot) in t.iter().enumerate() {
-            if let Some(a) = slot.filter(inside) {
+            if let Some(a) = slot.filter(|a| is_ours(a) && split(a).inside.is_some()) {
                 todo[i] = true;
-                let kept = (a.start < lo) as usize
-                    + (hi < a.end) as usize
-                    + matches!(cut, Cut::Protect(_)) as usize;
+                let kept = split(&a).outside_pieces() + matches!(cut, Cut::Protect(_)) as usize;
                 // The slot itself takes one piece.
                 need += kept.saturating_sub(1);
             }
@@ -358,12 +356,16 @@ fn carve(lo: usize, hi: usize, cut: Cut) -> Result<[Option<Area>; MAX_REGIONS]> 
         let mut n = 0;
         for i in (0..MAX_REGIONS).filter(|&i| todo[i]) {
             let Some(a) = t[i].take() else { continue };
-            let mid = piece(&a, a.start.max(lo), a.end.min(hi));
+            let s = split(&a);
+            let Some((in_lo, in_hi)) = s.inside else {
+                continue;
+            };
+            let mid = piece(&a, in_lo, in_hi);
             out[n] = Some(mid);
             n += 1;
             let pieces = [
-                (a.start < lo).then(|| piece(&a, a.start, lo)),
-                (hi < a.end).then(|| piece(&a, hi, a.end)),
+                s.before.map(|(b, e)| piece(&a, b, e)),
+                s.after.map(|(b, e)| piece(&a, b, e)),
                 match cut {
                     Cut::Protect(prot) => Some(Area { prot, ..mid }),
                     Cut::Remove => None,
@@ -427,10 +429,11 @@ pub fn munmap(addr: usize, len: usize) -> Result<()> {
     Ok(())
 }
 
-/// msync's flags (Linux's values): write back and return at once, drop
-/// cached copies, write back and wait.
+/// msync flag (Linux's value): write back, returning at once (ours waits).
 pub const MS_ASYNC: u32 = 1;
+/// msync flag: drop cached copies (nothing to do: shared pages are the cache's).
 pub const MS_INVALIDATE: u32 = 2;
+/// msync flag: write back and wait.
 pub const MS_SYNC: u32 = 4;
 
 /// Writes the MAP_SHARED file pages of [addr, addr + len) to disk: asks
