@@ -256,14 +256,11 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
     let utf = unsafe { &mut *utf };
     let va = utf.utf_fault_va as usize;
     // A copy, read without writing the table (no copy-on-write copy of its
-    // page in a fork child, and handlers may change the table).
-    let Table {
-        regions,
-        cow,
-        debug,
-        fallback,
-        ..
-    } = TABLE.get();
+    // page in a fork child, and handlers may change the table); one copy,
+    // used in place: the exception stack is one page, and a fault in a
+    // handler nests a second dispatch on it.
+    let t = TABLE.get();
+    let (regions, cow, debug, fallback) = (&t.regions, t.cow, t.debug, t.fallback);
 
     if utf.utf_err & FEC_DEBUG != 0 {
         if let Some(h) = debug
