@@ -212,6 +212,32 @@ pub const fn swap_req_parts(value: u32) -> Option<(u32, u32)> {
     }
 }
 
+/// Request FSREQ_MAP: the file server's cached page holding a page of an
+/// open file, for a memory mapping of it (`jos::vm::mmap`): `FsreqMap` in,
+/// the block-cache page itself out, mapped at the page the client's
+/// `ipc_recv` names (its faulting page). MAP_SHARED pages go out with
+/// PTE_SHARE (writable with FSMAP_WRITE), private ones read-only.
+/// Requests 11 to 15 are memory mappings'.
+pub const FSREQ_MAP: u32 = 11;
+
+/// FSREQ_MAP flag: a MAP_SHARED mapping (the server keeps the block coherent
+/// with `read`/`write` and writes it back on flush and sync).
+pub const FSMAP_SHARED: u32 = 1;
+/// FSREQ_MAP flag: the client may store (MAP_SHARED only; the file must be
+/// open for writing).
+pub const FSMAP_WRITE: u32 = 2;
+
+/// FSREQ_MAP's request.
+#[repr(C)]
+pub struct FsreqMap {
+    /// The file (its server id), open for reading.
+    pub req_fileid: i32,
+    /// The file offset of the page wanted (a multiple of the page size).
+    pub req_offset: u32,
+    /// FSMAP_* bits.
+    pub req_flags: u32,
+}
+
 /// A device's id in `Fd::fd_dev_id`: files (through the file server).
 pub const DEV_FILE: i32 = b'f' as i32;
 /// A device's id in `Fd::fd_dev_id`: the console.

@@ -91,6 +91,61 @@ pub const fn round_up(a: usize, n: usize) -> Option<usize> {
     }
 }
 
+/// The parts of the range [start, end) that lie before, inside and after
+/// the range [lo, hi) (each a `(start, end)` pair, None when empty): how
+/// `munmap` and `mprotect` cut a mapping.
+///
+/// ```text
+///   start        lo              hi         end
+///     |  before   |    inside     |  after   |
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeSplit {
+    /// [start, lo), if not empty.
+    pub before: Option<(usize, usize)>,
+    /// The overlap of the two ranges, if not empty.
+    pub inside: Option<(usize, usize)>,
+    /// [hi, end), if not empty.
+    pub after: Option<(usize, usize)>,
+}
+
+impl RangeSplit {
+    /// How many pieces of [start, end) are left once `inside` is cut out
+    /// (0, 1 or 2).
+    pub fn outside_pieces(&self) -> usize {
+        self.before.is_some() as usize + self.after.is_some() as usize
+    }
+}
+
+/// Cuts [start, end) at `lo` and `hi` (see [`RangeSplit`]). An empty
+/// range, or one that misses [lo, hi), is all `before` or `after` (or
+/// nothing), with `inside` None. Cannot fail.
+pub fn split_range(start: usize, end: usize, lo: usize, hi: usize) -> RangeSplit {
+    let part = |a: usize, b: usize| (a < b).then_some((a, b));
+    let (in_lo, in_hi) = (start.max(lo), end.min(hi));
+    if in_lo >= in_hi {
+        let whole = part(start, end);
+        return if end <= lo {
+            RangeSplit {
+                before: whole,
+                inside: None,
+                after: None,
+            }
+        } else {
+            RangeSplit {
+                before: None,
+                inside: None,
+                after: whole,
+            }
+        };
+    }
+    RangeSplit {
+        before: part(start, in_lo),
+        inside: Some((in_lo, in_hi)),
+        after: part(in_hi, end),
+    }
+}
+
 bitflags::bitflags! {
     /// The flag bits (low 12 bits) of a page-table or page-directory entry.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -247,6 +302,46 @@ pub const fn uvpd_pde_addr(va: usize) -> usize {
 mod tests {
     use super::*;
     use crate::memlayout::*;
+
+    #[test]
+    fn split_range_cuts() {
+        let p = PGSIZE;
+        // The middle page of three: a piece on each side.
+        let s = split_range(0, 3 * p, p, 2 * p);
+        assert_eq!(s.before, Some((0, p)));
+        assert_eq!(s.inside, Some((p, 2 * p)));
+        assert_eq!(s.after, Some((2 * p, 3 * p)));
+        assert_eq!(s.outside_pieces(), 2);
+        // A cut covering the whole range, and more: nothing outside.
+        let s = split_range(p, 2 * p, 0, 4 * p);
+        assert_eq!(
+            (s.before, s.inside, s.after),
+            (None, Some((p, 2 * p)), None)
+        );
+        assert_eq!(s.outside_pieces(), 0);
+        // Either end.
+        assert_eq!(split_range(0, 3 * p, 0, p).before, None);
+        assert_eq!(split_range(0, 3 * p, 0, p).after, Some((p, 3 * p)));
+        assert_eq!(split_range(0, 3 * p, 2 * p, 9 * p).before, Some((0, 2 * p)));
+        assert_eq!(split_range(0, 3 * p, 2 * p, 9 * p).after, None);
+        // Missing it, on either side, or touching it: not inside at all.
+        let below = split_range(0, p, p, 2 * p);
+        assert_eq!(
+            (below.before, below.inside, below.after),
+            (Some((0, p)), None, None)
+        );
+        let above = split_range(3 * p, 4 * p, p, 3 * p);
+        assert_eq!(
+            (above.before, above.inside, above.after),
+            (None, None, Some((3 * p, 4 * p)))
+        );
+        // An empty cut inside: nothing inside, the range is one piece.
+        let empty = split_range(0, 3 * p, p, p);
+        assert_eq!(empty.inside, None);
+        // Near the top of the address space: no overflow.
+        let top = split_range(usize::MAX - 2 * p, usize::MAX, usize::MAX - p, usize::MAX);
+        assert_eq!(top.inside, Some((usize::MAX - p, usize::MAX)));
+    }
 
     #[test]
     fn split_and_rebuild_addresses() {

@@ -88,9 +88,14 @@ fn devcons_read(_fd: &Fd, buf: &mut [u8]) -> Result<usize> {
 /// Prints all of `buf`; returns its length.
 fn devcons_write(_fd: &Fd, buf: &[u8]) -> Result<usize> {
     // In pieces, so that one huge write does not hold the console (and
-    // the kernel) for long.
-    for piece in buf.chunks(256) {
-        sys_cputs(piece);
+    // the kernel) for long; each copied first, as JOS's devcons_write
+    // does: the copy touches `buf` in user mode, so a page of it not
+    // present yet (a file mapping's, a lazy heap's) is faulted in by its
+    // handler, where the kernel's check of sys_cputs's buffer would end us.
+    let mut copy = [0u8; 128];
+    for piece in buf.chunks(copy.len()) {
+        copy[..piece.len()].copy_from_slice(piece);
+        sys_cputs(&copy[..piece.len()]);
     }
     Ok(buf.len())
 }

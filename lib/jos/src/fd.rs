@@ -12,6 +12,7 @@
 //!   FDTABLE   0xD0000000   Fd page of fd 0, 1, ... 31       (one page each)
 //!   FILEDATA  0xD0020000   data page of fd 0, 1, ... 31     (if the device has one)
 //!   FSIPCBUF  0xD0040000   the file-server request page     (file.rs; mapped when used)
+//!             0xD0041000   the fault path's request page    (file.rs FSIPCBUF_FAULT: file mappings)
 //! ```
 //!
 //! Both are mapped PTE_SHARE, so `fork` (and `spawn`) give a child the same

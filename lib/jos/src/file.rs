@@ -21,13 +21,28 @@ use core::sync::atomic::{AtomicI32, Ordering};
 /// descriptors).
 pub const FSIPCBUF: usize = FILEDATA + MAXFD * PGSIZE;
 
+/// The request page of the page-fault path (a file mapping's handler asks
+/// for its page with FSREQ_MAP there): a fault can come while FSIPCBUF
+/// holds a request half written (`write(fd, mapped, n)` copies from the
+/// mapping into FSIPCBUF), so the handler never uses FSIPCBUF.
+pub const FSIPCBUF_FAULT: usize = FSIPCBUF + PGSIZE;
+
+/// Maps request page `buf` if it is not mapped writable yet: a fresh page
+/// also replaces a copy-on-write one (after fork), since its old bytes do
+/// not matter; copying it through a COW fault would nest a second fault
+/// in the fault path, and the exception stack is one page. E_NO_MEM if out
+/// of memory.
+fn request_page_map(buf: usize) -> Result<()> {
+    if !pte_of(buf).is_some_and(|p| p.flags().contains(PteFlags::W)) {
+        sys_page_alloc(0, buf, PTE_RW)?;
+    }
+    Ok(())
+}
+
 /// Maps the request page if it is not mapped yet. E_NO_MEM if out of
 /// memory.
 fn fsipcbuf_map() -> Result<()> {
-    if pte_of(FSIPCBUF).is_none() {
-        sys_page_alloc(0, FSIPCBUF, PTE_RW)?;
-    }
-    Ok(())
+    request_page_map(FSIPCBUF)
 }
 
 /// The request page's address.
@@ -79,10 +94,16 @@ pub fn fsenv() -> Result<EnvId> {
 /// and waits for the reply; a page in the reply goes at `dstva` (if
 /// given). Returns the reply's value, or its error.
 pub fn fsipc(req: u32, dstva: Option<usize>) -> Result<u32> {
+    fsipc_via(FSIPCBUF, req, dstva)
+}
+
+/// [`fsipc`] with the request in page `buf` (FSIPCBUF, or FSIPCBUF_FAULT
+/// for the fault path), mapped first if it is not.
+fn fsipc_via(buf: usize, req: u32, dstva: Option<usize>) -> Result<u32> {
     let fs = fsenv()?;
-    fsipcbuf_map()?;
+    request_page_map(buf)?;
     let perm = PteFlags::P | PteFlags::U | PteFlags::W;
-    crate::syscall::sys_ipc_send(fs, req, fsipcbuf(), perm)?;
+    crate::syscall::sys_ipc_send(fs, req, buf, perm)?;
     let m = crate::ipc_recv(dstva)?;
     let v = m.value as i32;
     if v < 0 {
@@ -161,6 +182,12 @@ pub fn devfile_stat(fd: &Fd) -> Result<Stat> {
 /// blocks back). The caller unmaps the Fd page; the server sees the file
 /// closed once no env maps that page any more.
 pub fn devfile_close(fd: &Fd) -> Result<()> {
+    devfile_flush(fd)
+}
+
+/// FSREQ_FLUSH of the file behind `fd`: its blocks (and every block
+/// clients map writable) go to disk.
+fn devfile_flush(fd: &Fd) -> Result<()> {
     fsipcbuf_map()?;
     // SAFETY: the request page is ours until the reply.
     unsafe { fsipcbuf_as::<FsreqFileid>() }.req_fileid = fd.fd_file_id;
@@ -188,6 +215,39 @@ pub fn remove(path: &str) -> Result<()> {
     req.req_path = [0; MAXPATHLEN];
     req.req_path[..path.len()].copy_from_slice(path.as_bytes());
     fsipc(FSREQ_REMOVE, None).map(|_| ())
+}
+
+/// Asks the file server for page `offset` (page-aligned) of the file open
+/// as `fd`, for a memory mapping, and has it mapped at `va` (FSREQ_MAP,
+/// through the fault path's own request page): `flags` are FSMAP_*
+/// bits. Returns Ok once the page is mapped there; the server's error
+/// otherwise (E_EOF for a page wholly past the end of the file, E_INVAL
+/// for a closed or forgotten file or a mode that does not allow it),
+/// E_NO_MEM if no request page can be had.
+pub fn map_page(fd: &Fd, offset: usize, flags: u32, va: usize) -> Result<()> {
+    request_page_map(FSIPCBUF_FAULT)?;
+    // SAFETY: FSIPCBUF_FAULT is mapped writable (just above) and
+    // page-aligned, and used by this function alone, which does not nest.
+    let req = unsafe { &mut *(FSIPCBUF_FAULT as *mut FsreqMap) };
+    req.req_fileid = fd.fd_file_id;
+    req.req_offset = offset as u32;
+    req.req_flags = flags;
+    fsipc_via(FSIPCBUF_FAULT, FSREQ_MAP, Some(va))?;
+    if pte_of(va).is_none() {
+        return Err(Error::Unspecified);
+    }
+    Ok(())
+}
+
+/// Asks the server to write the file behind `fd` back to disk (FSREQ_FLUSH:
+/// with the file mapped MAP_SHARED, the pages clients store into too).
+/// E_INVAL if `fd` is not an open file.
+pub fn fsync(fd: usize) -> Result<()> {
+    let fd = crate::fd::fd_lookup(fd)?;
+    if fd.fd_dev_id != DEV_FILE {
+        return Err(Error::Inval);
+    }
+    devfile_flush(fd)
 }
 
 /// Asks the server to write every dirty block back to disk.

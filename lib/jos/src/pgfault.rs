@@ -135,8 +135,13 @@ pub struct Area {
     pub name: &'static str,
     pub prot: Prot,
     pub kind: Kind,
-    /// Offset in the file, for [`Kind::File`]; 0 otherwise.
+    /// Offset in the file, for a file mapping; 0 otherwise.
     pub offset: usize,
+    /// For a file mapping (`vm::mmap`): the descriptor the mapping holds
+    /// its file by (a `dup` of the caller's, closed when the last area
+    /// using it goes); None otherwise. A byte: the table is copied on
+    /// the exception stack.
+    pub fd: Option<u8>,
     pub handler: Option<FaultHandler>,
 }
 
@@ -157,6 +162,7 @@ impl Area {
             prot,
             kind,
             offset: 0,
+            fd: None,
             handler,
         }
     }
@@ -250,14 +256,11 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
     let utf = unsafe { &mut *utf };
     let va = utf.utf_fault_va as usize;
     // A copy, read without writing the table (no copy-on-write copy of its
-    // page in a fork child, and handlers may change the table).
-    let Table {
-        regions,
-        cow,
-        debug,
-        fallback,
-        ..
-    } = TABLE.get();
+    // page in a fork child, and handlers may change the table); one copy,
+    // used in place: the exception stack is one page, and a fault in a
+    // handler nests a second dispatch on it.
+    let t = TABLE.get();
+    let (regions, cow, debug, fallback) = (&t.regions, t.cow, t.debug, t.fallback);
 
     if utf.utf_err & FEC_DEBUG != 0 {
         if let Some(h) = debug
@@ -363,6 +366,12 @@ pub fn add_area(area: Area) -> Result<usize> {
     .ok_or(Error::NoMem)
 }
 
+/// Returns the first area that satisfies `pred`, without copying the
+/// list (a fault handler's exception stack is one page).
+pub fn find_area(pred: impl Fn(&Area) -> bool) -> Option<Area> {
+    with_table(|t| t.regions.iter().flatten().find(|a| pred(a)).copied())
+}
+
 /// Whether some area satisfies `pred` (without copying the list: callers
 /// on a one-page stack, like `fork`, cannot afford the copy).
 pub fn any_area(pred: impl Fn(&Area) -> bool) -> bool {
@@ -384,9 +393,18 @@ pub fn next_area(addr: usize, pred: impl Fn(&Area) -> bool) -> Option<Area> {
 }
 
 /// Returns a copy of the list of areas (empty slots are None), in
-/// registration order; `vm::maps` sorts and prints it.
+/// registration order; `vm::maps` sorts and prints it. (Only the list is
+/// copied, not the whole table: stacks are a page.)
 pub fn areas() -> [Option<Area>; MAX_REGIONS] {
-    TABLE.get().regions
+    with_table(|t| t.regions)
+}
+
+/// Runs `f` on the list of areas itself (empty slots are None), to change
+/// several at once (split one, remove others) with no fault handler
+/// seeing the list half-changed; returns what `f` returns. `f` must not
+/// touch memory that may fault into a handler that reads the list.
+pub fn update_areas<R>(f: impl FnOnce(&mut [Option<Area>; MAX_REGIONS]) -> R) -> R {
+    with_table(|t| f(&mut t.regions))
 }
 
 /// Replaces the handler of region `id` (from add_region), keeping its

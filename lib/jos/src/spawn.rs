@@ -232,9 +232,11 @@ fn init_stack(child: EnvId, argv: &[&str]) -> Result<usize> {
 fn copy_shared_pages(child: EnvId) -> Result<()> {
     crate::fork::for_each_user_page(|va, pte| {
         let f = pte.flags();
-        // (Shared anonymous mappings are this program's memory, not
-        // descriptors: a spawned program does not inherit them.)
-        let mmapped = (crate::vm::mmap::MMAP_BASE..crate::vm::mmap::MMAP_END).contains(&va);
+        // (Shared mappings are this program's memory, not descriptors: a
+        // spawned program inherits neither their pages nor the descriptors
+        // file mappings hold their files by.)
+        let mmapped = (crate::vm::mmap::MMAP_BASE..crate::vm::mmap::MMAP_END).contains(&va)
+            || crate::vm::mmap::is_held_fd_page(va);
         if f.contains(PteFlags::SHARE) && !mmapped {
             sys_page_map(0, va, child, va, f & PteFlags::SYSCALL)?;
         }

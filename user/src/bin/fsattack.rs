@@ -27,6 +27,98 @@ fn expect(what: &str, r: Result<u32, Error>, want: Error, failures: &mut u32) {
     }
 }
 
+/// Where FSREQ_MAP's page goes.
+const MAPPED: usize = 0x0b00_0000;
+
+/// FSREQ_MAP of page `offset` of file `id` with FSMAP_* `flags`: the
+/// reply's page goes at MAPPED. Returns the permissions it came with.
+fn map_req(id: i32, offset: u32, flags: u32) -> Result<PteFlags, Error> {
+    // SAFETY: the request page is ours until the reply.
+    let req = unsafe { fsipcbuf_as::<FsreqMap>() };
+    req.req_fileid = id;
+    req.req_offset = offset;
+    req.req_flags = flags;
+    fsipc(FSREQ_MAP, Some(MAPPED))?;
+    let pte = jos::uvpt::pte_of(MAPPED).ok_or(Error::Unspecified)?;
+    let _ = sys_page_unmap(0, MAPPED);
+    Ok(pte.flags())
+}
+
+/// The server's id of the file open as descriptor `n`.
+fn fileid(n: usize) -> i32 {
+    // SAFETY: descriptor n is open: its page is mapped.
+    unsafe { (*((FDTABLE + n * PGSIZE) as *const Fd)).fd_file_id }
+}
+
+/// Hostile FSREQ_MAPs: write mappings of a read-only file, private write
+/// mappings, unknown flags, unaligned offsets and ones past the end of
+/// the file or MAXFILESIZE, a directory, a write-only file; the honest
+/// ones come back with the right permissions.
+fn map_attacks(failures: &mut u32) {
+    let n = open("/newmotd", O_RDONLY).expect("open /newmotd");
+    let id = fileid(n);
+    let (sh, wr) = (FSMAP_SHARED, FSMAP_WRITE);
+    let huge = (10 + 1024) * PGSIZE as u32; // MAXFILESIZE
+    for (what, offset, flags, want) in [
+        (
+            "a shared write mapping of a read-only file",
+            0,
+            sh | wr,
+            Error::Inval,
+        ),
+        ("a private write mapping", 0, wr, Error::Inval),
+        ("unknown map flags", 0, 0x80, Error::Inval),
+        ("an unaligned offset", 1, 0, Error::Inval),
+        ("an offset at MAXFILESIZE", huge, sh, Error::Inval),
+        ("an offset near 4 GiB", 0xFFFF_F000, 0, Error::Inval),
+        (
+            "a page past the end of the file",
+            PGSIZE as u32,
+            sh,
+            Error::Eof,
+        ),
+    ] {
+        expect(what, map_req(id, offset, flags).map(|_| 0), want, failures);
+    }
+    let ro = PteFlags::P | PteFlags::U;
+    let honest = [
+        ("a private mapping", 0, ro),
+        ("a shared read-only mapping", sh, ro | PteFlags::SHARE),
+    ];
+    for (what, flags, want) in honest {
+        let got = map_req(id, 0, flags).map(|f| f & (ro | PteFlags::W | PteFlags::SHARE));
+        if got != Ok(want) {
+            cprintf!("fsattack: {}: {:?} FAILED\n", what, got);
+            *failures += 1;
+        }
+    }
+    close(n).expect("close");
+    expect(
+        "a closed file's map",
+        map_req(id, 0, 0).map(|_| 0),
+        Error::Inval,
+        failures,
+    );
+    let d = open("/", O_RDONLY).expect("open /");
+    expect(
+        "a directory's map",
+        map_req(fileid(d), 0, 0).map(|_| 0),
+        Error::Inval,
+        failures,
+    );
+    close(d).expect("close");
+    let w = open("/fsattack-m", O_WRONLY | O_CREAT).expect("create");
+    let _ = write(w, b"x");
+    expect(
+        "a write-only file's map",
+        map_req(fileid(w), 0, sh).map(|_| 0),
+        Error::Inval,
+        failures,
+    );
+    close(w).expect("close");
+    let _ = jos::file::remove("/fsattack-m");
+}
+
 /// A request with file id `id` and type `req` (the rest of the page as it is).
 fn with_fileid(req: u32, id: i32) -> Result<u32, Error> {
     // SAFETY: the request page is ours until the reply.
@@ -45,6 +137,7 @@ fn umain(_args: &[&str]) {
         FSREQ_STAT,
         FSREQ_FLUSH,
         FSREQ_SET_SIZE,
+        FSREQ_MAP,
     ] {
         for id in [0, -1, i32::MIN, i32::MAX, 1024, 12345] {
             expect(
@@ -180,6 +273,8 @@ fn umain(_args: &[&str]) {
     );
     close(w).expect("close");
     let _ = jos::file::remove("/fsattack-w");
+
+    map_attacks(&mut failures);
 
     // An unknown request code, and a request sent on a read-only page.
     expect(

@@ -30,16 +30,21 @@ fn unreferenced() -> usize {
 }
 
 /// Runs `argv` and waits until it and everything it started are gone
-/// (every env but us and the file server is free: a child may outlive its
-/// parent). Err if it cannot be spawned.
+/// (every env that was not there before is free: a child may outlive its
+/// parent; the envs already running, like the file server and, run from
+/// the shell, init, sh and the sh that spawned us, stay). Err if it
+/// cannot be spawned.
 fn run(argv: &[&str]) -> abi::error::Result<()> {
+    let before: jos::alloc::vec::Vec<_> = jos::envs()
+        .iter()
+        .filter(|e| e.env_status != ENV_FREE)
+        .map(|e| e.env_id)
+        .collect();
     let id = jos::spawn::spawn(argv[0], argv)?;
     jos::env::wait(id);
-    let me = jos::env::thisenv_id();
-    while jos::envs()
-        .iter()
-        .any(|e| e.env_status != ENV_FREE && e.env_id != me && e.env_type != ENV_TYPE_FS)
-    {
+    while jos::envs().iter().any(|e| {
+        e.env_status != ENV_FREE && e.env_type != ENV_TYPE_FS && !before.contains(&e.env_id)
+    }) {
         jos::syscall::sys_yield();
     }
     Ok(())

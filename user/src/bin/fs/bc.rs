@@ -30,9 +30,21 @@ pub fn diskaddr(blockno: u32) -> usize {
     DISKMAP + off
 }
 
+/// The block whose cache page is at `va` (inside DISKMAP).
+pub fn blockno(va: usize) -> u32 {
+    ((va - DISKMAP) / BLKSIZE) as u32
+}
+
 /// Whether the page at `va` is mapped.
 pub fn va_is_mapped(va: usize) -> bool {
     pte_of(va).is_some()
+}
+
+/// How many envs map the page at `va` (0 if we do not).
+pub fn pageref(va: usize) -> u32 {
+    pte_of(va)
+        .and_then(|p| jos::uvpt::page_refcount(p.addr()))
+        .unwrap_or(0)
 }
 
 /// Whether the page at `va` was written since it was read or flushed.
@@ -53,7 +65,7 @@ pub fn block(blockno: u32) -> &'static mut Block {
 fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
     let addr = utf.utf_fault_va as usize;
     let va = round_down(addr, PGSIZE);
-    let blockno = ((va - DISKMAP) / BLKSIZE) as u32;
+    let blockno = blockno(va);
     // Memory short: drop clean cached blocks (they can be read again) until
     // a page is free; with none clean, write the dirty ones back first.
     let mut synced = false;
@@ -97,14 +109,22 @@ pub fn set_nblocks(n: u32) {
 /// flushed), other than the page at `keep`, going round the blocks from
 /// where the last eviction stopped. Returns whether it found one. (The file
 /// system layer only copies blocks in and out, so no one holds a pointer
-/// into a cached block.)
+/// into a cached block.) A page another env maps (a program's text, a file
+/// mapping's page) and a block of the shared set are never given up: the
+/// cache and the mappers would no longer see one copy (`fmap.rs`, rule b).
 fn evict_one(keep: usize) -> bool {
     let n = NBLOCKS.load(Ordering::Relaxed);
     let hand = HAND.load(Ordering::Relaxed);
     for k in 0..n {
         let b = (hand + k) % n;
         let va = diskaddr(b);
-        if va != keep && va_is_mapped(va) && !va_is_dirty(va) && sys_page_unmap(0, va).is_ok() {
+        if va != keep
+            && va_is_mapped(va)
+            && !va_is_dirty(va)
+            && pageref(va) <= 1
+            && !crate::fmap::is_shared(b)
+            && sys_page_unmap(0, va).is_ok()
+        {
             HAND.store((b + 1) % n, Ordering::Relaxed);
             EVICTED.fetch_add(1, Ordering::Relaxed);
             return true;
@@ -142,7 +162,14 @@ pub fn flush_block(va: usize) -> Result<()> {
     if !va_is_mapped(va) || !va_is_dirty(va) {
         return Ok(());
     }
-    let blockno = ((va - DISKMAP) / BLKSIZE) as u32;
+    write_back(va)
+}
+
+/// Writes the cached block at `va` (page-aligned, mapped) to disk whether
+/// or not its dirty bit is set, and clears the bit. Err(Inval) if the
+/// disk fails.
+pub fn write_back(va: usize) -> Result<()> {
+    let blockno = blockno(va);
     // SAFETY: va is a mapped cache page.
     let page = unsafe { core::slice::from_raw_parts(va as *const u8, BLKSIZE) };
     Ide::new(DISK)
@@ -226,10 +253,15 @@ pub struct CacheDisk;
 /// takes a private copy of the page first and writes that, so the program
 /// keeps the bytes it had (copy-before-write). Without this, a program's
 /// file rewritten, or removed and its blocks reused by another file,
-/// would change the code of the running program under it. Err(NoMem) if
-/// no page can be had, even after giving up clean cached blocks.
+/// would change the code of the running program under it. A block of the
+/// shared set is not copied: its MAP_SHARED mappers must see the write
+/// (`fmap.rs`, rule a). Err(NoMem) if no page can be had, even after
+/// giving up clean cached blocks.
 fn keep_for_mappers(blockno: u32) -> Result<()> {
     let va = diskaddr(blockno);
+    if crate::fmap::is_shared(blockno) {
+        return Ok(());
+    }
     let Some(pte) = pte_of(va) else {
         return Ok(());
     };
@@ -267,8 +299,11 @@ impl fsfmt::fs::BlockDevice for CacheDisk {
     }
 }
 
-/// Writes every dirty cached block of the first `nblocks` back to disk.
+/// Writes every dirty cached block of the first `nblocks` back to disk,
+/// and every block clients map writable (MAP_SHARED: they may have
+/// stored into it; see `fmap.rs`).
 pub fn sync(nblocks: u32) -> Result<()> {
+    crate::fmap::flush_shared()?;
     for b in 0..nblocks {
         flush_block(diskaddr(b))?;
     }

@@ -13,6 +13,7 @@
 #![no_main]
 
 mod bc;
+mod fmap;
 mod ide;
 mod pager;
 mod serv;

@@ -5,7 +5,8 @@
 //! counts are clamped to what a page holds, offsets must be in range. A
 //! file removed or replaced while open is forgotten (its id gives
 //! E_INVAL); one renamed while open stays open.
-use crate::bc::{self, CacheDisk};
+use crate::bc::{self, CacheDisk, pageref};
+use crate::fmap;
 use crate::pager::{self, Pager};
 use crate::swap::Swap;
 use abi::env::{ENV_NOT_RUNNABLE, envx};
@@ -16,7 +17,6 @@ use fsfmt::fs::{FileRef, Fs};
 use jos::cprintf;
 use jos::env::env_read;
 use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_unmap};
-use jos::uvpt::{page_refcount, pte_of};
 
 /// Open files at most (JOS's MAXOPEN).
 const MAXOPEN: usize = 1024;
@@ -88,13 +88,6 @@ fn reply(srv: &mut Server, whom: abi::env::EnvId, value: u32, va: usize, perm: P
         }
     }
     cprintf!("fs: {:08x} never took its reply\n", whom);
-}
-
-/// How many envs map the page at `va` (0 if we do not).
-fn pageref(va: usize) -> u32 {
-    pte_of(va)
-        .and_then(|p| page_refcount(p.addr()))
-        .unwrap_or(0)
 }
 
 /// The Fd in slot `i`'s page (mapped).
@@ -226,6 +219,9 @@ impl Server {
         self.not_swap(path)?;
         let i = self.openfile_alloc()?;
         let file = self.fs.open(path, omode)?;
+        if omode & O_TRUNC != 0 {
+            fmap::detach_file(file, 0);
+        }
         let o = &mut self.open[i];
         o.file = Some(file);
         o.mode = omode;
@@ -242,8 +238,10 @@ impl Server {
         if self.open[i].mode & O_ACCMODE == O_RDONLY || req.req_size < 0 {
             return Err(Error::Inval);
         }
-        self.fs.set_size(file, req.req_size as u32)?;
-        Ok(0)
+        // Blocks past the new end are freed even if set_size then fails.
+        let r = self.fs.set_size(file, req.req_size as u32);
+        fmap::detach_file(file, (req.req_size as u32).div_ceil(PGSIZE as u32));
+        r.map(|()| 0)
     }
 
     fn serve_read(&mut self, page: *mut u8) -> Result<i32> {
@@ -289,6 +287,59 @@ impl Server {
         Ok(0)
     }
 
+    /// FSREQ_MAP: the cache page holding the page at `req_offset` of an
+    /// open file, for a memory mapping; returns its address and the
+    /// permissions to send it with. A MAP_SHARED page (FSMAP_SHARED) is
+    /// the block's cache page itself, sent PTE_SHARE (and writable with
+    /// FSMAP_WRITE), and joins the shared set (`fmap.rs`); a private one is
+    /// sent read-only (the client copies it on write). A hole inside the
+    /// file is given a zeroed block first (its bytes read as zeros either
+    /// way). E_INVAL for a bad or foreign-stale file id, a file not open
+    /// for reading, FSMAP_WRITE without FSMAP_SHARED or on a file not open
+    /// for writing, unknown flags, an unaligned offset or one at or past
+    /// MAXFILESIZE, a directory; E_EOF for a page wholly past the end of
+    /// the file; E_NO_DISK if the hole cannot be filled.
+    fn serve_map(&mut self, req: &FsreqMap) -> Result<(usize, PteFlags)> {
+        let (i, file) = self.lookup(req.req_fileid)?;
+        let mode = self.open[i].mode & O_ACCMODE;
+        let (flags, offset) = (req.req_flags, req.req_offset);
+        let shared = flags & FSMAP_SHARED != 0;
+        let write = flags & FSMAP_WRITE != 0;
+        if mode == O_WRONLY
+            || flags & !(FSMAP_SHARED | FSMAP_WRITE) != 0
+            || (write && (!shared || mode == O_RDONLY))
+            || !(offset as usize).is_multiple_of(PGSIZE)
+            || offset >= fsfmt::MAXFILESIZE
+        {
+            return Err(Error::Inval);
+        }
+        let f = self.fs.stat(file)?;
+        if f.is_dir() {
+            return Err(Error::Inval);
+        }
+        let size = f.size()?;
+        if offset >= size {
+            return Err(Error::Eof);
+        }
+        let index = offset / PGSIZE as u32;
+        let va = match self.file_block_va(file, index) {
+            Ok(va) => va,
+            Err(_) => {
+                // A hole: zeros written over it give it a block.
+                let zeros = [0u8; PGSIZE];
+                let n = (size - offset).min(PGSIZE as u32) as usize;
+                self.fs.write(file, &zeros[..n], offset)?;
+                self.file_block_va(file, index)?
+            }
+        };
+        let ro = PteFlags::P | PteFlags::U;
+        if !shared {
+            return Ok((va, ro));
+        }
+        fmap::add(bc::blockno(va), write, file, index);
+        Ok((va, if write { PTE_RW } else { ro } | PteFlags::SHARE))
+    }
+
     fn serve_flush(&mut self, req: &FsreqFileid) -> Result<i32> {
         self.lookup(req.req_fileid)?;
         bc::sync(self.fs.nblocks())?;
@@ -303,6 +354,7 @@ impl Server {
             o.file = None;
         }
         self.pager.forget(r);
+        fmap::detach_file(r, 0);
     }
 
     fn serve_remove(&mut self, req: &FsreqPath) -> Result<i32> {
@@ -327,6 +379,7 @@ impl Server {
                 o.file = Some(mv.to);
             }
             self.pager.moved(mv.from, mv.to);
+            fmap::moved(mv.from, mv.to);
         }
         Ok(0)
     }
@@ -390,7 +443,11 @@ impl Server {
             let mut reply_page = None;
             let r: Result<i32> = match req {
                 FSREQ_OPEN => self.serve_open(request()).map(|i| {
-                    reply_page = Some(fd_va(i));
+                    reply_page = Some((fd_va(i), PTE_RW | PteFlags::SHARE));
+                    0
+                }),
+                FSREQ_MAP => self.serve_map(request()).map(|page| {
+                    reply_page = Some(page);
                     0
                 }),
                 FSREQ_SET_SIZE => self.serve_set_size(request()),
@@ -411,10 +468,7 @@ impl Server {
                 Ok(v) => v as u32,
                 Err(e) => e.code() as u32,
             };
-            let (va, perm) = match reply_page {
-                Some(va) => (va, PTE_RW | PteFlags::SHARE),
-                None => (abi::memlayout::UTOP, PteFlags::empty()),
-            };
+            let (va, perm) = reply_page.unwrap_or((abi::memlayout::UTOP, PteFlags::empty()));
             reply(self, whom, value, va, perm);
             let _ = sys_page_unmap(0, FSREQ);
         }
