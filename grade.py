@@ -2075,6 +2075,40 @@ def test_mmapfault():
     check_shell_clients_freed(r)
 
 
+SWAPTEST = (r"swaptest (\d+): (\d+) MiB sorted: (\w+); page-ins (\d+), page-outs (\d+), "
+            r"clean drops (\d+) \((\d+) page-outs while filling\); \d+ Mcycles$")
+
+
+def swap_session(commands, timeout):
+    """Runs `commands` at the shell under mem=16M; returns the run."""
+    return run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", kargs="mem=16M",
+                    commands=commands, prompt=SHELL_PROMPT, timeout=timeout)
+
+
+@test(20, "swaptest: sorts more than the machine's memory under mem=16M, swapping (issue 13)")
+def test_swaptest():
+    """Under mem=16M (about 3800 free pages), `swaptest 24` sorts 24 MiB
+    (6144 pages) in one env: it must page out and in, and be right; then
+    `swaptest 2` fits and pages (almost) nothing; then two copies of 12 MiB
+    swap at once and both are right. After each, no swap slot is in use,
+    and every env is gone."""
+    r = swap_session(["swaptest 24", "swaptest 2", "swaptest 12 2", "meminfo"], timeout=600)
+    runs = [m.groups() for m in r.all(SWAPTEST)]
+    require(len(runs) == 4, "expected 4 swaptest reports, got %d" % len(runs))
+    for copy, mib, ok, pin, pout, drops, filling in runs:
+        require(ok == "OK", "swaptest %s (%s MiB) sorted wrongly" % (copy, mib))
+    big, small = runs[0], runs[1]
+    require(int(big[4]) >= 6144 - 3800 and int(big[3]) > 0,
+            "24 MiB under 16 MiB: %s page-ins, %s page-outs" % (big[3], big[4]))
+    require(int(small[3]) + int(small[4]) < 64,
+            "2 MiB fits: %s page-ins, %s page-outs" % (small[3], small[4]))
+    require(all(int(x[4]) > 0 for x in runs[2:]), "two copies at once did not swap")
+    slots = [int(m.group(1)) for m in r.all(r"swaptest: swap slots in use after the sorts: (\d+)$")]
+    require(slots == [0, 0, 0], "swap slots in use after the sorts: %s" % slots)
+    r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: "])
+    check_shell_clients_freed(r)
+
+
 @test(10, "pagerattack: external pagers and the file server's pager, attacked (4 CPUs)")
 def test_pagerattack():
     """Bad sys_env_set_pager arguments, a third env answering for the

@@ -288,7 +288,7 @@ fn check_perm(perm: u32) -> Result<PteFlags> {
 }
 
 /// Free pages only the file server may take with sys_page_alloc.
-const FS_RESERVE: usize = 64;
+const FS_RESERVE: usize = 32;
 
 /// Maps a fresh zeroed page at `va` in a child (or self), replacing what
 /// was there (a child running on another CPU is stopped first).

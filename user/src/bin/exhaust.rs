@@ -28,13 +28,14 @@ extern crate alloc;
 
 use abi::error::Error;
 use abi::memlayout::{UTOP, UXSTACKTOP};
-use abi::mmu::{PGSIZE, PTE_RW};
+use abi::mmu::{PGSIZE, PTE_RW, PTSIZE};
 use abi::trap::UTrapframe;
 use alloc::vec::Vec;
 use core::ptr::{null_mut, read_volatile, write_volatile};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use jos::cprintf;
 use jos::pgfault::{Fault, add_region};
-use jos::syscall::{sys_page_alloc, sys_page_unmap};
+use jos::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use jos::vm::heap::sbrk;
 use jos::vm::malloc::{calloc, free, heap_check, malloc, posix_memalign, realloc};
 use jos::vm::stack::enable_stack_growth;
@@ -76,11 +77,41 @@ fn hoard() -> usize {
             Err(e) => panic!("hoarding page {n}: {e}"),
         }
     }
+    // sys_page_alloc leaves the file server's reserve (the kernel's last
+    // free pages); page tables come from it too: take it by mapping one
+    // hoarded page once in each of fresh 4 MiB regions, each needing a
+    // page table, until none is left.
+    // Regions an earlier hoard used have their tables already: go on above.
+    let first = TABLES_NEXT.load(Ordering::Relaxed);
+    let mut t = 0;
+    while n > 0 && first + t < TABLES_MAX {
+        match sys_page_map(0, HOARD, 0, TABLES + (first + t) * PTSIZE, PTE_RW) {
+            Ok(()) => t += 1,
+            Err(Error::NoMem) => break,
+            Err(e) => panic!("taking page table {t}: {e}"),
+        }
+    }
+    TABLES_TAKEN.store(t, Ordering::Relaxed);
+    TABLES_NEXT.store(first + t, Ordering::Relaxed);
     n
 }
 
+/// Where `hoard` maps a page once per page table it takes, and how many
+/// at most (the page tables stay ours: JOS never frees them).
+const TABLES: usize = 0xB400_0000;
+const TABLES_MAX: usize = 100;
+static TABLES_TAKEN: AtomicUsize = AtomicUsize::new(0);
+static TABLES_NEXT: AtomicUsize = AtomicUsize::new(0);
+
 /// Gives the hoard's `n` pages back.
 fn unhoard(n: usize) {
+    let taken = TABLES_TAKEN.swap(0, Ordering::Relaxed);
+    let first = TABLES_NEXT.load(Ordering::Relaxed) - taken;
+    for t in first..first + taken {
+        if let Err(e) = sys_page_unmap(0, TABLES + t * PTSIZE) {
+            panic!("unmapping page table {t}'s page: {e}");
+        }
+    }
     for i in 0..n {
         if let Err(e) = sys_page_unmap(0, HOARD + i * PGSIZE) {
             panic!("unhoarding page {i}: {e}");

@@ -66,6 +66,12 @@ fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
     let addr = utf.utf_fault_va as usize;
     let va = round_down(addr, PGSIZE);
     let blockno = blockno(va);
+    // The cache keeps at most CACHE_MAX blocks: it never grows into the
+    // memory clients need (a client short of memory swaps, but cannot make
+    // us give up our blocks).
+    if CACHED.load(Ordering::Relaxed) >= CACHE_MAX {
+        evict_one(va);
+    }
     // Memory short: drop clean cached blocks (they can be read again) until
     // a page is free; with none clean, write the dirty ones back first.
     let mut synced = false;
@@ -89,6 +95,7 @@ fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
     if let Err(e) = sys_page_map(0, va, 0, va, PTE_RW) {
         panic!("bc: remapping block {blockno}: {e}");
     }
+    CACHED.fetch_add(1, Ordering::Relaxed);
     Fault::Handled
 }
 
@@ -97,6 +104,12 @@ fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
 static NBLOCKS: AtomicU32 = AtomicU32::new(0);
 /// Where eviction looks next (a clock hand over the blocks).
 static HAND: AtomicU32 = AtomicU32::new(0);
+/// Most blocks the cache holds (2 MiB): past it, a clean one goes first.
+const CACHE_MAX: u32 = 512;
+/// Blocks read in and not given up by `evict_one` or `discard` (an
+/// estimate: a page unmapped elsewhere is still counted, which only makes
+/// the cache smaller).
+static CACHED: AtomicU32 = AtomicU32::new(0);
 /// Clean blocks given up to free memory, for the record.
 pub static EVICTED: AtomicU32 = AtomicU32::new(0);
 
@@ -127,6 +140,7 @@ fn evict_one(keep: usize) -> bool {
         {
             HAND.store((b + 1) % n, Ordering::Relaxed);
             EVICTED.fetch_add(1, Ordering::Relaxed);
+            uncount();
             return true;
         }
     }
@@ -185,6 +199,7 @@ fn discard(blockno: u32) -> Result<()> {
     let va = diskaddr(blockno);
     if va_is_mapped(va) {
         sys_page_unmap(0, va)?;
+        uncount();
     }
     Ok(())
 }
@@ -308,4 +323,9 @@ pub fn sync(nblocks: u32) -> Result<()> {
         flush_block(diskaddr(b))?;
     }
     Ok(())
+}
+
+/// One cached block fewer (never below 0).
+fn uncount() {
+    let _ = CACHED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
 }

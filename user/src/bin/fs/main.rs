@@ -53,6 +53,9 @@ fn umain(_args: &[&str]) {
 /// entered once the stack can grow).
 #[inline(never)]
 fn start() {
+    // The swap space's slot table, made first: a client started with us
+    // may take all memory soon (see swap.rs).
+    let swap = swap::Swap::new();
     cprintf!("FS is running\n");
     // Port 0x8A00 is QEMU's (Bochs's) debug port: a write is harmless, and
     // faults unless the kernel gave us I/O privilege.
@@ -111,5 +114,5 @@ fn start() {
         cprintf!("fs: the file system's own tests failed: {}\n", e);
         return;
     }
-    serv::Server::new(fs).serve();
+    serv::Server::new(fs, swap).serve();
 }

@@ -114,8 +114,8 @@ fn req_path(p: &[u8; MAXPATHLEN]) -> Result<&[u8]> {
 }
 
 impl Server {
-    /// A server for the mounted file system `fs`.
-    pub fn new(fs: Fs<CacheDisk>) -> Server {
+    /// A server for the mounted file system `fs`, keeping `swap`.
+    pub fn new(fs: Fs<CacheDisk>, swap: Swap) -> Server {
         let mut open = jos::alloc::vec::Vec::new();
         for i in 0..MAXOPEN {
             open.push(OpenFile {
@@ -132,7 +132,7 @@ impl Server {
             fs,
             open,
             pager,
-            swap: Swap::new(),
+            swap,
         }
     }
 
