@@ -391,7 +391,7 @@ impl Server {
         let mut fresh = None;
         let r = self
             .swap
-            .serve(&mut self.fs, whom, op, slot, FSREQ, perm, &mut fresh);
+            .serve(&mut self.fs, whom, (op, slot), FSREQ, perm, &mut fresh);
         for f in fresh.into_iter().flatten().flatten() {
             self.forget_open(f);
         }

@@ -60,8 +60,7 @@ pub struct Swap {
 impl Swap {
     /// The swap space, empty (the files are made on first use).
     pub fn new() -> Swap {
-        let mut owner = Vec::new();
-        owner.resize(NSLOTS as usize, 0);
+        let owner = jos::alloc::vec![0; NSLOTS as usize];
         Swap {
             files: [None; NSWAPFILES],
             dir: None,
@@ -161,7 +160,7 @@ impl Swap {
         fs.file_block_for_write(file, slot % SLOTS_PER_FILE)
     }
 
-    /// Serves swap request `req` on `slot` from `whom`, whose page (if
+    /// Serves swap request (`req`, `slot`) from `whom`, whose page (if
     /// `perm` has P) is mapped at `page`. Returns the reply's value. Every
     /// argument is checked: a slot must be the sender's, SWAPOUT needs a
     /// page, SWAPIN a writable one. The first request of a boot makes the
@@ -170,8 +169,7 @@ impl Swap {
         &mut self,
         fs: &mut Fs<CacheDisk>,
         whom: EnvId,
-        req: u32,
-        slot: u32,
+        (req, slot): (u32, u32),
         page: usize,
         perm: u32,
         fresh: &mut Option<[Option<FileRef>; NSWAPFILES + 1]>,
