@@ -257,20 +257,33 @@ fn evict(want: usize) -> Result<usize> {
 }
 
 /// Runs `f` (which maps a page, e.g. `sys_page_alloc`) until it does not
-/// fail with E_NO_MEM, evicting pages in between. Returns f's result, or
-/// Err(NoMem) when nothing is left to evict (out of memory and swap).
+/// fail with E_NO_MEM, evicting pages in between (or, with none of ours
+/// to evict, waiting for other envs to free some). Returns f's result, or
+/// Err(NoMem) when nothing frees up (out of memory and swap).
 pub fn retry(mut f: impl FnMut() -> Result<()>) -> Result<()> {
+    let mut waits = 0;
     loop {
         match f() {
             Err(Error::NoMem) => {
                 if evict(EVICT)? == 0 {
-                    return Err(Error::NoMem);
+                    // Nothing of ours to give up: another env holds the
+                    // memory. Its own evictions free pages now and then;
+                    // give it the CPU and look again, for a while.
+                    waits += 1;
+                    if waits > MAX_WAITS {
+                        return Err(Error::NoMem);
+                    }
+                    crate::syscall::sys_yield();
                 }
             }
             r => return r,
         }
     }
 }
+
+/// How many times [`retry`] yields, with nothing to evict, before it
+/// gives up.
+const MAX_WAITS: u32 = 100_000;
 
 /// Maps a fresh zeroed page at `va` with `perm`, evicting pages to make
 /// room when memory is short (see [`retry`]).
