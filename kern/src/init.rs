@@ -66,15 +66,17 @@ extern "C" fn i386_init_stage2() -> ! {
     if let Some(fs) = bi.arg("fs") {
         create_from_module(fs, ENV_TYPE_FS);
     }
-    match bi.arg("run") {
-        Some(prog) => create_from_module(prog, ENV_TYPE_USER),
-        None => {
-            // The other CPUs find nothing to run and halt: one monitor.
-            monitor::claim();
-            cpu::unlock_kernel();
-            loop {
-                monitor::monitor(None);
-            }
+    if let Some(prog) = bi.arg("run") {
+        create_from_module(prog, ENV_TYPE_USER);
+    }
+    // Every env the modules make exists: their memory is free now.
+    pmap::free_boot_modules();
+    if bi.arg("run").is_none() {
+        // The other CPUs find nothing to run and halt: one monitor.
+        monitor::claim();
+        cpu::unlock_kernel();
+        loop {
+            monitor::monitor(None);
         }
     }
     sched::sched_yield();

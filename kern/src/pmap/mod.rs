@@ -234,6 +234,20 @@ fn i386_detect_memory() {
 
 /// Whether physical page `pa` is usable RAM that nothing else owns.
 fn page_is_free_at_boot(pa: usize) -> bool {
+    usable_at_boot(pa) && !in_boot_module(pa)
+}
+
+/// Whether any byte of physical page `pa` belongs to a boot module.
+fn in_boot_module(pa: usize) -> bool {
+    boot_info::get()
+        .modules()
+        .iter()
+        .any(|m| pa + PGSIZE > m.start && pa < m.end)
+}
+
+/// Whether physical page `pa` is usable RAM that neither the hardware, the
+/// kernel nor its boot heap owns (boot modules aside).
+fn usable_at_boot(pa: usize) -> bool {
     unsafe extern "C" {
         static end: u8;
     }
@@ -243,16 +257,11 @@ fn page_is_free_at_boot(pa: usize) -> bool {
         .iter()
         .any(|r| r.kind == 1 && r.base <= pa as u64 && (pa + PGSIZE) as u64 <= r.base + r.len);
     let kernel_end = paddr(boot_alloc_end().max(&raw const end as usize));
-    let in_module = bi
-        .modules()
-        .iter()
-        .any(|m| pa + PGSIZE > m.start && pa < m.end);
     usable
         && pa != 0 // real-mode IDT and BIOS data
         && pa != MPENTRY_PADDR // the AP boot trampoline
         && !(IOPHYSMEM..EXTPHYSMEM).contains(&pa) // I/O hole
         && !(EXTPHYSMEM..kernel_end).contains(&pa) // kernel image and boot heap
-        && !in_module
 }
 
 // ---------------------------------------------------------------------------
@@ -291,6 +300,25 @@ fn page_init() {
             }
         }
     }
+}
+
+/// Gives the boot modules' memory to the page allocator, once every env
+/// made from them exists (their segments were copied into the envs' own
+/// pages, so nothing refers to the modules any more; Linux frees its initrd
+/// the same way). Under `mem=16M` the modules' full ELF files would
+/// otherwise keep most of the machine. Returns how many pages it freed.
+/// Boot only: no boot module may be used after it.
+pub fn free_boot_modules() -> usize {
+    let mut fl = ALLOC.lock();
+    let mut freed = 0;
+    for n in 0..npages() {
+        let pg = Page(n);
+        if in_boot_module(pg.pa()) && usable_at_boot(pg.pa()) {
+            page_free_locked(&mut fl, pg);
+            freed += 1;
+        }
+    }
+    freed
 }
 
 /// Flags for `page_alloc`.
