@@ -51,7 +51,10 @@
 //! waiting env.
 //!
 //! A pager that answers with no page declines: the env's next fault on
-//! that page goes to its own upcall (or destroys it, as usual). A pager
+//! that page goes to its own upcall (or destroys it, as usual). With
+//! `PAGER_NOMEM` added to the answer's value it declines for want of
+//! memory: the upcall sees `FEC_NOMEM` in the error code, and may give up
+//! memory of its own and retry (the library's swap pager does). A pager
 //! that dies, or an env stopped or redirected while it waits, simply lets
 //! the env retry the instruction. The policy (which file, shared or
 //! copied pages) is all the pager's: see the file server's `pager.rs`.
@@ -60,7 +63,7 @@ use crate::{pmap, sendq};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::UTOP;
-use abi::mmu::{FEC_PR, FEC_U, FEC_WR, PGSIZE};
+use abi::mmu::{FEC_NOMEM, FEC_PR, FEC_U, FEC_WR, PGSIZE};
 
 /// Sets `envid`'s pager to `pager` for faults in `[lo, hi)`, with `key`
 /// (any word: the pager reads it in the Env to know what it serves), or
@@ -129,10 +132,11 @@ fn pages(p: *const Env, e: *const Env) -> bool {
 
 /// Called for a user page fault of the running env `e` at `va` with error
 /// code `err`: if `e`'s pager should serve it, sends it there (`e` stops
-/// running until the answer) and returns true. Returns false if the fault
-/// is the env's own business: outside the range, a present page while an
-/// upcall is set, a page the pager declined, or no live pager.
-pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
+/// running until the answer) and returns None. Returns the error code for
+/// the env's own upcall if the fault is its own business: outside the
+/// range, a present page while an upcall is set, a page the pager
+/// declined (then with FEC_NOMEM if for want of memory), or no live pager.
+pub fn fault(e: *mut Env, va: usize, err: u32) -> Option<u32> {
     let page = va & !(PGSIZE - 1);
     // SAFETY: e is the running env; the kernel lock is held.
     let (pager, lo, hi, upcall, declined) = unsafe {
@@ -145,15 +149,15 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
         )
     };
     if pager == 0 || !(lo..hi).contains(&va) || (err & FEC_PR != 0 && upcall != 0) {
-        return false;
+        return Some(err);
     }
-    if declined == page as u32 + 1 {
+    if declined & !3 == page as u32 && declined & 1 != 0 {
         // SAFETY: as above.
         unsafe { (*e).env_pager_declined = 0 };
-        return false;
+        return Some(if declined & 2 != 0 { err | FEC_NOMEM } else { err });
     }
     let Ok(p) = envid2env(pager, false) else {
-        return false;
+        return Some(err);
     };
     let msg = page as u32 | PAGER_WAITING | (err & (FEC_PR | FEC_WR | FEC_U));
     // SAFETY: e and p point into the Env array; the kernel lock is held.
@@ -170,7 +174,7 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> bool {
             sendq::push(envx((*p).env_id), envx((*e).env_id));
         }
     }
-    true
+    None
 }
 
 /// Whether a fault of `e` on a page not present at `va` would go to its
@@ -200,7 +204,7 @@ pub fn fault_in(e: *mut Env, va: usize, write: bool) -> bool {
     if present {
         err |= FEC_PR;
     }
-    fault(e, va, err)
+    fault(e, va, err).is_none()
 }
 
 /// Whether `dst` takes the message `value` from `src` now. An env waiting
@@ -212,7 +216,7 @@ pub fn takes(dst: *const Env, src: *const Env, value: u32) -> bool {
     // SAFETY: both point into the Env array; the kernel lock is held.
     unsafe {
         if waiting(dst) {
-            (*src).env_id == (*dst).env_pager && value == (*dst).env_pager_fault
+            (*src).env_id == (*dst).env_pager && value & !PAGER_NOMEM == (*dst).env_pager_fault
         } else {
             (*dst).env_ipc_recving != 0
         }
@@ -258,15 +262,17 @@ pub unsafe fn deliver_fault(e: *mut Env, p: *mut Env) {
 /// Step 3: the pager's answer reached `e` (the page, if any, is mapped
 /// already), after the pager received the fault or even before (it may
 /// read the fault in the Env and answer at once). `e` retries its
-/// instruction; with no page, the fault goes to its own upcall next time.
+/// instruction; with no page, the fault goes to its own upcall next time
+/// (marked FEC_NOMEM if the answer's value had PAGER_NOMEM).
 ///
 /// # Safety
 /// `e` waits for its pager; the kernel lock is held.
-pub unsafe fn answered(e: *mut Env, gave_page: bool) {
+pub unsafe fn answered(e: *mut Env, gave_page: bool, value: u32) {
     let page = fault_page(e) as u32;
+    let nomem = if value & PAGER_NOMEM != 0 { 2 } else { 0 };
     // SAFETY: the caller's promise.
     unsafe {
-        (*e).env_pager_declined = if gave_page { 0 } else { page + 1 };
+        (*e).env_pager_declined = if gave_page { 0 } else { page + 1 + nomem };
         // (Still in the pager's queue, in step 1, if it answered first.)
         retry(e);
     }

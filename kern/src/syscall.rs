@@ -403,7 +403,7 @@ fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32
             if let Some((pg, p)) = page {
                 pmap::page_insert(env::env_pgdir(dst), pg, pager::fault_page(dst), p)?;
             }
-            pager::answered(dst, page.is_some());
+            pager::answered(dst, page.is_some(), value);
         }
         return Ok(());
     }

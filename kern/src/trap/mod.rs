@@ -336,10 +336,10 @@ fn page_fault_handler(tf: &mut Trapframe) {
     }
     let e = cpu::curenv();
     // A page its pager serves (demand paging): the env waits for it.
-    if crate::pager::fault(e, fault_va, tf.tf_err) {
+    let Some(err) = crate::pager::fault(e, fault_va, tf.tf_err) else {
         return;
-    }
-    if !deliver_upcall(tf, fault_va, tf.tf_err) {
+    };
+    if !deliver_upcall(tf, fault_va, err) {
         // SAFETY: e is the running env; the kernel lock is held.
         let id = unsafe { (*e).env_id };
         cprintf!(

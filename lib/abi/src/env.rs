@@ -129,8 +129,9 @@ pub struct Env {
     /// taken for another fault (the pager may also answer from here,
     /// before it has received the message).
     pub env_pager_fault: u32,
-    /// A page the pager declined (address + 1), whose next fault goes to
-    /// the env's own upcall instead; 0 if none.
+    /// A page the pager declined (address + 1, + 2 more if for want of
+    /// memory), whose next fault goes to the env's own upcall instead; 0
+    /// if none.
     pub env_pager_declined: u32,
 }
 
@@ -138,6 +139,11 @@ pub struct Env {
 /// env waits for its pager: the low bits are the fault's error code
 /// (`FEC_PR`, `FEC_WR`, `FEC_U`), the high 20 bits the faulting page.
 pub const PAGER_WAITING: u32 = 0x800;
+
+/// Added to the fault message in a pager's answer without a page: it
+/// declines for want of memory, not for good. The env's upcall then sees
+/// the fault with [`FEC_NOMEM`](crate::mmu::FEC_NOMEM) in its error code.
+pub const PAGER_NOMEM: u32 = 0x400;
 
 impl Env {
     /// Returns an all-zero environment: a free slot (`ENV_FREE`).

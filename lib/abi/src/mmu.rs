@@ -272,6 +272,12 @@ pub const FEC_U: u32 = 0x4;
 /// for a debug trap (the single step an env asked for by setting the trap
 /// flag), not a page fault. `utf_fault_va` is then the EIP reached.
 pub const FEC_DEBUG: u32 = 0x8000_0000;
+/// Not a page-fault bit: set in a UTrapframe's `utf_err` for a fault on a
+/// page the env's pager declined for want of memory ([`PAGER_NOMEM`]):
+/// giving up some memory and retrying is the cure.
+///
+/// [`PAGER_NOMEM`]: crate::env::PAGER_NOMEM
+pub const FEC_NOMEM: u32 = 0x4000_0000;
 
 /// Where the page directory appears in the UVPT window: since the directory
 /// is its own page table for the slot `pdx(UVPT)`, the "page table" for

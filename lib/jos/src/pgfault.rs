@@ -289,6 +289,10 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
             }
         }
     }
+    // A page of our program that our pager declined (short of memory).
+    if crate::vm::swap::pager_declined(utf) == Fault::Handled {
+        return;
+    }
     if let Some(h) = fallback {
         h(utf);
         return;

@@ -49,7 +49,11 @@ use abi::fsipc::{
     FDTABLE, FSREQ_SWAPFREE, FSREQ_SWAPIN, FSREQ_SWAPOUT, FSREQ_SWAPSTAT, SWAP_ALL, SWAP_NEW,
     swap_req,
 };
-use abi::memlayout::UTOP;
+use abi::memlayout::{UTOP, UXSTACKTOP};
+use abi::mmu::FEC_NOMEM;
+use abi::trap::UTrapframe;
+use crate::pgfault::Fault;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use abi::mmu::{PGSIZE, PTE_RW, PTSIZE, Pte, PteFlags, pdx, round_down};
 
 /// Where the swap map starts: entry i (4 bytes) is page i's.
@@ -209,6 +213,14 @@ fn page_out(va: usize, pte: Pte) -> Result<bool> {
 /// Runs the clock until `want` pages were evicted or two full turns found
 /// no more. Returns how many were evicted (0: nothing could be).
 fn evict(want: usize) -> Result<usize> {
+    EVICTING.store(true, Ordering::Relaxed);
+    let r = clock(want);
+    EVICTING.store(false, Ordering::Relaxed);
+    r
+}
+
+/// [`evict`]'s clock.
+fn clock(want: usize) -> Result<usize> {
     let mut evicted = 0;
     let mut wraps = 0;
     let mut hand = STATE.with(|s| s.hand);
@@ -285,6 +297,38 @@ pub fn retry(mut f: impl FnMut() -> Result<()>) -> Result<()> {
 /// gives up.
 const MAX_WAITS: u32 = 100_000;
 
+/// How many times in a row [`pager_declined`] has retried a fault (an
+/// atomic, not the `EnvCell`: the fault may nest in a handler using that).
+static DECLINED_TRIES: AtomicU32 = AtomicU32::new(0);
+/// Set while [`evict`] runs (a fault in it must not run it again).
+static EVICTING: AtomicBool = AtomicBool::new(false);
+
+/// For the page-fault dispatcher, before it gives up on a fault: a page
+/// our pager (demand paging, `spawn`) declined for want of memory
+/// (FEC_NOMEM: the file server had no page left for a block of our
+/// program, envs like us having taken them all). Waiting would not help
+/// if we hold that memory: give some up (evict a few of our own pages;
+/// with none, let other envs run) and retry the instruction, which goes to
+/// the pager again. Returns Declined for any other fault, and after
+/// MAX_WAITS retries in a row (out of memory for good).
+pub fn pager_declined(utf: &UTrapframe) -> Fault {
+    if utf.utf_err & FEC_NOMEM == 0 {
+        DECLINED_TRIES.store(0, Ordering::Relaxed);
+        return Fault::Declined;
+    }
+    if DECLINED_TRIES.fetch_add(1, Ordering::Relaxed) >= MAX_WAITS {
+        DECLINED_TRIES.store(0, Ordering::Relaxed);
+        return Fault::Declined;
+    }
+    // A fault nested in a handler only yields: the handler may itself be
+    // evicting (and the code for that may be what is missing).
+    let nested = (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&(utf.utf_esp as usize));
+    if nested || EVICTING.load(Ordering::Relaxed) || !matches!(evict(EVICT), Ok(n) if n > 0) {
+        crate::syscall::sys_yield();
+    }
+    Fault::Handled
+}
+
 /// Maps a fresh zeroed page at `va` with `perm`, evicting pages to make
 /// room when memory is short (see [`retry`]).
 pub fn alloc(va: usize, perm: PteFlags) -> Result<()> {
@@ -314,15 +358,22 @@ pub fn swapped_out(va: usize) -> bool {
 pub fn page_in(va: usize) -> Result<()> {
     let va = round_down(va, PGSIZE);
     let slot = slot_of(entry(va)).ok_or(Error::Inval)?;
-    alloc(va, PTE_RW)?;
+    read_slot(va, slot, |va| alloc(va, PTE_RW))?;
+    // On swap and clean: evicted again unwritten unless written first.
+    set_entry(va, slot + 1);
+    Ok(())
+}
+
+/// Maps a page at `va` with `get` (which maps it writable) and has the
+/// server read `slot` into it; unmaps it again if the read fails. Returns
+/// get's error or the server's.
+fn read_slot(va: usize, slot: u32, get: impl FnOnce(usize) -> Result<()>) -> Result<()> {
+    get(va)?;
     if let Err(e) = swap_ipc(FSREQ_SWAPIN, slot, Some(va), PTE_RW) {
         let _ = sys_page_unmap(0, va);
         return Err(e);
     }
-    // On swap and clean: evicted again unwritten unless written first.
-    set_entry(va, slot + 1);
     STATE.with(|s| s.stats.pageins += 1);
-    touch(va);
     Ok(())
 }
 
@@ -369,17 +420,10 @@ pub fn before_fork() -> Result<()> {
         for p in (a.start.max(va)..a.end).step_by(PGSIZE) {
             if swapped_out(p) {
                 let slot = slot_of(entry(p)).ok_or(Error::Inval)?;
-                sys_page_alloc(0, p, PTE_RW)?;
-                if let Err(e) = swap_ipc(FSREQ_SWAPIN, slot, Some(p), PTE_RW) {
-                    let _ = sys_page_unmap(0, p);
-                    return Err(e);
-                }
+                read_slot(p, slot, |p| sys_page_alloc(0, p, PTE_RW))?;
                 // Written since the slot was: nothing on swap holds it now.
                 set_entry(p, 0);
-                STATE.with(|s| {
-                    s.stats.pageins += 1;
-                    s.stats.on_swap = s.stats.on_swap.saturating_sub(1);
-                });
+                STATE.with(|s| s.stats.on_swap = s.stats.on_swap.saturating_sub(1));
             }
         }
         va = a.end;

@@ -61,10 +61,32 @@ pub fn block(blockno: u32) -> &'static mut Block {
 }
 
 /// The fault handler of [DISKMAP, DISKMAP + DISKSIZE): maps a fresh page
-/// and reads its block from disk, then clears the dirty bit.
+/// and reads its block from disk, then clears the dirty bit. The server's
+/// own code cannot do without the block: no memory for it is fatal.
 fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
-    let addr = utf.utf_fault_va as usize;
-    let va = round_down(addr, PGSIZE);
+    let va = round_down(utf.utf_fault_va as usize, PGSIZE);
+    if let Err(e) = load(va) {
+        panic!("bc: no page for block {}: {e}", blockno(va));
+    }
+    Fault::Handled
+}
+
+/// The cache address of disk block `b`, read into the cache if it is not
+/// there. Err(NoMem) if no page can be had for it (every cached block is
+/// dirty and cannot be written, or mapped by others).
+pub fn try_cached(b: u32) -> Result<usize> {
+    let va = diskaddr(b);
+    if pte_of(va).is_none() {
+        load(va)?;
+    }
+    Ok(va)
+}
+
+/// Maps a fresh page at cache address `va` (page-aligned, not mapped)
+/// and reads its block from disk, then clears the dirty bit. Err(NoMem)
+/// if no page can be had even after giving up clean blocks and writing
+/// dirty ones. A disk that cannot be read is fatal.
+fn load(va: usize) -> Result<()> {
     let blockno = blockno(va);
     // The cache keeps at most CACHE_MAX blocks: it never grows into the
     // memory clients need (a client short of memory swaps, but cannot make
@@ -77,11 +99,11 @@ fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
     let mut synced = false;
     while let Err(e) = sys_page_alloc(0, va, PTE_RW) {
         if e != Error::NoMem {
-            panic!("bc: no page for block {blockno}: {e}");
+            return Err(e);
         }
         if !evict_one(va) {
             if synced || sync(NBLOCKS.load(Ordering::Relaxed)).is_err() {
-                panic!("bc: no page for block {blockno}, and no cached block to give up");
+                return Err(Error::NoMem);
             }
             synced = true;
         }
@@ -96,7 +118,7 @@ fn bc_pgfault(utf: &mut UTrapframe) -> Fault {
         panic!("bc: remapping block {blockno}: {e}");
     }
     CACHED.fetch_add(1, Ordering::Relaxed);
-    Fault::Handled
+    Ok(())
 }
 
 /// Blocks in the file system, once the superblock is read (0 before):

@@ -34,9 +34,9 @@
 //! child (there is no "text file busy") changes only the pages the child
 //! has not touched yet: the block cache copies a block's page before
 //! writing it if a child maps it (bc.rs, `keep_for_mappers`).
-use crate::bc::{self, diskaddr};
+use crate::bc;
 use crate::serv::Server;
-use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, EnvId, NENV, PAGER_WAITING, envx};
+use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, EnvId, NENV, PAGER_NOMEM, PAGER_WAITING, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::{FsreqPage, PAGE_MAXSEG, PageSeg};
 use abi::memlayout::{UTOP, UZERO};
@@ -216,26 +216,26 @@ impl Pager {
         let key = e.env_pager_key;
         let paged = match &srv.pager().table[key as usize % MAXPAGED] {
             Some(p) if p.key == key && !p.gone => *p,
-            _ => return answer(from, msg, None),
+            _ => return answer(from, msg, Ok(None)),
         };
         let sent = match plan(&paged, page, write, has_upcall) {
-            Plan::None => None,
-            Plan::Block { n, cow } => srv.file_block_va(paged.file, n).ok().map(|va| {
+            Plan::None => Ok(None),
+            Plan::Block { n, cow } => srv.file_block_va(paged.file, n).map(|va| {
                 let perm = if cow {
                     PteFlags::P | PteFlags::U | PteFlags::COW
                 } else {
                     PteFlags::P | PteFlags::U
                 };
-                (va, perm)
+                Some((va, perm))
             }),
-            Plan::Zero => Some((ZEROVA, PteFlags::P | PteFlags::U | PteFlags::COW)),
-            Plan::Copy { writable } => fill(srv, &paged, page).ok().map(|()| {
+            Plan::Zero => Ok(Some((ZEROVA, PteFlags::P | PteFlags::U | PteFlags::COW))),
+            Plan::Copy { writable } => fill(srv, &paged, page).map(|()| {
                 let perm = if writable {
                     PTE_RW
                 } else {
                     PteFlags::P | PteFlags::U
                 };
-                (TMPVA, perm)
+                Some((TMPVA, perm))
             }),
         };
         answer(from, msg, sent);
@@ -252,21 +252,27 @@ impl Pager {
     }
 }
 
-/// Answers fault `msg` of `from` with its page (`va`, `perm`), or no page.
-/// It waits for exactly this answer (the kernel takes it only while `from`
-/// waits for `msg`), so one try is enough; if it is gone, so be it. With
-/// memory short (the kernel may need a page table), clean cached blocks
-/// are given up; if that is not enough, the fault is declined rather
+/// Answers fault `msg` of `from` with its page (`va`, `perm`), or no page
+/// (`Ok(None)`, or an error making it). It waits for exactly this answer
+/// (the kernel takes it only while `from` waits for `msg`), so one try is
+/// enough; if it is gone, so be it. With memory short (for the page, or
+/// the kernel needs a page table), clean cached blocks are given up; if
+/// that is not enough, the fault is declined for want of memory
+/// (PAGER_NOMEM: the env may free some of its own and fault again) rather
 /// than left waiting for ever.
-fn answer(from: EnvId, msg: u32, sent: Option<(usize, PteFlags)>) {
-    let (va, perm) = sent.unwrap_or((UTOP, PteFlags::empty()));
+fn answer(from: EnvId, msg: u32, sent: Result<Option<(usize, PteFlags)>>) {
+    let nomem = || {
+        let _ = sys_ipc_try_send(from, msg | PAGER_NOMEM, UTOP, PteFlags::empty());
+    };
+    let (va, perm) = match sent {
+        Ok(Some(p)) => p,
+        Err(Error::NoMem) => return nomem(),
+        Ok(None) | Err(_) => (UTOP, PteFlags::empty()),
+    };
     loop {
         match sys_ipc_try_send(from, msg, va, perm) {
             Err(Error::NoMem) if bc::make_room() => {}
-            Err(Error::NoMem) => {
-                let _ = sys_ipc_try_send(from, msg, UTOP, PteFlags::empty());
-                return;
-            }
+            Err(Error::NoMem) => return nomem(),
             _ => return,
         }
     }
@@ -349,13 +355,4 @@ fn fill(srv: &mut Server, p: &Paged, page: usize) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The cache address of disk block `b` once it is in memory (touching it
-/// reads it from disk through the cache's own fault handler).
-pub fn cached(b: u32) -> usize {
-    let va = diskaddr(b);
-    // SAFETY: the cache region's handler maps the block on first touch.
-    unsafe { core::ptr::read_volatile(va as *const u8) };
-    va
 }

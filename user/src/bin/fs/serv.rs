@@ -7,7 +7,7 @@
 //! E_INVAL); one renamed while open stays open.
 use crate::bc::{self, CacheDisk, pageref};
 use crate::fmap;
-use crate::pager::{self, Pager};
+use crate::pager::Pager;
 use crate::swap::Swap;
 use abi::env::{ENV_NOT_RUNNABLE, envx};
 use abi::error::{Error, Result};
@@ -148,12 +148,13 @@ impl Server {
     }
 
     /// The cache address of block `n` of the file at `file`, read in.
-    /// E_INVAL if the file has no such block (a hole, a removed file).
+    /// E_INVAL if the file has no such block (a hole, a removed file),
+    /// E_NO_MEM if no page can be had for it.
     pub fn file_block_va(&mut self, file: FileRef, n: u32) -> Result<usize> {
         let mut f = self.fs.stat(file)?;
         match self.fs.file_block(&mut f, n, false)? {
             0 => Err(Error::Inval),
-            b => Ok(pager::cached(b)),
+            b => bc::try_cached(b),
         }
     }
 
