@@ -983,24 +983,14 @@ def free_pages_at_boot():
         return _free_at_boot[0]
 
 
-def module_pages(r):
-    """The pages the boot modules cover: the kernel keeps them (the program's
-    ELF image) for good, so they are missing from the free list."""
-    mods = r.all(r"boot module \d+: \S+ \[([0-9a-f]{8}), ([0-9a-f]{8})\)$")
-    require(mods, "%s: missing 'boot module N: NAME [START, END)'" % r.what)
-    return sum((int(end, 16) + PGSIZE - 1) // PGSIZE - int(start, 16) // PGSIZE
-               for start, end in (m.groups() for m in mods))
-
-
 def check_no_leak(r):
     """The last command was `meminfo`, typed once every environment was gone:
-    as many pages are free as after a boot with no program, less the boot
-    module's."""
+    as many pages are free as after a boot with no program (the boot
+    modules' memory is freed once their envs exist)."""
     free = free_pages(r.command(len(r.commands) - 1))
-    base, mod = free_pages_at_boot(), module_pages(r)
-    require(free == base - mod,
-            "%d pages free after the program; %d at boot with no program, less %d for the boot "
-            "module, is %d: %+d page(s)" % (free, base, mod, base - mod, free - (base - mod)))
+    base = free_pages_at_boot()
+    require(free == base, "%d pages free after the program; %d at boot with no program: "
+            "%+d page(s)" % (free, base, free - base))
 
 
 def check_all_freed(r):
@@ -1877,10 +1867,13 @@ fs_lines_test(10, "fsevict: with no page free, the file server gives up clean ca
 def test_fsattack():
     """Bad, stale and closed file ids on every request, unterminated paths,
     wrong modes, huge counts and offsets, unknown requests, a read-only
-    request page: each gets an error, and the server still serves."""
+    request page, swap requests without a page or on slots not the
+    sender's, the swap files opened, removed or renamed: each gets an
+    error, and the server still serves. A child that hoards 300 swap slots
+    and exits without freeing them leaves none in use."""
     r = fs_run("fsattack")
-    r.match("fsattack: OK$", no=[".*FAILED", KERNEL_PANIC, USER_PANIC,
-                                 ENV + "unhandled page fault", "  trap "])
+    r.match("fsattack: a hoard of 300 swap slots$", "fsattack: OK$",
+            no=[".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "  trap "])
     check_fs_clients_freed(r)
 
 
@@ -2087,25 +2080,38 @@ def swap_session(commands, timeout):
 
 @test(20, "swaptest: sorts more than the machine's memory under mem=16M, swapping (issue 13)")
 def test_swaptest():
-    """Under mem=16M (about 3800 free pages), `swaptest 24` sorts 24 MiB
-    (6144 pages) in one env: it must page out and in, and be right; then
-    `swaptest 2` fits and pages (almost) nothing; then two copies of 12 MiB
-    swap at once and both are right. After each, no swap slot is in use,
-    and every env is gone."""
-    r = swap_session(["swaptest 24", "swaptest 2", "swaptest 12 2", "meminfo"], timeout=600)
+    """Under mem=16M (about 3500 pages free for programs), `swaptest 48`
+    sorts 48 MiB (12288 pages) in one env: it must page out and in, and be
+    right; then `swaptest 8` fits and pages (almost) nothing; then two
+    copies of 12 MiB swap at once and both are right. After each, no swap
+    slot is in use, and every env is gone."""
+    r = swap_session(["swaptest 48", "swaptest 8", "swaptest 12 2"], timeout=900)
     runs = [m.groups() for m in r.all(SWAPTEST)]
     require(len(runs) == 4, "expected 4 swaptest reports, got %d" % len(runs))
     for copy, mib, ok, pin, pout, drops, filling in runs:
         require(ok == "OK", "swaptest %s (%s MiB) sorted wrongly" % (copy, mib))
     big, small = runs[0], runs[1]
-    require(int(big[4]) >= 6144 - 3800 and int(big[3]) > 0,
-            "24 MiB under 16 MiB: %s page-ins, %s page-outs" % (big[3], big[4]))
+    require(big[1] == "48" and int(big[4]) >= 12288 - 4096 and int(big[3]) > 0,
+            "48 MiB under 16 MiB: %s page-ins, %s page-outs" % (big[3], big[4]))
     require(int(small[3]) + int(small[4]) < 64,
-            "2 MiB fits: %s page-ins, %s page-outs" % (small[3], small[4]))
+            "8 MiB fits: %s page-ins, %s page-outs" % (small[3], small[4]))
     require(all(int(x[4]) > 0 for x in runs[2:]), "two copies at once did not swap")
     slots = [int(m.group(1)) for m in r.all(r"swaptest: swap slots in use after the sorts: (\d+)$")]
     require(slots == [0, 0, 0], "swap slots in use after the sorts: %s" % slots)
     r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: "])
+    check_shell_clients_freed(r)
+
+
+@test(5, "fsattack swapfull: one env fills the whole swap space; the server says no, then takes it all back")
+def test_fsattack_swapfull():
+    """From the shell: a child of fsattack writes new swap slots until the
+    server refuses (all 16544 but the one fsattack holds: 64 MiB written),
+    then exits holding them; every slot comes back, and the server still
+    serves."""
+    r = shell_session(["fsattack swapfull"], timeout=400)
+    r.match("fsattack: a flood of swap-outs took 16543 slots, then: no free space on disk$",
+            "fsattack: OK$",
+            no=[".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault"])
     check_shell_clients_freed(r)
 
 
@@ -2128,24 +2134,23 @@ _fs_baseline_lock = threading.Lock()
 
 
 def fs_pages_baseline():
-    """Free pages plus the boot modules' pages once `hello`, run with the
-    file server, has gone (booted once per run, by the first test that
+    """Free pages once `hello`, run with the file server, has gone (booted once per run, by the first test that
     asks): what any program that never asks the server for anything must
     leave, the server and its block cache being then the same."""
     with _fs_baseline_lock:
         if not _fs_baseline:
             r = fs_run("hello", commands=["meminfo"])
-            _fs_baseline.append(free_pages(r.command(0)) + module_pages(r))
+            _fs_baseline.append(free_pages(r.command(0)))
         return _fs_baseline[0]
 
 
 def check_fs_no_leak(r):
     """The last command was `meminfo`, typed once every client was gone,
     and the program never used a file: every page it took came back (the
-    free pages and the boot modules' add up as after `hello`)."""
-    got = free_pages(r.command(len(r.commands) - 1)) + module_pages(r)
+    free pages are as many as after `hello`)."""
+    got = free_pages(r.command(len(r.commands) - 1))
     base = fs_pages_baseline()
-    require(got == base, "%d pages free or in boot modules after the program; %d after hello "
+    require(got == base, "%d pages free after the program; %d after hello "
             "with the file server: %+d page(s)" % (got, base, got - base))
 
 

@@ -1,7 +1,8 @@
 //! fsattack: hostile requests to the file server. Each must get an error
 //! (or a harmless answer), never crash or wedge the server, and leave what
 //! the server serves to others intact: at the end an honest client still
-//! reads /newmotd correctly. Run with `make run-fsattack-nox FS=1`.
+//! reads /newmotd correctly. Run with `make run-fsattack-nox FS=1`;
+//! `fsattack swapfull` (from the shell) also fills the whole swap space.
 #![no_std]
 #![no_main]
 
@@ -12,6 +13,10 @@ use jos::cprintf;
 use jos::fd::{close, read, write};
 use jos::file::{fsipc, fsipcbuf_as, open};
 use jos::ipc_find_env;
+use abi::env::EnvId;
+use abi::error::result_from_ret;
+use abi::memlayout::UTOP;
+use abi::mmu::PTE_RW;
 use jos::syscall::{sys_ipc_recv, sys_ipc_send, sys_page_alloc, sys_page_unmap};
 
 jos::main!(umain);
@@ -126,7 +131,169 @@ fn with_fileid(req: u32, id: i32) -> Result<u32, Error> {
     fsipc(req, None)
 }
 
-fn umain(_args: &[&str]) {
+/// Swap request (`req`, `slot`) sent raw, with the page at `page` (if
+/// any) and `perm`. Returns the server's reply.
+fn swap_raw(fs: EnvId, req: u32, slot: u32, page: Option<usize>, perm: PteFlags) -> Result<u32, Error> {
+    sys_ipc_send(fs, swap_req(req, slot), page.unwrap_or(UTOP), perm)?;
+    let m = jos::ipc_recv(None)?;
+    result_from_ret(m.value as i32).map(|v| v as u32)
+}
+
+/// Fills our page at `va` with `byte`.
+fn fill(va: usize, byte: u8) {
+    // SAFETY: va is a page of ours, mapped writable, referred to by nothing.
+    unsafe { core::ptr::write_bytes(va as *mut u8, byte, PGSIZE) };
+}
+
+/// Whether our page at `va` holds `byte` throughout.
+fn holds(va: usize, byte: u8) -> bool {
+    // SAFETY: va is a page of ours, mapped.
+    unsafe { core::slice::from_raw_parts(va as *const u8, PGSIZE) }
+        .iter()
+        .all(|&b| b == byte)
+}
+
+/// How many slots the hoarder takes (without `swapfull`).
+const HOARD: u32 = 300;
+
+/// A second page for the swap attacks.
+const SCRATCH2: usize = SCRATCH + PGSIZE;
+
+/// Hostile swap requests: no page or a read-only one where the server
+/// must write, slots out of range, another env's slot (read, overwrite,
+/// free), a double free, and a hoard of new slots (with `full`, a flood
+/// until the swap is full) from an env that then exits without freeing
+/// them: the server must take them all back. An honest round trip works
+/// throughout.
+fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
+    let none = PteFlags::empty();
+    let ro = PteFlags::P | PteFlags::U;
+    let in_use = || swap_raw(fs, FSREQ_SWAPSTAT, 0, None, PteFlags::empty());
+    let before = in_use().expect("swap stat");
+    sys_page_alloc(0, SCRATCH, PTE_RW).expect("alloc");
+    sys_page_alloc(0, SCRATCH2, PTE_RW).expect("alloc");
+    fill(SCRATCH, 0xA5);
+    let out = |slot, page, perm| swap_raw(fs, FSREQ_SWAPOUT, slot, page, perm);
+    let inn = |slot, page, perm| swap_raw(fs, FSREQ_SWAPIN, slot, page, perm);
+    expect("a swap-out without a page", out(SWAP_NEW, None, none), Error::Inval, failures);
+    let mine = match out(SWAP_NEW, Some(SCRATCH), ro) {
+        Ok(s) => s,
+        Err(e) => {
+            cprintf!("fsattack: an honest swap-out: {} FAILED\n", e);
+            *failures += 1;
+            return;
+        }
+    };
+    expect("a swap-in without a page", inn(mine, None, none), Error::Inval, failures);
+    expect("a swap-in to a read-only page", inn(mine, Some(SCRATCH2), ro), Error::Inval, failures);
+    for slot in [mine + 1, 16544, 0xFF_FFFE, SWAP_NEW] {
+        expect("a swap-in of a slot not ours", inn(slot, Some(SCRATCH2), PTE_RW), Error::Inval, failures);
+        if slot != SWAP_NEW {
+            expect("a swap-out to a slot not ours", out(slot, Some(SCRATCH), ro), Error::Inval, failures);
+            expect("freeing a slot not ours", swap_raw(fs, FSREQ_SWAPFREE, slot, None, none), Error::Inval, failures);
+        }
+    }
+    if inn(mine, Some(SCRATCH2), PTE_RW).is_err() || !holds(SCRATCH2, 0xA5) {
+        cprintf!("fsattack: an honest swap-in did not read back the page FAILED\n");
+        *failures += 1;
+    }
+
+    // Another env's slot: a child swaps a page out and tells us its slot;
+    // we try to read, overwrite and free it; the child reads it back.
+    match jos::fork() {
+        Ok(0) => {
+            fill(SCRATCH, 0x5A);
+            let theirs = out(SWAP_NEW, Some(SCRATCH), ro).unwrap_or(SWAP_NEW);
+            let parent = jos::env::thisenv_read().env_parent_id;
+            jos::ipc_send(parent, theirs, None, none);
+            let _ = jos::ipc_recv(None);
+            fill(SCRATCH2, 0);
+            let ok = inn(theirs, Some(SCRATCH2), PTE_RW).is_ok() && holds(SCRATCH2, 0x5A);
+            jos::ipc_send(parent, ok as u32, None, none);
+            // Exits holding the slot: the server takes it back.
+            jos::env::exit();
+        }
+        Ok(child) => {
+            let theirs = jos::ipc_recv(None).expect("recv").value;
+            fill(SCRATCH2, 0x11);
+            expect("a swap-in of another env's slot", inn(theirs, Some(SCRATCH2), PTE_RW), Error::Inval, failures);
+            if !holds(SCRATCH2, 0x11) {
+                cprintf!("fsattack: a refused swap-in changed our page FAILED\n");
+                *failures += 1;
+            }
+            expect("a swap-out to another env's slot", out(theirs, Some(SCRATCH), ro), Error::Inval, failures);
+            expect("freeing another env's slot", swap_raw(fs, FSREQ_SWAPFREE, theirs, None, none), Error::Inval, failures);
+            jos::ipc_send(child, 0, None, none);
+            if jos::ipc_recv(None).map(|m| m.value) != Ok(1) {
+                cprintf!("fsattack: another env's slot was harmed FAILED\n");
+                *failures += 1;
+            }
+            jos::env::wait(child);
+        }
+        Err(e) => panic!("fork: {e}"),
+    }
+
+    // A hoard: new slots (until the server says no, with `full`: 64 MiB
+    // written, a minute and a half of TCG); the child exits without
+    // freeing any.
+    match jos::fork() {
+        Ok(0) => {
+            let most = if full { u32::MAX } else { HOARD };
+            let mut n = 0u32;
+            let r = loop {
+                if n == most {
+                    break Ok(());
+                }
+                match out(SWAP_NEW, Some(SCRATCH), ro) {
+                    Ok(_) => n += 1,
+                    Err(e) => break Err(e),
+                }
+            };
+            match r {
+                Ok(()) => cprintf!("fsattack: a hoard of {} swap slots\n", n),
+                Err(e) => cprintf!("fsattack: a flood of swap-outs took {} slots, then: {}\n", n, e),
+            }
+            jos::env::exit();
+        }
+        Ok(child) => jos::env::wait(child),
+        Err(e) => panic!("fork: {e}"),
+    }
+    let after = in_use();
+    if after != Ok(before + 1) {
+        cprintf!("fsattack: swap slots in use: {:?}, expected {} FAILED\n", after, before + 1);
+        *failures += 1;
+    }
+    fill(SCRATCH2, 0);
+    if inn(mine, Some(SCRATCH2), PTE_RW).is_err() || !holds(SCRATCH2, 0xA5) {
+        cprintf!("fsattack: our slot did not survive the others FAILED\n");
+        *failures += 1;
+    }
+    if swap_raw(fs, FSREQ_SWAPFREE, mine, None, none) != Ok(1) {
+        cprintf!("fsattack: freeing our slot FAILED\n");
+        *failures += 1;
+    }
+    expect("freeing a slot twice", swap_raw(fs, FSREQ_SWAPFREE, mine, None, none), Error::Inval, failures);
+    expect("swapping in a freed slot", inn(mine, Some(SCRATCH2), PTE_RW), Error::Inval, failures);
+    if in_use() != Ok(before) {
+        cprintf!("fsattack: a slot leaked FAILED\n");
+        *failures += 1;
+    }
+    let _ = sys_page_unmap(0, SCRATCH);
+    let _ = sys_page_unmap(0, SCRATCH2);
+    // No client reaches the swap files.
+    for path in ["/swap", "/swap/00", "/swap/15"] {
+        let r = open(path, O_RDONLY).map(|n| n as u32);
+        if r != Err(Error::BadPath) {
+            cprintf!("fsattack: open {}: {:?} FAILED\n", path, r);
+            *failures += 1;
+        }
+        expect("removing swap", jos::file::remove(path).map(|()| 0), Error::BadPath, failures);
+    }
+    expect("renaming swap", jos::rename::rename("/swap/03", "/x").map(|()| 0), Error::BadPath, failures);
+    expect("renaming onto swap", jos::rename::rename("/newmotd", "/swap/04").map(|()| 0), Error::BadPath, failures);
+}
+
+fn umain(args: &[&str]) {
     let mut failures = 0;
     let fs = ipc_find_env(abi::env::ENV_TYPE_FS).expect("no file server");
 
@@ -275,6 +442,7 @@ fn umain(_args: &[&str]) {
     let _ = jos::file::remove("/fsattack-w");
 
     map_attacks(&mut failures);
+    swap_attacks(fs, args.get(1) == Some(&"swapfull"), &mut failures);
 
     // An unknown request code, and a request sent on a read-only page.
     expect(

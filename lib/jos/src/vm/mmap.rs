@@ -228,6 +228,22 @@ fn mmap_file(len: usize, prot: u32, shared: bool, fd: usize, offset: usize) -> R
     Ok(start)
 }
 
+/// For a fault handler: the area satisfying `kind` that holds the fault
+/// address, the page to map there and whether the fault was a write.
+/// None (decline the fault) if there is no such area, the page is present
+/// (a protection fault: not ours to fix), or the access is not allowed
+/// (PROT_NONE, or a write to a read-only mapping).
+fn fault_area(utf: &UTrapframe, kind: fn(&Area) -> bool) -> Option<(Area, usize, bool)> {
+    let va = utf.utf_fault_va as usize;
+    // Not a copy of the list: the exception stack is one page.
+    let a = find_area(|a| kind(a) && (a.start..a.end).contains(&va))?;
+    let write = utf.utf_err & FEC_WR != 0;
+    if utf.utf_err & FEC_PR != 0 || !a.prot.read || (write && !a.prot.write) {
+        return None;
+    }
+    Some((a, round_down(va, PGSIZE), write))
+}
+
 /// The fault handler of every file mapping: asks the file server for the
 /// page (see the module comment) and maps it, or declines a write to a
 /// read-only mapping, any access to a PROT_NONE one, and a page the server
@@ -235,14 +251,9 @@ fn mmap_file(len: usize, prot: u32, shared: bool, fd: usize, offset: usize) -> R
 /// reported and ends the env.
 pub fn file_fault(utf: &mut UTrapframe) -> Fault {
     let va = utf.utf_fault_va as usize;
-    let Some(a) = find_area(|a| is_file_area(a) && (a.start..a.end).contains(&va)) else {
+    let Some((a, page, write)) = fault_area(utf, is_file_area) else {
         return Fault::Declined;
     };
-    let write = utf.utf_err & FEC_WR != 0;
-    if utf.utf_err & FEC_PR != 0 || !a.prot.read || (write && !a.prot.write) {
-        return Fault::Declined;
-    }
-    let page = round_down(va, PGSIZE);
     let offset = a.offset + (page - a.start);
     let shared = a.kind == Kind::Shared;
     let flags = match (shared, a.prot.write) {
@@ -585,16 +596,9 @@ pub fn mprotect(addr: usize, len: usize, prot: u32) -> Result<()> {
 /// mapping and any access to a PROT_NONE one.
 pub fn anon_fault(utf: &mut UTrapframe) -> Fault {
     let va = utf.utf_fault_va as usize;
-    // Not a copy of the list: the exception stack is one page.
-    let Some(a) = find_area(|a| is_mmap_area(a) && (a.start..a.end).contains(&va)) else {
+    let Some((a, page, write)) = fault_area(utf, is_mmap_area) else {
         return Fault::Declined;
     };
-    let write = utf.utf_err & FEC_WR != 0;
-    if utf.utf_err & FEC_PR != 0 || !a.prot.read || (write && !a.prot.write) {
-        // Present (a protection fault: not ours to fix) or not allowed.
-        return Fault::Declined;
-    }
-    let page = round_down(va, PGSIZE);
     if swap::swapped_out(page) {
         return match swap::page_in(page) {
             Ok(()) => Fault::Handled,

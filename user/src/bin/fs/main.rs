@@ -55,7 +55,7 @@ fn umain(_args: &[&str]) {
 fn start() {
     // The swap space's slot table, made first: a client started with us
     // may take all memory soon (see swap.rs).
-    let swap = swap::Swap::new();
+    let mut swap = swap::Swap::new();
     cprintf!("FS is running\n");
     // Port 0x8A00 is QEMU's (Bochs's) debug port: a write is harmless, and
     // faults unless the kernel gave us I/O privilege.
@@ -114,5 +114,6 @@ fn start() {
         cprintf!("fs: the file system's own tests failed: {}\n", e);
         return;
     }
+    swap.find_old(&mut fs);
     serv::Server::new(fs, swap).serve();
 }

@@ -2,12 +2,13 @@
 //! the pages they evict. Policy (which page, when) is theirs; the server
 //! only keeps slots.
 //!
-//! A slot is one block of one of the swap files `/swap/0` ..
+//! A slot is one block of one of the swap files `/swap/00` ..
 //! `/swap/15` (a file holds at most MAXFILESIZE, 1034 blocks, so the
 //! space is 16 files: 16544 slots, 64.6 MiB). The files are made, or cut
 //! to nothing, at the first swap request after boot (what was on swap
-//! before a reboot is of no use), and grow a block at a time as slots are
-//! first written. A slot's block is read and written straight from and to
+//! before a reboot is of no use; the server finds a previous boot's files
+//! at start, so no client reads them in between), and grow a block at a
+//! time as slots are first written. A slot's block is read and written straight from and to
 //! the page the client sent, past the block cache: the server needs no
 //! memory of its own to page (a client short of memory could not wait for
 //! the server to find some), and the cache never holds swap blocks. No
@@ -38,6 +39,14 @@ const SLOTS_PER_FILE: u32 = MAXFILESIZE / BLKSIZE as u32;
 /// Slots in all.
 pub const NSLOTS: u32 = NSWAPFILES as u32 * SLOTS_PER_FILE;
 const _: () = assert!(NSLOTS < SWAP_NEW);
+
+/// The path of swap file `k` (`/swap/00` .. `/swap/15`).
+fn swap_path(k: usize) -> [u8; 8] {
+    let mut path = *b"/swap/00";
+    path[6] = b'0' + (k / 10) as u8;
+    path[7] = b'0' + (k % 10) as u8;
+    path
+}
 
 /// The swap space's state.
 pub struct Swap {
@@ -77,6 +86,22 @@ impl Swap {
         self.dir == Some(r) || self.files.contains(&Some(r))
     }
 
+    /// Remembers the swap directory and files a previous boot left on the
+    /// disk, if any: they hold that boot's environments' memory, so no
+    /// client may open them before the first swap request cuts them to
+    /// nothing (see [`Swap::is_swap_file`]). Call at start.
+    pub fn find_old(&mut self, fs: &mut Fs<CacheDisk>) {
+        self.dir = fs
+            .lookup(b"/swap")
+            .ok()
+            .filter(|&d| fs.stat(d).is_ok_and(|f| f.is_dir()));
+        if self.dir.is_some() {
+            for (k, f) in self.files.iter_mut().enumerate() {
+                *f = fs.lookup(&swap_path(k)).ok();
+            }
+        }
+    }
+
     /// Makes the swap files (empty), once per boot. Returns the entries
     /// of the directory and the files, which the caller must forget every
     /// open file of (a client that opened one before is cut off). Err if
@@ -91,13 +116,10 @@ impl Swap {
             r => r?,
         };
         self.dir = Some(dir);
-        let mut path = *b"/swap/00";
         for (k, f) in self.files.iter_mut().enumerate() {
-            path[6] = b'0' + (k / 10) as u8;
-            path[7] = b'0' + (k % 10) as u8;
             // A file that cannot be made (a directory took its name, the
             // disk is full) gives fewer slots, not an error.
-            *f = fs.open(&path, O_CREAT | O_TRUNC).ok();
+            *f = fs.open(&swap_path(k), O_CREAT | O_TRUNC).ok();
         }
         self.ready = true;
         let mut all = [Some(dir); NSWAPFILES + 1];
