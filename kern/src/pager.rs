@@ -154,7 +154,11 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> Option<u32> {
     if declined & !3 == page as u32 && declined & 1 != 0 {
         // SAFETY: as above.
         unsafe { (*e).env_pager_declined = 0 };
-        return Some(if declined & 2 != 0 { err | FEC_NOMEM } else { err });
+        return Some(if declined & 2 != 0 {
+            err | FEC_NOMEM
+        } else {
+            err
+        });
     }
     let Ok(p) = envid2env(pager, false) else {
         return Some(err);

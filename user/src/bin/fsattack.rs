@@ -6,17 +6,17 @@
 #![no_std]
 #![no_main]
 
+use abi::env::EnvId;
 use abi::error::Error;
+use abi::error::result_from_ret;
 use abi::fsipc::*;
+use abi::memlayout::UTOP;
+use abi::mmu::PTE_RW;
 use abi::mmu::{PGSIZE, PteFlags};
 use jos::cprintf;
 use jos::fd::{close, read, write};
 use jos::file::{fsipc, fsipcbuf_as, open};
 use jos::ipc_find_env;
-use abi::env::EnvId;
-use abi::error::result_from_ret;
-use abi::memlayout::UTOP;
-use abi::mmu::PTE_RW;
 use jos::syscall::{sys_ipc_recv, sys_ipc_send, sys_page_alloc, sys_page_unmap};
 
 jos::main!(umain);
@@ -133,7 +133,13 @@ fn with_fileid(req: u32, id: i32) -> Result<u32, Error> {
 
 /// Swap request (`req`, `slot`) sent raw, with the page at `page` (if
 /// any) and `perm`. Returns the server's reply.
-fn swap_raw(fs: EnvId, req: u32, slot: u32, page: Option<usize>, perm: PteFlags) -> Result<u32, Error> {
+fn swap_raw(
+    fs: EnvId,
+    req: u32,
+    slot: u32,
+    page: Option<usize>,
+    perm: PteFlags,
+) -> Result<u32, Error> {
     sys_ipc_send(fs, swap_req(req, slot), page.unwrap_or(UTOP), perm)?;
     let m = jos::ipc_recv(None)?;
     result_from_ret(m.value as i32).map(|v| v as u32)
@@ -175,7 +181,12 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
     fill(SCRATCH, 0xA5);
     let out = |slot, page, perm| swap_raw(fs, FSREQ_SWAPOUT, slot, page, perm);
     let inn = |slot, page, perm| swap_raw(fs, FSREQ_SWAPIN, slot, page, perm);
-    expect("a swap-out without a page", out(SWAP_NEW, None, none), Error::Inval, failures);
+    expect(
+        "a swap-out without a page",
+        out(SWAP_NEW, None, none),
+        Error::Inval,
+        failures,
+    );
     let mine = match out(SWAP_NEW, Some(SCRATCH), ro) {
         Ok(s) => s,
         Err(e) => {
@@ -184,13 +195,38 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
             return;
         }
     };
-    expect("a swap-in without a page", inn(mine, None, none), Error::Inval, failures);
-    expect("a swap-in to a read-only page", inn(mine, Some(SCRATCH2), ro), Error::Inval, failures);
+    expect(
+        "a swap-in without a page",
+        inn(mine, None, none),
+        Error::Inval,
+        failures,
+    );
+    expect(
+        "a swap-in to a read-only page",
+        inn(mine, Some(SCRATCH2), ro),
+        Error::Inval,
+        failures,
+    );
     for slot in [mine + 1, 16544, 0xFF_FFFE, SWAP_NEW] {
-        expect("a swap-in of a slot not ours", inn(slot, Some(SCRATCH2), PTE_RW), Error::Inval, failures);
+        expect(
+            "a swap-in of a slot not ours",
+            inn(slot, Some(SCRATCH2), PTE_RW),
+            Error::Inval,
+            failures,
+        );
         if slot != SWAP_NEW {
-            expect("a swap-out to a slot not ours", out(slot, Some(SCRATCH), ro), Error::Inval, failures);
-            expect("freeing a slot not ours", swap_raw(fs, FSREQ_SWAPFREE, slot, None, none), Error::Inval, failures);
+            expect(
+                "a swap-out to a slot not ours",
+                out(slot, Some(SCRATCH), ro),
+                Error::Inval,
+                failures,
+            );
+            expect(
+                "freeing a slot not ours",
+                swap_raw(fs, FSREQ_SWAPFREE, slot, None, none),
+                Error::Inval,
+                failures,
+            );
         }
     }
     if inn(mine, Some(SCRATCH2), PTE_RW).is_err() || !holds(SCRATCH2, 0xA5) {
@@ -216,13 +252,28 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
         Ok(child) => {
             let theirs = jos::ipc_recv(None).expect("recv").value;
             fill(SCRATCH2, 0x11);
-            expect("a swap-in of another env's slot", inn(theirs, Some(SCRATCH2), PTE_RW), Error::Inval, failures);
+            expect(
+                "a swap-in of another env's slot",
+                inn(theirs, Some(SCRATCH2), PTE_RW),
+                Error::Inval,
+                failures,
+            );
             if !holds(SCRATCH2, 0x11) {
                 cprintf!("fsattack: a refused swap-in changed our page FAILED\n");
                 *failures += 1;
             }
-            expect("a swap-out to another env's slot", out(theirs, Some(SCRATCH), ro), Error::Inval, failures);
-            expect("freeing another env's slot", swap_raw(fs, FSREQ_SWAPFREE, theirs, None, none), Error::Inval, failures);
+            expect(
+                "a swap-out to another env's slot",
+                out(theirs, Some(SCRATCH), ro),
+                Error::Inval,
+                failures,
+            );
+            expect(
+                "freeing another env's slot",
+                swap_raw(fs, FSREQ_SWAPFREE, theirs, None, none),
+                Error::Inval,
+                failures,
+            );
             jos::ipc_send(child, 0, None, none);
             if jos::ipc_recv(None).map(|m| m.value) != Ok(1) {
                 cprintf!("fsattack: another env's slot was harmed FAILED\n");
@@ -251,7 +302,11 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
             };
             match r {
                 Ok(()) => cprintf!("fsattack: a hoard of {} swap slots\n", n),
-                Err(e) => cprintf!("fsattack: a flood of swap-outs took {} slots, then: {}\n", n, e),
+                Err(e) => cprintf!(
+                    "fsattack: a flood of swap-outs took {} slots, then: {}\n",
+                    n,
+                    e
+                ),
             }
             jos::env::exit();
         }
@@ -260,7 +315,11 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
     }
     let after = in_use();
     if after != Ok(before + 1) {
-        cprintf!("fsattack: swap slots in use: {:?}, expected {} FAILED\n", after, before + 1);
+        cprintf!(
+            "fsattack: swap slots in use: {:?}, expected {} FAILED\n",
+            after,
+            before + 1
+        );
         *failures += 1;
     }
     fill(SCRATCH2, 0);
@@ -272,8 +331,18 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
         cprintf!("fsattack: freeing our slot FAILED\n");
         *failures += 1;
     }
-    expect("freeing a slot twice", swap_raw(fs, FSREQ_SWAPFREE, mine, None, none), Error::Inval, failures);
-    expect("swapping in a freed slot", inn(mine, Some(SCRATCH2), PTE_RW), Error::Inval, failures);
+    expect(
+        "freeing a slot twice",
+        swap_raw(fs, FSREQ_SWAPFREE, mine, None, none),
+        Error::Inval,
+        failures,
+    );
+    expect(
+        "swapping in a freed slot",
+        inn(mine, Some(SCRATCH2), PTE_RW),
+        Error::Inval,
+        failures,
+    );
     if in_use() != Ok(before) {
         cprintf!("fsattack: a slot leaked FAILED\n");
         *failures += 1;
@@ -287,10 +356,25 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
             cprintf!("fsattack: open {}: {:?} FAILED\n", path, r);
             *failures += 1;
         }
-        expect("removing swap", jos::file::remove(path).map(|()| 0), Error::BadPath, failures);
+        expect(
+            "removing swap",
+            jos::file::remove(path).map(|()| 0),
+            Error::BadPath,
+            failures,
+        );
     }
-    expect("renaming swap", jos::rename::rename("/swap/03", "/x").map(|()| 0), Error::BadPath, failures);
-    expect("renaming onto swap", jos::rename::rename("/newmotd", "/swap/04").map(|()| 0), Error::BadPath, failures);
+    expect(
+        "renaming swap",
+        jos::rename::rename("/swap/03", "/x").map(|()| 0),
+        Error::BadPath,
+        failures,
+    );
+    expect(
+        "renaming onto swap",
+        jos::rename::rename("/newmotd", "/swap/04").map(|()| 0),
+        Error::BadPath,
+        failures,
+    );
 }
 
 fn umain(args: &[&str]) {

@@ -41,6 +41,7 @@
 use super::mmap::{MMAP_END, NAME_PRIVATE};
 use super::zero::is_zero_page;
 use crate::cell::EnvCell;
+use crate::pgfault::Fault;
 use crate::pgfault::{Area, Kind, next_area};
 use crate::syscall::{sys_ipc_send, sys_page_alloc, sys_page_map, sys_page_unmap, sys_vm_clear_ad};
 use crate::uvpt::{page_refcount, pte_of, uvpd};
@@ -51,10 +52,9 @@ use abi::fsipc::{
 };
 use abi::memlayout::{UTOP, UXSTACKTOP};
 use abi::mmu::FEC_NOMEM;
-use abi::trap::UTrapframe;
-use crate::pgfault::Fault;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use abi::mmu::{PGSIZE, PTE_RW, PTSIZE, Pte, PteFlags, pdx, round_down};
+use abi::trap::UTrapframe;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Where the swap map starts: entry i (4 bytes) is page i's.
 pub const SWAPMAP: usize = 0xCFC0_0000;
