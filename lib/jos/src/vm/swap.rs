@@ -41,8 +41,7 @@
 use super::mmap::{MMAP_END, NAME_PRIVATE};
 use super::zero::is_zero_page;
 use crate::cell::EnvCell;
-use crate::pgfault::Fault;
-use crate::pgfault::{Area, Kind, next_area};
+use crate::pgfault::{Area, Fault, Kind, next_area};
 use crate::syscall::{sys_ipc_send, sys_page_alloc, sys_page_map, sys_page_unmap, sys_vm_clear_ad};
 use crate::uvpt::{page_refcount, pte_of, uvpd};
 use abi::error::{Error, Result, result_from_ret};
@@ -51,8 +50,7 @@ use abi::fsipc::{
     swap_req,
 };
 use abi::memlayout::{UTOP, UXSTACKTOP};
-use abi::mmu::FEC_NOMEM;
-use abi::mmu::{PGSIZE, PTE_RW, PTSIZE, Pte, PteFlags, pdx, round_down};
+use abi::mmu::{FEC_NOMEM, PGSIZE, PTE_RW, PTSIZE, Pte, PteFlags, pdx, round_down};
 use abi::trap::UTrapframe;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
