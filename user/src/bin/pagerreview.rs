@@ -257,15 +257,16 @@ fn removed() {
     }
     jos::file::remove("/prcopy").expect("remove");
     copy_file("/pagerreview", "/other", Some(0xee));
-    ipc_send(c, 0, None, PteFlags::empty());
     // Its report, unless it died of its fault (a declined page): a
-    // watcher says so then.
+    // watcher says so then. Made before the go: made after, it could take
+    // the dead child's Env slot and its saved trap number with it.
     let watcher = child_of(|| {
         while alive(c) {
             sys_yield();
         }
         ipc_send(parent(), 0x100, None, PteFlags::empty());
     });
+    ipc_send(c, 0, None, PteFlags::empty());
     let m = ipc_recv(None).expect("recv");
     let got = (m.from == c).then_some(m.value);
     let _ = sys_env_destroy(watcher);
