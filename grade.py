@@ -2456,7 +2456,8 @@ PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs
 def pagerreview_test(cpus):
     """Pagers paging each other (refused), a pager changed under an env
     waiting for it, one child registered with the server again and again,
-    a client faulting between its request and the reply, a write to
+    a call to the server whose request page is not paged in yet (answered
+    by the server, E_INVAL for a read-only page), a write to
     read-only program text with no upcall (killed, not retried for ever),
     sys_cputs and an upcall whose bytes or code are not paged in yet, sfork
     sharing bss not paged in yet, a running program's file removed and its
@@ -2467,6 +2468,7 @@ def pagerreview_test(cpus):
         r.match(*["pagerreview: %s: OK" % c for c in PAGERREVIEW_CASES] + ["pagerreview: done$"],
                 ordered=True, no=[".*BUG", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault",
                                   ENV + "user_mem_check", "fs: "])
+        r.match(r"pagerreview: lostreply: OK \(reply -3 from 00001000, read 5a\)$")
         check_fs_clients_freed(r)
 
     name = "pagerreview: the pager's corner cases (%d CPU%s)" % (cpus, "" if cpus == 1 else "s")

@@ -353,6 +353,24 @@ pub fn parent_alive(c: *const Env) -> bool {
     unsafe { (*p).env_id == pid && (*p).env_status != ENV_FREE }
 }
 
+/// Makes `e`, whose IPC wait just ended (its result in eax), runnable,
+/// unless its parent stopped it during a closed receive
+/// (`env_ipc_held`): then it stays stopped, with the result kept, until
+/// the parent makes it runnable. With the parent gone, nobody could, so
+/// it runs.
+pub fn wake(e: *mut Env) {
+    // SAFETY: e points into the Env array; the kernel lock is held.
+    unsafe {
+        if (*e).env_ipc_held != 0 && parent_alive(e) {
+            return;
+        }
+        (*e).env_ipc_held = 0;
+        if (*e).env_status == ENV_NOT_RUNNABLE {
+            set_status(e, ENV_RUNNABLE);
+        }
+    }
+}
+
 /// Takes `e`, blocked in sys_ipc_send, out of its receiver's queue: it is
 /// no longer sending.
 pub fn cancel_send(e: *mut Env) {
@@ -392,9 +410,9 @@ fn env_free_one(e: *mut Env) {
         }
         (*e).env_pgdir = 0;
         pmap::page_decref(Page::from_pa(pmap::paddr(pgdir as usize)));
-        // Senders blocked on e will never be received: fail their sends.
-        // (An env whose page fault went to e as its pager just retries
-        // the instruction.)
+        // Senders blocked on e will never be received: fail their sends
+        // (and calls). (An env whose page fault went to e as its pager
+        // just retries the instruction.)
         while let Some(i) = crate::sendq::pop(envx((*e).env_id)) {
             let s = env_at(i);
             // (Taken out of the queue already.)
@@ -402,12 +420,31 @@ fn env_free_one(e: *mut Env) {
             if crate::pager::waiting(s) {
                 crate::pager::retry(s);
             } else {
-                set_status(s, ENV_RUNNABLE);
                 (*s).env_tf.tf_regs.reg_eax = Error::BadEnv.code() as u32;
+                (*s).env_ipc_recv_from = 0;
+                wake(s);
             }
         }
-        // Envs waiting for e's answer as their pager retry too.
-        crate::pager::pager_gone(e);
+        // Envs waiting for e's answer, as their pager (they retry the
+        // instruction) or in a closed receive (E_BAD_ENV: a call to a
+        // server that dies ends, instead of waiting for ever).
+        let id = (*e).env_id;
+        for i in 0..NENV {
+            let w = env_at(i);
+            if (*w).env_ipc_recving == 0 {
+                continue;
+            }
+            if crate::pager::waiting(w) {
+                if (*w).env_pager == id {
+                    crate::pager::retry(w);
+                }
+            } else if (*w).env_ipc_recv_from == id {
+                (*w).env_ipc_recving = 0;
+                (*w).env_ipc_recv_from = 0;
+                (*w).env_tf.tf_regs.reg_eax = Error::BadEnv.code() as u32;
+                wake(w);
+            }
+        }
         // A sender itself leaves its receiver's queue.
         if (*e).env_ipc_send_to != 0 {
             cancel_send(e);

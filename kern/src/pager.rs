@@ -45,7 +45,8 @@
 //! and `env_status` is NOT_RUNNABLE in both steps. It ends in exactly one
 //! of these ways: the answer ([`answered`]: a page, or none); the env
 //! stopped, given new registers or a new pager ([`cancel`]); the pager
-//! freed (step 1: `env_free` empties its queue; step 2: [`pager_gone`]);
+//! freed (step 1: `env_free` empties its queue; step 2: `env_free` finds
+//! the envs waiting for it);
 //! the env freed (`env_free` takes it out of the queue). Every IPC path
 //! asks [`takes`] before delivering, so nothing but the answer reaches a
 //! waiting env.
@@ -168,7 +169,7 @@ pub fn fault(e: *mut Env, va: usize, err: u32) -> Option<u32> {
     unsafe {
         (*e).env_pager_fault = msg;
         env::set_status(e, ENV_NOT_RUNNABLE);
-        if (*p).env_ipc_recving != 0 && !waiting(p) {
+        if (*p).env_ipc_recving != 0 && !waiting(p) && accepts(p, (*e).env_id) {
             deliver_fault(e, p);
         } else {
             (*e).env_ipc_send_to = (*p).env_id;
@@ -215,16 +216,25 @@ pub fn fault_in(e: *mut Env, va: usize, write: bool) -> bool {
 /// for its pager (in either step) takes only the answer to that fault:
 /// from its pager, with the fault message as the value (so an answer to
 /// an older fault, or any other message of the pager's, is not taken for
-/// it). Any other env takes anyone's message while it is receiving.
+/// it). Any other env takes a message while it is receiving: anyone's, or
+/// in a closed receive its one env's ([`accepts`]).
 pub fn takes(dst: *const Env, src: *const Env, value: u32) -> bool {
     // SAFETY: both point into the Env array; the kernel lock is held.
     unsafe {
         if waiting(dst) {
             (*src).env_id == (*dst).env_pager && value & !PAGER_NOMEM == (*dst).env_pager_fault
         } else {
-            (*dst).env_ipc_recving != 0
+            (*dst).env_ipc_recving != 0 && accepts(dst, (*src).env_id)
         }
     }
+}
+
+/// Whether `dst`'s receive, if it is receiving, takes a message from
+/// `from`: an open receive takes anyone's, a closed one only its env's.
+pub fn accepts(dst: *const Env, from: EnvId) -> bool {
+    // SAFETY: dst points into the Env array; the kernel lock is held.
+    let only = unsafe { (*dst).env_ipc_recv_from };
+    only == 0 || only == from
 }
 
 /// Whether `e` is an env waiting for its pager (in either step).
@@ -309,25 +319,4 @@ pub unsafe fn retry(e: *mut Env) {
     // SAFETY: the caller's promise.
     unsafe { cancel(e) };
     env::set_status(e, ENV_RUNNABLE);
-}
-
-/// Pager `p` is being freed: every env waiting for an answer from it
-/// retries its fault (and, with the pager gone, gets its own upcall).
-/// Envs still queued to send to it are released by the send queue's own
-/// cleanup (`env_free`), which calls [`retry`] for them.
-///
-/// # Safety
-/// The kernel lock is held.
-pub unsafe fn pager_gone(p: *const Env) {
-    // SAFETY: p points into the Env array; the kernel lock is held.
-    let pid = unsafe { (*p).env_id };
-    for i in 0..NENV {
-        let e = env::env_at(i);
-        // SAFETY: e points into the Env array; the kernel lock is held.
-        unsafe {
-            if (*e).env_pager == pid && waiting(e) && (*e).env_ipc_recving != 0 {
-                retry(e);
-            }
-        }
-    }
 }

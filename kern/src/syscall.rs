@@ -177,13 +177,30 @@ fn sys_env_set_status(envid: EnvId, status: u32) -> Result<u32> {
         // or wakes one its parent stopped), and the call is restarted when
         // the env runs again, as any system call a stop interrupts.
         // Stopping and resuming a blocked env is then invisible to it.
+        if (*e).env_ipc_recving != 0 && (*e).env_ipc_recv_from != 0 && !pager::waiting(e) {
+            // A closed receive (the answer half of sys_ipc_call, say) is
+            // not cancelled: its one sender may answer only now, and never
+            // again (a server never waits for a client). A stopped env keeps
+            // waiting, and an answer is kept for it until it runs again
+            // (env::wake); it stays NOT_RUNNABLE either way until then.
+            (*e).env_ipc_held = (status == ENV_NOT_RUNNABLE) as u32;
+            return Ok(0);
+        }
+        (*e).env_ipc_held = 0;
         let restart = if pager::waiting(e) {
             // Waiting for its pager: it retries the fault instead.
             pager::cancel(e);
             None
         } else if (*e).env_ipc_send_to != 0 {
+            // A call whose request was not taken yet is made again whole.
             env::cancel_send(e);
-            Some(Syscall::IpcSend)
+            let call = (*e).env_ipc_recv_from != 0;
+            (*e).env_ipc_recv_from = 0;
+            Some(if call {
+                Syscall::IpcCall
+            } else {
+                Syscall::IpcSend
+            })
         } else if (*e).env_ipc_recving != 0 {
             (*e).env_ipc_recving = 0;
             Some(Syscall::IpcRecv)
@@ -241,6 +258,8 @@ fn sys_env_set_trapframe(envid: EnvId, tf: usize) -> Result<u32> {
         if (*e).env_ipc_send_to != 0 {
             env::cancel_send(e);
         }
+        (*e).env_ipc_recv_from = 0;
+        (*e).env_ipc_held = 0;
         (*e).env_tf = new;
     }
     if e == cur() {
@@ -418,17 +437,57 @@ fn ipc_deliver(src: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32
             sent_perm = p.bits();
         }
         (*dst).env_ipc_recving = 0;
+        (*dst).env_ipc_recv_from = 0;
         (*dst).env_ipc_from = (*src).env_id;
         (*dst).env_ipc_value = value;
         (*dst).env_ipc_perm = sent_perm;
-        // A receiver blocked in sys_ipc_recv wakes up; one served at once
-        // from the send queue is the caller, still running.
-        if (*dst).env_status == ENV_NOT_RUNNABLE {
-            env::set_status(dst, ENV_RUNNABLE);
-        }
         (*dst).env_tf.tf_regs.reg_eax = 0;
     }
+    // A receiver blocked in sys_ipc_recv wakes up (unless its parent
+    // stopped it); one served at once from the send queue is the caller,
+    // still running.
+    env::wake(dst);
     Ok(())
+}
+
+/// Delivers the message of `s`, blocked in sys_ipc_send or sys_ipc_call
+/// (just taken out of `e`'s send queue), to `e`, receiving; or, if `s`
+/// waits for its pager `e`, gives `e` the fault. A plain send ends (with
+/// the delivery's result); a call's request taken goes on to wait for the
+/// answer from `e` alone. Returns the delivery's result.
+///
+/// # Safety
+/// `s` was queued to send to `e`, which is receiving and takes it; the
+/// kernel lock is held.
+unsafe fn deliver_queued(s: *mut Env, e: *mut Env) -> Result<()> {
+    if pager::waiting(s) {
+        // A page fault of an env we page: it now waits for our answer.
+        // SAFETY: s waits for us, its pager; we are receiving.
+        unsafe { pager::deliver_fault(s, e) };
+        return Ok(());
+    }
+    // SAFETY: s is a blocked sender; the kernel lock is held.
+    unsafe {
+        let (v, va, p) = (
+            (*s).env_ipc_send_value,
+            (*s).env_ipc_send_va,
+            (*s).env_ipc_send_perm,
+        );
+        let r = ipc_deliver(s, e, v, va as usize, p);
+        (*s).env_ipc_send_to = 0;
+        if r.is_ok() && (*s).env_ipc_recv_from != 0 {
+            // A call: its dstva and recv_from were set when it was made.
+            (*s).env_ipc_recving = 1;
+        } else {
+            (*s).env_ipc_recv_from = 0;
+            (*s).env_tf.tf_regs.reg_eax = match r {
+                Ok(()) => 0,
+                Err(err) => err.code() as u32,
+            };
+            env::wake(s);
+        }
+        r
+    }
 }
 
 /// Sends `value` (and the page at `srcva` if below UTOP, with `perm`) to
@@ -476,49 +535,126 @@ fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32
 }
 
 /// Waits for a message; a page, if one is sent, is mapped at `dstva` (if
-/// below UTOP, where it must be page-aligned). A sender already waiting in
-/// sys_ipc_send is served at once. Returns 0 when a message arrives (the
-/// sender sets it), or Inval at once for a bad `dstva`.
-fn sys_ipc_recv(dstva: usize) -> Result<u32> {
+/// below UTOP, where it must be page-aligned). With `from` 0 (JOS's call)
+/// anyone's message is taken: a sender already waiting in sys_ipc_send is
+/// served at once, the longest waiting first. With `from` an env id, the
+/// receive is *closed*: only `from`'s message is taken (others stay
+/// queued), and if `from` is freed first the wait ends with BadEnv.
+/// Returns 0 when a message arrives (the sender sets it), Inval at once
+/// for a bad `dstva` or `from` the caller itself, BadEnv for a `from` that
+/// does not exist.
+fn sys_ipc_recv(dstva: usize, from: EnvId) -> Result<u32> {
     if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
         return Err(Error::Inval);
     }
     let e = cur();
+    let only = closed_peer(from)?;
     // SAFETY: e is the running env; the kernel lock is held.
     unsafe {
         (*e).env_ipc_recving = 1;
         (*e).env_ipc_dstva = dstva as u32;
+        (*e).env_ipc_recv_from = only;
     }
     // SAFETY: as above.
-    while let Some(s) = sendq::pop(envx(unsafe { (*e).env_id })).map(env::env_at) {
-        if pager::waiting(s) {
-            // A page fault of an env we page: it now waits for our answer.
-            // SAFETY: s waits for us, its pager; we are receiving.
-            unsafe { pager::deliver_fault(s, e) };
-            return Ok(0);
+    let me = envx(unsafe { (*e).env_id });
+    if only != 0 {
+        // The one sender we take, if it is queued to us already.
+        let s = env::env_at(envx(only));
+        // SAFETY: s points into the Env array; the kernel lock is held.
+        if unsafe { (*s).env_id == only && (*s).env_ipc_send_to == (*e).env_id } {
+            sendq::remove(me, envx(only));
+            // SAFETY: s was queued to us; we receive from it.
+            if unsafe { deliver_queued(s, e) }.is_ok() {
+                return Ok(0);
+            }
         }
-        // SAFETY: s is a blocked sender; the kernel lock is held.
-        let r = unsafe {
-            let (v, va, p) = (
-                (*s).env_ipc_send_value,
-                (*s).env_ipc_send_va,
-                (*s).env_ipc_send_perm,
-            );
-            let r = ipc_deliver(s, e, v, va as usize, p);
-            (*s).env_ipc_send_to = 0;
-            env::set_status(s, ENV_RUNNABLE);
-            (*s).env_tf.tf_regs.reg_eax = match r {
-                Ok(()) => 0,
-                Err(err) => err.code() as u32,
-            };
-            r
-        };
-        if r.is_ok() {
-            return Ok(0);
+    } else {
+        while let Some(s) = sendq::pop(me).map(env::env_at) {
+            // SAFETY: s was queued to us; we receive from anyone.
+            if unsafe { deliver_queued(s, e) }.is_ok() {
+                return Ok(0);
+            }
         }
     }
     env::set_status(e, ENV_NOT_RUNNABLE);
     sched::sched_yield();
+}
+
+/// The env a closed receive from `from` takes messages from: 0 for `from`
+/// 0 (an open receive), else its id. BadEnv if it does not exist (or is
+/// dying), Inval if it is the caller.
+fn closed_peer(from: EnvId) -> Result<EnvId> {
+    if from == 0 {
+        return Ok(0);
+    }
+    let p = envid2env(from, false)?;
+    if p == cur() {
+        return Err(Error::Inval);
+    }
+    // SAFETY: p points into the Env array; the kernel lock is held.
+    Ok(unsafe { (*p).env_id })
+}
+
+/// A call: sends `value` (and the page at `srcva`, as sys_ipc_send does)
+/// to `envid`, waiting in its send queue if it is not receiving, then, in
+/// the same system call, waits for the answer from `envid` alone, as
+/// `sys_ipc_recv(dstva, envid)`. The caller is so always waiting when the
+/// answer comes: a server can answer with sys_ipc_try_send and never wait
+/// for a client, and no third env can answer for the server. Returns 0
+/// with the answer in the Env's `env_ipc_*` fields; BadEnv if `envid` does
+/// not exist or is freed before it answers, Inval for a bad page, a bad
+/// `dstva` or a call to oneself. Stopped before the request is taken, the
+/// call is made again when the env runs again; stopped after, it goes on
+/// waiting for the answer (see sys_env_set_status).
+fn sys_ipc_call(envid: EnvId, value: u32, srcva: usize, perm: u32, dstva: usize) -> Result<u32> {
+    if dstva < UTOP && !dstva.is_multiple_of(PGSIZE) {
+        return Err(Error::Inval);
+    }
+    let dst = envid2env(envid, false)?;
+    let me = cur();
+    if dst == me {
+        return Err(Error::Inval);
+    }
+    page_in_source(srcva);
+    // SAFETY: dst and me point into the Env array; the kernel lock is held.
+    unsafe {
+        let to = (*dst).env_id;
+        if pager::takes(dst, me, value) {
+            ipc_deliver(me, dst, value, srcva, perm)?;
+            (*me).env_ipc_recving = 1;
+        } else {
+            check_send_page(me, srcva, perm)?;
+            (*me).env_ipc_send_to = to;
+            sendq::push(envx(to), envx((*me).env_id));
+            (*me).env_ipc_send_value = value;
+            (*me).env_ipc_send_va = srcva as u32;
+            (*me).env_ipc_send_perm = perm;
+        }
+        (*me).env_ipc_dstva = dstva as u32;
+        (*me).env_ipc_recv_from = to;
+        env::set_status(me, ENV_NOT_RUNNABLE);
+        (*me).env_tf.tf_regs.reg_eax = 0;
+    }
+    sched::sched_yield();
+}
+
+/// Whether env `envid` (any env) maps at `va` the same physical page the
+/// caller maps at `myva`: 0 if so, Inval if not (either address unmapped,
+/// unaligned or not below UTOP). BadEnv for no such env. A server checks
+/// with it that a client holds a page the server shared with it (a file
+/// descriptor's page: see the file server's `lookup`); it tells the caller
+/// nothing about pages it does not map itself.
+fn sys_page_check(envid: EnvId, va: usize, myva: usize) -> Result<u32> {
+    let e = envid2env(envid, false)?;
+    check_va(va)?;
+    check_va(myva)?;
+    let (mine, _) = pmap::page_lookup(env::env_pgdir(cur()), myva).ok_or(Error::Inval)?;
+    let (theirs, _) = pmap::page_lookup(env::env_pgdir(e), va).ok_or(Error::Inval)?;
+    if mine == theirs {
+        Ok(0)
+    } else {
+        Err(Error::Inval)
+    }
 }
 
 /// Clears the accessed and dirty bits of the caller's pages in
@@ -573,12 +709,14 @@ pub fn syscall(num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
         Some(Syscall::EnvSetPgfaultUpcall) => sys_env_set_pgfault_upcall(a1 as EnvId, a2u),
         Some(Syscall::Yield) => sys_yield(),
         Some(Syscall::IpcTrySend) => sys_ipc_try_send(a1 as EnvId, a2, a3u, a4),
-        Some(Syscall::IpcRecv) => sys_ipc_recv(a1u),
+        Some(Syscall::IpcRecv) => sys_ipc_recv(a1u, a2 as EnvId),
         Some(Syscall::VmClearAd) => sys_vm_clear_ad(a1u, a2u),
         Some(Syscall::IpcSend) => sys_ipc_send(a1 as EnvId, a2, a3u, a4),
         Some(Syscall::EnvSetPager) => {
             pager::set(a1 as EnvId, a2 as EnvId, a3u, a4u, a5).map(|()| 0)
         }
+        Some(Syscall::IpcCall) => sys_ipc_call(a1 as EnvId, a2, a3u, a4, a5 as usize),
+        Some(Syscall::PageCheck) => sys_page_check(a1 as EnvId, a2u, a3u),
     };
     match r {
         Ok(v) => v as i32,

@@ -439,13 +439,44 @@ impl Fuzz {
                 self.call(num, a);
             }
             Syscall::IpcRecv => {
-                // Only the invalid form (unaligned, below UTOP): a valid one
-                // would wait forever.
-                let va =
-                    scratch_page(&mut self.rng) + 1 + self.rng.below(PGSIZE as u32 - 1) as usize;
-                let a = [va as u32, 0, 0, 0, 0];
+                // Only invalid forms: unaligned below UTOP (from anyone or
+                // anybody), or a closed receive from no env or ourselves
+                // (0x7fffffff and 0xffffffff never name an env; our own id
+                // is refused). A valid one would wait forever.
+                let from = self.rng.pick(&[0, 0x7fff_ffff, 0xffff_ffff]);
+                let va = if from == 0 || self.rng.below(2) == 0 {
+                    scratch_page(&mut self.rng) + 1 + self.rng.below(PGSIZE as u32 - 1) as usize
+                } else {
+                    scratch_page(&mut self.rng)
+                };
+                let a = [va as u32, from, 0, 0, 0];
                 let r = self.call(num, a);
                 self.expect_error("sys_ipc_recv", r, a);
+            }
+            Syscall::IpcCall => {
+                // As for sends: only calls that must fail at once (to
+                // ourselves or to no env).
+                let to = self.rng.pick(&[0, 0x7fff_ffff, 0xffff_ffff, 0x1fff]);
+                let a = [
+                    to,
+                    self.rng.next_u32(),
+                    any_addr(&mut self.rng) as u32,
+                    perm(&mut self.rng),
+                    any_addr(&mut self.rng) as u32,
+                ];
+                let r = self.call(num, a);
+                self.expect_error("sys_ipc_call", r, a);
+            }
+            Syscall::PageCheck => {
+                // Only reads page tables: any env, any addresses.
+                let env = self.envid();
+                let va = any_addr(&mut self.rng);
+                let myva = any_addr(&mut self.rng);
+                let a = [env as u32, va as u32, myva as u32, 0, 0];
+                let r = self.call(num, a);
+                if va >= UTOP || myva >= UTOP || !(va | myva).is_multiple_of(PGSIZE) {
+                    self.expect_error("sys_page_check", r, a);
+                }
             }
         }
     }

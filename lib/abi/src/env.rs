@@ -133,6 +133,16 @@ pub struct Env {
     /// memory), whose next fault goes to the env's own upcall instead; 0
     /// if none.
     pub env_pager_declined: u32,
+    /// A *closed* receive: while receiving (`sys_ipc_recv(dstva, from)`,
+    /// or the answer half of `sys_ipc_call`), the only env whose message
+    /// is taken; 0 for an open receive (anyone's message). While an
+    /// `sys_ipc_call`'s request waits in the callee's queue, the callee.
+    /// A closed receive from an env that is freed ends with E_BAD_ENV.
+    pub env_ipc_recv_from: EnvId,
+    /// 1 while a closed receiver is stopped by its parent
+    /// (`sys_env_set_status(NOT_RUNNABLE)`): its wait goes on, and the
+    /// answer, when it comes, is kept for it until it is made runnable.
+    pub env_ipc_held: u32,
 }
 
 /// Set in `env_pager_fault` (and in the message a pager receives) while an
@@ -174,6 +184,8 @@ impl Env {
             env_pager_key: 0,
             env_pager_fault: 0,
             env_pager_declined: 0,
+            env_ipc_recv_from: 0,
+            env_ipc_held: 0,
         }
     }
 }
@@ -185,8 +197,8 @@ impl Default for Env {
 }
 
 // The C JOS layout (bool env_ipc_recving padded to 4 bytes), then our
-// additions (send queue, pager).
-const _: () = assert!(size_of::<Env>() == 164);
+// additions (send queue, pager, closed receive).
+const _: () = assert!(size_of::<Env>() == 172);
 const _: () = assert!(offset_of!(Env, env_link) == 68);
 const _: () = assert!(offset_of!(Env, env_id) == 72);
 const _: () = assert!(offset_of!(Env, env_parent_id) == 76);

@@ -34,7 +34,8 @@ pub enum Syscall {
     Yield = 11,
     /// `sys_ipc_try_send(envid, value, srcva, perm)`: send without blocking.
     IpcTrySend = 12,
-    /// `sys_ipc_recv(dstva)`: block until a message arrives.
+    /// `sys_ipc_recv(dstva, from)`: block until a message arrives (from
+    /// env `from` alone, if not 0: a closed receive).
     IpcRecv = 13,
     /// `sys_vm_clear_ad(va, len)`: clear the accessed and dirty bits of the
     /// caller's pages in a range (for working-set measurement).
@@ -45,10 +46,17 @@ pub enum Syscall {
     /// `sys_env_set_pager(envid, pager, lo, hi, key)`: send the env's faults
     /// on absent pages in `[lo, hi)` to `pager` as IPC (demand paging).
     EnvSetPager = 16,
+    /// `sys_ipc_call(envid, value, srcva, perm, dstva)`: send as
+    /// `sys_ipc_send` does, then, in the same call, receive the answer from
+    /// `envid` alone (a page at `dstva`).
+    IpcCall = 17,
+    /// `sys_page_check(envid, va, myva)`: whether `envid` maps at `va` the
+    /// physical page the caller maps at `myva` (0, else E_INVAL).
+    PageCheck = 18,
 }
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 17;
+pub const NSYSCALLS: u32 = 19;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -70,6 +78,8 @@ impl Syscall {
         Syscall::VmClearAd,
         Syscall::IpcSend,
         Syscall::EnvSetPager,
+        Syscall::IpcCall,
+        Syscall::PageCheck,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -107,11 +117,13 @@ impl Syscall {
             Syscall::VmClearAd => "sys_vm_clear_ad",
             Syscall::IpcSend => "sys_ipc_send",
             Syscall::EnvSetPager => "sys_env_set_pager",
+            Syscall::IpcCall => "sys_ipc_call",
+            Syscall::PageCheck => "sys_page_check",
         }
     }
 }
 
-const _: () = assert!(Syscall::EnvSetPager as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::PageCheck as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {

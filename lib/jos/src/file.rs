@@ -100,17 +100,29 @@ pub fn fsipc(req: u32, dstva: Option<usize>) -> Result<u32> {
 /// [`fsipc`] with the request in page `buf` (FSIPCBUF, or FSIPCBUF_FAULT
 /// for the fault path), mapped first if it is not.
 fn fsipc_via(buf: usize, req: u32, dstva: Option<usize>) -> Result<u32> {
-    let fs = fsenv()?;
     request_page_map(buf)?;
-    let perm = PteFlags::P | PteFlags::U | PteFlags::W;
-    crate::syscall::sys_ipc_send(fs, req, buf, perm)?;
-    let m = crate::ipc_recv(dstva)?;
-    let v = m.value as i32;
-    if v < 0 {
-        Err(Error::from_code(v).unwrap_or(Error::Unspecified))
-    } else {
-        Ok(m.value)
-    }
+    fs_call(
+        req,
+        Some(buf),
+        PteFlags::P | PteFlags::U | PteFlags::W,
+        dstva,
+    )
+}
+
+/// Sends the file server `value` (with the page at `page`, if any, with
+/// `perm`) and waits for its answer, as one call (`ipc_call`): the answer
+/// is believed only from the server asked, and a server that dies meanwhile
+/// ends the wait. A page in the answer goes at `dstva`. Returns the
+/// answer's value; its error code as an error, or E_BAD_ENV with no file
+/// server (or one that died before answering).
+pub fn fs_call(
+    value: u32,
+    page: Option<usize>,
+    perm: PteFlags,
+    dstva: Option<usize>,
+) -> Result<u32> {
+    let m = crate::ipc::ipc_call(fsenv()?, value, page, perm, dstva)?;
+    abi::error::result_from_ret(m.value as i32).map(|v| v as u32)
 }
 
 /// Opens `path` with O_* flags `mode`; returns the file descriptor.

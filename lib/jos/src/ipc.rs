@@ -2,7 +2,9 @@
 //! optionally, one page per message, sent to an environment blocked in
 //! `ipc_recv`.
 use crate::env::{envs, thisenv_read};
-use crate::syscall::{sys_ipc_recv, sys_ipc_send, sys_ipc_try_send};
+use crate::syscall::{
+    sys_ipc_call, sys_ipc_recv, sys_ipc_recv_from, sys_ipc_send, sys_ipc_try_send,
+};
 use abi::env::EnvId;
 use abi::error::Result;
 use abi::memlayout::UTOP;
@@ -28,13 +30,56 @@ pub struct Message {
 /// Err(Inval) for an unaligned `pg` (from the kernel).
 pub fn ipc_recv(pg: Option<usize>) -> Result<Message> {
     sys_ipc_recv(pg.unwrap_or(UTOP))?;
-    // The kernel filled in our Env record before running us again.
+    Ok(last_message())
+}
+
+/// The message the kernel filled in our Env record before running us
+/// again.
+fn last_message() -> Message {
     let e = thisenv_read();
-    Ok(Message {
+    Message {
         value: e.env_ipc_value,
         from: e.env_ipc_from,
         perm: PteFlags::from_bits_retain(e.env_ipc_perm),
-    })
+    }
+}
+
+/// Waits for a message from `from` alone (a closed receive; others'
+/// messages wait their turn); a page sent with it goes at `pg` as for
+/// [`ipc_recv`].
+///
+/// Err(BadEnv) if `from` does not exist or is freed before it sends,
+/// Err(Inval) for an unaligned `pg` or `from` ourselves.
+pub fn ipc_recv_from(from: EnvId, pg: Option<usize>) -> Result<Message> {
+    sys_ipc_recv_from(pg.unwrap_or(UTOP), from)?;
+    Ok(last_message())
+}
+
+/// Sends a request to a server and waits for its answer, in one system
+/// call: `value` (and the page at `pg`, if Some, with `perm`) goes to `to`
+/// as [`ipc_send`] sends it, and the answer is taken from `to` alone (a
+/// page in it mapped at `reply_pg`). We are waiting from the moment the
+/// request is taken, so a server may answer with [`ipc_try_send`] and
+/// never wait for us; no other env can answer in its place (L4's call).
+///
+/// Err(BadEnv) if `to` does not exist or is freed before it answers (a
+/// dead server), Err(Inval) for a bad page or `to` ourselves, Err(NoMem)
+/// when a page cannot be mapped.
+pub fn ipc_call(
+    to: EnvId,
+    value: u32,
+    pg: Option<usize>,
+    perm: PteFlags,
+    reply_pg: Option<usize>,
+) -> Result<Message> {
+    sys_ipc_call(
+        to,
+        value,
+        pg.unwrap_or(UTOP),
+        perm,
+        reply_pg.unwrap_or(UTOP),
+    )?;
+    Ok(last_message())
 }
 
 /// Sends `value` (and the page at `pg`, if Some, with `perm`) to `to`,

@@ -322,6 +322,69 @@ pub fn sys_ipc_recv(dstva: usize) -> Result<()> {
     check(unsafe { syscall(Syscall::IpcRecv, dstva as u32, 0, 0, 0, 0) }).map(|_| ())
 }
 
+/// A closed receive: blocks until a message from `from` (only) arrives;
+/// others' messages wait in their senders' queue. A page sent with it is
+/// mapped at `dstva` if `dstva < UTOP`. The message is read from
+/// `thisenv` afterwards.
+///
+/// Err(BadEnv) if `from` does not exist, or is freed before it sends;
+/// Err(Inval) for an unaligned `dstva` below UTOP or `from` ourselves.
+pub fn sys_ipc_recv_from(dstva: usize, from: EnvId) -> Result<()> {
+    // SAFETY: the kernel may map a page at dstva, which the caller chose
+    // for that purpose.
+    check(unsafe { syscall(Syscall::IpcRecv, dstva as u32, from as u32, 0, 0, 0) }).map(|_| ())
+}
+
+/// A call: sends `value` (and, if `srcva < UTOP`, the page at `srcva`
+/// with `perm`) to `envid` as `sys_ipc_send` does, then waits, in the same
+/// system call, for the answer from `envid` alone (a page in it mapped at
+/// `dstva` if below UTOP). The answer is read from `thisenv` afterwards.
+///
+/// Err(BadEnv) if `envid` does not exist or is freed before it answers,
+/// Err(Inval) for a bad `srcva`/`perm`/`dstva` or a call to ourselves,
+/// Err(NoMem) when the page cannot be mapped.
+pub fn sys_ipc_call(
+    envid: EnvId,
+    value: u32,
+    srcva: usize,
+    perm: PteFlags,
+    dstva: usize,
+) -> Result<()> {
+    // SAFETY: the kernel maps our page into the receiver and may map the
+    // answer's page at dstva, which the caller chose for that purpose.
+    check(unsafe {
+        syscall(
+            Syscall::IpcCall,
+            envid as u32,
+            value,
+            srcva as u32,
+            perm.bits(),
+            dstva as u32,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Whether env `envid` maps at `va` the physical page we map at `myva`
+/// (a server checking that a client holds a page it shared with it).
+///
+/// Ok(()) if so; Err(Inval) if not, or if either address is unmapped,
+/// unaligned or not below UTOP; Err(BadEnv) if there is no such env.
+pub fn sys_page_check(envid: EnvId, va: usize, myva: usize) -> Result<()> {
+    // SAFETY: no memory is read or written by the kernel for us.
+    check(unsafe {
+        syscall(
+            Syscall::PageCheck,
+            envid as u32,
+            va as u32,
+            myva as u32,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
 /// Clears the accessed and dirty bits of our pages in [va, va + len) and
 /// flushes their TLB entries, so that reading the PTEs through UVPT later
 /// shows which pages were touched since. Returns how many mapped pages were

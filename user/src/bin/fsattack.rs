@@ -10,14 +10,13 @@ use abi::env::EnvId;
 use abi::error::Error;
 use abi::error::result_from_ret;
 use abi::fsipc::*;
-use abi::memlayout::UTOP;
 use abi::mmu::PTE_RW;
 use abi::mmu::{PGSIZE, PteFlags};
 use jos::cprintf;
 use jos::fd::{close, read, write};
 use jos::file::{fsipc, fsipcbuf_as, open};
 use jos::ipc_find_env;
-use jos::syscall::{sys_ipc_recv, sys_ipc_send, sys_page_alloc, sys_page_unmap};
+use jos::syscall::{sys_page_alloc, sys_page_unmap};
 
 jos::main!(umain);
 
@@ -140,8 +139,7 @@ fn swap_raw(
     page: Option<usize>,
     perm: PteFlags,
 ) -> Result<u32, Error> {
-    sys_ipc_send(fs, swap_req(req, slot), page.unwrap_or(UTOP), perm)?;
-    let m = jos::ipc_recv(None)?;
+    let m = jos::ipc::ipc_call(fs, swap_req(req, slot), page, perm, None)?;
     result_from_ret(m.value as i32).map(|v| v as u32)
 }
 
@@ -536,8 +534,13 @@ fn umain(args: &[&str]) {
         &mut failures,
     );
     sys_page_alloc(0, SCRATCH, PteFlags::P | PteFlags::U).expect("alloc");
-    sys_ipc_send(fs, FSREQ_SYNC, SCRATCH, PteFlags::P | PteFlags::U).expect("send");
-    let r = sys_ipc_recv(abi::memlayout::UTOP);
+    let r = jos::ipc::ipc_call(
+        fs,
+        FSREQ_SYNC,
+        Some(SCRATCH),
+        PteFlags::P | PteFlags::U,
+        None,
+    );
     let v = jos::env::thisenv_read().env_ipc_value as i32;
     if r.is_err() || v != Error::Inval.code() {
         cprintf!("fsattack: a read-only request page got {} FAILED\n", v);

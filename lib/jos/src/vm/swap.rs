@@ -42,14 +42,14 @@ use super::mmap::{MMAP_END, NAME_PRIVATE};
 use super::zero::is_zero_page;
 use crate::cell::EnvCell;
 use crate::pgfault::{Area, Fault, Kind, next_area};
-use crate::syscall::{sys_ipc_send, sys_page_alloc, sys_page_map, sys_page_unmap, sys_vm_clear_ad};
+use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap, sys_vm_clear_ad};
 use crate::uvpt::{page_refcount, pte_of, uvpd};
-use abi::error::{Error, Result, result_from_ret};
+use abi::error::{Error, Result};
 use abi::fsipc::{
     FDTABLE, FSREQ_SWAPFREE, FSREQ_SWAPIN, FSREQ_SWAPOUT, FSREQ_SWAPSTAT, SWAP_ALL, SWAP_NEW,
     swap_req,
 };
-use abi::memlayout::{UTOP, UXSTACKTOP};
+use abi::memlayout::UXSTACKTOP;
 use abi::mmu::{FEC_NOMEM, PGSIZE, PTE_RW, PTSIZE, Pte, PteFlags, pdx, round_down};
 use abi::trap::UTrapframe;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -149,13 +149,7 @@ fn slot_of(e: u32) -> Option<u32> {
 /// at `page` (if any) and `perm`, and waits for its reply. Returns the
 /// reply's value; its error, or E_BAD_ENV if there is no file server.
 fn swap_ipc(req: u32, slot: u32, page: Option<usize>, perm: PteFlags) -> Result<u32> {
-    let fs = crate::file::fsenv()?;
-    sys_ipc_send(fs, swap_req(req, slot), page.unwrap_or(UTOP), perm)?;
-    let m = crate::ipc_recv(None)?;
-    if m.from != fs {
-        return Err(Error::IpcNotRecv);
-    }
-    result_from_ret(m.value as i32).map(|v| v as u32)
+    crate::file::fs_call(swap_req(req, slot), page, perm, None)
 }
 
 /// Whether the page `pte` maps at `va` can be evicted: ours alone

@@ -9,13 +9,11 @@ use crate::bc::{self, CacheDisk, pageref};
 use crate::fmap;
 use crate::pager::Pager;
 use crate::swap::Swap;
-use abi::env::{ENV_NOT_RUNNABLE, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use fsfmt::fs::{FileRef, Fs};
 use jos::cprintf;
-use jos::env::env_read;
 use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_unmap};
 
 /// Open files at most (JOS's MAXOPEN).
@@ -50,44 +48,24 @@ fn fd_va(i: usize) -> usize {
     FILEVA + i * PGSIZE
 }
 
-/// Sends the reply to `whom`, which should be in ipc_recv by now or soon
-/// (it sent the request a moment ago): a few tries, giving it the CPU in
-/// between. A client that never receives loses its reply; it cannot
-/// block the server (a blocking send would wait for it for ever). A
-/// client waiting for us to page it in gets its page first.
+/// Sends the reply to `whom`, once: an honest client asks with
+/// `ipc_call` (jos::file::fs_call), which waits for our answer from the
+/// moment we took its request, so it takes the reply now. A client that
+/// is not waiting for it (one that sent its request with a plain send and
+/// went on, or was given new registers since) loses its reply: the server
+/// never waits for a client, whatever it does.
 ///
-/// "A few tries" counts the client's chances, not our own tries: we give
-/// up once it has been run 100 times (JOS's env_runs) since its reply was
-/// ready, or after 100 of our yields while it was blocked (not on us).
-/// With other CPUs, a hundred tries of ours can all pass while the
-/// client's CPU has not run it a single instruction further.
-fn reply(srv: &mut Server, whom: abi::env::EnvId, value: u32, va: usize, perm: PteFlags) {
-    let start = env_read(envx(whom)).env_runs;
-    let mut blocked = 0;
-    loop {
-        match sys_ipc_try_send(whom, value, va, perm) {
-            Err(Error::IpcNotRecv) => {}
-            _ => return,
+/// A reply whose page cannot be mapped in the client (no memory for a
+/// page table there) goes out as E_NO_MEM without it, so the client is
+/// not left waiting.
+fn reply(whom: abi::env::EnvId, value: u32, va: usize, perm: PteFlags) {
+    let none = abi::memlayout::UTOP;
+    match sys_ipc_try_send(whom, value, va, perm) {
+        Err(Error::NoMem) if va < none => {
+            let _ = sys_ipc_try_send(whom, Error::NoMem.code() as u32, none, PteFlags::empty());
         }
-        let e = env_read(envx(whom));
-        if e.env_runs.wrapping_sub(start) > 100 || blocked > 100 {
-            break;
-        }
-        match Pager::waiting_fault(whom) {
-            // It faulted on a page we page (its code on the way to
-            // receiving the reply, say): it cannot take the reply before
-            // it has the page, and its fault waits behind this reply in
-            // our queue. Page it in first.
-            Some(msg) => Pager::fault(srv, whom, msg),
-            None => {
-                if e.env_status == ENV_NOT_RUNNABLE {
-                    blocked += 1;
-                }
-                jos::syscall::sys_yield();
-            }
-        }
+        _ => {}
     }
-    cprintf!("fs: {:08x} never took its reply\n", whom);
 }
 
 /// The Fd in slot `i`'s page (mapped).
@@ -401,7 +379,7 @@ impl Server {
             Ok(v) => v,
             Err(e) => e.code() as u32,
         };
-        reply(self, whom, value, abi::memlayout::UTOP, PteFlags::empty());
+        reply(whom, value, abi::memlayout::UTOP, PteFlags::empty());
     }
 
     /// Serves requests for ever.
@@ -432,7 +410,6 @@ impl Server {
                 );
                 let _ = sys_page_unmap(0, FSREQ);
                 reply(
-                    self,
                     whom,
                     Error::Inval.code() as u32,
                     abi::memlayout::UTOP,
@@ -470,7 +447,7 @@ impl Server {
                 Err(e) => e.code() as u32,
             };
             let (va, perm) = reply_page.unwrap_or((abi::memlayout::UTOP, PteFlags::empty()));
-            reply(self, whom, value, va, perm);
+            reply(whom, value, va, perm);
             let _ = sys_page_unmap(0, FSREQ);
         }
     }
