@@ -51,6 +51,27 @@ pub const FSREQ_SYNC: u32 = 8;
 /// Rename (move) a file or directory: `FsreqRename` (ours; JOS has none).
 pub const FSREQ_RENAME: u32 = 9;
 
+/// The value of request `req` about an open file, sent by a client whose
+/// descriptor `fdnum` (its Fd page at FDTABLE + fdnum * PGSIZE) is that
+/// file's: the server takes a file id only from an env that maps the
+/// file's Fd page, and checks it there (`sys_page_check`). The request
+/// number is the low 8 bits; bits 8..15 hold `fdnum + 1`.
+pub const fn fsreq_fd(req: u32, fdnum: usize) -> u32 {
+    req | ((fdnum as u32 + 1) << 8)
+}
+
+/// Splits a request's value (not a swap request's) into the request
+/// number and the client's descriptor number, if it gave one (see
+/// [`fsreq_fd`]); None if the value has bits past them set.
+pub const fn fsreq_parts(value: u32) -> Option<(u32, Option<usize>)> {
+    if value >> 16 != 0 {
+        return None;
+    }
+    let fd = (value >> 8) & 0xFF;
+    let fdnum = if fd == 0 { None } else { Some(fd as usize - 1) };
+    Some((value & 0xFF, fdnum))
+}
+
 /// FSREQ_OPEN's request.
 #[repr(C)]
 pub struct FsreqOpen {
@@ -275,5 +296,24 @@ const _: () =
     assert!(size_of::<FsreqRename>() == 2 * MAXPATHLEN && size_of::<FsreqRename>() <= PGSIZE);
 const _: () = assert!(size_of::<FsretStat>() == MAXNAMELEN + 8);
 const _: () = assert!(size_of::<Fd>() == 16);
+const _: () = assert!(MAXFD < 0xFF);
 const _: () = assert!(crate::memlayout::DISKMAP + crate::memlayout::DISKSIZE <= FDTABLE);
 const _: () = assert!(FILEDATA + MAXFD * PGSIZE <= crate::memlayout::USTACKTOP);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fd_requests_round_trip() {
+        assert_eq!(fsreq_parts(FSREQ_SYNC), Some((FSREQ_SYNC, None)));
+        for n in [0, 1, MAXFD - 1] {
+            assert_eq!(
+                fsreq_parts(fsreq_fd(FSREQ_READ, n)),
+                Some((FSREQ_READ, Some(n)))
+            );
+        }
+        assert_eq!(fsreq_parts(0x1_0003), None);
+        assert_eq!(fsreq_parts(u32::MAX), None);
+    }
+}

@@ -5,7 +5,7 @@
 //! with the server (PTE_SHARE): both see its offset.
 //!
 //! The open modes (`O_RDONLY`, `O_CREAT`, ...) are `abi::fsipc`'s.
-use crate::fd::{Dev, Stat, fd_alloc, index2fd};
+use crate::fd::{Dev, Stat, fd_alloc, fd2num, index2fd};
 use crate::syscall::sys_page_alloc;
 use crate::uvpt::pte_of;
 use abi::env::{ENV_TYPE_FS, EnvId};
@@ -152,7 +152,7 @@ pub fn devfile_read(fd: &Fd, buf: &mut [u8]) -> Result<usize> {
     let req = unsafe { fsipcbuf_as::<FsreqRead>() };
     req.req_fileid = fd.fd_file_id;
     req.req_n = buf.len().min(PGSIZE) as u32;
-    let n = (fsipc(FSREQ_READ, None)? as usize)
+    let n = (fsipc(fsreq_fd(FSREQ_READ, fd2num(fd)), None)? as usize)
         .min(buf.len())
         .min(PGSIZE);
     // SAFETY: the reply is in the request page.
@@ -171,7 +171,7 @@ pub fn devfile_write(fd: &Fd, buf: &[u8]) -> Result<usize> {
     req.req_fileid = fd.fd_file_id;
     req.req_n = n as u32;
     req.req_buf[..n].copy_from_slice(&buf[..n]);
-    Ok(fsipc(FSREQ_WRITE, None)? as usize)
+    Ok(fsipc(fsreq_fd(FSREQ_WRITE, fd2num(fd)), None)? as usize)
 }
 
 /// The file device's stat.
@@ -179,7 +179,7 @@ pub fn devfile_stat(fd: &Fd) -> Result<Stat> {
     fsipcbuf_map()?;
     // SAFETY: the request page is ours until the reply.
     unsafe { fsipcbuf_as::<FsreqFileid>() }.req_fileid = fd.fd_file_id;
-    fsipc(FSREQ_STAT, None)?;
+    fsipc(fsreq_fd(FSREQ_STAT, fd2num(fd)), None)?;
     // SAFETY: the reply is in the request page.
     let ret = unsafe { fsipcbuf_as::<FsretStat>() };
     Ok(Stat {
@@ -203,7 +203,7 @@ fn devfile_flush(fd: &Fd) -> Result<()> {
     fsipcbuf_map()?;
     // SAFETY: the request page is ours until the reply.
     unsafe { fsipcbuf_as::<FsreqFileid>() }.req_fileid = fd.fd_file_id;
-    fsipc(FSREQ_FLUSH, None).map(|_| ())
+    fsipc(fsreq_fd(FSREQ_FLUSH, fd2num(fd)), None).map(|_| ())
 }
 
 /// Sets the size of the file behind `fd`.
@@ -213,7 +213,7 @@ pub fn devfile_trunc(fd: &Fd, size: u32) -> Result<()> {
     let req = unsafe { fsipcbuf_as::<FsreqSetSize>() };
     req.req_fileid = fd.fd_file_id;
     req.req_size = size as i32;
-    fsipc(FSREQ_SET_SIZE, None).map(|_| ())
+    fsipc(fsreq_fd(FSREQ_SET_SIZE, fd2num(fd)), None).map(|_| ())
 }
 
 /// Removes the file at `path`.
@@ -244,7 +244,7 @@ pub fn map_page(fd: &Fd, offset: usize, flags: u32, va: usize) -> Result<()> {
     req.req_fileid = fd.fd_file_id;
     req.req_offset = offset as u32;
     req.req_flags = flags;
-    fsipc_via(FSIPCBUF_FAULT, FSREQ_MAP, Some(va))?;
+    fsipc_via(FSIPCBUF_FAULT, fsreq_fd(FSREQ_MAP, fd2num(fd)), Some(va))?;
     if pte_of(va).is_none() {
         return Err(Error::Unspecified);
     }

@@ -147,7 +147,7 @@ pub fn spawn(path: &str, argv: &[&str]) -> Result<EnvId> {
             return Err(e);
         }
     };
-    let key = page_request(child, fileid, &prog);
+    let key = page_request(child, fd, fileid, &prog);
     // Closed before the shared pages are copied, as JOS does: the child
     // does not inherit its own program file as a descriptor.
     let _ = fd::close(fd);
@@ -160,16 +160,17 @@ pub fn spawn(path: &str, argv: &[&str]) -> Result<EnvId> {
     }
 }
 
-/// Asks the file server to page `child` from open file `fileid` with the
-/// program's segments (FSREQ_PAGE). Returns the key for the kernel.
-fn page_request(child: EnvId, fileid: i32, prog: &Program) -> Result<u32> {
+/// Asks the file server to page `child` from open file `fileid` (our
+/// descriptor `fd`) with the program's segments (FSREQ_PAGE). Returns the
+/// key for the kernel.
+fn page_request(child: EnvId, fd: usize, fileid: i32, prog: &Program) -> Result<u32> {
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqPage>() };
     req.req_fileid = fileid;
     req.req_envid = child;
     req.req_nseg = prog.nseg as u32;
     req.req_segs = prog.segs;
-    fsipc(FSREQ_PAGE, None)
+    fsipc(abi::fsipc::fsreq_fd(FSREQ_PAGE, fd), None)
 }
 
 /// Everything after the file server agreed to page the child: pager,

@@ -1,7 +1,8 @@
 //! The file server's requests (JOS's fs/serv.c): open files, and the
 //! IPC loop that serves them. Every request is hostile until checked: a
-//! file id must name a file the sender has open (its Fd page mapped by
-//! someone besides us), paths must be NUL-terminated within MAXPATHLEN,
+//! file id must name a file the sender holds (its Fd page, which we share
+//! with the opener, mapped by the sender at the descriptor it names),
+//! paths must be NUL-terminated within MAXPATHLEN,
 //! counts are clamped to what a page holds, offsets must be in range. A
 //! file removed or replaced while open is forgotten (its id gives
 //! E_INVAL); one renamed while open stays open.
@@ -9,12 +10,14 @@ use crate::bc::{self, CacheDisk, pageref};
 use crate::fmap;
 use crate::pager::Pager;
 use crate::swap::Swap;
+use abi::env::EnvId;
 use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use fsfmt::fs::{FileRef, Fs};
 use jos::cprintf;
-use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_unmap};
+use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_check, sys_page_unmap};
+use jos::uvpt::pte_of;
 
 /// Open files at most (JOS's MAXOPEN).
 const MAXOPEN: usize = 1024;
@@ -33,6 +36,16 @@ struct OpenFile {
     file: Option<FileRef>,
     /// The mode it was opened with.
     mode: u32,
+}
+
+/// Who asks: the env a request came from, and the descriptor it named
+/// for the file the request is about (see `abi::fsipc::fsreq_fd`).
+#[derive(Clone, Copy)]
+pub struct Client {
+    /// The requester.
+    pub env: EnvId,
+    /// Its descriptor number for the file, if it gave one.
+    pub fdnum: Option<usize>,
 }
 
 /// The server's state.
@@ -139,13 +152,15 @@ impl Server {
     /// FSREQ_PAGE: page `from`'s child from an open file (see pager.rs).
     /// Returns the key for sys_env_set_pager. E_INVAL for a bad file id or
     /// a file not open for reading, else what Pager::register says.
-    fn serve_page(&mut self, from: abi::env::EnvId, req: &FsreqPage) -> Result<i32> {
-        let (i, file) = self.lookup(req.req_fileid)?;
+    fn serve_page(&mut self, who: Client, req: &FsreqPage) -> Result<i32> {
+        let (i, file) = self.lookup(who, req.req_fileid)?;
         if self.open[i].mode & O_ACCMODE == O_WRONLY {
             return Err(Error::Inval);
         }
         let size = self.fs.stat(file)?.f_size.max(0) as u32;
-        self.pager.register(from, req, file, size).map(|k| k as i32)
+        self.pager
+            .register(who.env, req, file, size)
+            .map(|k| k as i32)
     }
 
     /// A free slot (its Fd page mapped by us alone, or not at all): maps a
@@ -170,14 +185,20 @@ impl Server {
         Err(Error::MaxOpen)
     }
 
-    /// The open file `fileid` names: the slot, if it is open (someone
-    /// besides us maps its Fd page) and the id is current; E_INVAL if not.
-    fn lookup(&self, fileid: i32) -> Result<(usize, FileRef)> {
+    /// The open file `fileid` names, for client `who`: the slot, if the
+    /// id is current and `who` holds the file's descriptor (maps its Fd
+    /// page, ours, at the descriptor it named: the opener, or an env it
+    /// shared the descriptor with by fork or spawn); E_INVAL if not. A file
+    /// id alone is no proof: ids are easy to guess, and anyone can read
+    /// another env's from a page they share.
+    fn lookup(&self, who: Client, fileid: i32) -> Result<(usize, FileRef)> {
         let i = (fileid as u32 as usize) % MAXOPEN;
         let o = &self.open[i];
-        if pageref(fd_va(i)) <= 1 || o.fileid != fileid {
+        let fdnum = who.fdnum.filter(|&n| n < MAXFD).ok_or(Error::Inval)?;
+        if o.fileid != fileid || pte_of(fd_va(i)).is_none() {
             return Err(Error::Inval);
         }
+        sys_page_check(who.env, FDTABLE + fdnum * PGSIZE, fd_va(i)).map_err(|_| Error::Inval)?;
         Ok((i, o.file.ok_or(Error::Inval)?))
     }
 
@@ -212,8 +233,8 @@ impl Server {
         Ok(i)
     }
 
-    fn serve_set_size(&mut self, req: &FsreqSetSize) -> Result<i32> {
-        let (i, file) = self.lookup(req.req_fileid)?;
+    fn serve_set_size(&mut self, who: Client, req: &FsreqSetSize) -> Result<i32> {
+        let (i, file) = self.lookup(who, req.req_fileid)?;
         if self.open[i].mode & O_ACCMODE == O_RDONLY || req.req_size < 0 {
             return Err(Error::Inval);
         }
@@ -223,10 +244,10 @@ impl Server {
         r.map(|()| 0)
     }
 
-    fn serve_read(&mut self, page: *mut u8) -> Result<i32> {
+    fn serve_read(&mut self, who: Client, page: *mut u8) -> Result<i32> {
         // SAFETY: page is the request page (mapped); FsreqRead is integers.
         let req = unsafe { &*(page as *const FsreqRead) };
-        let (i, file) = self.lookup(req.req_fileid)?;
+        let (i, file) = self.lookup(who, req.req_fileid)?;
         if self.open[i].mode & O_ACCMODE == O_WRONLY {
             return Err(Error::Inval);
         }
@@ -239,8 +260,8 @@ impl Server {
         Ok(got as i32)
     }
 
-    fn serve_write(&mut self, req: &FsreqWrite) -> Result<i32> {
-        let (i, file) = self.lookup(req.req_fileid)?;
+    fn serve_write(&mut self, who: Client, req: &FsreqWrite) -> Result<i32> {
+        let (i, file) = self.lookup(who, req.req_fileid)?;
         if self.open[i].mode & O_ACCMODE == O_RDONLY {
             return Err(Error::Inval);
         }
@@ -251,10 +272,10 @@ impl Server {
         Ok(put as i32)
     }
 
-    fn serve_stat(&mut self, page: *mut u8) -> Result<i32> {
+    fn serve_stat(&mut self, who: Client, page: *mut u8) -> Result<i32> {
         // SAFETY: page is the request page; FsreqFileid is an integer.
         let fileid = unsafe { (*(page as *const FsreqFileid)).req_fileid };
-        let (_, file) = self.lookup(fileid)?;
+        let (_, file) = self.lookup(who, fileid)?;
         let f = self.fs.stat(file)?;
         // SAFETY: the reply overwrites the same page.
         let ret = unsafe { &mut *(page as *mut FsretStat) };
@@ -278,8 +299,8 @@ impl Server {
     /// for writing, unknown flags, an unaligned offset or one at or past
     /// MAXFILESIZE, a directory; E_EOF for a page wholly past the end of
     /// the file; E_NO_DISK if the hole cannot be filled.
-    fn serve_map(&mut self, req: &FsreqMap) -> Result<(usize, PteFlags)> {
-        let (i, file) = self.lookup(req.req_fileid)?;
+    fn serve_map(&mut self, who: Client, req: &FsreqMap) -> Result<(usize, PteFlags)> {
+        let (i, file) = self.lookup(who, req.req_fileid)?;
         let mode = self.open[i].mode & O_ACCMODE;
         let (flags, offset) = (req.req_flags, req.req_offset);
         let shared = flags & FSMAP_SHARED != 0;
@@ -319,8 +340,8 @@ impl Server {
         Ok((va, if write { PTE_RW } else { ro } | PteFlags::SHARE))
     }
 
-    fn serve_flush(&mut self, req: &FsreqFileid) -> Result<i32> {
-        self.lookup(req.req_fileid)?;
+    fn serve_flush(&mut self, who: Client, req: &FsreqFileid) -> Result<i32> {
+        self.lookup(who, req.req_fileid)?;
         bc::sync(self.fs.nblocks())?;
         Ok(0)
     }
@@ -419,24 +440,26 @@ impl Server {
             }
             let page = FSREQ as *mut u8;
             let mut reply_page = None;
-            let r: Result<i32> = match req {
+            let (code, fdnum) = fsreq_parts(req).unwrap_or((u32::MAX, None));
+            let who = Client { env: whom, fdnum };
+            let r: Result<i32> = match code {
                 FSREQ_OPEN => self.serve_open(request()).map(|i| {
                     reply_page = Some((fd_va(i), PTE_RW | PteFlags::SHARE));
                     0
                 }),
-                FSREQ_MAP => self.serve_map(request()).map(|page| {
+                FSREQ_MAP => self.serve_map(who, request()).map(|page| {
                     reply_page = Some(page);
                     0
                 }),
-                FSREQ_SET_SIZE => self.serve_set_size(request()),
-                FSREQ_READ => self.serve_read(page),
-                FSREQ_WRITE => self.serve_write(request()),
-                FSREQ_STAT => self.serve_stat(page),
-                FSREQ_FLUSH => self.serve_flush(request()),
+                FSREQ_SET_SIZE => self.serve_set_size(who, request()),
+                FSREQ_READ => self.serve_read(who, page),
+                FSREQ_WRITE => self.serve_write(who, request()),
+                FSREQ_STAT => self.serve_stat(who, page),
+                FSREQ_FLUSH => self.serve_flush(who, request()),
                 FSREQ_REMOVE => self.serve_remove(request()),
                 FSREQ_SYNC => bc::sync(self.fs.nblocks()).map(|()| 0),
                 FSREQ_RENAME => self.serve_rename(request()),
-                FSREQ_PAGE => self.serve_page(whom, request()),
+                FSREQ_PAGE => self.serve_page(who, request()),
                 _ => {
                     cprintf!("Invalid request code {} from {:08x}\n", req, whom);
                     Err(Error::Inval)
