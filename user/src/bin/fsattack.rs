@@ -42,10 +42,20 @@ fn map_req(id: i32, offset: u32, flags: u32) -> Result<PteFlags, Error> {
     req.req_fileid = id;
     req.req_offset = offset;
     req.req_flags = flags;
-    fsipc(FSREQ_MAP, Some(MAPPED))?;
+    fsipc(on(FSREQ_MAP, id), Some(MAPPED))?;
     let pte = jos::uvpt::pte_of(MAPPED).ok_or(Error::Unspecified)?;
     let _ = sys_page_unmap(0, MAPPED);
     Ok(pte.flags())
+}
+
+/// The request value of `req` about file `id`, naming the descriptor of
+/// ours that holds it (or, if none does, descriptor 0's page, which holds
+/// something else): the server checks the id against that descriptor.
+fn on(req: u32, id: i32) -> u32 {
+    let fd = (0..MAXFD)
+        .find(|&n| jos::fd::fd_lookup(n).is_ok_and(|f| f.fd_file_id == id))
+        .unwrap_or(0);
+    fsreq_fd(req, FDTABLE + fd * PGSIZE)
 }
 
 /// The server's id of the file open as descriptor `n`.
@@ -127,7 +137,7 @@ fn map_attacks(failures: &mut u32) {
 fn with_fileid(req: u32, id: i32) -> Result<u32, Error> {
     // SAFETY: the request page is ours until the reply.
     unsafe { fsipcbuf_as::<FsreqRead>() }.req_fileid = id;
-    fsipc(req, None)
+    fsipc(on(req, id), None)
 }
 
 /// Swap request (`req`, `slot`) sent raw, with the page at `page` (if
@@ -494,7 +504,7 @@ fn umain(args: &[&str]) {
     let r = unsafe { fsipcbuf_as::<FsreqRead>() };
     r.req_fileid = fd.fd_file_id;
     r.req_n = u32::MAX;
-    match fsipc(FSREQ_READ, None) {
+    match fsipc(on(FSREQ_READ, fd.fd_file_id), None) {
         Ok(got) if got as usize == MSG.len() => {}
         other => {
             cprintf!("fsattack: a huge read count: {:?} FAILED\n", other);

@@ -38,14 +38,15 @@ struct OpenFile {
     mode: u32,
 }
 
-/// Who asks: the env a request came from, and the descriptor it named
-/// for the file the request is about (see `abi::fsipc::fsreq_fd`).
+/// Who asks: the env a request came from, and where it says it maps the
+/// descriptor of the file the request is about (see
+/// `abi::fsipc::fsreq_fd`).
 #[derive(Clone, Copy)]
 pub struct Client {
     /// The requester.
     pub env: EnvId,
-    /// Its descriptor number for the file, if it gave one.
-    pub fdnum: Option<usize>,
+    /// Where it maps the file's Fd page, if it said.
+    pub fd_va: Option<usize>,
 }
 
 /// The server's state.
@@ -187,18 +188,18 @@ impl Server {
 
     /// The open file `fileid` names, for client `who`: the slot, if the
     /// id is current and `who` holds the file's descriptor (maps its Fd
-    /// page, ours, at the descriptor it named: the opener, or an env it
-    /// shared the descriptor with by fork or spawn); E_INVAL if not. A file
+    /// page, ours, where it said: the opener, or an env it shared the
+    /// descriptor with by fork or spawn); E_INVAL if not. A file
     /// id alone is no proof: ids are easy to guess, and anyone can read
     /// another env's from a page they share.
     fn lookup(&self, who: Client, fileid: i32) -> Result<(usize, FileRef)> {
         let i = (fileid as u32 as usize) % MAXOPEN;
         let o = &self.open[i];
-        let fdnum = who.fdnum.filter(|&n| n < MAXFD).ok_or(Error::Inval)?;
+        let theirs = who.fd_va.ok_or(Error::Inval)?;
         if o.fileid != fileid || pte_of(fd_va(i)).is_none() {
             return Err(Error::Inval);
         }
-        sys_page_check(who.env, FDTABLE + fdnum * PGSIZE, fd_va(i)).map_err(|_| Error::Inval)?;
+        sys_page_check(who.env, theirs, fd_va(i)).map_err(|_| Error::Inval)?;
         Ok((i, o.file.ok_or(Error::Inval)?))
     }
 
@@ -440,8 +441,11 @@ impl Server {
             }
             let page = FSREQ as *mut u8;
             let mut reply_page = None;
-            let (code, fdnum) = fsreq_parts(req).unwrap_or((u32::MAX, None));
-            let who = Client { env: whom, fdnum };
+            let (code, theirs) = fsreq_parts(req).unwrap_or((u32::MAX, None));
+            let who = Client {
+                env: whom,
+                fd_va: theirs,
+            };
             let r: Result<i32> = match code {
                 FSREQ_OPEN => self.serve_open(request()).map(|i| {
                     reply_page = Some((fd_va(i), PTE_RW | PteFlags::SHARE));
