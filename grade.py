@@ -1825,6 +1825,35 @@ textattack_test(1)
 textattack_test(4)
 
 
+def mapflood_test(cpus):
+    """Issue 19, item 3: the file server never dies of a client's demands.
+    An env takes every free page, then maps every block of every file in /
+    MAP_SHARED (some 1300, none cached) and keeps them: the server must
+    answer E_NO_MEM (the client then gives four pages back and asks again)
+    rather than die of its shared set's growth or of a block it cannot read
+    in, serve an honest read afterwards, and have mapped each file's own
+    blocks. Run twice: the second run gives back every page."""
+
+    def fn():
+        r = fs_run("mapflood", cpus=cpus, timeout=400)
+        r.match(r"mapflood: hoarded \d+ pages; all \d+ blocks of \d+ files mapped MAP_SHARED "
+                r"with memory full, after [1-9]\d* E_NO_MEM replies OK$",
+                "mapflood: the server still serves, every file's last page as read OK$",
+                "mapflood: no page leaked OK$", "mapflood: OK$", ordered=True,
+                no=[".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault",
+                    ENV + "user fault", "fs: "])
+        check_fs_clients_freed(r)
+
+    name = "mapflood: a client with all memory maps 1300 blocks; the server lives (%d CPU%s)" % (
+        cpus, "" if cpus == 1 else "s")
+    fn.__name__ = "test_mapflood_%d" % cpus
+    test(10, name)(fn)
+
+
+mapflood_test(1)
+mapflood_test(4)
+
+
 def oomexit_test(cpus):
     """Issue 19, item 7: a forked child that takes every free page and then
     exits (closing a file it shares with its parent) exits cleanly, with no

@@ -175,6 +175,13 @@ pub fn make_room() -> bool {
     evict_one(0)
 }
 
+/// Gives up one clean cached block, never the page at `keep` (a page
+/// about to be sent to a client, a block being added to the shared set),
+/// to free a page. Returns whether there was one.
+pub fn make_room_keeping(keep: usize) -> bool {
+    evict_one(keep)
+}
+
 /// Maps a fresh zeroed page (P|U|W) at `va` for the server's own use (an
 /// Fd page, a page being built for a client): when memory is short, clean
 /// cached blocks are given up until it fits. Err(NoMem) when none is left

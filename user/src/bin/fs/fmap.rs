@@ -78,11 +78,11 @@ pub fn add(blockno: u32, writable: bool, file: FileRef, index: u32) -> Result<()
             true
         });
         // The heap grows a page at a time: a clean cached block given up
-        // may make room for it.
+        // may make room for it (not this block's: its page is the reply).
         if grown {
             return Ok(());
         }
-        if !bc::make_room() {
+        if !bc::make_room_keeping(bc::diskaddr(blockno)) {
             return Err(Error::NoMem);
         }
     }

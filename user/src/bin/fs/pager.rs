@@ -288,7 +288,8 @@ fn answer(from: EnvId, msg: u32, sent: Result<Option<(usize, PteFlags)>>) {
     };
     loop {
         match sys_ipc_try_send(from, msg, va, perm) {
-            Err(Error::NoMem) if bc::make_room() => {}
+            // (Never the page being sent: it would then not be there.)
+            Err(Error::NoMem) if bc::make_room_keeping(va) => {}
             Err(Error::NoMem) => return nomem(),
             _ => return,
         }
