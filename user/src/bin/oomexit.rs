@@ -1,7 +1,8 @@
 //! oomexit: a forked child exits with memory full (issue 19, item 7).
 //!
-//! The parent opens a file (so the child's `exit` has a descriptor to
-//! close through the file server) and forks. The child writes none of the
+//! The parent opens a file, a pipe and a shared mapping of the file (so
+//! the child's `exit` has descriptors of each kind to close, one through
+//! the file server) and forks. The child writes none of the
 //! library's state after the fork (its pages stay copy-on-write), takes
 //! every free page it can (`sys_page_alloc` until E_NO_MEM), and returns
 //! from `umain`: `exit` must close its descriptors and end it with no
@@ -20,6 +21,7 @@ use abi::fsipc::O_RDONLY;
 use abi::mmu::{PGSIZE, PTE_RW};
 use jos::cprintf;
 use jos::syscall::sys_page_alloc;
+use jos::vm::mmap::{MAP_SHARED, PROT_READ, mmap, munmap};
 
 jos::main!(umain);
 
@@ -52,6 +54,9 @@ fn child(round: usize) {
 }
 
 fn umain(_args: &[&str]) {
+    // Descriptors of every kind for the children's exits to close with
+    // memory full: a file, a pipe's two ends, and the descriptor a shared
+    // file mapping holds its file by (the mapping's page touched).
     let fd = match jos::file::open("/newmotd", O_RDONLY) {
         Ok(fd) => fd,
         Err(e) => {
@@ -59,6 +64,25 @@ fn umain(_args: &[&str]) {
             return;
         }
     };
+    let pipe = match jos::pipe::pipe() {
+        Ok(p) => p,
+        Err(e) => {
+            cprintf!("oomexit: pipe: {} FAILED\n", e);
+            return;
+        }
+    };
+    let map = match mmap(PGSIZE, PROT_READ, MAP_SHARED, Some(fd), 0) {
+        Ok(va) => va,
+        Err(e) => {
+            cprintf!("oomexit: mmap: {} FAILED\n", e);
+            return;
+        }
+    };
+    // SAFETY: our shared read-only mapping of /newmotd's first page.
+    let first = unsafe { core::ptr::read_volatile(map as *const u8) };
+    if first != b'T' {
+        cprintf!("oomexit: the mapping reads {:#x} FAILED\n", first);
+    }
     // A first fork sets up what every fork needs (the parent's upcall and
     // exception stack): not counted.
     match jos::fork() {
@@ -98,6 +122,9 @@ fn umain(_args: &[&str]) {
             }
         }
     }
+    let _ = munmap(map, PGSIZE);
+    let _ = jos::fd::close(pipe[0]);
+    let _ = jos::fd::close(pipe[1]);
     let _ = jos::fd::close(fd);
     if failures == 0 {
         cprintf!("oomexit: OK\n");
