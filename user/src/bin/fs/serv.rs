@@ -299,7 +299,10 @@ impl Server {
     /// for reading, FSMAP_WRITE without FSMAP_SHARED or on a file not open
     /// for writing, unknown flags, an unaligned offset or one at or past
     /// MAXFILESIZE, a directory; E_EOF for a page wholly past the end of
-    /// the file; E_NO_DISK if the hole cannot be filled.
+    /// the file; E_NO_DISK if the hole cannot be filled; E_NO_MEM if no
+    /// page can be had for the block, its copy (a MAP_SHARED page that a
+    /// running program maps is copied first, see `fmap.rs`) or the shared
+    /// set's growth.
     fn serve_map(&mut self, who: Client, req: &FsreqMap) -> Result<(usize, PteFlags)> {
         let (i, file) = self.lookup(who, req.req_fileid)?;
         let mode = self.open[i].mode & O_ACCMODE;
@@ -337,7 +340,14 @@ impl Server {
         if !shared {
             return Ok((va, ro));
         }
-        fmap::add(bc::blockno(va), write, file, index);
+        // Copy first (fmap.rs, rule a): a page a running program maps
+        // never joins the shared set; the program keeps it, the cache and
+        // the set get a copy.
+        let b = bc::blockno(va);
+        if !fmap::is_shared(b) {
+            bc::unshare_page(b)?;
+        }
+        fmap::add(b, write, file, index)?;
         Ok((va, if write { PTE_RW } else { ro } | PteFlags::SHARE))
     }
 
