@@ -17,18 +17,14 @@
 //! crashload: synced 3 app 2331                  (sync: round 3's files, app's first 2331 bytes)
 //! crashload: removing round 1                   (its files may be gone from now on)
 //! ```
-//!
-//! `crashload bench` writes 1 MiB to `/crash/bench` in 4 KiB writes, then
-//! fsyncs, and prints the time-stamp cycles of both phases.
 #![no_std]
 #![no_main]
 
-use abi::fsipc::{O_CREAT, O_MKDIR, O_RDONLY, O_TRUNC, O_WRONLY};
+use abi::fsipc::{O_CREAT, O_MKDIR, O_TRUNC, O_WRONLY};
 use jos::cprintf;
-use jos::fd::{close, seek, write};
+use jos::fd::{close, seek};
 use jos::file::{fsync, open, remove, sync};
 use user::cli::write_all;
-use user::spin::rdtsc;
 
 jos::main!(umain);
 
@@ -122,52 +118,6 @@ fn workload() {
     }
 }
 
-fn bench() {
-    let mut buf = jos::alloc::vec![0u8; 4096];
-    if let Ok(fd) = open("/crash", O_MKDIR) {
-        let _ = close(fd);
-    }
-    const KIB: u32 = 1024;
-    let fd = open("/crash/bench", O_WRONLY | O_CREAT | O_TRUNC).unwrap_or_else(|e| panic!("{e}"));
-    let t0 = rdtsc();
-    for i in 0..KIB / 4 {
-        for (j, b) in buf.iter_mut().enumerate() {
-            *b = pattern(1, i * 4096 + j as u32);
-        }
-        if let Err(e) = write(fd, &buf) {
-            panic!("write: {e}");
-        }
-    }
-    let t1 = rdtsc();
-    fsync(fd).unwrap_or_else(|e| panic!("fsync: {e}"));
-    let t2 = rdtsc();
-    let _ = close(fd);
-    // Read it back, checking every byte.
-    let fd = open("/crash/bench", O_RDONLY).unwrap_or_else(|e| panic!("{e}"));
-    for i in 0..KIB / 4 {
-        if jos::fd::readn(fd, &mut buf) != Ok(4096)
-            || buf
-                .iter()
-                .enumerate()
-                .any(|(j, &b)| b != pattern(1, i * 4096 + j as u32))
-        {
-            panic!("bench: read back wrong at block {i}");
-        }
-    }
-    let _ = close(fd);
-    let _ = remove("/crash/bench");
-    cprintf!(
-        "crashload: bench: {} KiB in 4 KiB writes: {} Mcycles; fsync: {} Mcycles; total {} Mcycles\n",
-        KIB,
-        (t1 - t0) / 1_000_000,
-        (t2 - t1) / 1_000_000,
-        (t2 - t0) / 1_000_000
-    );
-}
-
-fn umain(argv: &[&str]) {
-    match argv.get(1) {
-        Some(&"bench") => bench(),
-        _ => workload(),
-    }
+fn umain(_argv: &[&str]) {
+    workload();
 }
