@@ -36,6 +36,7 @@
 extern crate std;
 
 pub mod fs;
+pub mod log;
 pub mod path;
 
 pub use abi::error::{Error, Result};

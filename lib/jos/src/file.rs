@@ -257,9 +257,12 @@ pub fn map_page(fd: &Fd, offset: usize, flags: u32, va: usize) -> Result<()> {
     Ok(())
 }
 
-/// Asks the server to write the file behind `fd` back to disk (FSREQ_FLUSH:
-/// with the file mapped MAP_SHARED, the pages clients store into too).
-/// E_INVAL if `fd` is not an open file.
+/// Makes the file behind `fd` durable (FSREQ_FLUSH): the server commits
+/// its write-ahead log, so the file's bytes and size, and every change
+/// made before, survive a crash from now on; with the file mapped
+/// MAP_SHARED, the pages clients store into are written too. Returns once
+/// they are on disk. E_INVAL if `fd` is not an open file; the server's
+/// error if the disk fails.
 pub fn fsync(fd: usize) -> Result<()> {
     let fd = crate::fd::fd_lookup(fd)?;
     if fd.fd_dev_id != DEV_FILE {
@@ -268,7 +271,9 @@ pub fn fsync(fd: usize) -> Result<()> {
     devfile_flush(fd)
 }
 
-/// Asks the server to write every dirty block back to disk.
+/// Makes every change so far durable: the server commits its write-ahead
+/// log and writes the pages clients map MAP_SHARED. Returns once they are
+/// on disk; the server's error if the disk fails.
 pub fn sync() -> Result<()> {
     fsipc(FSREQ_SYNC, None).map(|_| ())
 }

@@ -8,6 +8,7 @@
 //! the last one used. [`check`] is a small fsck; [`list`] walks the tree.
 
 use fsfmt::fs::{FileRef, Fs, RamDisk};
+use fsfmt::log::{LogHeader, LogRecord};
 use fsfmt::path::check_name;
 use fsfmt::{
     BITMAP_BLOCKNO, BLKFILES, BLKSIZE, Block, FILE_SIZE, FTYPE_DIR, FTYPE_REG, File, MAX_NBLOCKS,
@@ -28,6 +29,9 @@ pub struct ImageBuilder {
     nblocks: u32,
     /// The next free block (JOS's `diskpos`).
     next: u32,
+    /// The write-ahead log at the end of the disk (`fsfmt::log`), if the
+    /// disk is large enough for one: files never go there.
+    log: Option<LogRecord>,
 }
 
 impl ImageBuilder {
@@ -45,6 +49,7 @@ impl ImageBuilder {
             img: vec![0; nblocks as usize * BLKSIZE],
             nblocks,
             next: first_data_block(nblocks),
+            log: LogRecord::at_end(nblocks),
         };
         let bitmap = BITMAP_BLOCKNO as usize * BLKSIZE..b.next as usize * BLKSIZE;
         b.img[bitmap].fill(0xff);
@@ -55,7 +60,8 @@ impl ImageBuilder {
     /// (JOS's `alloc`). Fails if the disk is full.
     fn alloc(&mut self, bytes: usize) -> Result<u32, String> {
         let n = bytes.div_ceil(BLKSIZE) as u32;
-        if self.next + n > self.nblocks {
+        let end = self.log.map_or(self.nblocks, |l| l.start);
+        if self.next + n > end {
             return Err("out of disk blocks".into());
         }
         let start = self.next;
@@ -141,6 +147,17 @@ impl ImageBuilder {
             let (blk, byte, bit) = bitmap_position(b);
             fsfmt::bitmap_set(self.block_mut(blk), byte, bit, false);
         }
+        // The log: its blocks in use, its place in the superblock's spare
+        // bytes, an empty header. (The only bytes that differ from an
+        // image of JOS's C fsformat.)
+        if let Some(log) = self.log {
+            for b in log.start..log.start + log.nblocks {
+                let (blk, byte, bit) = bitmap_position(b);
+                fsfmt::bitmap_set(self.block_mut(blk), byte, bit, false);
+            }
+            log.write(self.block_mut(SUPER_BLOCKNO));
+            *self.block_mut(log.start) = LogHeader::EMPTY.to_block();
+        }
         Ok(self.img)
     }
 }
@@ -205,40 +222,131 @@ fn list_dir(
     Ok(())
 }
 
+/// Installs the log's committed group into `img`, if there is one (as the
+/// file server does at mount; see `fsfmt::log`). Returns how many blocks
+/// were copied home (0 for none, or an image without a log). Fails for an
+/// image whose superblock or log record is bad.
+pub fn replay_log(img: &mut [u8]) -> Result<usize, String> {
+    if img.len() < 2 * BLKSIZE {
+        return Err("image too small for a superblock".into());
+    }
+    let sup = Super::from_bytes(&img[BLKSIZE..]).unwrap();
+    let n = sup.s_nblocks;
+    if sup.check().is_err() || n as usize > img.len() / BLKSIZE {
+        return Err("bad superblock".into());
+    }
+    let mut dev = RamDisk::new(img);
+    match fsfmt::log::find(&mut dev, n) {
+        Ok(Some(log)) => {
+            fsfmt::log::replay(&mut dev, &log, n).map_err(|e| format!("log replay: {e}"))
+        }
+        Ok(None) => Ok(0),
+        Err(e) => Err(format!("bad log record: {e}")),
+    }
+}
+
+/// Returns the bytes of the regular file at `path` in `img`, with the
+/// log's committed group installed first (in memory). Fails with JOS's
+/// error text if the image does not mount or the file is not there.
+pub fn cat(img: &mut [u8], path: &str) -> Result<Vec<u8>, String> {
+    replay_log(img)?;
+    let mut fs = Fs::mount(RamDisk::new(img)).map_err(|e| format!("mount: {e}"))?;
+    let r = fs
+        .lookup(path.as_bytes())
+        .map_err(|e| format!("{path}: {e}"))?;
+    let f = fs.stat(r).map_err(|e| format!("{path}: {e}"))?;
+    if f.is_dir() {
+        return Err(format!("{path}: is a directory"));
+    }
+    let mut out = vec![0u8; f.size().map_err(|e| format!("{path}: {e}"))? as usize];
+    let got = fs
+        .read(r, &mut out, 0)
+        .map_err(|e| format!("{path}: {e}"))?;
+    out.truncate(got);
+    Ok(out)
+}
+
 /// Checks an image as a small fsck would and returns what is wrong (empty:
-/// the image is sound): the superblock, that boot, super and bitmap blocks
-/// are in use, every entry (name, type, size), every block pointer (in the
-/// data area, not past the file's size, not used twice), directories
-/// (whole blocks, no holes, no duplicate names), and that the bitmap marks
-/// exactly the reachable blocks in use.
+/// the image is sound): the superblock and the log's record, that boot,
+/// super, bitmap and log blocks are in use, every entry (name, type,
+/// size), every block pointer (in the data area, not in the log, not past
+/// the file's size, not used twice), directories (whole blocks, no holes,
+/// no duplicate names), and that the bitmap marks exactly the reachable
+/// blocks in use. A group committed in the log but not yet installed is
+/// installed first (in a copy), as the next mount would.
 pub fn check(img: &[u8]) -> Vec<String> {
-    let mut c = Checker {
-        img,
-        nblocks: 0,
-        used: Vec::new(),
-        problems: Vec::new(),
-    };
+    let mut c = Checker::new(img.to_vec(), false);
     c.run();
     c.problems
 }
 
-struct Checker<'a> {
-    img: &'a [u8],
+/// Repairs `img` as e2fsck -y would, and returns what it found and did
+/// (empty: the image was sound): installs a committed log group; clears
+/// entries with a bad name, type or size, or a duplicate name; clears
+/// block pointers out of the data area, into the log, past the file's
+/// size or to a block another file uses (the first file met keeps it); and
+/// rewrites the bitmap so that exactly the reachable blocks are in use.
+/// Holes in directories are reported, not filled. Fails (changing
+/// nothing) if the superblock is unusable.
+pub fn repair(img: &mut Vec<u8>) -> Result<Vec<String>, String> {
+    let mut c = Checker::new(std::mem::take(img), true);
+    c.run();
+    let fatal = c.fatal;
+    *img = c.img;
+    if fatal {
+        return Err(c.problems.join("\n"));
+    }
+    Ok(c.problems)
+}
+
+struct Checker {
+    img: Vec<u8>,
+    /// Repair as we go (the problems then say what was done).
+    fix: bool,
+    /// The superblock is beyond repair.
+    fatal: bool,
     nblocks: u32,
+    log: Option<LogRecord>,
     /// For each block, the path of the file that uses it.
     used: Vec<Option<String>>,
     problems: Vec<String>,
 }
 
-impl Checker<'_> {
+impl Checker {
+    fn new(img: Vec<u8>, fix: bool) -> Checker {
+        Checker {
+            img,
+            fix,
+            fatal: false,
+            nblocks: 0,
+            log: None,
+            used: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
     fn block(&self, b: u32) -> &Block {
         let off = b as usize * BLKSIZE;
         self.img[off..off + BLKSIZE].try_into().unwrap()
     }
 
+    fn block_mut(&mut self, b: u32) -> &mut Block {
+        let off = b as usize * BLKSIZE;
+        (&mut self.img[off..off + BLKSIZE]).try_into().unwrap()
+    }
+
     fn is_free(&self, b: u32) -> bool {
         let (blk, byte, bit) = bitmap_position(b);
         fsfmt::bitmap_is_free(self.block(blk), byte, bit)
+    }
+
+    /// Reports `what`, or with `fix` that it was repaired (`how`).
+    fn report(&mut self, what: String, how: &str) {
+        if self.fix {
+            self.problems.push(format!("{what}: {how}"));
+        } else {
+            self.problems.push(what);
+        }
     }
 
     fn run(&mut self) {
@@ -250,12 +358,14 @@ impl Checker<'_> {
         if disk_blocks < 2 {
             self.problems
                 .push("image too small for a superblock".into());
+            self.fatal = true;
             return;
         }
         let sup = Super::from_bytes(self.block(SUPER_BLOCKNO)).unwrap();
         if sup.s_magic != fsfmt::FS_MAGIC {
             self.problems
                 .push(format!("bad magic {:#010x} in the superblock", sup.s_magic));
+            self.fatal = true;
             return;
         }
         let n = sup.s_nblocks;
@@ -263,82 +373,187 @@ impl Checker<'_> {
             self.problems.push(format!(
                 "superblock says {n} blocks; the image has {disk_blocks}"
             ));
+            self.fatal = true;
             return;
         }
         self.nblocks = n;
         self.used = vec![None; n as usize];
+        self.check_log();
         for b in 0..first_data_block(n) {
             self.used[b as usize] = Some("(reserved)".into());
             if self.is_free(b) {
-                self.problems
-                    .push(format!("reserved block {b} is marked free"));
+                self.report(
+                    format!("reserved block {b} is marked free"),
+                    "marked in use",
+                );
             }
         }
+        let sup = Super::from_bytes(self.block(SUPER_BLOCKNO)).unwrap();
         if !sup.s_root.is_dir() || sup.s_root.name() != b"/" {
             self.problems
                 .push("the root is not a directory called \"/\"".into());
+            if self.fix {
+                self.fatal = true;
+                return;
+            }
         }
-        self.check_file(&sup.s_root, "/", 0);
+        self.check_file(
+            &sup.s_root,
+            "/",
+            0,
+            (SUPER_BLOCKNO, fsfmt::SUPER_ROOT_OFFSET),
+        );
         for b in first_data_block(n)..n {
-            match (&self.used[b as usize], self.is_free(b)) {
-                (Some(p), true) => self
-                    .problems
-                    .push(format!("block {b} used by {p} is marked free")),
-                (None, false) => self
-                    .problems
-                    .push(format!("block {b} is marked in use but no file uses it")),
-                _ => {}
+            let free = self.is_free(b);
+            match (&self.used[b as usize], free) {
+                (Some(p), true) => {
+                    let p = p.clone();
+                    self.report(
+                        format!("block {b} used by {p} is marked free"),
+                        "marked in use",
+                    );
+                }
+                (None, false) => self.report(
+                    format!("block {b} is marked in use but no file uses it"),
+                    "marked free",
+                ),
+                _ => continue,
+            }
+            if self.fix {
+                let (blk, byte, bit) = bitmap_position(b);
+                fsfmt::bitmap_set(self.block_mut(blk), byte, bit, !free);
+            }
+        }
+        if self.fix {
+            for b in 0..first_data_block(n) {
+                let (blk, byte, bit) = bitmap_position(b);
+                fsfmt::bitmap_set(self.block_mut(blk), byte, bit, false);
+            }
+        }
+    }
+
+    /// The log: a bad record is a problem (repair drops it, and the log
+    /// blocks come free); a committed group is installed (into our copy;
+    /// with `fix`, into the image) before anything else is looked at.
+    fn check_log(&mut self) {
+        let n = self.nblocks;
+        let mut dev = RamDisk::new(&mut self.img);
+        match fsfmt::log::find(&mut dev, n) {
+            Ok(None) => {}
+            Ok(Some(log)) => {
+                match fsfmt::log::replay(&mut dev, &log, n) {
+                    Ok(k) if k > 0 && self.fix => self
+                        .problems
+                        .push(format!("log: {k} committed block(s) installed")),
+                    Ok(_) => {}
+                    Err(e) => self.problems.push(format!("log: cannot replay: {e}")),
+                }
+                self.log = Some(log);
+                for b in log.start..log.start + log.nblocks {
+                    self.used[b as usize] = Some("(log)".into());
+                }
+            }
+            Err(_) => {
+                self.report("bad log record in the superblock".into(), "removed");
+                if self.fix {
+                    let off = fsfmt::log::LOG_RECORD_OFFSET;
+                    self.block_mut(SUPER_BLOCKNO)[off..off + 12].fill(0);
+                }
             }
         }
     }
 
     /// Records that `path` uses block `b`; returns false (and reports) if
-    /// `b` is out of the data area or already used.
+    /// `b` is out of the data area, in the log or already used.
     fn claim(&mut self, b: u32, path: &str) -> bool {
         if b < first_data_block(self.nblocks) || b >= self.nblocks {
-            self.problems
-                .push(format!("{path}: block number {b} is outside the data area"));
+            self.report(
+                format!("{path}: block number {b} is outside the data area"),
+                "pointer cleared",
+            );
             return false;
         }
         if let Some(other) = &self.used[b as usize] {
-            self.problems
-                .push(format!("{path}: block {b} is also used by {other}"));
+            let other = other.clone();
+            self.report(
+                format!("{path}: block {b} is also used by {other}"),
+                "pointer cleared",
+            );
             return false;
         }
         self.used[b as usize] = Some(path.to_string());
         true
     }
 
-    /// Checks `f` (at `path`) and, for a directory, everything in it.
-    fn check_file(&mut self, f: &File, path: &str, depth: usize) {
+    /// Writes entry `f` at `loc` (block, byte offset).
+    fn put_entry(&mut self, f: &File, loc: (u32, usize)) {
+        let blk = self.block_mut(loc.0);
+        f.write_at(blk, loc.1).unwrap();
+    }
+
+    /// Checks `f` (at `path`, its entry at `loc`) and, for a directory,
+    /// everything in it; with `fix`, repairs them.
+    fn check_file(&mut self, f: &File, path: &str, depth: usize, loc: (u32, usize)) {
+        let mut f = *f;
         if f.check().is_err() {
-            self.problems.push(format!(
-                "{path}: bad entry (type {}, size {})",
-                f.f_type, f.f_size
-            ));
+            self.report(
+                format!("{path}: bad entry (type {}, size {})", f.f_type, f.f_size),
+                "entry cleared",
+            );
+            if self.fix && path != "/" {
+                self.put_entry(&File::EMPTY, loc);
+                return;
+            }
         }
         let size_blocks = f.nblocks().unwrap_or(0);
         // The file's blocks, by file block number; 0 for a hole.
         let mut blocks = vec![0u32; NDIRECT + NINDIRECT];
         blocks[..NDIRECT].copy_from_slice(&f.f_direct);
-        if f.f_indirect != 0 && self.claim(f.f_indirect, path) {
-            let ind = *self.block(f.f_indirect);
-            for i in 0..NINDIRECT {
-                blocks[NDIRECT + i] = indirect_get(&ind, i);
+        let mut changed = false;
+        if f.f_indirect != 0 {
+            if self.claim(f.f_indirect, path) {
+                let ind = *self.block(f.f_indirect);
+                for i in 0..NINDIRECT {
+                    blocks[NDIRECT + i] = indirect_get(&ind, i);
+                }
+            } else if self.fix {
+                f.f_indirect = 0;
+                changed = true;
             }
         }
         let mut claimed = vec![false; blocks.len()];
-        for (i, &b) in blocks.iter().enumerate() {
+        for i in 0..blocks.len() {
+            let b = blocks[i];
             if b == 0 {
                 continue;
             }
-            if i as u32 >= size_blocks {
-                self.problems.push(format!(
-                    "{path}: block {b} at file block {i} is past the size {}",
-                    f.f_size
-                ));
+            let ok = if i as u32 >= size_blocks {
+                self.report(
+                    format!(
+                        "{path}: block {b} at file block {i} is past the size {}",
+                        f.f_size
+                    ),
+                    "pointer cleared",
+                );
+                // Only repair needs it gone; the check claims it as before.
+                !self.fix && self.claim(b, path)
+            } else {
+                self.claim(b, path)
+            };
+            claimed[i] = ok;
+            if !ok && self.fix {
+                blocks[i] = 0;
+                if i < NDIRECT {
+                    f.f_direct[i] = 0;
+                } else {
+                    let ind = f.f_indirect;
+                    indirect_set(self.block_mut(ind), i - NDIRECT, 0);
+                }
+                changed = true;
             }
-            claimed[i] = self.claim(b, path);
+        }
+        if changed {
+            self.put_entry(&f, loc);
         }
         if !f.is_dir() || f.check().is_err() {
             return;
@@ -358,21 +573,29 @@ impl Checker<'_> {
             if !claimed[i] {
                 continue; // reported already; do not follow a cycle.
             }
-            let blk = *self.block(blocks[i]);
             for j in 0..BLKFILES {
-                let e = File::read_at(&blk, j * FILE_SIZE).unwrap();
+                let e = File::read_at(self.block(blocks[i]), j * FILE_SIZE).unwrap();
                 if e.is_free() {
                     continue;
                 }
                 let name = String::from_utf8_lossy(e.name()).into_owned();
                 let child = format!("{}/{name}", path.trim_end_matches('/'));
+                let eloc = (blocks[i], j * FILE_SIZE);
                 if check_name(e.name()).is_err() {
-                    self.problems.push(format!("{child}: bad name"));
+                    self.report(format!("{child}: bad name"), "entry cleared");
+                    if self.fix {
+                        self.put_entry(&File::EMPTY, eloc);
+                        continue;
+                    }
                 }
                 if !names.insert(e.name().to_vec()) {
-                    self.problems.push(format!("{child}: duplicate name"));
+                    self.report(format!("{child}: duplicate name"), "entry cleared");
+                    if self.fix {
+                        self.put_entry(&File::EMPTY, eloc);
+                        continue;
+                    }
                 }
-                self.check_file(&e, &child, depth + 1);
+                self.check_file(&e, &child, depth + 1, eloc);
             }
         }
     }

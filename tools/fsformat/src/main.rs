@@ -4,14 +4,21 @@
 //! fsformat fs.img NBLOCKS [--dir] file...   make fs.img; the files go in the root
 //! fsformat --check fs.img                   fsck: print problems, exit 1 if any
 //! fsformat --list fs.img                    print every file: size, type, path
+//! fsformat --repair fs.img                  fsck -y: fix what --check finds, then check again
+//! fsformat --cat fs.img PATH                write file PATH of the image to stdout
 //! ```
+//!
+//! `--check`, `--list` and `--cat` see the image as the next mount will:
+//! with a group committed in its log installed (in memory); `--repair`
+//! installs it for good.
 //!
 //! As JOS's `fs/fsformat.c`, each file goes in the root under its last
 //! path component. With `--dir`, an argument that is a directory is copied
 //! as a subdirectory, recursively, its entries in name order; without it a
 //! directory argument is an error, as in JOS.
 
-use fsformat::{Dir, ImageBuilder, check, list};
+use fsformat::{Dir, ImageBuilder, cat, check, list, repair};
+use std::io::Write;
 use std::path::Path;
 use std::process::exit;
 
@@ -19,6 +26,8 @@ fn usage() -> ! {
     eprintln!("usage: fsformat fs.img NBLOCKS [--dir] files...");
     eprintln!("       fsformat --check fs.img");
     eprintln!("       fsformat --list fs.img");
+    eprintln!("       fsformat --repair fs.img");
+    eprintln!("       fsformat --cat fs.img PATH");
     exit(2);
 }
 
@@ -57,10 +66,42 @@ fn add(b: &mut ImageBuilder, dir: &mut Dir, path: &Path, dirs: bool) -> Result<(
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("--cat") if args.len() == 3 => {
+            let mut img =
+                std::fs::read(&args[1]).unwrap_or_else(|e| fail(format!("{}: {e}", args[1])));
+            let data =
+                cat(&mut img, &args[2]).unwrap_or_else(|e| fail(format!("{}: {e}", args[1])));
+            std::io::stdout()
+                .write_all(&data)
+                .unwrap_or_else(|e| fail(format!("stdout: {e}")));
+        }
+        Some("--repair") if args.len() == 2 => {
+            let mut img =
+                std::fs::read(&args[1]).unwrap_or_else(|e| fail(format!("{}: {e}", args[1])));
+            let fixed = repair(&mut img).unwrap_or_else(|e| fail(format!("{}: {e}", args[1])));
+            for p in &fixed {
+                println!("{}: {p}", args[1]);
+            }
+            if !fixed.is_empty() {
+                std::fs::write(&args[1], &img)
+                    .unwrap_or_else(|e| fail(format!("{}: {e}", args[1])));
+            }
+            let left = check(&img);
+            for p in &left {
+                println!("{}: still: {p}", args[1]);
+            }
+            if !left.is_empty() {
+                eprintln!("{}: {} problem(s) left", args[1], left.len());
+                exit(1);
+            }
+            println!("{}: clean ({} repair(s))", args[1], fixed.len());
+        }
         Some("--check") | Some("--list") if args.len() == 2 => {
             let mut img =
                 std::fs::read(&args[1]).unwrap_or_else(|e| fail(format!("{}: {e}", args[1])));
             if args[0] == "--list" {
+                fsformat::replay_log(&mut img)
+                    .unwrap_or_else(|e| fail(format!("{}: {e}", args[1])));
                 for f in list(&mut img).unwrap_or_else(|e| fail(format!("{}: {e}", args[1]))) {
                     let kind = if f.is_dir { "dir" } else { "file" };
                     println!("{:>8} {kind:<4} {}", f.size, f.path);

@@ -228,3 +228,175 @@ fn fsck_never_panics_on_garbage() {
         let _ = list(&mut img);
     }
 }
+
+/// `sample()`'s files on a disk large enough for a log (4096 blocks).
+fn sample_with_log() -> Vec<u8> {
+    let mut b = ImageBuilder::new(4096).unwrap();
+    let mut root = Dir::default();
+    b.add_file(&mut root, "motd", b"This is /motd.\n").unwrap();
+    b.add_file(&mut root, "big", &data(30 * BLKSIZE + 5, 2))
+        .unwrap();
+    let mut sub = Dir::default();
+    b.add_file(&mut sub, "inner", b"inside").unwrap();
+    b.add_dir(&mut root, "sub", sub).unwrap();
+    b.finish(root).unwrap()
+}
+
+#[test]
+fn log_reserved_at_the_end() {
+    let img = sample_with_log();
+    let log = fsfmt::log::LogRecord::read(img[BLKSIZE..2 * BLKSIZE].try_into().unwrap(), 4096)
+        .unwrap()
+        .unwrap();
+    assert_eq!(log.start, 4096 - fsfmt::log::LOG_BLOCKS);
+    assert!(check(&img).is_empty(), "{:?}", check(&img));
+    // Without the log's blocks in use, the check says so.
+    let mut bad = img.clone();
+    let (blk, byte, bit) = bitmap_position(log.start + 3);
+    bad[blk as usize * BLKSIZE + byte] |= 1 << bit;
+    assert_reports(
+        &check(&bad),
+        &format!("block {} used by (log) is marked free", log.start + 3),
+    );
+    // A small disk has no log: JOS's layout exactly.
+    assert!(
+        fsfmt::log::LogRecord::read(sample()[BLKSIZE..2 * BLKSIZE].try_into().unwrap(), 1024)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn committed_log_is_seen_by_check_and_cat_and_installed_by_repair() {
+    let mut img = sample_with_log();
+    let log = fsfmt::log::LogRecord::at_end(4096).unwrap();
+    // A committed group: /motd's data block rewritten, and its size.
+    let off = entry_offset(&mut img, b"/motd");
+    let motd = File::read_at(&img, off).unwrap();
+    let mut data_blk = [0u8; BLKSIZE];
+    data_blk[..8].copy_from_slice(b"NEWMOTD\n");
+    let mut dir_blk: Block = img[off / BLKSIZE * BLKSIZE..][..BLKSIZE]
+        .try_into()
+        .unwrap();
+    let mut m = motd;
+    m.f_size = 8;
+    m.write_at(&mut dir_blk, off % BLKSIZE).unwrap();
+    let mut h = fsfmt::log::LogHeader::EMPTY;
+    h.n = 2;
+    h.home[0] = motd.f_direct[0];
+    h.home[1] = (off / BLKSIZE) as u32;
+    let put = |img: &mut Vec<u8>, b: u32, data: &Block| {
+        img[b as usize * BLKSIZE..][..BLKSIZE].copy_from_slice(data);
+    };
+    put(&mut img, log.slot(0), &data_blk);
+    put(&mut img, log.slot(1), &dir_blk);
+    put(&mut img, log.start, &h.to_block());
+    assert!(check(&img).is_empty());
+    assert_eq!(cat(&mut img.clone(), "/motd").unwrap(), b"NEWMOTD\n");
+    let fixed = repair(&mut img).unwrap();
+    assert_reports(&fixed, "log: 2 committed block(s) installed");
+    // Installed for good: the image itself now holds it, the log is empty.
+    let m2 = File::read_at(&img, off).unwrap();
+    assert_eq!(m2.f_size, 8);
+    assert_eq!(
+        fsfmt::log::LogHeader::from_block(
+            img[log.start as usize * BLKSIZE..][..BLKSIZE]
+                .try_into()
+                .unwrap()
+        )
+        .n,
+        0
+    );
+    // Torn: a header whose checksum does not match is no commit.
+    let mut img = sample_with_log();
+    let mut hb = h.to_block();
+    hb[8] ^= 0xff;
+    put(&mut img, log.start, &hb);
+    assert_eq!(cat(&mut img.clone(), "/motd").unwrap(), b"This is /motd.\n");
+}
+
+/// Corrupts a copy of `sample_with_log()` with `mutate`, repairs it, and
+/// checks that the repair reported `what`, that the image is then clean,
+/// and that the files `keep` read back as built.
+fn repaired(mutate: impl FnOnce(&mut Vec<u8>), what: &str, keep: &[&str]) {
+    let clean = sample_with_log();
+    let mut img = clean.clone();
+    mutate(&mut img);
+    assert!(
+        !check(&img).is_empty(),
+        "the corruption for {what:?} is seen"
+    );
+    let fixed = repair(&mut img).unwrap();
+    assert_reports(&fixed, what);
+    assert_eq!(
+        check(&img),
+        Vec::<String>::new(),
+        "clean after repairing {what:?}"
+    );
+    for p in keep {
+        assert_eq!(
+            cat(&mut img.clone(), p).unwrap(),
+            cat(&mut clean.clone(), p).unwrap(),
+            "{p} survives the repair of {what:?}"
+        );
+    }
+}
+
+#[test]
+fn repair_fixes_what_check_finds() {
+    let all = ["/motd", "/big", "/sub/inner"];
+    // main's crash: a block in use marked free (and the reverse).
+    repaired(
+        |img| img[2 * BLKSIZE] |= 1 << 5,
+        "used by /big is marked free: marked in use",
+        &all,
+    );
+    repaired(
+        |img| img[2 * BLKSIZE + 100] = 0,
+        "block 800 is marked in use but no file uses it: marked free",
+        &all,
+    );
+    repaired(
+        |img| img[2 * BLKSIZE] |= 2,
+        "reserved block 1 is marked free: marked in use",
+        &all,
+    );
+    // Pointers: out of range, past the size, shared with another file.
+    repaired(
+        |img| edit(img, b"/motd", |f| f.f_direct[0] = 50000),
+        "outside the data area: pointer cleared",
+        &["/big", "/sub/inner"],
+    );
+    repaired(
+        |img| edit(img, b"/motd", |f| f.f_direct[3] = 60),
+        "past the size 15: pointer cleared",
+        &all,
+    );
+    let big0 = {
+        let mut img = sample_with_log();
+        let off = entry_offset(&mut img, b"/big");
+        File::read_at(&img, off).unwrap().f_direct[0]
+    };
+    repaired(
+        |img| edit(img, b"/sub/inner", |f| f.f_direct[0] = big0),
+        &format!("/sub/inner: block {big0} is also used by /big: pointer cleared"),
+        &["/motd", "/big"],
+    );
+    // Entries: bad type, duplicate name, bad name.
+    repaired(
+        |img| edit(img, b"/sub/inner", |f| f.f_type = 9),
+        "/sub/inner: bad entry (type 9, size 6): entry cleared",
+        &["/motd", "/big"],
+    );
+    repaired(
+        |img| edit(img, b"/big", |f| f.f_name[..5].copy_from_slice(b"motd\0")),
+        "/motd: duplicate name: entry cleared",
+        &["/motd", "/sub/inner"],
+    );
+    // A bad log record goes; its blocks come free.
+    repaired(
+        |img| img[BLKSIZE + fsfmt::log::LOG_RECORD_OFFSET + 4] = 1,
+        "bad log record in the superblock: removed",
+        &all,
+    );
+}

@@ -101,8 +101,10 @@ fn load(va: usize) -> Result<()> {
         if e != Error::NoMem {
             return Err(e);
         }
-        if !evict_one(va) {
-            if synced || sync(NBLOCKS.load(Ordering::Relaxed)).is_err() {
+        // With the write-ahead log, dirty blocks may not go home in the
+        // middle of a request: one goes to its log slot instead.
+        if !evict_one(va) && !crate::log::spill_one(va) {
+            if synced || crate::log::active() || sync(NBLOCKS.load(Ordering::Relaxed)).is_err() {
                 return Err(Error::NoMem);
             }
             synced = true;
@@ -110,7 +112,9 @@ fn load(va: usize) -> Result<()> {
     }
     // SAFETY: va was just mapped, a page of our own.
     let page = unsafe { core::slice::from_raw_parts_mut(va as *mut u8, BLKSIZE) };
-    if Ide::new(DISK).read(blockno * SECTPERBLK, page).is_err() {
+    // A block of the log's group that was spilled is read from its slot.
+    let from = crate::log::read_from(blockno);
+    if Ide::new(DISK).read(from * SECTPERBLK, page).is_err() {
         panic!("bc: reading block {blockno} failed");
     }
     // Reading wrote the page: it is clean as far as the disk goes.
@@ -140,6 +144,11 @@ pub fn set_nblocks(n: u32) {
     NBLOCKS.store(n.min(MAX_NBLOCKS), Ordering::Relaxed);
 }
 
+/// The file system's size, as recorded by `set_nblocks` (0 before).
+pub fn nblocks() -> u32 {
+    NBLOCKS.load(Ordering::Relaxed)
+}
+
 /// Unmaps one cached block that is clean (not written since it was read or
 /// flushed), other than the page at `keep`, going round the blocks from
 /// where the last eviction stopped. Returns whether it found one. (The file
@@ -158,6 +167,7 @@ fn evict_one(keep: usize) -> bool {
             && !va_is_dirty(va)
             && pageref(va) <= 1
             && !crate::fmap::is_shared(b)
+            && !crate::log::pinned(b)
             && sys_page_unmap(0, va).is_ok()
         {
             HAND.store((b + 1) % n, Ordering::Relaxed);
@@ -180,6 +190,17 @@ pub fn make_room() -> bool {
 /// to free a page. Returns whether there was one.
 pub fn make_room_keeping(keep: usize) -> bool {
     evict_one(keep)
+}
+
+/// Unmaps the cached page at `va` (whose contents are safe elsewhere: the
+/// log spilled it). Returns whether it was unmapped.
+pub fn give_up(va: usize) -> bool {
+    let ok = sys_page_unmap(0, va).is_ok();
+    if ok {
+        EVICTED.fetch_add(1, Ordering::Relaxed);
+        uncount();
+    }
+    ok
 }
 
 /// Maps a fresh zeroed page (P|U|W) at `va` for the server's own use (an
@@ -238,9 +259,32 @@ fn discard(blockno: u32) -> Result<()> {
 /// one else may use them through the cache. Err(Inval) if the disk fails.
 pub fn read_uncached(blockno: u32, buf: &mut [u8]) -> Result<()> {
     discard(blockno)?;
+    read_raw(blockno, buf)
+}
+
+/// Reads block `blockno` from disk into `buf` (a page), past the cache
+/// and leaving it alone: for the log (its own blocks, and the replay at
+/// start). Err(Inval) if the disk fails.
+pub fn read_raw(blockno: u32, buf: &mut [u8]) -> Result<()> {
     Ide::new(DISK)
         .read(blockno * SECTPERBLK, buf)
         .map_err(|_| Error::Inval)
+}
+
+/// Writes `buf` (a page) to block `blockno` on disk, past the cache and
+/// leaving it alone: for the log only (its slots and header, and homes
+/// it installs). Err(Inval) if the disk fails.
+pub fn write_raw(blockno: u32, buf: &[u8]) -> Result<()> {
+    Ide::new(DISK)
+        .write(blockno * SECTPERBLK, buf)
+        .map_err(|_| Error::Inval)
+}
+
+/// Waits until the disk has finished the last write (QEMU completes a
+/// sector's write after the data is handed over): before a commit is
+/// reported done. Err(Inval) if the disk reports an error.
+pub fn wait_disk() -> Result<()> {
+    Ide::wait_idle().map_err(|_| Error::Inval)
 }
 
 /// Writes `buf` (a page) to block `blockno` on disk, past the cache,
@@ -248,10 +292,9 @@ pub fn read_uncached(blockno: u32, buf: &mut [u8]) -> Result<()> {
 /// with, which a later flush would write over it). For the swap space's
 /// blocks only. Err(Inval) if the disk fails.
 pub fn write_uncached(blockno: u32, buf: &[u8]) -> Result<()> {
+    crate::log::before_raw_write()?;
     discard(blockno)?;
-    Ide::new(DISK)
-        .write(blockno * SECTPERBLK, buf)
-        .map_err(|_| Error::Inval)
+    write_raw(blockno, buf)
 }
 
 /// Starts the cache (registers its fault handler) and checks it with
@@ -262,26 +305,28 @@ pub fn bc_init() -> Result<()> {
     check_bc()
 }
 
-/// JOS's check_bc on the superblock (block 1), put back afterwards: once
-/// with an aligned address, once with one inside the page.
+/// JOS's check_bc, put back afterwards: once with an aligned address,
+/// once with one inside the page. JOS scribbles on the superblock; a crash
+/// in the middle would leave a disk that no longer mounts, so this one
+/// uses the boot block (block 0), which the file system never reads.
 fn check_bc() -> Result<()> {
-    let va = diskaddr(1);
-    let backup: Block = *block(1);
+    let va = diskaddr(0);
+    let backup: Block = *block(0);
     for at in [va, va + 20] {
-        block(1)[..6].copy_from_slice(b"OOPS!\n");
+        block(0)[..6].copy_from_slice(b"OOPS!\n");
         flush_block(at)?;
         assert!(
             va_is_mapped(va) && !va_is_dirty(va),
-            "bc: flush left block 1 dirty"
+            "bc: flush left block 0 dirty"
         );
         sys_page_unmap(0, va)?;
-        assert!(!va_is_mapped(va), "bc: block 1 still mapped");
+        assert!(!va_is_mapped(va), "bc: block 0 still mapped");
         // Read back from disk by the fault handler.
         assert!(
-            &block(1)[..6] == b"OOPS!\n",
+            &block(0)[..6] == b"OOPS!\n",
             "bc: the write did not reach the disk"
         );
-        *block(1) = backup;
+        *block(0) = backup;
         flush_block(va)?;
     }
     jos::cprintf!("block cache is good\n");
@@ -357,17 +402,36 @@ impl fsfmt::fs::BlockDevice for CacheDisk {
         }
         try_cached(blockno)?;
         keep_for_mappers(blockno)?;
+        // A bitmap block whose new bits free a block: the log must know
+        // (see log::before_raw_write).
+        let bitmap = fsfmt::BITMAP_BLOCKNO..fsfmt::first_data_block(nblocks());
+        let frees = bitmap.contains(&blockno)
+            && buf
+                .iter()
+                .zip(block(blockno).iter())
+                .any(|(n, o)| n & !o != 0);
         block(blockno).copy_from_slice(buf);
+        crate::log::note(blockno, frees);
         Ok(())
     }
 }
 
-/// Writes every dirty cached block of the first `nblocks` back to disk,
-/// and every block clients map writable (MAP_SHARED: they may have
-/// stored into it; see `fmap.rs`).
-pub fn sync(nblocks: u32) -> Result<()> {
+/// Makes everything written so far durable: commits the log's group (see
+/// `log.rs`; without a log, writes every dirty cached block home), then
+/// writes every block clients map writable (MAP_SHARED: they may have
+/// stored into it; see `fmap.rs`) in place, now that the files owning
+/// them are on disk. `_nblocks` is kept for the callers' sake (the cache
+/// knows the size). Err(Inval) if the disk fails.
+pub fn sync(_nblocks: u32) -> Result<()> {
+    crate::log::commit()?;
     crate::fmap::flush_shared()?;
-    for b in 0..nblocks {
+    wait_disk()
+}
+
+/// Writes every dirty cached block home, in block order (JOS's sync: not
+/// crash-safe; for a disk without a log). Err(Inval) if the disk fails.
+pub fn flush_all() -> Result<()> {
+    for b in 0..nblocks() {
         flush_block(diskaddr(b))?;
     }
     Ok(())

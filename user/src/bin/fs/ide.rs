@@ -119,6 +119,13 @@ impl Ide {
         Ok(())
     }
 
+    /// Waits until the drive has finished the last command (a write's
+    /// last sector is written after its data is handed over). Err if the
+    /// drive reports an error.
+    pub fn wait_idle() -> Result<(), IdeError> {
+        wait_ready(true)
+    }
+
     /// Reads sectors `secno..` into `dst` (a whole number of sectors).
     pub fn read(&self, secno: u32, dst: &mut [u8]) -> Result<(), IdeError> {
         assert!(dst.len().is_multiple_of(SECTSIZE));

@@ -15,6 +15,7 @@
 mod bc;
 mod fmap;
 mod ide;
+mod log;
 mod pager;
 mod serv;
 mod swap;
@@ -83,6 +84,12 @@ fn start() {
     }
     if let Err(e) = bc::bc_init() {
         cprintf!("fs: no block cache: {}\n", e);
+        return;
+    }
+    // A group the write-ahead log committed before the machine stopped
+    // goes home before anything reads the file system (log.rs).
+    if let Err(e) = log::recover() {
+        cprintf!("fs: log: {}\n", e);
         return;
     }
     // JOS's check_super, with fsfmt's checks (magic, size, root).

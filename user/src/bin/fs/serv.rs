@@ -420,6 +420,8 @@ impl Server {
             if let Err(e) = sys_ipc_recv(FSREQ) {
                 panic!("fs: ipc_recv: {e}");
             }
+            // Between two requests: the log may commit (log.rs).
+            crate::log::boundary();
             let me = jos::env::thisenv_read();
             let (whom, req, perm) = (me.env_ipc_from, me.env_ipc_value, me.env_ipc_perm);
             // A page fault of a program we page (no request page).
