@@ -16,6 +16,7 @@ mod bc;
 mod fmap;
 mod ide;
 mod pager;
+mod quota;
 mod serv;
 mod swap;
 mod test;
