@@ -1831,7 +1831,7 @@ HOG_LINES = [
 ]
 
 MAPHOG_LINES = [
-    "fsattack: a MAP_SHARED hog mapped 512 blocks, then: out of memory$",
+    "fsattack: a MAP_SHARED hog mapped 256 blocks, then: out of memory$",
     "fsattack: maphog: another env maps blocks MAP_SHARED beside it OK$",
     "fsattack: maphog: once it exited, its blocks are mapped by another env OK$",
     "fsattack: OK$",
@@ -1850,7 +1850,7 @@ for _cpus in (1, 4):
              "the table); the others still open files; its Fd pages come back", _cpus,
              ["fsattack hog"], HOG_LINES, timeout=120)
     dos_test(10, "fsattack maphog: one env maps blocks MAP_SHARED until refused at its limit; "
-             "the others still map", _cpus, ["fsattack maphog"], MAPHOG_LINES, timeout=180)
+             "the others still map", _cpus, ["fsattack maphog"], MAPHOG_LINES, timeout=300)
     dos_test(10, "fsattack fill: with the file system full, a program still swaps (swap "
              "space of its own)", _cpus, ["fsattack fill", "swaptest 16", "cat nosuch"],
              FILLSWAP_LINES, timeout=600, kargs="mem=16M")

@@ -601,7 +601,7 @@ fn hog_round(measure: bool, failures: &mut u32) {
 /// Where the MAP_SHARED hog maps its blocks.
 const MAPHOGVA: usize = 0x3000_0000;
 /// MAP_SHARED blocks one env may keep in the server's shared set.
-const MAPS_PER_ENV: u32 = 512;
+const MAPS_PER_ENV: u32 = 256;
 
 /// FSREQ_MAP of page `offset` of file `id` with FSMAP_* `flags`, the
 /// page kept at `va`. Returns the server's reply.
@@ -614,21 +614,22 @@ fn map_at(id: i32, offset: u32, flags: u32, va: usize) -> Result<u32, Error> {
     fsipc(FSREQ_MAP, Some(va))
 }
 
-/// `fsattack maphog`: a child maps the blocks of a file MAP_SHARED and
-/// keeps them, until the server refuses: it must be refused at
+/// `fsattack maphog`: a child maps the blocks of a file MAP_SHARED
+/// (read-only: a writable block is written back at every flush, which
+/// only makes the test slow) and keeps them, until the server refuses: it must be refused at
 /// MAPS_PER_ENV blocks with E_NO_MEM, while another env still maps
 /// blocks MAP_SHARED (new ones, and one the hog holds); after it exits,
 /// another env maps the blocks it held.
 fn map_hog(failures: &mut u32) {
     let none = PteFlags::empty();
-    let size = (MAPS_PER_ENV + 64) * PGSIZE as u32;
+    let size = (MAPS_PER_ENV + 16) * PGSIZE as u32;
     let f = open("/maphog", O_RDWR | O_CREAT | O_TRUNC).expect("create /maphog");
     jos::fd::ftruncate(f, size).expect("ftruncate /maphog");
     let id = fileid(f);
     match jos::fork() {
         Ok(0) => {
             let parent = jos::env::thisenv_read().env_parent_id;
-            let sh = FSMAP_SHARED | FSMAP_WRITE;
+            let sh = FSMAP_SHARED;
             let mut n = 0u32;
             let r = loop {
                 if n * PGSIZE as u32 == size {
@@ -669,7 +670,7 @@ fn map_hog(failures: &mut u32) {
             };
             let held = jos::ipc_recv(None).map(|m| m.value).unwrap_or(0);
             // Blocks past what the hog holds, and one it holds.
-            let sh = FSMAP_SHARED | FSMAP_WRITE;
+            let sh = FSMAP_SHARED;
             let mut ok = true;
             for k in 0..8u32 {
                 let off = (held + k).min(size / PGSIZE as u32 - 1) * PGSIZE as u32;

@@ -40,9 +40,10 @@ use jos::cell::EnvCell;
 /// (MAXOPEN, 1024). An env has 32 descriptors (MAXFD); the shell with its
 /// pipes and background jobs holds a few dozen at most.
 pub const FILES_PER_ENV: u32 = 256;
-/// MAP_SHARED blocks one env may keep in the shared set: 2 MiB, as many
-/// blocks as the block cache keeps on its own (bc.rs's CACHE_MAX).
-pub const MAPS_PER_ENV: u32 = 512;
+/// MAP_SHARED blocks one env may keep in the shared set: 1 MiB, half as
+/// many blocks as the block cache keeps on its own (bc.rs's CACHE_MAX).
+/// Our programs map a few pages of small files.
+pub const MAPS_PER_ENV: u32 = 256;
 /// Swap slots one env may hold: 50 MiB of the 64.6 MiB (16544 slots), so
 /// that `swaptest 48` (a 48 MiB sort in one env) still runs, while every
 /// other env can always have the remaining 14.6 MiB.
