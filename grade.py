@@ -1840,7 +1840,7 @@ MAPHOG_LINES = [
 FILLSWAP_LINES = [
     r"fsattack: filled the disk with \d+ blocks, then: no free space on disk$",
     "fsattack: OK$",
-    r"swaptest 0: 16 MiB sorted: OK; page-ins [1-9]\d*, page-outs [1-9]\d*, ",
+    r"swaptest 0: 14 MiB sorted: OK; page-ins [1-9]\d*, page-outs [1-9]\d*, ",
     "swaptest: swap slots in use after the sorts: 0$",
     "cat: can't open nosuch: file or block not found$",
 ]
@@ -1852,7 +1852,7 @@ for _cpus in (1, 4):
     dos_test(10, "fsattack maphog: one env maps blocks MAP_SHARED until refused at its limit; "
              "the others still map", _cpus, ["fsattack maphog"], MAPHOG_LINES, timeout=300)
     dos_test(10, "fsattack fill: with the file system full, a program still swaps (swap "
-             "space of its own)", _cpus, ["fsattack fill", "swaptest 16", "cat nosuch"],
+             "space of its own)", _cpus, ["fsattack fill", "swaptest 14", "cat nosuch"],
              FILLSWAP_LINES, timeout=600, kargs="mem=16M")
 
 

@@ -702,7 +702,9 @@ fn map_hog(failures: &mut u32) {
 /// `fsattack fill`: fills the file system with files /fill00, /fill01,
 /// ... until the server says the disk is full, and leaves them there.
 fn fill_disk(failures: &mut u32) {
-    let page = [0x5Au8; PGSIZE];
+    // Not on the stack: it is one page.
+    static PAGE: [u8; PGSIZE] = [0x5A; PGSIZE];
+    let page = &PAGE;
     let mut blocks = 0u32;
     let mut path = *b"/fill00";
     let r = 'files: loop {
@@ -718,7 +720,7 @@ fn fill_disk(failures: &mut u32) {
             break Error::Inval;
         }
         loop {
-            match write(f, &page) {
+            match write(f, page) {
                 Ok(n) if n == PGSIZE => {
                     blocks += 1;
                     if blocks % 1034 == 0 {
