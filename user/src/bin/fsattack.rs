@@ -603,15 +603,15 @@ const MAPHOGVA: usize = 0x3000_0000;
 /// MAP_SHARED blocks one env may keep in the server's shared set.
 const MAPS_PER_ENV: u32 = 256;
 
-/// FSREQ_MAP of page `offset` of file `id` with FSMAP_* `flags`, the
-/// page kept at `va`. Returns the server's reply.
-fn map_at(id: i32, offset: u32, flags: u32, va: usize) -> Result<u32, Error> {
+/// FSREQ_MAP of page `offset` of the file open as descriptor `fd` with
+/// FSMAP_* `flags`, the page kept at `va`. Returns the server's reply.
+fn map_at(fd: usize, offset: u32, flags: u32, va: usize) -> Result<u32, Error> {
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqMap>() };
-    req.req_fileid = id;
+    req.req_fileid = fileid(fd);
     req.req_offset = offset;
     req.req_flags = flags;
-    fsipc(FSREQ_MAP, Some(va))
+    fsipc(fsreq_fd(FSREQ_MAP, fd), Some(va))
 }
 
 /// `fsattack maphog`: a child maps the blocks of a file MAP_SHARED
@@ -625,7 +625,6 @@ fn map_hog(failures: &mut u32) {
     let size = (MAPS_PER_ENV + 16) * PGSIZE as u32;
     let f = open("/maphog", O_RDWR | O_CREAT | O_TRUNC).expect("create /maphog");
     jos::fd::ftruncate(f, size).expect("ftruncate /maphog");
-    let id = fileid(f);
     match jos::fork() {
         Ok(0) => {
             let parent = jos::env::thisenv_read().env_parent_id;
@@ -635,7 +634,7 @@ fn map_hog(failures: &mut u32) {
                 if n * PGSIZE as u32 == size {
                     break Ok(0);
                 }
-                match map_at(id, n * PGSIZE as u32, sh, MAPHOGVA + n as usize * PGSIZE) {
+                match map_at(f, n * PGSIZE as u32, sh, MAPHOGVA + n as usize * PGSIZE) {
                     Ok(_) => n += 1,
                     Err(e) => break Err(e),
                 }
@@ -674,16 +673,16 @@ fn map_hog(failures: &mut u32) {
             let mut ok = true;
             for k in 0..8u32 {
                 let off = (held + k).min(size / PGSIZE as u32 - 1) * PGSIZE as u32;
-                ok &= map_at(id, off, sh, MAPPED).is_ok();
+                ok &= map_at(f, off, sh, MAPPED).is_ok();
                 let _ = sys_page_unmap(0, MAPPED);
             }
-            ok &= map_at(id, 0, sh, MAPPED).is_ok();
+            ok &= map_at(f, 0, sh, MAPPED).is_ok();
             let _ = sys_page_unmap(0, MAPPED);
             check("another env maps blocks MAP_SHARED beside it", ok, failures);
             jos::ipc_send(hog, 0, None, none);
             jos::env::wait(hog);
             let ok = (0..MAPS_PER_ENV).step_by(8).all(|k| {
-                let r = map_at(id, k * PGSIZE as u32, sh, MAPPED).is_ok();
+                let r = map_at(f, k * PGSIZE as u32, sh, MAPPED).is_ok();
                 let _ = sys_page_unmap(0, MAPPED);
                 r
             });
