@@ -39,15 +39,16 @@ fn expect(what: &str, r: Result<u32, Error>, want: Error, failures: &mut u32) {
 /// Where FSREQ_MAP's page goes.
 const MAPPED: usize = 0x0b00_0000;
 
-/// FSREQ_MAP of page `offset` of file `id` with FSMAP_* `flags`: the
-/// reply's page goes at MAPPED. Returns the permissions it came with.
-fn map_req(id: i32, offset: u32, flags: u32) -> Result<PteFlags, Error> {
+/// FSREQ_MAP of page `offset` of file `id`, named as our descriptor
+/// `fd`, with FSMAP_* `flags`: the reply's page goes at MAPPED. Returns
+/// the permissions it came with.
+fn map_req(fd: usize, id: i32, offset: u32, flags: u32) -> Result<PteFlags, Error> {
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqMap>() };
     req.req_fileid = id;
     req.req_offset = offset;
     req.req_flags = flags;
-    fsipc(FSREQ_MAP, Some(MAPPED))?;
+    fsipc(fsreq_fd(FSREQ_MAP, fd), Some(MAPPED))?;
     let pte = jos::uvpt::pte_of(MAPPED).ok_or(Error::Unspecified)?;
     let _ = sys_page_unmap(0, MAPPED);
     Ok(pte.flags())
@@ -87,7 +88,12 @@ fn map_attacks(failures: &mut u32) {
             Error::Eof,
         ),
     ] {
-        expect(what, map_req(id, offset, flags).map(|_| 0), want, failures);
+        expect(
+            what,
+            map_req(n, id, offset, flags).map(|_| 0),
+            want,
+            failures,
+        );
     }
     let ro = PteFlags::P | PteFlags::U;
     let honest = [
@@ -95,7 +101,7 @@ fn map_attacks(failures: &mut u32) {
         ("a shared read-only mapping", sh, ro | PteFlags::SHARE),
     ];
     for (what, flags, want) in honest {
-        let got = map_req(id, 0, flags).map(|f| f & (ro | PteFlags::W | PteFlags::SHARE));
+        let got = map_req(n, id, 0, flags).map(|f| f & (ro | PteFlags::W | PteFlags::SHARE));
         if got != Ok(want) {
             cprintf!("fsattack: {}: {:?} FAILED\n", what, got);
             *failures += 1;
@@ -104,14 +110,14 @@ fn map_attacks(failures: &mut u32) {
     close(n).expect("close");
     expect(
         "a closed file's map",
-        map_req(id, 0, 0).map(|_| 0),
+        map_req(n, id, 0, 0).map(|_| 0),
         Error::Inval,
         failures,
     );
     let d = open("/", O_RDONLY).expect("open /");
     expect(
         "a directory's map",
-        map_req(fileid(d), 0, 0).map(|_| 0),
+        map_req(d, fileid(d), 0, 0).map(|_| 0),
         Error::Inval,
         failures,
     );
@@ -120,7 +126,7 @@ fn map_attacks(failures: &mut u32) {
     let _ = write(w, b"x");
     expect(
         "a write-only file's map",
-        map_req(fileid(w), 0, sh).map(|_| 0),
+        map_req(w, fileid(w), 0, sh).map(|_| 0),
         Error::Inval,
         failures,
     );
@@ -883,7 +889,7 @@ fn umain(args: &[&str]) {
     let r = unsafe { fsipcbuf_as::<FsreqRead>() };
     r.req_fileid = fd.fd_file_id;
     r.req_n = u32::MAX;
-    match fsipc(FSREQ_READ, None) {
+    match fsipc(fsreq_fd(FSREQ_READ, n), None) {
         Ok(got) if got as usize == MSG.len() => {}
         other => {
             cprintf!("fsattack: a huge read count: {:?} FAILED\n", other);
