@@ -1853,7 +1853,7 @@ for _cpus in (1, 4):
              "the others still map", _cpus, ["fsattack maphog"], MAPHOG_LINES, timeout=300)
     dos_test(10, "fsattack fill: with the file system full, a program still swaps (swap "
              "space of its own)", _cpus, ["fsattack fill", "swaptest 14", "cat nosuch"],
-             FILLSWAP_LINES, timeout=600, kargs="mem=16M")
+             FILLSWAP_LINES, timeout=600 if _cpus == 1 else 1800, kargs="mem=16M")
 
 
 
