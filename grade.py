@@ -1787,7 +1787,98 @@ def test_exhaust():
     check_vm_run(r)
 
 
-# --- F3: no env denies the file server's service to the others (issue 19,
+# --- F3: issue 19 (the file server as the root of trust): a running program's
+# code, the server under a client's demands, exit with memory full. The
+# helpers (fs_run, check_fs_clients_freed) are Part G's. ---
+
+TEXTATTACK_CASES = ["control (write, no mapping)", "write while mapped MAP_SHARED",
+                    "store through MAP_SHARED|PROT_WRITE", "mapped before the spawn, then a store"]
+
+
+def textattack_test(cpus):
+    """Issue 19, item 1: no env changes the code or read-only data of a
+    running program. A copy of textattack runs as a victim that has touched
+    a page of its read-only data and a function of its text; its file is
+    then rewritten there by a plain write (the control), a write while the
+    pages are mapped MAP_SHARED, stores through a MAP_SHARED|PROT_WRITE
+    mapping, and stores through one made before the victim was spawned. The
+    victim must find its bytes and its function's result unchanged, while
+    the file and the mapping show the new bytes. The whole run is made
+    twice: the second gives back every page."""
+
+    def fn():
+        r = fs_run("textattack", cpus=cpus, timeout=120)
+        ok = ["textattack: %s: the victim's code and read-only data unchanged, the file "
+              "changed OK$" % re.escape(c) for c in TEXTATTACK_CASES]
+        r.match(*(ok + ok + ["textattack: no page leaked OK$", "textattack: OK$"]),
+                ordered=True, no=[".*FAILED", KERNEL_PANIC, USER_PANIC,
+                                  ENV + "unhandled page fault", ENV + "user fault", "fs: "])
+        check_fs_clients_freed(r)
+
+    name = ("textattack: no env rewrites a running program's code (%d CPU%s)"
+            % (cpus, "" if cpus == 1 else "s"))
+    fn.__name__ = "test_textattack_%d" % cpus
+    test(10, name)(fn)
+
+
+textattack_test(1)
+textattack_test(4)
+
+
+def mapflood_test(cpus):
+    """Issue 19, item 3: the file server never dies of a client's demands.
+    An env takes every free page, then maps every block of every file in /
+    MAP_SHARED (some 1300, none cached) and keeps them: the server must
+    answer E_NO_MEM (the client then gives four pages back and asks again)
+    rather than die of its shared set's growth or of a block it cannot read
+    in, serve an honest read afterwards, and have mapped each file's own
+    blocks. Run twice: the second run gives back every page."""
+
+    def fn():
+        r = fs_run("mapflood", cpus=cpus, timeout=400)
+        r.match(r"mapflood: hoarded \d+ pages; all \d+ blocks of \d+ files mapped MAP_SHARED "
+                r"with memory full, after [1-9]\d* E_NO_MEM replies OK$",
+                "mapflood: the server still serves, every file's last page as read OK$",
+                "mapflood: no page leaked OK$", "mapflood: OK$", ordered=True,
+                no=[".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault",
+                    ENV + "user fault", "fs: "])
+        check_fs_clients_freed(r)
+
+    name = "mapflood: a client with all memory maps 1300 blocks; the server lives (%d CPU%s)" % (
+        cpus, "" if cpus == 1 else "s")
+    fn.__name__ = "test_mapflood_%d" % cpus
+    test(10, name)(fn)
+
+
+mapflood_test(1)
+mapflood_test(4)
+
+
+def oomexit_test(cpus):
+    """Issue 19, item 7: a forked child that takes every free page and then
+    exits (closing a file it shares with its parent) exits cleanly, with no
+    panic, three times over; every page it took comes back (the parent
+    counts the pages no one maps before the fork and once the child is
+    gone)."""
+
+    def fn():
+        r = fs_run("oomexit", cpus=cpus, timeout=120)
+        r.match(*["oomexit: child %d exited cleanly, every page back OK$" % i for i in range(3)]
+                + ["oomexit: OK$"], ordered=True,
+                no=[".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault",
+                    ENV + "user_mem_check", ENV + "user fault", "fs: "])
+        check_fs_clients_freed(r)
+
+    name = "oomexit: a child exits with memory full, no panic (%d CPU%s)" % (
+        cpus, "" if cpus == 1 else "s")
+    fn.__name__ = "test_oomexit_%d" % cpus
+    test(5, name)(fn)
+
+
+oomexit_test(1)
+oomexit_test(4)
+
+# --- F4: no env denies the file server's service to the others (issue 19,
 #         item 6): per-env limits on open files, MAP_SHARED blocks and swap
 #         slots (user/src/bin/fs/quota.rs); swap space of its own; the
 #         server gives back the memory of what it no longer holds ---
@@ -2548,6 +2639,7 @@ def pagerreview_test(cpus):
 
 pagerreview_test(1)
 pagerreview_test(4)
+
 
 
 env_test(5, "faultio: only the file server may use I/O ports", "faultio",

@@ -9,7 +9,8 @@ Two tables:
    taken from when each console line reaches us. Median of RUNS boots each.
    Beside ours: the C JOS (lab 4) figures measured on this machine kind under
    the same QEMU flags (TCG, thread=single), quoted from issue 11.
-2. Microbenchmarks inside the guest (user/src/bin/bench.rs): time-stamp
+2. Microbenchmarks inside the guest (user/src/bin/bench.rs, and
+   user/src/bin/fsbench.rs for the file server's requests): time-stamp
    counter cycles per operation, the median of 7 runs of many iterations,
    with 1 and 2 CPUs.
 
@@ -106,11 +107,12 @@ def guest_time(prog, cpus, until):
     return times[-1] - times[first]
 
 
-def microbenchmarks(cpus):
-    lines, _ = run("bench", cpus, re.compile(r"bench: done"), timeout=300)
+def microbenchmarks(cpus, prog="bench"):
+    """The `<prog>: <operation>: N cycles` lines of one boot of `prog`."""
+    lines, _ = run(prog, cpus, re.compile(r"%s: done" % prog), timeout=300)
     out = {}
     for line in lines:
-        m = re.match(r"bench: (.+): (\d+) cycles$", line)
+        m = re.match(r"%s: (.+): (\d+) cycles$" % prog, line)
         if m:
             out[m.group(1)] = int(m.group(2))
     return out
@@ -144,6 +146,10 @@ def main():
     print("Microbenchmarks (user/src/bin/bench.rs), TSC cycles per operation, median of 7:")
     one, two = microbenchmarks(1), microbenchmarks(2)
     print("  %-26s %12s %12s" % ("operation", "1 CPU", "2 CPUs"))
+    for k in one:
+        print("  %-26s %12d %12s" % (k, one[k], two.get(k, "-")), flush=True)
+    # The file server's requests (user/src/bin/fsbench.rs, with the server).
+    one, two = microbenchmarks(1, "fsbench"), microbenchmarks(2, "fsbench")
     for k in one:
         print("  %-26s %12d %12s" % (k, one[k], two.get(k, "-")), flush=True)
     return 0

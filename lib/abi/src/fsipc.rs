@@ -51,25 +51,26 @@ pub const FSREQ_SYNC: u32 = 8;
 /// Rename (move) a file or directory: `FsreqRename` (ours; JOS has none).
 pub const FSREQ_RENAME: u32 = 9;
 
-/// The value of request `req` about an open file, sent by a client whose
-/// descriptor `fdnum` (its Fd page at FDTABLE + fdnum * PGSIZE) is that
-/// file's: the server takes a file id only from an env that maps the
-/// file's Fd page, and checks it there (`sys_page_check`). The request
-/// number is the low 8 bits; bits 8..15 hold `fdnum + 1`.
-pub const fn fsreq_fd(req: u32, fdnum: usize) -> u32 {
-    req | ((fdnum as u32 + 1) << 8)
+/// The value of request `req` about an open file, sent by a client that
+/// maps the file's Fd page (its descriptor) at `fd_va`, usually
+/// FDTABLE + fdnum * PGSIZE: the server takes a file id only from an env
+/// that maps the file's Fd page, and checks it there (`sys_page_check`).
+/// The request number is the low 8 bits, the page number of `fd_va` the
+/// 20 above them (0: none given).
+pub const fn fsreq_fd(req: u32, fd_va: usize) -> u32 {
+    req | ((fd_va as u32 >> 12) << 8)
 }
 
 /// Splits a request's value (not a swap request's) into the request
-/// number and the client's descriptor number, if it gave one (see
-/// [`fsreq_fd`]); None if the value has bits past them set.
+/// number and the address of the client's descriptor page, if it gave one
+/// (see [`fsreq_fd`]); None if the value has bits past them set.
 pub const fn fsreq_parts(value: u32) -> Option<(u32, Option<usize>)> {
-    if value >> 16 != 0 {
+    if value >> 28 != 0 {
         return None;
     }
-    let fd = (value >> 8) & 0xFF;
-    let fdnum = if fd == 0 { None } else { Some(fd as usize - 1) };
-    Some((value & 0xFF, fdnum))
+    let page = (value >> 8) as usize;
+    let fd_va = if page == 0 { None } else { Some(page << 12) };
+    Some((value & 0xFF, fd_va))
 }
 
 /// FSREQ_OPEN's request.
@@ -296,7 +297,6 @@ const _: () =
     assert!(size_of::<FsreqRename>() == 2 * MAXPATHLEN && size_of::<FsreqRename>() <= PGSIZE);
 const _: () = assert!(size_of::<FsretStat>() == MAXNAMELEN + 8);
 const _: () = assert!(size_of::<Fd>() == 16);
-const _: () = assert!(MAXFD < 0xFF);
 const _: () = assert!(crate::memlayout::DISKMAP + crate::memlayout::DISKSIZE <= FDTABLE);
 const _: () = assert!(FILEDATA + MAXFD * PGSIZE <= crate::memlayout::USTACKTOP);
 
@@ -307,13 +307,18 @@ mod tests {
     #[test]
     fn fd_requests_round_trip() {
         assert_eq!(fsreq_parts(FSREQ_SYNC), Some((FSREQ_SYNC, None)));
-        for n in [0, 1, MAXFD - 1] {
+        for va in [
+            FDTABLE,
+            FDTABLE + (MAXFD - 1) * PGSIZE,
+            0xCCCC_C000,
+            0xEEBF_F000,
+        ] {
             assert_eq!(
-                fsreq_parts(fsreq_fd(FSREQ_READ, n)),
-                Some((FSREQ_READ, Some(n)))
+                fsreq_parts(fsreq_fd(FSREQ_READ, va)),
+                Some((FSREQ_READ, Some(va)))
             );
         }
-        assert_eq!(fsreq_parts(0x1_0003), None);
+        assert_eq!(fsreq_parts(0x1000_0003), None);
         assert_eq!(fsreq_parts(u32::MAX), None);
     }
 }

@@ -106,6 +106,18 @@ impl<T> EnvCell<T> {
         f(unsafe { &mut *self.value.get() })
     }
 
+    /// Runs `f` on the value, as [`EnvCell::with`] does, for code that must
+    /// not panic when memory runs out (`exit`, freeing things): returns
+    /// Err(NoMem), without running `f`, if the cell's pages are
+    /// copy-on-write and no page is left to make them private.
+    ///
+    /// Panics if the cell is already borrowed, as `with` does.
+    pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> abi::error::Result<R> {
+        self.try_make_private()?;
+        // The pages are private now: `with` finds nothing to copy.
+        Ok(self.with(f))
+    }
+
     /// Returns a copy of the value, read as a sequence lock reads: the
     /// generation, the bytes, the generation again; if a handler's `with`
     /// ran in between (the generation changed), the copy is thrown away
@@ -184,18 +196,34 @@ impl<T> EnvCell<T> {
 
     /// Makes every copy-on-write page the cell lies on private and
     /// writable, so no access inside `with` faults for copy-on-write.
+    /// Panics if out of memory prevents it.
     fn make_private(&self) {
+        if let Err((page, e)) = self.private_pages() {
+            panic!("EnvCell: making its page {page:08x} private: {e}");
+        }
+    }
+
+    /// [`EnvCell::make_private`] for [`EnvCell::try_with`]: Err(NoMem)
+    /// instead of a panic.
+    fn try_make_private(&self) -> abi::error::Result<()> {
+        self.private_pages().map_err(|(_, e)| e)
+    }
+
+    /// Makes the cell's copy-on-write pages private; Err(the page, the
+    /// error) for the first that cannot be (out of memory), which is then
+    /// left as it was.
+    fn private_pages(&self) -> Result<(), (usize, abi::error::Error)> {
         let start = round_down(self.addr(), PGSIZE);
         let end = self.addr() + size_of::<Self>();
         let mut page = start;
         while page < end {
             if let Some(pte) = pte_of(page)
                 && pte.flags().contains(PteFlags::COW)
-                && let Err(e) = crate::fork::cow_make_private(page, pte)
             {
-                panic!("EnvCell: making its page {page:08x} private: {e}");
+                crate::fork::cow_make_private(page, pte).map_err(|e| (page, e))?;
             }
             page += PGSIZE;
         }
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 //! with the server (PTE_SHARE): both see its offset.
 //!
 //! The open modes (`O_RDONLY`, `O_CREAT`, ...) are `abi::fsipc`'s.
-use crate::fd::{Dev, Stat, fd_alloc, fd2num, index2fd};
+use crate::fd::{Dev, Stat, fd_alloc, index2fd};
 use crate::syscall::sys_page_alloc;
 use crate::uvpt::pte_of;
 use abi::env::{ENV_TYPE_FS, EnvId};
@@ -64,6 +64,12 @@ pub unsafe fn fsipcbuf_as<T>() -> &'static mut T {
     // SAFETY: the page is mapped, writable and page-aligned; no other
     // reference to it is live (the caller's promise).
     unsafe { &mut *(FSIPCBUF as *mut T) }
+}
+
+/// The address of descriptor `fd`'s page (the Fd is at its start), which
+/// the server checks we map (see `abi::fsipc::fsreq_fd`).
+fn fd_va(fd: &Fd) -> usize {
+    fd as *const Fd as usize
 }
 
 /// The file device: each operation is a request to the file server.
@@ -152,7 +158,7 @@ pub fn devfile_read(fd: &Fd, buf: &mut [u8]) -> Result<usize> {
     let req = unsafe { fsipcbuf_as::<FsreqRead>() };
     req.req_fileid = fd.fd_file_id;
     req.req_n = buf.len().min(PGSIZE) as u32;
-    let n = (fsipc(fsreq_fd(FSREQ_READ, fd2num(fd)), None)? as usize)
+    let n = (fsipc(fsreq_fd(FSREQ_READ, fd_va(fd)), None)? as usize)
         .min(buf.len())
         .min(PGSIZE);
     // SAFETY: the reply is in the request page.
@@ -171,7 +177,7 @@ pub fn devfile_write(fd: &Fd, buf: &[u8]) -> Result<usize> {
     req.req_fileid = fd.fd_file_id;
     req.req_n = n as u32;
     req.req_buf[..n].copy_from_slice(&buf[..n]);
-    Ok(fsipc(fsreq_fd(FSREQ_WRITE, fd2num(fd)), None)? as usize)
+    Ok(fsipc(fsreq_fd(FSREQ_WRITE, fd_va(fd)), None)? as usize)
 }
 
 /// The file device's stat.
@@ -179,7 +185,7 @@ pub fn devfile_stat(fd: &Fd) -> Result<Stat> {
     fsipcbuf_map()?;
     // SAFETY: the request page is ours until the reply.
     unsafe { fsipcbuf_as::<FsreqFileid>() }.req_fileid = fd.fd_file_id;
-    fsipc(fsreq_fd(FSREQ_STAT, fd2num(fd)), None)?;
+    fsipc(fsreq_fd(FSREQ_STAT, fd_va(fd)), None)?;
     // SAFETY: the reply is in the request page.
     let ret = unsafe { fsipcbuf_as::<FsretStat>() };
     Ok(Stat {
@@ -203,7 +209,7 @@ fn devfile_flush(fd: &Fd) -> Result<()> {
     fsipcbuf_map()?;
     // SAFETY: the request page is ours until the reply.
     unsafe { fsipcbuf_as::<FsreqFileid>() }.req_fileid = fd.fd_file_id;
-    fsipc(fsreq_fd(FSREQ_FLUSH, fd2num(fd)), None).map(|_| ())
+    fsipc(fsreq_fd(FSREQ_FLUSH, fd_va(fd)), None).map(|_| ())
 }
 
 /// Sets the size of the file behind `fd`.
@@ -213,7 +219,7 @@ pub fn devfile_trunc(fd: &Fd, size: u32) -> Result<()> {
     let req = unsafe { fsipcbuf_as::<FsreqSetSize>() };
     req.req_fileid = fd.fd_file_id;
     req.req_size = size as i32;
-    fsipc(fsreq_fd(FSREQ_SET_SIZE, fd2num(fd)), None).map(|_| ())
+    fsipc(fsreq_fd(FSREQ_SET_SIZE, fd_va(fd)), None).map(|_| ())
 }
 
 /// Removes the file at `path`.
@@ -244,7 +250,7 @@ pub fn map_page(fd: &Fd, offset: usize, flags: u32, va: usize) -> Result<()> {
     req.req_fileid = fd.fd_file_id;
     req.req_offset = offset as u32;
     req.req_flags = flags;
-    fsipc_via(FSIPCBUF_FAULT, fsreq_fd(FSREQ_MAP, fd2num(fd)), Some(va))?;
+    fsipc_via(FSIPCBUF_FAULT, fsreq_fd(FSREQ_MAP, fd_va(fd)), Some(va))?;
     if pte_of(va).is_none() {
         return Err(Error::Unspecified);
     }

@@ -170,7 +170,7 @@ fn page_request(child: EnvId, fd: usize, fileid: i32, prog: &Program) -> Result<
     req.req_envid = child;
     req.req_nseg = prog.nseg as u32;
     req.req_segs = prog.segs;
-    fsipc(abi::fsipc::fsreq_fd(FSREQ_PAGE, fd), None)
+    fsipc(abi::fsipc::fsreq_fd(FSREQ_PAGE, fd::index2fd(fd)), None)
 }
 
 /// Everything after the file server agreed to page the child: pager,

@@ -39,19 +39,28 @@ fn expect(what: &str, r: Result<u32, Error>, want: Error, failures: &mut u32) {
 /// Where FSREQ_MAP's page goes.
 const MAPPED: usize = 0x0b00_0000;
 
-/// FSREQ_MAP of page `offset` of file `id`, named as our descriptor
-/// `fd`, with FSMAP_* `flags`: the reply's page goes at MAPPED. Returns
-/// the permissions it came with.
-fn map_req(fd: usize, id: i32, offset: u32, flags: u32) -> Result<PteFlags, Error> {
+/// FSREQ_MAP of page `offset` of file `id` with FSMAP_* `flags`: the
+/// reply's page goes at MAPPED. Returns the permissions it came with.
+fn map_req(id: i32, offset: u32, flags: u32) -> Result<PteFlags, Error> {
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqMap>() };
     req.req_fileid = id;
     req.req_offset = offset;
     req.req_flags = flags;
-    fsipc(fsreq_fd(FSREQ_MAP, fd), Some(MAPPED))?;
+    fsipc(on(FSREQ_MAP, id), Some(MAPPED))?;
     let pte = jos::uvpt::pte_of(MAPPED).ok_or(Error::Unspecified)?;
     let _ = sys_page_unmap(0, MAPPED);
     Ok(pte.flags())
+}
+
+/// The request value of `req` about file `id`, naming the descriptor of
+/// ours that holds it (or, if none does, descriptor 0's page, which holds
+/// something else): the server checks the id against that descriptor.
+fn on(req: u32, id: i32) -> u32 {
+    let fd = (0..MAXFD)
+        .find(|&n| jos::fd::fd_lookup(n).is_ok_and(|f| f.fd_file_id == id))
+        .unwrap_or(0);
+    fsreq_fd(req, FDTABLE + fd * PGSIZE)
 }
 
 /// The server's id of the file open as descriptor `n`.
@@ -88,12 +97,7 @@ fn map_attacks(failures: &mut u32) {
             Error::Eof,
         ),
     ] {
-        expect(
-            what,
-            map_req(n, id, offset, flags).map(|_| 0),
-            want,
-            failures,
-        );
+        expect(what, map_req(id, offset, flags).map(|_| 0), want, failures);
     }
     let ro = PteFlags::P | PteFlags::U;
     let honest = [
@@ -101,7 +105,7 @@ fn map_attacks(failures: &mut u32) {
         ("a shared read-only mapping", sh, ro | PteFlags::SHARE),
     ];
     for (what, flags, want) in honest {
-        let got = map_req(n, id, 0, flags).map(|f| f & (ro | PteFlags::W | PteFlags::SHARE));
+        let got = map_req(id, 0, flags).map(|f| f & (ro | PteFlags::W | PteFlags::SHARE));
         if got != Ok(want) {
             cprintf!("fsattack: {}: {:?} FAILED\n", what, got);
             *failures += 1;
@@ -110,14 +114,14 @@ fn map_attacks(failures: &mut u32) {
     close(n).expect("close");
     expect(
         "a closed file's map",
-        map_req(n, id, 0, 0).map(|_| 0),
+        map_req(id, 0, 0).map(|_| 0),
         Error::Inval,
         failures,
     );
     let d = open("/", O_RDONLY).expect("open /");
     expect(
         "a directory's map",
-        map_req(d, fileid(d), 0, 0).map(|_| 0),
+        map_req(fileid(d), 0, 0).map(|_| 0),
         Error::Inval,
         failures,
     );
@@ -126,7 +130,7 @@ fn map_attacks(failures: &mut u32) {
     let _ = write(w, b"x");
     expect(
         "a write-only file's map",
-        map_req(w, fileid(w), 0, sh).map(|_| 0),
+        map_req(fileid(w), 0, sh).map(|_| 0),
         Error::Inval,
         failures,
     );
@@ -138,7 +142,7 @@ fn map_attacks(failures: &mut u32) {
 fn with_fileid(req: u32, id: i32) -> Result<u32, Error> {
     // SAFETY: the request page is ours until the reply.
     unsafe { fsipcbuf_as::<FsreqRead>() }.req_fileid = id;
-    fsipc(req, None)
+    fsipc(on(req, id), None)
 }
 
 /// Swap request (`req`, `slot`) sent raw, with the page at `page` (if
@@ -632,7 +636,7 @@ fn map_at(fd: usize, offset: u32, flags: u32, va: usize) -> Result<u32, Error> {
     req.req_fileid = fileid(fd);
     req.req_offset = offset;
     req.req_flags = flags;
-    fsipc(fsreq_fd(FSREQ_MAP, fd), Some(va))
+    fsipc(fsreq_fd(FSREQ_MAP, FDTABLE + fd * PGSIZE), Some(va))
 }
 
 /// `fsattack maphog`: a child maps the blocks of a file MAP_SHARED
@@ -904,7 +908,7 @@ fn umain(args: &[&str]) {
     let r = unsafe { fsipcbuf_as::<FsreqRead>() };
     r.req_fileid = fd.fd_file_id;
     r.req_n = u32::MAX;
-    match fsipc(fsreq_fd(FSREQ_READ, n), None) {
+    match fsipc(on(FSREQ_READ, fd.fd_file_id), None) {
         Ok(got) if got as usize == MSG.len() => {}
         other => {
             cprintf!("fsattack: a huge read count: {:?} FAILED\n", other);

@@ -364,7 +364,7 @@ fn try_all(id: i32, fdnum: usize) -> u32 {
         if req == FSREQ_WRITE {
             page[8..12].copy_from_slice(b"EVIL");
         }
-        if fsipc(fsreq_fd(req, fdnum), Some(MAPPED)).is_ok() {
+        if fsipc(fsreq_fd(req, FDTABLE + fdnum * PGSIZE), Some(MAPPED)).is_ok() {
             cprintf!(
                 "fstrust: foreign: request {} on file id {:x} through fd {} succeeded\n",
                 req,

@@ -229,7 +229,7 @@ fn umain(_args: &[&str]) {
         req.req_envid = envid;
         req.req_nseg = 1;
         req.req_segs[0] = seg;
-        fsipc(FSREQ_PAGE, None)
+        fsipc(fsreq_fd(FSREQ_PAGE, jos::fd::index2fd(fd)), None)
     };
     let good = PageSeg {
         va: 0x80_0000,

@@ -11,7 +11,7 @@
 
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, ENV_TYPE_FS, EnvId, envx};
 use abi::error::Error;
-use abi::fsipc::{FSREQ_PAGE, FSREQ_SYNC, FsreqPage, O_RDONLY, PageSeg};
+use abi::fsipc::{FSREQ_PAGE, FSREQ_SYNC, FsreqPage, O_RDONLY, PageSeg, fsreq_fd};
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use jos::cprintf;
 use jos::env::env_read;
@@ -409,7 +409,7 @@ fn slots() {
             offset: 0,
             writable: 0,
         };
-        match fsipc(FSREQ_PAGE, None) {
+        match fsipc(fsreq_fd(FSREQ_PAGE, jos::fd::index2fd(fd)), None) {
             Ok(_) => ok += 1,
             Err(e) => {
                 err = Some(e);

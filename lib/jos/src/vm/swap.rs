@@ -83,6 +83,7 @@ pub struct SwapStats {
     pub on_swap: u32,
 }
 
+#[derive(Clone, Copy)]
 struct State {
     /// The clock hand: the next page it looks at.
     hand: usize,
@@ -392,10 +393,17 @@ pub fn forget_range(start: usize, end: usize) {
 }
 
 /// Frees every slot we have (at exit). Does nothing if we never swapped.
+/// Needs no memory and cannot fail: an env that never swapped (a forked
+/// child always starts so) only reads its state, which may still be on a
+/// copy-on-write page with memory full; if the state cannot be written,
+/// the slots are left for the server, which frees those of envs gone.
 pub fn release() {
-    if STATE.with(|s| core::mem::replace(&mut s.used, false)) {
+    if !STATE.get().used {
+        return;
+    }
+    if STATE.try_with(|s| core::mem::replace(&mut s.used, false)) == Ok(true) {
         let _ = swap_ipc(FSREQ_SWAPFREE, SWAP_ALL, None, PteFlags::empty());
-        STATE.with(|s| s.stats.on_swap = 0);
+        let _ = STATE.try_with(|s| s.stats.on_swap = 0);
     }
 }
 

@@ -175,6 +175,13 @@ pub fn make_room() -> bool {
     evict_one(0)
 }
 
+/// Gives up one clean cached block, never the page at `keep` (a page
+/// about to be sent to a client, a block being added to the shared set),
+/// to free a page. Returns whether there was one.
+pub fn make_room_keeping(keep: usize) -> bool {
+    evict_one(keep)
+}
+
 /// Maps a fresh zeroed page (P|U|W) at `va` for the server's own use (an
 /// Fd page, a page being built for a client): when memory is short, clean
 /// cached blocks are given up until it fits. Err(NoMem) when none is left
@@ -291,23 +298,38 @@ pub struct CacheDisk;
 /// keeps the bytes it had (copy-before-write). Without this, a program's
 /// file rewritten, or removed and its blocks reused by another file,
 /// would change the code of the running program under it. A block of the
-/// shared set is not copied: its MAP_SHARED mappers must see the write
-/// (`fmap.rs`, rule a). Err(NoMem) if no page can be had, even after
-/// giving up clean cached blocks.
+/// shared set is not copied: its MAP_SHARED mappers must see the write,
+/// and no program maps its page (`fmap.rs`, rule a). Err(NoMem) if no
+/// page can be had, even after giving up clean cached blocks.
 fn keep_for_mappers(blockno: u32) -> Result<()> {
-    let va = diskaddr(blockno);
     if crate::fmap::is_shared(blockno) {
         return Ok(());
     }
+    unshare_page(blockno)
+}
+
+/// If block `blockno` is cached and its page is mapped by another env
+/// too (a running program's text or data, a private file mapping), gives
+/// the cache a fresh copy of the page: the others keep the old physical
+/// page, and what the cache does with the block from now on (a `write`,
+/// a MAP_SHARED mapping handed out writable) never reaches them. A block
+/// not cached, or whose page is ours alone, is left as it is. Err(NoMem)
+/// if no page can be had, even after giving up clean cached blocks (the
+/// cache's page is then unchanged).
+pub fn unshare_page(blockno: u32) -> Result<()> {
+    let va = diskaddr(blockno);
     let Some(pte) = pte_of(va) else {
         return Ok(());
     };
     if jos::uvpt::page_refcount(pte.addr()).unwrap_or(1) <= 1 {
         return Ok(());
     }
+    // The copy is mapped clean: bytes not on disk yet must still get there.
+    let dirty = va_is_dirty(va);
     loop {
         match jos::vm::copy_page_to(va, PTE_RW) {
             Err(Error::NoMem) if evict_one(va) => continue,
+            Ok(()) if dirty => return write_back(va),
             r => return r,
         }
     }
@@ -322,6 +344,9 @@ impl fsfmt::fs::BlockDevice for CacheDisk {
         if blockno >= self.nblocks() {
             return Err(Error::Inval);
         }
+        // Read in here, fallibly: a client's request must not end in
+        // bc_pgfault's panic when no page is left for the block.
+        try_cached(blockno)?;
         buf.copy_from_slice(block(blockno));
         Ok(())
     }
@@ -330,6 +355,7 @@ impl fsfmt::fs::BlockDevice for CacheDisk {
         if blockno >= self.nblocks() {
             return Err(Error::Inval);
         }
+        try_cached(blockno)?;
         keep_for_mappers(blockno)?;
         block(blockno).copy_from_slice(buf);
         Ok(())

@@ -30,11 +30,25 @@
 //! A program's file renamed while it runs goes on paging it; one removed
 //! (or replaced by a rename) pages it no more: its next fault on a page
 //! not yet in goes to its own handler, instead of reaching whatever file
-//! takes the directory entry next. A file *written* under a running
-//! child (there is no "text file busy") changes only the pages the child
-//! has not touched yet: the block cache copies a block's page before
-//! writing it if a child maps it (bc.rs, `keep_for_mappers`).
+//! takes the directory entry next.
+//!
+//! No env changes the code or read-only data of a running program. A file
+//! *written* under a running child (there is no "text file busy") changes
+//! only the pages the child has not touched yet: the block cache copies a
+//! block's page before writing it if a child maps it (bc.rs,
+//! `keep_for_mappers`). Memory-mapped files could still reach a child's
+//! page, since a MAP_SHARED mapping is the cache page itself, sent
+//! writable, and a `write` to it is not copied (its mappers must see it).
+//! So, "copy first": a physical page is never both a page we sent a
+//! program and a page of the shared set (`fmap.rs`, rule a). FSREQ_MAP
+//! shared on a block whose page programs map first gives the cache a copy
+//! (`bc::unshare_page`; the programs keep the old page); and a fault on a
+//! block of the shared set gets a private copy of its bytes, not the
+//! block's page. Unix's ETXTBSY would refuse the mapping or the write
+//! instead; copying keeps every mapping, `write` and spawn working, at
+//! the cost of a page per block both mapped and run.
 use crate::bc;
+use crate::fmap;
 use crate::serv::Server;
 use abi::env::{ENV_FREE, ENV_NOT_RUNNABLE, EnvId, NENV, PAGER_NOMEM, PAGER_WAITING, envx};
 use abi::error::{Error, Result};
@@ -218,16 +232,19 @@ impl Pager {
             Some(p) if p.key == key && !p.gone => *p,
             _ => return answer(from, msg, Ok(None)),
         };
+        let ro = PteFlags::P | PteFlags::U;
         let sent = match plan(&paged, page, write, has_upcall) {
             Plan::None => Ok(None),
-            Plan::Block { n, cow } => srv.file_block_va(paged.file, n).map(|va| {
-                let perm = if cow {
-                    PteFlags::P | PteFlags::U | PteFlags::COW
-                } else {
-                    PteFlags::P | PteFlags::U
-                };
-                Some((va, perm))
-            }),
+            Plan::Block { n, cow } => match srv.file_block_va(paged.file, n) {
+                // A block of the shared set: MAP_SHARED clients may store
+                // into its page (or `write` to it), so the child gets the
+                // bytes, never the page (copy first, see the header).
+                Ok(va) if fmap::is_shared(bc::blockno(va)) => {
+                    private_copy(va).map(|()| Some((TMPVA, if cow { PTE_RW } else { ro })))
+                }
+                Ok(va) => Ok(Some((va, if cow { ro | PteFlags::COW } else { ro }))),
+                Err(e) => Err(e),
+            },
             Plan::Zero => Ok(Some((ZEROVA, PteFlags::P | PteFlags::U | PteFlags::COW))),
             Plan::Copy { writable } => fill(srv, &paged, page).map(|()| {
                 let perm = if writable {
@@ -271,7 +288,8 @@ fn answer(from: EnvId, msg: u32, sent: Result<Option<(usize, PteFlags)>>) {
     };
     loop {
         match sys_ipc_try_send(from, msg, va, perm) {
-            Err(Error::NoMem) if bc::make_room() => {}
+            // (Never the page being sent: it would then not be there.)
+            Err(Error::NoMem) if bc::make_room_keeping(va) => {}
             Err(Error::NoMem) => return nomem(),
             _ => return,
         }
@@ -333,6 +351,18 @@ fn plan(p: &Paged, page: usize, write: bool, has_upcall: bool) -> Plan {
         }
     }
     Plan::Copy { writable }
+}
+
+/// Copies the cache page at `va` into a fresh page at TMPVA, to send a
+/// program the bytes of a block of the shared set. Err(NoMem) if no page
+/// can be had even after giving up clean cached blocks (never `va`'s: a
+/// block of the set is not given up).
+fn private_copy(va: usize) -> Result<()> {
+    bc::alloc_page(TMPVA)?;
+    // SAFETY: TMPVA is the page just mapped, ours alone; `va` is a mapped
+    // cache page, another page.
+    unsafe { core::ptr::copy_nonoverlapping(va as *const u8, TMPVA as *mut u8, PGSIZE) };
+    Ok(())
 }
 
 /// Builds page `page` of program `p` at TMPVA: zeros, then each segment's

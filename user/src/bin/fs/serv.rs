@@ -40,14 +40,15 @@ struct OpenFile {
     mode: u32,
 }
 
-/// Who asks: the env a request came from, and the descriptor it named
-/// for the file the request is about (see `abi::fsipc::fsreq_fd`).
+/// Who asks: the env a request came from, and where it says it maps the
+/// descriptor of the file the request is about (see
+/// `abi::fsipc::fsreq_fd`).
 #[derive(Clone, Copy)]
 pub struct Client {
     /// The requester.
     pub env: EnvId,
-    /// Its descriptor number for the file, if it gave one.
-    pub fdnum: Option<usize>,
+    /// Where it maps the file's Fd page, if it said.
+    pub fd_va: Option<usize>,
 }
 
 /// The server's state.
@@ -213,18 +214,18 @@ impl Server {
 
     /// The open file `fileid` names, for client `who`: the slot, if the
     /// id is current and `who` holds the file's descriptor (maps its Fd
-    /// page, ours, at the descriptor it named: the opener, or an env it
-    /// shared the descriptor with by fork or spawn); E_INVAL if not. A file
+    /// page, ours, where it said: the opener, or an env it shared the
+    /// descriptor with by fork or spawn); E_INVAL if not. A file
     /// id alone is no proof: ids are easy to guess, and anyone can read
     /// another env's from a page they share.
     fn lookup(&self, who: Client, fileid: i32) -> Result<(usize, FileRef)> {
         let i = (fileid as u32 as usize) % MAXOPEN;
         let o = &self.open[i];
-        let fdnum = who.fdnum.filter(|&n| n < MAXFD).ok_or(Error::Inval)?;
+        let theirs = who.fd_va.ok_or(Error::Inval)?;
         if o.fileid != fileid || pte_of(fd_va(i)).is_none() {
             return Err(Error::Inval);
         }
-        sys_page_check(who.env, FDTABLE + fdnum * PGSIZE, fd_va(i)).map_err(|_| Error::Inval)?;
+        sys_page_check(who.env, theirs, fd_va(i)).map_err(|_| Error::Inval)?;
         Ok((i, o.file.ok_or(Error::Inval)?))
     }
 
@@ -326,8 +327,11 @@ impl Server {
     /// for reading, FSMAP_WRITE without FSMAP_SHARED or on a file not open
     /// for writing, unknown flags, an unaligned offset or one at or past
     /// MAXFILESIZE, a directory; E_EOF for a page wholly past the end of
-    /// the file; E_NO_DISK if the hole cannot be filled; E_NO_MEM if a
-    /// MAP_SHARED block would put `who` over its limit (`quota.rs`).
+    /// the file; E_NO_DISK if the hole cannot be filled; E_NO_MEM if no
+    /// page can be had for the block, its copy (a MAP_SHARED page that a
+    /// running program maps is copied first, see `fmap.rs`) or the shared
+    /// set's growth, or if a MAP_SHARED block would put `who` over its
+    /// limit (`quota.rs`).
     fn serve_map(&mut self, who: Client, req: &FsreqMap) -> Result<(usize, PteFlags)> {
         let (i, file) = self.lookup(who, req.req_fileid)?;
         let mode = self.open[i].mode & O_ACCMODE;
@@ -365,11 +369,16 @@ impl Server {
         if !shared {
             return Ok((va, ro));
         }
+        // Copy first (fmap.rs, rule a): a page a running program maps
+        // never joins the shared set; the program keeps it, the cache and
+        // the set get a copy. A block new to the set is charged to `who`
+        // first (quota.rs): refused before anything is copied.
         let b = bc::blockno(va);
         if !fmap::is_shared(b) {
             quota::map_shared(who.env, b)?;
+            bc::unshare_page(b)?;
         }
-        fmap::add(b, write, file, index);
+        fmap::add(b, write, file, index)?;
         Ok((va, if write { PTE_RW } else { ro } | PteFlags::SHARE))
     }
 
@@ -473,8 +482,11 @@ impl Server {
             }
             let page = FSREQ as *mut u8;
             let mut reply_page = None;
-            let (code, fdnum) = fsreq_parts(req).unwrap_or((u32::MAX, None));
-            let who = Client { env: whom, fdnum };
+            let (code, theirs) = fsreq_parts(req).unwrap_or((u32::MAX, None));
+            let who = Client {
+                env: whom,
+                fd_va: theirs,
+            };
             let r: Result<i32> = match code {
                 FSREQ_OPEN => self.serve_open(whom, request()).map(|i| {
                     reply_page = Some((fd_va(i), PTE_RW | PteFlags::SHARE));
