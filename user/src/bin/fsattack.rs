@@ -747,7 +747,7 @@ fn fill_disk(failures: &mut u32) {
             match write(f, page) {
                 Ok(n) if n == PGSIZE => {
                     blocks += 1;
-                    if blocks % 1034 == 0 {
+                    if blocks.is_multiple_of(1034) {
                         let _ = close(f);
                         continue 'files;
                     }
