@@ -1881,6 +1881,75 @@ def oomexit_test(cpus):
 oomexit_test(1)
 oomexit_test(4)
 
+# --- F4: no env denies the file server's service to the others (issue 19,
+#         item 6): per-env limits on open files, MAP_SHARED blocks and swap
+#         slots (user/src/bin/fs/quota.rs); swap space of its own; the
+#         server gives back the memory of what it no longer holds ---
+
+DOS_NEVER = [".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "  trap ",
+             "fs: "]
+
+
+def dos_session(commands, cpus, timeout, kargs=None):
+    """Runs `commands` at the shell (icode, init, sh) with the file server
+    on `cpus` CPUs; returns the run, stopped at the prompt after the last."""
+    return run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", kargs=kargs,
+                    cpus=cpus, commands=commands, prompt=SHELL_PROMPT, timeout=timeout)
+
+
+def dos_test(points, name, cpus, commands, lines, timeout, kargs=None, check=None):
+    """Declare a test that types `commands` at the shell on `cpus` CPUs and
+    needs each of `lines` (regexes) in order: no FAILED line, no panic, no
+    fault, no complaint from the server, every command's env freed."""
+
+    def fn():
+        r = dos_session(commands, cpus, timeout, kargs)
+        r.match(*lines, ordered=True, no=DOS_NEVER)
+        if check:
+            check(r)
+        check_shell_clients_freed(r)
+
+    cpu = "%d CPU%s" % (cpus, "" if cpus == 1 else "s")
+    fn.__name__ = "test_" + re.sub(r"\W", "_", "%s %s" % (name.split(":")[0], cpu))
+    test(points, "%s (%s)" % (name, cpu))(fn)
+
+
+HOG_LINES = [
+    "fsattack: a file hog opened 256 files, then: too many files are open$",
+    "fsattack: hog: its child, sharing its files, opens files of its own OK$",
+    "fsattack: hog: it is still refused after its child is gone OK$",
+    "fsattack: hog: another env opens and reads files beside it OK$",
+    "fsattack: hog: once it closed its files it may open again OK$",
+    r"fsattack: hog: (\d+) pages free before the hog, \1 after it exited: OK$",
+    "fsattack: OK$",
+]
+
+MAPHOG_LINES = [
+    "fsattack: a MAP_SHARED hog mapped 256 blocks, then: out of memory$",
+    "fsattack: maphog: another env maps blocks MAP_SHARED beside it OK$",
+    "fsattack: maphog: once it exited, its blocks are mapped by another env OK$",
+    "fsattack: OK$",
+]
+
+FILLSWAP_LINES = [
+    r"fsattack: filled the disk with \d+ blocks, then: no free space on disk$",
+    "fsattack: OK$",
+    r"swaptest 0: 14 MiB sorted: OK; page-ins [1-9]\d*, page-outs [1-9]\d*, ",
+    "swaptest: swap slots in use after the sorts: 0$",
+    "cat: can't open nosuch: file or block not found$",
+]
+
+for _cpus in (1, 4):
+    dos_test(10, "fsattack hog: one env opens files until refused at its limit (a quarter of "
+             "the table); the others still open files; its Fd pages come back", _cpus,
+             ["fsattack hog"], HOG_LINES, timeout=120)
+    dos_test(10, "fsattack maphog: one env maps blocks MAP_SHARED until refused at its limit; "
+             "the others still map", _cpus, ["fsattack maphog"], MAPHOG_LINES, timeout=300)
+    dos_test(10, "fsattack fill: with the file system full, a program still swaps (swap "
+             "space of its own)", _cpus, ["fsattack fill", "swaptest 14", "cat nosuch"],
+             FILLSWAP_LINES, timeout=600 if _cpus == 1 else 1800, kargs="mem=16M")
+
+
 
 # ---------------------------------------------------------------------------
 # Part G: files (JOS's lab 5, and issue 13's first parts): the disk image,
@@ -2196,15 +2265,16 @@ def test_swaptest():
     check_shell_clients_freed(r)
 
 
-@test(5, "fsattack swapfull: one env fills the whole swap space; the server says no, then takes it all back")
+@test(5, "fsattack swapfull: one env floods the swap space up to its limit; another still swaps; all comes back")
 def test_fsattack_swapfull():
     """From the shell: a child of fsattack writes new swap slots until the
-    server refuses (all 16544 but the one fsattack holds: 64 MiB written),
-    then exits holding them; every slot comes back, and the server still
-    serves."""
+    server refuses, at one env's limit (12800 slots, 50 MiB written), and
+    holds them while fsattack still gets a slot; then it exits holding
+    them; every slot comes back, and the server still serves."""
     r = shell_session(["fsattack swapfull"], timeout=400)
-    r.match("fsattack: a flood of swap-outs took 16543 slots, then: no free space on disk$",
-            "fsattack: OK$",
+    r.match("fsattack: a flood of swap-outs took 12800 slots, then: no free space on disk$",
+            "fsattack: another env swaps beside the flood OK$",
+            "fsattack: OK$", ordered=True,
             no=[".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault"])
     check_shell_clients_freed(r)
 

@@ -111,6 +111,25 @@ impl ImageBuilder {
         Ok(())
     }
 
+    /// Adds directory `swap` to `dir` with `n` swap files `00`, `01`, ...,
+    /// each `MAXFILESIZE` bytes of zeros, every block allocated: the file
+    /// server's swap space (see user/src/bin/fs/swap.rs), reserved when
+    /// the image is made so that a full file system never stops paging.
+    /// Fails for `n` over 100, a name already taken, or a full disk.
+    pub fn add_swap(&mut self, dir: &mut Dir, n: usize) -> Result<(), String> {
+        if n > 100 {
+            return Err(format!("{n} swap files: at most 100"));
+        }
+        let mut sub = Dir::default();
+        for k in 0..n {
+            let mut f = new_entry(&sub, &format!("{k:02}"), FTYPE_REG)?;
+            let start = self.alloc(MAXFILESIZE as usize)?;
+            self.finish_file(&mut f, start, MAXFILESIZE)?;
+            sub.entries.push(f);
+        }
+        self.add_dir(dir, "swap", sub)
+    }
+
     /// Writes `sub`'s entries and adds it to `dir` as directory `name`.
     /// Fails for a bad or duplicate name or a full disk.
     pub fn add_dir(&mut self, dir: &mut Dir, name: &str, sub: Dir) -> Result<(), String> {

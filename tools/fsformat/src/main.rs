@@ -1,7 +1,8 @@
 //! `fsformat`: builds a JOS file-system image, or checks or lists one.
 //!
 //! ```text
-//! fsformat fs.img NBLOCKS [--dir] file...   make fs.img; the files go in the root
+//! fsformat fs.img NBLOCKS [--swap N] [--dir] file...
+//!                                           make fs.img; the files go in the root
 //! fsformat --check fs.img                   fsck: print problems, exit 1 if any
 //! fsformat --list fs.img                    print every file: size, type, path
 //! fsformat --repair fs.img                  fsck -y: fix what --check finds, then check again
@@ -15,7 +16,10 @@
 //! As JOS's `fs/fsformat.c`, each file goes in the root under its last
 //! path component. With `--dir`, an argument that is a directory is copied
 //! as a subdirectory, recursively, its entries in name order; without it a
-//! directory argument is an error, as in JOS.
+//! directory argument is an error, as in JOS. With `--swap N`, the image
+//! also gets the file server's swap space, `/swap/00` ... (N files of
+//! MAXFILESIZE, blocks allocated), after the files: without it the image
+//! is byte for byte JOS's.
 
 use fsformat::{Dir, ImageBuilder, cat, check, list, repair};
 use std::io::Write;
@@ -23,7 +27,7 @@ use std::path::Path;
 use std::process::exit;
 
 fn usage() -> ! {
-    eprintln!("usage: fsformat fs.img NBLOCKS [--dir] files...");
+    eprintln!("usage: fsformat fs.img NBLOCKS [--swap N] [--dir] files...");
     eprintln!("       fsformat --check fs.img");
     eprintln!("       fsformat --list fs.img");
     eprintln!("       fsformat --repair fs.img");
@@ -121,6 +125,14 @@ fn main() {
         Some(img) if args.len() >= 2 && !img.starts_with("--") => {
             let nblocks: u32 = args[1].parse().unwrap_or_else(|_| usage());
             let mut files = &args[2..];
+            let mut swap = 0;
+            if files.first().is_some_and(|a| a == "--swap") {
+                swap = files
+                    .get(1)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| usage());
+                files = &files[2..];
+            }
             let dirs = files.first().is_some_and(|a| a == "--dir");
             if dirs {
                 files = &files[1..];
@@ -129,6 +141,9 @@ fn main() {
             let mut root = Dir::default();
             for f in files {
                 add(&mut b, &mut root, Path::new(f), dirs).unwrap_or_else(|e| fail(e));
+            }
+            if swap > 0 {
+                b.add_swap(&mut root, swap).unwrap_or_else(|e| fail(e));
             }
             let bytes = b.finish(root).unwrap_or_else(|e| fail(e));
             std::fs::write(img, bytes).unwrap_or_else(|e| fail(format!("{img}: {e}")));

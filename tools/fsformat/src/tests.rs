@@ -400,3 +400,33 @@ fn repair_fixes_what_check_finds() {
         &all,
     );
 }
+
+#[test]
+fn swap_files_are_reserved() {
+    let mut b = ImageBuilder::new(4096).unwrap();
+    let mut root = Dir::default();
+    b.add_file(&mut root, "motd", b"This is /motd.\n").unwrap();
+    b.add_swap(&mut root, 2).unwrap();
+    let mut img = b.finish(root).unwrap();
+    assert_eq!(check(&img), Vec::<String>::new());
+    let l = list(&mut img).unwrap();
+    let swap: Vec<(&str, u32)> = l
+        .iter()
+        .filter(|f| f.path.starts_with("/swap/"))
+        .map(|f| (f.path.as_str(), f.size))
+        .collect();
+    assert_eq!(swap, [("/swap/00", MAXFILESIZE), ("/swap/01", MAXFILESIZE)]);
+    // Every block is allocated: the last one has a block, and growing
+    // nothing takes none from the free ones.
+    let mut fs = Fs::mount(RamDisk::new(&mut img)).unwrap();
+    let r = fs.lookup(b"/swap/01").unwrap();
+    let mut f = fs.stat(r).unwrap();
+    let last = MAXFILESIZE / BLKSIZE as u32 - 1;
+    assert_ne!(fs.file_block(&mut f, last, false), Ok(0));
+    assert!(
+        ImageBuilder::new(2048)
+            .unwrap()
+            .add_swap(&mut Dir::default(), 2)
+            .is_err()
+    );
+}

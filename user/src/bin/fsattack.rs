@@ -2,7 +2,12 @@
 //! (or a harmless answer), never crash or wedge the server, and leave what
 //! the server serves to others intact: at the end an honest client still
 //! reads /newmotd correctly. Run with `make run-fsattack-nox FS=1`;
-//! `fsattack swapfull` (from the shell) also fills the whole swap space.
+//! `fsattack swapfull` (from the shell) also floods the swap space from
+//! one env up to its limit. Denial of service (issue 19, item 6), from the
+//! shell, each alone: `fsattack hog` (one env opens files until refused),
+//! `fsattack maphog` (one env maps blocks MAP_SHARED until refused),
+//! `fsattack fill` (fills the file system, for a swapping program to run
+//! after).
 #![no_std]
 #![no_main]
 
@@ -292,9 +297,9 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
         Err(e) => panic!("fork: {e}"),
     }
 
-    // A hoard: new slots (until the server says no, with `full`: 64 MiB
-    // written, a minute and a half of TCG); the child exits without
-    // freeing any.
+    // A hoard: new slots (until the server says no, with `full`: at one
+    // env's limit, 50 MiB written, a minute of TCG, while another env still
+    // gets a slot); the child exits without freeing any.
     match jos::fork() {
         Ok(0) => {
             let most = if full { u32::MAX } else { HOARD };
@@ -316,9 +321,33 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
                     e
                 ),
             }
+            if full {
+                // Holding them, while the parent asks for one.
+                let parent = jos::env::thisenv_read().env_parent_id;
+                jos::ipc_send(parent, n, None, none);
+                let _ = jos::ipc_recv(None);
+            }
             jos::env::exit();
         }
-        Ok(child) => jos::env::wait(child),
+        Ok(child) => {
+            if full {
+                // One env's flood leaves swap for the others.
+                let _ = jos::ipc_recv(None);
+                fill(SCRATCH2, 0x77);
+                match out(SWAP_NEW, Some(SCRATCH2), ro) {
+                    Ok(s) => {
+                        cprintf!("fsattack: another env swaps beside the flood OK\n");
+                        let _ = swap_raw(fs, FSREQ_SWAPFREE, s, None, none);
+                    }
+                    Err(e) => {
+                        cprintf!("fsattack: another env beside the flood: {} FAILED\n", e);
+                        *failures += 1;
+                    }
+                }
+                jos::ipc_send(child, 0, None, none);
+            }
+            jos::env::wait(child)
+        }
         Err(e) => panic!("fork: {e}"),
     }
     let after = in_use();
@@ -385,9 +414,384 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
     );
 }
 
+/// Pages with no reference: the free ones, plus a constant number the
+/// kernel owns without counting (as leakcheck counts them).
+fn unreferenced() -> usize {
+    (0..)
+        .map(|i| jos::uvpt::page_refcount(i * PGSIZE))
+        .take_while(Option::is_some)
+        .filter(|&r| r == Some(0))
+        .count()
+}
+
+/// Opens `path` with `mode` by a raw FSREQ_OPEN whose Fd page goes at
+/// `va` (anywhere: not a descriptor of ours). Returns the server's reply.
+fn open_at(path: &str, mode: u32, va: usize) -> Result<u32, Error> {
+    // SAFETY: the request page is ours until the reply.
+    let req = unsafe { fsipcbuf_as::<FsreqOpen>() };
+    req.req_path = [0; MAXPATHLEN];
+    req.req_path[..path.len()].copy_from_slice(path.as_bytes());
+    req.req_omode = mode as i32;
+    fsipc(FSREQ_OPEN, Some(va))
+}
+
+/// Where the file hog keeps its Fd pages (one page each).
+const HOGVA: usize = 0x2000_0000;
+/// Most opens the file hog tries (the server's whole table and more).
+const HOG_MOST: usize = 1100;
+
+/// What the file hog may open: a quarter of the server's 1024 slots.
+const FILES_PER_ENV: usize = 256;
+
+/// Forks a child that opens and closes /newmotd and exits, waits for it,
+/// then opens and closes /newmotd itself: the same steps before each
+/// count of free pages (the server gives back closed files' Fd pages at
+/// the next open).
+fn settle() {
+    match jos::fork() {
+        Ok(0) => {
+            if let Ok(n) = open("/newmotd", O_RDONLY) {
+                let _ = close(n);
+            }
+            jos::env::exit();
+        }
+        Ok(kid) => jos::env::wait(kid),
+        Err(e) => panic!("fork: {e}"),
+    }
+    let n = open("/newmotd", O_RDONLY).expect("open /newmotd");
+    close(n).expect("close");
+}
+
+/// `fsattack hog`: a child opens files (raw FSREQ_OPENs, each Fd page
+/// kept at an address of its own) until the server refuses: it must be
+/// refused at FILES_PER_ENV with E_MAX_OPEN, while another env still opens
+/// files; its own child, sharing its descriptors, is not charged for them;
+/// after closing them it may open again. Once it has exited, the free-page
+/// count is what it was before: the server gave back the Fd pages. Two
+/// rounds: the first pages in our code and warms the server's cache.
+fn file_hog(failures: &mut u32) {
+    // The first round pages in our code and warms the server's cache;
+    // the second is measured.
+    hog_round(false, failures);
+    hog_round(true, failures);
+}
+
+/// One round of [`file_hog`]; with `measure`, compares the free pages
+/// before and after. Without, a warm-up: the hog stops after 8 files (so
+/// that the server has not many Fd pages yet when the measured round
+/// starts), on an open that fails, and no verdict is printed, but the same
+/// code runs.
+fn hog_round(measure: bool, failures: &mut u32) {
+    let none = PteFlags::empty();
+    settle();
+    let before = unreferenced();
+    match jos::fork() {
+        Ok(0) => {
+            let parent = jos::env::thisenv_read().env_parent_id;
+            let mut n = 0;
+            let most = if measure { HOG_MOST } else { 8 };
+            let r = loop {
+                // The warm-up's last open fails as the hog's does.
+                let path = if n == most {
+                    "/no-such-file"
+                } else {
+                    "/newmotd"
+                };
+                if n > most {
+                    break Ok(0);
+                }
+                match open_at(path, O_RDONLY, HOGVA + n * PGSIZE) {
+                    Ok(_) => n += 1,
+                    Err(e) => break Err(e),
+                }
+            };
+            match r {
+                Err(e) => cprintf!("fsattack: a file hog opened {} files, then: {}\n", n, e),
+                Ok(_) => cprintf!("fsattack: a file hog opened {} files\n", n),
+            }
+            if measure && (n != FILES_PER_ENV || r != Err(Error::MaxOpen)) {
+                cprintf!(
+                    "fsattack: hog: refused at {} files, not {} FAILED\n",
+                    n,
+                    FILES_PER_ENV
+                );
+            }
+            // Its child shares every Fd page (PTE_SHARE): they stay the
+            // hog's charge; the child opens files of its own.
+            match jos::fork() {
+                Ok(0) => {
+                    let ok =
+                        (0..4).all(|k| open_at("/newmotd", O_RDONLY, MAPPED + k * PGSIZE).is_ok());
+                    jos::ipc_send(parent, ok as u32, None, none);
+                    jos::env::exit();
+                }
+                Ok(kid) => jos::env::wait(kid),
+                Err(e) => panic!("fork: {e}"),
+            }
+            let still = open_at("/newmotd", O_RDONLY, HOGVA + n * PGSIZE);
+            jos::ipc_send(parent, (still == Err(Error::MaxOpen)) as u32, None, none);
+            // The parent opens files now; then we close ours and open again.
+            let _ = jos::ipc_recv(None);
+            for k in 0..n {
+                let _ = sys_page_unmap(0, HOGVA + k * PGSIZE);
+            }
+            let again = open_at("/newmotd", O_RDONLY, HOGVA).is_ok();
+            jos::ipc_send(parent, again as u32, None, none);
+            let _ = jos::ipc_recv(None);
+            // Opens to the limit again, and exits holding them all.
+            for k in 1..n {
+                let _ = open_at("/newmotd", O_RDONLY, HOGVA + k * PGSIZE);
+            }
+            jos::env::exit();
+        }
+        Ok(hog) => {
+            let check = |what: &str, ok: bool, failures: &mut u32| {
+                let verdict = match (measure, ok) {
+                    (false, _) => "(warm-up)",
+                    (true, true) => "OK",
+                    (true, false) => "FAILED",
+                };
+                cprintf!("fsattack: hog: {} {}\n", what, verdict);
+                if measure && !ok {
+                    *failures += 1;
+                }
+            };
+            let kid_ok = jos::ipc_recv(None).map(|m| m.value) == Ok(1);
+            check(
+                "its child, sharing its files, opens files of its own",
+                kid_ok,
+                failures,
+            );
+            let still = jos::ipc_recv(None).map(|m| m.value) == Ok(1);
+            check(
+                "it is still refused after its child is gone",
+                still,
+                failures,
+            );
+            let mut mine = [0usize; 8];
+            let mut opened = 0;
+            for m in mine.iter_mut() {
+                match open("/newmotd", O_RDONLY) {
+                    Ok(fd) => {
+                        *m = fd;
+                        opened += 1;
+                    }
+                    Err(e) => {
+                        cprintf!("fsattack: hog: another env's open: {}\n", e);
+                        break;
+                    }
+                }
+            }
+            let mut buf = [0u8; 128];
+            let read_ok =
+                opened > 0 && jos::fd::readn(mine[0], &mut buf).is_ok_and(|got| &buf[..got] == MSG);
+            for &fd in &mine[..opened] {
+                let _ = close(fd);
+            }
+            check(
+                "another env opens and reads files beside it",
+                opened == 8 && read_ok,
+                failures,
+            );
+            jos::ipc_send(hog, 0, None, none);
+            let again = jos::ipc_recv(None).map(|m| m.value) == Ok(1);
+            check(
+                "once it closed its files it may open again",
+                again,
+                failures,
+            );
+            jos::ipc_send(hog, 0, None, none);
+            jos::env::wait(hog);
+        }
+        Err(e) => panic!("fork: {e}"),
+    }
+    settle();
+    let after = unreferenced();
+    let verdict = match (measure, before == after) {
+        (false, _) => "(warm-up)",
+        (true, true) => "OK",
+        (true, false) => "FAILED",
+    };
+    cprintf!(
+        "fsattack: hog: {} pages free before the hog, {} after it exited: {}\n",
+        before,
+        after,
+        verdict
+    );
+    if measure && before != after {
+        *failures += 1;
+    }
+}
+
+/// Where the MAP_SHARED hog maps its blocks.
+const MAPHOGVA: usize = 0x3000_0000;
+/// MAP_SHARED blocks one env may keep in the server's shared set.
+const MAPS_PER_ENV: u32 = 256;
+
+/// FSREQ_MAP of page `offset` of the file open as descriptor `fd` with
+/// FSMAP_* `flags`, the page kept at `va`. Returns the server's reply.
+fn map_at(fd: usize, offset: u32, flags: u32, va: usize) -> Result<u32, Error> {
+    // SAFETY: the request page is ours until the reply.
+    let req = unsafe { fsipcbuf_as::<FsreqMap>() };
+    req.req_fileid = fileid(fd);
+    req.req_offset = offset;
+    req.req_flags = flags;
+    fsipc(fsreq_fd(FSREQ_MAP, FDTABLE + fd * PGSIZE), Some(va))
+}
+
+/// `fsattack maphog`: a child maps the blocks of a file MAP_SHARED
+/// (read-only: a writable block is written back at every flush, which
+/// only makes the test slow) and keeps them, until the server refuses: it must be refused at
+/// MAPS_PER_ENV blocks with E_NO_MEM, while another env still maps
+/// blocks MAP_SHARED (new ones, and one the hog holds); after it exits,
+/// another env maps the blocks it held.
+fn map_hog(failures: &mut u32) {
+    let none = PteFlags::empty();
+    let size = (MAPS_PER_ENV + 16) * PGSIZE as u32;
+    let f = open("/maphog", O_RDWR | O_CREAT | O_TRUNC).expect("create /maphog");
+    jos::fd::ftruncate(f, size).expect("ftruncate /maphog");
+    match jos::fork() {
+        Ok(0) => {
+            let parent = jos::env::thisenv_read().env_parent_id;
+            let sh = FSMAP_SHARED;
+            let mut n = 0u32;
+            let r = loop {
+                if n * PGSIZE as u32 == size {
+                    break Ok(0);
+                }
+                match map_at(f, n * PGSIZE as u32, sh, MAPHOGVA + n as usize * PGSIZE) {
+                    Ok(_) => n += 1,
+                    Err(e) => break Err(e),
+                }
+            };
+            match r {
+                Err(e) => cprintf!(
+                    "fsattack: a MAP_SHARED hog mapped {} blocks, then: {}\n",
+                    n,
+                    e
+                ),
+                Ok(_) => cprintf!("fsattack: a MAP_SHARED hog mapped {} blocks\n", n),
+            }
+            if n != MAPS_PER_ENV || r != Err(Error::NoMem) {
+                cprintf!(
+                    "fsattack: maphog: refused at {} blocks, not {} FAILED\n",
+                    n,
+                    MAPS_PER_ENV
+                );
+            }
+            jos::ipc_send(parent, n, None, none);
+            let _ = jos::ipc_recv(None);
+            jos::env::exit();
+        }
+        Ok(hog) => {
+            let check = |what: &str, ok: bool, failures: &mut u32| {
+                if ok {
+                    cprintf!("fsattack: maphog: {} OK\n", what);
+                } else {
+                    cprintf!("fsattack: maphog: {} FAILED\n", what);
+                    *failures += 1;
+                }
+            };
+            let held = jos::ipc_recv(None).map(|m| m.value).unwrap_or(0);
+            // Blocks past what the hog holds, and one it holds.
+            let sh = FSMAP_SHARED;
+            let mut ok = true;
+            for k in 0..8u32 {
+                let off = (held + k).min(size / PGSIZE as u32 - 1) * PGSIZE as u32;
+                ok &= map_at(f, off, sh, MAPPED).is_ok();
+                let _ = sys_page_unmap(0, MAPPED);
+            }
+            ok &= map_at(f, 0, sh, MAPPED).is_ok();
+            let _ = sys_page_unmap(0, MAPPED);
+            check("another env maps blocks MAP_SHARED beside it", ok, failures);
+            jos::ipc_send(hog, 0, None, none);
+            jos::env::wait(hog);
+            let ok = (0..MAPS_PER_ENV).step_by(8).all(|k| {
+                let r = map_at(f, k * PGSIZE as u32, sh, MAPPED).is_ok();
+                let _ = sys_page_unmap(0, MAPPED);
+                r
+            });
+            check(
+                "once it exited, its blocks are mapped by another env",
+                ok,
+                failures,
+            );
+        }
+        Err(e) => panic!("fork: {e}"),
+    }
+    close(f).expect("close");
+    let _ = jos::file::remove("/maphog");
+}
+
+/// `fsattack fill`: fills the file system with files /fill00, /fill01,
+/// ... until the server says the disk is full, and leaves them there.
+fn fill_disk(failures: &mut u32) {
+    // Not on the stack: it is one page.
+    static PAGE: [u8; PGSIZE] = [0x5A; PGSIZE];
+    let page = &PAGE;
+    let mut blocks = 0u32;
+    let mut path = *b"/fill00";
+    let r = 'files: loop {
+        let k = blocks / 1034;
+        path[5] = b'0' + (k / 10 % 10) as u8;
+        path[6] = b'0' + (k % 10) as u8;
+        let name = core::str::from_utf8(&path).unwrap_or("/fill");
+        let f = match open(name, O_WRONLY | O_CREAT) {
+            Ok(f) => f,
+            Err(e) => break e,
+        };
+        if jos::fd::seek(f, (blocks % 1034) * PGSIZE as u32).is_err() {
+            break Error::Inval;
+        }
+        loop {
+            match write(f, page) {
+                Ok(n) if n == PGSIZE => {
+                    blocks += 1;
+                    if blocks.is_multiple_of(1034) {
+                        let _ = close(f);
+                        continue 'files;
+                    }
+                }
+                Ok(_) => {
+                    let _ = close(f);
+                    break 'files Error::NoDisk;
+                }
+                Err(e) => {
+                    let _ = close(f);
+                    break 'files e;
+                }
+            }
+        }
+    };
+    cprintf!(
+        "fsattack: filled the disk with {} blocks, then: {}\n",
+        blocks,
+        r
+    );
+    if r != Error::NoDisk {
+        *failures += 1;
+        cprintf!("fsattack: fill: the disk did not end full FAILED\n");
+    }
+}
+
 fn umain(args: &[&str]) {
     let mut failures = 0;
     let fs = ipc_find_env(abi::env::ENV_TYPE_FS).expect("no file server");
+    let alone: Option<fn(&mut u32)> = match args.get(1).copied() {
+        Some("hog") => Some(file_hog),
+        Some("maphog") => Some(map_hog),
+        Some("fill") => Some(fill_disk),
+        _ => None,
+    };
+    if let Some(attack) = alone {
+        attack(&mut failures);
+        if failures == 0 {
+            cprintf!("fsattack: OK\n");
+        } else {
+            cprintf!("fsattack: {} check(s) FAILED\n", failures);
+        }
+        return;
+    }
 
     // Bad file ids, of every request that takes one.
     for req in [

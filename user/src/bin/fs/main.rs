@@ -17,6 +17,7 @@ mod fmap;
 mod ide;
 mod log;
 mod pager;
+mod quota;
 mod serv;
 mod swap;
 mod test;

@@ -9,18 +9,20 @@
 use crate::bc::{self, CacheDisk, pageref};
 use crate::fmap;
 use crate::pager::Pager;
+use crate::quota;
 use crate::swap::Swap;
 use abi::env::EnvId;
 use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use fsfmt::fs::{FileRef, Fs};
 use jos::cprintf;
 use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_check, sys_page_unmap};
 use jos::uvpt::pte_of;
 
 /// Open files at most (JOS's MAXOPEN).
-const MAXOPEN: usize = 1024;
+pub const MAXOPEN: usize = 1024;
 /// Where the open files' Fd pages are in the server.
 const FILEVA: usize = 0xD000_0000;
 /// Where a request page arrives.
@@ -56,6 +58,10 @@ pub struct Server {
     pager: Pager,
     swap: Swap,
 }
+
+/// One past the highest open-file slot whose Fd page we may map (the
+/// slots above it have none): how far `openfile_alloc` looks.
+static FD_HI: AtomicUsize = AtomicUsize::new(0);
 
 /// The Fd page of open-file slot `i`.
 fn fd_va(i: usize) -> usize {
@@ -167,23 +173,43 @@ impl Server {
     /// A free slot (its Fd page mapped by us alone, or not at all): maps a
     /// fresh zeroed Fd page and returns the slot with a new file id.
     /// E_MAX_OPEN if all are in use, E_NO_MEM if no page.
+    ///
+    /// Gives back memory on the way: the Fd page of every other closed
+    /// file (mapped by us alone) below the high-water mark is unmapped, so
+    /// the pages of an env that held many files come back at the next open
+    /// after it let them go.
     fn openfile_alloc(&mut self) -> Result<usize> {
+        let hi = FD_HI.load(Ordering::Relaxed);
+        let mut found = None;
+        let mut top = 0;
         for i in 0..MAXOPEN {
-            match pageref(fd_va(i)) {
-                0 => {
-                    bc::alloc_page(fd_va(i))?;
-                }
-                1 => {
-                    // SAFETY: the page is mapped (by us alone).
-                    unsafe { core::ptr::write_bytes(fd_va(i) as *mut u8, 0, PGSIZE) };
-                }
-                _ => continue,
+            if i >= hi && found.is_some() {
+                break;
             }
-            let o = &mut self.open[i];
-            o.fileid = o.fileid.wrapping_add(MAXOPEN as i32) & i32::MAX;
-            return Ok(i);
+            match pageref(fd_va(i)) {
+                0 if found.is_none() => found = Some(i),
+                0 => {}
+                1 if found.is_none() => found = Some(i),
+                1 => {
+                    let _ = sys_page_unmap(0, fd_va(i));
+                }
+                _ => top = i + 1,
+            }
         }
-        Err(Error::MaxOpen)
+        let Some(i) = found else {
+            FD_HI.store(top, Ordering::Relaxed);
+            return Err(Error::MaxOpen);
+        };
+        if pageref(fd_va(i)) == 0 {
+            bc::alloc_page(fd_va(i))?;
+        } else {
+            // SAFETY: the page is mapped (by us alone).
+            unsafe { core::ptr::write_bytes(fd_va(i) as *mut u8, 0, PGSIZE) };
+        }
+        FD_HI.store(top.max(i + 1), Ordering::Relaxed);
+        let o = &mut self.open[i];
+        o.fileid = o.fileid.wrapping_add(MAXOPEN as i32) & i32::MAX;
+        Ok(i)
     }
 
     /// The open file `fileid` names, for client `who`: the slot, if the
@@ -213,11 +239,12 @@ impl Server {
         }
     }
 
-    fn serve_open(&mut self, req: &FsreqOpen) -> Result<usize> {
+    fn serve_open(&mut self, whom: abi::env::EnvId, req: &FsreqOpen) -> Result<usize> {
         let path = req_path(&req.req_path)?;
         let omode = req.req_omode as u32;
         // Checked before opening: O_TRUNC must not cut a swap file.
         self.not_swap(path)?;
+        quota::may_open(whom, |i| pageref(fd_va(i)) > 1)?;
         let i = self.openfile_alloc()?;
         let file = self.fs.open(path, omode)?;
         if omode & O_TRUNC != 0 {
@@ -231,6 +258,7 @@ impl Server {
         f.fd_omode = (omode & O_ACCMODE) as i32;
         f.fd_dev_id = DEV_FILE;
         f.fd_offset = 0;
+        quota::opened(whom, i);
         Ok(i)
     }
 
@@ -302,7 +330,8 @@ impl Server {
     /// the file; E_NO_DISK if the hole cannot be filled; E_NO_MEM if no
     /// page can be had for the block, its copy (a MAP_SHARED page that a
     /// running program maps is copied first, see `fmap.rs`) or the shared
-    /// set's growth.
+    /// set's growth, or if a MAP_SHARED block would put `who` over its
+    /// limit (`quota.rs`).
     fn serve_map(&mut self, who: Client, req: &FsreqMap) -> Result<(usize, PteFlags)> {
         let (i, file) = self.lookup(who, req.req_fileid)?;
         let mode = self.open[i].mode & O_ACCMODE;
@@ -342,9 +371,11 @@ impl Server {
         }
         // Copy first (fmap.rs, rule a): a page a running program maps
         // never joins the shared set; the program keeps it, the cache and
-        // the set get a copy.
+        // the set get a copy. A block new to the set is charged to `who`
+        // first (quota.rs): refused before anything is copied.
         let b = bc::blockno(va);
         if !fmap::is_shared(b) {
+            quota::map_shared(who.env, b)?;
             bc::unshare_page(b)?;
         }
         fmap::add(b, write, file, index)?;
@@ -459,7 +490,7 @@ impl Server {
                 fd_va: theirs,
             };
             let r: Result<i32> = match code {
-                FSREQ_OPEN => self.serve_open(request()).map(|i| {
+                FSREQ_OPEN => self.serve_open(whom, request()).map(|i| {
                     reply_page = Some((fd_va(i), PTE_RW | PteFlags::SHARE));
                     0
                 }),

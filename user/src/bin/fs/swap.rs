@@ -4,16 +4,22 @@
 //!
 //! A slot is one block of one of the swap files `/swap/00` ..
 //! `/swap/15` (a file holds at most MAXFILESIZE, 1034 blocks, so the
-//! space is 16 files: 16544 slots, 64.6 MiB). The files are made, or cut
-//! to nothing, at the first swap request after boot (what was on swap
-//! before a reboot is of no use; the server finds a previous boot's files
-//! at start, so no client reads them in between), and grow a block at a
-//! time as slots are first written. A slot's block is read and written straight from and to
+//! space is 16 files: 16544 slots, 64.6 MiB). The image is made with the
+//! files already there, every block allocated (`fsformat --swap 16`): the
+//! swap space is reserved, so a full file system never stops paging, and a
+//! slot's first write allocates nothing. An image made without them gets
+//! them at the first swap request after boot, growing a block at a time
+//! from the free blocks as slots are first written, as before. What a
+//! previous boot left in the files is never read: only a slot's owner reads
+//! it, after writing it (the server finds a previous boot's files at start,
+//! so no client opens them either). A slot's block is read and written straight from and to
 //! the page the client sent, past the block cache: the server needs no
 //! memory of its own to page (a client short of memory could not wait for
 //! the server to find some), and the cache never holds swap blocks. No
 //! client may open, remove or rename the swap files (they hold other
-//! environments' memory): see [`Swap::is_swap_file`].
+//! environments' memory): see [`Swap::is_swap_file`]. One env may hold at
+//! most `quota::SLOTS_PER_ENV` slots (E_NO_DISK past them, as for a full
+//! swap space), so that no env takes all of it.
 //!
 //! Each slot has an owner, the env that wrote it; only the owner reads,
 //! rewrites or frees it. Slots whose owner is gone (exited without saying
@@ -24,8 +30,8 @@ use crate::bc::{self, CacheDisk};
 use abi::env::{ENV_FREE, EnvId};
 use abi::error::{Error, Result};
 use abi::fsipc::{
-    FSREQ_SWAPFREE, FSREQ_SWAPIN, FSREQ_SWAPOUT, FSREQ_SWAPSTAT, O_CREAT, O_MKDIR, O_TRUNC,
-    SWAP_ALL, SWAP_NEW,
+    FSREQ_SWAPFREE, FSREQ_SWAPIN, FSREQ_SWAPOUT, FSREQ_SWAPSTAT, O_CREAT, O_MKDIR, SWAP_ALL,
+    SWAP_NEW,
 };
 use abi::mmu::{PGSIZE, PteFlags};
 use fsfmt::fs::{FileRef, Fs};
@@ -102,10 +108,12 @@ impl Swap {
         }
     }
 
-    /// Makes the swap files (empty), once per boot. Returns the entries
-    /// of the directory and the files, which the caller must forget every
-    /// open file of (a client that opened one before is cut off). Err if
-    /// the directory cannot be made.
+    /// Finds or makes the swap files, once per boot: those the image has
+    /// keep their blocks (reserved; their bytes are never read before a
+    /// slot's owner writes them), the others are made empty. Returns the
+    /// entries of the directory and the files, which the caller must forget
+    /// every open file of (a client that opened one before is cut off). Err
+    /// if the directory cannot be made.
     fn prepare(&mut self, fs: &mut Fs<CacheDisk>) -> Result<[Option<FileRef>; NSWAPFILES + 1]> {
         let dir = match fs.open(b"/swap", O_MKDIR) {
             Err(Error::FileExists) => {
@@ -119,7 +127,7 @@ impl Swap {
         for (k, f) in self.files.iter_mut().enumerate() {
             // A file that cannot be made (a directory took its name, the
             // disk is full) gives fewer slots, not an error.
-            *f = fs.open(&swap_path(k), O_CREAT | O_TRUNC).ok();
+            *f = fs.open(&swap_path(k), O_CREAT).ok();
         }
         self.ready = true;
         let mut all = [Some(dir); NSWAPFILES + 1];
@@ -141,14 +149,17 @@ impl Swap {
     }
 
     /// A free slot (the lowest, so the files stay small), now `whom`'s.
-    /// E_NO_DISK if every slot is taken (by envs still alive).
+    /// E_NO_DISK if every slot is taken (by envs still alive), or if
+    /// `whom` holds as many as one env may (`quota.rs`).
     fn alloc(&mut self, whom: EnvId) -> Result<u32> {
+        crate::quota::may_swap(whom)?;
         for pass in 0..2 {
             let files = &self.files;
             let usable = |s: usize| files[s / SLOTS_PER_FILE as usize].is_some();
             let found = (self.lowest..self.owner.len()).find(|&s| self.owner[s] == 0 && usable(s));
             if let Some(s) = found {
                 self.owner[s] = whom;
+                crate::quota::swap_taken(whom);
                 self.used += 1;
                 self.lowest = s + 1;
                 return Ok(s as u32);
@@ -171,6 +182,7 @@ impl Swap {
 
     /// Frees slot `s`.
     fn free(&mut self, s: usize) {
+        crate::quota::swap_given(self.owner[s]);
         self.owner[s] = 0;
         self.used -= 1;
         self.lowest = self.lowest.min(s);
