@@ -106,6 +106,9 @@ fn root_files() -> Result<Vec<(String, usize)>, &'static str> {
     Ok(files)
 }
 
+/// Most blocks one env may map MAP_SHARED (the file server's MAPS_PER_ENV).
+const MAPS_PER_ENV: usize = 256;
+
 /// Pages of the hoard given back after each E_NO_MEM.
 const GIVE: usize = 4;
 
@@ -141,10 +144,21 @@ fn retry<T>(
 /// One flood; `first`: the first since boot (the blocks are not cached
 /// yet, so the server must run out of memory). Err(what went wrong).
 fn flood(first: bool) -> Result<(), &'static str> {
-    let files = root_files()?;
+    // As many whole files as one env may map MAP_SHARED (the server's
+    // per-env limit, quota.rs; fsattack maphog tests the limit itself).
+    let mut files = root_files()?;
+    let mut total = 0;
+    let fit = files
+        .iter()
+        .take_while(|(_, size)| {
+            total += size.div_ceil(PGSIZE);
+            total <= MAPS_PER_ENV
+        })
+        .count();
+    files.truncate(fit);
     let total: usize = files.iter().map(|(_, size)| size.div_ceil(PGSIZE)).sum();
     // Our page tables for the mapped blocks, made while memory is free.
-    for t in (BASE..BASE + total * PGSIZE).step_by(PTSIZE) {
+    for t in (BASE..BASE + (total + 1) * PGSIZE).step_by(PTSIZE) {
         sys_page_alloc(0, t, PTE_RW).map_err(|_| "a page table")?;
         let _ = sys_page_unmap(0, t);
     }
@@ -181,7 +195,7 @@ fn flood(first: bool) -> Result<(), &'static str> {
             result = Err("the server never ran out of memory");
         } else if first {
             cprintf!(
-                "mapflood: hoarded {} pages; all {} blocks of {} files mapped MAP_SHARED with memory full, after {} E_NO_MEM replies OK\n",
+                "mapflood: hoarded {} pages; {} blocks of {} files (the per-env limit) mapped MAP_SHARED with memory full, after {} E_NO_MEM replies OK\n",
                 hoarded,
                 total,
                 files.len(),
