@@ -75,6 +75,18 @@ pub fn page_refcount(pa: usize) -> Option<u32> {
     Some(unsafe { read_volatile(&raw const (*p).pp_ref) })
 }
 
+/// Counts the physical pages with no reference, read from `pages[]` at
+/// UPAGES: the free ones, plus a constant number the kernel owns without
+/// counting (its image, the I/O hole). Leak checks compare it before and
+/// after a run. Cannot fail.
+pub fn unreferenced_pages() -> usize {
+    (0..)
+        .map(|i| page_refcount(i * abi::mmu::PGSIZE))
+        .take_while(Option::is_some)
+        .filter(|&r| r == Some(0))
+        .count()
+}
+
 /// Returns how many mappings (in all address spaces) the page mapped at
 /// our address `va` has (JOS's `pageref`): 0 if nothing is mapped there.
 pub fn pageref(va: usize) -> u32 {

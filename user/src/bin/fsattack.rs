@@ -414,16 +414,6 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
     );
 }
 
-/// Pages with no reference: the free ones, plus a constant number the
-/// kernel owns without counting (as leakcheck counts them).
-fn unreferenced() -> usize {
-    (0..)
-        .map(|i| jos::uvpt::page_refcount(i * PGSIZE))
-        .take_while(Option::is_some)
-        .filter(|&r| r == Some(0))
-        .count()
-}
-
 /// Opens `path` with `mode` by a raw FSREQ_OPEN whose Fd page goes at
 /// `va` (anywhere: not a descriptor of ours). Returns the server's reply.
 fn open_at(path: &str, mode: u32, va: usize) -> Result<u32, Error> {
@@ -484,7 +474,7 @@ fn file_hog(failures: &mut u32) {
 fn hog_round(measure: bool, failures: &mut u32) {
     let none = PteFlags::empty();
     settle();
-    let before = unreferenced();
+    let before = jos::uvpt::unreferenced_pages();
     match jos::fork() {
         Ok(0) => {
             let parent = jos::env::thisenv_read().env_parent_id;
@@ -606,7 +596,7 @@ fn hog_round(measure: bool, failures: &mut u32) {
         Err(e) => panic!("fork: {e}"),
     }
     settle();
-    let after = unreferenced();
+    let after = jos::uvpt::unreferenced_pages();
     let verdict = match (measure, before == after) {
         (false, _) => "(warm-up)",
         (true, true) => "OK",

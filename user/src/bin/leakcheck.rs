@@ -19,16 +19,6 @@ jos::main!(umain);
 /// library's copy-on-write of paged data and its zero page.
 const DEFAULT: &[&[&str]] = &[&["hello"], &["pagein", "all"], &["spawnhello"]];
 
-/// Pages with no reference: the free ones, plus a constant number the
-/// kernel owns without counting (its image, the I/O hole).
-fn unreferenced() -> usize {
-    (0..)
-        .map(|i| jos::uvpt::page_refcount(i * abi::mmu::PGSIZE))
-        .take_while(Option::is_some)
-        .filter(|&r| r == Some(0))
-        .count()
-}
-
 /// Runs `argv` and waits until it and everything it started are gone
 /// (every env that was not there before is free: a child may outlive its
 /// parent; the envs already running, like the file server and, run from
@@ -56,9 +46,9 @@ fn check(argv: &[&str]) -> bool {
         cprintf!("leakcheck: spawn {}: {}\n", argv[0], e);
         return false;
     }
-    let before = unreferenced();
+    let before = jos::uvpt::unreferenced_pages();
     let _ = run(argv);
-    let after = unreferenced();
+    let after = jos::uvpt::unreferenced_pages();
     let verdict = if before == after { "OK" } else { "LEAK" };
     cprintf!(
         "leakcheck: {}: {} pages free before the second run, {} after: {}\n",

@@ -241,15 +241,6 @@ fn flood(first: bool) -> Result<(), &'static str> {
     result
 }
 
-/// Pages no env maps (reference count 0), counted through UPAGES.
-fn unreferenced() -> usize {
-    (0..)
-        .map(|i| jos::uvpt::page_refcount(i * PGSIZE))
-        .take_while(Option::is_some)
-        .filter(|&r| r == Some(0))
-        .count()
-}
-
 fn umain(_args: &[&str]) {
     let mut failures = 0;
     // SAFETY: nothing else uses the request page; mapping it now means the
@@ -258,14 +249,14 @@ fn umain(_args: &[&str]) {
     let mut before = 0;
     for run in 0..2 {
         if run == 1 {
-            before = unreferenced();
+            before = jos::uvpt::unreferenced_pages();
         }
         if let Err(e) = flood(run == 0) {
             cprintf!("mapflood: {} FAILED\n", e);
             failures += 1;
         }
     }
-    let after = unreferenced();
+    let after = jos::uvpt::unreferenced_pages();
     if before == after {
         cprintf!("mapflood: no page leaked OK\n");
     } else {

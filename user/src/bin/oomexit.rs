@@ -30,15 +30,6 @@ const HOARD: usize = 0xA000_0000;
 /// The most pages the hoard may hold (128 MiB, more than QEMU's memory).
 const HOARD_MAX: usize = 0x0800_0000 / PGSIZE;
 
-/// Pages no env maps (reference count 0), counted through UPAGES.
-fn unreferenced() -> usize {
-    (0..)
-        .map(|i| jos::uvpt::page_refcount(i * PGSIZE))
-        .take_while(Option::is_some)
-        .filter(|&r| r == Some(0))
-        .count()
-}
-
 /// The child: takes every page it can, then returns to `exit`. Writes
 /// only its stack (private since fork, as the stack is always touched
 /// first) before the hoard.
@@ -92,7 +83,7 @@ fn umain(_args: &[&str]) {
     }
     let mut failures = 0;
     for round in 0..3 {
-        let before = unreferenced();
+        let before = jos::uvpt::unreferenced_pages();
         match jos::fork() {
             Ok(0) => {
                 child(round);
@@ -100,7 +91,7 @@ fn umain(_args: &[&str]) {
             }
             Ok(id) => {
                 jos::env::wait(id);
-                let after = unreferenced();
+                let after = jos::uvpt::unreferenced_pages();
                 if before == after {
                     cprintf!(
                         "oomexit: child {} exited cleanly, every page back OK\n",

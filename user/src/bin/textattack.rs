@@ -322,15 +322,6 @@ fn run_all() -> u32 {
     failures
 }
 
-/// Pages no env maps (reference count 0), counted through UPAGES.
-fn unreferenced() -> usize {
-    (0..)
-        .map(|i| jos::uvpt::page_refcount(i * PGSIZE))
-        .take_while(Option::is_some)
-        .filter(|&r| r == Some(0))
-        .count()
-}
-
 fn umain(args: &[&str]) {
     if args.get(1) == Some(&"victim") {
         return victim();
@@ -338,9 +329,9 @@ fn umain(args: &[&str]) {
     // SAFETY: PROBE is ours; a volatile read keeps it in the binary.
     let _ = unsafe { read_volatile(PROBE.as_ptr()) };
     let mut failures = run_all();
-    let before = unreferenced();
+    let before = jos::uvpt::unreferenced_pages();
     failures += run_all();
-    let after = unreferenced();
+    let after = jos::uvpt::unreferenced_pages();
     if before == after {
         cprintf!("textattack: no page leaked OK\n");
     } else {
