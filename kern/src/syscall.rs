@@ -515,23 +515,35 @@ fn sys_ipc_send(envid: EnvId, value: u32, srcva: usize, perm: u32) -> Result<u32
         return Err(Error::Inval);
     }
     page_in_source(srcva);
+    if send_or_queue(me, dst, value, srcva, perm)? {
+        return Ok(0);
+    }
+    env::set_status(me, ENV_NOT_RUNNABLE);
+    // SAFETY: me is the running env; the kernel lock is held.
+    unsafe { (*me).env_tf.tf_regs.reg_eax = 0 };
+    sched::sched_yield();
+}
+
+/// The sending half of sys_ipc_send and sys_ipc_call: delivers `me`'s
+/// message to `dst` now if it takes it (Ok(true)), or, after checking the
+/// page (so the error goes to the sender at once), puts `me` in `dst`'s
+/// send queue with the message (Ok(false)); the caller then blocks `me`.
+/// The delivery's or the page check's error otherwise.
+fn send_or_queue(me: *mut Env, dst: *mut Env, value: u32, srcva: usize, perm: u32) -> Result<bool> {
+    if pager::takes(dst, me, value) {
+        ipc_deliver(me, dst, value, srcva, perm)?;
+        return Ok(true);
+    }
+    check_send_page(me, srcva, perm)?;
     // SAFETY: dst and me point into the Env array; the kernel lock is held.
     unsafe {
-        if pager::takes(dst, me, value) {
-            ipc_deliver(me, dst, value, srcva, perm)?;
-            return Ok(0);
-        }
-        // Check the page now, so the error goes to the sender at once.
-        check_send_page(me, srcva, perm)?;
         (*me).env_ipc_send_to = (*dst).env_id;
         sendq::push(envx((*dst).env_id), envx((*me).env_id));
         (*me).env_ipc_send_value = value;
         (*me).env_ipc_send_va = srcva as u32;
         (*me).env_ipc_send_perm = perm;
-        env::set_status(me, ENV_NOT_RUNNABLE);
-        (*me).env_tf.tf_regs.reg_eax = 0;
     }
-    sched::sched_yield();
+    Ok(false)
 }
 
 /// Waits for a message; a page, if one is sent, is mapped at `dstva` (if
@@ -616,19 +628,12 @@ fn sys_ipc_call(envid: EnvId, value: u32, srcva: usize, perm: u32, dstva: usize)
         return Err(Error::Inval);
     }
     page_in_source(srcva);
+    let delivered = send_or_queue(me, dst, value, srcva, perm)?;
     // SAFETY: dst and me point into the Env array; the kernel lock is held.
     unsafe {
         let to = (*dst).env_id;
-        if pager::takes(dst, me, value) {
-            ipc_deliver(me, dst, value, srcva, perm)?;
+        if delivered {
             (*me).env_ipc_recving = 1;
-        } else {
-            check_send_page(me, srcva, perm)?;
-            (*me).env_ipc_send_to = to;
-            sendq::push(envx(to), envx((*me).env_id));
-            (*me).env_ipc_send_value = value;
-            (*me).env_ipc_send_va = srcva as u32;
-            (*me).env_ipc_send_perm = perm;
         }
         (*me).env_ipc_dstva = dstva as u32;
         (*me).env_ipc_recv_from = to;
