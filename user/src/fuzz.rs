@@ -347,19 +347,26 @@ impl Fuzz {
                 }
             }
             Syscall::Exofork => self.exofork(),
-            Syscall::IpcSend => {
-                // A blocking send to a real env could wait forever: only
-                // sends that must fail at once (to ourselves, or to a bad id).
+            Syscall::IpcSend | Syscall::IpcCall => {
+                // A blocking send (or call) to a real env could wait
+                // forever: only those that must fail at once (to ourselves,
+                // or to a bad id). A call's fifth argument is where the
+                // answer's page would go.
                 let to = self.rng.pick(&[0, 0x7fff_ffff, 0xffff_ffff, 0x1fff]);
+                let dstva = if sc == Syscall::IpcCall {
+                    any_addr(&mut self.rng) as u32
+                } else {
+                    0
+                };
                 let a = [
                     to,
                     self.rng.next_u32(),
                     any_addr(&mut self.rng) as u32,
                     perm(&mut self.rng),
-                    0,
+                    dstva,
                 ];
                 let r = self.call(num, a);
-                self.expect_error("sys_ipc_send", r, a);
+                self.expect_error(sc.name(), r, a);
             }
             Syscall::EnvSetPager => {
                 // Never on ourselves: our own faults must stay ours.
@@ -452,20 +459,6 @@ impl Fuzz {
                 let a = [va as u32, from, 0, 0, 0];
                 let r = self.call(num, a);
                 self.expect_error("sys_ipc_recv", r, a);
-            }
-            Syscall::IpcCall => {
-                // As for sends: only calls that must fail at once (to
-                // ourselves or to no env).
-                let to = self.rng.pick(&[0, 0x7fff_ffff, 0xffff_ffff, 0x1fff]);
-                let a = [
-                    to,
-                    self.rng.next_u32(),
-                    any_addr(&mut self.rng) as u32,
-                    perm(&mut self.rng),
-                    any_addr(&mut self.rng) as u32,
-                ];
-                let r = self.call(num, a);
-                self.expect_error("sys_ipc_call", r, a);
             }
             Syscall::PageCheck => {
                 // Only reads page tables: any env, any addresses.
