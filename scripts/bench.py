@@ -9,8 +9,8 @@ Two tables:
    taken from when each console line reaches us. Median of RUNS boots each.
    Beside ours: the C JOS (lab 4) figures measured on this machine kind under
    the same QEMU flags (TCG, thread=single), quoted from issue 11.
-2. Microbenchmarks inside the guest (user/src/bin/bench.rs, and
-   user/src/bin/fsbench.rs for the file server's requests): time-stamp
+2. Microbenchmarks inside the guest (user/bench/src/bin/bench.rs, and
+   user/bench/src/bin/fsbench.rs for the file server's requests): time-stamp
    counter cycles per operation, the median of 7 runs of many iterations,
    with 1 and 2 CPUs.
 
@@ -143,12 +143,12 @@ def main():
         return 0
 
     print()
-    print("Microbenchmarks (user/src/bin/bench.rs), TSC cycles per operation, median of 7:")
+    print("Microbenchmarks (user/bench/src/bin/bench.rs), TSC cycles per operation, median of 7:")
     one, two = microbenchmarks(1), microbenchmarks(2)
     print("  %-26s %12s %12s" % ("operation", "1 CPU", "2 CPUs"))
     for k in one:
         print("  %-26s %12d %12s" % (k, one[k], two.get(k, "-")), flush=True)
-    # The file server's requests (user/src/bin/fsbench.rs, with the server).
+    # The file server's requests (user/bench/src/bin/fsbench.rs, with the server).
     one, two = microbenchmarks(1, "fsbench"), microbenchmarks(2, "fsbench")
     for k in one:
         print("  %-26s %12d %12s" % (k, one[k], two.get(k, "-")), flush=True)

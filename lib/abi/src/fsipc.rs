@@ -1,6 +1,6 @@
 //! The file server's IPC protocol and the file descriptor page (JOS's
 //! inc/fs.h `union Fsipc` and inc/fd.h `struct Fd`), shared by the server
-//! (`user/src/bin/fs`) and the user library's file layer.
+//! (`user/serv/src/bin/fs`) and the user library's file layer.
 //!
 //! A client writes a request into a page, sends it to the file server with
 //! `ipc_send(fsenv, FSREQ_*, page, P|W|U)`, and waits with `ipc_recv`; the
@@ -194,7 +194,7 @@ pub struct FsreqPage {
 }
 
 /// Swap requests (the library's swap pager, `jos::vm::swap`, and the
-/// server's swap space, `user/src/bin/fs/swap.rs`). Unlike the requests
+/// server's swap space, `user/serv/src/bin/fs/swap.rs`). Unlike the requests
 /// above, they carry their argument, a swap slot, in the value (see
 /// [`swap_req`]) and their page is the data itself: FSREQ_SWAPOUT sends
 /// the page to write (read-only is enough), FSREQ_SWAPIN the page to fill

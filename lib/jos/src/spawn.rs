@@ -17,7 +17,7 @@
 //!
 //! The child's first instruction fetch faults; the kernel hands the fault
 //! to the file server, which maps the block of its cache holding that page
-//! into the child, read-only (user/src/bin/fs/pager.rs says which page a
+//! into the child, read-only (user/serv/src/bin/fs/pager.rs says which page a
 //! child gets: text is shared with the cache and so with every other copy
 //! of the program, data is copy-on-write, bss the zero page). Nothing in
 //! the child, not even its own page-fault handler, has to be in memory for

@@ -1,6 +1,6 @@
 //! The shell's command-line grammar: what JOS's `user/sh.c` reads with
 //! `gettoken`, plus quoting, `;`, `&` and `>>`. Pure logic (no_std with
-//! `alloc`), tested on the host; `user/src/bin/sh.rs` runs what it parses.
+//! `alloc`), tested on the host; `user/jos/src/bin/sh.rs` runs what it parses.
 //!
 //! ```text
 //!   line     := pipeline ((';' | '&') pipeline)* [';' | '&']

@@ -113,7 +113,7 @@ impl ImageBuilder {
 
     /// Adds directory `swap` to `dir` with `n` swap files `00`, `01`, ...,
     /// each `MAXFILESIZE` bytes of zeros, every block allocated: the file
-    /// server's swap space (see user/src/bin/fs/swap.rs), reserved when
+    /// server's swap space (see user/serv/src/bin/fs/swap.rs), reserved when
     /// the image is made so that a full file system never stops paging.
     /// Fails for `n` over 100, a name already taken, or a full disk.
     pub fn add_swap(&mut self, dir: &mut Dir, n: usize) -> Result<(), String> {

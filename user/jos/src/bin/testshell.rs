@@ -1,0 +1,91 @@
+// make: FS=1
+//! testshell: runs `sh -x < testshell.sh` into a pipe and compares what it
+//! prints, byte for byte, with testshell.key (JOS's user/testshell.c).
+//! Prints `shell ran correctly`, or both texts from the line where they
+//! part; then stops at a breakpoint, as JOS's does (`continue` in the
+//! monitor lets it exit).
+#![no_std]
+#![no_main]
+
+use abi::fsipc::O_RDONLY;
+use jos::cprintf;
+use jos::fd::{close, dup, read, seek};
+use jos::file::open;
+use jos::syscall::sys_cputs;
+
+jos::main!(umain);
+
+fn umain(_argv: &[&str]) {
+    let _ = close(0);
+    let _ = close(1);
+    let _ = jos::cons::opencons();
+    let _ = jos::cons::opencons();
+
+    let rfd = open("testshell.sh", O_RDONLY).unwrap_or_else(|e| panic!("open testshell.sh: {e}"));
+    let [pread, wfd] = jos::pipe::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));
+
+    cprintf!("running sh -x < testshell.sh | cat\n");
+    let r = jos::fork().unwrap_or_else(|e| panic!("fork: {e}"));
+    if r == 0 {
+        let _ = dup(rfd, 0);
+        let _ = dup(wfd, 1);
+        let _ = close(rfd);
+        let _ = close(wfd);
+        let r = jos::spawnl!("/sh", "sh", "-x").unwrap_or_else(|e| panic!("spawn: {e}"));
+        let _ = close(0);
+        let _ = close(1);
+        jos::env::wait(r);
+        jos::env::exit();
+    }
+    let _ = close(rfd);
+    let _ = close(wfd);
+
+    let kfd = open("testshell.key", O_RDONLY)
+        .unwrap_or_else(|e| panic!("open testshell.key for reading: {e}"));
+    let mut nloff = 0;
+    let mut off = 0;
+    loop {
+        let (mut c1, mut c2) = ([0u8], [0u8]);
+        // testshell.key's lsfd lines say the pipe is full (size 32) when
+        // lsfd looks, right after its last write filled it. A timer tick
+        // there could let us take a byte first (our IPC with the server
+        // hands the CPU back to us quicker than JOS's): giving the CPU
+        // away before each byte lets a writer so stopped look first.
+        jos::syscall::sys_yield();
+        let n1 = read(pread, &mut c1).unwrap_or_else(|e| panic!("reading testshell.out: {e}"));
+        let n2 = read(kfd, &mut c2).unwrap_or_else(|e| panic!("reading testshell.key: {e}"));
+        if n1 == 0 && n2 == 0 {
+            break;
+        }
+        if n1 != 1 || n2 != 1 || c1 != c2 {
+            wrong(pread, kfd, nloff);
+        }
+        if c1[0] == b'\n' {
+            nloff = off + 1;
+        }
+        off += 1;
+    }
+    cprintf!("shell ran correctly\n");
+    // SAFETY: the breakpoint trap enters the kernel monitor; `continue`
+    // there resumes us after the instruction.
+    unsafe { core::arch::asm!("int $3", options(att_syntax, nomem, nostack)) };
+}
+
+/// Prints what was expected and what came, from offset `off` (the start
+/// of the line that differs), and exits.
+fn wrong(rfd: usize, kfd: usize, off: u32) -> ! {
+    let mut buf = [0u8; 100];
+    let _ = seek(rfd, off);
+    let _ = seek(kfd, off);
+    cprintf!("shell produced incorrect output.\n");
+    cprintf!("expected:\n===\n");
+    while let Ok(n @ 1..) = read(kfd, &mut buf[..99]) {
+        sys_cputs(&buf[..n]);
+    }
+    cprintf!("===\ngot:\n===\n");
+    while let Ok(n @ 1..) = read(rfd, &mut buf[..99]) {
+        sys_cputs(&buf[..n]);
+    }
+    cprintf!("===\n");
+    jos::env::exit();
+}

@@ -1,0 +1,21 @@
+//! Code shared by several user programs (each program is a binary in
+//! `user/<group>/src/bin/`; what more than one of them needs lives here):
+//! test support and the utilities' common parts, not part of the JOS
+//! library a student replaces.
+//!
+//! - `cli`: for the command-line programs (cat, ls, wc, grep, ...): error
+//!   messages with the program's name, whole writes, lines.
+//! - `fuzz`: the random system-call engine of `syscallfuzz` and `fuzzstorm`.
+//! - `fpu`: x87 instructions by hand (fpuleak, fuzzstorm).
+//! - `rawfmt`: formatted text written byte by byte to a raw address
+//!   (faultalloc, faultallocbad).
+//! - `spin`: spinner children on other CPUs and a clock to bound waits for
+//!   them (smpkill, killrace, fuzzstorm).
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod cli;
+pub mod fpu;
+pub mod fuzz;
+pub mod rawfmt;
+pub mod spin;

@@ -1,0 +1,73 @@
+// make: FS=1
+//! cp: copies files, as Unix's: `cp from to` (`to` created or emptied),
+//! or `cp file... dir` (each into `dir` under its own name; also when
+//! `to` is an existing directory).
+#![no_std]
+#![no_main]
+
+use abi::fsipc::{O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
+use jos::fd::{close, read, stat};
+use jos::file::open;
+use user::cli::{basename, join, write_all};
+use user::warn;
+
+jos::main!(umain);
+
+/// Copies file `from` to `to`; warns and returns on any error.
+fn cp(from: &str, to: &str) {
+    match stat(from) {
+        Ok(st) if st.isdir => return warn!("{}: is a directory (not copied)", from),
+        Ok(_) => {}
+        Err(e) => return warn!("can't open {}: {}", from, e),
+    }
+    let src = match open(from, O_RDONLY) {
+        Ok(f) => f,
+        Err(e) => return warn!("can't open {}: {}", from, e),
+    };
+    let dst = match open(to, O_WRONLY | O_CREAT | O_TRUNC) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = close(src);
+            return warn!("can't create {}: {}", to, e);
+        }
+    };
+    // On the heap: a spawned program starts with one page of stack.
+    let mut buf = jos::alloc::vec![0u8; 4096];
+    loop {
+        match read(src, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if let Err(e) = write_all(dst, &buf[..n]) {
+                    warn!("write error copying to {}: {}", to, e);
+                    break;
+                }
+            }
+            Err(e) => {
+                warn!("error reading {}: {}", from, e);
+                break;
+            }
+        }
+    }
+    let _ = close(src);
+    if let Err(e) = close(dst) {
+        warn!("close {}: {}", to, e);
+    }
+}
+
+fn umain(argv: &[&str]) {
+    let args = argv.get(1..).unwrap_or(&[]);
+    let Some((to, froms)) = args.split_last().filter(|(_, f)| !f.is_empty()) else {
+        return warn!("usage: cp from to, or cp file... dir");
+    };
+    let to_dir = stat(to).map(|st| st.isdir).unwrap_or(false);
+    if froms.len() > 1 && !to_dir {
+        return warn!("{}: not a directory", to);
+    }
+    for from in froms {
+        if to_dir {
+            cp(from, &join(to, basename(from)));
+        } else {
+            cp(from, to);
+        }
+    }
+}
