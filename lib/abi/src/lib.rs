@@ -9,9 +9,7 @@
 //!
 //! The crate is `no_std` and uses no floating point, so it builds for the
 //! soft-float i686 kernel target as well as for the host, where
-//! `cargo test -p abi` runs its unit tests. The `pagewalk` module, a model of
-//! multi-level page tables over simulated physical memory, needs `alloc` and is
-//! only built for tests or with the `sim` feature.
+//! `cargo test -p abi` runs its unit tests.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -20,7 +18,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(any(test, feature = "sim"))]
+#[cfg(test)]
 extern crate alloc;
 
 pub mod elf;
@@ -29,7 +27,5 @@ pub mod error;
 pub mod fsipc;
 pub mod memlayout;
 pub mod mmu;
-#[cfg(any(test, feature = "sim"))]
-pub mod pagewalk;
 pub mod syscall;
 pub mod trap;

@@ -7,10 +7,10 @@
 //! after everything in it, and finally the bitmap marks every block up to
 //! the last one used. [`check`] is a small fsck; [`list`] walks the tree.
 
-use fsfmt::fs::{FileRef, Fs, RamDisk};
-use fsfmt::log::{LogHeader, LogRecord};
-use fsfmt::path::check_name;
-use fsfmt::{
+use josfs::fs::{FileRef, Fs, RamDisk};
+use josfs::log::{LogHeader, LogRecord};
+use josfs::path::check_name;
+use josfs::{
     BITMAP_BLOCKNO, BLKFILES, BLKSIZE, Block, FILE_SIZE, FTYPE_DIR, FTYPE_REG, File, MAX_NBLOCKS,
     MAXFILESIZE, MAXPATHLEN, NDIRECT, NINDIRECT, SUPER_BLOCKNO, Super, bitmap_position,
     blocks_for_size, first_data_block, indirect_get, indirect_set,
@@ -29,7 +29,7 @@ pub struct ImageBuilder {
     nblocks: u32,
     /// The next free block (JOS's `diskpos`).
     next: u32,
-    /// The write-ahead log at the end of the disk (`fsfmt::log`), if the
+    /// The write-ahead log at the end of the disk (`josfs::log`), if the
     /// disk is large enough for one: files never go there.
     log: Option<LogRecord>,
 }
@@ -164,7 +164,7 @@ impl ImageBuilder {
             .map_err(|e| e.to_string())?;
         for b in 0..self.next {
             let (blk, byte, bit) = bitmap_position(b);
-            fsfmt::bitmap_set(self.block_mut(blk), byte, bit, false);
+            josfs::bitmap_set(self.block_mut(blk), byte, bit, false);
         }
         // The log: its blocks in use, its place in the superblock's spare
         // bytes, an empty header. (The only bytes that differ from an
@@ -172,7 +172,7 @@ impl ImageBuilder {
         if let Some(log) = self.log {
             for b in log.start..log.start + log.nblocks {
                 let (blk, byte, bit) = bitmap_position(b);
-                fsfmt::bitmap_set(self.block_mut(blk), byte, bit, false);
+                josfs::bitmap_set(self.block_mut(blk), byte, bit, false);
             }
             log.write(self.block_mut(SUPER_BLOCKNO));
             *self.block_mut(log.start) = LogHeader::EMPTY.to_block();
@@ -242,7 +242,7 @@ fn list_dir(
 }
 
 /// Installs the log's committed group into `img`, if there is one (as the
-/// file server does at mount; see `fsfmt::log`). Returns how many blocks
+/// file server does at mount; see `josfs::log`). Returns how many blocks
 /// were copied home (0 for none, or an image without a log). Fails for an
 /// image whose superblock or log record is bad.
 pub fn replay_log(img: &mut [u8]) -> Result<usize, String> {
@@ -255,9 +255,9 @@ pub fn replay_log(img: &mut [u8]) -> Result<usize, String> {
         return Err("bad superblock".into());
     }
     let mut dev = RamDisk::new(img);
-    match fsfmt::log::find(&mut dev, n) {
+    match josfs::log::find(&mut dev, n) {
         Ok(Some(log)) => {
-            fsfmt::log::replay(&mut dev, &log, n).map_err(|e| format!("log replay: {e}"))
+            josfs::log::replay(&mut dev, &log, n).map_err(|e| format!("log replay: {e}"))
         }
         Ok(None) => Ok(0),
         Err(e) => Err(format!("bad log record: {e}")),
@@ -356,7 +356,7 @@ impl Checker {
 
     fn is_free(&self, b: u32) -> bool {
         let (blk, byte, bit) = bitmap_position(b);
-        fsfmt::bitmap_is_free(self.block(blk), byte, bit)
+        josfs::bitmap_is_free(self.block(blk), byte, bit)
     }
 
     /// Reports `what`, or with `fix` that it was repaired (`how`).
@@ -381,7 +381,7 @@ impl Checker {
             return;
         }
         let sup = Super::from_bytes(self.block(SUPER_BLOCKNO)).unwrap();
-        if sup.s_magic != fsfmt::FS_MAGIC {
+        if sup.s_magic != josfs::FS_MAGIC {
             self.problems
                 .push(format!("bad magic {:#010x} in the superblock", sup.s_magic));
             self.fatal = true;
@@ -420,7 +420,7 @@ impl Checker {
             &sup.s_root,
             "/",
             0,
-            (SUPER_BLOCKNO, fsfmt::SUPER_ROOT_OFFSET),
+            (SUPER_BLOCKNO, josfs::SUPER_ROOT_OFFSET),
         );
         for b in first_data_block(n)..n {
             let free = self.is_free(b);
@@ -440,13 +440,13 @@ impl Checker {
             }
             if self.fix {
                 let (blk, byte, bit) = bitmap_position(b);
-                fsfmt::bitmap_set(self.block_mut(blk), byte, bit, !free);
+                josfs::bitmap_set(self.block_mut(blk), byte, bit, !free);
             }
         }
         if self.fix {
             for b in 0..first_data_block(n) {
                 let (blk, byte, bit) = bitmap_position(b);
-                fsfmt::bitmap_set(self.block_mut(blk), byte, bit, false);
+                josfs::bitmap_set(self.block_mut(blk), byte, bit, false);
             }
         }
     }
@@ -457,10 +457,10 @@ impl Checker {
     fn check_log(&mut self) {
         let n = self.nblocks;
         let mut dev = RamDisk::new(&mut self.img);
-        match fsfmt::log::find(&mut dev, n) {
+        match josfs::log::find(&mut dev, n) {
             Ok(None) => {}
             Ok(Some(log)) => {
-                match fsfmt::log::replay(&mut dev, &log, n) {
+                match josfs::log::replay(&mut dev, &log, n) {
                     Ok(k) if k > 0 && self.fix => self
                         .problems
                         .push(format!("log: {k} committed block(s) installed")),
@@ -475,7 +475,7 @@ impl Checker {
             Err(_) => {
                 self.report("bad log record in the superblock".into(), "removed");
                 if self.fix {
-                    let off = fsfmt::log::LOG_RECORD_OFFSET;
+                    let off = josfs::log::LOG_RECORD_OFFSET;
                     self.block_mut(SUPER_BLOCKNO)[off..off + 12].fill(0);
                 }
             }

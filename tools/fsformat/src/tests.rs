@@ -1,7 +1,7 @@
-//! Round trips: build, check, list, read back through `fsfmt::fs`.
+//! Round trips: build, check, list, read back through `josfs::fs`.
 
 use super::*;
-use fsfmt::{FTYPE_DIR, O_CREAT};
+use josfs::{FTYPE_DIR, O_CREAT};
 
 fn data(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
@@ -107,7 +107,7 @@ fn changes_through_the_library_stay_clean() {
     fs.write(f, &data(15 * BLKSIZE, 4), 100).unwrap();
     fs.set_size(f, 3 * BLKSIZE as u32).unwrap();
     fs.remove(b"/big").unwrap();
-    fs.open(b"/d2", fsfmt::O_MKDIR).unwrap();
+    fs.open(b"/d2", josfs::O_MKDIR).unwrap();
     fs.create(b"/d2/x", FTYPE_DIR).unwrap();
     fs.remove(b"/ten").unwrap();
     assert_eq!(check(&img), Vec::<String>::new());
@@ -245,10 +245,10 @@ fn sample_with_log() -> Vec<u8> {
 #[test]
 fn log_reserved_at_the_end() {
     let img = sample_with_log();
-    let log = fsfmt::log::LogRecord::read(img[BLKSIZE..2 * BLKSIZE].try_into().unwrap(), 4096)
+    let log = josfs::log::LogRecord::read(img[BLKSIZE..2 * BLKSIZE].try_into().unwrap(), 4096)
         .unwrap()
         .unwrap();
-    assert_eq!(log.start, 4096 - fsfmt::log::LOG_BLOCKS);
+    assert_eq!(log.start, 4096 - josfs::log::LOG_BLOCKS);
     assert!(check(&img).is_empty(), "{:?}", check(&img));
     // Without the log's blocks in use, the check says so.
     let mut bad = img.clone();
@@ -260,7 +260,7 @@ fn log_reserved_at_the_end() {
     );
     // A small disk has no log: JOS's layout exactly.
     assert!(
-        fsfmt::log::LogRecord::read(sample()[BLKSIZE..2 * BLKSIZE].try_into().unwrap(), 1024)
+        josfs::log::LogRecord::read(sample()[BLKSIZE..2 * BLKSIZE].try_into().unwrap(), 1024)
             .unwrap()
             .is_none()
     );
@@ -269,7 +269,7 @@ fn log_reserved_at_the_end() {
 #[test]
 fn committed_log_is_seen_by_check_and_cat_and_installed_by_repair() {
     let mut img = sample_with_log();
-    let log = fsfmt::log::LogRecord::at_end(4096).unwrap();
+    let log = josfs::log::LogRecord::at_end(4096).unwrap();
     // A committed group: /motd's data block rewritten, and its size.
     let off = entry_offset(&mut img, b"/motd");
     let motd = File::read_at(&img, off).unwrap();
@@ -281,7 +281,7 @@ fn committed_log_is_seen_by_check_and_cat_and_installed_by_repair() {
     let mut m = motd;
     m.f_size = 8;
     m.write_at(&mut dir_blk, off % BLKSIZE).unwrap();
-    let mut h = fsfmt::log::LogHeader::EMPTY;
+    let mut h = josfs::log::LogHeader::EMPTY;
     h.n = 2;
     h.home[0] = motd.f_direct[0];
     h.home[1] = (off / BLKSIZE) as u32;
@@ -299,7 +299,7 @@ fn committed_log_is_seen_by_check_and_cat_and_installed_by_repair() {
     let m2 = File::read_at(&img, off).unwrap();
     assert_eq!(m2.f_size, 8);
     assert_eq!(
-        fsfmt::log::LogHeader::from_block(
+        josfs::log::LogHeader::from_block(
             img[log.start as usize * BLKSIZE..][..BLKSIZE]
                 .try_into()
                 .unwrap()
@@ -395,7 +395,7 @@ fn repair_fixes_what_check_finds() {
     );
     // A bad log record goes; its blocks come free.
     repaired(
-        |img| img[BLKSIZE + fsfmt::log::LOG_RECORD_OFFSET + 4] = 1,
+        |img| img[BLKSIZE + josfs::log::LOG_RECORD_OFFSET + 4] = 1,
         "bad log record in the superblock: removed",
         &all,
     );

@@ -11,10 +11,10 @@
 #![no_main]
 
 use abi::fsipc::O_RDONLY;
-use fsfmt::{FILE_SIZE, File};
 use jos::fd::{close, readn, stat};
 use jos::file::open;
 use jos::printf;
+use josfs::{FILE_SIZE, File};
 use user::warn;
 
 jos::main!(umain);

@@ -11,11 +11,11 @@
 
 use abi::error::Error;
 use abi::fsipc::{O_CREAT, O_MKDIR, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
-use fsfmt::{FILE_SIZE, File};
 use jos::cprintf;
 use jos::fd::{close, fstat, readn, write};
 use jos::file::{open, remove};
 use jos::rename::rename;
+use josfs::{FILE_SIZE, File};
 
 jos::main!(umain);
 

@@ -11,10 +11,10 @@ use abi::error::{Error, Result};
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::UTrapframe;
 use core::sync::atomic::{AtomicU32, Ordering};
-use fsfmt::{BLKSIZE, Block, MAX_NBLOCKS};
 use jos::pgfault::{Fault, add_region};
 use jos::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use jos::uvpt::pte_of;
+use josfs::{BLKSIZE, Block, MAX_NBLOCKS};
 
 pub use abi::memlayout::{DISKMAP, DISKSIZE};
 /// The disk the file system is on.
@@ -380,7 +380,7 @@ pub fn unshare_page(blockno: u32) -> Result<()> {
     }
 }
 
-impl fsfmt::fs::BlockDevice for CacheDisk {
+impl josfs::fs::BlockDevice for CacheDisk {
     fn nblocks(&self) -> u32 {
         MAX_NBLOCKS
     }
@@ -404,7 +404,7 @@ impl fsfmt::fs::BlockDevice for CacheDisk {
         keep_for_mappers(blockno)?;
         // A bitmap block whose new bits free a block: the log must know
         // (see log::before_raw_write).
-        let bitmap = fsfmt::BITMAP_BLOCKNO..fsfmt::first_data_block(nblocks());
+        let bitmap = josfs::BITMAP_BLOCKNO..josfs::first_data_block(nblocks());
         let frees = bitmap.contains(&blockno)
             && buf
                 .iter()

@@ -35,10 +35,10 @@
 //! `write` to such a block is copied before writing like a program's text.
 use crate::bc;
 use abi::error::{Error, Result};
-use fsfmt::fs::FileRef;
 use jos::alloc::vec::Vec;
 use jos::cell::EnvCell;
 use jos::syscall::sys_page_unmap;
+use josfs::fs::FileRef;
 
 /// One block of the shared set.
 #[derive(Clone, Copy)]

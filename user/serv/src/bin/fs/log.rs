@@ -3,7 +3,7 @@
 //! committed group, so a crash at any moment leaves the disk as it was
 //! after some request, never half-way through one. The on-disk format (a
 //! header and 255 slots at the end of the disk, found through the
-//! superblock) and the replay are `fsfmt::log`'s.
+//! superblock) and the replay are `josfs::log`'s.
 //!
 //! How a group forms: `CacheDisk::write_block` copies a block into the
 //! cache and [`note`]s it; nothing else writes the file system's blocks.
@@ -38,11 +38,11 @@
 use crate::bc;
 use abi::error::{Error, Result};
 use core::sync::atomic::{AtomicU32, Ordering};
-use fsfmt::fs::BlockDevice;
-use fsfmt::log::{LOGSIZE, LogHeader, LogRecord};
-use fsfmt::{BLKSIZE, Block, MAX_NBLOCKS, SUPER_BLOCKNO, Super};
 use jos::cell::EnvCell;
 use jos::cprintf;
+use josfs::fs::BlockDevice;
+use josfs::log::{LOGSIZE, LogHeader, LogRecord};
+use josfs::{BLKSIZE, Block, MAX_NBLOCKS, SUPER_BLOCKNO, Super};
 
 /// The most blocks one request changes, with room to spare: a write
 /// changes at most 2 data blocks, an indirect block, the bitmap blocks of
@@ -119,7 +119,7 @@ pub fn recover() -> Result<bool> {
         cprintf!("fs: no log on this disk: writes are not crash-safe\n");
         return Ok(false);
     };
-    let n = fsfmt::log::replay(&mut RawDisk, &rec, sup.s_nblocks)?;
+    let n = josfs::log::replay(&mut RawDisk, &rec, sup.s_nblocks)?;
     if n > 0 {
         cprintf!("fs: log: replayed {} committed blocks\n", n);
     }

@@ -6,7 +6,7 @@
 //! image `obj/fs/fs.img`) with the PIO driver in `ide.rs`, writes and reads
 //! back a sector, starts the block cache (`bc.rs`: the disk mapped at
 //! DISKMAP, faulted in on first touch, flushed by dirty bit), checks the
-//! superblock and bitmap, mounts the file system (`lib/fsfmt` over the
+//! superblock and bitmap, mounts the file system (`lib/josfs` over the
 //! cache) and runs JOS's own file-system tests (`test.rs`, fs/test.c). The
 //! IPC requests (`serv.rs`) are then served for ever.
 #![no_std]
@@ -22,10 +22,10 @@ mod serv;
 mod swap;
 mod test;
 
-use fsfmt::fs::Fs;
-use fsfmt::{SUPER_BLOCKNO, Super};
 use ide::{Ide, SECTSIZE};
 use jos::cprintf;
+use josfs::fs::Fs;
+use josfs::{SUPER_BLOCKNO, Super};
 
 jos::main!(umain);
 
@@ -93,7 +93,7 @@ fn start() {
         cprintf!("fs: log: {}\n", e);
         return;
     }
-    // JOS's check_super, with fsfmt's checks (magic, size, root).
+    // JOS's check_super, with josfs's checks (magic, size, root).
     let sup = match Super::from_bytes(bc::block(SUPER_BLOCKNO)) {
         Some(sup) if sup.check().is_ok() => sup,
         Some(sup) => {

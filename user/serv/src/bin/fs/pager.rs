@@ -55,11 +55,11 @@ use abi::error::{Error, Result};
 use abi::fsipc::{FsreqPage, PAGE_MAXSEG, PageSeg};
 use abi::memlayout::{UTOP, UZERO};
 use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags};
-use fsfmt::BLKSIZE;
-use fsfmt::fs::FileRef;
 use jos::alloc::vec::Vec;
 use jos::env::{env_read, env_status, thisenv_id};
 use jos::syscall::{sys_ipc_try_send, sys_page_map, sys_page_unmap};
+use josfs::BLKSIZE;
+use josfs::fs::FileRef;
 
 /// Programs paged at once, at most.
 pub const MAXPAGED: usize = 256;

@@ -16,10 +16,10 @@ use abi::error::{Error, Result};
 use abi::fsipc::*;
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
 use core::sync::atomic::{AtomicUsize, Ordering};
-use fsfmt::fs::{FileRef, Fs};
 use jos::cprintf;
 use jos::syscall::{sys_ipc_recv, sys_ipc_try_send, sys_page_check, sys_page_unmap};
 use jos::uvpt::pte_of;
+use josfs::fs::{FileRef, Fs};
 
 /// Open files at most (JOS's MAXOPEN).
 pub const MAXOPEN: usize = 1024;
@@ -342,7 +342,7 @@ impl Server {
             || flags & !(FSMAP_SHARED | FSMAP_WRITE) != 0
             || (write && (!shared || mode == O_RDONLY))
             || !(offset as usize).is_multiple_of(PGSIZE)
-            || offset >= fsfmt::MAXFILESIZE
+            || offset >= josfs::MAXFILESIZE
         {
             return Err(Error::Inval);
         }

@@ -34,9 +34,9 @@ use abi::fsipc::{
     SWAP_NEW,
 };
 use abi::mmu::{PGSIZE, PteFlags};
-use fsfmt::fs::{FileRef, Fs};
-use fsfmt::{BLKSIZE, MAXFILESIZE};
 use jos::alloc::vec::Vec;
+use josfs::fs::{FileRef, Fs};
+use josfs::{BLKSIZE, MAXFILESIZE};
 
 /// How many swap files.
 const NSWAPFILES: usize = 16;

@@ -4,9 +4,9 @@
 //! the disk as they found it (the block `alloc_block` takes is freed).
 use crate::bc::{self, CacheDisk, diskaddr, flush_block, va_is_dirty};
 use abi::error::{Error, Result};
-use fsfmt::fs::Fs;
-use fsfmt::{BLKSIZE, bitmap_is_free, bitmap_position};
 use jos::cprintf;
+use josfs::fs::Fs;
+use josfs::{BLKSIZE, bitmap_is_free, bitmap_position};
 
 /// What /newmotd holds (fs/newmotd).
 const MSG: &[u8] = b"This is the NEW message of the day!\n\n";
@@ -15,13 +15,13 @@ const MSG: &[u8] = b"This is the NEW message of the day!\n\n";
 pub fn fs_test(fs: &mut Fs<CacheDisk>) -> Result<()> {
     // alloc_block takes a block that was free and marks it in use.
     let nblocks = fs.nblocks();
-    let bitmap_blocks = nblocks.div_ceil(fsfmt::BLKBITSIZE);
+    let bitmap_blocks = nblocks.div_ceil(josfs::BLKBITSIZE);
     let mut before = [[0u8; BLKSIZE]; 1];
-    before[0] = *bc::block(fsfmt::BITMAP_BLOCKNO);
+    before[0] = *bc::block(josfs::BITMAP_BLOCKNO);
     let b = fs.alloc_block()?;
     let (blk, byte, bit) = bitmap_position(b);
     assert!(
-        bitmap_blocks >= 1 && blk == fsfmt::BITMAP_BLOCKNO,
+        bitmap_blocks >= 1 && blk == josfs::BITMAP_BLOCKNO,
         "alloc_block: block {b} far out"
     );
     assert!(

@@ -13,7 +13,14 @@
 //! Level 0 is the root (the page directory on i386), the last level holds the
 //! leaf entries that map pages.
 //!
-//! Only built for host tests or with the `sim` feature (it needs `alloc`).
+//! A host-side exercise, used by no other crate: `cargo test -p pagewalk`
+//! (part of `make test`) checks it, the i386 geometry against `abi::mmu`.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -321,8 +328,8 @@ pub fn page_allocate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memlayout::{KERNBASE, USTACKTOP, UTEXT, UVPT};
-    use crate::mmu::{self, Pte, PteFlags};
+    use abi::memlayout::{KERNBASE, USTACKTOP, UTEXT, UVPT};
+    use abi::mmu::{self, Pte, PteFlags};
 
     /// Sv39-like: three levels of 512 8-byte entries, 4 KiB pages.
     const THREE_LEVEL: Geometry = Geometry {
