@@ -1,10 +1,11 @@
 //! What the command-line programs (cat, ls, wc, grep, cp, ...) share:
-//! error messages with the program's name, writing a whole buffer, and
-//! reading a descriptor line by line.
+//! error messages with the program's name, writing a whole buffer,
+//! reading a descriptor line by line, and the `from... to` arguments of
+//! cp and mv.
 use abi::error::Result;
 use jos::alloc::string::String;
 use jos::alloc::vec::Vec;
-use jos::fd::{read, write};
+use jos::fd::{read, stat, write};
 
 /// Prints `prog: message` and a newline to descriptor 2 if it is open
 /// for writing, else to the console (JOS's programs run with only 0 and
@@ -83,4 +84,28 @@ pub fn join(dir: &str, name: &str) -> String {
     p.push('/');
     p.push_str(name);
     p
+}
+
+/// The arguments of `cp` and `mv` (`argv`, the program's name first):
+/// `prog from to`, or `prog path... dir` (each into `dir` under its own
+/// name; also when `to` is an existing directory). Calls `f(from, to)`
+/// once per source with the path it goes to. With fewer than two paths
+/// it warns `usage` and calls nothing; with several sources and a `to`
+/// that is not a directory, it warns `to: not a directory`.
+pub fn for_each_source(argv: &[&str], usage: &str, mut f: impl FnMut(&str, &str)) {
+    let args = argv.get(1..).unwrap_or(&[]);
+    let Some((to, froms)) = args.split_last().filter(|(_, f)| !f.is_empty()) else {
+        return warn(format_args!("{}", usage));
+    };
+    let to_dir = stat(to).map(|st| st.isdir).unwrap_or(false);
+    if froms.len() > 1 && !to_dir {
+        return warn(format_args!("{}: not a directory", to));
+    }
+    for from in froms {
+        if to_dir {
+            f(from, &join(to, basename(from)));
+        } else {
+            f(from, to);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Spinner children and a clock, for programs that race the kernel against
-//! children running on other CPUs (smpkill, killrace, fuzzstorm).
+//! children running on other CPUs (smpkill, killrace, fuzzstorm), and the
+//! page such programs share with their children (orphans too).
 //!
 //! A spinner shares a page with its parent (`PteFlags::SHARE`, so it stays
 //! shared across fork) and spins on its own `Slot` in it without making a
@@ -8,9 +9,36 @@
 //! lets the flag go: if two CPUs ever ran it at once, one of them would
 //! find the flag taken (`overlaps`). A heartbeat that moves means the child
 //! is running user code right now.
+use abi::mmu::{PTE_RW, PteFlags};
 use core::hint::spin_loop;
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use jos::env::env_read;
+use jos::syscall::{sys_page_alloc, sys_page_unmap};
+
+/// Where a test maps the page it shares with its children (`map_shared`):
+/// spinner slots (killrace, smpkill), the fuzzers' reports (fuzzstorm),
+/// the children's ids (orphans).
+pub const SHARED: usize = 0x0a00_0000;
+
+/// How long a test waits for something that must happen (ms): far more
+/// than it takes, so that a wait that runs out is a failure, not a slow
+/// machine.
+pub const WAIT_MS: u64 = 3000;
+
+/// Maps a fresh zeroed page at `va`, writable, that stays shared with
+/// the children forked after (`PteFlags::SHARE`). Panics if it cannot.
+pub fn map_shared(va: usize) {
+    if let Err(e) = sys_page_alloc(0, va, PTE_RW | PteFlags::SHARE) {
+        panic!("sys_page_alloc: {e}");
+    }
+}
+
+/// Unmaps the page at `va` (`map_shared`'s). Panics if it cannot.
+pub fn unmap_shared(va: usize) {
+    if let Err(e) = sys_page_unmap(0, va) {
+        panic!("sys_page_unmap: {e}");
+    }
+}
 
 /// One child's slot in a shared page.
 #[repr(C)]

@@ -14,11 +14,11 @@
 #![no_std]
 #![no_main]
 
-use abi::env::EnvId;
 use core::arch::global_asm;
 use jos::cprintf;
 use jos::syscall::sys_getenvid;
 use jos::vm::null::enable_null_guard;
+use user::child::run_child;
 
 jos::main!(umain);
 
@@ -81,20 +81,6 @@ fn call_null() {
     // into the null guard, which ends this environment.
     unsafe { core::arch::asm!("call *{0}", in(reg) 0usize, clobber_abi("C"), options(att_syntax)) };
     cprintf!("nullderef: UNEXPECTED: the call returned\n");
-}
-
-/// Forks a child that runs `f`, and waits until it is gone.
-fn run_child(f: fn()) -> EnvId {
-    let child = match jos::fork() {
-        Ok(0) => {
-            f();
-            jos::exit();
-        }
-        Ok(id) => id,
-        Err(e) => panic!("fork: {e}"),
-    };
-    jos::env::wait(child);
-    child
 }
 
 fn umain(_args: &[&str]) {

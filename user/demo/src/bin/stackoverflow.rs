@@ -18,7 +18,6 @@
 #![no_std]
 #![no_main]
 
-use abi::env::EnvId;
 use abi::trap::UTrapframe;
 use core::hint::black_box;
 use core::ptr::read_volatile;
@@ -26,6 +25,7 @@ use jos::cprintf;
 use jos::pgfault::{Fault, add_region};
 use jos::syscall::sys_getenvid;
 use jos::vm::stack::{enable_stack_growth, stack_limit, stack_pages};
+use user::child::fork_child;
 
 jos::main!(umain);
 
@@ -53,18 +53,6 @@ fn fault_again(utf: &mut UTrapframe) -> Fault {
     let v = unsafe { read_volatile(utf.utf_fault_va as usize as *const u32) };
     black_box(v);
     Fault::Handled
-}
-
-/// Forks a child that runs `f`; returns its id.
-fn spawn_child(f: fn()) -> EnvId {
-    match jos::fork() {
-        Ok(0) => {
-            f();
-            jos::exit();
-        }
-        Ok(id) => id,
-        Err(e) => panic!("fork: {e}"),
-    }
 }
 
 /// The first child: recursion without end.
@@ -102,7 +90,7 @@ fn umain(_args: &[&str]) {
         sys_getenvid()
     );
     for f in [overflow_stack as fn(), overflow_exception_stack] {
-        let child = spawn_child(f);
+        let child = fork_child(f);
         jos::env::wait(child);
         cprintf!("stackoverflow: child {:08x} is gone\n", child);
     }

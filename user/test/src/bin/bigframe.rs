@@ -27,7 +27,6 @@
 #![no_std]
 #![no_main]
 
-use abi::env::EnvId;
 use abi::memlayout::USTACKTOP;
 use abi::mmu::{PGSIZE, PTE_RW};
 use abi::trap::UTrapframe;
@@ -37,6 +36,7 @@ use core::ptr::{read_volatile, write_volatile};
 use jos::cprintf;
 use jos::syscall::sys_page_alloc;
 use jos::vm::stack::{GUARD_PAGES, enable_stack_growth, stack_limit};
+use user::child::run_child;
 
 jos::main!(umain);
 
@@ -133,19 +133,6 @@ fn handler_case() {
         "bigframe: handler: FAILED: the handler returned (read {:08x})\n",
         v
     );
-}
-
-/// Forks a child that runs `f` and exits; waits until it is gone.
-fn run_child(f: fn()) {
-    let child: EnvId = match jos::fork() {
-        Ok(0) => {
-            f();
-            jos::exit();
-        }
-        Ok(id) => id,
-        Err(e) => panic!("fork: {e}"),
-    };
-    jos::env::wait(child);
 }
 
 fn umain(_args: &[&str]) {

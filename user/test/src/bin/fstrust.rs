@@ -31,6 +31,7 @@ use jos::fd::{close, read, readn, seek, write};
 use jos::file::{fsipc, fsipcbuf_as, open};
 use jos::ipc::{ipc_call, ipc_recv, ipc_recv_from, ipc_send};
 use jos::syscall::{sys_env_destroy, sys_env_set_status, sys_ipc_try_send, sys_yield};
+use user::child::fork_child;
 use user::spin::rdtsc;
 
 jos::main!(umain);
@@ -39,18 +40,6 @@ jos::main!(umain);
 fn alive(id: EnvId) -> bool {
     let e = env_read(envx(id));
     e.env_id == id && e.env_status != ENV_FREE
-}
-
-/// Forks; the child runs `f` and exits. Returns the child's id.
-fn child(f: impl FnOnce()) -> EnvId {
-    match jos::fork() {
-        Ok(0) => {
-            f();
-            jos::exit();
-        }
-        Ok(id) => id,
-        Err(e) => panic!("fstrust: fork: {e}"),
-    }
 }
 
 /// The whole content of file `path` (at most `buf`'s size), or the error.
@@ -123,8 +112,8 @@ fn forge() {
     make_empty(VICTIM_FILE);
     make_empty(ATTACKER_FILE);
     let me = thisenv_id();
-    let v = child(|| victim(me));
-    let a = child(|| attacker(v, me));
+    let v = fork_child(|| victim(me));
+    let a = fork_child(|| attacker(v, me));
     ipc_send(v, 0, None, PteFlags::empty());
     wait(v);
     let windows = ipc_recv_from(a, None).expect("recv").value;
@@ -197,7 +186,7 @@ fn honest_reads() -> u64 {
 /// Cycles per honest read beside four children running `f`.
 fn beside(f: fn(EnvId) -> !) -> u64 {
     let fs = jos::file::fsenv().expect("fsenv");
-    let kids: [EnvId; 4] = core::array::from_fn(|_| child(|| f(fs)));
+    let kids: [EnvId; 4] = core::array::from_fn(|_| fork_child(|| f(fs)));
     // Let them all get going (and the starvers send).
     for _ in 0..20 {
         sys_yield();
@@ -258,7 +247,7 @@ fn one_shot(answer_after: Option<EnvId>) {
 fn dead() {
     let mut bad = 0;
     // A server that dies without answering: the call ends with E_BAD_ENV.
-    let s = child(|| one_shot(None));
+    let s = fork_child(|| one_shot(None));
     let r = ipc_call(s, 7, None, PteFlags::empty(), None).map(|m| m.value);
     if r != Err(Error::BadEnv) {
         cprintf!(
@@ -279,7 +268,7 @@ fn dead() {
         bad += 1;
     }
     // A closed receive from a child that exits without sending.
-    let s = child(|| {});
+    let s = fork_child(|| {});
     let r = ipc_recv_from(s, None).map(|m| m.value);
     if r != Err(Error::BadEnv) {
         cprintf!(
@@ -292,8 +281,8 @@ fn dead() {
     // meanwhile, then let go: it has the answer. A third env's message
     // to it is refused all along.
     let me = thisenv_id();
-    let s = child(move || one_shot(Some(me)));
-    let c = child(move || {
+    let s = fork_child(move || one_shot(Some(me)));
+    let c = fork_child(move || {
         let r = ipc_call(s, 41, None, PteFlags::empty(), None).map(|m| (m.value, m.from));
         ipc_send(me, (r == Ok((42, s))) as u32, None, PteFlags::empty());
     });
@@ -386,7 +375,7 @@ fn fileid(fd: usize) -> i32 {
 fn foreign() {
     let me = thisenv_id();
     // A child's file: its id reaches us (as an attacker could guess it).
-    let c = child(move || {
+    let c = fork_child(move || {
         let fd = open(CHILD_FILE, O_RDWR | O_CREAT | O_TRUNC).expect("child: open");
         write(fd, SECRET).expect("child: write");
         seek(fd, 0).expect("child: seek");
@@ -420,7 +409,7 @@ fn foreign() {
     // not, through any descriptor.
     let fd = open(CHILD_FILE, O_RDONLY).expect("open");
     let shared = fileid(fd);
-    let d = child(move || {
+    let d = fork_child(move || {
         let _ = ipc_recv_from(me, None);
         let mut buf = [0u8; 64];
         seek(fd, 0).expect("seek");

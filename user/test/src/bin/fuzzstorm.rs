@@ -61,7 +61,7 @@ use jos::syscall::{
 };
 use user::fpu;
 use user::fuzz::Fuzz;
-use user::spin::{Clock, rdtsc};
+use user::spin::{Clock, SHARED, map_shared, rdtsc, unmap_shared};
 
 jos::main!(umain);
 
@@ -88,7 +88,7 @@ const MAX_FAILURES: u32 = 10;
 const STORM_MS: u64 = 90_000;
 
 /// The fuzzers' reports to the parent (shared page).
-const REPORTS: usize = 0x0a00_0000;
+const REPORTS: usize = SHARED;
 /// Fuzzer n's page of spinner slots (shared), at SLOTS + n * PGSIZE.
 const SLOTS: usize = 0x0a10_0000;
 /// A fuzzer's fresh heartbeat page for the spinner in slot s, at
@@ -851,9 +851,7 @@ fn umain(_args: &[&str]) {
         } else {
             SLOTS + (n - 1) * PGSIZE
         };
-        if let Err(e) = sys_page_alloc(0, va, PTE_RW | PteFlags::SHARE) {
-            panic!("sys_page_alloc: {e}");
-        }
+        map_shared(va);
     }
     let per_ms = Clock::calibrate(envx(sys_getenvid())).per_ms;
 
@@ -912,7 +910,7 @@ fn umain(_args: &[&str]) {
         } else {
             SLOTS + (n - 1) * PGSIZE
         };
-        let _ = sys_page_unmap(0, va);
+        unmap_shared(va);
     }
     cprintf!("fuzzstorm: {} calls in all, seed {:08x}\n", calls, base);
     if bad == 0 {

@@ -43,21 +43,18 @@ use jos::syscall::{
     sys_env_destroy, sys_env_set_pgfault_upcall, sys_env_set_status, sys_env_set_trapframe,
     sys_getenvid, sys_ipc_recv, sys_ipc_try_send, sys_page_alloc, sys_page_map, sys_page_unmap,
 };
-use user::spin::{Clock, NSLOTS, Slot, slot_at, spin_forever};
+use user::spin::{
+    Clock, NSLOTS, SHARED, Slot, WAIT_MS, map_shared, slot_at, spin_forever, unmap_shared,
+};
 
 jos::main!(umain);
 
-/// The page we share with every child: slot 0 is the header, then one
-/// slot per child.
-const SHARED: usize = 0x0a00_0000;
 /// A page private to a child, which it writes as it spins.
 const VICTIM: usize = 0x0b00_0000;
 /// Where a child's page lands in us.
 const GRAB: usize = 0x0c00_0000;
 /// Rounds of each check.
 const ROUNDS: u32 = 10;
-/// How long we wait for something that must happen (ms).
-const WAIT_MS: u64 = 3000;
 /// The mark a child leaves in its slot's `stage` when it lands where
 /// set_trapframe sent it.
 const LANDED: u32 = 0x4c41_4e44;
@@ -398,9 +395,9 @@ fn spin(sl: &Slot, how: Spin) -> ! {
 }
 
 fn umain(_args: &[&str]) {
-    if let Err(e) = sys_page_alloc(0, SHARED, PTE_RW | PteFlags::SHARE) {
-        panic!("sys_page_alloc: {e}");
-    }
+    // The page we share with every child: slot 0 is the header, then one
+    // slot per child.
+    map_shared(SHARED);
     let mut r = Race {
         clock: Clock::calibrate(envx(sys_getenvid())),
         next_slot: 1,
@@ -451,9 +448,7 @@ fn umain(_args: &[&str]) {
     for (what, how, check) in checks {
         r.rounds(what, how, check);
     }
-    if let Err(e) = sys_page_unmap(0, SHARED) {
-        panic!("sys_page_unmap: {e}");
-    }
+    unmap_shared(SHARED);
     if r.failures == 0 {
         cprintf!("killrace: OK\n");
     } else {

@@ -18,6 +18,7 @@ use jos::cprintf;
 use jos::fd::close;
 use jos::file::open;
 use jos::vm::mmap::*;
+use user::child::run_child;
 
 jos::main!(umain);
 
@@ -28,18 +29,6 @@ fn get(va: usize) -> u8 {
     // SAFETY: va is in one of our mappings (its fault handler maps it or
     // reports the fault).
     unsafe { read_volatile(va as *const u8) }
-}
-
-/// Runs `f` in a child and waits for it; `f` must end the child.
-fn in_child(f: impl FnOnce()) {
-    match jos::fork() {
-        Ok(0) => {
-            f();
-            jos::exit();
-        }
-        Ok(child) => jos::env::wait(child),
-        Err(e) => panic!("fork: {e}"),
-    }
 }
 
 fn umain(_args: &[&str]) {
@@ -120,11 +109,11 @@ fn umain(_args: &[&str]) {
         (92..PGSIZE).all(|i| get(private + i) == 0),
     );
     cprintf!("mmapfault: errors and the last page OK\n");
-    in_child(|| {
+    run_child(|| {
         get(private + PGSIZE);
         cprintf!("mmapfault: read past the end of the file FAILED\n");
     });
-    in_child(|| {
+    run_child(|| {
         // SAFETY: a store into our read-only mapping: the fault ends us.
         unsafe { write_volatile(shared as *mut u8, b'!') };
         cprintf!("mmapfault: wrote a read-only mapping FAILED\n");

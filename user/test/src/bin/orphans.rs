@@ -25,13 +25,12 @@ use jos::cprintf;
 use jos::env::{env_read, env_status};
 use jos::syscall::{
     sys_env_destroy, sys_env_set_status, sys_exofork, sys_ipc_recv, sys_ipc_send, sys_page_alloc,
-    sys_page_unmap, sys_yield,
+    sys_yield,
 };
+use user::spin::{SHARED, map_shared, unmap_shared};
 
 jos::main!(umain);
 
-/// A page shared with every child (PTE_SHARE survives fork).
-const SHARED: usize = 0x0a00_0000;
 /// Where pages go in the never-started children.
 const CHILD_PAGES: usize = 0x0c00_0000;
 /// Never-started children per maker.
@@ -117,9 +116,8 @@ fn report(what: &str, ok: bool, failures: &mut u32) {
 }
 
 fn umain(_args: &[&str]) {
-    if let Err(e) = sys_page_alloc(0, SHARED, rw() | PteFlags::SHARE) {
-        panic!("sys_page_alloc: {e}");
-    }
+    // A page shared with every child (PTE_SHARE survives fork).
+    map_shared(SHARED);
     let sh = shared();
     let mut failures = 0;
 
@@ -232,7 +230,7 @@ fn umain(_args: &[&str]) {
             .all(|e| e.env_status == ENV_FREE || e.env_id == me)
     });
 
-    let _ = sys_page_unmap(0, SHARED);
+    unmap_shared(SHARED);
     if failures == 0 {
         cprintf!("orphans: OK\n");
     } else {

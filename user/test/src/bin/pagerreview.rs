@@ -17,7 +17,8 @@ use jos::cprintf;
 use jos::env::env_read;
 use jos::file::{fsipc, fsipcbuf_as};
 use jos::syscall::*;
-use jos::{fork, ipc_recv, ipc_send};
+use jos::{ipc_recv, ipc_send};
+use user::child::fork_child;
 
 jos::main!(umain);
 
@@ -91,17 +92,6 @@ fn spawned(case: &str, hung: &str) -> bool {
         sys_yield();
     }
     true
-}
-
-fn child_of(f: impl FnOnce()) -> EnvId {
-    match fork() {
-        Ok(0) => {
-            f();
-            jos::exit();
-        }
-        Ok(id) => id,
-        Err(e) => panic!("fork: {e}"),
-    }
 }
 
 fn parent() -> EnvId {
@@ -266,7 +256,7 @@ fn removed() {
     // Its report, unless it died of its fault (a declined page): a
     // watcher says so then. Made before the go: made after, it could take
     // the dead child's Env slot and its saved trap number with it.
-    let watcher = child_of(|| {
+    let watcher = fork_child(|| {
         while alive(c) {
             sys_yield();
         }
@@ -304,13 +294,13 @@ fn removed() {
 fn cycle() {
     let me = jos::env::thisenv_id();
     // a: takes b's fault, then faults itself (b is its pager).
-    let a = child_of(|| {
+    let a = fork_child(|| {
         let _ = ipc_recv(None);
         // SAFETY: a paged address (b pages it), on purpose.
         unsafe { core::ptr::read_volatile(LO2 as *const u32) };
     });
     // b: faults on LO (a pages it) when told.
-    let b = child_of(|| {
+    let b = fork_child(|| {
         let _ = ipc_recv(None);
         // SAFETY: a paged address (a pages it), on purpose.
         unsafe { core::ptr::read_volatile(LO as *const u32) };
@@ -347,8 +337,8 @@ fn cycle() {
 /// A parent changes the pager of a child waiting for it, and exits: the
 /// child must not wait for ever for an answer nobody can give.
 fn set_while_waiting() {
-    let m = child_of(|| {
-        let c = child_of(|| {
+    let m = fork_child(|| {
+        let c = fork_child(|| {
             let _ = ipc_recv(None);
             // SAFETY: a paged address (our parent pages it), on purpose.
             let v = unsafe { core::ptr::read_volatile(LO as *const u32) };
@@ -386,7 +376,7 @@ fn set_while_waiting() {
 /// FSREQ_PAGE again and again for one child must not use up the server's
 /// table.
 fn slots() {
-    let kid = child_of(|| {
+    let kid = fork_child(|| {
         loop {
             sys_yield();
         }

@@ -54,12 +54,10 @@ use jos::syscall::{
     sys_env_destroy, sys_env_set_status, sys_getenvid, sys_ipc_recv, sys_ipc_send,
     sys_ipc_try_send, sys_page_alloc, sys_page_map, sys_page_unmap, sys_yield,
 };
-use user::spin::{Clock, Slot, slot_at, spin_forever};
+use user::spin::{Clock, SHARED, Slot, WAIT_MS, map_shared, slot_at, spin_forever};
 
 jos::main!(umain);
 
-/// The page we share with every child (one slot each).
-const SHARED: usize = 0x0a00_0000;
 /// A page-call target: nothing is mapped there in any child.
 const SPARE: usize = 0x0b00_0000;
 /// Rounds of kill-a-running-spinner (more than CPUs, NCPU being 8).
@@ -67,8 +65,6 @@ const ROUNDS: u32 = 8;
 /// Tries of an operation that must fail because the child runs elsewhere
 /// (it could have been preempted between our look and the call).
 const TRIES: u32 = 5;
-/// How long we wait for something that must happen (ms).
-const WAIT_MS: u64 = 3000;
 
 fn slot(i: usize) -> &'static Slot {
     slot_at(SHARED, i)
@@ -530,9 +526,8 @@ impl Test {
 }
 
 fn umain(_args: &[&str]) {
-    if let Err(e) = sys_page_alloc(0, SHARED, PTE_RW | PteFlags::SHARE) {
-        panic!("sys_page_alloc: {e}");
-    }
+    // The page we share with every child (one slot each).
+    map_shared(SHARED);
     let me = sys_getenvid();
     let mut t = Test {
         me,

@@ -8,7 +8,7 @@
 use abi::fsipc::{O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
 use jos::fd::{close, read, stat};
 use jos::file::open;
-use user::cli::{basename, join, write_all};
+use user::cli::{for_each_source, write_all};
 use user::warn;
 
 jos::main!(umain);
@@ -55,19 +55,5 @@ fn cp(from: &str, to: &str) {
 }
 
 fn umain(argv: &[&str]) {
-    let args = argv.get(1..).unwrap_or(&[]);
-    let Some((to, froms)) = args.split_last().filter(|(_, f)| !f.is_empty()) else {
-        return warn!("usage: cp from to, or cp file... dir");
-    };
-    let to_dir = stat(to).map(|st| st.isdir).unwrap_or(false);
-    if froms.len() > 1 && !to_dir {
-        return warn!("{}: not a directory", to);
-    }
-    for from in froms {
-        if to_dir {
-            cp(from, &join(to, basename(from)));
-        } else {
-            cp(from, to);
-        }
-    }
+    for_each_source(argv, "usage: cp from to, or cp file... dir", cp);
 }

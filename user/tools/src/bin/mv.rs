@@ -7,9 +7,8 @@
 #![no_std]
 #![no_main]
 
-use jos::fd::stat;
 use jos::rename::rename;
-use user::cli::{basename, join};
+use user::cli::for_each_source;
 use user::warn;
 
 jos::main!(umain);
@@ -21,19 +20,5 @@ fn mv(from: &str, to: &str) {
 }
 
 fn umain(argv: &[&str]) {
-    let args = argv.get(1..).unwrap_or(&[]);
-    let Some((to, froms)) = args.split_last().filter(|(_, f)| !f.is_empty()) else {
-        return warn!("usage: mv from to, or mv path... dir");
-    };
-    let to_dir = stat(to).map(|st| st.isdir).unwrap_or(false);
-    if froms.len() > 1 && !to_dir {
-        return warn!("{}: not a directory", to);
-    }
-    for from in froms {
-        if to_dir {
-            mv(from, &join(to, basename(from)));
-        } else {
-            mv(from, to);
-        }
-    }
+    for_each_source(argv, "usage: mv from to, or mv path... dir", mv);
 }
