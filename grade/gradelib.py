@@ -13,7 +13,10 @@ block whole, in declaration order, printed as soon as that test and every test
 before it are done. With more tests at once than CPUs, every timeout is
 multiplied by N / CPUs (on top of --timeout-scale): each QEMU then gets only a
 share of a CPU. `-v` runs one test at a time unless -j is given too; with -j N
-(N > 1) each echoed console line is prefixed with `[test-name] `.
+(N > 1) each echoed console line is prefixed with `[test-name] `. With -j N
+(N > 1) the longest tests start first, by the CPU seconds grade/times.txt
+records for them (`--save-times` writes it; a test not in it starts last):
+a long test started last would run on alone at the end.
 
 Declaring a test
 ----------------

@@ -3,7 +3,12 @@ as a hostile user would (races against other CPUs, bad arguments,
 exhaustion); each checks that the kernel lives, that results are right,
 and that every page comes back."""
 
+import os
 import re
+import shutil
+import struct
+import subprocess
+import tempfile
 
 from .gradelib import *  # noqa: F401,F403 (the harness, as MIT's grade-labN)
 from .checks import *  # noqa: F401,F403
@@ -235,7 +240,7 @@ textattack_test(1)
 textattack_test(4)
 
 
-def mapflood_test(cpus):
+def mapflood_test(cpus, kargs=None):
     """Issue 19, item 3: the file server never dies of a client's demands.
     An env takes every free page, then maps the blocks of the files in /
     MAP_SHARED up to its per-env limit (256, none cached) and keeps them:
@@ -243,10 +248,12 @@ def mapflood_test(cpus):
     answer E_NO_MEM (the client then gives four pages back and asks again)
     rather than die of its shared set's growth or of a block it cannot read
     in, serve an honest read afterwards, and have mapped each file's own
-    blocks. Run twice: the second run gives back every page."""
+    blocks. Run twice: the second run gives back every page. With
+    kargs="mem=16M" (make grade's version), all memory is about 3500 pages
+    instead of 31000: the same flood, sooner."""
 
     def fn():
-        r = fs_run("mapflood", cpus=cpus, timeout=400)
+        r = fs_run("mapflood", cpus=cpus, kargs=kargs, timeout=400)
         r.match(r"mapflood: hoarded \d+ pages; 2[0-5]\d blocks of \d+ files \(the per-env limit\) "
                 r"mapped MAP_SHARED with memory full, after [1-9]\d* E_NO_MEM replies OK$",
                 "mapflood: the server still serves, every file's last page as read OK$",
@@ -255,14 +262,18 @@ def mapflood_test(cpus):
                     ENV + "user fault", "fs: "])
         check_fs_clients_freed(r)
 
-    name = "mapflood: a client with all memory maps blocks up to its limit; the server lives (%d CPU%s)" % (
-        cpus, "" if cpus == 1 else "s")
-    fn.__name__ = "test_mapflood_%d" % cpus
-    # A long test: about 40 s each, and since the per-env limits merged its
-    # second run's leak check finds a few pages fewer free (see the README).
-    test(10, name, long=True)(fn)
+    cpu = "%d CPU%s" % (cpus, "" if cpus == 1 else "s")
+    if kargs:
+        name = "mapflood under %s: a client with all memory maps blocks up to its limit (%s)" % (kargs, cpu)
+        fn.__name__ = "test_mapflood_%d_%s" % (cpus, re.sub(r"\W", "_", kargs))
+    else:
+        name = "mapflood: a client with all memory maps blocks up to its limit; the server lives (%s)" % cpu
+        fn.__name__ = "test_mapflood_%d" % cpus
+    # With all of 128 MiB, a long test: about 40 s each (make grade-long).
+    test(10, name, long=not kargs)(fn)
 
 
+mapflood_test(1, kargs="mem=16M")
 mapflood_test(1)
 mapflood_test(4)
 
@@ -363,3 +374,79 @@ for _cpus in (1, 4):
 dos_test(10, "fsattack fill: with the file system full, a program still swaps (swap "
          "space of its own)", 1, ["fsattack fill", "swaptest 14", "cat nosuch"],
          FILLSWAP_LINES, timeout=600, kargs="mem=16M", long=True)
+
+FSFORMAT = os.path.join(ROOT, "target", "release", "fsformat")
+
+
+def free_blocks(img):
+    """(free blocks, all blocks) of image `img`, by its superblock (block 1:
+    magic, then the block count) and bitmap (from block 2: a set bit is a
+    free block)."""
+    with open(img, "rb") as f:
+        data = f.read()
+    nblocks = struct.unpack_from("<I", data, 4096 + 4)[0]
+    bitmap = data[2 * 4096:]
+    return sum(bitmap[b // 8] >> (b % 8) & 1 for b in range(nblocks)), nblocks
+
+
+def nearly_full_image(tmp, keep):
+    """Makes `tmp`/fs.img: obj/fs/clean-fs.img's files and swap files, and
+    padding files that leave about `keep` blocks free. Returns its path."""
+    clean = os.path.join(ROOT, "obj", "fs", "clean-fs.img")
+    listing = subprocess.run([FSFORMAT, "--list", clean], stdout=subprocess.PIPE, check=True,
+                             universal_newlines=True).stdout
+    files, swaps = [], 0
+    for line in listing.splitlines():
+        size, kind, path = line.split(None, 2)
+        if path.startswith("/swap/"):
+            swaps += 1
+        elif kind == "file":
+            name = path.lstrip("/")
+            built = os.path.join(ROOT, "obj", "fs", "bin", name)  # the stripped programs
+            if not (os.path.isfile(built) and os.path.getsize(built) == int(size)):
+                built = os.path.join(tmp, name)
+                with open(built, "wb") as f:
+                    subprocess.run([FSFORMAT, "--cat", clean, path], stdout=f, check=True)
+            files.append(built)
+    img = os.path.join(tmp, "fs.img")
+    _, nblocks = free_blocks(clean)
+    pads = []
+    for _ in range(3):  # each round comes closer (directory blocks, indirect blocks)
+        subprocess.run([FSFORMAT, img, str(nblocks), "--swap", str(swaps)] + files + pads,
+                       check=True)
+        free, _ = free_blocks(img)
+        if keep // 2 <= free <= keep * 2:
+            return img
+        # Data blocks to add: a file of over 10 blocks takes an indirect block.
+        more = free - keep - (free - keep) // 1034 - 1
+        sizes = [os.path.getsize(p) // 4096 for p in pads]
+        total = max(0, sum(sizes) + more)
+        pads = []
+        while total > 0:
+            n = min(total, 1033)  # fsformat (as JOS's) makes files under 1034 blocks
+            pads.append(os.path.join(tmp, "pad%02d" % len(pads)))
+            with open(pads[-1], "wb") as f:
+                f.write(b"\xee" * n * 4096)
+            total -= n
+    raise TestFailure("could not leave about %d blocks free in %s: %d free" % (keep, img, free))
+
+
+@test(10, "fsattack fill, on a nearly full image: with the file system full, a program still swaps")
+def test_fsattack_fill_short():
+    """make grade's disk fill: the image is made nearly full on the host
+    (padding files leave 64 blocks free), so `fsattack fill` writes a few
+    blocks before the server says the disk is full, as in the long test;
+    then `swaptest 14` still swaps under mem=16M (swap space of its own)."""
+    tmp = tempfile.mkdtemp(prefix="jos-fill-")
+    try:
+        img = nearly_full_image(tmp, 64)
+        r = run_prog("icode", make_vars={"FS": "1", "FSIMG": img}, kargs="mem=16M",
+                     commands=["fsattack fill", "swaptest 14", "cat nosuch"],
+                     prompt=SHELL_PROMPT, timeout=300)
+        r.match(*FILLSWAP_LINES, ordered=True, no=DOS_NEVER)
+        m = r.search(r"fsattack: filled the disk with (\d+) blocks")
+        require(int(m.group(1)) <= 128, "the fill wrote %s blocks: the image was not nearly full"
+                % m.group(1))
+        check_shell_clients_freed(r)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -154,6 +154,34 @@ def swap_session(commands, timeout):
                     commands=commands, prompt=SHELL_PROMPT, timeout=timeout)
 
 
+def check_swaptest(r, runs, big):
+    """`runs` swaptest reports (the first a sort of `big` MiB under mem=16M,
+    which must swap), each sorted right; no slot in use after each command,
+    no fault, every command's env gone."""
+    for copy, mib, ok, pin, pout, drops, filling in runs:
+        require(ok == "OK", "swaptest %s (%s MiB) sorted wrongly" % (copy, mib))
+    first = runs[0]
+    pages = big * 256
+    require(first[1] == str(big) and int(first[4]) >= pages - 4096 and int(first[3]) > 0,
+            "%d MiB under 16 MiB: %s page-ins, %s page-outs" % (big, first[3], first[4]))
+    slots = [int(m.group(1)) for m in r.all(r"swaptest: swap slots in use after the sorts: (\d+)$")]
+    require(slots == [0] * len(r.commands), "swap slots in use after the sorts: %s" % slots)
+    r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: "])
+    check_shell_clients_freed(r)
+
+
+@test(10, "swaptest 24: sorts more than the machine's memory under mem=16M, swapping")
+def test_swaptest_short():
+    """make grade's swaptest: `swaptest 24` sorts 24 MiB (6144 pages, about
+    twice what mem=16M leaves free) in one env; it must page out and in,
+    and be right; no swap slot is in use after it. (make grade-long sorts
+    48 MiB, then runs copies at once.)"""
+    r = swap_session(["swaptest 24"], timeout=300)
+    runs = [m.groups() for m in r.all(SWAPTEST)]
+    require(len(runs) == 1, "expected 1 swaptest report, got %d" % len(runs))
+    check_swaptest(r, runs, 24)
+
+
 @test(20, "swaptest: sorts more than the machine's memory under mem=16M, swapping (issue 13)",
       long=True)
 def test_swaptest():
@@ -165,21 +193,33 @@ def test_swaptest():
     r = swap_session(["swaptest 48", "swaptest 8", "swaptest 12 2"], timeout=900)
     runs = [m.groups() for m in r.all(SWAPTEST)]
     require(len(runs) == 4, "expected 4 swaptest reports, got %d" % len(runs))
-    for copy, mib, ok, pin, pout, drops, filling in runs:
-        require(ok == "OK", "swaptest %s (%s MiB) sorted wrongly" % (copy, mib))
-    big, small = runs[0], runs[1]
-    require(big[1] == "48" and int(big[4]) >= 12288 - 4096 and int(big[3]) > 0,
-            "48 MiB under 16 MiB: %s page-ins, %s page-outs" % (big[3], big[4]))
+    small = runs[1]
     require(int(small[3]) + int(small[4]) < 64,
             "8 MiB fits: %s page-ins, %s page-outs" % (small[3], small[4]))
     require(all(int(x[4]) > 0 for x in runs[2:]), "two copies at once did not swap")
-    slots = [int(m.group(1)) for m in r.all(r"swaptest: swap slots in use after the sorts: (\d+)$")]
-    require(slots == [0, 0, 0], "swap slots in use after the sorts: %s" % slots)
-    r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "fs: "])
+    check_swaptest(r, runs, 48)
+
+
+SWAPFLOOD_NEVER = [".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault"]
+
+
+@test(5, "fsattack swapfull 2000: one env floods 2000 swap slots and holds them; another still swaps; "
+      "all comes back")
+def test_fsattack_swapflood():
+    """make grade's swap flood: as the long test below, but the child of
+    fsattack stops at 2000 slots (8 MiB written) instead of one env's limit,
+    holds them while fsattack gets a slot, and exits holding them: every
+    slot comes back (fsattack counts the slots in use), and the server
+    still serves. The refusal at the limit is the long test's."""
+    r = shell_session(["fsattack swapfull 2000"], timeout=120)
+    r.match("fsattack: a flood of swap-outs took 2000 slots$",
+            "fsattack: another env swaps beside the flood OK$",
+            "fsattack: OK$", ordered=True, no=SWAPFLOOD_NEVER)
     check_shell_clients_freed(r)
 
 
-@test(5, "fsattack swapfull: one env floods the swap space up to its limit; another still swaps; all comes back")
+@test(5, "fsattack swapfull: one env floods the swap space up to its limit; another still swaps; all comes back",
+      long=True)
 def test_fsattack_swapfull():
     """From the shell: a child of fsattack writes new swap slots until the
     server refuses, at one env's limit (12800 slots, 50 MiB written), and
@@ -188,8 +228,7 @@ def test_fsattack_swapfull():
     r = shell_session(["fsattack swapfull"], timeout=400)
     r.match("fsattack: a flood of swap-outs took 12800 slots, then: no free space on disk$",
             "fsattack: another env swaps beside the flood OK$",
-            "fsattack: OK$", ordered=True,
-            no=[".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault"])
+            "fsattack: OK$", ordered=True, no=SWAPFLOOD_NEVER)
     check_shell_clients_freed(r)
 
 
