@@ -4,7 +4,8 @@
 //! the server serves to others intact: at the end an honest client still
 //! reads /newmotd correctly. Run with `make run-fsattack-nox FS=1`;
 //! `fsattack swapfull` (from the shell) also floods the swap space from
-//! one env up to its limit. Denial of service (issue 19, item 6), from the
+//! one env up to its limit; `fsattack swapfull N` floods N slots only (the
+//! same flood, held and given back, shorter). Denial of service (issue 19, item 6), from the
 //! shell, each alone: `fsattack hog` (one env opens files until refused),
 //! `fsattack maphog` (one env maps blocks MAP_SHARED until refused),
 //! `fsattack fill` (fills the file system, for a swapping program to run
@@ -181,11 +182,12 @@ const SCRATCH2: usize = SCRATCH + PGSIZE;
 
 /// Hostile swap requests: no page or a read-only one where the server
 /// must write, slots out of range, another env's slot (read, overwrite,
-/// free), a double free, and a hoard of new slots (with `full`, a flood
-/// until the swap is full) from an env that then exits without freeing
-/// them: the server must take them all back. An honest round trip works
-/// throughout.
-fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
+/// free), a double free, and a hoard of new slots (with `flood`, a flood
+/// of that many, held while another env swaps: u32::MAX floods until the
+/// server refuses) from an env that then exits without freeing them: the
+/// server must take them all back. An honest round trip works throughout.
+fn swap_attacks(fs: EnvId, flood: Option<u32>, failures: &mut u32) {
+    let full = flood.is_some();
     let none = PteFlags::empty();
     let ro = PteFlags::P | PteFlags::U;
     let in_use = || swap_raw(fs, FSREQ_SWAPSTAT, 0, None, PteFlags::empty());
@@ -303,7 +305,7 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
     // gets a slot); the child exits without freeing any.
     match jos::fork() {
         Ok(0) => {
-            let most = if full { u32::MAX } else { HOARD };
+            let most = flood.unwrap_or(HOARD);
             let mut n = 0u32;
             let r = loop {
                 if n == most {
@@ -315,6 +317,7 @@ fn swap_attacks(fs: EnvId, full: bool, failures: &mut u32) {
                 }
             };
             match r {
+                Ok(()) if full => cprintf!("fsattack: a flood of swap-outs took {} slots\n", n),
                 Ok(()) => cprintf!("fsattack: a hoard of {} swap slots\n", n),
                 Err(e) => cprintf!(
                     "fsattack: a flood of swap-outs took {} slots, then: {}\n",
@@ -929,7 +932,10 @@ fn umain(args: &[&str]) {
     let _ = jos::file::remove("/fsattack-w");
 
     map_attacks(&mut failures);
-    swap_attacks(fs, args.get(1) == Some(&"swapfull"), &mut failures);
+    // `swapfull [N]`: a flood of N slots, or until the server refuses.
+    let flood = (args.get(1) == Some(&"swapfull"))
+        .then(|| args.get(2).and_then(|n| n.parse().ok()).unwrap_or(u32::MAX));
+    swap_attacks(fs, flood, &mut failures);
 
     // An unknown request code, and a request sent on a read-only page.
     expect(
