@@ -13,9 +13,8 @@
 //! The first write to a COW page, by either side, faults into the
 //! copy-on-write handler (`vm::cow`), which gives the writer a private
 //! writable copy (or, when nobody else maps the page any more, simply makes
-//! it writable again). The child gets its
-//! own exception stack, since that page cannot be copy-on-write: the
-//! handler runs on it.
+//! it writable again). The child gets its own exception stack, since that
+//! page cannot be copy-on-write: the handler runs on it.
 use crate::cell::EnvCell;
 use crate::pgfault::{install_upcall, pgfault_upcall_addr};
 use crate::syscall::{
@@ -51,8 +50,14 @@ static ATFORK: EnvCell<[Option<AtforkFn>; MAX_ATFORK]> = EnvCell::new([None; MAX
 ///
 /// Err(NoMem) if the list is full; `f` is then not registered.
 pub fn atfork(f: AtforkFn) -> Result<()> {
+    let known =
+        |list: &[Option<AtforkFn>]| list.iter().flatten().any(|g| core::ptr::fn_addr_eq(*g, f));
+    // Read first: a registered `f` (mmap asks at each mmap) writes nothing.
+    if known(&ATFORK.get()) {
+        return Ok(());
+    }
     ATFORK.with(|list| {
-        if list.iter().flatten().any(|g| core::ptr::fn_addr_eq(*g, f)) {
+        if known(list) {
             return Ok(());
         }
         let slot = list.iter_mut().find(|s| s.is_none()).ok_or(Error::NoMem)?;
