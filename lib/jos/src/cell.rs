@@ -27,7 +27,8 @@
 //!
 //! [`EnvCell::get`] copies the value out without writing to the cell (a
 //! sequence-lock read: it copies again if a handler changed the value
-//! meanwhile). [`EnvCell::snapshot`] copies the value out without marking the cell
+//! meanwhile); [`EnvCell::get_at`] copies one element of an array so.
+//! [`EnvCell::snapshot`] copies the value out without marking the cell
 //! busy, for the one case where the copy's destination may itself fault
 //! into a handler that uses the cell (a watched stack page, for the
 //! watchpoint module's state). The handler may then change the value in
@@ -68,6 +69,20 @@ pub struct EnvCell<T> {
 // `sfork`, which the atomic swap also catches). `T: Send` because the
 // value may be handed from one such user to the next.
 unsafe impl<T: Send> Sync for EnvCell<T> {}
+
+impl<T: Copy, const N: usize> EnvCell<[T; N]> {
+    /// Returns a copy of element `i` of the array, read as
+    /// [`EnvCell::get`] reads the whole (without writing to the cell), but
+    /// copying one element: for a handler on the one-page exception stack
+    /// that walks a table (the page-fault dispatcher and its areas).
+    ///
+    /// Panics if `i >= N`, and if a `with` on this cell is in progress.
+    pub fn get_at(&self, i: usize) -> T {
+        assert!(i < N, "EnvCell::get_at: index {i} out of {N}");
+        // SAFETY: element i (< N, checked) of the array inside the cell.
+        unsafe { self.read_seq(self.value.get().cast::<T>().add(i)) }
+    }
+}
 
 /// Makes the generation even again when dropped.
 struct Release<'a>(&'a AtomicU32);
@@ -130,19 +145,31 @@ impl<T> EnvCell<T> {
     where
         T: Copy,
     {
+        // SAFETY: the pointer is the whole value's, inside the cell.
+        unsafe { self.read_seq(self.value.get()) }
+    }
+
+    /// Reads the `U` at `p`, a part of the value, as [`EnvCell::get`]
+    /// reads the whole: retried until no `with` ran during the copy.
+    /// Panics if a `with` on this cell is in progress.
+    ///
+    /// # Safety
+    /// `p` must point to a `U` inside this cell's value (aligned).
+    unsafe fn read_seq<U: Copy>(&self, p: *const U) -> U {
         loop {
             let g = self.generation.load(Ordering::Acquire);
             if g & 1 != 0 {
                 self.reentered();
             }
             // SAFETY: no `&mut` to the value exists (the generation is
-            // even). The bytes are read as MaybeUninit, so a copy torn by a
-            // handler's `with` is never taken for a T: it is discarded
-            // below. Volatile, as for any data shared with a handler.
-            let v = unsafe { core::ptr::read_volatile(self.value.get().cast::<MaybeUninit<T>>()) };
+            // even), and `p` points into it (the caller's promise). The
+            // bytes are read as MaybeUninit, so a copy torn by a handler's
+            // `with` is never taken for a U: it is discarded below.
+            // Volatile, as for any data shared with a handler.
+            let v = unsafe { core::ptr::read_volatile(p.cast::<MaybeUninit<U>>()) };
             if self.generation.load(Ordering::Acquire) == g {
                 // SAFETY: no `with` ran during the copy: it is the bytes
-                // of one valid T.
+                // of one valid U.
                 return unsafe { v.assume_init() };
             }
         }
@@ -220,7 +247,7 @@ impl<T> EnvCell<T> {
             if let Some(pte) = pte_of(page)
                 && pte.flags().contains(PteFlags::COW)
             {
-                crate::fork::cow_make_private(page, pte).map_err(|e| (page, e))?;
+                crate::vm::cow::make_private(page, pte).map_err(|e| (page, e))?;
             }
             page += PGSIZE;
         }

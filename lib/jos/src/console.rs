@@ -1,126 +1,111 @@
-//! `cprintf!` for user programs: formats into a buffer and hands it to
-//! `sys_cputs` in chunks, so one print is one system call where it fits.
-use crate::syscall::sys_cputs;
+//! The console as a file descriptor (JOS's lib/console.c): the console
+//! device, `opencons`, `iscons`, and `getchar` / `cputchar`.
+//!
+//! Reading asks the kernel for a character (`sys_cgetc`), giving up the CPU
+//! while none has been typed; Ctrl-D is the end of file. Writing is
+//! `sys_cputs`. A program started by the kernel has no descriptors: one
+//! that wants its input from the console (a shell) calls `opencons` to get
+//! descriptor 0 and `dup(0, 1)` for its output, and a child it forks or
+//! spawns shares both. `cprintf!` always prints on the console, whatever
+//! descriptor 1 is; `printf!` prints to descriptor 1.
+use crate::fd::{Dev, Stat, fd_alloc, fd_lookup, index2fd, read};
+use crate::syscall::{sys_cgetc, sys_cputs, sys_page_alloc, sys_yield};
+use abi::error::{Error, Result};
+use abi::fsipc::{DEV_CONS, Fd, O_RDWR};
+use abi::mmu::{PTE_RW, PteFlags};
 
-/// Bytes buffered per `sys_cputs`.
-const BUF: usize = 256;
+/// The character that ends console input (Ctrl-D).
+const CTRL_D: i32 = 0x04;
 
-struct PrintBuf {
-    buf: [u8; BUF],
-    len: usize,
+/// The console device.
+pub static DEVCONS: Dev = Dev {
+    dev_id: DEV_CONS,
+    dev_name: "cons",
+    dev_read: devcons_read,
+    dev_write: devcons_write,
+    dev_close: devcons_close,
+    dev_stat: devcons_stat,
+    dev_trunc: None,
+};
+
+/// Opens the console: returns a new descriptor (the lowest free) for
+/// reading and writing it. E_MAX_OPEN if none is free, E_NO_MEM if its
+/// page cannot be allocated.
+pub fn opencons() -> Result<usize> {
+    let n = fd_alloc()?;
+    sys_page_alloc(0, index2fd(n), PTE_RW | PteFlags::SHARE)?;
+    let fd = index2fd(n) as *mut Fd;
+    // SAFETY: the page was just mapped, writable, and is ours alone.
+    unsafe {
+        (&raw mut (*fd).fd_dev_id).write_volatile(DEV_CONS);
+        (&raw mut (*fd).fd_omode).write_volatile(O_RDWR as i32);
+    }
+    Ok(n)
 }
 
-impl PrintBuf {
-    fn putc(&mut self, b: u8) {
-        self.buf[self.len] = b;
-        self.len += 1;
-        if self.len == BUF {
-            self.flush();
+/// Returns whether descriptor `n` is the console. E_INVAL if it is not
+/// open.
+pub fn iscons(n: usize) -> Result<bool> {
+    Ok(fd_lookup(n)?.fd_dev_id == DEV_CONS)
+}
+
+/// Reads one character from descriptor 0 (whatever it is: the console, a
+/// file, a pipe). E_EOF at the end of file; read's errors (E_INVAL if
+/// descriptor 0 is not open).
+pub fn getchar() -> Result<u8> {
+    let mut c = [0u8; 1];
+    match read(0, &mut c)? {
+        0 => Err(Error::Eof),
+        _ => Ok(c[0]),
+    }
+}
+
+/// Prints one character on the console (always the console, unlike a
+/// write to descriptor 1). Cannot fail.
+pub fn cputchar(c: u8) {
+    sys_cputs(&[c]);
+}
+
+/// Waits for a typed character (yielding while there is none) and returns
+/// it in `buf[0]`: 1, or 0 for Ctrl-D (end of file) or an empty `buf`.
+fn devcons_read(_fd: &Fd, buf: &mut [u8]) -> Result<usize> {
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    let c = loop {
+        match sys_cgetc()? {
+            0 => sys_yield(),
+            c => break c,
         }
-    }
-
-    fn flush(&mut self) {
-        if self.len > 0 {
-            sys_cputs(&self.buf[..self.len]);
-            self.len = 0;
-        }
-    }
-}
-
-/// Prints formatted text, in as few `sys_cputs` calls as fit (one for a
-/// short line, so it is not interleaved with other environments' output);
-/// used by `cprintf!`.
-pub fn print(args: core::fmt::Arguments) {
-    use core::fmt::Write;
-    let mut w = Writer::new();
-    let _ = w.write_fmt(args);
-    w.flush();
-}
-
-/// Formats into `buf`, always NUL-terminating it (truncating the text if
-/// needed, as C's `snprintf`); returns the number of text bytes stored, not
-/// counting the NUL. Stores nothing if `buf` is empty. Used by `snprintf!`.
-pub fn format_into(buf: &mut [u8], args: core::fmt::Arguments) -> usize {
-    struct Trunc<'a> {
-        buf: &'a mut [u8],
-        n: usize,
-    }
-    impl core::fmt::Write for Trunc<'_> {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            for b in s.bytes() {
-                if self.n < self.buf.len() {
-                    self.buf[self.n] = b;
-                    self.n += 1;
-                }
-            }
-            Ok(())
-        }
-    }
-    let Some(room) = buf.len().checked_sub(1) else {
-        return 0;
     };
-    let mut t = Trunc {
-        buf: &mut buf[..room],
-        n: 0,
-    };
-    let _ = core::fmt::Write::write_fmt(&mut t, args);
-    let n = t.n;
-    buf[n] = 0;
-    n
-}
-
-/// A `core::fmt` sink that prints through `sys_cputs` (for `panic!`
-/// messages), buffered so that a short message reaches the console in one
-/// system call and is not interleaved with other environments' output.
-/// Call [`Writer::flush`] at the end.
-pub struct Writer {
-    buf: PrintBuf,
-}
-
-impl Writer {
-    /// Returns an empty writer.
-    pub const fn new() -> Self {
-        Writer {
-            buf: PrintBuf {
-                buf: [0; BUF],
-                len: 0,
-            },
-        }
+    if c == CTRL_D {
+        return Ok(0);
     }
+    buf[0] = c as u8;
+    Ok(1)
+}
 
-    /// Prints whatever is buffered.
-    pub fn flush(&mut self) {
-        self.buf.flush();
+/// Prints all of `buf`; returns its length.
+fn devcons_write(_fd: &Fd, buf: &[u8]) -> Result<usize> {
+    // In pieces, so that one huge write does not hold the console (and
+    // the kernel) for long; each copied first, as JOS's devcons_write
+    // does: the copy touches `buf` in user mode, so a page of it not
+    // present yet (a file mapping's, a lazy heap's) is faulted in by its
+    // handler, where the kernel's check of sys_cputs's buffer would end us.
+    let mut copy = [0u8; 128];
+    for piece in buf.chunks(copy.len()) {
+        copy[..piece.len()].copy_from_slice(piece);
+        sys_cputs(&copy[..piece.len()]);
     }
+    Ok(buf.len())
 }
 
-impl Default for Writer {
-    fn default() -> Self {
-        Self::new()
-    }
+/// Nothing to do: the console stays open for the others.
+fn devcons_close(_fd: &Fd) -> Result<()> {
+    Ok(())
 }
 
-impl core::fmt::Write for Writer {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        s.bytes().for_each(|b| self.buf.putc(b));
-        Ok(())
-    }
-}
-
-/// Formats into a byte buffer: `snprintf!(buf, "{}", x)`; see
-/// [`format_into`]. Returns the bytes stored.
-#[macro_export]
-macro_rules! snprintf {
-    ($buf:expr, $($arg:tt)*) => {
-        $crate::console::format_into($buf, format_args!($($arg)*))
-    };
-}
-
-/// Prints with Rust's format strings (`cprintf!("{:08x}\n", id)`): an
-/// argument of the wrong type is a compile error.
-#[macro_export]
-macro_rules! cprintf {
-    ($($arg:tt)*) => {
-        $crate::console::print(format_args!($($arg)*))
-    };
+/// The console is named `<cons>`, of size 0.
+fn devcons_stat(_fd: &Fd) -> Result<Stat> {
+    Ok(Stat::new("<cons>", &DEVCONS))
 }

@@ -52,6 +52,8 @@ pub unsafe fn libmain(
 ) -> ! {
     BINARYNAME.set(name);
     env::refresh_thisenv();
+    // JOS's exit closes every file descriptor: the first thing it does.
+    let _ = env::atexit(crate::fd::close_all);
     register_areas();
     const MAXARGS: usize = 16;
     let mut args = [""; MAXARGS];
@@ -90,12 +92,12 @@ unsafe extern "C" {
 }
 
 /// Lists the program's own areas (text, rodata, data with .perenv, bss,
-/// the first stack page) in the page-fault table, with no handler: they
+/// the first stack page) in `vm::areas`, with no handler: they
 /// are in the map (`vm::maps`) but take no faults. Their pages need not be
 /// present (a demand-paged program has its pager fill them). A table too
 /// full to take one just leaves it out.
 fn register_areas() {
-    use crate::pgfault::{Area, Kind, Prot, add_area};
+    use crate::vm::areas::{Area, Kind, Prot, insert};
     use abi::memlayout::{USTACKTOP, UTEXT};
     use abi::mmu::PGSIZE;
     let page_up = |a: usize| a.next_multiple_of(PGSIZE);
@@ -138,6 +140,6 @@ fn register_areas() {
     ];
     for (start, stop, name, prot, kind) in parts {
         // An empty part (no bss) is Err(Inval): nothing to list.
-        let _ = add_area(Area::new(start, page_up(stop), name, prot, kind, None));
+        let _ = insert(Area::new(start, page_up(stop), name, prot, kind, None));
     }
 }

@@ -1,22 +1,24 @@
-//! `envs`, `thisenv` and `exit`.
+//! `envs`, `thisenv`, and `exit` with its `atexit` list.
 //!
 //! The kernel maps its Env array read-only at UENVS in every address space.
 //! Like JOS's `thisenv`, our env id is kept in a variable, set at start-up
-//! and again in every child `sys_exofork` makes (the wrapper does it), so
-//! finding ourselves costs no system call. The variable lives in the
+//! and written by `fork` into a child's copy (a child made some other way
+//! finds the copy is not its own and asks the kernel once), so finding
+//! ourselves costs no system call. The variable lives in the
 //! `.perenv` section, its own pages, which `sfork` keeps copy-on-write
 //! while it shares the rest of the data: each env sees its own id.
 use crate::syscall;
 use abi::env::{Env, EnvId, NENV, envx};
 use abi::memlayout::UENVS;
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// Our env id (0 until `refresh_thisenv` first runs).
 #[unsafe(link_section = ".perenv")]
 static THISENV_ID: AtomicI32 = AtomicI32::new(0);
 
-/// Records our env id, asking the kernel: at start-up, and in a child just
-/// made by `sys_exofork`.
+/// Records our env id, asking the kernel: at start-up, and whenever
+/// [`thisenv_id`] finds the cached one is not ours (a child of
+/// `sys_exofork` that did not get its id from `fork`).
 pub fn refresh_thisenv() {
     THISENV_ID.store(syscall::sys_getenvid(), Ordering::Relaxed);
 }
@@ -31,10 +33,10 @@ pub(crate) fn thisenv_slot() -> usize {
 ///
 /// The cached id is checked first, for free: the Env it names must have
 /// our page directory (the one UVPT maps, whose own entry holds its
-/// physical address). A program started some other way than by libmain or
-/// the sys_exofork wrapper (e.g. new registers from set_trapframe, in a
-/// copied image) would otherwise see its parent's id; then the kernel is
-/// asked.
+/// physical address). A child started some other way than by libmain or
+/// `fork` (a bare `sys_exofork` child, or new registers from
+/// set_trapframe in a copied image) would otherwise see its parent's id;
+/// then the kernel is asked.
 pub fn thisenv_id() -> EnvId {
     let id = THISENV_ID.load(Ordering::Relaxed);
     if id != 0 && is_us(id) {
@@ -119,12 +121,49 @@ pub fn thisenv_runs() -> u32 {
     unsafe { core::ptr::read_volatile(&raw const (*e).env_runs) }
 }
 
-/// Ends this environment: closes every file descriptor (as JOS's `exit`
-/// does, so a file's last writes are flushed and a pipe's other end sees
-/// it closed), then destroys it. Never returns.
+/// Most functions [`atexit`] takes.
+const MAX_ATEXIT: usize = 8;
+
+/// The functions [`exit`] runs, as addresses of `fn()`s (0: a free slot).
+/// Atomics, not an `EnvCell`: that would make this module depend on the
+/// copy-on-write code the cell uses, which depends on `thisenv`.
+static ATEXIT: [AtomicUsize; MAX_ATEXIT] = [const { AtomicUsize::new(0) }; MAX_ATEXIT];
+
+/// Has [`exit`] run `f` before it destroys the environment, after those
+/// registered before it: `libmain` registers `fd::close_all` first (JOS's
+/// `exit` closes every file descriptor, so a file's last writes are flushed
+/// and a pipe's other end sees it closed); swap registers the release of
+/// its slots when first used. Registering `f` again does nothing. A fork
+/// child inherits the list.
+///
+/// Err(NoMem) if the list is full; `f` is then not registered.
+pub fn atexit(f: fn()) -> abi::error::Result<()> {
+    let addr = f as usize;
+    if ATEXIT.iter().any(|s| s.load(Ordering::Relaxed) == addr) {
+        return Ok(());
+    }
+    ATEXIT
+        .iter()
+        .find(|s| {
+            s.compare_exchange(0, addr, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        })
+        .map(|_| ())
+        .ok_or(abi::error::Error::NoMem)
+}
+
+/// Ends this environment: runs the [`atexit`] functions in the order they
+/// were registered, then destroys it. Never returns.
 pub fn exit() -> ! {
-    crate::fd::close_all();
-    crate::vm::swap::release();
+    for slot in &ATEXIT {
+        let addr = slot.load(Ordering::Relaxed);
+        if addr != 0 {
+            // SAFETY: a non-zero slot holds the address of a `fn()`, stored
+            // by `atexit` from one (fn pointers and usize have one size).
+            let f = unsafe { core::mem::transmute::<usize, fn()>(addr) };
+            f();
+        }
+    }
     let _ = syscall::sys_env_destroy(0);
     unreachable!("sys_env_destroy(0) returned");
 }

@@ -26,7 +26,7 @@
 //!
 //! Every operation finds the descriptor's device in a small table (JOS's
 //! `devtab`) by the id in its Fd page and calls the device's function.
-use crate::cons::DEVCONS;
+use crate::console::DEVCONS;
 use crate::file::{DEVFILE, open};
 use crate::pipe::DEVPIPE;
 use crate::syscall::{sys_page_map, sys_page_unmap};

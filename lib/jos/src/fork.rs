@@ -10,71 +10,74 @@
 //! | writable or `PTE_COW`     | same page, P\|U\|COW  | P\|U\|COW     |
 //! | read-only                 | same page, read-only  | unchanged     |
 //!
-//! The first write to a COW page, by either side, faults into [`pgfault`],
-//! which gives the writer a private writable copy (or, when nobody else maps
-//! the page any more, simply makes it writable again). The child gets its
-//! own exception stack, since that page cannot be copy-on-write: the
-//! handler runs on it.
-use crate::pgfault::{Fault, cow_handler, install_upcall, pgfault_upcall_addr, set_cow_handler};
+//! The first write to a COW page, by either side, faults into the
+//! copy-on-write handler (`vm::cow`), which gives the writer a private
+//! writable copy (or, when nobody else maps the page any more, simply makes
+//! it writable again). The child gets its own exception stack, since that
+//! page cannot be copy-on-write: the handler runs on it.
+use crate::cell::EnvCell;
+use crate::pgfault::{install_upcall, pgfault_upcall_addr};
 use crate::syscall::{
     sys_env_destroy, sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc,
     sys_page_map, sys_page_unmap,
 };
-use crate::uvpt::{page_refcount, pte_of, uvpd, uvpt};
+use crate::uvpt::{pte_of, uvpd, uvpt};
+use crate::vm::cow::make_private;
 use abi::env::{ENV_RUNNABLE, EnvId};
-use abi::error::Result;
+use abi::error::{Error, Result};
 use abi::fsipc::{FDTABLE, FILEDATA};
 use abi::memlayout::{USTACKTOP, UXSTACKTOP};
-use abi::mmu::{FEC_WR, NPTENTRIES, PGSIZE, PTE_RW, Pte, PteFlags, pgnum, round_down};
-use abi::trap::UTrapframe;
+use abi::mmu::{NPTENTRIES, PGSIZE, PTE_RW, Pte, PteFlags, pgnum, round_down};
 
 /// Permissions of a copy-on-write page.
 const PTE_COW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::COW);
 
-/// The copy-on-write page-fault handler: a write to a COW page gets a
-/// private writable copy of it; then the write is retried. The dispatcher
-/// only calls it for writes to present COW pages; anything else is
-/// declined.
-///
-/// Panics if the copy cannot be made (out of memory), naming the address.
-pub fn pgfault(utf: &mut UTrapframe) -> Fault {
-    let va = utf.utf_fault_va as usize;
-    let Some(pte) = pte_of(va).filter(|p| p.flags().contains(PteFlags::COW)) else {
-        return Fault::Declined;
-    };
-    if utf.utf_err & FEC_WR == 0 {
-        return Fault::Declined;
-    }
-    if let Err(e) = cow_make_private(round_down(va, PGSIZE), pte) {
-        panic!("copy-on-write fault at va {va:08x}: {e}");
-    }
-    Fault::Handled
-}
+/// Most functions [`atfork`] takes.
+const MAX_ATFORK: usize = 4;
 
-/// Makes sure copy-on-write faults are handled: by [`pgfault`] unless a
-/// handler of the program's own is already set. Err(NoMem) if the upcall
-/// cannot be installed (out of memory).
-fn ensure_cow_handler() -> Result<()> {
-    install_upcall()?;
-    if cow_handler().is_none() {
-        set_cow_handler(pgfault)?;
-    }
-    Ok(())
-}
+/// A function for [`atfork`].
+pub type AtforkFn = fn() -> Result<()>;
 
-/// Makes the copy-on-write page at `va` (mapped by `pte`) private and
-/// writable: if no one else maps the physical page any more (reference
-/// count 1), it is remapped writable as it is; otherwise it is copied into
-/// a fresh page ([`crate::vm::copy_page_to`]).
+/// The functions `fork` and `sfork` run first, in the order registered.
+static ATFORK: EnvCell<[Option<AtforkFn>; MAX_ATFORK]> = EnvCell::new([None; MAX_ATFORK]);
+
+/// Has `fork` and `sfork` run `f` before they make the child, after those
+/// registered before it: how policy that must prepare the address space
+/// joins in (mmap faults in its shared pages so the child shares all of
+/// them; swap brings its pages back from swap). An error from `f` fails
+/// the fork before any child exists. Registering `f` again does nothing.
+/// A child inherits the list.
 ///
-/// Err(NoMem) when out of memory; the page is then left as it was.
-pub(crate) fn cow_make_private(va: usize, pte: Pte) -> Result<()> {
-    // The last user of the page may just make it writable. (If someone
-    // mapped it meanwhile, the kernel says Inval: copy after all.)
-    if page_refcount(pte.addr()) == Some(1) && sys_page_map(0, va, 0, va, PTE_RW).is_ok() {
+/// Err(NoMem) if the list is full; `f` is then not registered.
+pub fn atfork(f: AtforkFn) -> Result<()> {
+    let known =
+        |list: &[Option<AtforkFn>]| list.iter().flatten().any(|g| core::ptr::fn_addr_eq(*g, f));
+    // Read first: a registered `f` (mmap asks at each mmap) writes nothing.
+    if known(&ATFORK.get()) {
         return Ok(());
     }
-    crate::vm::copy_page_to(va, PTE_RW)
+    ATFORK.with(|list| {
+        if known(list) {
+            return Ok(());
+        }
+        let slot = list.iter_mut().find(|s| s.is_none()).ok_or(Error::NoMem)?;
+        *slot = Some(f);
+        Ok(())
+    })
+}
+
+/// What `fork` and `sfork` do before `sys_exofork`: refuse on the
+/// exception stack, install our fault upcall (copy-on-write faults need it,
+/// on both sides), and run the [`atfork`] functions. Err as for [`fork`].
+fn before_fork() -> Result<()> {
+    on_normal_stack()?;
+    install_upcall()?;
+    for i in 0..MAX_ATFORK {
+        if let Some(f) = ATFORK.get_at(i) {
+            f()?;
+        }
+    }
+    Ok(())
 }
 
 /// Maps our page at `va` (entry `pte`) into `child` as the table at the
@@ -169,10 +172,7 @@ fn populate_child(child: EnvId, map: impl FnMut(usize, Pte) -> Result<()>) -> Re
 /// exception stack for our own fault handler cannot be set up (then no
 /// child was made).
 pub fn fork() -> Result<EnvId> {
-    on_normal_stack()?;
-    ensure_cow_handler()?;
-    crate::vm::mmap::before_fork()?;
-    crate::vm::swap::before_fork()?;
+    before_fork()?;
     let child = sys_exofork()?;
     if child == 0 {
         // The child: our registers are the parent's at `sys_exofork`, our
@@ -218,7 +218,7 @@ fn on_normal_stack() -> Result<()> {
     let here = 0u8;
     let sp = core::ptr::addr_of!(here) as usize;
     if (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&sp) {
-        return Err(abi::error::Error::Inval);
+        return Err(Error::Inval);
     }
     Ok(())
 }
@@ -263,7 +263,7 @@ fn page_in_data() {
         (&raw const end) as usize,
     );
     for va in (round_down(lo, PGSIZE)..hi).step_by(PGSIZE) {
-        crate::vm::page_in(va);
+        crate::vm::fault::page_in(va);
     }
 }
 
@@ -275,10 +275,7 @@ fn page_in_data() {
 ///
 /// Err as for [`fork`].
 pub fn sfork() -> Result<EnvId> {
-    on_normal_stack()?;
-    ensure_cow_handler()?;
-    crate::vm::mmap::before_fork()?;
-    crate::vm::swap::before_fork()?;
+    before_fork()?;
     page_in_data();
     let stack = stack_bottom();
     // A page we hold copy-on-write (from an earlier fork) is not really
@@ -286,7 +283,7 @@ pub fn sfork() -> Result<EnvId> {
     // side would split it again.
     for_each_user_page(|va, pte| {
         if va < stack && !perenv().contains(&va) && pte.flags().contains(PteFlags::COW) {
-            cow_make_private(va, pte)?;
+            make_private(va, pte)?;
         }
         Ok(())
     })?;

@@ -3,20 +3,24 @@
 //! - `entry`: `_start`, `libmain`, the program name; `main!` declares `umain`.
 //! - `args`: command-line flags (`argstart`/`argnext`).
 //! - `syscall`: one wrapper per system call.
-//! - `env`: `envs`, `thisenv`, `exit`.
+//! - `env`: `envs`, `thisenv`, `exit` and `atexit`.
 //! - `cell`: `EnvCell`, the library's per-environment global state.
-//! - `console`: `cprintf!` and `snprintf!`; `panic`: user panics.
-//! - `pgfault`: user-level page-fault handlers and the upcall trampoline.
+//! - `printf`: `cprintf!` and `snprintf!` (JOS's lib/printf.c); `panic`:
+//!   user panics.
+//! - `pgfault`: the page-fault upcall trampoline and the dispatcher of
+//!   fault handlers (the handlers themselves are in `vm`).
 //! - `uvpt`: reading our own page tables and page reference counts.
-//! - `fork`: copy-on-write `fork` and `sfork`.
+//! - `fork`: copy-on-write `fork` and `sfork`, and `atfork`.
 //! - `ipc`: `ipc_send`, `ipc_recv`, `ipc_find_env`.
 //! - `fd`: file descriptors (read, write, dup, close, ...) over devices:
-//!   `file` (files through the file server: open, remove, sync), `cons`
-//!   (the console), `pipe` (pipes).
+//!   `file` (files through the file server: open, remove, sync), `console`
+//!   (the console, JOS's lib/console.c), `pipe` (pipes).
 //! - `fprintf`: `printf!` and `fprintf!` to a descriptor; `readline`.
 //! - `rename`: renaming files (the server's FSREQ_RENAME).
 //! - `spawn`: start a program from the file system, paged in on demand.
-//! - `vm`: virtual-memory tricks (zero page, lazy heap and `malloc`, ...).
+//! - `vm`: the fault handlers' helpers, the area list, copy-on-write, and
+//!   the virtual-memory tricks (zero page, lazy heap and `malloc`, mmap,
+//!   swap, ...).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -26,7 +30,6 @@ pub extern crate alloc;
 
 pub mod args;
 pub mod cell;
-pub mod cons;
 pub mod console;
 pub mod entry;
 pub mod env;
@@ -38,6 +41,7 @@ pub mod ipc;
 pub mod panic;
 pub mod pgfault;
 pub mod pipe;
+pub mod printf;
 pub mod rand;
 pub mod readline;
 pub mod rename;

@@ -1,6 +1,6 @@
 //! User panics: `[envid] user panic in <prog> at <file>:<line>: <msg>`,
 //! then the environment exits.
-use crate::{console::Writer, entry, env, syscall};
+use crate::{entry, env, printf::Writer, syscall};
 use core::fmt::Write;
 
 #[panic_handler]

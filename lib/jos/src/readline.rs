@@ -1,6 +1,6 @@
 //! `readline` for user programs (JOS's lib/readline.c): a line from
 //! descriptor 0, for the shell and other interactive programs.
-use crate::cons::{cputchar, getchar, iscons};
+use crate::console::{cputchar, getchar, iscons};
 use abi::error::Error;
 use alloc::string::String;
 

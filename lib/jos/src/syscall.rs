@@ -162,8 +162,9 @@ pub fn sys_page_unmap(envid: EnvId, va: usize) -> Result<()> {
 
 /// Creates a child environment with an empty user address space, not
 /// runnable, whose registers are a copy of ours at this call. Returns the
-/// child's id in the parent and 0 in the child, where it first records the
-/// child's own id for `jos::env::thisenv_id`.
+/// child's id in the parent and 0 in the child. (The child's cached env id
+/// is its parent's until `fork` fills it in, or `jos::env::thisenv_id`
+/// notices it is not the child's own and asks the kernel.)
 ///
 /// Always inlined (JOS's `sys_exofork` is inline too): the child starts on a
 /// copy of the parent's stack taken *later*, after the parent has returned
@@ -184,11 +185,6 @@ pub fn sys_exofork() -> Result<EnvId> {
             inlateout("eax") Syscall::Exofork.number() => ret,
             options(att_syntax, nostack),
         );
-    }
-    if ret == 0 {
-        // The child: who we are changed (a new call, below the stack
-        // pointer, so it does not depend on the stack copy's contents).
-        crate::env::refresh_thisenv();
     }
     check(ret).map(|id| id as EnvId)
 }

@@ -36,9 +36,11 @@
 //! before it is passed to a system call (anything written already has).
 //! Heap pages touched after `sfork` are private to the environment that
 //! touched them: the lazy heap is not shared memory.
+use super::areas::{Area, Kind, Prot, resize_region};
+use super::fault::Fault;
 use super::{swap, zero};
 use crate::cell::EnvCell;
-use crate::pgfault::{Area, Fault, Kind, Prot, add_area, resize_region};
+use crate::pgfault::add_area;
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::USTACKTOP;
@@ -153,8 +155,10 @@ pub fn sbrk(n: isize) -> Result<usize> {
     let id = match region {
         Some(id) => id,
         None => {
-            // The first growth: register the region, and make the zero
-            // page's COW handler the one that sees writes to it.
+            // The first growth: register the region, have swap page it
+            // out when memory is short, and make the zero page's COW
+            // handler the one that sees writes to it.
+            swap::enable()?;
             zero::install()?;
             let id = add_area(Area::new(
                 start,

@@ -39,10 +39,10 @@
 //! rather than corrupt the heap. Handlers must not allocate. An `sfork`ed
 //! child shares the allocator's data but not the heap pages touched later:
 //! use `fork` with the heap.
+use super::cow::make_private;
 use super::heap::sbrk;
 use super::zero::is_zero_page;
 use crate::cell::EnvCell;
-use crate::fork::cow_make_private;
 use crate::syscall::sys_page_alloc;
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
@@ -76,7 +76,7 @@ fn populate(addr: usize, len: usize) -> Result<()> {
         match pte_of(page) {
             None => sys_page_alloc(0, page, PTE_RW)?,
             Some(pte) if is_zero_page(pte) => sys_page_alloc(0, page, PTE_RW)?,
-            Some(pte) if pte.flags().contains(PteFlags::COW) => cow_make_private(page, pte)?,
+            Some(pte) if pte.flags().contains(PteFlags::COW) => make_private(page, pte)?,
             Some(_) => {}
         }
         if last - page < PGSIZE {

@@ -11,7 +11,7 @@
 //! ```text
 //! 00800000-00804000 r-xp 00000000 text     4/4 present
 //! ```
-use crate::pgfault::{Area, Kind, Prot, areas};
+use super::areas::{Area, Kind, MAX_REGIONS, Prot, areas};
 use crate::uvpt::pte_of;
 use abi::mmu::PGSIZE;
 
@@ -30,7 +30,7 @@ pub fn area_pages(a: &Area) -> usize {
 
 /// Returns the areas sorted by start address (then end), in the first
 /// `n` slots of the array; returns the array and `n`.
-pub fn sorted_areas() -> ([Option<Area>; crate::pgfault::MAX_REGIONS], usize) {
+pub fn sorted_areas() -> ([Option<Area>; MAX_REGIONS], usize) {
     let mut list = areas();
     // Occupied slots first, then by address: an insertion sort.
     let key = |a: &Option<Area>| a.map_or((1, 0, 0), |a| (0, a.start, a.end));

@@ -1,7 +1,7 @@
 //! `mmap`, `munmap`, `msync` and `mprotect` (issue 13): anonymous memory
 //! and memory-mapped files.
 //!
-//! A mapping is an area in the address-space list (`pgfault::add_area`)
+//! A mapping is an area in the address-space list (`vm::areas`, added by `pgfault::add_area`)
 //! between MMAP_BASE and MMAP_END, with a fault handler and nothing
 //! mapped: its pages come on first touch.
 //!
@@ -40,11 +40,11 @@
 //!
 //! A write to an area without PROT_WRITE, or any access to a PROT_NONE
 //! one, is declined: the library's report names the area.
+use super::areas::{Area, Kind, MAX_REGIONS, Prot, any_area, areas, find_area, update_areas};
+use super::fault::Fault;
 use super::swap;
 use crate::fd::{close, dup, fd_lookup};
-use crate::pgfault::{
-    Area, Fault, Kind, MAX_REGIONS, Prot, add_area, any_area, areas, find_area, update_areas,
-};
+use crate::pgfault::add_area;
 use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
@@ -70,9 +70,11 @@ pub const MAP_ANONYMOUS: u32 = 0x20;
 pub const MMAP_BASE: usize = 0x5000_0000;
 /// The end (exclusive) of the mapping window.
 pub const MMAP_END: usize = 0x9000_0000;
+const _: () = assert!(MMAP_END <= swap::SWAP_END);
 
-/// The names of our areas in the map (and in fault reports).
-pub(crate) const NAME_PRIVATE: &str = "mmap";
+/// The names of our areas in the map (and in fault reports); the private
+/// one is the name swap looks for (it pages those areas when writable).
+const NAME_PRIVATE: &str = swap::NAME_SWAPPABLE;
 const NAME_SHARED: &str = "mmap shared";
 const NAME_FILE: &str = "mmap file";
 const NAME_FILE_SHARED: &str = "mmap file shared";
@@ -154,6 +156,7 @@ pub fn mmap(len: usize, prot: u32, flags: u32, fd: Option<usize>, offset: usize)
         return Err(Error::Inval);
     }
     let shared = sharing == MAP_SHARED;
+    enable()?;
     if flags & MAP_ANONYMOUS == 0 {
         return mmap_file(len, prot, shared, fd.ok_or(Error::Inval)?, offset);
     }
@@ -632,6 +635,15 @@ pub fn is_held_fd_page(va: usize) -> bool {
     }
     let n = (va - FDTABLE) / PGSIZE % MAXFD;
     any_area(|a| is_file_area(a) && a.fd == Some(n as u8))
+}
+
+/// Registers this module's [`before_fork`] with `fork::atfork`, and swap
+/// (which pages private anonymous mappings): once, before the first
+/// mapping. Err(NoMem) if a hook list is full or the upcall cannot be
+/// installed.
+fn enable() -> Result<()> {
+    crate::fork::atfork(before_fork)?;
+    swap::enable()
 }
 
 /// Before `fork`: faults in every page of every shared mapping that is not

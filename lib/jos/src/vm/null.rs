@@ -18,9 +18,11 @@
 //! that never uses the virtual-memory library has no page-fault upcall at
 //! all, so the kernel reports its faults (`user fault va 00000000 ...`),
 //! exactly as JOS's faultread and faultwrite expect.
+use super::areas::{Area, Kind, Prot};
+use super::fault::Fault;
 use crate::cell::EnvCell;
 use crate::cprintf;
-use crate::pgfault::{Area, Fault, Kind, Prot, add_area};
+use crate::pgfault::add_area;
 use crate::syscall::sys_getenvid;
 use crate::uvpt::pte_of;
 use abi::error::Result;

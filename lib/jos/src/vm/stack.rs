@@ -39,9 +39,11 @@
 //! pointer (the handler does not compare the address with ESP); and the
 //! kernel does not fault stack pages in for system calls, which only
 //! matters for a buffer on a stack page that was never touched.
+use super::areas::{Area, Kind, Prot, resize_region};
+use super::fault::Fault;
 use crate::cell::EnvCell;
 use crate::cprintf;
-use crate::pgfault::{Area, Fault, Kind, Prot, add_area, resize_region};
+use crate::pgfault::add_area;
 use crate::syscall::{sys_getenvid, sys_page_alloc};
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};

@@ -19,7 +19,7 @@
 //!   bit). A page evicted when clean and already on swap is just unmapped;
 //!   a dirty one, or one never written out, goes to its slot
 //!   (`FSREQ_SWAPOUT`, the page itself is the IPC page).
-//! - **The swap map** has one 32-bit entry per page of [0, MMAP_END) at
+//! - **The swap map** has one 32-bit entry per page of [0, SWAP_END) at
 //!   [`SWAPMAP`]: 0, or the page's swap slot + 1 and the soft dirty bit. Its
 //!   pages are made when first needed, from the frame of the page being
 //!   evicted (so eviction never needs a free page).
@@ -38,10 +38,9 @@
 //! gives up clean blocks on its own). Limits: sfork'd environments share
 //! one swap map without locking (do not swap with sfork); stack, data and
 //! copy-on-write copies are not swapped.
-use super::mmap::{MMAP_END, NAME_PRIVATE};
-use super::zero::is_zero_page;
+use super::areas::{Area, Kind, next_area};
+use super::fault::Fault;
 use crate::cell::EnvCell;
-use crate::pgfault::{Area, Fault, Kind, next_area};
 use crate::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap, sys_vm_clear_ad};
 use crate::uvpt::{page_refcount, pte_of, uvpd};
 use abi::error::{Error, Result};
@@ -52,13 +51,19 @@ use abi::fsipc::{
 use abi::memlayout::UXSTACKTOP;
 use abi::mmu::{FEC_NOMEM, PGSIZE, PTE_RW, PTSIZE, Pte, PteFlags, pdx, round_down};
 use abi::trap::UTrapframe;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
+/// The end of what swap covers: the pages of [0, SWAP_END), the heap's
+/// and mmap's (`vm::mmap` checks that its region lies below).
+pub const SWAP_END: usize = 0x9000_0000;
+/// The name of the areas swap pages besides the heap, when writable and
+/// anonymous: `vm::mmap` gives it to its private anonymous mappings.
+pub const NAME_SWAPPABLE: &str = "mmap";
 /// Where the swap map starts: entry i (4 bytes) is page i's.
 pub const SWAPMAP: usize = 0xCFC0_0000;
-/// The end of the swap map (it covers the pages of [0, MMAP_END)).
-pub const SWAPMAP_END: usize = SWAPMAP + MMAP_END / PGSIZE * 4;
-const _: () = assert!(SWAPMAP_END <= FDTABLE && SWAPMAP >= MMAP_END);
+/// The end of the swap map (it covers the pages of [0, SWAP_END)).
+pub const SWAPMAP_END: usize = SWAPMAP + SWAP_END / PGSIZE * 4;
+const _: () = assert!(SWAPMAP_END <= FDTABLE && SWAPMAP >= SWAP_END);
 
 /// An entry's slot field (slot + 1; 0: not on swap).
 const ENTRY_SLOT: u32 = 0x00FF_FFFF;
@@ -110,7 +115,7 @@ pub fn stats() -> SwapStats {
 
 /// Whether `a` is memory we page: the heap and private anonymous mappings.
 fn swappable(a: &Area) -> bool {
-    a.kind == Kind::Heap || (a.kind == Kind::Anonymous && a.name == NAME_PRIVATE && a.prot.write)
+    a.kind == Kind::Heap || (a.kind == Kind::Anonymous && a.name == NAME_SWAPPABLE && a.prot.write)
 }
 
 /// The address of page `va`'s swap-map entry.
@@ -121,7 +126,7 @@ fn entry_addr(va: usize) -> usize {
 /// Page `va`'s swap-map entry (0 if its map page was never made).
 fn entry(va: usize) -> u32 {
     let a = entry_addr(va);
-    if va >= MMAP_END || pte_of(a).is_none() {
+    if va >= SWAP_END || pte_of(a).is_none() {
         return 0;
     }
     // SAFETY: the map page holding the entry is mapped (checked above) and
@@ -154,12 +159,13 @@ fn swap_ipc(req: u32, slot: u32, page: Option<usize>, perm: PteFlags) -> Result<
 }
 
 /// Whether the page `pte` maps at `va` can be evicted: ours alone
-/// (freeing it frees memory), writable or copy-on-write, not shared.
+/// (freeing it frees memory), writable or copy-on-write, not shared. (The
+/// zero page never is: the kernel holds it and maps it at UZERO in every
+/// address space, so its count is never 1.)
 fn evictable(pte: Pte) -> bool {
     let f = pte.flags();
     !f.contains(PteFlags::SHARE)
         && f.intersects(PteFlags::W | PteFlags::COW)
-        && !is_zero_page(pte)
         && page_refcount(pte.addr()) == Some(1)
 }
 
@@ -290,36 +296,52 @@ pub fn retry(mut f: impl FnMut() -> Result<()>) -> Result<()> {
 /// gives up.
 const MAX_WAITS: u32 = 100_000;
 
-/// How many times in a row [`pager_declined`] has retried a fault (an
-/// atomic, not the `EnvCell`: the fault may nest in a handler using that).
-static DECLINED_TRIES: AtomicU32 = AtomicU32::new(0);
 /// Set while [`evict`] runs (a fault in it must not run it again).
 static EVICTING: AtomicBool = AtomicBool::new(false);
 
-/// For the page-fault dispatcher, before it gives up on a fault: a page
-/// our pager (demand paging, `spawn`) declined for want of memory
+/// Registers swap with the library's hook lists, once: [`before_fork`]
+/// before each fork (`fork::atfork`), [`release`] at exit
+/// (`env::atexit`), and [`pager_declined`] before a fault is declared
+/// unhandled (`pgfault::add_unhandled_hook`). The heap and `vm::mmap`
+/// call this before they make the first area swap may page, from ordinary
+/// code (not a fault handler); a fork child inherits it.
+///
+/// Err(NoMem) if a list is full or the upcall cannot be installed; the
+/// hooks registered before the error stay, and a later call tries again.
+pub fn enable() -> Result<()> {
+    if ENABLED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    crate::fork::atfork(before_fork)?;
+    crate::env::atexit(release)?;
+    crate::pgfault::add_unhandled_hook(pager_declined)?;
+    ENABLED.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Whether [`enable`] has registered swap's hooks.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// The hook for the page-fault dispatcher, before it gives up on a fault:
+/// a page our pager (demand paging, `spawn`) declined for want of memory
 /// (FEC_NOMEM: the file server had no page left for a block of our
 /// program, envs like us having taken them all). Waiting would not help
-/// if we hold that memory: give some up (evict a few of our own pages;
-/// with none, let other envs run) and retry the instruction, which goes to
-/// the pager again. Returns Declined for any other fault, and after
-/// MAX_WAITS retries in a row (out of memory for good).
-pub fn pager_declined(utf: &UTrapframe) -> Fault {
-    if utf.utf_err & FEC_NOMEM == 0 {
-        DECLINED_TRIES.store(0, Ordering::Relaxed);
-        return Fault::Declined;
-    }
-    if DECLINED_TRIES.fetch_add(1, Ordering::Relaxed) >= MAX_WAITS {
-        DECLINED_TRIES.store(0, Ordering::Relaxed);
-        return Fault::Declined;
-    }
-    // A fault nested in a handler only yields: the handler may itself be
-    // evicting (and the code for that may be what is missing).
+/// if we hold that memory: evict a few of our own pages and return
+/// Handled, which retries the instruction (it goes to the pager again).
+/// Returns Declined for any other fault, for a fault nested in a handler
+/// or while evicting (the handler may itself be evicting, and the code
+/// for that may be what is missing), and when nothing could be evicted:
+/// then the dispatcher lets other envs run and retries
+/// (`vm::fault::pager_declined`), a bounded number of times.
+pub fn pager_declined(utf: &mut UTrapframe) -> Fault {
     let nested = (UXSTACKTOP - PGSIZE..UXSTACKTOP).contains(&(utf.utf_esp as usize));
-    if nested || EVICTING.load(Ordering::Relaxed) || !matches!(evict(EVICT), Ok(n) if n > 0) {
-        crate::syscall::sys_yield();
+    if utf.utf_err & FEC_NOMEM == 0 || nested || EVICTING.load(Ordering::Relaxed) {
+        return Fault::Declined;
     }
-    Fault::Handled
+    match evict(EVICT) {
+        Ok(n) if n > 0 => Fault::Handled,
+        _ => Fault::Declined,
+    }
 }
 
 /// Maps a fresh zeroed page at `va` with `perm`, evicting pages to make
@@ -374,7 +396,7 @@ fn read_slot(va: usize, slot: u32, get: impl FnOnce(usize) -> Result<()>) -> Res
 /// unmapped) and clears their entries. Errors from the server are ignored
 /// (the server frees an env's slots when it is gone anyway).
 pub fn forget_range(start: usize, end: usize) {
-    let end = end.min(MMAP_END);
+    let end = end.min(SWAP_END);
     let mut va = round_down(start, PGSIZE);
     while va < end {
         let map_page = round_down(entry_addr(va), PGSIZE);

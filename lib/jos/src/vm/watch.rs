@@ -73,13 +73,12 @@
 //!   system call trips over a protected page.
 //! - A student's own debug handler (`set_debug_handler`) set after the
 //!   first watch replaces [`watch_debug`], and watches stop working.
+use super::areas::{Area, Kind, Prot, remove_region};
+use super::cow::make_private;
+use super::fault::{Fault, FaultHandler};
 use crate::cell::EnvCell;
 use crate::cprintf;
-use crate::fork::cow_make_private;
-use crate::pgfault::{
-    Area, Fault, FaultHandler, Kind, Prot, add_area, install_upcall, remove_region,
-    set_debug_handler,
-};
+use crate::pgfault::{add_area, install_upcall, set_debug_handler};
 use crate::syscall::{sys_env_set_trapframe, sys_page_map};
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
@@ -236,11 +235,11 @@ fn read_value(addr: usize, len: usize) -> u64 {
 /// cannot be made (the page is then left as it was).
 fn prepare_page(va: usize) -> Result<PteFlags> {
     // A program page not paged in yet (demand-paged spawn) is there.
-    super::page_in(va);
+    super::fault::page_in(va);
     let pte = pte_of(va).ok_or(Error::Inval)?;
     if pte.flags().contains(PteFlags::COW) {
         // Not by writing to it: the COW handler cannot return an error.
-        cow_make_private(round_down(va, PGSIZE), pte)?;
+        make_private(round_down(va, PGSIZE), pte)?;
     }
     let pte = pte_of(va).ok_or(Error::Inval)?;
     let perm = pte.flags() & PteFlags::SYSCALL;
@@ -260,7 +259,7 @@ fn open_page(va: usize, perm: PteFlags) -> Result<()> {
     if page_refcount(pte.addr()).unwrap_or(1) <= 1 {
         return sys_page_map(0, va, 0, va, perm);
     }
-    super::copy_page_to(va, perm)
+    super::fault::copy_page_to(va, perm)
 }
 
 /// Maps watched page `va` read-only (its permissions without W).

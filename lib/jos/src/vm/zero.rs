@@ -25,14 +25,15 @@
 //! The dispatcher (`crate::pgfault`) gives every write to a present COW
 //! page to the one COW handler. [`install`] makes [`zero_cow_fault`] that
 //! handler, remembering the one it replaces: zero-page writes are ours,
-//! every other COW write goes to the previous handler (fork's
-//! [`crate::fork::pgfault`] if there was none). A student who later sets a
+//! every other COW write goes to the previous handler (the library's
+//! [`super::cow::pgfault`] if there was none). A student who later sets a
 //! COW handler of their own replaces this one too: their handler then also
 //! sees zero-page writes, and copying the zero page is correct (just a
 //! page copy more than needed).
+use super::fault::{Fault, FaultHandler};
 use super::null::NULL_GUARD_END;
 use crate::cell::EnvCell;
-use crate::pgfault::{Fault, FaultHandler, set_cow_handler};
+use crate::pgfault::set_cow_handler;
 use crate::syscall::{sys_page_map, sys_page_unmap};
 use crate::uvpt::{page_refcount, pte_of};
 use abi::error::{Error, Result};
@@ -98,7 +99,8 @@ pub fn install() -> Result<()> {
 /// The COW handler for the zero page: a write to a copy-on-write mapping
 /// of the zero page gets a fresh zeroed page (`sys_page_alloc`), no copy.
 /// Any other fault goes to the COW handler that was set before
-/// [`install`], or to fork's [`crate::fork::pgfault`] if there was none.
+/// [`install`], or to the library's [`super::cow::pgfault`] if there was
+/// none.
 ///
 /// Panics if no page can be allocated (out of memory).
 pub fn zero_cow_fault(utf: &mut UTrapframe) -> Fault {
@@ -109,7 +111,7 @@ pub fn zero_cow_fault(utf: &mut UTrapframe) -> Fault {
         }
         return Fault::Handled;
     }
-    let prev = with_state(|s| s.prev).unwrap_or(crate::fork::pgfault);
+    let prev = with_state(|s| s.prev).unwrap_or(super::cow::pgfault);
     prev(utf)
 }
 

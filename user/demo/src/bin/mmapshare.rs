@@ -277,7 +277,7 @@ fn parts_part() -> bool {
     // one that needs none (a whole area) works.
     let c = mmap(3 * PGSIZE, rw, MAP_PRIVATE | MAP_ANONYMOUS, None, 0).expect("mmap");
     put(c + PGSIZE, 5);
-    let mut extra = [0usize; jos::pgfault::MAX_REGIONS];
+    let mut extra = [0usize; jos::vm::areas::MAX_REGIONS];
     let mut n = 0;
     while let Ok(va) = mmap(PGSIZE, r, MAP_PRIVATE | MAP_ANONYMOUS, None, 0) {
         extra[n] = va;

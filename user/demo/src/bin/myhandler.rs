@@ -1,8 +1,9 @@
 //! myhandler: a student's own page-fault policy, plugged into the library.
 //!
 //! This is the exercise "replace the copy-on-write handler" done the way a
-//! student would: `my_cow` below counts every copy-on-write fault, then
-//! copies the page (it never reclaims in place, unlike the library's). It
+//! student would: `my_cow` below copies the page on every copy-on-write
+//! fault, then counts it in an `EnvCell` (it never reclaims in place,
+//! unlike the library's). The README shows this handler. It
 //! also registers an on-demand region of its own, `my_region`, where pages
 //! appear (filled with a pattern) when first touched. Everything else (fork,
 //! the lazy heap, stack growth) keeps using the library, unchanged.
@@ -19,6 +20,7 @@ use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::UTrapframe;
 use alloc::vec::Vec;
 use core::ptr::{read_volatile, write_volatile};
+use jos::cell::EnvCell;
 use jos::cprintf;
 use jos::pgfault::{Fault, add_region, set_cow_handler};
 use jos::syscall::sys_page_alloc;
@@ -28,9 +30,10 @@ use jos::vm::copy_page_to;
 jos::main!(umain);
 
 /// Faults each handler took (per environment: data pages are copy-on-write
-/// after fork, so each side counts its own).
-static mut COW_FAULTS: u32 = 0;
-static mut REGION_FAULTS: u32 = 0;
+/// after fork, so each side counts its own). EnvCells: a handler's `with`
+/// makes the cell's page private first, so counting adds no fault.
+static COW_FAULTS: EnvCell<u32> = EnvCell::new(0);
+static REGION_FAULTS: EnvCell<u32> = EnvCell::new(0);
 
 /// My on-demand region: 16 pages at 1 GiB.
 const REGION: usize = 0x4000_0000;
@@ -42,28 +45,23 @@ struct Pages([u8; 4 * PGSIZE]);
 static mut SHARED: Pages = Pages([1; 4 * PGSIZE]);
 
 fn cow_faults() -> u32 {
-    // SAFETY: single-threaded; a plain read.
-    unsafe { read_volatile(&raw const COW_FAULTS) }
+    COW_FAULTS.get()
 }
 
 fn region_faults() -> u32 {
-    // SAFETY: single-threaded; a plain read.
-    unsafe { read_volatile(&raw const REGION_FAULTS) }
+    REGION_FAULTS.get()
 }
 
-/// My copy-on-write handler: count, then copy the page (the library's
-/// `copy_page_to`, through PFTEMP).
+/// My copy-on-write handler: copy the page (the library's `copy_page_to`,
+/// through PFTEMP), then count. (The README shows this function.)
 fn my_cow(utf: &mut UTrapframe) -> Fault {
-    let va = round_down(utf.utf_fault_va as usize, PGSIZE);
-    let is_cow = pte_of(va).is_some_and(|p| p.flags().contains(PteFlags::COW));
-    if utf.utf_err & FEC_WR == 0 || !is_cow {
-        return Fault::Declined;
+    let va = utf.utf_fault_va as usize;
+    if utf.utf_err & FEC_WR == 0 || !pte_of(va).is_some_and(|p| p.flags().contains(PteFlags::COW)) {
+        return Fault::Declined; // not mine: the next handler gets it
     }
-    if copy_page_to(va, PTE_RW).is_err() {
-        return Fault::Declined; // out of memory: let the report say so
-    }
-    // SAFETY: single-threaded; the handler runs between the program's steps.
-    unsafe { COW_FAULTS += 1 };
+    // A private copy through PFTEMP, mapped P|U|W over the shared page.
+    copy_page_to(va, PTE_RW).expect("out of memory");
+    COW_FAULTS.with(|n| *n += 1);
     Fault::Handled
 }
 
@@ -78,8 +76,7 @@ fn my_region(utf: &mut UTrapframe) -> Fault {
         // SAFETY: the page was just mapped writable at va.
         unsafe { write_volatile((va as *mut u32).add(i), n) };
     }
-    // SAFETY: single-threaded.
-    unsafe { REGION_FAULTS += 1 };
+    REGION_FAULTS.with(|n| *n += 1);
     Fault::Handled
 }
 

@@ -83,7 +83,7 @@ fn umain(args: &[&str]) {
     cprintf!("init: running sh\n");
     // Started by the kernel or icode: no file descriptors open yet.
     let _ = jos::fd::close(0);
-    match jos::cons::opencons() {
+    match jos::console::opencons() {
         Ok(0) => {}
         Ok(r) => panic!("first opencons used fd {r}"),
         Err(e) => panic!("opencons: {e}"),

@@ -8,9 +8,9 @@
 use abi::error::Error;
 use abi::fsipc::O_RDONLY;
 use jos::alloc::vec::Vec;
-use jos::console::format_into;
 use jos::fd::{close, read};
 use jos::file::open;
+use jos::printf::format_into;
 use user::cli::write_all;
 use user::warn;
 

@@ -66,7 +66,7 @@ fn umain(argv: &[&str]) {
         }
         _ => usage(),
     }
-    let interactive = interactive.unwrap_or_else(|| jos::cons::iscons(0).unwrap_or(false));
+    let interactive = interactive.unwrap_or_else(|| jos::console::iscons(0).unwrap_or(false));
 
     loop {
         let Some(line) = jos::readline::readline(if interactive { "$ " } else { "" }) else {

@@ -6,7 +6,7 @@
 #![no_std]
 #![no_main]
 
-use jos::cons::opencons;
+use jos::console::opencons;
 use jos::fd::{close, dup};
 use jos::fprintf;
 use jos::readline::readline;

@@ -18,8 +18,8 @@ jos::main!(umain);
 fn umain(_argv: &[&str]) {
     let _ = close(0);
     let _ = close(1);
-    let _ = jos::cons::opencons();
-    let _ = jos::cons::opencons();
+    let _ = jos::console::opencons();
+    let _ = jos::console::opencons();
 
     let rfd = open("testshell.sh", O_RDONLY).unwrap_or_else(|e| panic!("open testshell.sh: {e}"));
     let [pread, wfd] = jos::pipe::pipe().unwrap_or_else(|e| panic!("pipe: {e}"));

@@ -12,7 +12,7 @@
 use abi::error::Error;
 use abi::fsipc::{MAXFD, O_RDONLY};
 use core::sync::atomic::{AtomicU32, Ordering};
-use jos::cons::{iscons, opencons};
+use jos::console::{iscons, opencons};
 use jos::cprintf;
 use jos::fd::{
     close, close_all, dup, fd_alloc, fd_lookup, fstat, ftruncate, read, readn, seek, stat, write,

@@ -41,7 +41,7 @@ fn umain(_args: &[&str]) {
     };
     let ro = open(FILE, O_RDONLY).expect("open");
     let wo = open(FILE, O_WRONLY).expect("open write-only");
-    let cons = jos::cons::opencons().expect("opencons");
+    let cons = jos::console::opencons().expect("opencons");
     let (r, rw) = (PROT_READ, PROT_READ | PROT_WRITE);
     let errors = [
         (

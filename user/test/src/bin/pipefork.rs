@@ -14,7 +14,7 @@
 #![no_std]
 #![no_main]
 
-use jos::cons::opencons;
+use jos::console::opencons;
 use jos::cprintf;
 use jos::env::wait;
 use jos::fd::{close, fstat, write};

@@ -13,8 +13,8 @@ jos::main!(umain);
 fn umain(_argv: &[&str]) {
     let _ = jos::fd::close(0);
     let _ = jos::fd::close(1);
-    let _ = jos::cons::opencons();
-    let _ = jos::cons::opencons();
+    let _ = jos::console::opencons();
+    let _ = jos::console::opencons();
     if let Err(e) = jos::spawnl!("/leakcheck", "leakcheck", "sh", "shellleak.sh") {
         panic!("spawn leakcheck: {e}");
     }
