@@ -456,6 +456,25 @@ fn env_free_one(e: *mut Env) {
     }
 }
 
+/// Destroys `e`. If it is another CPU's env, it is marked dying and that
+/// CPU is stopped (cpu::kick) before this returns: it executes no user
+/// instruction after that and frees `e` when it gets the kernel lock
+/// (freeing it here would pull its page directory from under that CPU).
+/// If it is the current environment, this does not return: the scheduler
+/// runs something else.
+pub fn env_destroy(e: *mut Env) {
+    if let Some(c) = cpu::env_cpu_elsewhere(e) {
+        set_status(e, ENV_DYING);
+        cpu::kick(c, false);
+        return;
+    }
+    env_free(e);
+    if e == cpu::curenv() {
+        cpu::set_curenv(core::ptr::null_mut());
+        crate::sched::sched_yield();
+    }
+}
+
 /// Switches to environment `e` and returns to user mode in it; does not
 /// return.
 pub fn env_run(e: *mut Env) -> ! {

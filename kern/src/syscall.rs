@@ -43,7 +43,7 @@ pub fn user_mem_assert(e: *mut Env, va: usize, len: usize, perm: PteFlags) {
             id,
             bad
         );
-        sched::env_destroy(e);
+        env::env_destroy(e);
     }
 }
 
@@ -110,7 +110,7 @@ fn sys_env_destroy(envid: EnvId) -> Result<u32> {
             cprintf!("[{:08x}] destroying {:08x}\n", me, (*e).env_id);
         }
     }
-    sched::env_destroy(e);
+    env::env_destroy(e);
     Ok(0)
 }
 

@@ -218,7 +218,7 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     if unsafe { (*e).env_status } == ENV_DYING {
         // Destroyed meanwhile by another CPU, which left the freeing to us
         // (e is ours again now): this does not return.
-        sched::env_destroy(e);
+        env::env_destroy(e);
     }
     if env::take_tf_replaced(e) {
         // sys_env_set_trapframe gave the env new registers while this trap
@@ -317,7 +317,7 @@ fn trap_dispatch(tf: &mut Trapframe) {
                     trapname(tf.tf_trapno)
                 );
             }
-            sched::env_destroy(cpu::curenv());
+            env::env_destroy(cpu::curenv());
         }
     }
 }
@@ -349,7 +349,7 @@ fn page_fault_handler(tf: &mut Trapframe) {
             tf.tf_eip
         );
         print_trapframe(tf);
-        sched::env_destroy(e);
+        env::env_destroy(e);
     }
 }
 
@@ -365,7 +365,7 @@ fn debug_handler(tf: &mut Trapframe) {
     let eip = tf.tf_eip as usize;
     if !deliver_upcall(tf, eip, abi::mmu::FEC_DEBUG) {
         print_trapframe(tf);
-        sched::env_destroy(cpu::curenv());
+        env::env_destroy(cpu::curenv());
     }
 }
 
