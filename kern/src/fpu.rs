@@ -15,7 +15,7 @@
 //! every user can read at UENVS). SSE stays off (CR4.OSFXSR clear), so
 //! `fnsave` covers everything a user can reach.
 use crate::arch::x86::{self, Cr0, FpuState};
-use abi::env::{Env, EnvId, NENV, envx};
+use abi::env::{EnvId, NENV, envx};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// One env's saved FPU state.
@@ -85,25 +85,25 @@ pub fn env_copy(parent: EnvId, child: EnvId) {
     }
 }
 
-/// At trap entry from user mode: saves the FPU state of `e` (this CPU's
+/// At trap entry from user mode: saves the FPU state of env `id` (this CPU's
 /// env) if it uses the FPU.
-pub fn save(e: *const Env) {
-    // SAFETY: e is this CPU's env; its slot is this CPU's (see `slot`).
+pub fn save(id: EnvId) {
+    // SAFETY: id is this CPU's env; its slot is this CPU's (see `slot`).
     unsafe {
-        let s = slot((*e).env_id);
+        let s = slot(id);
         if (*s).used {
             x86::fnsave(&mut (*s).state);
         }
     }
 }
 
-/// In env_run: loads the FPU state of `e` if it uses the FPU (TS clear),
+/// In env_run: loads the FPU state of env `id` if it uses the FPU (TS clear),
 /// else sets TS so that its first x87 instruction traps. `ts` is this
 /// CPU's record of CR0.TS (so that CR0 is only touched when TS changes).
-pub fn restore(e: *const Env, ts: &AtomicBool) {
-    // SAFETY: e is about to run on this CPU; its slot is this CPU's.
+pub fn restore(id: EnvId, ts: &AtomicBool) {
+    // SAFETY: env id is about to run on this CPU; its slot is this CPU's.
     unsafe {
-        let s = slot((*e).env_id);
+        let s = slot(id);
         if (*s).used {
             if ts.load(Ordering::Relaxed) {
                 x86::clts();
@@ -117,14 +117,14 @@ pub fn restore(e: *const Env, ts: &AtomicBool) {
     }
 }
 
-/// #NM from user mode: `e` (this CPU's env) executed its first x87
+/// #NM from user mode: env `id` (this CPU's) executed its first x87
 /// instruction. It gets a freshly initialised FPU state, loaded when it
-/// resumes. Returns false if `e` already had FPU state (the trap is then
+/// resumes. Returns false if it already had FPU state (the trap is then
 /// not a first use, which cannot happen while TS follows `restore`).
-pub fn first_use(e: *const Env) -> bool {
-    // SAFETY: e is this CPU's env; its slot is this CPU's.
+pub fn first_use(id: EnvId) -> bool {
+    // SAFETY: env id is this CPU's env; its slot is this CPU's.
     unsafe {
-        let s = slot((*e).env_id);
+        let s = slot(id);
         if (*s).used {
             return false;
         }

@@ -42,7 +42,7 @@ extern "C" fn i386_init_stage2() -> ! {
     picirq::irq_enable(abi::trap::IRQ_KBD);
 
     // The boot CPU takes the kernel lock before waking the others.
-    cpu::lock_kernel();
+    let mut k = crate::klock::lock_kernel();
     // SAFETY: cpu_status is atomic.
     unsafe {
         (*cpu::thiscpu())
@@ -64,27 +64,28 @@ extern "C" fn i386_init_stage2() -> ! {
     // The file-system server first (`fs=<module>`), so it is env 00001000
     // as in JOS's lab 5; then the program (`run=<module>`).
     if let Some(fs) = bi.arg("fs") {
-        create_from_module(fs, ENV_TYPE_FS);
+        create_from_module(&mut k, fs, ENV_TYPE_FS);
     }
     if let Some(prog) = bi.arg("run") {
-        create_from_module(prog, ENV_TYPE_USER);
+        create_from_module(&mut k, prog, ENV_TYPE_USER);
     }
     // Every env the modules make exists: their memory is free now.
     pmap::free_boot_modules();
     if bi.arg("run").is_none() {
         // The other CPUs find nothing to run and halt: one monitor.
         monitor::claim();
-        cpu::unlock_kernel();
-        loop {
-            monitor::monitor(None);
-        }
+        k.unlock_then(|| {
+            loop {
+                monitor::monitor(None);
+            }
+        });
     }
-    sched::sched_yield();
+    sched::sched_yield(&mut k);
 }
 
 /// Creates an env of type `env_type` from the boot module named `name`;
 /// says why on the console if it cannot.
-fn create_from_module(name: &str, env_type: u32) {
+fn create_from_module(k: &mut crate::klock::Kernel, name: &str, env_type: u32) {
     let Some(m) = boot_info::get().module(name) else {
         cprintf!("run {}: no boot module named {}\n", name, name);
         return;
@@ -93,7 +94,7 @@ fn create_from_module(name: &str, env_type: u32) {
     // from the allocator, and is only read.
     let image =
         unsafe { core::slice::from_raw_parts(pmap::kaddr(m.start) as *const u8, m.end - m.start) };
-    if let Err(e) = env::env_create(image, env_type) {
+    if let Err(e) = env::env_create(k, image, env_type) {
         cprintf!("run {}: {}\n", name, e);
     }
 }

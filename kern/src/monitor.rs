@@ -2,7 +2,7 @@
 use crate::arch::x86::{self, EFlags};
 use crate::{kdebug, pmap};
 use abi::memlayout::*;
-use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx};
+use abi::mmu::{PGSIZE, PTSIZE, PteFlags, pdx, ptx};
 use abi::trap::Trapframe;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -189,9 +189,12 @@ fn parse_num(s: &str) -> Option<usize> {
     usize::from_str_radix(digits, 16).ok()
 }
 
-/// The page directory in use (the current environment's, or the kernel's).
-fn current_pgdir() -> *mut pmap::PageTable {
-    pmap::kaddr(x86::rcr3()) as *mut pmap::PageTable
+/// The page directory in use (the current environment's, or the kernel's),
+/// to read.
+fn current_pgdir() -> &'static pmap::PageTable {
+    // SAFETY: CR3 holds a live page directory. The monitor runs with the
+    // kernel lock held (or at boot, on one CPU), keeps it, and only reads.
+    unsafe { &*(pmap::kaddr(x86::rcr3()) as *const pmap::PageTable) }
 }
 
 /// Writes the names of the set bits of `f`, with `-` for clear ones.
@@ -222,16 +225,15 @@ fn flag_string(f: PteFlags, buf: &mut [u8; 24]) -> &str {
 
 /// The flags of the PTE (or 4 MiB PDE) mapping `va`, with the PDE's
 /// restrictions folded in, and the physical address; None if unmapped.
-fn mapping(pgdir: *mut pmap::PageTable, va: usize) -> Option<(usize, PteFlags)> {
+fn mapping(pgdir: &pmap::PageTable, va: usize) -> Option<(usize, PteFlags)> {
     let (pa, perm) = pmap::va2pa(pgdir, va)?;
-    // SAFETY: pgdir is a live page directory.
-    let pde = unsafe { (*pgdir).0[pdx(va)] };
+    let pde = pgdir.0[pdx(va)];
     let flags = if pde.flags().contains(PteFlags::PS) {
         pde.flags()
     } else {
-        let pte = pmap::pgdir_walk(pgdir, va, false).expect("va2pa found a PTE");
-        // SAFETY: pgdir_walk returned a pointer into a live page table.
-        let raw = unsafe { *pte }.flags();
+        let table = pmap::kaddr(pde.addr()) as *const pmap::PageTable;
+        // SAFETY: va2pa found a present PDE without PS: a page table.
+        let raw = unsafe { (*table).0[ptx(va)] }.flags();
         (raw & !(PteFlags::W | PteFlags::U)) | (perm & (PteFlags::W | PteFlags::U))
     };
     Some((pa, flags))
@@ -364,8 +366,7 @@ fn mon_vmmap(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
         };
         let here = if va == UVPT {
             // The directory mapped as a page table: show the whole window.
-            // SAFETY: pgdir is a live page directory.
-            let pde = unsafe { (*pgdir).0[pdx(UVPT)] };
+            let pde = pgdir.0[pdx(UVPT)];
             pde.is_present().then(|| {
                 (
                     pde.addr(),

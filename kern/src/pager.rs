@@ -34,22 +34,9 @@
 //! jump faults, and the pager pages it in): a page not paged in yet is no
 //! error.
 //!
-//! The wait, field by field (the Env shows every one of them at UENVS):
-//!
-//! | state                         | `env_pager_fault` | `env_ipc_send_to` | `env_ipc_recving` |
-//! |-------------------------------|-------------------|-------------------|-------------------|
-//! | not waiting                   | 0                 | (its own IPC)     | (its own IPC)     |
-//! | step 1: in the pager's queue  | the message       | the pager         | 0                 |
-//! | step 2: the pager received it | the message       | 0                 | 1                 |
-//!
-//! and `env_status` is NOT_RUNNABLE in both steps. It ends in exactly one
-//! of these ways: the answer ([`answered`]: a page, or none); the env
-//! stopped, given new registers or a new pager ([`cancel`]); the pager
-//! freed (step 1: `env_free` empties its queue; step 2: `env_free` finds
-//! the envs waiting for it);
-//! the env freed (`env_free` takes it out of the queue). Every IPC path
-//! asks [`takes`] before delivering, so nothing but the answer reaches a
-//! waiting env.
+//! The wait itself (steps 1 to 3, and how it ends: the answer, the env
+//! stopped, given new registers or a new pager, the pager or the env
+//! freed) is `ipc.rs`'s: `Wait::PagerQueued` and `Wait::PagerAnswer`.
 //!
 //! A pager that answers with no page declines: the env's next fault on
 //! that page goes to its own upcall (or destroys it, as usual). With
@@ -59,8 +46,9 @@
 //! that dies, or an env stopped or redirected while it waits, simply lets
 //! the env retry the instruction. The policy (which file, shared or
 //! copied pages) is all the pager's: see the file server's `pager.rs`.
-use crate::env::{self, envid2env};
-use crate::{pmap, sendq};
+use crate::ipc;
+use crate::klock::{EnvRef, Kernel};
+use crate::pmap;
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::UTOP;
@@ -74,56 +62,57 @@ use abi::mmu::{FEC_NOMEM, FEC_PR, FEC_U, FEC_WR, PGSIZE};
 /// each waiting for the other to page it in would wait for ever); BadEnv
 /// for a pager that does not exist. An env waiting for its old pager stops
 /// waiting and retries its fault (with the new one).
-pub fn set(envid: EnvId, pager: EnvId, lo: usize, hi: usize, key: u32) -> Result<()> {
-    let e = envid2env(envid, true)?;
+pub fn set(
+    k: &mut Kernel,
+    envid: EnvId,
+    pager: EnvId,
+    lo: usize,
+    hi: usize,
+    key: u32,
+) -> Result<()> {
+    let e = k.envid2env(envid, true)?;
     let mut p = 0;
     if pager != 0 {
-        let pe = envid2env(pager, false)?;
+        let pe = k.envid2env(pager, false)?;
         if pe == e
             || !lo.is_multiple_of(PGSIZE)
             || !hi.is_multiple_of(PGSIZE)
             || lo >= hi
             || hi > UTOP
-            || pages(pe, e)
+            || pages(k, pe, e)
         {
             return Err(Error::Inval);
         }
-        // SAFETY: pe points into the Env array; the kernel lock is held.
-        p = unsafe { (*pe).env_id };
+        p = k[pe].env_id;
     }
-    // SAFETY: e points into the Env array; the kernel lock is held.
-    unsafe {
-        if waiting(e) {
-            // Its answer would come from the old pager (or none).
-            retry(e);
-        }
-        (*e).env_pager = p;
-        (*e).env_pager_lo = if p == 0 { 0 } else { lo as u32 };
-        (*e).env_pager_hi = if p == 0 { 0 } else { hi as u32 };
-        (*e).env_pager_key = if p == 0 { 0 } else { key };
-        (*e).env_pager_declined = 0;
+    if ipc::waits_for_pager(k, e) {
+        // Its answer would come from the old pager (or none).
+        ipc::retry(k, e);
     }
+    let env = &mut k[e];
+    env.env_pager = p;
+    env.env_pager_lo = if p == 0 { 0 } else { lo as u32 };
+    env.env_pager_hi = if p == 0 { 0 } else { hi as u32 };
+    env.env_pager_key = if p == 0 { 0 } else { key };
+    env.env_pager_declined = 0;
     Ok(())
 }
 
 /// Whether `e` is `p`'s pager, or its pager's pager, and so on (every
 /// link made by [`set`], which refuses a cycle, or by sys_exofork, whose
 /// new env nobody pages: the chain has no cycle and ends within NENV).
-fn pages(p: *const Env, e: *const Env) -> bool {
+fn pages(k: &Kernel, p: EnvRef, e: EnvRef) -> bool {
     let mut q = p;
     for _ in 0..NENV {
-        // SAFETY: q and e point into the Env array; the kernel lock is held.
-        let next = unsafe { (*q).env_pager };
+        let next = k[q].env_pager;
         if next == 0 {
             return false;
         }
-        // SAFETY: as above.
-        if next == unsafe { (*e).env_id } {
+        if next == k[e].env_id {
             return true;
         }
-        let n = env::env_at(envx(next));
-        // SAFETY: as above.
-        if unsafe { (*n).env_id != next || (*n).env_status == ENV_FREE } {
+        let n = EnvRef::at(envx(next));
+        if k[n].env_id != next || k[n].env_status == ENV_FREE {
             return false;
         }
         q = n;
@@ -137,71 +126,53 @@ fn pages(p: *const Env, e: *const Env) -> bool {
 /// the env's own upcall if the fault is its own business: outside the
 /// range, a present page while an upcall is set, a page the pager
 /// declined (then with FEC_NOMEM if for want of memory), or no live pager.
-pub fn fault(e: *mut Env, va: usize, err: u32) -> Option<u32> {
+pub fn fault(k: &mut Kernel, e: EnvRef, va: usize, err: u32) -> Option<u32> {
     let page = va & !(PGSIZE - 1);
-    // SAFETY: e is the running env; the kernel lock is held.
-    let (pager, lo, hi, upcall, declined) = unsafe {
-        (
-            (*e).env_pager,
-            (*e).env_pager_lo as usize,
-            (*e).env_pager_hi as usize,
-            (*e).env_pgfault_upcall,
-            (*e).env_pager_declined,
-        )
-    };
+    let env = &k[e];
+    let (pager, lo, hi, upcall, declined) = (
+        env.env_pager,
+        env.env_pager_lo as usize,
+        env.env_pager_hi as usize,
+        env.env_pgfault_upcall,
+        env.env_pager_declined,
+    );
     if pager == 0 || !(lo..hi).contains(&va) || (err & FEC_PR != 0 && upcall != 0) {
         return Some(err);
     }
     if declined & !3 == page as u32 && declined & 1 != 0 {
-        // SAFETY: as above.
-        unsafe { (*e).env_pager_declined = 0 };
+        k[e].env_pager_declined = 0;
         return Some(if declined & 2 != 0 {
             err | FEC_NOMEM
         } else {
             err
         });
     }
-    let Ok(p) = envid2env(pager, false) else {
+    let Ok(p) = k.envid2env(pager, false) else {
         return Some(err);
     };
     let msg = page as u32 | PAGER_WAITING | (err & (FEC_PR | FEC_WR | FEC_U));
-    // SAFETY: e and p point into the Env array; the kernel lock is held.
-    unsafe {
-        (*e).env_pager_fault = msg;
-        env::set_status(e, ENV_NOT_RUNNABLE);
-        if (*p).env_ipc_recving != 0 && !waiting(p) && accepts(p, (*e).env_id) {
-            deliver_fault(e, p);
-        } else {
-            (*e).env_ipc_send_to = (*p).env_id;
-            (*e).env_ipc_send_value = msg;
-            (*e).env_ipc_send_va = UTOP as u32;
-            (*e).env_ipc_send_perm = 0;
-            sendq::push(envx((*p).env_id), envx((*e).env_id));
-        }
-    }
+    ipc::send_fault(k, e, p, msg);
     None
 }
 
 /// Whether a fault of `e` on a page not present at `va` would go to its
 /// pager (set, alive, and `va` in its range).
-pub fn serves(e: *const Env, va: usize) -> bool {
-    // SAFETY: e points into the Env array; the kernel lock is held.
-    let (pager, lo, hi) = unsafe {
-        (
-            (*e).env_pager,
-            (*e).env_pager_lo as usize,
-            (*e).env_pager_hi as usize,
-        )
-    };
-    pager != 0 && (lo..hi).contains(&va) && envid2env(pager, false).is_ok()
+pub fn serves(k: &Kernel, e: EnvRef, va: usize) -> bool {
+    let env = &k[e];
+    let (pager, lo, hi) = (
+        env.env_pager,
+        env.env_pager_lo as usize,
+        env.env_pager_hi as usize,
+    );
+    pager != 0 && (lo..hi).contains(&va) && k.envid2env(pager, false).is_ok()
 }
 
 /// The running env `e` needs its page at `va`, absent (or read-only, with
 /// `write`), in a system call: if its pager serves that page, `e` sends
 /// it the fault as if it had touched the page (see [`fault`]) and returns
 /// true; the caller then has `e` make the same call when it runs again.
-pub fn fault_in(e: *mut Env, va: usize, write: bool) -> bool {
-    let present = pmap::page_lookup(env::env_pgdir(e), va & !(PGSIZE - 1)).is_some();
+pub fn fault_in(k: &mut Kernel, e: EnvRef, va: usize, write: bool) -> bool {
+    let present = pmap::page_lookup(k.pgdir_mut(e), va & !(PGSIZE - 1)).is_some();
     let mut err = FEC_U;
     if write {
         err |= FEC_WR;
@@ -209,114 +180,5 @@ pub fn fault_in(e: *mut Env, va: usize, write: bool) -> bool {
     if present {
         err |= FEC_PR;
     }
-    fault(e, va, err).is_none()
-}
-
-/// Whether `dst` takes the message `value` from `src` now. An env waiting
-/// for its pager (in either step) takes only the answer to that fault:
-/// from its pager, with the fault message as the value (so an answer to
-/// an older fault, or any other message of the pager's, is not taken for
-/// it). Any other env takes a message while it is receiving: anyone's, or
-/// in a closed receive its one env's ([`accepts`]).
-pub fn takes(dst: *const Env, src: *const Env, value: u32) -> bool {
-    // SAFETY: both point into the Env array; the kernel lock is held.
-    unsafe {
-        if waiting(dst) {
-            (*src).env_id == (*dst).env_pager && value & !PAGER_NOMEM == (*dst).env_pager_fault
-        } else {
-            (*dst).env_ipc_recving != 0 && accepts(dst, (*src).env_id)
-        }
-    }
-}
-
-/// Whether `dst`'s receive, if it is receiving, takes a message from
-/// `from`: an open receive takes anyone's, a closed one only its env's.
-pub fn accepts(dst: *const Env, from: EnvId) -> bool {
-    // SAFETY: dst points into the Env array; the kernel lock is held.
-    let only = unsafe { (*dst).env_ipc_recv_from };
-    only == 0 || only == from
-}
-
-/// Whether `e` is an env waiting for its pager (in either step).
-pub fn waiting(e: *const Env) -> bool {
-    // SAFETY: e points into the Env array; the kernel lock is held.
-    unsafe { (*e).env_pager_fault != 0 }
-}
-
-/// The page `e`, waiting for its pager, faulted on (below UTOP: the
-/// range [`set`] accepts ends there).
-pub fn fault_page(e: *const Env) -> usize {
-    // SAFETY: e points into the Env array; the kernel lock is held.
-    (unsafe { (*e).env_pager_fault } & !(PGSIZE as u32 - 1)) as usize
-}
-
-/// Step 1 done: pager `p` (receiving) gets `e`'s fault message, and `e`
-/// waits for the answer at the faulting page.
-///
-/// # Safety
-/// `e` waits for `p` (its pager), which is receiving; the kernel lock is
-/// held.
-pub unsafe fn deliver_fault(e: *mut Env, p: *mut Env) {
-    // SAFETY: the caller's promise.
-    unsafe {
-        let msg = (*e).env_pager_fault;
-        (*p).env_ipc_recving = 0;
-        (*p).env_ipc_from = (*e).env_id;
-        (*p).env_ipc_value = msg;
-        (*p).env_ipc_perm = 0;
-        if (*p).env_status == ENV_NOT_RUNNABLE {
-            env::set_status(p, ENV_RUNNABLE);
-        }
-        (*p).env_tf.tf_regs.reg_eax = 0;
-        (*e).env_ipc_send_to = 0;
-        (*e).env_ipc_recving = 1;
-    }
-}
-
-/// Step 3: the pager's answer reached `e` (the page, if any, is mapped
-/// already), after the pager received the fault or even before (it may
-/// read the fault in the Env and answer at once). `e` retries its
-/// instruction; with no page, the fault goes to its own upcall next time
-/// (marked FEC_NOMEM if the answer's value had PAGER_NOMEM).
-///
-/// # Safety
-/// `e` waits for its pager; the kernel lock is held.
-pub unsafe fn answered(e: *mut Env, gave_page: bool, value: u32) {
-    let page = fault_page(e) as u32;
-    let nomem = if value & PAGER_NOMEM != 0 { 2 } else { 0 };
-    // SAFETY: the caller's promise.
-    unsafe {
-        (*e).env_pager_declined = if gave_page { 0 } else { page + 1 + nomem };
-        // (Still in the pager's queue, in step 1, if it answered first.)
-        retry(e);
-    }
-}
-
-/// Ends `e`'s wait for its pager without an answer (it was stopped,
-/// given new registers, or its pager died): it is out of any queue and
-/// not receiving, and retries the faulting instruction when it runs
-/// again. Its status is the caller's to set.
-///
-/// # Safety
-/// `e` waits for its pager; the kernel lock is held.
-pub unsafe fn cancel(e: *mut Env) {
-    // SAFETY: the caller's promise.
-    unsafe {
-        if (*e).env_ipc_send_to != 0 {
-            env::cancel_send(e);
-        }
-        (*e).env_ipc_recving = 0;
-        (*e).env_pager_fault = 0;
-    }
-}
-
-/// Ends `e`'s wait ([`cancel`]) and makes it runnable: it retries the
-/// faulting instruction.
-///
-/// # Safety
-/// `e` waits for its pager; the kernel lock is held.
-pub unsafe fn retry(e: *mut Env) {
-    // SAFETY: the caller's promise.
-    unsafe { cancel(e) };
-    env::set_status(e, ENV_RUNNABLE);
+    fault(k, e, va, err).is_none()
 }

@@ -1,7 +1,8 @@
 //! The scheduler (JOS's kern/sched.c): round robin over the Env array, in
-//! index order, through the set of runnable envs (env::runnable_from).
+//! index order, through the set of runnable envs (Kernel::runnable_from).
 use crate::arch::x86;
 use crate::cpu::{self, CPU_HALTED};
+use crate::klock::{EnvRef, Kernel};
 use crate::{env, monitor, pmap};
 use abi::env::*;
 use core::sync::atomic::Ordering;
@@ -9,55 +10,47 @@ use core::sync::atomic::Ordering;
 /// Runs the next runnable environment after the current one (wrapping
 /// around), or the current one again if nothing else can run; halts this
 /// CPU if nothing can. An env that is still another CPU's (stopped there
-/// by a kick, not yet left) is not taken. Never returns. The kernel lock
-/// must be held.
-pub fn sched_yield() -> ! {
-    let cur = cpu::curenv();
-    // SAFETY: cur points into the Env array (or is null); the kernel lock is held.
-    let start = if cur.is_null() {
-        0
-    } else {
-        // SAFETY: cur is this CPU's env, in the Env array.
-        envx(unsafe { (*cur).env_id }) + 1
-    };
+/// by a kick, not yet left) is not taken. Never returns.
+pub fn sched_yield(k: &mut Kernel) -> ! {
+    let cur = k.curenv();
+    let start = cur.map_or(0, |c| envx(k[c].env_id) + 1);
     // The runnable set is a bitmap: the cost follows the number of
     // runnable envs, not NENV.
-    for i in env::runnable_from(start) {
-        let e = env::env_at(i);
-        if cpu::env_cpu_elsewhere(e).is_none() {
-            env::env_run(e);
+    for i in k.runnable_from(start) {
+        let e = EnvRef::at(i);
+        if k.cpu_elsewhere(e).is_none() {
+            env::env_run(k, e);
         }
     }
-    // SAFETY: as above.
-    if !cur.is_null() && unsafe { (*cur).env_status } == ENV_RUNNING {
-        env::env_run(cur);
+    if let Some(c) = cur
+        && k[c].env_status == ENV_RUNNING
+    {
+        env::env_run(k, c);
     }
-    sched_halt();
+    sched_halt(k);
 }
 
 /// Halts this CPU until an interrupt arrives. If no environment is left at
 /// all, the first CPU to find so says so and enters the monitor (keeping
 /// the kernel lock); any other CPU just halts, so there is one monitor.
-pub fn sched_halt() -> ! {
+pub fn sched_halt(k: &mut Kernel) -> ! {
     // Work is left while an env can run, or while another CPU is still in
     // a trap for its env (stopped there, it will want the lock: claiming
     // the monitor for good would leave that CPU spinning for ever).
     let any = (0..NENV).any(|i| {
-        // SAFETY: the kernel lock is held.
-        let s = unsafe { (*env::env_at(i)).env_status };
+        let s = k[EnvRef::at(i)].env_status;
         s == ENV_RUNNABLE || s == ENV_RUNNING || s == ENV_DYING
-    }) || cpu::any_env_elsewhere();
+    }) || k.any_env_elsewhere();
     if !any && monitor::claim() {
         cprintf!("No runnable environments in the system!\n");
         loop {
             monitor::monitor(None);
         }
     }
-    cpu::set_curenv(core::ptr::null_mut());
+    k.set_curenv(None);
     // SAFETY: kern_pgdir maps the kernel.
     unsafe { x86::lcr3(pmap::paddr(pmap::kern_pgdir() as usize)) };
-    cpu::unlock_kernel();
-    idle();
+    k.unlock_then(|| idle())
 }
 
 /// Halts this CPU (the kernel lock not held, no env) until an interrupt
@@ -85,24 +78,5 @@ pub fn idle() -> ! {
             in(reg) top,
             options(att_syntax, noreturn)
         );
-    }
-}
-
-/// Destroys `e`. If it is another CPU's env, it is marked dying and that
-/// CPU is stopped (cpu::kick) before this returns: it executes no user
-/// instruction after that and frees `e` when it gets the kernel lock
-/// (freeing it here would pull its page directory from under that CPU).
-/// If it is the current environment, this does not return: the scheduler
-/// runs something else.
-pub fn env_destroy(e: *mut Env) {
-    if let Some(c) = cpu::env_cpu_elsewhere(e) {
-        env::set_status(e, ENV_DYING);
-        cpu::kick(c, false);
-        return;
-    }
-    env::env_free(e);
-    if e == cpu::curenv() {
-        cpu::set_curenv(core::ptr::null_mut());
-        sched_yield();
     }
 }

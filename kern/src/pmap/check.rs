@@ -121,12 +121,12 @@ pub fn check_page_alloc() {
     cprintf!("check_page_alloc() succeeded!\n");
 }
 
-fn pte_at(pgdir: *mut PageTable, va: usize) -> Pte {
+fn pte_at(pgdir: &mut PageTable, va: usize) -> Pte {
     // SAFETY: pgdir_walk returns a pointer into a live page table.
     pmap::pgdir_walk(pgdir, va, false).map_or(Pte::empty(), |p| unsafe { *p })
 }
 
-fn pa_at(pgdir: *mut PageTable, va: usize) -> Option<usize> {
+fn pa_at(pgdir: &PageTable, va: usize) -> Option<usize> {
     pmap::va2pa(pgdir, va).map(|(pa, _)| pa)
 }
 
@@ -136,7 +136,8 @@ fn pa_at(pgdir: *mut PageTable, va: usize) -> Option<usize> {
 pub fn check_page() {
     let nfree = pmap::nfree();
     let pgdir_page = pmap::page_alloc(Alloc::Zero).expect("page_alloc failed");
-    let pgdir = pgdir_page.kva() as *mut PageTable;
+    // SAFETY: a fresh zeroed page of ours, used only as this directory.
+    let pgdir = unsafe { &mut *(pgdir_page.kva() as *mut PageTable) };
     let pp0 = pmap::page_alloc(Alloc::Any).expect("page_alloc failed");
     let pp1 = pmap::page_alloc(Alloc::Any).expect("page_alloc failed");
     let pp2 = pmap::page_alloc(Alloc::Any).expect("page_alloc failed");
@@ -153,8 +154,7 @@ pub fn check_page() {
     // Free pp0: it becomes the page table for [0, 4 MiB).
     pmap::page_free(pp0);
     pmap::page_insert(pgdir, pp1, 0, PteFlags::W).expect("page_insert failed");
-    // SAFETY: pgdir is our directory.
-    let pde0 = unsafe { (*pgdir).0[0] };
+    let pde0 = pgdir.0[0];
     assert_eq!(
         pde0.addr(),
         pp0.pa(),
@@ -192,8 +192,7 @@ pub fn check_page() {
     pmap::page_insert(pgdir, pp2, PGSIZE, PteFlags::W | PteFlags::U).expect("page_insert failed");
     assert_eq!(pp2.refcount(), 1);
     assert!(pte_at(pgdir, PGSIZE).flags().contains(PteFlags::U));
-    // SAFETY: pgdir is our directory.
-    assert!(unsafe { (*pgdir).0[0] }.flags().contains(PteFlags::U));
+    assert!(pgdir.0[0].flags().contains(PteFlags::U));
     pmap::page_insert(pgdir, pp2, PGSIZE, PteFlags::W).expect("page_insert failed");
     assert!(!pte_at(pgdir, PGSIZE).flags().contains(PteFlags::U));
 
@@ -224,20 +223,18 @@ pub fn check_page() {
     // Drop the table at PDX 0 (pp0) by hand; pgdir_walk with create then
     // takes it again as the table for a fresh 4 MiB region, and returns the
     // PTE at the right offset.
-    // SAFETY: pgdir is ours; nothing else is mapped through PDX 0.
-    unsafe { (*pgdir).0[0] = Pte::empty() };
+    // (Nothing else is mapped through PDX 0.)
+    pgdir.0[0] = Pte::empty();
     pmap::page_decref(pp0);
     let va = PTSIZE + PGSIZE;
     let ptep = pmap::pgdir_walk(pgdir, va, true).expect("pgdir_walk could not create a table");
-    // SAFETY: pgdir is ours.
-    let pde = unsafe { (*pgdir).0[pdx(va)] };
+    let pde = pgdir.0[pdx(va)];
     assert_eq!(pde.addr(), pp0.pa());
     // SAFETY: ptx(va) is inside the table.
     assert_eq!(ptep, unsafe {
         (pmap::kaddr(pde.addr()) as *mut Pte).add(ptx(va))
     });
-    // SAFETY: as above.
-    unsafe { (*pgdir).0[pdx(va)] = Pte::empty() };
+    pgdir.0[pdx(va)] = Pte::empty();
     pmap::page_decref(pp0);
 
     // Give everything back.
@@ -251,7 +248,8 @@ pub fn check_page() {
 
 /// Checks that kern_pgdir maps exactly what the memory layout says.
 pub fn check_kern_pgdir() {
-    let pgdir = pmap::kern_pgdir();
+    // SAFETY: boot, one CPU: kern_pgdir is built and only read here.
+    let pgdir = unsafe { &*pmap::kern_pgdir() };
     let pages = pmap::pages_array() as usize;
     let envs = pmap::envs_array() as usize;
 
@@ -318,11 +316,10 @@ pub fn check_kern_pgdir() {
         }
     }
     // UVPT: the directory itself, user read-only.
-    // SAFETY: pgdir is the kernel's directory.
-    let uvpt = unsafe { (*pgdir).0[pdx(UVPT)] };
+    let uvpt = pgdir.0[pdx(UVPT)];
     assert_eq!(
         uvpt.addr(),
-        pmap::paddr(pgdir as usize),
+        pmap::paddr(pgdir as *const PageTable as usize),
         "UVPT is not the page directory"
     );
     assert!(
@@ -330,8 +327,7 @@ pub fn check_kern_pgdir() {
     );
     // Which directory entries are present.
     for i in 0..NPDENTRIES {
-        // SAFETY: as above.
-        let pde = unsafe { (*pgdir).0[i] };
+        let pde = pgdir.0[i];
         let va = i << PDXSHIFT;
         if va >= KERNBASE {
             assert!(
@@ -353,7 +349,8 @@ pub fn check_kern_pgdir() {
 /// through the new mappings.
 pub fn check_page_installed_pgdir() {
     let nfree = pmap::nfree();
-    let pgdir = pmap::kern_pgdir();
+    // SAFETY: boot, one CPU: kern_pgdir's PDE 0 is only used by this check.
+    let pgdir = unsafe { &mut *pmap::kern_pgdir() };
     let pp1 = pmap::page_alloc(Alloc::Any).expect("page_alloc failed");
     let pp2 = pmap::page_alloc(Alloc::Any).expect("page_alloc failed");
     // SAFETY: the pages are ours and mapped at their kva.
@@ -383,10 +380,8 @@ pub fn check_page_installed_pgdir() {
     pmap::page_remove(pgdir, va);
     assert_eq!(pp2.refcount(), 0);
     // Drop the page table that was made for va.
-    // SAFETY: kern_pgdir's PDE 0 is only used by this check.
-    let pde = unsafe { (*pgdir).0[pdx(va)] };
-    // SAFETY: as above.
-    unsafe { (*pgdir).0[pdx(va)] = Pte::empty() };
+    let pde = pgdir.0[pdx(va)];
+    pgdir.0[pdx(va)] = Pte::empty();
     pmap::tlb_invalidate(pgdir, va);
     pmap::page_decref(Page::from_pa(pde.addr()));
     assert_eq!(pmap::nfree(), nfree, "pages leaked");

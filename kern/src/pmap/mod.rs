@@ -486,9 +486,8 @@ pub(crate) fn restore_free_list(saved: (usize, usize)) {
 /// Returns a pointer to the PTE for `va` in `pgdir`, creating the page table
 /// if `create` is set. Returns None if the table is missing and `create` is
 /// not set, if allocation fails, or if `va` is covered by a 4 MiB page.
-pub fn pgdir_walk(pgdir: *mut PageTable, va: usize, create: bool) -> Option<*mut Pte> {
-    // SAFETY: pgdir is a page directory (kernel address) owned by the caller.
-    let pde = unsafe { &mut (*pgdir).0[pdx(va)] };
+pub fn pgdir_walk(pgdir: &mut PageTable, va: usize, create: bool) -> Option<*mut Pte> {
+    let pde = &mut pgdir.0[pdx(va)];
     if !pde.is_present() {
         if !create {
             return None;
@@ -508,7 +507,7 @@ pub fn pgdir_walk(pgdir: *mut PageTable, va: usize, create: bool) -> Option<*mut
 /// Maps page `pg` at `va` in `pgdir` with permissions `perm | P`, replacing
 /// any mapping there (re-inserting the same page is fine). Returns
 /// Err(NoMem) if a page table could not be allocated.
-pub fn page_insert(pgdir: *mut PageTable, pg: Page, va: usize, perm: PteFlags) -> Result<()> {
+pub fn page_insert(pgdir: &mut PageTable, pg: Page, va: usize, perm: PteFlags) -> Result<()> {
     let pte = pgdir_walk(pgdir, va, true).ok_or(Error::NoMem)?;
     // Take the new reference first: if pg is already mapped here, removing
     // the old mapping must not free it.
@@ -525,7 +524,7 @@ pub fn page_insert(pgdir: *mut PageTable, pg: Page, va: usize, perm: PteFlags) -
 
 /// Returns the page mapped at `va` and a pointer to its PTE, or None if
 /// nothing is mapped there.
-pub fn page_lookup(pgdir: *mut PageTable, va: usize) -> Option<(Page, *mut Pte)> {
+pub fn page_lookup(pgdir: &mut PageTable, va: usize) -> Option<(Page, *mut Pte)> {
     let pte = pgdir_walk(pgdir, va, false)?;
     // SAFETY: pte points into a page table of pgdir.
     let e = unsafe { *pte };
@@ -533,7 +532,7 @@ pub fn page_lookup(pgdir: *mut PageTable, va: usize) -> Option<(Page, *mut Pte)>
 }
 
 /// Unmaps whatever is at `va` (nothing happens if nothing is).
-pub fn page_remove(pgdir: *mut PageTable, va: usize) {
+pub fn page_remove(pgdir: &mut PageTable, va: usize) {
     if let Some((pg, pte)) = page_lookup(pgdir, va) {
         // SAFETY: pte points into a page table of pgdir.
         unsafe { *pte = Pte::empty() };
@@ -543,8 +542,8 @@ pub fn page_remove(pgdir: *mut PageTable, va: usize) {
 }
 
 /// Drops the TLB entry for `va` if `pgdir` is the address space in use.
-pub fn tlb_invalidate(pgdir: *mut PageTable, va: usize) {
-    if x86::rcr3() == paddr(pgdir as usize) {
+pub fn tlb_invalidate(pgdir: &PageTable, va: usize) {
+    if x86::rcr3() == paddr(pgdir as *const PageTable as usize) {
         x86::invlpg(va);
     }
 }
@@ -552,7 +551,7 @@ pub fn tlb_invalidate(pgdir: *mut PageTable, va: usize) {
 /// Maps [va, va + size) to [pa, pa + size) with `perm | P` in `pgdir`,
 /// without touching reference counts: for the static kernel mappings.
 /// Panics if a page table cannot be allocated (boot cannot continue).
-pub fn boot_map_region(pgdir: *mut PageTable, va: usize, size: usize, pa: usize, perm: PteFlags) {
+pub fn boot_map_region(pgdir: &mut PageTable, va: usize, size: usize, pa: usize, perm: PteFlags) {
     assert!(va.is_multiple_of(PGSIZE) && pa.is_multiple_of(PGSIZE) && size.is_multiple_of(PGSIZE));
     for off in (0..size).step_by(PGSIZE) {
         let pte = pgdir_walk(pgdir, va + off, true).expect("boot_map_region: out of memory");
@@ -563,22 +562,18 @@ pub fn boot_map_region(pgdir: *mut PageTable, va: usize, size: usize, pa: usize,
 
 /// Like `boot_map_region` with 4 MiB pages (needs CR4.PSE); all three
 /// arguments must be 4 MiB-aligned.
-fn boot_map_region_large(pgdir: *mut PageTable, va: usize, size: usize, pa: usize, perm: PteFlags) {
+fn boot_map_region_large(pgdir: &mut PageTable, va: usize, size: usize, pa: usize, perm: PteFlags) {
     assert!(va.is_multiple_of(PTSIZE) && pa.is_multiple_of(PTSIZE) && size.is_multiple_of(PTSIZE));
     for off in (0..size).step_by(PTSIZE) {
-        // SAFETY: pgdir is the kernel's directory, being built.
-        unsafe {
-            (*pgdir).0[pdx(va + off)] = Pte::new(pa + off, perm | PteFlags::P | PteFlags::PS)
-        };
+        pgdir.0[pdx(va + off)] = Pte::new(pa + off, perm | PteFlags::P | PteFlags::PS);
     }
 }
 
 /// Translates `va` in `pgdir` to a physical address (following 4 MiB pages
 /// too); None if unmapped. Also returns the effective permissions (the PDE's
 /// and PTE's bits combined).
-pub fn va2pa(pgdir: *mut PageTable, va: usize) -> Option<(usize, PteFlags)> {
-    // SAFETY: pgdir is a page directory.
-    let pde = unsafe { (*pgdir).0[pdx(va)] };
+pub fn va2pa(pgdir: &PageTable, va: usize) -> Option<(usize, PteFlags)> {
+    let pde = pgdir.0[pdx(va)];
     if !pde.is_present() {
         return None;
     }
@@ -607,8 +602,11 @@ pub fn mmio_map_region(pa: usize, size: usize) -> usize {
     let size = round_up(pa % PGSIZE + size, PGSIZE).expect("mmio_map_region: size overflows");
     assert!(base + size <= MMIOLIM, "mmio_map_region: MMIO window full");
     let pa_page = round_down(pa, PGSIZE);
+    // SAFETY: kern_pgdir's MMIO window is only written here, under
+    // MMIO_NEXT's lock; everything else only reads kern_pgdir.
+    let kern = unsafe { &mut *kern_pgdir() };
     boot_map_region(
-        kern_pgdir(),
+        kern,
         base,
         size,
         pa_page,
@@ -634,14 +632,14 @@ pub fn mem_init() {
     i386_detect_memory();
 
     // The kernel page directory.
-    let pgdir = boot_alloc(PGSIZE) as *mut PageTable;
-    KERN_PGDIR.store(pgdir, Ordering::Relaxed);
+    let pgdir_ptr = boot_alloc(PGSIZE) as *mut PageTable;
+    KERN_PGDIR.store(pgdir_ptr, Ordering::Relaxed);
+    // SAFETY: boot, one CPU: the directory was just allocated and zeroed,
+    // and is only reached here while it is built.
+    let pgdir = unsafe { &mut *pgdir_ptr };
     // UVPT: the directory is its own page table there, so user code can read
     // every PTE of its address space at UVPT and every PDE at UVPD.
-    // SAFETY: pgdir was just allocated, zeroed, and is ours.
-    unsafe {
-        (*pgdir).0[pdx(UVPT)] = Pte::new(paddr(pgdir as usize), PteFlags::U | PteFlags::P);
-    }
+    pgdir.0[pdx(UVPT)] = Pte::new(paddr(pgdir_ptr as usize), PteFlags::U | PteFlags::P);
 
     let pages = boot_alloc(npages() * size_of::<PageInfo>()) as *mut PageInfo;
     PAGES.store(pages, Ordering::Relaxed);
@@ -691,7 +689,7 @@ pub fn mem_init() {
 
     // SAFETY: kern_pgdir maps the kernel at KERNBASE exactly as the entry
     // directory did, plus everything else.
-    unsafe { x86::lcr3(paddr(pgdir as usize)) };
+    unsafe { x86::lcr3(paddr(pgdir_ptr as usize)) };
     check::check_page_free_list(false);
 
     // The final CR0: paging, write-protect in ring 0, no FPU emulation.

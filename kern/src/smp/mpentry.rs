@@ -150,6 +150,6 @@ extern "C" fn mp_main_stage2() -> ! {
             .cpu_status
             .store(CPU_STARTED, Ordering::SeqCst)
     };
-    cpu::lock_kernel();
-    crate::sched::sched_yield();
+    let mut k = crate::klock::lock_kernel();
+    crate::sched::sched_yield(&mut k);
 }

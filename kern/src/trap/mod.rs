@@ -11,6 +11,7 @@ pub mod frame;
 use crate::arch::gdt::{self, Taskstate};
 use crate::arch::x86::{self, EFlags};
 use crate::cpu::{self, CPU_HALTED, CPU_STARTED};
+use crate::klock::{self, EnvRef, Kernel};
 use crate::{env, monitor, pmap, sched, syscall};
 use ::x86::Ring;
 use ::x86::dtables::{self, DescriptorTablePointer};
@@ -169,7 +170,8 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     if was != CPU_STARTED {
         status.store(CPU_STARTED, Ordering::Relaxed);
     }
-    if was == CPU_HALTED {
+    let halted = was == CPU_HALTED;
+    if halted {
         // With the monitor running on another CPU for good, there is
         // nothing for this one to do: it keeps halting (taking console
         // input in, which needs no kernel lock).
@@ -179,7 +181,6 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
             }
             sched::idle();
         }
-        cpu::lock_kernel();
     }
     assert!(
         !x86::read_eflags().contains(EFlags::FLAGS_IF),
@@ -187,66 +188,83 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     );
 
     if ktf.tf_cs & 3 != 3 {
+        if trapno == T_PGFLT {
+            // A kernel bug: no guard needed to say so.
+            kernel_page_fault(ktf);
+        }
+        let mut k = if halted {
+            klock::lock_kernel()
+        } else {
+            // SAFETY: a trap in the kernel (a breakpoint or debug trap, the
+            // kernel runs with interrupts off) goes on to the monitor, then
+            // to user mode or the scheduler: never back to the code it
+            // interrupted, which held the lock.
+            unsafe { Kernel::assume_held() }
+        };
         frame::LAST_TF.store(tf as usize, Ordering::Relaxed);
-        trap_dispatch(ktf);
-        resume();
+        trap_dispatch(&mut k, ktf);
+        resume(&mut k);
     }
 
     // From user mode. This CPU's env is ours alone until it leaves user
     // mode: save its registers and FPU state in the Env first, then say so
-    // (cpu::kick waits for that), and only then wait for the kernel lock.
+    // (kick waits for that), and only then wait for the kernel lock.
     // Whoever held the lock meanwhile may have destroyed the env, replaced
     // its registers or stopped it.
-    let e = cpu::curenv();
+    // SAFETY: cpu_env is this CPU's own.
+    let ep = unsafe { (*cpu::thiscpu()).cpu_env };
     assert!(
-        !e.is_null(),
+        !ep.is_null(),
         "trap from user mode with no current environment"
     );
-    // SAFETY: e is this CPU's env: no other CPU touches its registers
-    // while this CPU is in user mode (cpu_in_user is still set).
-    unsafe { (*e).env_tf = *ktf };
-    crate::fpu::save(e);
+    // SAFETY: ep is this CPU's env: no other CPU touches its registers, or
+    // changes its id, while this CPU is in user mode (cpu_in_user is still
+    // set), even holding the lock.
+    let id = unsafe {
+        (*ep).env_tf = *ktf;
+        (*ep).env_id
+    };
+    crate::fpu::save(id);
     // SAFETY: cpu_in_user is an atomic of this CPU's.
     unsafe {
         (*cpu::thiscpu())
             .cpu_in_user
             .store(false, Ordering::Release)
     };
-    cpu::lock_kernel();
+    let mut k = klock::lock_kernel();
+    let k = &mut k;
+    let e = k.cur();
 
-    // SAFETY: e is this CPU's env; the kernel lock is held.
-    if unsafe { (*e).env_status } == ENV_DYING {
+    if k[e].env_status == ENV_DYING {
         // Destroyed meanwhile by another CPU, which left the freeing to us
         // (e is ours again now): this does not return.
-        sched::env_destroy(e);
+        env::env_destroy(k, e);
     }
-    if env::take_tf_replaced(e) {
+    if env::take_tf_replaced(k, e) {
         // sys_env_set_trapframe gave the env new registers while this trap
         // waited for the lock: the trap it made (a system call, a fault) is
         // void, and it resumes with the new registers. An interrupt is
         // still handled, from the frame on this stack (the new frame's
         // trap number is the user's).
         if trapno >= IRQ_OFFSET && trapno != T_SYSCALL {
-            trap_dispatch(ktf);
+            trap_dispatch(k, ktf);
         }
-        resume();
+        resume(k);
     }
-    // SAFETY: e is this CPU's env; the kernel lock is held.
-    let tf = unsafe { &mut (*e).env_tf };
-    // SAFETY: as above.
-    if unsafe { (*e).env_status } != ENV_RUNNING && is_restartable(trapno) {
+    if k[e].env_status != ENV_RUNNING && is_restartable(trapno) {
         // Stopped (sys_env_set_status NOT_RUNNABLE) while this trap waited
         // for the lock: a stopped env does nothing more, not even the system
         // call it was making. The call is restarted when it runs again (eax
         // still holds its number); a fault just happens again.
         if trapno == T_SYSCALL {
+            let tf = &mut k[e].env_tf;
             syscall::restart_syscall(tf, tf.tf_regs.reg_eax);
         }
-        resume();
+        resume(k);
     }
-    frame::LAST_TF.store(tf as *mut Trapframe as usize, Ordering::Relaxed);
-    trap_dispatch(tf);
-    resume();
+    frame::LAST_TF.store(&raw const k[e].env_tf as usize, Ordering::Relaxed);
+    user_trap_dispatch(k, e);
+    resume(k);
 }
 
 /// Whether a trap from user mode can be left undone and happen again when
@@ -273,99 +291,144 @@ fn is_restartable(trapno: u32) -> bool {
 
 /// Back to this CPU's environment if it is still running here, else to
 /// the scheduler.
-fn resume() -> ! {
-    let e = cpu::curenv();
-    // SAFETY: e is this CPU's env (or null); the kernel lock is held.
-    if !e.is_null() && unsafe { (*e).env_status } == ENV_RUNNING {
-        env::env_run(e);
+fn resume(k: &mut Kernel) -> ! {
+    if let Some(e) = k.curenv()
+        && k[e].env_status == ENV_RUNNING
+    {
+        env::env_run(k, e);
     }
-    sched::sched_yield();
+    sched::sched_yield(k);
 }
 
-/// Handles one trap; returns if the current environment may continue.
-fn trap_dispatch(tf: &mut Trapframe) {
-    match tf.tf_trapno {
-        T_PGFLT => page_fault_handler(tf),
-        T_BRKPT => monitor::monitor(Some(tf)),
-        T_DEBUG => debug_handler(tf),
+/// Handles one trap from user mode, of this CPU's env `e`, whose registers
+/// are in its Env (the handlers change them there: eax for a system call's
+/// result, eip and esp for an upcall); returns if `e` may continue.
+fn user_trap_dispatch(k: &mut Kernel, e: EnvRef) {
+    let trapno = k[e].env_tf.tf_trapno;
+    match trapno {
+        T_PGFLT => page_fault_handler(k, e),
+        T_BRKPT => monitor::monitor(Some(&mut k[e].env_tf)),
+        T_DEBUG => debug_handler(k, e),
         T_SYSCALL => {
-            let r = &tf.tf_regs;
+            let r = k[e].env_tf.tf_regs;
             let ret = syscall::syscall(
-                r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi,
+                k, r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi,
             );
-            tf.tf_regs.reg_eax = ret as u32;
+            k[e].env_tf.tf_regs.reg_eax = ret as u32;
         }
+        T_DEVICE if crate::fpu::first_use(k[e].env_id) => {}
+        _ => {
+            if !interrupt(k, trapno) {
+                print_trapframe(&k[e].env_tf);
+                if trapno != IRQ_OFFSET + IRQ_SPURIOUS {
+                    env::env_destroy(k, e);
+                }
+            }
+        }
+    }
+}
+
+/// Handles a trap in the kernel (a breakpoint or debug trap, or an
+/// interrupt on a halted CPU), or an interrupt whose env's registers were
+/// replaced meanwhile (from the frame `tf` on this CPU's stack); returns if
+/// the current environment may continue.
+fn trap_dispatch(k: &mut Kernel, tf: &mut Trapframe) {
+    match tf.tf_trapno {
+        T_BRKPT | T_DEBUG if tf.tf_cs & 3 == 0 => monitor::monitor(Some(tf)),
+        t => {
+            if !interrupt(k, t) {
+                unexpected(k, tf);
+            }
+        }
+    }
+}
+
+/// Handles the interrupts the kernel expects (timer, kick, keyboard,
+/// serial); returns false for any other trap, and if the current
+/// environment may continue. A spurious interrupt is announced here, and
+/// the caller prints the frame and ignores it.
+fn interrupt(k: &mut Kernel, trapno: u32) -> bool {
+    match trapno {
         t if t == IRQ_OFFSET + IRQ_SPURIOUS => {
             // Spurious interrupts happen; nothing to acknowledge.
             cprintf!("Spurious interrupt on irq 7\n");
-            print_trapframe(tf);
+            return false;
         }
         // (Acknowledged in trap.)
-        t if t == IRQ_OFFSET + IRQ_TIMER => sched::sched_yield(),
-        // Another CPU needed this one out of user mode (cpu::kick); what it
+        t if t == IRQ_OFFSET + IRQ_TIMER => sched::sched_yield(k),
+        // Another CPU needed this one out of user mode (kick); what it
         // changed takes effect as the env resumes.
         T_KICK => {}
-        T_DEVICE if tf.tf_cs & 3 == 3 && crate::fpu::first_use(cpu::curenv()) => {}
         t if t == IRQ_OFFSET + IRQ_KBD => crate::console::intr(),
         t if t == IRQ_OFFSET + IRQ_SERIAL => crate::console::intr(),
-        _ => {
-            print_trapframe(tf);
-            if tf.tf_cs & 3 == 0 {
-                panic!(
-                    "unhandled trap {} ({}) in kernel",
-                    tf.tf_trapno,
-                    trapname(tf.tf_trapno)
-                );
-            }
-            sched::env_destroy(cpu::curenv());
-        }
+        _ => return false,
     }
+    true
 }
 
-/// Page faults: a kernel fault is a bug (panic); a user fault goes to the
-/// environment's pager if it has one for that page (kern/src/pager.rs),
-/// else to its upcall on its exception stack, or destroys it.
-fn page_fault_handler(tf: &mut Trapframe) {
-    let fault_va = x86::rcr2();
+/// Any other trap (`tf`): a spurious interrupt is printed and ignored; in
+/// the kernel it is a bug (panic); from user mode it destroys the current
+/// environment (not returning).
+fn unexpected(k: &mut Kernel, tf: &Trapframe) {
+    print_trapframe(tf);
+    if tf.tf_trapno == IRQ_OFFSET + IRQ_SPURIOUS {
+        return;
+    }
     if tf.tf_cs & 3 == 0 {
-        print_trapframe(tf);
         panic!(
-            "kernel page fault at va {:08x} ip {:08x}",
-            fault_va, tf.tf_eip
+            "unhandled trap {} ({}) in kernel",
+            tf.tf_trapno,
+            trapname(tf.tf_trapno)
         );
     }
-    let e = cpu::curenv();
+    let e = k.cur();
+    env::env_destroy(k, e);
+}
+
+/// A page fault in the kernel: a bug. Prints the frame and panics.
+fn kernel_page_fault(tf: &Trapframe) -> ! {
+    let fault_va = x86::rcr2();
+    print_trapframe(tf);
+    panic!(
+        "kernel page fault at va {:08x} ip {:08x}",
+        fault_va, tf.tf_eip
+    );
+}
+
+/// A user page fault of `e`: it goes to the env's pager if it has one for
+/// that page (kern/src/pager.rs), else to its upcall on its exception
+/// stack, or destroys it.
+fn page_fault_handler(k: &mut Kernel, e: EnvRef) {
+    let fault_va = x86::rcr2();
     // A page its pager serves (demand paging): the env waits for it.
-    let Some(err) = crate::pager::fault(e, fault_va, tf.tf_err) else {
+    let Some(err) = crate::pager::fault(k, e, fault_va, k[e].env_tf.tf_err) else {
         return;
     };
-    if !deliver_upcall(tf, fault_va, err) {
-        // SAFETY: e is the running env; the kernel lock is held.
-        let id = unsafe { (*e).env_id };
+    if !deliver_upcall(k, e, fault_va, err) {
         cprintf!(
             "[{:08x}] user fault va {:08x} ip {:08x}\n",
-            id,
+            k[e].env_id,
             fault_va,
-            tf.tf_eip
+            k[e].env_tf.tf_eip
         );
-        print_trapframe(tf);
-        sched::env_destroy(e);
+        print_trapframe(&k[e].env_tf);
+        env::env_destroy(k, e);
     }
 }
 
-/// Debug traps (single steps): the monitor's `stepi` comes back to the
-/// monitor; an environment that set the trap flag itself gets the trap
-/// through its upcall, with FEC_DEBUG in the error code (watchpoints use
-/// this); anything else is an unexpected trap.
-fn debug_handler(tf: &mut Trapframe) {
-    if monitor::take_step_request() || tf.tf_cs & 3 == 0 {
-        monitor::monitor(Some(tf));
+/// Debug traps (single steps) from user mode: the monitor's `stepi` comes
+/// back to the monitor; an environment that set the trap flag itself gets
+/// the trap through its upcall, with FEC_DEBUG in the error code
+/// (watchpoints use this).
+fn debug_handler(k: &mut Kernel, e: EnvRef) {
+    if monitor::take_step_request() {
+        monitor::monitor(Some(&mut k[e].env_tf));
         return;
     }
-    let eip = tf.tf_eip as usize;
-    if !deliver_upcall(tf, eip, abi::mmu::FEC_DEBUG) {
-        print_trapframe(tf);
-        sched::env_destroy(cpu::curenv());
+    let eip = k[e].env_tf.tf_eip as usize;
+    if !deliver_upcall(k, e, eip, abi::mmu::FEC_DEBUG) {
+        print_trapframe(&k[e].env_tf);
+        env::env_destroy(k, e);
     }
 }
 
@@ -374,10 +437,8 @@ fn debug_handler(tf: &mut Trapframe) {
 /// Returns false if it has no upcall. If its exception stack or the upcall
 /// address is bad, the environment is destroyed (with the user_mem_check
 /// message) and this does not return.
-fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
-    let e = cpu::curenv();
-    // SAFETY: e is the running env; the kernel lock is held.
-    let upcall = unsafe { (*e).env_pgfault_upcall as usize };
+fn deliver_upcall(k: &mut Kernel, e: EnvRef, fault_va: usize, err: u32) -> bool {
+    let upcall = k[e].env_pgfault_upcall as usize;
     if upcall == 0 {
         return false;
     }
@@ -385,6 +446,7 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
     // Push a UTrapframe on the exception stack: at its top, or, for a fault
     // while already on it (a fault in the handler), below the current ESP
     // with one scratch word between, which the upcall's return needs.
+    let tf = k[e].env_tf;
     let esp = tf.tf_esp as usize;
     // An ESP in the guard page below the exception stack means the handler
     // ran off its stack: that counts as nested too, so the push lands in
@@ -395,6 +457,7 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
     let top = if on_xstack { esp - 4 } else { UXSTACKTOP };
     let utf_va = top.wrapping_sub(size_of::<UTrapframe>());
     syscall::user_mem_assert(
+        k,
         e,
         utf_va,
         size_of::<UTrapframe>(),
@@ -402,8 +465,8 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
     );
     // The upcall's code may be a page its pager has not paged in yet: the
     // jump there faults, and the pager pages it in then.
-    if !crate::pager::serves(e, upcall) {
-        syscall::user_mem_assert(e, upcall, 1, PteFlags::U);
+    if !crate::pager::serves(k, e, upcall) {
+        syscall::user_mem_assert(k, e, upcall, 1, PteFlags::U);
     }
 
     let utf = UTrapframe {
@@ -419,7 +482,8 @@ fn deliver_upcall(tf: &mut Trapframe, fault_va: usize, err: u32) -> bool {
         core::slice::from_raw_parts((&raw const utf).cast::<u8>(), size_of::<UTrapframe>())
     };
     // user_mem_assert checked the range is writable: this cannot fail.
-    let _ = env::user_copy_out(e, utf_va, bytes);
+    let _ = env::user_copy_out(k, e, utf_va, bytes);
+    let tf = &mut k[e].env_tf;
     tf.tf_esp = utf_va as u32;
     tf.tf_eip = upcall as u32;
     // The handler itself runs without single-stepping; the trapped eflags
