@@ -304,7 +304,7 @@ oomexit_test(4)
 
 # --- F4: no env denies the file server's service to the others (issue 19,
 #         item 6): per-env limits on open files, MAP_SHARED blocks and swap
-#         slots (user/src/bin/fs/quota.rs); swap space of its own; the
+#         slots (user/serv/src/bin/fs/quota.rs); swap space of its own; the
 #         server gives back the memory of what it no longer holds ---
 
 DOS_NEVER = [".*FAILED", KERNEL_PANIC, USER_PANIC, ENV + "unhandled page fault", "  trap ",

@@ -13,7 +13,7 @@ FSTRUST_CASES = ["forge", "dead", "foreign", "starve"]
 
 
 def fstrust_test(cpus):
-    """fstrust's attacks (user/src/bin/fstrust.rs): forged replies from a
+    """fstrust's attacks (user/test/src/bin/fstrust.rs): forged replies from a
     sibling watching UENVS, a server dying under its callers, another env's
     file ids through every descriptor of ours, clients that never take
     their replies beside an honest one."""
