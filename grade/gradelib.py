@@ -990,8 +990,9 @@ def _load_times():
 
 def _save_times(tests):
     """Record the CPU seconds of the tests that ran in TIMES_FILE, keeping
-    the other tests' figures."""
-    times = _load_times()
+    the other tests' figures (of tests that still exist)."""
+    slugs = set(t.slug for t in TESTS)
+    times = {slug: secs for slug, secs in _load_times().items() if slug in slugs}
     for t in tests:
         if t.cpu is not None:
             times[t.slug] = t.cpu

@@ -240,7 +240,7 @@ textattack_test(1)
 textattack_test(4)
 
 
-def mapflood_test(cpus, kargs=None):
+def mapflood_test(cpus):
     """Issue 19, item 3: the file server never dies of a client's demands.
     An env takes every free page, then maps the blocks of the files in /
     MAP_SHARED up to its per-env limit (256, none cached) and keeps them:
@@ -248,12 +248,10 @@ def mapflood_test(cpus, kargs=None):
     answer E_NO_MEM (the client then gives four pages back and asks again)
     rather than die of its shared set's growth or of a block it cannot read
     in, serve an honest read afterwards, and have mapped each file's own
-    blocks. Run twice: the second run gives back every page. With
-    kargs="mem=16M" (make grade's version), all memory is about 3500 pages
-    instead of 31000: the same flood, sooner."""
+    blocks. Run twice: the second run gives back every page."""
 
     def fn():
-        r = fs_run("mapflood", cpus=cpus, kargs=kargs, timeout=400)
+        r = fs_run("mapflood", cpus=cpus, timeout=400)
         r.match(r"mapflood: hoarded \d+ pages; 2[0-5]\d blocks of \d+ files \(the per-env limit\) "
                 r"mapped MAP_SHARED with memory full, after [1-9]\d* E_NO_MEM replies OK$",
                 "mapflood: the server still serves, every file's last page as read OK$",
@@ -262,18 +260,14 @@ def mapflood_test(cpus, kargs=None):
                     ENV + "user fault", "fs: "])
         check_fs_clients_freed(r)
 
-    cpu = "%d CPU%s" % (cpus, "" if cpus == 1 else "s")
-    if kargs:
-        name = "mapflood under %s: a client with all memory maps blocks up to its limit (%s)" % (kargs, cpu)
-        fn.__name__ = "test_mapflood_%d_%s" % (cpus, re.sub(r"\W", "_", kargs))
-    else:
-        name = "mapflood: a client with all memory maps blocks up to its limit; the server lives (%s)" % cpu
-        fn.__name__ = "test_mapflood_%d" % cpus
-    # With all of 128 MiB, a long test: about 40 s each (make grade-long).
-    test(10, name, long=not kargs)(fn)
+    name = "mapflood: a client with all memory maps blocks up to its limit; the server lives (%d CPU%s)" % (
+        cpus, "" if cpus == 1 else "s")
+    fn.__name__ = "test_mapflood_%d" % cpus
+    # About 5 CPU seconds each since the server warms its cache after each
+    # flood: in make grade (it was a long test at about 40 s).
+    test(10, name)(fn)
 
 
-mapflood_test(1, kargs="mem=16M")
 mapflood_test(1)
 mapflood_test(4)
 
