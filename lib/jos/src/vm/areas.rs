@@ -10,11 +10,12 @@
 //! with no handler (the segments, the exception stack) is only listed.
 //!
 //! ```text
-//!   slot  start     end       name     kind      handler
-//!   0     00800000  00803000  text     Text      -            (libmain)
+//!   slot  start     end       name    kind            handler  (for example)
+//!   0     00800000  00803000  text    Text            -           (libmain)
 //!   ...
-//!   6     10000000  10004000  heap     Heap      heap_fault   (vm::heap)
-//!   7     50000000  50002000  mmap     Anonymous anon_fault   (vm::mmap)
+//!   5     eebff000  eec00000  xstack  ExceptionStack  -           (the upcall)
+//!   6     00806000  0080a000  heap    Heap            heap_fault  (vm::heap)
+//!   7     50000000  50002000  mmap    Anonymous       anon_fault  (vm::mmap)
 //! ```
 //!
 //! Registering an area with a handler goes through `pgfault::add_area` (or

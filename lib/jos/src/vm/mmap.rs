@@ -638,9 +638,9 @@ pub fn is_held_fd_page(va: usize) -> bool {
 }
 
 /// Registers this module's [`before_fork`] with `fork::atfork`, and swap
-/// (which pages private anonymous mappings): once, before the first
-/// mapping. Err(NoMem) if a hook list is full or the upcall cannot be
-/// installed.
+/// (which pages private anonymous mappings), before each mapping is made:
+/// the first time does it, later ones find it done and write nothing.
+/// Err(NoMem) if a hook list is full or the upcall cannot be installed.
 fn enable() -> Result<()> {
     crate::fork::atfork(before_fork)?;
     swap::enable()
