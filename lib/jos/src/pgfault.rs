@@ -49,7 +49,7 @@
 use crate::cell::EnvCell;
 use crate::syscall::{sys_env_set_pgfault_upcall, sys_page_alloc, sys_page_unmap};
 use crate::uvpt::pte_of;
-use crate::vm::areas::{self, Area, Kind, MAX_REGIONS, Prot};
+use crate::vm::areas::{self, Area, Kind, Prot};
 use crate::vm::fault::report_unhandled;
 use abi::error::{Error, Result};
 use abi::memlayout::UXSTACKTOP;
@@ -168,7 +168,7 @@ extern "C" fn pgfault_dispatch(utf: *mut UTrapframe) {
     // The areas, newest slot first, copied one at a time (a handler may
     // change the list); those with no handler (the segments) are only listed.
     let mut owner = None;
-    for a in (0..MAX_REGIONS).rev().filter_map(areas::area) {
+    for a in (0..areas::slots_used()).rev().filter_map(areas::area) {
         if let Some(handler) = a.handler
             && (a.start..a.end).contains(&va)
         {

@@ -26,6 +26,7 @@
 use super::fault::FaultHandler;
 use crate::cell::EnvCell;
 use abi::error::{Error, Result};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// What backs an area of the address space (the last column of a map).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +136,17 @@ fn with_list<R>(f: impl FnOnce(&mut [Option<Area>; MAX_REGIONS]) -> R) -> R {
     AREAS.with(f)
 }
 
+/// One more than the highest slot ever used: the slots at and above it
+/// are all empty, so the dispatcher need not read them. Never goes down
+/// (an area removed leaves its slot empty below it).
+static SLOTS_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// Returns how many slots may hold an area: those from 0 to
+/// `slots_used() - 1` (some may be empty), never more than MAX_REGIONS.
+pub fn slots_used() -> usize {
+    SLOTS_USED.load(Ordering::Relaxed)
+}
+
 /// Returns a copy of the area in slot `i` (None if empty or `i` is out of
 /// range), read without writing to the list and without copying the rest
 /// of it: what the dispatcher walks, on the one-page exception stack.
@@ -156,6 +168,9 @@ pub fn insert(area: Area) -> Result<usize> {
     with_list(|t| {
         let i = t.iter().position(|r| r.is_none())?;
         t[i] = Some(area);
+        // Before the list is released: a fault that can see the new area
+        // reads its slot.
+        SLOTS_USED.fetch_max(i + 1, Ordering::Relaxed);
         Some(i)
     })
     .ok_or(Error::NoMem)
@@ -198,7 +213,12 @@ pub fn areas() -> [Option<Area>; MAX_REGIONS] {
 /// seeing the list half-changed; returns what `f` returns. `f` must not
 /// touch memory that may fault into a handler that reads the list.
 pub fn update_areas<R>(f: impl FnOnce(&mut [Option<Area>; MAX_REGIONS]) -> R) -> R {
-    with_list(f)
+    with_list(|t| {
+        let r = f(t);
+        let top = t.iter().rposition(|a| a.is_some()).map_or(0, |i| i + 1);
+        SLOTS_USED.fetch_max(top, Ordering::Relaxed);
+        r
+    })
 }
 
 /// Replaces the handler of region `id` (from add_region), keeping its
