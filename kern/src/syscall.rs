@@ -363,7 +363,8 @@ fn sys_ipc_try_send(
 ) -> Result<u32> {
     let dst = k.envid2env(envid, false)?;
     page_in_source(k, srcva);
-    ipc::try_send(k, dst, value, srcva, perm)?;
+    let me = k.cur();
+    ipc::try_send(k, me, dst, value, srcva, perm)?;
     Ok(0)
 }
 
@@ -379,7 +380,7 @@ fn sys_ipc_send(k: &mut Kernel, envid: EnvId, value: u32, srcva: usize, perm: u3
         return Err(Error::Inval);
     }
     page_in_source(k, srcva);
-    if ipc::send(k, dst, value, srcva, perm)? {
+    if ipc::send(k, me, dst, value, srcva, perm)? {
         return Ok(0);
     }
     k.set_status(me, ENV_NOT_RUNNABLE);
@@ -401,7 +402,8 @@ fn sys_ipc_recv(k: &mut Kernel, dstva: usize, from: EnvId) -> Result<u32> {
         return Err(Error::Inval);
     }
     let only = closed_peer(k, from)?;
-    if ipc::recv(k, dstva, only) {
+    let me = k.cur();
+    if ipc::recv(k, me, dstva, only) {
         return Ok(0);
     }
     sched::sched_yield(k);
@@ -444,12 +446,13 @@ fn sys_ipc_call(
         return Err(Error::Inval);
     }
     let dst = k.envid2env(envid, false)?;
-    if dst == k.cur() {
+    let me = k.cur();
+    if dst == me {
         return Err(Error::Inval);
     }
     page_in_source(k, srcva);
-    let delivered = ipc::send(k, dst, value, srcva, perm)?;
-    ipc::call_wait(k, dst, delivered, dstva);
+    let delivered = ipc::send(k, me, dst, value, srcva, perm)?;
+    ipc::call_wait(k, me, dst, delivered, dstva);
     sched::sched_yield(k);
 }
 
