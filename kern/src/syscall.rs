@@ -338,11 +338,10 @@ fn sys_page_unmap(k: &mut Kernel, envid: EnvId, va: usize) -> Result<u32> {
     Ok(0)
 }
 
-/// A page the caller sends (at `srcva`, if below UTOP and page-aligned)
-/// that its pager has not paged in yet: the caller waits for it and sends
-/// again (see page_in).
-fn page_in_source(k: &mut Kernel, srcva: usize) {
-    let me = k.cur();
+/// A page the caller `me` sends (at `srcva`, if below UTOP and
+/// page-aligned) that its pager has not paged in yet: the caller waits for
+/// it and sends again (see page_in).
+fn page_in_source(k: &mut Kernel, me: EnvRef, srcva: usize) {
     if srcva < UTOP
         && srcva.is_multiple_of(PGSIZE)
         && pmap::page_lookup(k.pgdir_mut(me), srcva).is_none()
@@ -362,8 +361,8 @@ fn sys_ipc_try_send(
     perm: u32,
 ) -> Result<u32> {
     let dst = k.envid2env(envid, false)?;
-    page_in_source(k, srcva);
     let me = k.cur();
+    page_in_source(k, me, srcva);
     ipc::try_send(k, me, dst, value, srcva, perm)?;
     Ok(0)
 }
@@ -379,7 +378,7 @@ fn sys_ipc_send(k: &mut Kernel, envid: EnvId, value: u32, srcva: usize, perm: u3
     if dst == me {
         return Err(Error::Inval);
     }
-    page_in_source(k, srcva);
+    page_in_source(k, me, srcva);
     if ipc::send(k, me, dst, value, srcva, perm)? {
         return Ok(0);
     }
@@ -450,7 +449,7 @@ fn sys_ipc_call(
     if dst == me {
         return Err(Error::Inval);
     }
-    page_in_source(k, srcva);
+    page_in_source(k, me, srcva);
     let delivered = ipc::send(k, me, dst, value, srcva, perm)?;
     ipc::call_wait(k, me, dst, delivered, dstva);
     sched::sched_yield(k);
