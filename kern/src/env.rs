@@ -29,11 +29,13 @@ use spin::Mutex;
 static TF_REPLACED: [AtomicBool; NENV] = [const { AtomicBool::new(false) }; NENV];
 
 /// Records that `e`'s registers were replaced while its CPU was in a trap.
+#[inline]
 pub fn set_tf_replaced(k: &Kernel, e: EnvRef) {
     TF_REPLACED[envx(k[e].env_id)].store(true, Ordering::Relaxed);
 }
 
 /// Whether `e`'s registers were replaced (see set_tf_replaced); clears it.
+#[inline]
 pub fn take_tf_replaced(k: &Kernel, e: EnvRef) -> bool {
     let flag = &TF_REPLACED[envx(k[e].env_id)];
     flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::Relaxed)

@@ -60,14 +60,24 @@ pub enum Wait {
 static WAITS: KCell<[Wait; NENV]> = KCell::new([Wait::None; NENV]);
 
 /// What `e` waits for.
+#[inline]
 pub fn wait(k: &Kernel, e: EnvRef) -> Wait {
-    WAITS.get(k)[e.index()]
+    WAITS.get(k)[slot(k, e)]
+}
+
+/// `e`'s index in WAITS: its env id's (a slot never used has id 0 and
+/// waits for nothing; whatever WAITS[0] says is never asked of it).
+#[inline]
+fn slot(k: &Kernel, e: EnvRef) -> usize {
+    k[e].env_id as usize & (NENV - 1)
 }
 
 /// Sets what `e` waits for, and the Env's view of it (see the table
 /// above). Queues are the caller's business.
+#[inline]
 fn set_wait(k: &mut Kernel, e: EnvRef, w: Wait) {
-    WAITS.get_mut(k)[e.index()] = w;
+    let i = slot(k, e);
+    WAITS.get_mut(k)[i] = w;
     let env = &mut k[e];
     let (recving, send_to, fault) = match w {
         Wait::None => (0, 0, 0),
@@ -82,6 +92,7 @@ fn set_wait(k: &mut Kernel, e: EnvRef, w: Wait) {
 }
 
 /// Whether `e` waits for its pager (in either step).
+#[inline]
 pub fn waits_for_pager(k: &Kernel, e: EnvRef) -> bool {
     matches!(
         wait(k, e),
@@ -109,6 +120,7 @@ pub fn cancel(k: &mut Kernel, e: EnvRef) -> Wait {
 /// its parent stopped it during a closed receive (`env_ipc_held`): then it
 /// stays stopped, with the result kept, until the parent makes it
 /// runnable. With the parent gone, nobody could, so it runs.
+#[inline]
 pub fn wake(k: &mut Kernel, e: EnvRef) {
     if k[e].env_ipc_held != 0 && k.parent_alive(e) {
         return;
@@ -133,6 +145,7 @@ pub fn retry(k: &mut Kernel, e: EnvRef) {
 /// older fault, or any other message of the pager's, is not taken for it).
 /// Any other env takes a message while it is receiving: anyone's, or in a
 /// closed receive its one env's.
+#[inline]
 pub fn takes(k: &Kernel, dst: EnvRef, src: EnvRef, value: u32) -> bool {
     match wait(k, dst) {
         Wait::PagerQueued { msg, .. } | Wait::PagerAnswer { msg } => {
@@ -145,6 +158,7 @@ pub fn takes(k: &Kernel, dst: EnvRef, src: EnvRef, value: u32) -> bool {
 
 /// Whether `dst`'s receive, if it is receiving, takes a message from
 /// `from`: an open receive takes anyone's, a closed one only its env's.
+#[inline]
 fn accepts(k: &Kernel, dst: EnvRef, from: EnvId) -> bool {
     let only = k[dst].env_ipc_recv_from;
     only == 0 || only == from
@@ -322,10 +336,16 @@ fn deliver_queued(k: &mut Kernel, s: EnvRef, e: EnvRef) -> Result<()> {
 }
 
 /// sys_ipc_try_send's body: sends `value` (and the page at `srcva` if below
-/// UTOP, with `perm`) from the running env to `dst`, which must take it now
-/// (else IpcNotRecv).
-pub fn try_send(k: &mut Kernel, dst: EnvRef, value: u32, srcva: usize, perm: u32) -> Result<()> {
-    let me = k.cur();
+/// UTOP, with `perm`) from the running env `me` to `dst`, which must take it
+/// now (else IpcNotRecv).
+pub fn try_send(
+    k: &mut Kernel,
+    me: EnvRef,
+    dst: EnvRef,
+    value: u32,
+    srcva: usize,
+    perm: u32,
+) -> Result<()> {
     if !takes(k, dst, me, value) {
         return Err(Error::IpcNotRecv);
     }
@@ -333,12 +353,18 @@ pub fn try_send(k: &mut Kernel, dst: EnvRef, value: u32, srcva: usize, perm: u32
 }
 
 /// The sending half of sys_ipc_send and sys_ipc_call: delivers the running
-/// env's message to `dst` now if it takes it (Ok(true)), or, after checking
-/// the page (so the error goes to the sender at once), puts the env in
-/// `dst`'s send queue with the message (Ok(false)); the caller then blocks
-/// it. The delivery's or the page check's error otherwise.
-pub fn send(k: &mut Kernel, dst: EnvRef, value: u32, srcva: usize, perm: u32) -> Result<bool> {
-    let me = k.cur();
+/// env `me`'s message to `dst` now if it takes it (Ok(true)), or, after
+/// checking the page (so the error goes to the sender at once), puts `me`
+/// in `dst`'s send queue with the message (Ok(false)); the caller then
+/// blocks it. The delivery's or the page check's error otherwise.
+pub fn send(
+    k: &mut Kernel,
+    me: EnvRef,
+    dst: EnvRef,
+    value: u32,
+    srcva: usize,
+    perm: u32,
+) -> Result<bool> {
     if takes(k, dst, me, value) {
         deliver(k, me, dst, value, srcva, perm)?;
         return Ok(true);
@@ -356,10 +382,9 @@ pub fn send(k: &mut Kernel, dst: EnvRef, value: u32, srcva: usize, perm: u32) ->
 }
 
 /// sys_ipc_call's waiting half, after [`send`] (`delivered`: whether the
-/// request was taken at once): the running env waits for the answer from
-/// `dst` alone, its page mapped at `dstva`.
-pub fn call_wait(k: &mut Kernel, dst: EnvRef, delivered: bool, dstva: usize) {
-    let me = k.cur();
+/// request was taken at once): the running env `me` waits for the answer
+/// from `dst` alone, its page mapped at `dstva`.
+pub fn call_wait(k: &mut Kernel, me: EnvRef, dst: EnvRef, delivered: bool, dstva: usize) {
     let to = k[dst].env_id;
     if delivered {
         set_wait(k, me, Wait::Recv);
@@ -370,12 +395,11 @@ pub fn call_wait(k: &mut Kernel, dst: EnvRef, delivered: bool, dstva: usize) {
     k[me].env_tf.tf_regs.reg_eax = 0;
 }
 
-/// sys_ipc_recv's body: the running env receives, a page at `dstva`, from
-/// `only` (0: anyone). A sender already queued to it (the one sender of a
-/// closed receive, or the longest waiting) is served at once: Ok(true).
-/// Else it blocks, NOT_RUNNABLE (Ok(false)); the caller then schedules.
-pub fn recv(k: &mut Kernel, dstva: usize, only: EnvId) -> bool {
-    let e = k.cur();
+/// sys_ipc_recv's body: the running env `e` receives, a page at `dstva`,
+/// from `only` (0: anyone). A sender already queued to it (the one sender
+/// of a closed receive, or the longest waiting) is served at once: true.
+/// Else it blocks, NOT_RUNNABLE (false); the caller then schedules.
+pub fn recv(k: &mut Kernel, e: EnvRef, dstva: usize, only: EnvId) -> bool {
     set_wait(k, e, Wait::Recv);
     k[e].env_ipc_dstva = dstva as u32;
     k[e].env_ipc_recv_from = only;
@@ -426,6 +450,9 @@ pub fn env_gone(k: &mut Kernel, e: EnvRef) {
     }
     for i in 0..NENV {
         let w = EnvRef::at(i);
+        if k[w].env_status == ENV_FREE {
+            continue;
+        }
         match wait(k, w) {
             Wait::PagerAnswer { .. } if k[w].env_pager == id => retry(k, w),
             Wait::Recv if k[w].env_ipc_recv_from == id => {

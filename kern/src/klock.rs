@@ -3,7 +3,8 @@
 //! [`Kernel`] is the proof that this CPU holds the kernel lock. Only
 //! [`lock_kernel`] makes one (at trap entry, when an AP starts, at boot;
 //! and the unsafe `Kernel::assume_held` for a trap in the kernel), and the
-//! trap, system-call and scheduler paths pass it down as `&mut Kernel`. Whatever the lock guards is reached through it:
+//! trap, system-call and scheduler paths pass it down as `&mut Kernel`.
+//! Whatever the lock guards is reached through it:
 //!
 //! - an env is named by an [`EnvRef`], a copyable handle (a pointer into
 //!   the Env array), and `k[e]` borrows the Env from the guard;
@@ -14,7 +15,9 @@
 //! So code that touches envs or page tables without the lock does not
 //! compile, and one `&mut Env` at a time is what the borrow checker allows.
 //! The guard is zero-sized and an `EnvRef` is a pointer: it costs nothing
-//! at run time.
+//! at run time, provided the small accessors below inline (they are marked
+//! `#[inline]`: the kernel is built in many codegen units, where a call to
+//! `index_mut` for every `k[e]` would cost a tenth of a null system call).
 use crate::cpu;
 use crate::pmap::{self, PageTable};
 use abi::env::*;
@@ -40,19 +43,32 @@ pub struct EnvRef(NonNull<Env>);
 
 impl EnvRef {
     /// The Env in slot `i` (panics unless `i < NENV`).
+    #[inline]
     pub fn at(i: usize) -> EnvRef {
         assert!(i < NENV);
         // SAFETY: i is inside the Env array, which is not at address 0.
         EnvRef(unsafe { NonNull::new_unchecked(pmap::envs_array().add(i)) })
     }
 
+    /// The env at `p`, which must point into the Env array (trap entry's
+    /// this-CPU env, read before the lock is taken: no second cpunum).
+    ///
+    /// # Safety
+    /// `p` points at an Env of the array.
+    #[inline]
+    pub unsafe fn from_raw(p: NonNull<Env>) -> EnvRef {
+        EnvRef(p)
+    }
+
     /// The slot's index in the Env array.
+    #[inline]
     pub fn index(self) -> usize {
         (self.0.as_ptr() as usize - pmap::envs_array() as usize) / size_of::<Env>()
     }
 
     /// The Env's address (for code that must reach it without the lock:
     /// trap entry, for this CPU's own env, and env_init at boot).
+    #[inline]
     pub fn as_ptr(self) -> *mut Env {
         self.0.as_ptr()
     }
@@ -60,6 +76,7 @@ impl EnvRef {
 
 impl Index<EnvRef> for Kernel {
     type Output = Env;
+    #[inline]
     fn index(&self, e: EnvRef) -> &Env {
         // SAFETY: e points into the Env array (EnvRef::at, or a CPU's
         // cpu_env, which is one of those). The guard proves the kernel lock
@@ -70,6 +87,7 @@ impl Index<EnvRef> for Kernel {
 }
 
 impl IndexMut<EnvRef> for Kernel {
+    #[inline]
     fn index_mut(&mut self, e: EnvRef) -> &mut Env {
         // SAFETY: as in index; &mut self makes this borrow the only one.
         unsafe { &mut *e.0.as_ptr() }
@@ -86,11 +104,13 @@ unsafe impl<T> Sync for KCell<T> {}
 
 impl<T> KCell<T> {
     /// A cell holding `v`.
+    #[inline]
     pub const fn new(v: T) -> Self {
         KCell(UnsafeCell::new(v))
     }
 
     /// Borrows the contents for as long as the guard is borrowed.
+    #[inline]
     pub fn get<'a>(&'a self, _k: &'a Kernel) -> &'a T {
         // SAFETY: the guard is held (see the Sync impl); no &mut exists while
         // the guard is borrowed shared.
@@ -98,6 +118,7 @@ impl<T> KCell<T> {
     }
 
     /// Borrows the contents mutably for as long as the guard is.
+    #[inline]
     pub fn get_mut<'a>(&'a self, _k: &'a mut Kernel) -> &'a mut T {
         // SAFETY: the guard is held and borrowed mutably: this is the only
         // borrow of the contents.
@@ -156,6 +177,7 @@ impl Kernel {
     /// goes to user mode, halts, or runs the monitor; `Infallible` has no
     /// values): nothing can use the guard afterwards. Panics if this CPU
     /// does not hold the lock.
+    #[inline(always)]
     pub fn unlock_then(&mut self, f: impl FnOnce() -> Infallible) -> ! {
         assert!(
             holding_kernel_lock(),
@@ -171,6 +193,7 @@ impl Kernel {
     // Envs.
 
     /// The environment running on this CPU, if any.
+    #[inline]
     pub fn curenv(&self) -> Option<EnvRef> {
         // SAFETY: each CPU only reads and writes its own cpu_env.
         NonNull::new(unsafe { (*cpu::thiscpu()).cpu_env }).map(EnvRef)
@@ -178,11 +201,13 @@ impl Kernel {
 
     /// The environment running on this CPU, in a system call or a trap from
     /// user mode (panics if there is none).
+    #[inline]
     pub fn cur(&self) -> EnvRef {
         self.curenv().expect("no current environment")
     }
 
     /// Sets the environment running on this CPU.
+    #[inline]
     pub fn set_curenv(&mut self, e: Option<EnvRef>) {
         let p = e.map_or(core::ptr::null_mut(), EnvRef::as_ptr);
         // SAFETY: each CPU only reads and writes its own cpu_env.
@@ -192,6 +217,7 @@ impl Kernel {
     /// The other CPU (not this one) whose current environment is `e`, if
     /// any. Such an env belongs to that CPU: it may be executing user code
     /// there, and its registers and TLB entries live in that CPU.
+    #[inline]
     pub fn cpu_elsewhere(&self, e: EnvRef) -> Option<usize> {
         let me = cpu::cpunum();
         (0..cpu::NCPUS.load(Ordering::Relaxed)).find(|&c| {
@@ -214,6 +240,7 @@ impl Kernel {
     /// Returns Err(BadEnv) for a free slot, a dying env (destroyed while
     /// running on another CPU: it is gone for every purpose, only not freed
     /// yet), a stale id, or a permission failure.
+    #[inline]
     pub fn envid2env(&self, envid: EnvId, checkperm: bool) -> Result<EnvRef> {
         let cur = self.curenv();
         if envid == 0 {
@@ -232,6 +259,7 @@ impl Kernel {
 
     /// Whether `c`'s parent still exists (a dying parent counts: it strands
     /// its children when it is freed). An env made by the kernel has none.
+    #[inline]
     pub fn parent_alive(&self, c: EnvRef) -> bool {
         let pid = self[c].env_parent_id;
         if pid == 0 {
@@ -242,6 +270,7 @@ impl Kernel {
     }
 
     /// Sets `e`'s status, keeping the runnable set in step.
+    #[inline]
     pub fn set_status(&mut self, e: EnvRef, status: u32) {
         self[e].env_status = status;
         let i = envx(self[e].env_id);
@@ -314,6 +343,7 @@ impl Kernel {
     // Page directories.
 
     /// The page directory of `e` (which must have one: not a free slot).
+    #[inline]
     pub fn pgdir(&self, e: EnvRef) -> &PageTable {
         let pd = self[e].env_pgdir as usize as *const PageTable;
         assert!(!pd.is_null(), "env without a page directory");
@@ -323,6 +353,7 @@ impl Kernel {
     }
 
     /// The page directory of `e`, to change it.
+    #[inline]
     pub fn pgdir_mut(&mut self, e: EnvRef) -> &mut PageTable {
         let pd = self[e].env_pgdir as usize as *mut PageTable;
         assert!(!pd.is_null(), "env without a page directory");

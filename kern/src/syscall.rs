@@ -338,11 +338,10 @@ fn sys_page_unmap(k: &mut Kernel, envid: EnvId, va: usize) -> Result<u32> {
     Ok(0)
 }
 
-/// A page the caller sends (at `srcva`, if below UTOP and page-aligned)
-/// that its pager has not paged in yet: the caller waits for it and sends
-/// again (see page_in).
-fn page_in_source(k: &mut Kernel, srcva: usize) {
-    let me = k.cur();
+/// A page the caller `me` sends (at `srcva`, if below UTOP and
+/// page-aligned) that its pager has not paged in yet: the caller waits for
+/// it and sends again (see page_in).
+fn page_in_source(k: &mut Kernel, me: EnvRef, srcva: usize) {
     if srcva < UTOP
         && srcva.is_multiple_of(PGSIZE)
         && pmap::page_lookup(k.pgdir_mut(me), srcva).is_none()
@@ -362,8 +361,9 @@ fn sys_ipc_try_send(
     perm: u32,
 ) -> Result<u32> {
     let dst = k.envid2env(envid, false)?;
-    page_in_source(k, srcva);
-    ipc::try_send(k, dst, value, srcva, perm)?;
+    let me = k.cur();
+    page_in_source(k, me, srcva);
+    ipc::try_send(k, me, dst, value, srcva, perm)?;
     Ok(0)
 }
 
@@ -378,8 +378,8 @@ fn sys_ipc_send(k: &mut Kernel, envid: EnvId, value: u32, srcva: usize, perm: u3
     if dst == me {
         return Err(Error::Inval);
     }
-    page_in_source(k, srcva);
-    if ipc::send(k, dst, value, srcva, perm)? {
+    page_in_source(k, me, srcva);
+    if ipc::send(k, me, dst, value, srcva, perm)? {
         return Ok(0);
     }
     k.set_status(me, ENV_NOT_RUNNABLE);
@@ -401,7 +401,8 @@ fn sys_ipc_recv(k: &mut Kernel, dstva: usize, from: EnvId) -> Result<u32> {
         return Err(Error::Inval);
     }
     let only = closed_peer(k, from)?;
-    if ipc::recv(k, dstva, only) {
+    let me = k.cur();
+    if ipc::recv(k, me, dstva, only) {
         return Ok(0);
     }
     sched::sched_yield(k);
@@ -444,12 +445,13 @@ fn sys_ipc_call(
         return Err(Error::Inval);
     }
     let dst = k.envid2env(envid, false)?;
-    if dst == k.cur() {
+    let me = k.cur();
+    if dst == me {
         return Err(Error::Inval);
     }
-    page_in_source(k, srcva);
-    let delivered = ipc::send(k, dst, value, srcva, perm)?;
-    ipc::call_wait(k, dst, delivered, dstva);
+    page_in_source(k, me, srcva);
+    let delivered = ipc::send(k, me, dst, value, srcva, perm)?;
+    ipc::call_wait(k, me, dst, delivered, dstva);
     sched::sched_yield(k);
 }
 

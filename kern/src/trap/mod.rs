@@ -213,10 +213,10 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     // its registers or stopped it.
     // SAFETY: cpu_env is this CPU's own.
     let ep = unsafe { (*cpu::thiscpu()).cpu_env };
-    assert!(
-        !ep.is_null(),
-        "trap from user mode with no current environment"
-    );
+    let Some(ep) = core::ptr::NonNull::new(ep) else {
+        panic!("trap from user mode with no current environment");
+    };
+    let ep = ep.as_ptr();
     // SAFETY: ep is this CPU's env: no other CPU touches its registers, or
     // changes its id, while this CPU is in user mode (cpu_in_user is still
     // set), even holding the lock.
@@ -233,7 +233,8 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     };
     let mut k = klock::lock_kernel();
     let k = &mut k;
-    let e = k.cur();
+    // SAFETY: cpu_env points into the Env array (it is null or an EnvRef's).
+    let e = unsafe { EnvRef::from_raw(core::ptr::NonNull::new_unchecked(ep)) };
 
     if k[e].env_status == ENV_DYING {
         // Destroyed meanwhile by another CPU, which left the freeing to us
@@ -310,10 +311,11 @@ fn user_trap_dispatch(k: &mut Kernel, e: EnvRef) {
         T_BRKPT => monitor::monitor(Some(&mut k[e].env_tf)),
         T_DEBUG => debug_handler(k, e),
         T_SYSCALL => {
-            let r = k[e].env_tf.tf_regs;
-            let ret = syscall::syscall(
-                k, r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi,
+            let r = &k[e].env_tf.tf_regs;
+            let (num, a1, a2, a3, a4, a5) = (
+                r.reg_eax, r.reg_edx, r.reg_ecx, r.reg_ebx, r.reg_edi, r.reg_esi,
             );
+            let ret = syscall::syscall(k, num, a1, a2, a3, a4, a5);
             k[e].env_tf.tf_regs.reg_eax = ret as u32;
         }
         T_DEVICE if crate::fpu::first_use(k[e].env_id) => {}
