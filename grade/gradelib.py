@@ -347,45 +347,42 @@ def _cancel_all():
             time.sleep(0.05)
 
 
-def _group_alive(pgid):
-    """Whether a process other than a zombie is still in process group `pgid`."""
+def _proc_stats():
+    """The fields after the command name of every process's /proc/PID/stat
+    (state first, then ppid, pgrp, ...), or None without /proc."""
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
+        return None
+    stats = []
+    for pid in pids:
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        stats.append(stat[stat.rfind(")") + 2:].split())
+    return stats
+
+
+def _group_alive(pgid):
+    """Whether a process other than a zombie is still in process group `pgid`."""
+    stats = _proc_stats()
+    if stats is None:
         try:
             os.killpg(pgid, 0)
             return True
         except OSError:
             return False
-    for pid in pids:
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
-            return True
-    return False
+    return any(len(f) > 2 and f[0] != "Z" and f[2] == str(pgid) for f in stats)
 
 
 def _group_cpu(pgid):
     """CPU seconds used so far by the processes of group `pgid` (user and
     system, with their children that ended), or 0.0 without /proc."""
-    try:
-        pids = [p for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return 0.0
-    ticks = 0
-    for pid in pids:
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 14 and fields[2] == str(pgid):
-            ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    stats = _proc_stats() or []
+    ticks = sum(sum(int(x) for x in f[11:15])  # utime stime cutime cstime
+                for f in stats if len(f) > 14 and f[2] == str(pgid))
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
