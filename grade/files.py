@@ -327,7 +327,7 @@ def pagerreview_test(cpus):
         r.match(r"pagerreview: lostreply: OK \(reply -3 from 00001000, read 5a\)$")
         check_fs_clients_freed(r)
 
-    name = "pagerreview: the pager's corner cases (%d CPU%s)" % (cpus, "" if cpus == 1 else "s")
+    name = "pagerreview: the pager's corner cases (%s)" % cpus_label(cpus)
     fn.__name__ = "test_pagerreview_%d" % cpus
     test(10, name)(fn)
 

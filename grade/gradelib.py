@@ -207,6 +207,11 @@ def test(points, name=None, qemu=True, long=False):
     return register
 
 
+def cpus_label(cpus):
+    """"1 CPU" or "N CPUs", for the names of tests run on several counts."""
+    return "%d CPU%s" % (cpus, "" if cpus == 1 else "s")
+
+
 # ---------------------------------------------------------------------------
 # Console text
 

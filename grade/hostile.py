@@ -230,8 +230,7 @@ def textattack_test(cpus):
                                   ENV + "unhandled page fault", ENV + "user fault", "fs: "])
         check_fs_clients_freed(r)
 
-    name = ("textattack: no env rewrites a running program's code (%d CPU%s)"
-            % (cpus, "" if cpus == 1 else "s"))
+    name = "textattack: no env rewrites a running program's code (%s)" % cpus_label(cpus)
     fn.__name__ = "test_textattack_%d" % cpus
     test(10, name)(fn)
 
@@ -260,8 +259,8 @@ def mapflood_test(cpus):
                     ENV + "user fault", "fs: "])
         check_fs_clients_freed(r)
 
-    name = "mapflood: a client with all memory maps blocks up to its limit; the server lives (%d CPU%s)" % (
-        cpus, "" if cpus == 1 else "s")
+    name = ("mapflood: a client with all memory maps blocks up to its limit; the server lives (%s)"
+            % cpus_label(cpus))
     fn.__name__ = "test_mapflood_%d" % cpus
     # About 5 CPU seconds each since the server warms its cache after each
     # flood: in make grade (it was a long test at about 40 s).
@@ -287,8 +286,7 @@ def oomexit_test(cpus):
                     ENV + "user_mem_check", ENV + "user fault", "fs: "])
         check_fs_clients_freed(r)
 
-    name = "oomexit: a child exits with memory full, no panic (%d CPU%s)" % (
-        cpus, "" if cpus == 1 else "s")
+    name = "oomexit: a child exits with memory full, no panic (%s)" % cpus_label(cpus)
     fn.__name__ = "test_oomexit_%d" % cpus
     test(5, name)(fn)
 
@@ -325,7 +323,7 @@ def dos_test(points, name, cpus, commands, lines, timeout, kargs=None, check=Non
             check(r)
         check_shell_clients_freed(r)
 
-    cpu = "%d CPU%s" % (cpus, "" if cpus == 1 else "s")
+    cpu = cpus_label(cpus)
     fn.__name__ = "test_" + re.sub(r"\W", "_", "%s %s" % (name.split(":")[0], cpu))
     test(points, "%s (%s)" % (name, cpu), long=long)(fn)
 

@@ -26,8 +26,7 @@ def fstrust_test(cpus):
         r.match(r"fstrust: forge: OK \(victim seen waiting [1-9]\d* times, 0 forgeries taken")
         check_fs_clients_freed(r)
 
-    name = "fstrust: forged replies, dead servers, foreign file ids, starvers (%d CPU%s)" % (
-        cpus, "" if cpus == 1 else "s")
+    name = "fstrust: forged replies, dead servers, foreign file ids, starvers (%s)" % cpus_label(cpus)
     fn.__name__ = "test_fstrust_%d" % cpus
     test(10, name)(fn)
 
