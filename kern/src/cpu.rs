@@ -84,18 +84,32 @@ pub fn set_cpus(apic_ids: impl Iterator<Item = u8>) {
 /// register, slow under emulation), and the kernel asks often. Elsewhere
 /// (the boot stack, the AP trampoline's, the double-fault task's) the
 /// LAPIC says.
+/// (Inlined: the kernel asks on every path, and the stack test is a few
+/// instructions; the LAPIC read stays out of line.)
+#[inline]
 pub fn cpunum() -> usize {
-    abi::memlayout::kstack_cpu(crate::arch::x86::read_esp())
-        .unwrap_or_else(crate::smp::lapic::cpunum)
+    match abi::memlayout::kstack_cpu(crate::arch::x86::read_esp()) {
+        Some(c) => c,
+        None => cpunum_lapic(),
+    }
+}
+
+/// cpunum off the kernel stacks: the LAPIC says (boot and AP start only).
+#[cold]
+#[inline(never)]
+fn cpunum_lapic() -> usize {
+    crate::smp::lapic::cpunum()
 }
 
 /// This CPU's state.
+#[inline]
 pub fn thiscpu() -> *mut CpuInfo {
     // SAFETY: only the address is taken; cpunum() < NCPU.
     unsafe { &raw mut CPUS[cpunum()] }
 }
 
 /// CPU `i`'s state.
+#[inline]
 pub fn cpu(i: usize) -> *mut CpuInfo {
     // SAFETY: only the address is taken; callers pass i < NCPU.
     unsafe { &raw mut CPUS[i] }

@@ -300,13 +300,19 @@ pub fn env_destroy(k: &mut Kernel, e: EnvRef) {
 /// Switches to environment `e` and returns to user mode in it; does not
 /// return.
 pub fn env_run(k: &mut Kernel, e: EnvRef) -> ! {
-    if let Some(cur) = k.curenv()
-        && k[cur].env_status == ENV_RUNNING
-    {
-        k.set_status(cur, ENV_RUNNABLE);
+    let cur = k.curenv();
+    // Back to the env that is running here already (the end of most system
+    // calls): it is this CPU's and RUNNING, its runnable bit clear, so
+    // there is nothing to switch.
+    if cur != Some(e) || k[e].env_status != ENV_RUNNING {
+        if let Some(cur) = cur
+            && k[cur].env_status == ENV_RUNNING
+        {
+            k.set_status(cur, ENV_RUNNABLE);
+        }
+        k.set_curenv(Some(e));
+        k.set_status(e, ENV_RUNNING);
     }
-    k.set_curenv(Some(e));
-    k.set_status(e, ENV_RUNNING);
     let env = &mut k[e];
     env.env_runs = env.env_runs.wrapping_add(1);
     env.env_cpunum = cpu::cpunum() as i32;

@@ -144,10 +144,11 @@ pub fn retry(k: &mut Kernel, e: EnvRef) {
 /// from its pager, with the fault message as the value (so an answer to an
 /// older fault, or any other message of the pager's, is not taken for it).
 /// Any other env takes a message while it is receiving: anyone's, or in a
-/// closed receive its one env's.
+/// closed receive its one env's. `w` is `dst`'s wait (the caller has it
+/// already: it goes on to [`deliver`]).
 #[inline]
-pub fn takes(k: &Kernel, dst: EnvRef, src: EnvRef, value: u32) -> bool {
-    match wait(k, dst) {
+fn takes(k: &Kernel, w: Wait, dst: EnvRef, src: EnvRef, value: u32) -> bool {
+    match w {
         Wait::PagerQueued { msg, .. } | Wait::PagerAnswer { msg } => {
             k[src].env_id == k[dst].env_pager && value & !PAGER_NOMEM == msg
         }
@@ -208,21 +209,22 @@ fn check_send_page(
     Ok(Some((pg, p)))
 }
 
-/// Delivers a message from `src` to `dst`, which takes it ([`takes`]):
-/// maps the page (if one is offered and wanted), records value, sender and
-/// permissions, and makes `dst` runnable with result 0. A pager's answer
-/// instead maps the page at the faulting page and has `dst` retry its
-/// instruction.
+/// Delivers a message from `src` to `dst`, which takes it ([`takes`]; `w`
+/// is its wait): maps the page (if one is offered and wanted), records
+/// value, sender and permissions, and makes `dst` runnable with result 0.
+/// A pager's answer instead maps the page at the faulting page and has
+/// `dst` retry its instruction.
 fn deliver(
     k: &mut Kernel,
     src: EnvRef,
     dst: EnvRef,
+    w: Wait,
     value: u32,
     srcva: usize,
     perm: u32,
 ) -> Result<()> {
     let page = check_send_page(k, src, srcva, perm)?;
-    if let Wait::PagerQueued { msg, .. } | Wait::PagerAnswer { msg } = wait(k, dst) {
+    if let Wait::PagerQueued { msg, .. } | Wait::PagerAnswer { msg } = w {
         // The pager's answer to a page fault: the page goes where the fault
         // was, and nothing else of dst changes.
         let fault_page = (msg & !(PGSIZE as u32 - 1)) as usize;
@@ -319,12 +321,13 @@ fn deliver_queued(k: &mut Kernel, s: EnvRef, e: EnvRef) -> Result<()> {
             se.env_ipc_send_perm,
         )
     };
-    let r = deliver(k, s, e, v, va as usize, p);
-    set_wait(k, s, Wait::None);
+    // (e is receiving: it took s out of its queue in recv.)
+    let r = deliver(k, s, e, Wait::Recv, v, va as usize, p);
     if r.is_ok() && k[s].env_ipc_recv_from != 0 {
         // A call: its dstva and recv_from were set when it was made.
         set_wait(k, s, Wait::Recv);
     } else {
+        set_wait(k, s, Wait::None);
         k[s].env_ipc_recv_from = 0;
         k[s].env_tf.tf_regs.reg_eax = match r {
             Ok(()) => 0,
@@ -346,10 +349,11 @@ pub fn try_send(
     srcva: usize,
     perm: u32,
 ) -> Result<()> {
-    if !takes(k, dst, me, value) {
+    let w = wait(k, dst);
+    if !takes(k, w, dst, me, value) {
         return Err(Error::IpcNotRecv);
     }
-    deliver(k, me, dst, value, srcva, perm)
+    deliver(k, me, dst, w, value, srcva, perm)
 }
 
 /// The sending half of sys_ipc_send and sys_ipc_call: delivers the running
@@ -365,8 +369,9 @@ pub fn send(
     srcva: usize,
     perm: u32,
 ) -> Result<bool> {
-    if takes(k, dst, me, value) {
-        deliver(k, me, dst, value, srcva, perm)?;
+    let w = wait(k, dst);
+    if takes(k, w, dst, me, value) {
+        deliver(k, me, dst, w, value, srcva, perm)?;
         return Ok(true);
     }
     check_send_page(k, me, srcva, perm)?;

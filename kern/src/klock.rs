@@ -154,6 +154,7 @@ pub fn lock_kernel() -> Kernel {
 }
 
 /// Whether this CPU holds the kernel lock.
+#[inline]
 pub fn holding_kernel_lock() -> bool {
     KERNEL_LOCK.load(Ordering::Relaxed) && HOLDER.load(Ordering::Relaxed) == cpu::cpunum() as u32
 }

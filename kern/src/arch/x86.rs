@@ -78,6 +78,7 @@ pub fn invlpg(va: usize) {
 }
 
 /// Returns ESP (the current stack pointer).
+#[inline]
 pub fn read_esp() -> usize {
     let v: usize;
     // SAFETY: reading ESP has no side effects.

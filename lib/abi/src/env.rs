@@ -45,6 +45,7 @@ const _: () = assert!(ENVGENSHIFT >= LOG2NENV);
 ///
 /// Never fails: the result is always below [`NENV`]. Whether the slot still
 /// holds that environment must be checked against `env_id`.
+#[inline]
 pub const fn envx(id: EnvId) -> usize {
     (id as u32 as usize) & (NENV - 1)
 }

@@ -152,6 +152,7 @@ pub const fn kstacktop(cpu: usize) -> usize {
 /// The CPU whose kernel-stack slot holds address `esp`: slot i is CPU i's
 /// stack and the guard gap below it, the addresses in
 /// (`kstacktop(i + 1)`, `kstacktop(i)`]. None outside every slot.
+#[inline]
 pub const fn kstack_cpu(esp: usize) -> Option<usize> {
     let slot = KSTKSIZE + KSTKGAP;
     if esp > KSTACKTOP || esp <= KSTACKTOP - NCPU * slot {
