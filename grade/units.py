@@ -28,3 +28,34 @@ def test_host_units():
         raise TestFailure("\n".join(why), summary)
     return summary
 
+
+
+@test(2, "setup.sh: apt-get waits for another apt's lock, saying so", qemu=False)
+def test_apt_lock_wait():
+    # apt-get update on a scratch lists directory (no sources: nothing is
+    # fetched, nothing of the machine's apt is touched) whose lock this test
+    # holds for a second, as another apt would: apt locks with fcntl.
+    import fcntl, shutil, subprocess, tempfile, threading
+    require(shutil.which("apt-get"), "no apt-get here (scripts/setup.sh is for Debian)")
+    tmp = tempfile.mkdtemp(prefix="jos-aptlock-")
+    try:
+        for d in ("lists/partial", "cache/archives/partial", "dpkg", "sources"):
+            os.makedirs(os.path.join(tmp, d))
+        for f in ("dpkg/status", "sources/none.list"):
+            open(os.path.join(tmp, f), "w").close()
+        opts = ["-o", "Dir::State::Lists=%s/lists" % tmp, "-o", "Dir::Cache=%s/cache" % tmp,
+                "-o", "Dir::State::status=%s/dpkg/status" % tmp,
+                "-o", "Dir::Etc::SourceList=%s/sources/none.list" % tmp,
+                "-o", "Dir::Etc::SourceParts=%s/sources" % tmp]
+        lock = open(os.path.join(tmp, "lists/lock"), "w")
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        threading.Timer(1.0, lock.close).start()
+        env = dict(os.environ, APT_LOCK_WAIT="30")
+        r = subprocess.run([os.path.join(ROOT, "scripts/apt-get-wait.sh"), "update", "-qq"] + opts,
+                           env=env, capture_output=True, text=True, timeout=60)
+        out = Console(split_lines(r.stderr + r.stdout), "apt-get-wait.sh's output")
+        out.match(r"E: Could not get lock .*/lists/lock", r"setup: .*waiting for it",
+                  r"setup: got the lock", ordered=True)
+        require(r.returncode == 0, "apt-get-wait.sh exited with status %d" % r.returncode)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -28,8 +28,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "setup: installing ${need_pkgs[*]}" >&2
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >&2 || true
-        apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+        # Another apt (an automatic update at boot) may hold apt's locks:
+        # apt-get-wait.sh waits a few minutes for them, saying so.
+        scripts/apt-get-wait.sh update -qq || true
+        scripts/apt-get-wait.sh install -y -qq --no-install-recommends "${need_pkgs[@]}"
     else
         echo "setup: missing packages: ${need_pkgs[*]}" >&2
         echo "setup: run this, then try again:" >&2
