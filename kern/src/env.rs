@@ -23,6 +23,24 @@ use abi::trap::{GD_UD, GD_UT};
 use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 
+/// Whether the kernel prints each env's life on the console, as JOS does:
+/// `[xxxxxxxx] new env`, `exiting gracefully`, `destroying`, `free env`.
+/// On unless the command line says `envlog=0` (what `make qemu-nox` passes,
+/// so the interactive shell is not buried in them); the graders, which boot
+/// through the `run-*` targets, match these lines.
+static ENV_LOG: AtomicBool = AtomicBool::new(true);
+
+/// Turns the env lines (see ENV_LOG) on or off.
+pub fn set_env_log(on: bool) {
+    ENV_LOG.store(on, Ordering::Relaxed);
+}
+
+/// Whether the env lines (see ENV_LOG) are printed.
+#[inline]
+pub fn env_log() -> bool {
+    ENV_LOG.load(Ordering::Relaxed)
+}
+
 /// Set when sys_env_set_trapframe replaced the registers of an env that
 /// another CPU had just stopped (Kernel::kick): the trap that CPU is handling
 /// for it is then void (see trap::trap). By env index.
@@ -126,7 +144,9 @@ pub fn env_alloc(k: &mut Kernel, parent_id: EnvId) -> Result<EnvRef> {
     k.set_status(e, ENV_RUNNABLE);
     crate::fpu::env_reset(id);
     TF_REPLACED[idx as usize].store(false, Ordering::Relaxed);
-    cprintf!("[{:08x}] new env {:08x}\n", creator, id);
+    if env_log() {
+        cprintf!("[{:08x}] new env {:08x}\n", creator, id);
+    }
     Ok(e)
 }
 
@@ -245,7 +265,9 @@ fn stranded(k: &Kernel, c: EnvRef) -> bool {
 /// Frees `e` and its address space (env_free without the orphans).
 fn env_free_one(k: &mut Kernel, e: EnvRef) {
     let by = k.curenv().map_or(0, |c| k[c].env_id);
-    cprintf!("[{:08x}] free env {:08x}\n", by, k[e].env_id);
+    if env_log() {
+        cprintf!("[{:08x}] free env {:08x}\n", by, k[e].env_id);
+    }
     let pgdir = k.pgdir_mut(e);
     let pgdir_pa = pmap::paddr(pgdir as *const PageTable as usize);
     // Do not keep running on the page tables being freed.

@@ -16,6 +16,11 @@ pub extern "C" fn i386_init(magic: u32, info_pa: usize) -> ! {
     if bi.flag("panic") {
         panic!("panic requested on the command line");
     }
+    match bi.arg("envlog") {
+        None | Some("1") => {}
+        Some("0") => env::set_env_log(false),
+        Some(v) => cprintf!("envlog={}: expected 0 or 1; env lines stay on\n", v),
+    }
 
     pmap::mem_init();
 

@@ -95,10 +95,12 @@ fn sys_getenvid(k: &Kernel) -> Result<u32> {
 fn sys_env_destroy(k: &mut Kernel, envid: EnvId) -> Result<u32> {
     let e = k.envid2env(envid, true)?;
     let me = k.cur();
-    if e == me {
-        cprintf!("[{:08x}] exiting gracefully\n", k[me].env_id);
-    } else {
-        cprintf!("[{:08x}] destroying {:08x}\n", k[me].env_id, k[e].env_id);
+    if env::env_log() {
+        if e == me {
+            cprintf!("[{:08x}] exiting gracefully\n", k[me].env_id);
+        } else {
+            cprintf!("[{:08x}] destroying {:08x}\n", k[me].env_id, k[e].env_id);
+        }
     }
     env::env_destroy(k, e);
     Ok(0)
