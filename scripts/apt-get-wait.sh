@@ -5,7 +5,7 @@
 # apt-get fails when a lock is held: /var/lib/apt/lists/lock (apt-get update)
 # or dpkg's (apt-get install). `-o DPkg::Lock::Timeout=N` makes apt wait for
 # dpkg's lock, but apt-get update ignores it (apt 2.6: it fails at once), so
-# this retries every 2 s while apt-get's only complaint is a lock, for up to
+# this retries every 2 s while apt-get fails on a lock, for up to
 # APT_LOCK_WAIT seconds (default 300), saying so once. Failing to take a lock
 # changes nothing, so a retry is safe. Exits with apt-get's status: 0 once it
 # succeeded; its last failure's when the wait is over or the failure is not
