@@ -305,6 +305,24 @@ def test_shell_session():
     check_shell_clients_freed(r)
 
 
+@test(5, "the shell's line editing: Ctrl-U, the up arrow's history, a line too long refused")
+def test_shell_line_editing():
+    """Typed: `echo abc`, Ctrl-U, `echo def` (only def runs, the screen
+    backs over abc); `echo hist1`, then up-arrow and Enter (run again, the
+    recalled line shown); a line of 1100 characters (refused, not run)."""
+    erase = "\x08 \x08"
+    cmds = ["echo abc\x15echo def", "echo hist1", "\x1b[A", "echo " + "x" * 1095, "echo after"]
+    r = shell_session(cmds)
+    r.match(no=[KERNEL_PANIC, USER_PANIC, ENV + "user fault", ENV + "unhandled page fault"])
+    out = [r.command(i, cut=USER_VIEW) for i in range(len(cmds))]
+    out[0].match(re.escape("echo abc" + erase * 8 + "echo def") + "$", "def$", no=["abc"])
+    out[1].match("echo hist1$", "hist1$", ordered=True)
+    out[2].match("echo hist1$", "hist1$", ordered=True)
+    out[3].match(r"sh: line too long \(max 1023 characters\)$", no=["x{100}"])
+    out[4].match("after$")
+    check_shell_clients_freed(r)
+
+
 PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs", "upcall",
                      "sfork", "removed"]
 
