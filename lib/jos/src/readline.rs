@@ -158,9 +158,13 @@ impl LineEditor {
                     return Input::End;
                 }
             };
+            // An escape sequence: ESC, `[` (or `O`), parameters, a letter.
             match (escape, c) {
-                (Escape::None, ESC) => escape = Escape::Esc,
-                (Escape::Esc, b'[' | b'O') => escape = Escape::Bracket,
+                (Escape::Esc, b'[' | b'O') => {
+                    escape = Escape::Bracket;
+                    continue;
+                }
+                (Escape::Bracket, b'0'..=b'9' | b';') => continue,
                 (Escape::Bracket, b'A') => {
                     escape = Escape::None;
                     if at > 0 {
@@ -170,6 +174,7 @@ impl LineEditor {
                         at -= 1;
                         edit.replace(&self.history[at]);
                     }
+                    continue;
                 }
                 (Escape::Bracket, b'B') => {
                     escape = Escape::None;
@@ -178,13 +183,22 @@ impl LineEditor {
                         let text = self.history.get(at).unwrap_or(&draft).clone();
                         edit.replace(&text);
                     }
+                    continue;
                 }
-                (Escape::Bracket, b'0'..=b'9' | b';') => {} // parameters: skip
-                (Escape::Esc | Escape::Bracket, _) => escape = Escape::None, // other keys
-                (_, b'\x08' | b'\x7f') => edit.backspace(),
-                (_, CTRL_U) => edit.clear(),
-                (_, b' '..=b'~') => edit.push(c),
-                (_, b'\n' | b'\r') => {
+                // Another key's sequence (or Alt and a key): ignored.
+                (Escape::Esc | Escape::Bracket, b' '..=b'~') => {
+                    escape = Escape::None;
+                    continue;
+                }
+                // A control character ends the sequence and counts as itself.
+                _ => escape = Escape::None,
+            }
+            match c {
+                ESC => escape = Escape::Esc,
+                b'\x08' | b'\x7f' => edit.backspace(),
+                CTRL_U => edit.clear(),
+                b' '..=b'~' => edit.push(c),
+                b'\n' | b'\r' => {
                     if edit.echoing {
                         cputchar(b'\n');
                     }
