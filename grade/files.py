@@ -305,6 +305,49 @@ def test_shell_session():
     check_shell_clients_freed(r)
 
 
+SHELL_FAULTS = [KERNEL_PANIC, USER_PANIC, ENV + "user fault", ENV + "unhandled page fault"]
+
+
+@test(3, "the shell's line editing: Ctrl-U erases the line typed")
+def test_shell_ctrl_u():
+    """Typed: `echo abc`, Ctrl-U, `echo def`: only def runs, and the screen
+    backs over the 8 characters erased."""
+    r = shell_session(["echo abc\x15echo def"])
+    r.match(no=SHELL_FAULTS)
+    r.command(0, cut=USER_VIEW).match(re.escape("echo abc" + "\x08 \x08" * 8 + "echo def") + "$",
+                                      "def$", no=["abc"])
+    check_shell_clients_freed(r)
+
+
+@test(3, "the shell's line editing: the up and down arrows recall earlier lines")
+def test_shell_history():
+    """Two lines, then: up + Enter (the last again); up, up, up (no older
+    one), down + Enter (the last); up, up, Backspace, 9 + Enter (the first,
+    edited)."""
+    up, down = "\x1b[A", "\x1b[B"
+    cmds = ["echo hist1", "echo hist2", up, up * 3 + down, up * 2 + "\x7f9"]
+    r = shell_session(cmds)
+    r.match(no=SHELL_FAULTS)
+    out = [r.command(i, cut=USER_VIEW) for i in range(len(cmds))]
+    for i, want in enumerate(["hist1", "hist2", "hist2", "hist2", "hist9"]):
+        out[i].match(want + "$", no=[h + "$" for h in ("hist1", "hist2", "hist9") if h != want])
+    out[2].match("echo hist2$")  # the recalled line is shown as typed
+    check_shell_clients_freed(r)
+
+
+@test(3, "the shell's line editing: a line too long is refused, not cut and run")
+def test_shell_line_too_long():
+    """A line of 1100 characters (the buffer holds 1023): an error and
+    nothing run; the next line runs."""
+    cmds = ["echo " + "x" * 1095, "echo after"]
+    r = shell_session(cmds)
+    r.match(no=SHELL_FAULTS)
+    r.command(0, cut=USER_VIEW).match(r"sh: line too long \(max 1023 characters\)$",
+                                      no=["x{100}"])
+    r.command(1, cut=USER_VIEW).match("after$")
+    check_shell_clients_freed(r)
+
+
 PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs", "upcall",
                      "sfork", "removed"]
 

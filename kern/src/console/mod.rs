@@ -118,17 +118,20 @@ static INPUT: Mutex<InputRing> = Mutex::new(InputRing {
 });
 
 /// Moves waiting characters from the serial port and keyboard into the
-/// input buffer (the keyboard and serial interrupt handler).
+/// input buffer (the keyboard and serial interrupt handler). Once the
+/// buffer is full it stops taking them: the rest wait in the UART and
+/// QEMU (a long line pasted or typed by a test is not cut in the middle),
+/// and are taken when a reader's `cons_getc` polls.
 pub fn intr() {
     let mut ring = INPUT.lock();
-    while let Some(c) = serial::getc().or_else(kbd::getc) {
+    while ring.wpos - ring.rpos < ring.buf.len() {
+        let Some(c) = serial::getc().or_else(kbd::getc) else {
+            break;
+        };
         let c = if c == b'\r' { b'\n' } else { c };
-        let w = ring.wpos;
-        if w - ring.rpos < ring.buf.len() {
-            let n = ring.buf.len();
-            ring.buf[w % n] = c;
-            ring.wpos = w + 1;
-        }
+        let (w, n) = (ring.wpos, ring.buf.len());
+        ring.buf[w % n] = c;
+        ring.wpos = w + 1;
     }
 }
 

@@ -26,6 +26,7 @@ use jos::cprintf;
 use jos::env::{exit, thisenv_id, wait};
 use jos::fd::{close, close_all, dup, fstat, seek};
 use jos::file::open;
+use jos::readline::{BUFLEN, Input, LineEditor};
 use shparse::{Command, Pipeline, RedirKind};
 
 jos::main!(umain);
@@ -68,12 +69,21 @@ fn umain(argv: &[&str]) {
     }
     let interactive = interactive.unwrap_or_else(|| jos::console::iscons(0).unwrap_or(false));
 
+    // The lines typed, for the up and down arrows.
+    let mut editor = LineEditor::new();
     loop {
-        let Some(line) = jos::readline::readline(if interactive { "$ " } else { "" }) else {
-            if debug() > 0 {
-                cprintf!("EXITING\n");
+        let line = match editor.read(if interactive { "$ " } else { "" }) {
+            Input::Line(line) => line,
+            Input::TooLong => {
+                cprintf!("sh: line too long (max {} characters)\n", BUFLEN - 1);
+                continue;
             }
-            exit();
+            Input::End => {
+                if debug() > 0 {
+                    cprintf!("EXITING\n");
+                }
+                exit();
+            }
         };
         if debug() > 0 {
             cprintf!("LINE: {}\n", line);
