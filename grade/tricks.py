@@ -207,3 +207,20 @@ def test_myhandler():
     check_ended(r)
     check_all_freed(r)
     check_no_leak(r)
+
+
+@test(5, "myhandler from the shell: the same copy-on-write faults, demand-paged")
+def test_myhandler_shell():
+    """`$ myhandler`: spawned, the program is paged in on demand; fork
+    brings its data in first, so the handler sees one copy-on-write fault
+    per shared page on each side, as booted directly."""
+    r = shell_session(["myhandler"], timeout=60)
+    r.match(no=[r".*FAILED", KERNEL_PANIC, USER_PANIC, UNHANDLED, "fs: "])
+    u = r.command(0, cut=USER_VIEW)
+    for who in ("parent", "child"):
+        u.match(r"myhandler: before fork: 4 region faults for 4 new pages$",
+                r"myhandler: %s: 4 copy-on-write faults for 4 shared pages$" % who,
+                r"myhandler: %s: 4 region faults for 4 new pages$" % who,
+                r"myhandler: %s OK$" % who, ordered=True)
+    u.match(r"myhandler: OK$")
+    check_shell_clients_freed(r)

@@ -15,6 +15,10 @@
 //! writable copy (or, when nobody else maps the page any more, simply makes
 //! it writable again). The child gets its own exception stack, since that
 //! page cannot be copy-on-write: the handler runs on it.
+//!
+//! A program paged on demand (started by `spawn`, e.g. from the shell)
+//! first brings in its data and bss pages not yet present (`page_in_data`),
+//! so that copy-on-write covers them as it does in a program loaded whole.
 use crate::cell::EnvCell;
 use crate::pgfault::{install_upcall, pgfault_upcall_addr};
 use crate::syscall::{
@@ -173,6 +177,13 @@ fn populate_child(child: EnvId, map: impl FnMut(usize, Pte) -> Result<()>) -> Re
 /// child was made).
 pub fn fork() -> Result<EnvId> {
     before_fork()?;
+    // Copy-on-write the same wherever we were started: a program paged on
+    // demand (spawned, e.g. from the shell) brings in its data and bss
+    // pages not yet present, so each side's first write to each of them
+    // after the fork is one copy-on-write fault, as in a program loaded
+    // whole. (Left out, the pager would answer that write with a private
+    // copy and no copy-on-write handler would run.)
+    page_in_data();
     let child = sys_exofork()?;
     if child == 0 {
         // The child: our registers are the parent's at `sys_exofork`, our
@@ -247,8 +258,10 @@ fn perenv() -> core::ops::Range<usize> {
 /// Touches every page of our data and bss (`.perenv`'s end to `end`) that
 /// is not present: in a program paged on demand (`spawn`), the pager
 /// would later give parent and child each its own copy of such a page, so
-/// sfork could not share it. (The pages come copy-on-write, which sfork
-/// then makes private and shares.) Programs loaded whole have them all.
+/// fork's copy-on-write would never apply to it and sfork could not share
+/// it. (A read brings the page in copy-on-write, the file's block or the
+/// zero page, which fork shares copy-on-write and sfork makes private and
+/// shares.) Programs loaded whole have them all.
 fn page_in_data() {
     unsafe extern "C" {
         static __perenv_end: u8;
