@@ -1,5 +1,5 @@
 """The host unit tests: `make test` (cargo test of the pure-logic crates),
-run alongside the build."""
+run once the build is done (they share its target directory)."""
 
 from .gradelib import *  # noqa: F401,F403 (the harness, as MIT's grade-labN)
 
