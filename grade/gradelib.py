@@ -43,7 +43,7 @@ Anything more involved is a function; it fails by raising TestFailure (which
         out.match("Stack backtrace:", r"\\s+\\S+\\.rs:\\d+: \\S*mon_backtrace")
         require(len(out.all("  ebp ")) >= 2, "fewer than two frames")
 
-    @test(5, "stresssched")   # @test(points, name, qemu=False): needs no kernel
+    @test(5, "stresssched")   # @test(points, name, qemu=False): needs no build
     def _():
         r = run_prog("stresssched", cpus=4, stop=r"No runnable environments", timeout=120)
         r.match(*[r"\\[000010..\\] stresssched on CPU %d" % c for c in range(4)],
@@ -82,8 +82,8 @@ any of `no`.
 
 Before the first test that boots QEMU, `make` runs once; if it fails, its output
 is shown and every such test fails. Tests declared with qemu=False start first
-once the build is done (they need no kernel, but share cargo's lock). Timeouts
-scale with --timeout-scale F (or GRADE_TIMEOUT_SCALE) for slow machines.
+and run alongside the build. Timeouts scale with --timeout-scale F (or
+GRADE_TIMEOUT_SCALE) for slow machines.
 
 Standard library only."""
 
@@ -908,11 +908,8 @@ def _run_test(t, i, build, report):
     _ctx.runs = []
     _ctx.label = t.slug
     _ctx.cpu = 0.0
-    # Every test waits for the build, even one that boots nothing: the host
-    # unit tests' cargo shares the build's target directory, and its lock
-    # would hold the build (and every QEMU test) up for as long as they
-    # compile (37 of 183 s on a fresh clone).
-    build.done.wait()
+    if t.qemu:
+        build.done.wait()
     report.starting(i)
     if VERBOSE:
         _say(("[%s] " % t.slug if _prefixed() else "") + "==> %s" % t.name)
@@ -1087,9 +1084,9 @@ def main():
     start = time.monotonic()
     build = _Build()
     report = _Report(tests, build)
-    # Tests that need no kernel (host unit tests) first, once the build is
-    # done. Then, with several at once, the longest first (as last
-    # recorded): a long test started last would run on alone at the end.
+    # Tests that need no build (host unit tests) first: they run alongside
+    # it. Then, with several at once, the longest first (as last recorded):
+    # a long test started last would run on alone at the end.
     queue = list(range(len(tests)))
     if JOBS > 1:
         times = _load_times()

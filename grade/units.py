@@ -1,5 +1,5 @@
 """The host unit tests: `make test` (cargo test of the pure-logic crates),
-run once the build is done (they share its target directory)."""
+run alongside the build."""
 
 from .gradelib import *  # noqa: F401,F403 (the harness, as MIT's grade-labN)
 
