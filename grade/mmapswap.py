@@ -170,16 +170,16 @@ def check_swaptest(r, runs, big):
     check_shell_clients_freed(r)
 
 
-@test(10, "swaptest 24: sorts more than the machine's memory under mem=16M, swapping")
+@test(10, "swaptest 20: sorts more than the machine's memory under mem=16M, swapping")
 def test_swaptest_short():
-    """make grade's swaptest: `swaptest 24` sorts 24 MiB (6144 pages, about
-    twice what mem=16M leaves free) in one env; it must page out and in,
+    """make grade's swaptest: `swaptest 20` sorts 20 MiB (5120 pages, about
+    1.5 times what mem=16M leaves free) in one env; it must page out and in,
     and be right; no swap slot is in use after it. (make grade-long sorts
     48 MiB, then runs copies at once.)"""
-    r = swap_session(["swaptest 24"], timeout=300)
+    r = swap_session(["swaptest 20"], timeout=300)
     runs = [m.groups() for m in r.all(SWAPTEST)]
     require(len(runs) == 1, "expected 1 swaptest report, got %d" % len(runs))
-    check_swaptest(r, runs, 24)
+    check_swaptest(r, runs, 20)
 
 
 @test(20, "swaptest: sorts more than the machine's memory under mem=16M, swapping (issue 13)",
