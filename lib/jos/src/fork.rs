@@ -72,7 +72,8 @@ pub fn atfork(f: AtforkFn) -> Result<()> {
 
 /// What `fork` and `sfork` do before `sys_exofork`: refuse on the
 /// exception stack, install our fault upcall (copy-on-write faults need it,
-/// on both sides), and run the [`atfork`] functions. Err as for [`fork`].
+/// on both sides), run the [`atfork`] functions, and bring in the data and
+/// bss pages not yet present ([`page_in_data`]). Err as for [`fork`].
 fn before_fork() -> Result<()> {
     on_normal_stack()?;
     install_upcall()?;
@@ -81,6 +82,13 @@ fn before_fork() -> Result<()> {
             f()?;
         }
     }
+    // Copy-on-write the same wherever we were started: a program paged on
+    // demand (spawned, e.g. from the shell) brings in its data and bss
+    // pages not yet present, so each side's first write to each of them
+    // after the fork is one copy-on-write fault, as in a program loaded
+    // whole. (Left out, the pager would answer that write with a private
+    // copy and no copy-on-write handler would run.)
+    page_in_data();
     Ok(())
 }
 
@@ -177,13 +185,6 @@ fn populate_child(child: EnvId, map: impl FnMut(usize, Pte) -> Result<()>) -> Re
 /// child was made).
 pub fn fork() -> Result<EnvId> {
     before_fork()?;
-    // Copy-on-write the same wherever we were started: a program paged on
-    // demand (spawned, e.g. from the shell) brings in its data and bss
-    // pages not yet present, so each side's first write to each of them
-    // after the fork is one copy-on-write fault, as in a program loaded
-    // whole. (Left out, the pager would answer that write with a private
-    // copy and no copy-on-write handler would run.)
-    page_in_data();
     let child = sys_exofork()?;
     if child == 0 {
         // The child: our registers are the parent's at `sys_exofork`, our
@@ -289,7 +290,6 @@ fn page_in_data() {
 /// Err as for [`fork`].
 pub fn sfork() -> Result<EnvId> {
     before_fork()?;
-    page_in_data();
     let stack = stack_bottom();
     // A page we hold copy-on-write (from an earlier fork) is not really
     // ours to share: make it private first, or the first write by either
