@@ -348,6 +348,20 @@ def test_shell_line_too_long():
     check_shell_clients_freed(r)
 
 
+@test(3, "the shell's line editing: the PC keyboard's up arrow recalls the last line")
+def test_shell_kbd_arrows():
+    """`echo kbd1`, then, on the PC keyboard (QEMU's monitor: sendkey),
+    up and Enter: the kernel's keyboard driver turns the E0-prefixed
+    cursor key into `ESC [ A`, and the line runs again."""
+    keys = "\x01csendkey up\nsendkey ret\n\x01c"
+    r = run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=["echo kbd1"],
+                 answers=[(r"(?s)kbd1\r?\n.*\$ ", keys)], prompt=SHELL_PROMPT, stop=3, timeout=60)
+    r.match(no=SHELL_FAULTS)
+    u = user_view(r)
+    require(len(u.all("kbd1$")) == 2, "kbd1 printed %d time(s), not twice" % len(u.all("kbd1$")))
+    u.match(r"(\(qemu\) )?\$ echo kbd1$")
+
+
 PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs", "upcall",
                      "sfork", "removed"]
 

@@ -124,14 +124,25 @@ static INPUT: Mutex<InputRing> = Mutex::new(InputRing {
 /// and are taken when a reader's `cons_getc` polls.
 pub fn intr() {
     let mut ring = INPUT.lock();
-    while ring.wpos - ring.rpos < ring.buf.len() {
-        let Some(c) = serial::getc().or_else(kbd::getc) else {
-            break;
+    // Room for one more key's characters (an escape sequence at most).
+    while ring.wpos - ring.rpos + kbd::MAX_SEQ <= ring.buf.len() {
+        let key = match serial::getc() {
+            Some(c) => kbd::Key::Char(c),
+            None => match kbd::getc() {
+                Some(key) => key,
+                None => break,
+            },
         };
-        let c = if c == b'\r' { b'\n' } else { c };
-        let (w, n) = (ring.wpos, ring.buf.len());
-        ring.buf[w % n] = c;
-        ring.wpos = w + 1;
+        let mut push = |c: u8| {
+            let c = if c == b'\r' { b'\n' } else { c };
+            let (w, n) = (ring.wpos, ring.buf.len());
+            ring.buf[w % n] = c;
+            ring.wpos = w + 1;
+        };
+        match key {
+            kbd::Key::Char(c) => push(c),
+            kbd::Key::Seq(seq) => seq.iter().for_each(|&c| push(c)),
+        }
     }
 }
 
