@@ -348,6 +348,56 @@ def test_shell_line_too_long():
     check_shell_clients_freed(r)
 
 
+@test(3, "the shell's line editing: the PC keyboard's up arrow recalls the last line")
+def test_shell_kbd_arrows():
+    """`echo kbd1`, then, on the PC keyboard (QEMU's monitor: sendkey),
+    up and Enter: the kernel's keyboard driver turns the E0-prefixed
+    cursor key into `ESC [ A`, and the line runs again."""
+    keys = "\x01csendkey up\nsendkey ret\n\x01c"
+    r = run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=["echo kbd1"],
+                 answers=[(r"(?s)kbd1\r?\n.*\$ ", keys)], prompt=SHELL_PROMPT, stop=3, timeout=60)
+    r.match(no=SHELL_FAULTS)
+    u = user_view(r)
+    require(len(u.all("kbd1$")) == 2, "kbd1 printed %d time(s), not twice" % len(u.all("kbd1$")))
+    u.match(r"(\(qemu\) )?\$ echo kbd1$")
+
+
+@test(5, "Ctrl-C stops a pipeline at once, all of it, and the prompt comes back")
+def test_shell_ctrl_c():
+    """`jobctl spin | cat | cat` (its line comes out of the last cat: every
+    stage runs), Ctrl-C: `^C` and a prompt; every env of the pipeline is
+    freed; three times, with the free pages counted after each: the third
+    stop gives back every page (the first two warm the file server's
+    tables, as any pipeline does); the rest of a line after a job stopped
+    does not run; then a command runs."""
+    job = "jobctl spin | cat | cat"
+    cmds = [job + "; echo skipped", "jobctl pages"] + [job, "jobctl pages"] * 2 + ["echo after"]
+    r = run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=cmds,
+                 answers=[("jobctl: spinning", "\x03")] * 3, prompt=SHELL_PROMPT, timeout=60)
+    r.match(no=SHELL_FAULTS)
+    out = [r.command(i, cut=USER_VIEW) for i in range(len(cmds))]
+    for i in (0, 2, 4):
+        out[i].match("jobctl: spinning$", r"\^C$", ordered=True, no=["skipped$"])
+    pages = [int(out[i].search(r"jobctl: (\d+) pages free$").group(1)) for i in (3, 5)]
+    require(pages[0] == pages[1], "%d pages free after the second stop, %d after the third"
+            % tuple(pages))
+    out[6].match("after$")
+    require(len(r.all(ENV + "destroying " + HEX8 + "$")) >= 2, "no env destroyed by the shell")
+    check_shell_clients_freed(r)
+
+
+@test(3, "Ctrl-C at the prompt throws the line away")
+def test_shell_ctrl_c_prompt():
+    """Typed: `echo abc`, Ctrl-C, `echo def`: `^C`, a fresh prompt, and
+    only def runs."""
+    r = run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot",
+                 commands=["echo abc\x03echo def"], prompt=SHELL_PROMPT, stop=3, timeout=60)
+    r.match(no=SHELL_FAULTS)
+    u = user_view(r)
+    u.match(r"\$ echo abc\^C$", r"\$ echo def$", "def$", ordered=True, no=["abc$"])
+    check_shell_clients_freed(r)
+
+
 PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs", "upcall",
                      "sfork", "removed"]
 

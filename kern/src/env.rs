@@ -10,10 +10,10 @@
 //! id, their status and the runnable set are the guard's (`klock.rs`); what
 //! an env waits for is `ipc.rs`'s.
 use crate::arch::x86::{self, EFlags};
-use crate::klock::{EnvRef, Kernel};
+use crate::klock::{EnvRef, KCell, Kernel};
 use crate::pmap::{self, Alloc, Page, PageTable};
 use crate::trap::entry::env_pop_tf;
-use crate::{cpu, ipc};
+use crate::{console, cpu, ipc};
 use abi::elf;
 use abi::env::*;
 use abi::error::{Error, Result};
@@ -57,6 +57,113 @@ pub fn set_tf_replaced(k: &Kernel, e: EnvRef) {
 pub fn take_tf_replaced(k: &Kernel, e: EnvRef) -> bool {
     let flag = &TF_REPLACED[envx(k[e].env_id)];
     flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::Relaxed)
+}
+
+/// Each env's parent in the env tree, by env index: the env that created
+/// it, or, once that one is freed, that one's own tree parent (so the
+/// nearest ancestor still there); 0 for none (made by the kernel, or every
+/// ancestor gone). Unlike `env_parent_id`, which JOS's programs read and
+/// which names the creator for good, this link never points at a freed
+/// env: a job's envs stay below the env that started it when an env
+/// between them exits (a program that spawned another and ended), so
+/// env_destroy_tree reaches them all. Kept only for envs that exist.
+static TREE_PARENT: KCell<[EnvId; NENV]> = KCell::new([0; NENV]);
+
+/// Whether the env with id `anc` is a strict ancestor of `e` in the env
+/// tree (see TREE_PARENT). `anc` 0 is no env.
+pub fn descends_from(k: &Kernel, e: EnvRef, anc: EnvId) -> bool {
+    let tree = TREE_PARENT.get(k);
+    let mut id = tree[e.index()];
+    // Each step goes to an older env; the bound only guards against a
+    // slot's generation count wrapping (2^19 reuses of one slot).
+    for _ in 0..NENV {
+        if id == 0 || anc == 0 {
+            return false;
+        }
+        if id == anc {
+            return true;
+        }
+        let p = EnvRef::at(envx(id));
+        if k[p].env_id != id || k[p].env_status == ENV_FREE {
+            return false;
+        }
+        id = tree[p.index()];
+    }
+    false
+}
+
+/// Destroys `root` and every env below it in the env tree (see
+/// TREE_PARENT): all of them, taken at once under the kernel lock, so
+/// none of them can make a new env meanwhile; envs running on other CPUs
+/// are stopped before this returns (env_destroy), and freed by their CPU.
+/// The caller (`me`) must be a strict ancestor of `root`, and so is not
+/// among them. Returns how many envs were destroyed (dying ones already
+/// are not counted again).
+pub fn env_destroy_tree(k: &mut Kernel, me: EnvRef, root: EnvRef) -> usize {
+    // Which slots are in the tree, with the id each had: 0 unknown, 1 in,
+    // 2 out. Found before anything is destroyed, since freeing an env
+    // moves its children up to its own tree parent.
+    const UNKNOWN: u8 = 0;
+    const IN: u8 = 1;
+    const OUT: u8 = 2;
+    let mut mark = [UNKNOWN; NENV];
+    mark[root.index()] = IN;
+    mark[me.index()] = OUT;
+    let tree = TREE_PARENT.get(k);
+    for i in 0..NENV {
+        // Up from i to a slot whose answer is known (or the top), then the
+        // same walk again writing that answer on the way: each slot is
+        // walked over a bounded number of times, so this is O(NENV).
+        let parent = |j: usize| -> Option<usize> {
+            let e = EnvRef::at(j);
+            if k[e].env_status == ENV_FREE {
+                return None;
+            }
+            let id = tree[j];
+            let p = EnvRef::at(envx(id));
+            (id != 0 && k[p].env_id == id && k[p].env_status != ENV_FREE).then_some(envx(id))
+        };
+        let mut j = i;
+        let mut steps = 0;
+        let answer = loop {
+            if mark[j] != UNKNOWN {
+                break mark[j];
+            }
+            match parent(j) {
+                Some(p) if steps < NENV => j = p,
+                _ => break OUT,
+            }
+            steps += 1;
+        };
+        let mut j = i;
+        for _ in 0..=steps {
+            if mark[j] != UNKNOWN {
+                break;
+            }
+            mark[j] = answer;
+            match parent(j) {
+                Some(p) => j = p,
+                None => break,
+            }
+        }
+    }
+    let ids: [EnvId; NENV] = core::array::from_fn(|i| k[EnvRef::at(i)].env_id);
+    let by = k[me].env_id;
+    let mut n = 0;
+    for i in (0..NENV).filter(|&i| mark[i] == IN) {
+        let e = EnvRef::at(i);
+        // Freed meanwhile with an env destroyed before it (a child of it
+        // that was never started, say: env_free frees those too).
+        if k[e].env_id != ids[i] || matches!(k[e].env_status, ENV_FREE | ENV_DYING) {
+            continue;
+        }
+        if env_log() {
+            cprintf!("[{:08x}] destroying {:08x}\n", by, ids[i]);
+        }
+        env_destroy(k, e);
+        n += 1;
+    }
+    n
 }
 
 /// The head of the free list (a kernel address of an Env, 0: empty),
@@ -141,6 +248,7 @@ pub fn env_alloc(k: &mut Kernel, parent_id: EnvId) -> Result<EnvRef> {
     tf.tf_cs = GD_UT | 3;
     tf.tf_eflags = EFlags::FLAGS_IF.bits();
     let id = env.env_id;
+    TREE_PARENT.get_mut(k)[idx as usize] = parent_id;
     k.set_status(e, ENV_RUNNABLE);
     crate::fpu::env_reset(id);
     TF_REPLACED[idx as usize].store(false, Ordering::Relaxed);
@@ -294,6 +402,14 @@ fn env_free_one(k: &mut Kernel, e: EnvRef) {
     pmap::page_decref(Page::from_pa(pgdir_pa));
     // Every wait on e ends, and e's own.
     ipc::env_gone(k, e);
+    // Its children in the env tree move up to its own tree parent; it is
+    // no longer the console's controller.
+    let id = k[e].env_id;
+    let tree = TREE_PARENT.get_mut(k);
+    let up = tree[e.index()];
+    tree[e.index()] = 0;
+    tree.iter_mut().filter(|p| **p == id).for_each(|p| *p = up);
+    console::env_gone(id);
     k.set_status(e, ENV_FREE);
     let mut head = ENV_FREE_LIST.lock();
     k[e].env_link = *head as u32;

@@ -81,9 +81,47 @@ fn sys_cputs(k: &mut Kernel, s: usize, len: usize) -> Result<u32> {
     Ok(0)
 }
 
-/// Returns a character from the console without waiting (0 if none).
-fn sys_cgetc() -> Result<u32> {
-    Ok(console::cons_getc().unwrap_or(0) as u32)
+/// Returns a character from the console without waiting (0 if none). A
+/// Ctrl-C typed for the console's controller is read as 0x03 by the
+/// controller alone (see console::InputRing).
+fn sys_cgetc(k: &Kernel) -> Result<u32> {
+    let me = k[k.cur()].env_id;
+    Ok(console::cons_getc(me).unwrap_or(0) as u32)
+}
+
+/// The console's controller (see console::InputRing): with CONS_CTL_TAKE
+/// the caller becomes it; with CONS_CTL_POLL, returns 1 if a Ctrl-C was
+/// typed for the caller since it last asked (taking it and throwing away
+/// the input typed before it), else 0 (always 0 for an env that is not
+/// the controller: only a key typed raises it); with CONS_CTL_RELEASE the
+/// caller stops being it, if it was. Inval for another op.
+fn sys_cons_ctl(k: &Kernel, op: u32) -> Result<u32> {
+    let me = k[k.cur()].env_id;
+    match op {
+        abi::syscall::CONS_CTL_TAKE => console::set_controller(me),
+        abi::syscall::CONS_CTL_POLL => return Ok(console::take_intr(me) as u32),
+        abi::syscall::CONS_CTL_RELEASE => console::env_gone(me),
+        _ => return Err(Error::Inval),
+    }
+    Ok(0)
+}
+
+/// Destroys `envid` and every env below it in the env tree (a job the
+/// caller started: see env::env_destroy_tree), all at once. `envid` must be
+/// below the caller in the tree (its child, grandchild, ... or one whose
+/// creator has gone since): BadEnv otherwise, and for an env that does
+/// not exist; the caller itself is not below itself. Returns how many
+/// envs were destroyed.
+fn sys_env_destroy_tree(k: &mut Kernel, envid: EnvId) -> Result<u32> {
+    let me = k.cur();
+    if envid == 0 {
+        return Err(Error::BadEnv);
+    }
+    let root = k.envid2env(envid, false)?;
+    if !env::descends_from(k, root, k[me].env_id) {
+        return Err(Error::BadEnv);
+    }
+    Ok(env::env_destroy_tree(k, me, root) as u32)
 }
 
 /// Returns the caller's env id.
@@ -517,7 +555,7 @@ pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5:
     let r = match Syscall::from_u32(num) {
         None => Err(Error::Inval),
         Some(Syscall::Cputs) => sys_cputs(k, a1u, a2u),
-        Some(Syscall::Cgetc) => sys_cgetc(),
+        Some(Syscall::Cgetc) => sys_cgetc(k),
         Some(Syscall::Getenvid) => sys_getenvid(k),
         Some(Syscall::EnvDestroy) => sys_env_destroy(k, a1 as EnvId),
         Some(Syscall::PageAlloc) => sys_page_alloc(k, a1 as EnvId, a2u, a3),
@@ -537,6 +575,8 @@ pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5:
         }
         Some(Syscall::IpcCall) => sys_ipc_call(k, a1 as EnvId, a2, a3u, a4, a5 as usize),
         Some(Syscall::PageCheck) => sys_page_check(k, a1 as EnvId, a2u, a3u),
+        Some(Syscall::ConsCtl) => sys_cons_ctl(k, a1),
+        Some(Syscall::EnvDestroyTree) => sys_env_destroy_tree(k, a1 as EnvId),
     };
     match r {
         Ok(v) => v as i32,

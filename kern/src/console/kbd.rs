@@ -1,4 +1,11 @@
 //! The PS/2 keyboard: scan code set 1 to ASCII, with shift, ctrl and caps lock.
+//!
+//! The cursor keys (E0-prefixed scan codes; JOS's kbd.c maps them to its
+//! KEY_UP, KEY_DN, ... codes above 0xE0) become the escape sequences a
+//! VT100 terminal sends for them (`ESC [ A` for up, ...), as a PC
+//! console does: a program then sees the same bytes whether a key was
+//! pressed on the PC keyboard or in a terminal on the serial port, and
+//! the library's line editor knows only one form.
 use crate::arch::x86::inb;
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -31,8 +38,35 @@ fn modifier(code: u8) -> u32 {
     }
 }
 
-/// Returns the next typed character, if a key event is waiting.
-pub fn getc() -> Option<u8> {
+/// What one key press gives.
+pub enum Key {
+    /// One character.
+    Char(u8),
+    /// An escape sequence (a cursor key), at most [`MAX_SEQ`] bytes.
+    Seq(&'static [u8]),
+}
+
+/// The longest escape sequence a key gives.
+pub const MAX_SEQ: usize = 4;
+
+/// The escape sequence of an E0-prefixed key (the cursor keys and the
+/// ones above them), if it has one.
+fn escaped_key(code: u8) -> Option<&'static [u8]> {
+    Some(match code {
+        0x48 => b"\x1b[A",  // up
+        0x50 => b"\x1b[B",  // down
+        0x4D => b"\x1b[C",  // right
+        0x4B => b"\x1b[D",  // left
+        0x47 => b"\x1b[H",  // home
+        0x4F => b"\x1b[F",  // end
+        0x53 => b"\x1b[3~", // delete
+        _ => return None,
+    })
+}
+
+/// Returns what the next key press typed, if a key event is waiting and
+/// types something (a release, a modifier or an unknown key: None).
+pub fn getc() -> Option<Key> {
     // SAFETY: the keyboard controller's ports belong to the console driver.
     let data = unsafe {
         if inb(KBSTATP) & KBS_DIB == 0 {
@@ -59,7 +93,10 @@ pub fn getc() -> Option<u8> {
     }
     SHIFT_STATE.store(st, Ordering::Relaxed);
     if escaped && data == 0x1C {
-        return Some(b'\n'); // keypad enter
+        return Some(Key::Char(b'\n')); // keypad enter
+    }
+    if escaped && let Some(seq) = escaped_key(data) {
+        return Some(Key::Seq(seq));
     }
     let table = if st & SHIFT != 0 { SHIFTED } else { NORMAL };
     let mut c = *table.get(data as usize)?;
@@ -71,5 +108,5 @@ pub fn getc() -> Option<u8> {
     } else if st & CAPSLOCK != 0 && c.is_ascii_alphabetic() {
         c ^= 0x20;
     }
-    Some(c)
+    Some(Key::Char(c))
 }

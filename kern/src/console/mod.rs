@@ -18,6 +18,7 @@ macro_rules! cprintf {
     };
 }
 
+use abi::env::EnvId;
 use spin::Mutex;
 
 /// The screen's state; holding this lock is holding the console.
@@ -104,47 +105,105 @@ pub fn cputs(s: &[u8]) {
     s.iter().for_each(|&b| w.putc(b));
 }
 
-/// Characters typed but not yet read (filled by interrupts and polling).
+/// Ctrl-C, the character that interrupts the console's controller.
+pub const CTRL_C: u8 = 0x03;
+
+/// Characters typed but not yet read (filled by interrupts and polling),
+/// and the console's controller.
+///
+/// The controller (JOS has none; a Unix terminal's foreground process
+/// group is the nearest thing) is the env that asked to be told of Ctrl-C
+/// (sys_cons_ctl): the interactive shell. While there is one, a Ctrl-C
+/// typed is not queued as a character: the ring remembers where in the
+/// input it was typed (`intr_at`), a mark no other reader reads past. The
+/// controller either asks whether it came (sys_cons_ctl's poll, while it
+/// waits for a job, which it then stops: what was typed before the mark,
+/// the job's unread input, is thrown away), or reads the console itself
+/// and gets the character 0x03 at the mark (at its prompt). Only the
+/// kernel sets the mark, and only from a key typed: no env can forge one.
+/// With no controller, 0x03 is an ordinary character, as in JOS.
 struct InputRing {
     buf: [u8; 512],
     rpos: usize,
     wpos: usize,
+    /// The controller's env id, 0 for none.
+    ctl: EnvId,
+    /// Where a Ctrl-C for the controller was typed (a `wpos`), if one was
+    /// and it has not taken it yet; later ones until then are dropped.
+    intr_at: Option<usize>,
+}
+
+impl InputRing {
+    /// Room for one more key's characters (an escape sequence at most).
+    fn has_room(&self) -> bool {
+        self.wpos - self.rpos + kbd::MAX_SEQ <= self.buf.len()
+    }
+
+    /// Appends `c` (the caller checked there is room).
+    fn push(&mut self, c: u8) {
+        let (w, n) = (self.wpos, self.buf.len());
+        self.buf[w % n] = c;
+        self.wpos = w + 1;
+    }
 }
 
 static INPUT: Mutex<InputRing> = Mutex::new(InputRing {
     buf: [0; 512],
     rpos: 0,
     wpos: 0,
+    ctl: 0,
+    intr_at: None,
 });
 
 /// Moves waiting characters from the serial port and keyboard into the
 /// input buffer (the keyboard and serial interrupt handler). Once the
 /// buffer is full it stops taking them: the rest wait in the UART and
 /// QEMU (a long line pasted or typed by a test is not cut in the middle),
-/// and are taken when a reader's `cons_getc` polls.
+/// and are taken when a reader's `cons_getc` polls. A Ctrl-C with a
+/// controller is marked, not queued (see InputRing).
 pub fn intr() {
     let mut ring = INPUT.lock();
-    while ring.wpos - ring.rpos < ring.buf.len() {
-        let Some(c) = serial::getc().or_else(kbd::getc) else {
-            break;
+    while ring.has_room() {
+        let key = match serial::getc() {
+            Some(c) => kbd::Key::Char(c),
+            None => match kbd::getc() {
+                Some(key) => key,
+                None => break,
+            },
         };
-        let c = if c == b'\r' { b'\n' } else { c };
-        let (w, n) = (ring.wpos, ring.buf.len());
-        ring.buf[w % n] = c;
-        ring.wpos = w + 1;
+        match key {
+            kbd::Key::Char(CTRL_C) if ring.ctl != 0 => {
+                if ring.intr_at.is_none() {
+                    ring.intr_at = Some(ring.wpos);
+                }
+            }
+            kbd::Key::Char(b'\r') => ring.push(b'\n'),
+            kbd::Key::Char(c) => ring.push(c),
+            kbd::Key::Seq(seq) => seq.iter().for_each(|&c| ring.push(c)),
+        }
     }
 }
 
-/// Returns the next input character from serial or keyboard, if any
-/// (JOS's `cons_getc`, by that name in the symbol table: MIT's 2014 lab-5
-/// grader stops QEMU at a breakpoint on it, as a sign that the kernel or
-/// the shell waits for input).
+/// Returns the next input character from serial or keyboard, if any, for
+/// `reader`: the env reading (sys_cgetc), or 0 for the kernel (its
+/// monitor). At a Ctrl-C's mark (see InputRing), the controller and the
+/// kernel get 0x03 and the mark goes; any other env gets nothing until
+/// the controller has taken it. (JOS's `cons_getc`, by that name in the
+/// symbol table: MIT's 2014 lab-5 grader stops QEMU at a breakpoint on
+/// it, as a sign that the kernel or the shell waits for input.)
 #[unsafe(no_mangle)]
 #[inline(never)]
-pub fn cons_getc() -> Option<u8> {
+pub fn cons_getc(reader: EnvId) -> Option<u8> {
     // Poll too: interrupts are off in the kernel.
     intr();
     let mut ring = INPUT.lock();
+    if ring.intr_at == Some(ring.rpos) {
+        if reader != 0 && reader != ring.ctl {
+            return None;
+        }
+        ring.intr_at = None;
+        return Some(CTRL_C);
+    }
     if ring.rpos == ring.wpos {
         return None;
     }
@@ -153,10 +212,49 @@ pub fn cons_getc() -> Option<u8> {
     Some(c)
 }
 
+/// Makes env `id` the console's controller (the interactive shell, at
+/// each prompt), in place of any other. A Ctrl-C marked for another
+/// controller is dropped; one for `id` itself stays.
+pub fn set_controller(id: EnvId) {
+    let mut ring = INPUT.lock();
+    if ring.ctl != id {
+        ring.ctl = id;
+        ring.intr_at = None;
+    }
+}
+
+/// If env `id` is the controller and a Ctrl-C was typed for it: throws
+/// away what was typed before it (unread input of the job it stops),
+/// takes the mark and returns true. Otherwise false (for any other env,
+/// always: only a typed Ctrl-C reaches the controller).
+pub fn take_intr(id: EnvId) -> bool {
+    intr();
+    let mut ring = INPUT.lock();
+    match ring.intr_at {
+        Some(at) if id != 0 && ring.ctl == id => {
+            ring.rpos = at;
+            ring.intr_at = None;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Env `id` is being freed: if it was the controller, there is none any
+/// more (a Ctrl-C marked for it goes, and 0x03 is an ordinary character
+/// again).
+pub fn env_gone(id: EnvId) {
+    let mut ring = INPUT.lock();
+    if ring.ctl == id {
+        ring.ctl = 0;
+        ring.intr_at = None;
+    }
+}
+
 /// Waits for an input character.
 pub fn getchar() -> u8 {
     loop {
-        if let Some(c) = cons_getc() {
+        if let Some(c) = cons_getc(0) {
             return c;
         }
         crate::arch::x86::pause();

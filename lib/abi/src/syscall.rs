@@ -53,10 +53,25 @@ pub enum Syscall {
     /// `sys_page_check(envid, va, myva)`: whether `envid` maps at `va` the
     /// physical page the caller maps at `myva` (0, else E_INVAL).
     PageCheck = 18,
+    /// `sys_cons_ctl(op)`: the console's controller and Ctrl-C
+    /// ([`CONS_CTL_TAKE`], [`CONS_CTL_POLL`], [`CONS_CTL_RELEASE`]).
+    ConsCtl = 19,
+    /// `sys_env_destroy_tree(envid)`: destroy an env below the caller in
+    /// the env tree and everything below it (a job, on Ctrl-C).
+    EnvDestroyTree = 20,
 }
 
+/// `sys_cons_ctl` op: the caller becomes the console's controller: a
+/// Ctrl-C typed is then kept for it instead of queued as a character.
+pub const CONS_CTL_TAKE: u32 = 0;
+/// `sys_cons_ctl` op: 1 if a Ctrl-C was typed for the caller (which must
+/// be the controller) since it last asked, taking it; else 0.
+pub const CONS_CTL_POLL: u32 = 1;
+/// `sys_cons_ctl` op: the caller stops being the controller, if it is.
+pub const CONS_CTL_RELEASE: u32 = 2;
+
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 19;
+pub const NSYSCALLS: u32 = 21;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -80,6 +95,8 @@ impl Syscall {
         Syscall::EnvSetPager,
         Syscall::IpcCall,
         Syscall::PageCheck,
+        Syscall::ConsCtl,
+        Syscall::EnvDestroyTree,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -119,11 +136,13 @@ impl Syscall {
             Syscall::EnvSetPager => "sys_env_set_pager",
             Syscall::IpcCall => "sys_ipc_call",
             Syscall::PageCheck => "sys_page_check",
+            Syscall::ConsCtl => "sys_cons_ctl",
+            Syscall::EnvDestroyTree => "sys_env_destroy_tree",
         }
     }
 }
 
-const _: () = assert!(Syscall::PageCheck as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::EnvDestroyTree as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {

@@ -38,6 +38,7 @@ pub mod file;
 pub mod fork;
 pub mod fprintf;
 pub mod ipc;
+pub mod job;
 pub mod panic;
 pub mod pgfault;
 pub mod pipe;

@@ -6,6 +6,7 @@
 //! |-----------------------|-----------------------------------------------|
 //! | Backspace, DEL        | takes back the last character                 |
 //! | Ctrl-U                | erases the whole line                         |
+//! | Ctrl-C                | throws the line away (`^C` and a new line shown) |
 //! | Up (`ESC [ A`)        | replaces the line by the previous one of the history |
 //! | Down (`ESC [ B`)      | the next one (past the newest: what was being typed) |
 //! | Enter (`\n` or `\r`)  | ends the line                                 |
@@ -26,6 +27,7 @@ pub const BUFLEN: usize = 1024;
 pub const HISTORY_LEN: usize = 32;
 
 const CTRL_U: u8 = 0x15;
+const CTRL_C: u8 = 0x03;
 const ESC: u8 = 0x1b;
 
 /// What [`LineEditor::read`] got.
@@ -35,6 +37,8 @@ pub enum Input {
     Line(String),
     /// A line longer than BUFLEN - 1 characters, ended and thrown away.
     TooLong,
+    /// Ctrl-C: the line typed so far was thrown away.
+    Interrupted,
     /// The end of input (Ctrl-D on the console), or a read error (printed).
     End,
 }
@@ -131,7 +135,8 @@ impl LineEditor {
     /// printable ASCII is kept; other characters are dropped.
     ///
     /// Returns the line (and adds it to the history, unless it is empty or
-    /// the same as the newest); `Input::TooLong` for a line of more than
+    /// the same as the newest); `Input::Interrupted` for a Ctrl-C (the
+    /// line so far is not kept); `Input::TooLong` for a line of more than
     /// BUFLEN - 1 characters (the whole line is read and thrown away);
     /// `Input::End` at the end of input or on a read error, which it prints
     /// (`read error: ...`), as JOS does.
@@ -197,6 +202,12 @@ impl LineEditor {
                 ESC => escape = Escape::Esc,
                 b'\x08' | b'\x7f' => edit.backspace(),
                 CTRL_U => edit.clear(),
+                CTRL_C => {
+                    if edit.echoing {
+                        crate::syscall::sys_cputs(b"^C\n");
+                    }
+                    return Input::Interrupted;
+                }
                 b' '..=b'~' => edit.push(c),
                 b'\n' | b'\r' => {
                     if edit.echoing {
@@ -235,8 +246,8 @@ impl Default for LineEditor {
 /// do nothing).
 ///
 /// Returns the line; for a line too long, prints `line too long (max 1023
-/// characters)` and returns an empty line; None at the end of input or on
-/// a read error (printed).
+/// characters)` and returns an empty line; for a Ctrl-C, an empty line;
+/// None at the end of input or on a read error (printed).
 pub fn readline(prompt: &str) -> Option<String> {
     match LineEditor::new().read(prompt) {
         Input::Line(line) => Some(line),
@@ -244,6 +255,7 @@ pub fn readline(prompt: &str) -> Option<String> {
             crate::cprintf!("line too long (max {} characters)\n", BUFLEN - 1);
             Some(String::new())
         }
+        Input::Interrupted => Some(String::new()),
         Input::End => None,
     }
 }

@@ -391,3 +391,21 @@ pub fn sys_vm_clear_ad(va: usize, len: usize) -> Result<u32> {
     // SAFETY: no memory is read or written, only PTE bits change.
     check(unsafe { syscall(Syscall::VmClearAd, va as u32, len as u32, 0, 0, 0) })
 }
+
+/// The console's controller (`op` one of abi::syscall's CONS_CTL_*): TAKE
+/// makes us the env a typed Ctrl-C is kept for; POLL returns 1 if one was
+/// typed for us since we last asked (taking it), else 0; RELEASE gives the
+/// role up. Err(Inval) for another op. See [`crate::job`].
+pub fn sys_cons_ctl(op: u32) -> Result<u32> {
+    // SAFETY: no pointers.
+    check(unsafe { syscall(Syscall::ConsCtl, op, 0, 0, 0, 0) })
+}
+
+/// Destroys `envid` and every env below it in the env tree (its children,
+/// theirs, ..., and those whose creator has gone since), at once. Returns
+/// how many were destroyed; Err(BadEnv) if `envid` does not exist or is
+/// not below us (we ourselves are not).
+pub fn sys_env_destroy_tree(envid: EnvId) -> Result<u32> {
+    // SAFETY: no pointers.
+    check(unsafe { syscall(Syscall::EnvDestroyTree, envid as u32, 0, 0, 0, 0) })
+}

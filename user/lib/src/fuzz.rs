@@ -460,6 +460,33 @@ impl Fuzz {
                 let r = self.call(num, a);
                 self.expect_error("sys_ipc_recv", r, a);
             }
+            Syscall::ConsCtl => {
+                // Taking the console's controller role is harmless (a
+                // Ctrl-C would then stop our own children); an op past
+                // RELEASE is refused; polling never says yes untyped.
+                let op = self.rng.below(5);
+                let a = [op, 0, 0, 0, 0];
+                let r = self.call(num, a);
+                if op > abi::syscall::CONS_CTL_RELEASE {
+                    self.expect_error("sys_cons_ctl", r, a);
+                }
+                if op == abi::syscall::CONS_CTL_POLL && r != 0 {
+                    // Reported as unexpected, whatever it was.
+                    self.expect_error("sys_cons_ctl(POLL)", r.abs().max(1), a);
+                }
+            }
+            Syscall::EnvDestroyTree => {
+                // Only below us: ourselves (or 0) never, our child and
+                // its children at once.
+                let id = self.envid();
+                let a = [id as u32, 0, 0, 0, 0];
+                let r = self.call(num, a);
+                if self.is_me(id) {
+                    self.expect_error("sys_env_destroy_tree", r, a);
+                } else if id == self.child && r >= 0 {
+                    self.child = 0;
+                }
+            }
             Syscall::PageCheck => {
                 // Only reads page tables: any env, any addresses.
                 let env = self.envid();

@@ -14,6 +14,12 @@
 //! up pipes and redirections, spawns the programs, closes its descriptors
 //! and waits for them; the shell waits for that child (unless `&`). The
 //! grammar is `shparse`'s.
+//!
+//! Ctrl-C (interactive only: the shell is then the console's controller,
+//! see `jos::job`): at the prompt it throws away the line being typed;
+//! while the shell waits for a command line's child, it destroys that
+//! child and every env below it (the whole pipeline), prints `^C` and
+//! skips the rest of the line.
 #![no_std]
 #![no_main]
 
@@ -26,6 +32,7 @@ use jos::cprintf;
 use jos::env::{exit, thisenv_id, wait};
 use jos::fd::{close, close_all, dup, fstat, seek};
 use jos::file::open;
+use jos::job::{JobEnd, take_console, wait_job};
 use jos::readline::{BUFLEN, Input, LineEditor};
 use shparse::{Command, Pipeline, RedirKind};
 
@@ -72,8 +79,14 @@ fn umain(argv: &[&str]) {
     // The lines typed, for the up and down arrows.
     let mut editor = LineEditor::new();
     loop {
+        if interactive {
+            // Again at each prompt: an interactive shell run from this one
+            // took the role and is gone now.
+            take_console();
+        }
         let line = match editor.read(if interactive { "$ " } else { "" }) {
             Input::Line(line) => line,
+            Input::Interrupted => continue,
             Input::TooLong => {
                 cprintf!("sh: line too long (max {} characters)\n", BUFLEN - 1);
                 continue;
@@ -102,14 +115,17 @@ fn umain(argv: &[&str]) {
             }
         };
         for pipeline in &list {
-            run_pipeline(pipeline);
+            if run_pipeline(pipeline) == JobEnd::Stopped {
+                break;
+            }
         }
     }
 }
 
 /// Runs one pipeline in a child of its own (JOS's fork before `runcmd`),
-/// and waits for it unless it is to run in the background.
-fn run_pipeline(pipeline: &Pipeline) {
+/// and waits for it unless it is to run in the background. Returns
+/// `JobEnd::Stopped` if a Ctrl-C stopped it (after printing `^C`).
+fn run_pipeline(pipeline: &Pipeline) -> JobEnd {
     if debug() > 0 {
         cprintf!("BEFORE FORK\n");
     }
@@ -123,9 +139,14 @@ fn run_pipeline(pipeline: &Pipeline) {
     if child == 0 {
         runcmd(&pipeline.commands);
     }
-    if !pipeline.background {
-        wait(child);
+    if pipeline.background {
+        return JobEnd::Done;
     }
+    let end = wait_job(child);
+    if end == JobEnd::Stopped {
+        cprintf!("^C\n");
+    }
+    end
 }
 
 /// Runs `cmds`, a pipeline, in this (forked) environment, and exits when
