@@ -68,15 +68,3 @@ pub fn resolve(cwd: &str, path: &str, out: &mut [u8]) -> Option<usize> {
     }
     Some(len)
 }
-
-/// Whether `path` names something through the current directory (it does
-/// not start with `/`), so that its meaning depends on where one is.
-pub fn is_relative(path: &str) -> bool {
-    !path.starts_with('/')
-}
-
-/// The last component of resolved path `path` (`"f"` for `/d/f`; `""` for
-/// `/`). Cannot fail.
-pub fn basename(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or("")
-}

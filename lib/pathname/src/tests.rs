@@ -93,13 +93,6 @@ fn multibyte_names_are_kept() {
 }
 
 #[test]
-fn basename_and_relative() {
-    assert_eq!(basename("/d/f"), "f");
-    assert_eq!(basename("/"), "");
-    assert!(is_relative("d/f") && is_relative("") && !is_relative("/d"));
-}
-
-#[test]
 fn dotdot_over_a_longer_name() {
     // The result is shorter than what was written on the way: its length
     // says where it ends (the bytes after it are stale).
