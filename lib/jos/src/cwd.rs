@@ -66,13 +66,17 @@ pub fn getcwd() -> String {
 
 /// Writes into `out` the absolute path that `path` names from the current
 /// directory (see `pathname::resolve`), and returns its length.
-/// E_BAD_PATH if it does not fit.
+/// E_BAD_PATH if it does not fit; E_NO_MEM if out of memory.
 pub fn resolve_into(path: &str, out: &mut [u8]) -> Result<usize> {
-    with_cwd(|cwd| pathname::resolve(cwd, path, out)).ok_or(Error::BadPath)
+    // try_with: out of memory (the cell's page copy-on-write after fork,
+    // and no page to copy it to) is E_NO_MEM from `open`, not a panic.
+    CWD.try_with(|c| pathname::resolve(c.owned.as_deref().unwrap_or(c.inherited), path, out))?
+        .ok_or(Error::BadPath)
 }
 
 /// Returns the absolute path that `path` names from the current
-/// directory. E_BAD_PATH if it is MAXPATHLEN bytes or longer.
+/// directory. E_BAD_PATH if it is MAXPATHLEN bytes or longer; E_NO_MEM as
+/// [`resolve_into`] (a heap that cannot grow panics, as any allocation).
 pub fn resolve(path: &str) -> Result<String> {
     // On the heap: a program's stack may be one page.
     let mut buf = alloc::vec![0u8; MAXPATHLEN - 1];
