@@ -50,9 +50,11 @@ fn with_cwd<R>(f: impl FnOnce(&str) -> R) -> R {
 
 /// Sets the directory we start in to `dir`, as `libmain` found it on the
 /// stack (see the module comment). A `dir` that is not an absolute path
-/// shorter than MAXPATHLEN is ignored (we stay in `/`).
+/// shorter than MAXPATHLEN is ignored (we stay in `/`). `/` itself, where
+/// we are already, writes nothing: a program spawned from the root starts
+/// as it did before there was a current directory (no bss page touched).
 pub(crate) fn inherit(dir: &'static str) {
-    if dir.starts_with('/') && dir.len() < MAXPATHLEN {
+    if dir != "/" && dir.starts_with('/') && dir.len() < MAXPATHLEN {
         CWD.with(|c| c.inherited = dir);
     }
 }
