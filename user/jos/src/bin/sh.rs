@@ -269,12 +269,13 @@ fn spawn_and_wait(cmd: &Command) {
 
 // The built-in commands.
 
-/// Each built-in: its name, its usage and what it does (`help`'s lines).
-const BUILTINS: [(&str, &str, &str); 4] = [
-    ("cd", "cd [dir]", "change the current directory (no dir: /)"),
-    ("pwd", "pwd", "print the current directory"),
-    ("exit", "exit", "leave the shell (JOS has no exit status)"),
-    ("help", "help", "list the built-ins and the programs in /"),
+/// Each built-in's usage and what it does (`help`'s lines); `builtin`
+/// runs them.
+const BUILTINS: [(&str, &str); 4] = [
+    ("cd [dir]", "change the current directory (no dir: /)"),
+    ("pwd", "print the current directory"),
+    ("exit", "leave the shell (JOS has no exit status)"),
+    ("help", "list the built-ins and the programs in /"),
 ];
 
 /// Runs `cmd` in the shell itself if it is `cd` or `exit` (which change
@@ -333,7 +334,7 @@ fn cd(dir: &str) {
 fn help() {
     use jos::printf;
     printf!("Built-in commands:\n");
-    for (_, usage, what) in BUILTINS {
+    for (usage, what) in BUILTINS {
         printf!("  {:<10} {}\n", usage, what);
     }
     printf!(
