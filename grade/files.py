@@ -308,6 +308,62 @@ def test_shell_session():
 SHELL_FAULTS = [KERNEL_PANIC, USER_PANIC, ENV + "user fault", ENV + "unhandled page fault"]
 
 
+@test(10, "the shell's current directory: cd, pwd, relative paths everywhere; help; exit; rm -r")
+def test_shell_cwd():
+    """cd and pwd; relative paths in ls (no argument: the current
+    directory), cat, redirections (<, >, >>), mkdir, rm and a program's path
+    (`../wc`: spawn resolves it) from a directory the shell moved to, and
+    the programs spawned there start in it; cd's errors leave the directory
+    as it was; cd alone goes to /; help; rm of a directory without -r
+    refused, rm's usage (the README's), rm -r of a tree; exit leaves the
+    shell (init starts a new one, in /)."""
+    cmds = ["pwd",
+            "mkdir cwd; cd cwd; pwd",
+            "echo hello > f; cat f; ls",
+            "mkdir e; cd e; echo deep >> g; cd ..; cat e/g; ls -l e",
+            "cd /nosuch; cd f; cd a b; pwd",
+            "cat < f | ../wc; ./nosuch",
+            "rm f; ls; cd; pwd",
+            "help",
+            "rm cwd; rm; rm -r cwd; ls -d cwd",
+            "mkdir x; cd x; exit",
+            "pwd; rm -d x; ls -d x"]
+    r = shell_session(cmds)
+    r.match(no=SHELL_FAULTS + ["syntax error", "fs: "])
+    out = [r.command(i, cut=USER_VIEW) for i in range(len(cmds))]
+    out[0].match("/$")
+    out[1].match("/cwd$")
+    out[2].match("hello$", "f$", ordered=True, no=["/f$"])
+    out[3].match("deep$", "          5 - e/g$", ordered=True)
+    out[4].match("cd: /nosuch: file or block not found$", "cd: f: not a directory$",
+                 r"usage: cd \[dir\]$", "/cwd$", ordered=True)
+    out[5].match(r"\s+1\s+1\s+6$", "spawn ./nosuch: file or block not found$", ordered=True)
+    out[6].match("e$", "/$", ordered=True, no=["f$"])
+    out[7].match(r"  cd \[dir\] +change the current directory", "  pwd +print the current directory",
+                 "  exit +leave the shell", "  help +list the built-ins", "Programs in /:$",
+                 ordered=True)
+    progs = " ".join(out[7].after("Programs in /:$")).split()
+    for want in ("cat", "ls", "sh", "wc", "rm", "hello"):
+        require(want in progs, "help lists no %s: %s" % (want, progs))
+    for other in ("motd", "lorem", "script", "cwd"):  # a file, a directory: not programs
+        require(other not in progs, "help lists %s as a program" % other)
+    out[8].match("rm: cwd: is a directory", r"rm: usage: rm \[-dr\] file\.\.\.$",
+                 "ls: stat cwd: file or block not found$", ordered=True)
+    out[9].match("init: starting sh$")
+    out[10].match("/$", "ls: stat x: file or block not found$", ordered=True)
+    readme = " ".join(open("README.md").read().split())  # as wrapped, one line
+    require("`rm [-dr] file...`" in readme, "the README does not give rm's usage, rm [-dr] file...")
+    # The first shell exited; the second, the file server and init live.
+    created = [m.groups() for m in r.all(r"\[(%s)\] new env (%s)$" % (HEX8, HEX8))]
+    freed = set(m.group(1) for m in r.all(ENV + r"free env (" + HEX8 + ")$"))
+    icode = [c for p, c in created if p == "00000000" and c != "00001000"]
+    init = [c for p, c in created if icode and p == icode[0]]
+    shells = [c for p, c in created if init and p == init[0]]
+    require(len(shells) == 2, "init started %d shell(s), not 2" % len(shells))
+    alive = sorted(c for _, c in created if c not in freed)
+    require(alive == sorted(["00001000", init[0], shells[1]]), "alive at the end: %s" % alive)
+
+
 @test(3, "the shell's line editing: Ctrl-U erases the line typed")
 def test_shell_ctrl_u():
     """Typed: `echo abc`, Ctrl-U, `echo def`: only def runs, and the screen

@@ -1,8 +1,9 @@
 //! Program start (JOS's lib/entry.S and lib/libmain.c).
 //!
 //! The kernel starts a program at `_start` with ESP at USTACKTOP (no
-//! arguments: we push argc = 0 and argv = NULL) or, when a parent passed
-//! arguments, with argc and argv already on the stack.
+//! arguments: we push argc = 0, argv = NULL and cwd = NULL) or, when a
+//! parent spawned it, with argc, argv and the parent's current directory
+//! (a C string, see `cwd`) already on the stack, in that order from ESP up.
 use crate::cell::EnvCell;
 use crate::env;
 use core::arch::global_asm;
@@ -14,6 +15,7 @@ global_asm!(
 _start:
     cmpl ${ustacktop}, %esp     /* started with arguments on the stack? */
     jne 1f
+    pushl $0                    /* cwd */
     pushl $0                    /* argv */
     pushl $0                    /* argc */
 1:  movl $0, %ebp               /* ends backtraces */
@@ -38,20 +40,26 @@ pub fn set_binaryname(name: &'static str) {
     BINARYNAME.set(name);
 }
 
-/// Records the program name, calls `umain` with the arguments, then exits.
+/// Records the program name and the current directory the parent passed
+/// (none: `/`), calls `umain` with the arguments, then exits.
 ///
 /// # Safety
 /// `argv` must hold `argc` pointers to NUL-terminated strings that live
 /// forever (what `_start` receives from the kernel or a parent), or `argc`
-/// must be 0.
+/// must be 0; `cwd` must be NULL or such a string.
 pub unsafe fn libmain(
     name: &'static str,
     argc: i32,
     argv: *const *const u8,
+    cwd: *const u8,
     umain: fn(&[&str]),
 ) -> ! {
     BINARYNAME.set(name);
     env::refresh_thisenv();
+    if !cwd.is_null() {
+        // SAFETY: the parent put a C string there (the caller's promise).
+        crate::cwd::inherit(unsafe { cstr(cwd) });
+    }
     // JOS's exit closes every file descriptor: the first thing it does.
     let _ = env::atexit(crate::fd::close_all);
     register_areas();

@@ -131,19 +131,26 @@ pub fn fs_call(
     abi::error::result_from_ret(m.value as i32).map(|v| v as u32)
 }
 
-/// Opens `path` with O_* flags `mode`; returns the file descriptor.
-/// Errors from the server (E_NOT_FOUND, E_BAD_PATH, E_FILE_EXISTS, ...),
-/// E_BAD_PATH for a path too long, E_MAX_OPEN with no descriptor free.
+/// Writes `path`, resolved from the current directory (`cwd`), into a
+/// request's path field, NUL-terminated. E_BAD_PATH if it does not fit.
+pub(crate) fn put_path(field: &mut [u8; MAXPATHLEN], path: &str) -> Result<()> {
+    let n = crate::cwd::resolve_into(path, &mut field[..MAXPATHLEN - 1])?;
+    // Resolving writes past its result (a component `..` took out): the
+    // server reads up to the first NUL.
+    field[n..].fill(0);
+    Ok(())
+}
+
+/// Opens `path` (relative to the current directory unless it starts with
+/// `/`) with O_* flags `mode`; returns the file descriptor. Errors from
+/// the server (E_NOT_FOUND, E_BAD_PATH, E_FILE_EXISTS, ...), E_BAD_PATH
+/// for a path too long, E_MAX_OPEN with no descriptor free.
 pub fn open(path: &str, mode: u32) -> Result<usize> {
-    if path.len() >= MAXPATHLEN {
-        return Err(Error::BadPath);
-    }
     let n = fd_alloc()?;
     fsipcbuf_map()?;
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqOpen>() };
-    req.req_path = [0; MAXPATHLEN];
-    req.req_path[..path.len()].copy_from_slice(path.as_bytes());
+    put_path(&mut req.req_path, path)?;
     req.req_omode = mode as i32;
     // The server's reply maps the file's Fd page (shared) at n's address.
     fsipc(FSREQ_OPEN, Some(index2fd(n)))?;
@@ -222,16 +229,15 @@ pub fn devfile_trunc(fd: &Fd, size: u32) -> Result<()> {
     fsipc(fsreq_fd(FSREQ_SET_SIZE, fd_va(fd)), None).map(|_| ())
 }
 
-/// Removes the file at `path`.
+/// Removes the file (or empty directory) at `path` (relative to the
+/// current directory unless it starts with `/`). The server's errors
+/// (E_NOT_FOUND, E_BAD_PATH for the root, E_FILE_EXISTS for a directory
+/// that is not empty, ...), E_BAD_PATH for a path too long.
 pub fn remove(path: &str) -> Result<()> {
-    if path.len() >= MAXPATHLEN {
-        return Err(Error::BadPath);
-    }
     fsipcbuf_map()?;
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqPath>() };
-    req.req_path = [0; MAXPATHLEN];
-    req.req_path[..path.len()].copy_from_slice(path.as_bytes());
+    put_path(&mut req.req_path, path)?;
     fsipc(FSREQ_REMOVE, None).map(|_| ())
 }
 

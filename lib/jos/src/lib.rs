@@ -1,6 +1,8 @@
 //! The JOS user library: what every user program links against.
 //!
 //! - `entry`: `_start`, `libmain`, the program name; `main!` declares `umain`.
+//! - `cwd`: the current directory (`getcwd`, `chdir`), which every call
+//!   taking a path resolves it against; inherited by fork and spawn.
 //! - `args`: command-line flags (`argstart`/`argnext`).
 //! - `syscall`: one wrapper per system call.
 //! - `env`: `envs`, `thisenv`, `exit` and `atexit`.
@@ -31,6 +33,7 @@ pub extern crate alloc;
 pub mod args;
 pub mod cell;
 pub mod console;
+pub mod cwd;
 pub mod entry;
 pub mod env;
 pub mod fd;
@@ -63,9 +66,9 @@ pub use pgfault::set_pgfault_handler;
 macro_rules! main {
     ($umain:path) => {
         #[unsafe(no_mangle)]
-        extern "C" fn umain_entry(argc: i32, argv: *const *const u8) {
+        extern "C" fn umain_entry(argc: i32, argv: *const *const u8, cwd: *const u8) {
             // SAFETY: `_start` passes the arguments it was started with.
-            unsafe { $crate::entry::libmain(env!("CARGO_BIN_NAME"), argc, argv, $umain) };
+            unsafe { $crate::entry::libmain(env!("CARGO_BIN_NAME"), argc, argv, cwd, $umain) };
         }
     };
 }

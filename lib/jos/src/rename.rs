@@ -1,11 +1,12 @@
 //! Renaming files (`mv`): the client of the file server's FSREQ_RENAME,
 //! our addition to JOS's requests. It sits beside `file`'s `remove` and
 //! `sync` in spirit, over the same request page.
-use crate::file::{fsipc, fsipcbuf_as};
-use abi::error::{Error, Result};
-use abi::fsipc::{FSREQ_RENAME, FsreqRename, MAXPATHLEN};
+use crate::file::{fsipc, fsipcbuf_as, put_path};
+use abi::error::Result;
+use abi::fsipc::{FSREQ_RENAME, FsreqRename};
 
-/// Renames (moves) the file or directory at `from` to `to`, as Unix's
+/// Renames (moves) the file or directory at `from` to `to` (each relative
+/// to the current directory unless it starts with `/`), as Unix's
 /// `rename(2)`: an existing regular file at `to` is replaced; a directory
 /// at either end is never replaced, nor moved into itself. Returns the
 /// server's error: E_NOT_FOUND (no `from`, or no directory for `to`),
@@ -13,14 +14,9 @@ use abi::fsipc::{FSREQ_RENAME, FsreqRename, MAXPATHLEN};
 /// itself), E_BAD_PATH (a path too long, the root, "." or ".."),
 /// E_NO_DISK.
 pub fn rename(from: &str, to: &str) -> Result<()> {
-    if from.len() >= MAXPATHLEN || to.len() >= MAXPATHLEN {
-        return Err(Error::BadPath);
-    }
     // SAFETY: the request page is ours until the reply.
     let req = unsafe { fsipcbuf_as::<FsreqRename>() };
-    req.req_oldpath = [0; MAXPATHLEN];
-    req.req_oldpath[..from.len()].copy_from_slice(from.as_bytes());
-    req.req_newpath = [0; MAXPATHLEN];
-    req.req_newpath[..to.len()].copy_from_slice(to.as_bytes());
+    put_path(&mut req.req_oldpath, from)?;
+    put_path(&mut req.req_newpath, to)?;
     fsipc(FSREQ_RENAME, None).map(|_| ())
 }

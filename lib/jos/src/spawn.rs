@@ -23,6 +23,13 @@
 //! the child, not even its own page-fault handler, has to be in memory for
 //! that: this is how its first faults are served before its library is.
 //!
+//! Where the program is found: a `path` with no `/` in it (`ls`) is looked
+//! up in the root (`/ls`), as JOS's shell does and as a Unix PATH of `/`
+//! would; any other path (`./prog`, `d/prog`, `/d/prog`) is resolved from
+//! the current directory, as `open` resolves it. The child starts in our
+//! current directory: `init_stack` puts it on its first stack page (see
+//! `cwd`).
+//!
 //! Not done: JOS's `exec` (replacing the caller) is not offered.
 use crate::env::env_read;
 use crate::fd;
@@ -112,19 +119,25 @@ fn read_headers(fd: usize) -> Result<Program> {
 }
 
 /// Starts program `path` in a new environment with arguments `argv`
-/// (`argv[0]` is, by convention, the program's name). The child shares the
-/// caller's PTE_SHARE pages (its file descriptors) and is paged in on
-/// demand by the file server. Returns the child's id.
+/// (`argv[0]` is, by convention, the program's name). A `path` without
+/// `/` is looked up in the root; any other is resolved from the current
+/// directory. The child shares the caller's PTE_SHARE pages (its file
+/// descriptors), starts in the caller's current directory, and is paged in
+/// on demand by the file server. Returns the child's id.
 ///
 /// Errors: the file's open error (E_NOT_FOUND, ...); E_NOT_EXEC for a file
 /// that is not a program; E_INVAL for more than MAXARGS arguments or more
-/// than a page of them; E_NO_FREE_ENV / E_NO_MEM. Nothing is left behind
-/// on failure.
+/// than a page of them and the current directory; E_NO_FREE_ENV /
+/// E_NO_MEM. Nothing is left behind on failure.
 pub fn spawn(path: &str, argv: &[&str]) -> Result<EnvId> {
     if argv.len() > MAXARGS {
         return Err(Error::Inval);
     }
-    let fd = file::open(path, O_RDONLY)?;
+    let fd = if path.contains('/') {
+        file::open(path, O_RDONLY)?
+    } else {
+        file::open(&alloc::format!("/{path}"), O_RDONLY)?
+    };
     let prepared = read_headers(fd).and_then(|prog| {
         let fileid = fd::fd_lookup(fd)?.fd_file_id;
         Ok((prog, fileid, fsenv()?))
@@ -179,7 +192,7 @@ fn start_child(child: EnvId, fs: EnvId, key: u32, prog: &Program, argv: &[&str])
     let (lo, hi) = prog.range();
     sys_env_set_pager(child, fs, lo, hi, key)?;
 
-    let esp = init_stack(child, argv)?;
+    let esp = init_stack(child, argv, &crate::cwd::getcwd())?;
     copy_shared_pages(child)?;
     let mut tf = env_read(envx(child)).env_tf;
     tf.tf_eip = prog.entry as u32;
@@ -189,13 +202,25 @@ fn start_child(child: EnvId, fs: EnvId, key: u32, prog: &Program, argv: &[&str])
 }
 
 /// Builds the child's first stack page (JOS's init_stack) at UTEMP and
-/// maps it at USTACKTOP - PGSIZE in the child: the argument strings at the
-/// top, below them the argv array (NULL-terminated), then argv and argc,
-/// where `_start` finds them. Returns the child's initial ESP. E_INVAL if
-/// the arguments do not fit in the page.
-fn init_stack(child: EnvId, argv: &[&str]) -> Result<usize> {
-    let strings: usize = argv.iter().map(|a| a.len() + 1).sum();
-    let words = argv.len() + 1 + 2;
+/// maps it at USTACKTOP - PGSIZE in the child: the argument strings and
+/// then `cwd` at the top, below them the argv array (NULL-terminated),
+/// then, from ESP up, argc, argv and cwd (a pointer to its string), where
+/// `_start` finds them:
+///
+/// ```text
+///   USTACKTOP -> +------------------------+
+///                | "arg0\0" ... "/cwd\0"  |  strings
+///                | argv[0] .. argv[n-1], 0 |
+///                | cwd                    |  -> "/cwd"
+///                | argv                   |  -> argv[0]
+///         ESP -> | argc                   |
+/// ```
+///
+/// Returns the child's initial ESP. E_INVAL if the arguments and the
+/// directory do not fit in the page.
+fn init_stack(child: EnvId, argv: &[&str], cwd: &str) -> Result<usize> {
+    let strings: usize = argv.iter().map(|a| a.len() + 1).sum::<usize>() + cwd.len() + 1;
+    let words = argv.len() + 1 + 3;
     let need = strings.next_multiple_of(4) + 4 * words;
     if need > PGSIZE {
         return Err(Error::Inval);
@@ -214,11 +239,15 @@ fn init_stack(child: EnvId, argv: &[&str]) -> Result<usize> {
         page[str_off + a.len()] = 0;
         str_off += a.len() + 1;
     }
+    let cwd_off = str_off;
+    page[cwd_off..cwd_off + cwd.len()].copy_from_slice(cwd.as_bytes());
+    page[cwd_off + cwd.len()] = 0;
     let end = argv_off + 4 * argv.len();
     page[end..end + 4].copy_from_slice(&0u32.to_le_bytes());
-    let esp_off = argv_off - 8;
+    let esp_off = argv_off - 12;
     page[esp_off..esp_off + 4].copy_from_slice(&(argv.len() as u32).to_le_bytes());
     page[esp_off + 4..esp_off + 8].copy_from_slice(&child_va(argv_off).to_le_bytes());
+    page[esp_off + 8..esp_off + 12].copy_from_slice(&child_va(cwd_off).to_le_bytes());
     let r = sys_page_map(0, UTEMP, child, USTACKTOP - PGSIZE, PTE_RW);
     let _ = sys_page_unmap(0, UTEMP);
     r.map(|()| USTACKTOP - PGSIZE + esp_off)

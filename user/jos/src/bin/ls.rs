@@ -2,10 +2,11 @@
 //! ls: lists files and directories (JOS's user/ls.c, same output).
 //!
 //! `ls [-dFlp] [file...]`: a directory is listed by reading its raw `File`
-//! records through an ordinary descriptor; with no argument, `/`. `-d`
-//! shows a directory itself, not what is in it; `-l` puts the size and
-//! `d` or `-` first (`%11d %c `); `-F` and `-p` (Unix's name; JOS has only
-//! `-F`) put `/` after directories. Entries are shown as `prefix/name`,
+//! records through an ordinary descriptor; with no argument, the current
+//! directory (`/`, as JOS's, unless `cd` moved the shell). `-d` shows a
+//! directory itself, not what is in it; `-l` puts the size and `d` or `-`
+//! first (`%11d %c `); `-F` and `-p` (Unix's name; JOS has only `-F`) put
+//! `/` after directories. Entries are shown as `prefix/name`,
 //! where the prefix is the directory as it was named.
 #![no_std]
 #![no_main]
@@ -42,7 +43,7 @@ fn umain(argv: &[&str]) {
         }
     }
     match args.rest() {
-        [] => ls(&flags, "/", ""),
+        [] => ls(&flags, &jos::cwd::getcwd(), ""),
         paths => {
             for p in paths {
                 ls(&flags, p, p);

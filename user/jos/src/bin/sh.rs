@@ -2,8 +2,16 @@
 //! sh: JOS's shell (user/sh.c). Reads command lines from descriptor 0 and
 //! runs them: `cmd args`, `< file`, `> file` (created or truncated),
 //! `>> file` (appended), `a | b`, `a ; b`, `a &` (not waited for), quotes
-//! (`'...'`, `"..."`). Programs are found in the root: `ls` runs `/ls`.
-//! Lines starting with `#` are comments.
+//! (`'...'`, `"..."`). Programs are found in the root: `ls` runs `/ls`
+//! (a name with a `/` in it, `./prog` or `d/prog`, is a path from the
+//! current directory). Lines starting with `#` are comments.
+//!
+//! Built-in commands (see `BUILTINS`): `cd [dir]`, `pwd`, `exit`, `help`.
+//! `cd` and `exit` change the shell itself, so a line that is one of them
+//! alone is run by the shell (not in a child); in a pipeline or with `&`
+//! they run in the pipeline's child, as in Unix, and change nothing here.
+//! `pwd` and `help` print, so they run in the child, after its
+//! redirections (`pwd > f`, `help | grep cd`).
 //!
 //! `sh [-dix] [command-file]`: with a file, commands come from it; `-i`
 //! forces the `$ ` prompt, which is otherwise shown only when descriptor 0
@@ -123,9 +131,16 @@ fn umain(argv: &[&str]) {
 }
 
 /// Runs one pipeline in a child of its own (JOS's fork before `runcmd`),
-/// and waits for it unless it is to run in the background. Returns
-/// `JobEnd::Stopped` if a Ctrl-C stopped it (after printing `^C`).
+/// and waits for it unless it is to run in the background (a built-in
+/// that changes the shell itself, `cd` or `exit` alone, runs here).
+/// Returns `JobEnd::Stopped` if a Ctrl-C stopped it (after printing `^C`).
 fn run_pipeline(pipeline: &Pipeline) -> JobEnd {
+    if let [cmd] = &pipeline.commands[..]
+        && !pipeline.background
+        && builtin_in_shell(cmd)
+    {
+        return JobEnd::Done;
+    }
     if debug() > 0 {
         cprintf!("BEFORE FORK\n");
     }
@@ -190,7 +205,9 @@ fn runcmd(cmds: &[Command]) -> ! {
     let cmd = &cmds[0];
     redirect(cmd);
     if !cmd.argv.is_empty() {
-        spawn_and_wait(cmd);
+        if !builtin(cmd) {
+            spawn_and_wait(cmd);
+        }
     } else if debug() > 0 {
         cprintf!("EMPTY COMMAND\n");
     }
@@ -239,12 +256,13 @@ fn redirect(cmd: &Command) {
     }
 }
 
-/// Spawns `cmd` (its program looked up in the root, as JOS's PATH=/), closes
+/// Spawns `cmd` (its program looked up in the root, as JOS's PATH=/, if
+/// its name has no `/`; else the path from the current directory), closes
 /// our descriptors and waits for it.
 fn spawn_and_wait(cmd: &Command) {
     let mut argv: Vec<&str> = cmd.argv.iter().map(String::as_str).collect();
     let path;
-    if !argv[0].starts_with('/') {
+    if !argv[0].contains('/') {
         path = jos::alloc::format!("/{}", argv[0]);
         argv[0] = &path;
     }
@@ -269,4 +287,133 @@ fn spawn_and_wait(cmd: &Command) {
             cprintf!("[{:08x}] wait finished\n", thisenv_id());
         }
     }
+}
+
+// The built-in commands.
+
+/// Each built-in's usage and what it does (`help`'s lines); `builtin`
+/// runs them.
+const BUILTINS: [(&str, &str); 4] = [
+    ("cd [dir]", "change the current directory (no dir: /)"),
+    ("pwd", "print the current directory"),
+    ("exit", "leave the shell (JOS has no exit status)"),
+    ("help", "list the built-ins and the programs in /"),
+];
+
+/// Runs `cmd` in the shell itself if it is `cd` or `exit` (which change
+/// the shell). Returns whether it was one. Redirections make no sense for
+/// them: refused with a message (nothing is run).
+fn builtin_in_shell(cmd: &Command) -> bool {
+    if !matches!(cmd.argv.first().map(String::as_str), Some("cd" | "exit")) {
+        return false;
+    }
+    if !cmd.redirs.is_empty() {
+        cprintf!("sh: {}: a built-in takes no redirections\n", cmd.argv[0]);
+        return true;
+    }
+    builtin(cmd)
+}
+
+/// Runs `cmd` if it names a built-in; returns whether it did. Messages go
+/// to the console, output to descriptor 1.
+fn builtin(cmd: &Command) -> bool {
+    let args: Vec<&str> = cmd.argv.iter().map(String::as_str).collect();
+    match args[..] {
+        ["cd"] => cd("/"),
+        ["cd", dir] => cd(dir),
+        ["cd", ..] => cprintf!("usage: cd [dir]\n"),
+        ["pwd"] => jos::printf!("{}\n", jos::cwd::getcwd()),
+        ["pwd", ..] => cprintf!("usage: pwd\n"),
+        ["exit", ..] => {
+            if debug() > 0 {
+                cprintf!("EXITING\n");
+            }
+            exit();
+        }
+        ["help", ..] => help(),
+        _ => return false,
+    }
+    true
+}
+
+/// `cd dir`: makes `dir` the current directory, or says why not (it does
+/// not exist, or is a file) and stays where we are.
+fn cd(dir: &str) {
+    match jos::fd::stat(dir) {
+        Ok(st) if !st.isdir => cprintf!("cd: {}: not a directory\n", dir),
+        Ok(_) => {
+            if let Err(e) = jos::cwd::chdir(dir) {
+                cprintf!("cd: {}: {}\n", dir, e);
+            }
+        }
+        Err(e) => cprintf!("cd: {}: {}\n", dir, e),
+    }
+}
+
+/// `help`: the built-ins, a line each, the command-line syntax, and the
+/// programs in `/` (its files that start as an ELF executable does),
+/// sorted, in columns.
+fn help() {
+    use jos::printf;
+    printf!("Built-in commands:\n");
+    for (usage, what) in BUILTINS {
+        printf!("  {:<10} {}\n", usage, what);
+    }
+    printf!(
+        "Command lines: prog args, < in, > out, >> out, a | b, a ; b, a &, 'quoted', \"quoted\"\n"
+    );
+    printf!("Programs in /:\n");
+    let mut progs = programs();
+    // (Unstable: `sort` takes a 4 KiB scratch buffer on the stack, which
+    // may be one page.)
+    progs.sort_unstable();
+    // Columns as wide as the longest name, as many as fit in 80.
+    let width = progs.iter().map(String::len).max().unwrap_or(0) + 2;
+    for row in progs.chunks((78 / width).max(1)) {
+        let mut line = String::new();
+        for name in row {
+            line.push_str(&jos::alloc::format!("  {name:<width$}"));
+        }
+        printf!("{}\n", line.trim_end());
+    }
+}
+
+/// The names of the programs in `/`: its regular files whose first bytes
+/// are the ELF magic number. A directory that cannot be read gives what
+/// was read (after a message).
+fn programs() -> Vec<String> {
+    use josfs::{FILE_SIZE, File};
+    let mut names = Vec::new();
+    let fd = match open("/", O_RDONLY) {
+        Ok(fd) => fd,
+        Err(e) => {
+            cprintf!("help: open /: {}\n", e);
+            return names;
+        }
+    };
+    let mut rec = [0u8; FILE_SIZE];
+    while let Ok(FILE_SIZE) = jos::fd::readn(fd, &mut rec) {
+        let f = File::from_bytes(&rec);
+        if f.is_free() || f.is_dir() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(f.name()).into_owned();
+        if is_program(&jos::alloc::format!("/{name}")) {
+            names.push(name);
+        }
+    }
+    let _ = close(fd);
+    names
+}
+
+/// Whether the file at `path` starts with the ELF magic number (what
+/// `spawn` checks first).
+fn is_program(path: &str) -> bool {
+    let Ok(fd) = open(path, O_RDONLY) else {
+        return false;
+    };
+    let mut magic = [0u8; 4];
+    let r = jos::fd::readn(fd, &mut magic);
+    let _ = close(fd);
+    r == Ok(4) && magic == *b"\x7fELF"
 }
