@@ -178,7 +178,8 @@ pub fn update(
     let problems = check(&work);
     if let Some(first) = problems.first() {
         return Err(format!(
-            "not clean: {} problem(s), the first: {first}",
+            "not clean: {} problem(s), the first: {first} (fsformat --check lists them, \
+             fsformat --repair fixes them)",
             problems.len()
         ));
     }
