@@ -81,9 +81,11 @@ fn add(b: &mut ImageBuilder, dir: &mut Dir, path: &Path, dirs: bool) -> Result<(
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed over it, so
-/// that `path` is always the old contents or the new.
+/// that `path` is always the old contents or the new (the temporary file is
+/// this process's own: two updates at once, from two makes, each rename a
+/// whole image).
 fn replace_file(path: &str, bytes: &[u8]) -> Result<(), String> {
-    let tmp = format!("{path}.tmp");
+    let tmp = format!("{path}.tmp{}", std::process::id());
     std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| {
