@@ -409,12 +409,12 @@ def _disk_cat(img, path):
     return p.stdout if p.returncode == 0 else None
 
 
-def _disk_make(disk, *targets):
-    """`make DISK=disk targets...`, the build done (CARGO=true); its Run."""
-    r = run_command(MAKE[:2] + ["CARGO=true", "DISK=" + disk] + list(targets), timeout=120,
-                    what="make DISK=%s %s" % (disk, " ".join(targets)))
+def _disk_make(disk, *args):
+    """`make DISK=disk args...`, the build done (CARGO=true); its Run."""
+    r = run_command(MAKE[:2] + ["CARGO=true", "DISK=" + disk] + list(args), timeout=120,
+                    what="make DISK=%s %s" % (disk, " ".join(args)))
     require(r.reason == "exit" and r.returncode == 0,
-            "make %s failed:\n%s" % (" ".join(targets), "\n".join(r.lines[-10:])))
+            "make %s failed:\n%s" % (" ".join(args), "\n".join(r.lines[-10:])))
     return r
 
 
@@ -422,17 +422,22 @@ def _disk_make(disk, *targets):
           "the tests boot the clean image")
 def test_disk_update():
     """The person's way, on a disk of the test's own (DISK=): `make` makes
-    it; files written in the shell stay on it; the
-    build's files change (motd edited, a program added, one taken out of
-    the list: fsformat --update as make runs it), then `make` brings the
-    disk back to the build's list; the person's files are kept byte for
+    it; files written in the shell stay on it; the build's files change
+    (motd edited, a program added, one taken out of the list: fsformat
+    --update as make runs it), then `make` brings the disk back to the
+    build's list, and takes a group of programs off the disk and the clean
+    image when the list loses them; the person's files are kept byte for
     byte throughout, fsck is clean, and a boot reads them back. An old
     layout is refused, untouched. The run-* targets (every grader's) boot
     the clean image under snapshot=on whatever DISK is."""
     tmp = tempfile.mkdtemp(prefix="jos-disk-")
     try:
         disk = os.path.join(tmp, "fs.img")
-        _disk_make(disk, disk)
+        # The list of files and the clean image of this test's own too, so
+        # that a change to the list (below) leaves the other tests' alone.
+        clean = os.path.join(tmp, "clean.img")
+        own = ["FSIMG_LIST=" + os.path.join(tmp, "files.list"), "FSIMG_CLEAN=" + clean]
+        _disk_make(disk, disk, clean, *own)
         require(_disk_cat(disk, "/motd") is not None, "make made no disk at DISK")
         # The shell writes on your disk, for real (booted directly: that
         # make qemu-nox boots DISK is checked at the end).
@@ -467,12 +472,23 @@ def test_disk_update():
         # make, the build's list again: newprog (put there by the last
         # update, no longer given) goes, num and the real motd come back.
         os.utime(disk, (946684800, 946684800))  # older than the build's files
-        r = _disk_make(disk, disk)
+        r = _disk_make(disk, disk, *own)
         r.match(r".*: added num; replaced motd; removed newprog; \d+ unchanged, your files kept$")
         require(_disk_cat(disk, "/motd") == open(os.path.join("user", "files", "motd"), "rb").read(),
                 "motd not the build's again")
         require(_disk_cat(disk, "/newprog") is None, "newprog not removed")
         require(_disk_cat(disk, "/mine") == mine, "your file after make")
+        # A group of programs out of the list (user/test's, as if their
+        # sources were gone): make takes them off your disk and makes the
+        # clean image without them.
+        require(_disk_cat(disk, "/crashload") is not None and
+                _disk_cat(clean, "/crashload") is not None, "no crashload to start with")
+        r = _disk_make(disk, disk, clean, "FSIMG_GROUPS=jos tools demo", *own)
+        r.match(r".*: removed .*\bcrashload\b.*; \d+ unchanged, your files kept$")
+        for img in (disk, clean):
+            require(_disk_cat(img, "/crashload") is None and _disk_cat(img, "/cat") is not None,
+                    "%s: crashload, out of the list, is still there" % img)
+        require(_disk_cat(disk, "/mine") == mine, "your file after the list changed")
         fsck = run_command([FSFORMAT_BIN, "--check", disk], timeout=60, what="fsformat --check")
         require(fsck.returncode == 0, "fsck of the updated disk:\n" + fsck.text)
         # An old layout (another block count): refused, not a byte changed.
