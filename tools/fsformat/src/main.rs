@@ -83,11 +83,15 @@ fn add(b: &mut ImageBuilder, dir: &mut Dir, path: &Path, dirs: bool) -> Result<(
 /// Writes `bytes` to `path` through a temporary file renamed over it, so
 /// that `path` is always the old contents or the new (the temporary file is
 /// this process's own: two updates at once, from two makes, each rename a
-/// whole image).
+/// whole image). A symbolic link is followed (the file it names is
+/// replaced), and the old file's permissions are kept.
 fn replace_file(path: &str, bytes: &[u8]) -> Result<(), String> {
-    let tmp = format!("{path}.tmp{}", std::process::id());
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.into());
+    let tmp = format!("{}.tmp{}", real.display(), std::process::id());
+    let perms = std::fs::metadata(&real).map(|m| m.permissions()).ok();
     std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
+        .and_then(|()| perms.map_or(Ok(()), |p| std::fs::set_permissions(&tmp, p)))
+        .and_then(|()| std::fs::rename(&tmp, &real))
         .map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             format!("{path}: {e}")
