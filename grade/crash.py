@@ -155,7 +155,7 @@ def crash_series(runs, max_delay):
     try:
         for n in range(runs):
             img = os.path.join(tmp, "fs.img")
-            shutil.copyfile(os.path.join(ROOT, "obj", "fs", "fs.img"), img)
+            shutil.copyfile(os.path.join(ROOT, CLEAN_IMG), img)
             delay = rng.uniform(0.3, max_delay)
             lines = crash_once(img, delay)
             problems, c, l = crash_verify(img, lines)

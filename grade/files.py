@@ -2,7 +2,12 @@
 console, pipes, files shared across fork), JOS's shell and ours, the
 address-space map, the pager's corner cases, the image checked."""
 
+import hashlib
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 import threading
 
 from .gradelib import *  # noqa: F401,F403 (the harness, as MIT's grade-labN)
@@ -491,9 +496,127 @@ env_test(5, "faultio: only the file server may use I/O ports", "faultio",
          never=[".*made it here", "eflags wrong"])
 
 
-@test(5, "fsformat --check: obj/fs/fs.img is clean")
+@test(5, "fsformat --check: obj/fs/clean.img, the disk the tests boot, is clean")
 def test_fsck():
-    r = run_command(MAKE[:2] + ["CARGO=true", "fsck"], timeout=120, what="make fsck")
+    r = run_command(MAKE[:2] + ["CARGO=true", "fsck", "FSIMG=" + CLEAN_IMG], timeout=120,
+                    what="make fsck")
     require(r.reason == "exit" and r.returncode == 0,
             "make fsck failed:\n" + "\n".join(r.lines[-10:]))
-    r.match(r".*fs\.img: clean$")
+    r.match(r".*clean\.img: clean$")
+
+
+FSFORMAT_BIN = os.path.join("target", "release", "fsformat")
+
+
+def _disk_cat(img, path):
+    """File `path` of image `img` (bytes), or None if it is not there."""
+    p = subprocess.run([FSFORMAT_BIN, "--cat", img, path], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    return p.stdout if p.returncode == 0 else None
+
+
+def _disk_make(disk, *args):
+    """`make DISK=disk args...`, the build done (CARGO=true); its Run."""
+    r = run_command(MAKE[:2] + ["CARGO=true", "DISK=" + disk] + list(args), timeout=120,
+                    what="make DISK=%s %s" % (disk, " ".join(args)))
+    require(r.reason == "exit" and r.returncode == 0,
+            "make %s failed:\n%s" % (" ".join(args), "\n".join(r.lines[-10:])))
+    return r
+
+
+@test(10, "your disk: make updates obj/fs/fs.img in place and keeps your files; "
+          "the tests boot the clean image")
+def test_disk_update():
+    """The person's way, on a disk of the test's own (DISK=): `make` makes
+    it; files written in the shell stay on it; the build's files change
+    (motd edited, a program added, one taken out of the list: fsformat
+    --update as make runs it), then `make` brings the disk back to the
+    build's list, and takes a group of programs off the disk and the clean
+    image when the list loses them; the person's files are kept byte for
+    byte throughout, fsck is clean, and a boot reads them back. An old
+    layout is refused, untouched. The run-* targets (every grader's) boot
+    the clean image under snapshot=on whatever DISK is."""
+    tmp = tempfile.mkdtemp(prefix="jos-disk-")
+    try:
+        disk = os.path.join(tmp, "fs.img")
+        # The list of files and the clean image of this test's own too, so
+        # that a change to the list (below) leaves the other tests' alone.
+        clean = os.path.join(tmp, "clean.img")
+        own = ["FSIMG_LIST=" + os.path.join(tmp, "files.list"), "FSIMG_CLEAN=" + clean]
+        _disk_make(disk, disk, clean, *own)
+        require(_disk_cat(disk, "/motd") is not None, "make made no disk at DISK")
+        # The shell writes on your disk, for real (booted directly: that
+        # make qemu-nox boots DISK is checked at the end).
+        w = run_prog("icode", make_vars={"FS": "1", "FSIMG": disk}, prompt=SHELL_PROMPT,
+                     timeout=60, commands=["echo my words > mine; mkdir d; echo deep > d/f; "
+                                           "rm hello", "sync"])
+        w.match(no=[KERNEL_PANIC, USER_PANIC])
+        mine = _disk_cat(disk, "/mine")
+        require(mine == b"my words\n", "the shell's file on the disk: %r" % mine)
+        # The build changes: motd edited, newprog added, num taken out.
+        built = [l for l in open(disk + ".built").read().splitlines()
+                 if l and not l.startswith("#")]
+        require("num" in built and "motd" in built, "%s.built: %s" % (disk, built))
+        motd = os.path.join(tmp, "motd")
+        with open(motd, "w") as f:
+            f.write("an edited motd\n")
+        newprog = os.path.join(tmp, "newprog")
+        shutil.copyfile(os.path.join("obj", "fs", "bin", "hello"), newprog)
+        files = [os.path.join("user", "files", n) if os.path.exists(os.path.join("user", "files", n))
+                 else os.path.join("obj", "fs", "bin", n) for n in built if n not in ("motd", "num")]
+        layout = ["20480", "--swap", "16"]
+        u = run_command([FSFORMAT_BIN, "--update", disk] + layout + files + [motd, newprog],
+                        timeout=60, what="fsformat --update")
+        require(u.reason == "exit" and u.returncode == 0, "fsformat --update failed:\n" + u.text)
+        u.match(r".*: added hello newprog; replaced motd; removed num; \d+ unchanged")
+        require(_disk_cat(disk, "/mine") == mine and _disk_cat(disk, "/d/f") == b"deep\n",
+                "your files after the update: %r %r" % (_disk_cat(disk, "/mine"),
+                                                         _disk_cat(disk, "/d/f")))
+        require(_disk_cat(disk, "/motd") == b"an edited motd\n", "motd not replaced")
+        require(_disk_cat(disk, "/num") is None, "num, out of the list, is still there")
+        require(_disk_cat(disk, "/newprog") == open(newprog, "rb").read(), "newprog not added")
+        # make, the build's list again: newprog (put there by the last
+        # update, no longer given) goes, num and the real motd come back.
+        os.utime(disk, (946684800, 946684800))  # older than the build's files
+        r = _disk_make(disk, disk, *own)
+        r.match(r".*: added num; replaced motd; removed newprog; \d+ unchanged, your files kept$")
+        require(_disk_cat(disk, "/motd") == open(os.path.join("user", "files", "motd"), "rb").read(),
+                "motd not the build's again")
+        require(_disk_cat(disk, "/newprog") is None, "newprog not removed")
+        require(_disk_cat(disk, "/mine") == mine, "your file after make")
+        # A group of programs out of the list (user/test's, as if their
+        # sources were gone): make takes them off your disk and makes the
+        # clean image without them.
+        require(_disk_cat(disk, "/crashload") is not None and
+                _disk_cat(clean, "/crashload") is not None, "no crashload to start with")
+        r = _disk_make(disk, disk, clean, "FSIMG_GROUPS=jos tools demo", *own)
+        r.match(r".*: removed .*\bcrashload\b.*; \d+ unchanged, your files kept$")
+        for img in (disk, clean):
+            require(_disk_cat(img, "/crashload") is None and _disk_cat(img, "/cat") is not None,
+                    "%s: crashload, out of the list, is still there" % img)
+        require(_disk_cat(disk, "/mine") == mine, "your file after the list changed")
+        fsck = run_command([FSFORMAT_BIN, "--check", disk], timeout=60, what="fsformat --check")
+        require(fsck.returncode == 0, "fsck of the updated disk:\n" + fsck.text)
+        # An old layout (another block count): refused, not a byte changed.
+        before = hashlib.sha1(open(disk, "rb").read()).hexdigest()
+        o = run_command([FSFORMAT_BIN, "--update", disk, "10240", "--swap", "16"] + files,
+                        timeout=60, what="fsformat --update (old layout)")
+        require(o.returncode == 1, "an old layout was not refused:\n" + o.text)
+        o.match(r"fsformat: .*: not updated: an old layout: 20480 blocks")
+        require(hashlib.sha1(open(disk, "rb").read()).hexdigest() == before,
+                "the refused disk changed")
+        # A boot reads your files back.
+        b = run_prog("icode", make_vars={"FS": "1", "FSIMG": disk}, prompt=SHELL_PROMPT,
+                     commands=["cat mine d/f; newprog"], timeout=60)
+        b.command(0, cut=USER_VIEW).match("my words$", "deep$", "spawn /newprog: file or block "
+                                          "not found$", ordered=True)
+        # The graders' targets boot the clean image, not DISK; make qemu-nox DISK.
+        for target, drive in [("run-testfile-nox", "obj/fs/clean.img,index=1,media=disk,"
+                               "format=raw,snapshot=on"),
+                              ("qemu-nox", disk + ",index=1,media=disk,format=raw")]:
+            n = _disk_make(disk, "-n", target)
+            qemu = [l for l in n.lines if l.startswith("qemu-system")]
+            require(len(qemu) == 1 and qemu[0].endswith(" -drive file=" + drive),
+                    "make %s boots: %s" % (target, qemu))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

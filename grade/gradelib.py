@@ -762,9 +762,18 @@ def boot(**kw):
     return run_qemu("boot-nox", **kw)
 
 
+# The build's disk image, which the run-* targets boot under snapshot=on:
+# the tests never boot the person's disk (obj/fs/fs.img), whatever is on it.
+CLEAN_IMG = os.path.join("obj", "fs", "clean.img")
+
+
 def grub_boot(timeout=120, **kw):
-    """Boot through GRUB (`make qemu-nox`)."""
-    return run_qemu("qemu-nox", timeout=timeout, **kw)
+    """Boot through GRUB (`make qemu-nox`), with the build's clean disk
+    image (FSIMG=obj/fs/clean.img, which the make file boots under
+    snapshot=on), not the person's `make qemu-nox` gets."""
+    make_vars = dict(kw.pop("make_vars", None) or {})
+    make_vars.setdefault("FSIMG", CLEAN_IMG)
+    return run_qemu("qemu-nox", timeout=timeout, make_vars=make_vars, **kw)
 
 
 def run_prog(prog, **kw):

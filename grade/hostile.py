@@ -400,9 +400,9 @@ def free_blocks(img):
 
 
 def nearly_full_image(tmp, keep):
-    """Makes `tmp`/fs.img: obj/fs/clean-fs.img's files and swap files, and
+    """Makes `tmp`/fs.img: obj/fs/clean.img's files and swap files, and
     padding files that leave about `keep` blocks free. Returns its path."""
-    clean = os.path.join(ROOT, "obj", "fs", "clean-fs.img")
+    clean = os.path.join(ROOT, CLEAN_IMG)
     listing = subprocess.run([FSFORMAT, "--list", clean], stdout=subprocess.PIPE, check=True,
                              universal_newlines=True).stdout
     files, swaps = [], 0

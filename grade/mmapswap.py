@@ -100,7 +100,7 @@ def test_mmapwrite():
     tmp = tempfile.mkdtemp(prefix="jos-mmapwrite-")
     try:
         img = os.path.join(tmp, "fs.img")
-        shutil.copyfile(os.path.join("obj", "fs", "fs.img"), img)
+        shutil.copyfile(CLEAN_IMG, img)
         w = run_prog("icode", make_vars={"FS": "1", "FSIMG": img}, prompt=SHELL_PROMPT,
                      commands=["cat motd", "mmapwrite motd", "sync"], timeout=60)
         w.match(no=MMAP_NEVER + [ENV + "unhandled page fault", ENV + "user fault"])

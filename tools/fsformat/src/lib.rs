@@ -17,6 +17,9 @@ use josfs::{
 };
 use std::collections::HashSet;
 
+pub mod inuse;
+pub mod update;
+
 /// A directory being built: its entries, in the order they were added.
 #[derive(Default)]
 pub struct Dir {
