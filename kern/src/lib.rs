@@ -25,4 +25,5 @@ pub mod pmap;
 pub mod sched;
 pub mod smp;
 pub mod syscall;
+pub mod time;
 pub mod trap;

@@ -537,6 +537,7 @@ pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5:
         }
         Some(Syscall::IpcCall) => sys_ipc_call(k, a1 as EnvId, a2, a3u, a4, a5 as usize),
         Some(Syscall::PageCheck) => sys_page_check(k, a1 as EnvId, a2u, a3u),
+        Some(Syscall::TimeMsec) => Ok(crate::time::time_msec()),
     };
     match r {
         Ok(v) => v as i32,

@@ -53,10 +53,13 @@ pub enum Syscall {
     /// `sys_page_check(envid, va, myva)`: whether `envid` maps at `va` the
     /// physical page the caller maps at `myva` (0, else E_INVAL).
     PageCheck = 18,
+    /// `sys_time_msec()`: milliseconds since boot, from the timer (JOS's
+    /// lab 6).
+    TimeMsec = 19,
 }
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 19;
+pub const NSYSCALLS: u32 = 20;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -80,6 +83,7 @@ impl Syscall {
         Syscall::EnvSetPager,
         Syscall::IpcCall,
         Syscall::PageCheck,
+        Syscall::TimeMsec,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -119,11 +123,12 @@ impl Syscall {
             Syscall::EnvSetPager => "sys_env_set_pager",
             Syscall::IpcCall => "sys_ipc_call",
             Syscall::PageCheck => "sys_page_check",
+            Syscall::TimeMsec => "sys_time_msec",
         }
     }
 }
 
-const _: () = assert!(Syscall::PageCheck as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::TimeMsec as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {
