@@ -20,6 +20,28 @@ def test_fs_boot():
     check_fs_clients_freed(r)
 
 
+FS_START = ["FS is running", "FS can do I/O", "Device 1 presence: 1", "block cache is good",
+            "superblock is good", "bitmap is good", "alloc_block is good", "file_open is good",
+            "file_get_block is good", "file_flush is good", "file_truncate is good",
+            "file rewrite is good"]
+
+
+@test(5, "the program booted with the file server runs once the server serves: the server's "
+      "start-up lines come first (2 CPUs)")
+def test_fs_first():
+    """The kernel holds the program it starts at boot until the file server
+    waits for its first request (kern/src/hold.rs). On 2 CPUs the program
+    would otherwise run beside the server's start-up checks, its lines
+    among theirs."""
+    r = fs_run("hello", cpus=2)
+    r.match(*["%s$" % re.escape(l) for l in FS_START] + ["hello, world$",
+            "i am environment 00001001$"], ordered=True, no=[KERNEL_PANIC, USER_PANIC, "fs: "])
+    first = r.find("hello, world$")
+    require(all(r.find("%s$" % re.escape(l)) < first for l in FS_START),
+            "a line of the file server's start-up after the program's first line")
+    check_fs_clients_freed(r)
+
+
 def fs_lines_test(points, name, prog, lines):
     """Declare a test that runs `prog` with the file server and needs each
     of `lines`, in order: no panic, no fault, no complaint from the server,

@@ -13,7 +13,7 @@ use crate::arch::x86::{self, EFlags};
 use crate::klock::{EnvRef, Kernel};
 use crate::pmap::{self, Alloc, Page, PageTable};
 use crate::trap::entry::env_pop_tf;
-use crate::{cpu, ipc};
+use crate::{cpu, hold, ipc};
 use abi::elf;
 use abi::env::*;
 use abi::error::{Error, Result};
@@ -256,10 +256,13 @@ pub fn env_free(k: &mut Kernel, e: EnvRef) {
 }
 
 /// Whether `c` can never run again: not runnable, not waiting in IPC (where
-/// any env could wake it), and its parent, the only env that could make it
-/// runnable, is gone.
+/// any env could wake it), its parent, the only env that could make it
+/// runnable, gone, and not a boot program held for the servers (hold.rs).
 fn stranded(k: &Kernel, c: EnvRef) -> bool {
-    k[c].env_status == ENV_NOT_RUNNABLE && ipc::wait(k, c) == ipc::Wait::None && !k.parent_alive(c)
+    k[c].env_status == ENV_NOT_RUNNABLE
+        && ipc::wait(k, c) == ipc::Wait::None
+        && !k.parent_alive(c)
+        && !hold::is_held(k, c)
 }
 
 /// Frees `e` and its address space (env_free without the orphans).
@@ -292,8 +295,11 @@ fn env_free_one(k: &mut Kernel, e: EnvRef) {
     }
     k[e].env_pgdir = 0;
     pmap::page_decref(Page::from_pa(pgdir_pa));
-    // Every wait on e ends, and e's own.
+    // Every wait on e ends, and e's own; a boot server that dies before it
+    // serves releases the programs held for it.
     ipc::env_gone(k, e);
+    let id = k[e].env_id;
+    hold::serving(k, id);
     k.set_status(e, ENV_FREE);
     let mut head = ENV_FREE_LIST.lock();
     k[e].env_link = *head as u32;

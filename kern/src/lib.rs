@@ -14,6 +14,7 @@ pub mod boot_info;
 pub mod cpu;
 pub mod env;
 pub mod fpu;
+pub mod hold;
 pub mod init;
 pub mod ipc;
 pub mod kdebug;

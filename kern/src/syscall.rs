@@ -10,7 +10,7 @@ use crate::arch::x86::EFlags;
 use crate::ipc::{self, Wait, check_perm, check_va};
 use crate::klock::{EnvRef, Kernel};
 use crate::pmap::{self, Alloc};
-use crate::{console, env, pager, sched};
+use crate::{console, env, hold, pager, sched};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UZERO};
@@ -404,6 +404,9 @@ fn sys_ipc_recv(k: &mut Kernel, dstva: usize, from: EnvId) -> Result<u32> {
     }
     let only = closed_peer(k, from)?;
     let me = k.cur();
+    // A boot server's first wait lets the boot programs run (hold.rs).
+    let id = k[me].env_id;
+    hold::serving(k, id);
     if ipc::recv(k, me, dstva, only) {
         return Ok(0);
     }
