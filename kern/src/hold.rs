@@ -66,6 +66,10 @@ pub fn program_created(k: &mut Kernel, e: EnvRef) {
 /// become runnable. An env being freed is also no longer held. Cheap when
 /// nothing is held (every receive calls it).
 pub fn serving(k: &mut Kernel, id: EnvId) {
+    // 0 marks an empty slot, never an env.
+    if id == 0 {
+        return;
+    }
     let h = HOLD.get_mut(k);
     for s in h.held.iter_mut().filter(|s| **s == id) {
         *s = 0;
