@@ -4,6 +4,9 @@ directories, demand-paged spawn and its pager. The file server boots
 first with FS=1; each QEMU gets the image with -snapshot, so tests running
 at once (and a student's QEMU) never write it under each other."""
 
+import os
+import tempfile
+
 from .gradelib import *  # noqa: F401,F403 (the harness, as MIT's grade-labN)
 from .checks import *  # noqa: F401,F403
 
@@ -18,6 +21,44 @@ def test_fs_boot():
             ordered=True, no=[KERNEL_PANIC, USER_PANIC, "  trap ", "fs: "])
     r.match("hello, world$", "i am environment 00001001$")
     check_fs_clients_freed(r)
+
+
+FS_START = ["FS is running", "FS can do I/O", "Device 1 presence: 1", "block cache is good",
+            "superblock is good", "bitmap is good", "alloc_block is good", "file_open is good",
+            "file_get_block is good", "file_flush is good", "file_truncate is good",
+            "file rewrite is good"]
+
+
+@test(5, "the program booted with the file server runs once the server serves: the server's "
+      "start-up lines come first (2 CPUs)")
+def test_fs_first():
+    """The kernel holds the program it starts at boot until the file server
+    waits for its first request (kern/src/hold.rs). On 2 CPUs the program
+    would otherwise run beside the server's start-up checks, its lines
+    among theirs."""
+    r = fs_run("hello", cpus=2)
+    r.match(*["%s$" % re.escape(l) for l in FS_START] + ["hello, world$",
+            "i am environment 00001001$"], ordered=True, no=[KERNEL_PANIC, USER_PANIC, "fs: "])
+    first = r.find("hello, world$")
+    require(all(r.find("%s$" % re.escape(l)) < first for l in FS_START),
+            "a line of the file server's start-up after the program's first line")
+    check_fs_clients_freed(r)
+
+
+@test(5, "a file server that ends before it serves (a disk of zeros) lets the program booted "
+      "with it run")
+def test_fs_gone_first():
+    """On a disk of zeros the server finds no superblock and exits before
+    its first request: the program the kernel held for it runs all the
+    same."""
+    with tempfile.TemporaryDirectory(prefix="jos-zeros-") as tmp:
+        img = os.path.join(tmp, "zeros.img")
+        with open(img, "wb") as f:
+            f.truncate(1 << 20)
+        r = run_prog("hello", make_vars={"FS": "1", "FSIMG": img}, qemuextra="-snapshot")
+    r.match("Device 1 presence: 1$", r"fs: bad superblock \(magic 00000000, 0 blocks\)$",
+            "hello, world$", "i am environment 00001001$", ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC])
 
 
 def fs_lines_test(points, name, prog, lines):

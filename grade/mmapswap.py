@@ -148,6 +148,37 @@ SWAPTEST = (r"swaptest (\d+): (\d+) MiB sorted: (\w+); page-ins (\d+), page-outs
             r"clean drops (\d+) \((\d+) page-outs while filling\); \d+ Mcycles$")
 
 
+PROGRESS = (r"swaptest (\d+): (\d+) s, (filling|sorting|checking): (\d+) of (\d+) pages done; "
+            r"page-ins (\d+), page-outs (\d+)$")
+
+
+def check_progress(r, pages, report):
+    """swaptest's progress lines (one copy of `pages` pages; `report` the
+    groups of its final line): well formed, one at least every 4 s (the
+    program's clock says every 2 s; the seconds are whole), the phases in
+    order, the pages done never going back within a phase, nor the
+    page-ins and page-outs, which end at most at the report's counts."""
+    phases = ["filling", "sorting", "checking"]
+    lines = [m.group(0) for m in r.all(r"swaptest \d+: \d+ s, .*$")]
+    bad = [l for l in lines if not re.match(PROGRESS, l)]
+    require(not bad, "malformed progress lines: %s" % bad[:3])
+    rows = [re.match(PROGRESS, l).groups() for l in lines]
+    require(len(rows) >= 3, "%d progress lines in a sort of %d pages" % (len(rows), pages))
+    last = (0, 0, 0, 0, 0)  # seconds, phase, pages done, page-ins, page-outs
+    for copy, secs, phase, done, n, pin, pout in rows:
+        now = (int(secs), phases.index(phase), int(done), int(pin), int(pout))
+        require(copy == "0" and int(n) == pages and now[2] <= pages,
+                "progress line of copy %s: %s of %s pages" % (copy, done, n))
+        require(now[0] <= last[0] + 4, "no progress line from %d s to %d s" % (last[0], now[0]))
+        require(now[1] > last[1] or (now[1] == last[1] and now[2] >= last[2]),
+                "pages done went back: %s after %s" % (now, last))
+        require(now[3] >= last[3] and now[4] >= last[4], "counts went back: %s after %s"
+                % (now, last))
+        last = now
+    require(last[3] <= int(report[3]) and last[4] <= int(report[4]),
+            "the last progress line counts more than the report: %s" % (last,))
+
+
 def swap_session(commands, timeout):
     """Runs `commands` at the shell under mem=16M; returns the run."""
     return run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", kargs="mem=16M",
@@ -180,6 +211,7 @@ def test_swaptest_short():
     runs = [m.groups() for m in r.all(SWAPTEST)]
     require(len(runs) == 1, "expected 1 swaptest report, got %d" % len(runs))
     check_swaptest(r, runs, 20)
+    check_progress(r, 20 * 256, runs[0])
 
 
 @test(20, "swaptest: sorts more than the machine's memory under mem=16M, swapping (issue 13)",

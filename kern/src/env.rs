@@ -13,7 +13,7 @@ use crate::arch::x86::{self, EFlags};
 use crate::klock::{EnvRef, KCell, Kernel};
 use crate::pmap::{self, Alloc, Page, PageTable};
 use crate::trap::entry::env_pop_tf;
-use crate::{console, cpu, ipc};
+use crate::{console, cpu, hold, ipc};
 use abi::elf;
 use abi::env::*;
 use abi::error::{Error, Result};
@@ -364,10 +364,13 @@ pub fn env_free(k: &mut Kernel, e: EnvRef) {
 }
 
 /// Whether `c` can never run again: not runnable, not waiting in IPC (where
-/// any env could wake it), and its parent, the only env that could make it
-/// runnable, is gone.
+/// any env could wake it), its parent, the only env that could make it
+/// runnable, gone, and not a boot program held for the servers (hold.rs).
 fn stranded(k: &Kernel, c: EnvRef) -> bool {
-    k[c].env_status == ENV_NOT_RUNNABLE && ipc::wait(k, c) == ipc::Wait::None && !k.parent_alive(c)
+    k[c].env_status == ENV_NOT_RUNNABLE
+        && ipc::wait(k, c) == ipc::Wait::None
+        && !k.parent_alive(c)
+        && !hold::is_held(k, c)
 }
 
 /// Frees `e` and its address space (env_free without the orphans).
@@ -400,11 +403,13 @@ fn env_free_one(k: &mut Kernel, e: EnvRef) {
     }
     k[e].env_pgdir = 0;
     pmap::page_decref(Page::from_pa(pgdir_pa));
-    // Every wait on e ends, and e's own.
+    // Every wait on e ends, and e's own; a boot server that dies before it
+    // serves releases the programs held for it.
     ipc::env_gone(k, e);
+    let id = k[e].env_id;
+    hold::serving(k, id);
     // Its children in the env tree move up to its own tree parent; it is
     // no longer the console's controller.
-    let id = k[e].env_id;
     let tree = TREE_PARENT.get_mut(k);
     let up = tree[e.index()];
     tree[e.index()] = 0;

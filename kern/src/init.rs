@@ -1,7 +1,7 @@
 //! The boot order (JOS's kern/init.c).
 use crate::arch::{entry::switch_stack, gdt, picirq};
 use crate::smp::{lapic, mpconfig, mpentry};
-use crate::{boot_info, console, cpu, env, monitor, pmap, sched, trap};
+use crate::{boot_info, console, cpu, env, hold, monitor, pmap, sched, trap};
 use abi::env::{ENV_TYPE_FS, ENV_TYPE_USER};
 use abi::memlayout::kstacktop;
 
@@ -67,12 +67,17 @@ extern "C" fn i386_init_stage2() -> ! {
         );
     }
     // The file-system server first (`fs=<module>`), so it is env 00001000
-    // as in JOS's lab 5; then the program (`run=<module>`).
-    if let Some(fs) = bi.arg("fs") {
-        create_from_module(&mut k, fs, ENV_TYPE_FS);
+    // as in JOS's lab 5; then the program (`run=<module>`), which runs once
+    // the server serves (hold.rs).
+    if let Some(fs) = bi.arg("fs")
+        && let Some(e) = create_from_module(&mut k, fs, ENV_TYPE_FS)
+    {
+        hold::server_created(&mut k, e);
     }
-    if let Some(prog) = bi.arg("run") {
-        create_from_module(&mut k, prog, ENV_TYPE_USER);
+    if let Some(prog) = bi.arg("run")
+        && let Some(e) = create_from_module(&mut k, prog, ENV_TYPE_USER)
+    {
+        hold::program_created(&mut k, e);
     }
     // Every env the modules make exists: their memory is free now.
     pmap::free_boot_modules();
@@ -89,17 +94,21 @@ extern "C" fn i386_init_stage2() -> ! {
 }
 
 /// Creates an env of type `env_type` from the boot module named `name`;
-/// says why on the console if it cannot.
-fn create_from_module(k: &mut crate::klock::Kernel, name: &str, env_type: u32) {
+/// returns it, or says why on the console and returns None.
+fn create_from_module(
+    k: &mut crate::klock::Kernel,
+    name: &str,
+    env_type: u32,
+) -> Option<crate::klock::EnvRef> {
     let Some(m) = boot_info::get().module(name) else {
         cprintf!("run {}: no boot module named {}\n", name, name);
-        return;
+        return None;
     };
     // SAFETY: the module lies in physical memory below MAX_PHYS, reserved
     // from the allocator, and is only read.
     let image =
         unsafe { core::slice::from_raw_parts(pmap::kaddr(m.start) as *const u8, m.end - m.start) };
-    if let Err(e) = env::env_create(k, image, env_type) {
-        cprintf!("run {}: {}\n", name, e);
-    }
+    env::env_create(k, image, env_type)
+        .map_err(|e| cprintf!("run {}: {}\n", name, e))
+        .ok()
 }

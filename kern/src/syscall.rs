@@ -10,7 +10,7 @@ use crate::arch::x86::EFlags;
 use crate::ipc::{self, Wait, check_perm, check_va};
 use crate::klock::{EnvRef, Kernel};
 use crate::pmap::{self, Alloc};
-use crate::{console, env, pager, sched};
+use crate::{console, env, hold, pager, sched};
 use abi::env::*;
 use abi::error::{Error, Result};
 use abi::memlayout::{UTOP, UZERO};
@@ -442,6 +442,9 @@ fn sys_ipc_recv(k: &mut Kernel, dstva: usize, from: EnvId) -> Result<u32> {
     }
     let only = closed_peer(k, from)?;
     let me = k.cur();
+    // A boot server's first wait lets the boot programs run (hold.rs).
+    let id = k[me].env_id;
+    hold::serving(k, id);
     if ipc::recv(k, me, dstva, only) {
         return Ok(0);
     }
@@ -577,6 +580,7 @@ pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5:
         Some(Syscall::PageCheck) => sys_page_check(k, a1 as EnvId, a2u, a3u),
         Some(Syscall::ConsCtl) => sys_cons_ctl(k, a1),
         Some(Syscall::EnvDestroyTree) => sys_env_destroy_tree(k, a1 as EnvId),
+        Some(Syscall::TimeMsec) => Ok(crate::time::time_msec()),
     };
     match r {
         Ok(v) => v as i32,

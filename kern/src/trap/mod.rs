@@ -161,6 +161,10 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
     if trapno == IRQ_OFFSET + IRQ_TIMER || trapno == T_KICK {
         crate::smp::lapic::lapic_eoi();
     }
+    // The clock (sys_time_msec) counts one CPU's ticks, as JOS's lab 6 does.
+    if trapno == IRQ_OFFSET + IRQ_TIMER && cpu::cpunum() == 0 {
+        crate::time::time_tick();
+    }
 
     // A CPU that halted in sched_halt wakes up here without the lock.
     // SAFETY: cpu_status belongs to this CPU.

@@ -20,6 +20,7 @@
 //! - `fprintf`: `printf!` and `fprintf!` to a descriptor; `readline`.
 //! - `rename`: renaming files (the server's FSREQ_RENAME).
 //! - `spawn`: start a program from the file system, paged in on demand.
+//! - `progress`: a clock for long work's progress lines (`sys_time_msec`).
 //! - `vm`: the fault handlers' helpers, the area list, copy-on-write, and
 //!   the virtual-memory tricks (zero page, lazy heap and `malloc`, mmap,
 //!   swap, ...).
@@ -46,6 +47,7 @@ pub mod panic;
 pub mod pgfault;
 pub mod pipe;
 pub mod printf;
+pub mod progress;
 pub mod rand;
 pub mod readline;
 pub mod rename;

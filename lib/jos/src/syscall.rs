@@ -381,6 +381,15 @@ pub fn sys_page_check(envid: EnvId, va: usize, myva: usize) -> Result<()> {
     .map(|_| ())
 }
 
+/// Returns the milliseconds since boot (JOS's lab-6 `sys_time_msec`),
+/// counted by the kernel in timer ticks: 10 ms steps, and a tick that the
+/// host was too busy to deliver is not counted. It wraps after 49 days.
+/// Cannot fail.
+pub fn sys_time_msec() -> u32 {
+    // SAFETY: no pointers.
+    unsafe { syscall(Syscall::TimeMsec, 0, 0, 0, 0, 0) as u32 }
+}
+
 /// Clears the accessed and dirty bits of our pages in [va, va + len) and
 /// flushes their TLB entries, so that reading the PTEs through UVPT later
 /// shows which pages were touched since. Returns how many mapped pages were

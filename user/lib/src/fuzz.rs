@@ -295,7 +295,7 @@ impl Fuzz {
                 let s = b"";
                 self.call(num, [s.as_ptr() as u32, 0, 0, 0, 0]);
             }
-            Syscall::Cgetc | Syscall::Getenvid | Syscall::Yield => {
+            Syscall::Cgetc | Syscall::Getenvid | Syscall::Yield | Syscall::TimeMsec => {
                 self.call(num, [0; 5]);
             }
             Syscall::EnvDestroy => {

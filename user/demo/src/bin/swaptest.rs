@@ -7,6 +7,9 @@
 //! partitions sweep memory from both ends, which a clock pager follows
 //! well), and checks the result: in order, and the same numbers (sum and
 //! xor). It prints its swap pager's page-ins, page-outs and clean drops.
+//! Every two seconds it says how far it got: the phase (filling, sorting,
+//! checking), the pages done (a page is sorted once all its numbers are in
+//! their final place) and the page-ins and page-outs so far.
 //! Booted with `mem=16M` (`make run-swaptest-nox FS=1 KARGS=mem=16M`),
 //! 48 MiB is three times the machine. The parent waits for every copy
 //! and prints how many swap slots are still in use in the system (0: no
@@ -14,7 +17,9 @@
 #![no_std]
 #![no_main]
 
+use abi::mmu::PGSIZE;
 use jos::cprintf;
+use jos::progress::Progress;
 use jos::vm::mmap::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, mmap, munmap};
 use jos::vm::swap;
 use user::spin::rdtsc;
@@ -56,6 +61,54 @@ fn next(x: &mut u32) -> u32 {
     *x
 }
 
+/// The progress lines of one copy (see the module's comment).
+struct Report {
+    copy: u32,
+    /// The pages of the array.
+    pages: usize,
+    clock: Progress,
+    /// Numbers in their final place (sorting), or filled or checked.
+    done: usize,
+    /// Swaps since the clock was last read.
+    steps: u32,
+}
+
+impl Report {
+    /// Swaps between two looks at the clock: a look is a system call.
+    const STEPS: u32 = 1 << 14;
+
+    /// Prints a progress line if one is due: `swaptest C: T s, PHASE: D of
+    /// N pages done; page-ins I, page-outs O`.
+    fn poll(&mut self, phase: &str) {
+        if !self.clock.due() {
+            return;
+        }
+        let st = swap::stats();
+        cprintf!(
+            "swaptest {}: {} s, {}: {} of {} pages done; page-ins {}, page-outs {}\n",
+            self.copy,
+            self.clock.secs(),
+            phase,
+            self.done / NUMS_PER_PAGE,
+            self.pages,
+            st.pageins,
+            st.pageouts
+        );
+    }
+
+    /// Counts one swap of the sort; looks at the clock now and then.
+    fn step(&mut self) {
+        self.steps += 1;
+        if self.steps == Self::STEPS {
+            self.steps = 0;
+            self.poll("sorting");
+        }
+    }
+}
+
+/// Numbers in a page.
+const NUMS_PER_PAGE: usize = PGSIZE / 4;
+
 /// Fills, sorts and checks `mib` MiB; `copy` seeds the numbers.
 fn sort_test(mib: usize, copy: u32) {
     let len = mib << 20;
@@ -73,19 +126,40 @@ fn sort_test(mib: usize, copy: u32) {
     // nothing else refers to it. Its pages come (and go) on demand.
     let a = unsafe { core::slice::from_raw_parts_mut(va as *mut u32, len / 4) };
     let t0 = rdtsc();
+    let mut r = Report {
+        copy,
+        pages: len / PGSIZE,
+        clock: Progress::start(),
+        done: 0,
+        steps: 0,
+    };
     let mut x = 0x9E37_79B9 ^ (copy + 1).wrapping_mul(0x85EB_CA6B);
     let (mut sum, mut xor) = (0u32, 0u32);
-    for v in a.iter_mut() {
-        *v = next(&mut x);
-        sum = sum.wrapping_add(*v);
-        xor ^= *v;
+    for page in a.chunks_mut(NUMS_PER_PAGE) {
+        for v in page.iter_mut() {
+            *v = next(&mut x);
+            sum = sum.wrapping_add(*v);
+            xor ^= *v;
+        }
+        r.done += page.len();
+        r.poll("filling");
     }
     let filled = swap::stats();
-    quicksort(a);
-    let sorted = a.windows(2).all(|w| w[0] <= w[1]);
-    let (s2, x2) = a
-        .iter()
-        .fold((0u32, 0u32), |(s, x), &v| (s.wrapping_add(v), x ^ v));
+    r.done = 0;
+    quicksort(a, &mut r);
+    // In order, and the same numbers: one sweep, a page at a time.
+    r.done = 0;
+    let (mut sorted, mut s2, mut x2, mut last) = (true, 0u32, 0u32, 0u32);
+    for page in a.chunks(NUMS_PER_PAGE) {
+        for &v in page {
+            sorted &= last <= v;
+            last = v;
+            s2 = s2.wrapping_add(v);
+            x2 ^= v;
+        }
+        r.done += page.len();
+        r.poll("checking");
+    }
     let mcycles = (rdtsc() - t0) / 1_000_000;
     let st = swap::stats();
     cprintf!(
@@ -110,8 +184,8 @@ fn sort_test(mib: usize, copy: u32) {
 
 /// Sorts `a` in place: quicksort with a median-of-three pivot, recursing
 /// into the smaller part and looping on the larger (stack depth log n),
-/// insertion sort for short runs.
-fn quicksort(mut a: &mut [u32]) {
+/// insertion sort for short runs. Reports its progress through `r`.
+fn quicksort(mut a: &mut [u32], r: &mut Report) {
     while a.len() > 16 {
         let n = a.len();
         let mid = n / 2;
@@ -141,13 +215,14 @@ fn quicksort(mut a: &mut [u32]) {
             a.swap(i, j);
             i += 1;
             j -= 1;
+            r.step();
         }
         let (lo, hi) = a.split_at_mut(j + 1);
         if lo.len() < hi.len() {
-            quicksort(lo);
+            quicksort(lo, r);
             a = hi;
         } else {
-            quicksort(hi);
+            quicksort(hi, r);
             a = lo;
         }
     }
@@ -160,4 +235,6 @@ fn quicksort(mut a: &mut [u32]) {
         }
         a[m] = v;
     }
+    // These numbers are in their final place now.
+    r.done += a.len();
 }

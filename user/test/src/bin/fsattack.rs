@@ -23,6 +23,7 @@ use jos::cprintf;
 use jos::fd::{close, read, write};
 use jos::file::{fsipc, fsipcbuf_as, open};
 use jos::ipc_find_env;
+use jos::progress::Progress;
 use jos::syscall::{sys_page_alloc, sys_page_unmap};
 
 jos::main!(umain);
@@ -718,12 +719,14 @@ fn map_hog(failures: &mut u32) {
 }
 
 /// `fsattack fill`: fills the file system with files /fill00, /fill01,
-/// ... until the server says the disk is full, and leaves them there.
+/// ... until the server says the disk is full, and leaves them there;
+/// every 2 s it says how many blocks it wrote.
 fn fill_disk(failures: &mut u32) {
     // Not on the stack: it is one page.
     static PAGE: [u8; PGSIZE] = [0x5A; PGSIZE];
     let page = &PAGE;
     let mut blocks = 0u32;
+    let mut clock = Progress::start();
     let mut path = *b"/fill00";
     let r = 'files: loop {
         let k = blocks / 1034;
@@ -741,6 +744,13 @@ fn fill_disk(failures: &mut u32) {
             match write(f, page) {
                 Ok(n) if n == PGSIZE => {
                     blocks += 1;
+                    if clock.due() {
+                        cprintf!(
+                            "fsattack: fill: {} s, {} blocks written\n",
+                            clock.secs(),
+                            blocks
+                        );
+                    }
                     if blocks.is_multiple_of(1034) {
                         let _ = close(f);
                         continue 'files;
