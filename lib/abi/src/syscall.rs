@@ -147,7 +147,7 @@ impl Syscall {
     }
 }
 
-pub const NSYSCALLS: u32 = 22;
+const _: () = assert!(Syscall::TimeMsec as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {
