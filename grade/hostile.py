@@ -72,14 +72,17 @@ hostile_test(10, "killrace", "killrace", KILLRACE_LINES)
 
 @test(10, "jobctl: Ctrl-C and the env tree: no forged stop, a growing job destroyed whole (4 CPUs)")
 def test_jobctl():
-    """jobctl alone (no shell, no file server): its children may not
-    destroy it nor forge a Ctrl-C; with no controller a typed Ctrl-C is
-    the character 0x03, with one it is kept for it; a job forking on 4
-    CPUs is destroyed whole, round after round; every env freed, every
-    page back."""
+    """jobctl alone (no shell, no file server): destroying a tree counts
+    a child freed as stranded; its children may not destroy it nor forge
+    a Ctrl-C; with no controller a typed Ctrl-C is the character 0x03 (and
+    readline drops it, as JOS's does), with one it is kept for it; a job
+    forking on 4 CPUs is destroyed whole, round after round; every env
+    freed, every page back."""
     r = run_prog("jobctl", cpus=4, commands=["meminfo"], timeout=90,
-                 answers=[("type Ctrl-C\n", "\x03"), ("type Ctrl-C again\n", "\x03")])
-    r.match("jobctl: forge: OK$", r"jobctl: char: OK \(got 0x03\)$", "jobctl: intr: OK$",
+                 answers=[("type Ctrl-C\n", "\x03"), ("type Ctrl-C again\n", "\x03"),
+                          ("type a line with Ctrl-C in it\n", "ab\x03cd\n")])
+    r.match("jobctl: count: OK$", "jobctl: forge: OK$", r"jobctl: char: OK \(got 0x03\)$",
+            "jobctl: intr: OK$", "jobctl: readline: OK$",
             r"jobctl: tree: OK \(\d+ envs destroyed in 3 rounds\)$", "jobctl: done$",
             ordered=True, no=[r".*FAILED", ".*got through", KERNEL_PANIC, USER_PANIC,
                               ENV + "unhandled page fault", ENV + "user fault"])

@@ -97,8 +97,10 @@ pub fn descends_from(k: &Kernel, e: EnvRef, anc: EnvId) -> bool {
 /// none of them can make a new env meanwhile; envs running on other CPUs
 /// are stopped before this returns (env_destroy), and freed by their CPU.
 /// The caller (`me`) must be a strict ancestor of `root`, and so is not
-/// among them. Returns how many envs were destroyed (dying ones already
-/// are not counted again).
+/// among them. Returns how many envs of the tree this call destroyed:
+/// every one that existed and was not already dying, whether destroyed
+/// here or freed on the way by env_free as a stranded child of one
+/// destroyed before it.
 pub fn env_destroy_tree(k: &mut Kernel, me: EnvRef, root: EnvRef) -> usize {
     // Which slots are in the tree, with the id each had: 0 unknown, 1 in,
     // 2 out. Found before anything is destroyed, since freeing an env
@@ -148,8 +150,13 @@ pub fn env_destroy_tree(k: &mut Kernel, me: EnvRef, root: EnvRef) -> usize {
         }
     }
     let ids: [EnvId; NENV] = core::array::from_fn(|i| k[EnvRef::at(i)].env_id);
+    // Each of these is destroyed below, by env_destroy or, first, as a
+    // stranded child of one destroyed before it.
+    let n = (0..NENV)
+        .filter(|&i| mark[i] == IN)
+        .filter(|&i| !matches!(k[EnvRef::at(i)].env_status, ENV_FREE | ENV_DYING))
+        .count();
     let by = k[me].env_id;
-    let mut n = 0;
     for i in (0..NENV).filter(|&i| mark[i] == IN) {
         let e = EnvRef::at(i);
         // Freed meanwhile with an env destroyed before it (a child of it
@@ -161,7 +168,6 @@ pub fn env_destroy_tree(k: &mut Kernel, me: EnvRef, root: EnvRef) -> usize {
             cprintf!("[{:08x}] destroying {:08x}\n", by, ids[i]);
         }
         env_destroy(k, e);
-        n += 1;
     }
     n
 }

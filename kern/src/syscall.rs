@@ -94,13 +94,16 @@ fn sys_cgetc(k: &Kernel) -> Result<u32> {
 /// typed for the caller since it last asked (taking it and throwing away
 /// the input typed before it), else 0 (always 0 for an env that is not
 /// the controller: only a key typed raises it); with CONS_CTL_RELEASE the
-/// caller stops being it, if it was. Inval for another op.
+/// caller stops being it, if it was (the controller before it, if any, is
+/// again); with CONS_CTL_OWNER, returns 1 if the caller is the controller,
+/// else 0. Inval for another op.
 fn sys_cons_ctl(k: &Kernel, op: u32) -> Result<u32> {
     let me = k[k.cur()].env_id;
     match op {
         abi::syscall::CONS_CTL_TAKE => console::set_controller(me),
         abi::syscall::CONS_CTL_POLL => return Ok(console::take_intr(me) as u32),
         abi::syscall::CONS_CTL_RELEASE => console::env_gone(me),
+        abi::syscall::CONS_CTL_OWNER => return Ok(console::is_controller(me) as u32),
         _ => return Err(Error::Inval),
     }
     Ok(0)

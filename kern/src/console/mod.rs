@@ -108,6 +108,9 @@ pub fn cputs(s: &[u8]) {
 /// Ctrl-C, the character that interrupts the console's controller.
 pub const CTRL_C: u8 = 0x03;
 
+/// How many envs [`InputRing`] remembers as controllers, the newest on top.
+const NCTL: usize = 8;
+
 /// Characters typed but not yet read (filled by interrupts and polling),
 /// and the console's controller.
 ///
@@ -122,12 +125,26 @@ pub const CTRL_C: u8 = 0x03;
 /// and gets the character 0x03 at the mark (at its prompt). Only the
 /// kernel sets the mark, and only from a key typed: no env can forge one.
 /// With no controller, 0x03 is an ordinary character, as in JOS.
+///
+/// Any env may take the role (as a Unix program may ignore SIGINT); the
+/// ring keeps the last NCTL that took it, newest on top: the controller is
+/// the top one. When it releases the role or is freed, it leaves the
+/// stack and the one below it (the shell that ran it, say: `sh` run from
+/// `sh`) is the controller again. Every entry is an env that exists
+/// (env_gone takes out each one freed), so no id is ever restored to a
+/// slot reused by another env. Taking the role again moves an env to the
+/// top; when the stack is full the oldest entry is forgotten.
 struct InputRing {
     buf: [u8; 512],
     rpos: usize,
     wpos: usize,
-    /// The controller's env id, 0 for none.
-    ctl: EnvId,
+    /// The controllers, oldest first: `ctl[nctl - 1]` is the controller.
+    ctl: [EnvId; NCTL],
+    nctl: usize,
+    /// Whether the controller reads the console itself (it called
+    /// cons_getc since it last polled: the shell at its prompt), rather
+    /// than waiting for a job (it polls).
+    ctl_reads: bool,
     /// Where a Ctrl-C for the controller was typed (a `wpos`), if one was
     /// and it has not taken it yet; later ones until then are dropped.
     intr_at: Option<usize>,
@@ -145,25 +162,62 @@ impl InputRing {
         self.buf[w % n] = c;
         self.wpos = w + 1;
     }
+
+    /// The controller's env id, 0 for none.
+    fn controller(&self) -> EnvId {
+        match self.nctl {
+            0 => 0,
+            n => self.ctl[n - 1],
+        }
+    }
+
+    /// Takes `id` out of the stack of controllers, if it is there. A
+    /// Ctrl-C marked for the controller goes if the controller changes.
+    fn remove(&mut self, id: EnvId) {
+        let top = self.controller();
+        let n = self.nctl;
+        if let Some(i) = self.ctl[..n].iter().position(|&c| c == id) {
+            self.ctl.copy_within(i + 1..n, i);
+            self.nctl = n - 1;
+            self.ctl[n - 1] = 0;
+        }
+        if self.controller() != top {
+            self.intr_at = None;
+            self.ctl_reads = false;
+        }
+    }
 }
 
 static INPUT: Mutex<InputRing> = Mutex::new(InputRing {
     buf: [0; 512],
     rpos: 0,
     wpos: 0,
-    ctl: 0,
+    ctl: [0; NCTL],
+    nctl: 0,
+    ctl_reads: false,
     intr_at: None,
 });
 
 /// Moves waiting characters from the serial port and keyboard into the
 /// input buffer (the keyboard and serial interrupt handler). Once the
-/// buffer is full it stops taking them: the rest wait in the UART and
-/// QEMU (a long line pasted or typed by a test is not cut in the middle),
-/// and are taken when a reader's `cons_getc` polls. A Ctrl-C with a
-/// controller is marked, not queued (see InputRing).
+/// buffer is full, with no controller, it stops taking them: the rest wait
+/// in the UART and QEMU (a long line pasted or typed by a test is not cut
+/// in the middle), and are taken when a reader's `cons_getc` polls. With a
+/// controller, a Ctrl-C is marked, not queued (see InputRing), and must
+/// get through a full buffer (typed ahead to a job that never reads): so
+/// while the controller waits for a job, a full buffer does not stop it:
+/// it goes on taking keys and drops all but Ctrl-C, as a Unix tty does.
+/// (A controller that reads the console, the shell at its prompt, empties
+/// the buffer itself, and reaches the Ctrl-C behind a long paste without
+/// losing the paste.) At most the buffer's length of keys per call: an
+/// endless stream from the host cannot keep the kernel here.
 pub fn intr() {
     let mut ring = INPUT.lock();
-    while ring.has_room() {
+    for _ in 0..ring.buf.len() {
+        let room = ring.has_room();
+        if !room && (ring.controller() == 0 || ring.ctl_reads) {
+            break;
+        }
         let key = match serial::getc() {
             Some(c) => kbd::Key::Char(c),
             None => match kbd::getc() {
@@ -172,11 +226,12 @@ pub fn intr() {
             },
         };
         match key {
-            kbd::Key::Char(CTRL_C) if ring.ctl != 0 => {
+            kbd::Key::Char(CTRL_C) if ring.controller() != 0 => {
                 if ring.intr_at.is_none() {
                     ring.intr_at = Some(ring.wpos);
                 }
             }
+            _ if !room => {}
             kbd::Key::Char(b'\r') => ring.push(b'\n'),
             kbd::Key::Char(c) => ring.push(c),
             kbd::Key::Seq(seq) => seq.iter().for_each(|&c| ring.push(c)),
@@ -194,11 +249,17 @@ pub fn intr() {
 #[unsafe(no_mangle)]
 #[inline(never)]
 pub fn cons_getc(reader: EnvId) -> Option<u8> {
+    if reader != 0 {
+        let mut ring = INPUT.lock();
+        if ring.controller() == reader {
+            ring.ctl_reads = true;
+        }
+    }
     // Poll too: interrupts are off in the kernel.
     intr();
     let mut ring = INPUT.lock();
     if ring.intr_at == Some(ring.rpos) {
-        if reader != 0 && reader != ring.ctl {
+        if reader != 0 && reader != ring.controller() {
             return None;
         }
         ring.intr_at = None;
@@ -213,25 +274,48 @@ pub fn cons_getc(reader: EnvId) -> Option<u8> {
 }
 
 /// Makes env `id` the console's controller (the interactive shell, at
-/// each prompt), in place of any other. A Ctrl-C marked for another
-/// controller is dropped; one for `id` itself stays.
+/// each prompt and before each job), on top of the stack of controllers
+/// (see InputRing; if it was lower down, it moves to the top). A Ctrl-C
+/// marked for another controller is dropped; one for `id` itself stays.
 pub fn set_controller(id: EnvId) {
     let mut ring = INPUT.lock();
-    if ring.ctl != id {
-        ring.ctl = id;
-        ring.intr_at = None;
+    if ring.controller() == id {
+        return;
     }
+    ring.remove(id);
+    if ring.nctl == NCTL {
+        // Full: the oldest is forgotten.
+        ring.ctl.copy_within(1.., 0);
+        ring.nctl -= 1;
+    }
+    let n = ring.nctl;
+    ring.ctl[n] = id;
+    ring.nctl = n + 1;
+    ring.intr_at = None;
+    ring.ctl_reads = false;
+}
+
+/// Whether env `id` is the console's controller.
+pub fn is_controller(id: EnvId) -> bool {
+    id != 0 && INPUT.lock().controller() == id
 }
 
 /// If env `id` is the controller and a Ctrl-C was typed for it: throws
 /// away what was typed before it (unread input of the job it stops),
 /// takes the mark and returns true. Otherwise false (for any other env,
-/// always: only a typed Ctrl-C reaches the controller).
+/// always: only a typed Ctrl-C reaches the controller). The controller
+/// asking means it waits for a job: from now until it reads the console,
+/// a full buffer no longer holds a Ctrl-C back (see intr).
 pub fn take_intr(id: EnvId) -> bool {
+    let mut ring = INPUT.lock();
+    if id != 0 && ring.controller() == id {
+        ring.ctl_reads = false;
+    }
+    drop(ring);
     intr();
     let mut ring = INPUT.lock();
     match ring.intr_at {
-        Some(at) if id != 0 && ring.ctl == id => {
+        Some(at) if id != 0 && ring.controller() == id => {
             ring.rpos = at;
             ring.intr_at = None;
             true
@@ -240,14 +324,14 @@ pub fn take_intr(id: EnvId) -> bool {
     }
 }
 
-/// Env `id` is being freed: if it was the controller, there is none any
-/// more (a Ctrl-C marked for it goes, and 0x03 is an ordinary character
-/// again).
+/// Env `id` is being freed, or gives up the role (sys_cons_ctl's
+/// release): it leaves the stack of controllers. If it was the
+/// controller, the one below it, if any, is the controller again (a
+/// Ctrl-C marked for `id` goes); with none, 0x03 is an ordinary character
+/// again.
 pub fn env_gone(id: EnvId) {
-    let mut ring = INPUT.lock();
-    if ring.ctl == id {
-        ring.ctl = 0;
-        ring.intr_at = None;
+    if id != 0 {
+        INPUT.lock().remove(id);
     }
 }
 

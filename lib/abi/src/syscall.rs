@@ -54,7 +54,8 @@ pub enum Syscall {
     /// physical page the caller maps at `myva` (0, else E_INVAL).
     PageCheck = 18,
     /// `sys_cons_ctl(op)`: the console's controller and Ctrl-C
-    /// ([`CONS_CTL_TAKE`], [`CONS_CTL_POLL`], [`CONS_CTL_RELEASE`]).
+    /// ([`CONS_CTL_TAKE`], [`CONS_CTL_POLL`], [`CONS_CTL_RELEASE`],
+    /// [`CONS_CTL_OWNER`]).
     ConsCtl = 19,
     /// `sys_env_destroy_tree(envid)`: destroy an env below the caller in
     /// the env tree and everything below it (a job, on Ctrl-C).
@@ -70,8 +71,11 @@ pub const CONS_CTL_TAKE: u32 = 0;
 /// `sys_cons_ctl` op: 1 if a Ctrl-C was typed for the caller (which must
 /// be the controller) since it last asked, taking it; else 0.
 pub const CONS_CTL_POLL: u32 = 1;
-/// `sys_cons_ctl` op: the caller stops being the controller, if it is.
+/// `sys_cons_ctl` op: the caller stops being the controller, if it is
+/// (the env that was the controller before it, if still there, is again).
 pub const CONS_CTL_RELEASE: u32 = 2;
+/// `sys_cons_ctl` op: 1 if the caller is the controller, else 0.
+pub const CONS_CTL_OWNER: u32 = 3;
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
 pub const NSYSCALLS: u32 = 22;

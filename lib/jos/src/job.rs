@@ -2,11 +2,15 @@
 //!
 //! - The console's *controller* (`sys_cons_ctl`): the env a typed Ctrl-C is
 //!   kept for, instead of being queued as a character. The interactive
-//!   shell takes the role at each prompt ([`take_console`]); while it reads
-//!   its own line, a Ctrl-C reaches it as the character 0x03 (the line
-//!   editor then throws the line away); while it waits for a job, it asks
-//!   ([`interrupted`]) and stops the job. With no controller (a program
-//!   booted alone, or run by a script), 0x03 is an ordinary character.
+//!   shell takes the role at each prompt and before each job
+//!   ([`take_console`]); while it reads its own line, a Ctrl-C reaches it
+//!   as the character 0x03 (the line editor then throws the line away);
+//!   while it waits for a job, it asks ([`interrupted`]) and stops the job.
+//!   With no controller (a program booted alone, or run by a script), 0x03
+//!   is an ordinary character. Any env may take the role (as a Unix
+//!   program may ignore SIGINT); the kernel keeps a short stack of those
+//!   that took it, so when one releases it or exits (an `sh` run from the
+//!   shell), the one before it (the shell) is the controller again.
 //! - The env tree (`sys_env_destroy_tree`): an env may destroy any env
 //!   below it, with all of that one's descendants, at once; the kernel
 //!   takes the whole tree under its lock, so nothing in it can fork a new
@@ -22,7 +26,7 @@ use crate::env::{env_status, wait};
 use crate::syscall::{sys_cons_ctl, sys_env_destroy_tree, sys_yield};
 use abi::env::{ENV_FREE, EnvId};
 use abi::error::Result;
-use abi::syscall::{CONS_CTL_POLL, CONS_CTL_RELEASE, CONS_CTL_TAKE};
+use abi::syscall::{CONS_CTL_OWNER, CONS_CTL_POLL, CONS_CTL_RELEASE, CONS_CTL_TAKE};
 
 /// Makes us the console's controller (see the module comment), in place of
 /// any other env. Cannot fail.
@@ -33,6 +37,11 @@ pub fn take_console() {
 /// Stops being the console's controller, if we are. Cannot fail.
 pub fn release_console() {
     let _ = sys_cons_ctl(CONS_CTL_RELEASE);
+}
+
+/// Whether we are the console's controller. Cannot fail.
+pub fn owns_console() -> bool {
+    sys_cons_ctl(CONS_CTL_OWNER) == Ok(1)
 }
 
 /// Whether a Ctrl-C was typed for us (the controller) since we last asked;

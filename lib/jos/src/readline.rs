@@ -6,7 +6,7 @@
 //! |-----------------------|-----------------------------------------------|
 //! | Backspace, DEL        | takes back the last character                 |
 //! | Ctrl-U                | erases the whole line                         |
-//! | Ctrl-C                | throws the line away (`^C` and a new line shown) |
+//! | Ctrl-C                | throws the line away (`^C` and a new line shown), only for the console's controller |
 //! | Up (`ESC [ A`)        | replaces the line by the previous one of the history |
 //! | Down (`ESC [ B`)      | the next one (past the newest: what was being typed) |
 //! | Enter (`\n` or `\r`)  | ends the line                                 |
@@ -14,6 +14,12 @@
 //! The history belongs to a [`LineEditor`], which the program keeps (the
 //! shell has one for its whole life). Erasing on the screen is done as a
 //! terminal does it: back, blank, back for each character.
+//!
+//! Ctrl-C is the kernel's only when there is a controller (see
+//! [`crate::job`]): a reader echoing on the console that is the controller
+//! gets it at its place in the input. Anywhere else (no controller, input
+//! from a file or a pipe) 0x03 is an ordinary control character, ignored
+//! as JOS's readline ignores it.
 use crate::console::{cputchar, getchar, iscons};
 use abi::error::Error;
 use alloc::collections::VecDeque;
@@ -135,8 +141,9 @@ impl LineEditor {
     /// printable ASCII is kept; other characters are dropped.
     ///
     /// Returns the line (and adds it to the history, unless it is empty or
-    /// the same as the newest); `Input::Interrupted` for a Ctrl-C (the
-    /// line so far is not kept); `Input::TooLong` for a line of more than
+    /// the same as the newest); `Input::Interrupted` for a Ctrl-C read
+    /// from the console by its controller (the line so far is not kept;
+    /// otherwise 0x03 is dropped like any other control character); `Input::TooLong` for a line of more than
     /// BUFLEN - 1 characters (the whole line is read and thrown away);
     /// `Input::End` at the end of input or on a read error, which it prints
     /// (`read error: ...`), as JOS does.
@@ -202,10 +209,8 @@ impl LineEditor {
                 ESC => escape = Escape::Esc,
                 b'\x08' | b'\x7f' => edit.backspace(),
                 CTRL_U => edit.clear(),
-                CTRL_C => {
-                    if edit.echoing {
-                        crate::syscall::sys_cputs(b"^C\n");
-                    }
+                CTRL_C if edit.echoing && crate::job::owns_console() => {
+                    crate::syscall::sys_cputs(b"^C\n");
                     return Input::Interrupted;
                 }
                 b' '..=b'~' => edit.push(c),

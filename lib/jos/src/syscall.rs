@@ -404,7 +404,9 @@ pub fn sys_vm_clear_ad(va: usize, len: usize) -> Result<u32> {
 /// The console's controller (`op` one of abi::syscall's CONS_CTL_*): TAKE
 /// makes us the env a typed Ctrl-C is kept for; POLL returns 1 if one was
 /// typed for us since we last asked (taking it), else 0; RELEASE gives the
-/// role up. Err(Inval) for another op. See [`crate::job`].
+/// role up (to the controller before us, if still there); OWNER returns 1
+/// if we are the controller, else 0. Err(Inval) for another op. See
+/// [`crate::job`].
 pub fn sys_cons_ctl(op: u32) -> Result<u32> {
     // SAFETY: no pointers.
     check(unsafe { syscall(Syscall::ConsCtl, op, 0, 0, 0, 0) })

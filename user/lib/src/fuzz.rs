@@ -463,11 +463,11 @@ impl Fuzz {
             Syscall::ConsCtl => {
                 // Taking the console's controller role is harmless (a
                 // Ctrl-C would then stop our own children); an op past
-                // RELEASE is refused; polling never says yes untyped.
-                let op = self.rng.below(5);
+                // OWNER is refused; polling never says yes untyped.
+                let op = self.rng.below(6);
                 let a = [op, 0, 0, 0, 0];
                 let r = self.call(num, a);
-                if op > abi::syscall::CONS_CTL_RELEASE {
+                if op > abi::syscall::CONS_CTL_OWNER {
                     self.expect_error("sys_cons_ctl", r, a);
                 }
                 if op == abi::syscall::CONS_CTL_POLL && r != 0 {
@@ -476,12 +476,17 @@ impl Fuzz {
                 }
             }
             Syscall::EnvDestroyTree => {
-                // Only below us: ourselves (or 0) never, our child and
-                // its children at once.
-                let id = self.envid();
+                // Only below us: ourselves (or 0) never, nor our parent
+                // (outside our tree); our child and its children at once.
+                let parent = jos::env::thisenv().env_parent_id;
+                let id = if self.rng.below(4) == 0 {
+                    parent
+                } else {
+                    self.envid()
+                };
                 let a = [id as u32, 0, 0, 0, 0];
                 let r = self.call(num, a);
-                if self.is_me(id) {
+                if self.is_me(id) || id == parent {
                     self.expect_error("sys_env_destroy_tree", r, a);
                 } else if id == self.child && r >= 0 {
                     self.child = 0;

@@ -24,7 +24,8 @@
 //! grammar is `shparse`'s.
 //!
 //! Ctrl-C (interactive only: the shell is then the console's controller,
-//! see `jos::job`): at the prompt it throws away the line being typed;
+//! taking the role at each prompt and before each job, see `jos::job`): at
+//! the prompt it throws away the line being typed;
 //! while the shell waits for a command line's child, it destroys that
 //! child and every env below it (the whole pipeline), prints `^C` and
 //! skips the rest of the line.
@@ -123,6 +124,11 @@ fn umain(argv: &[&str]) {
             }
         };
         for pipeline in &list {
+            if interactive {
+                // Before each job too: one run before it on this line (an
+                // interactive `sh`, in `sh; spin`) may have taken the role.
+                take_console();
+            }
             if run_pipeline(pipeline) == JobEnd::Stopped {
                 break;
             }

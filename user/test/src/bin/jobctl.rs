@@ -1,6 +1,9 @@
 //! jobctl: Ctrl-C and the env tree (see `jos::job`), attacked.
 //!
 //! Booted alone (no file server, no shell: the only env), it checks:
+//! - count: `sys_env_destroy_tree` counts every env it destroys, one
+//!   freed on the way as a stranded child (never started) of one destroyed
+//!   before it too.
 //! - forge: nothing but a typed Ctrl-C raises one, and an env may destroy
 //!   only envs below it. A child may not destroy its parent (by either
 //!   call), itself or env 0 with `sys_env_destroy_tree`; a child that takes
@@ -11,6 +14,8 @@
 //!   0x03 (the test types it when asked), as in JOS.
 //! - intr: once we are the controller, a typed Ctrl-C is kept for us:
 //!   `interrupted()` says so, once.
+//! - readline: with no controller, `readline` on the console drops 0x03
+//!   as JOS's does (the test types `ab`, Ctrl-C, `cd`: the line is `abcd`).
 //! - tree: on every CPU at once, a job of envs that fork (some spinning,
 //!   some waiting in IPC, some never started, some whose parent exits) is
 //!   destroyed while it grows, round after round: afterwards nothing of
@@ -18,6 +23,8 @@
 //!
 //! With an argument, it is a tool for the shell's Ctrl-C test:
 //! `jobctl spin` prints `jobctl: spinning` and spins for ever;
+//! `jobctl grab` does the same once a child of its has taken the console's
+//! controller role and exited (the shell must be the controller again);
 //! `jobctl pages` prints how many physical pages are free.
 #![no_std]
 #![no_main]
@@ -45,13 +52,27 @@ fn umain(args: &[&str]) {
             #[allow(clippy::empty_loop)]
             loop {}
         }
+        Some("grab") => {
+            let child = jos::fork().expect("fork");
+            if child == 0 {
+                take_console();
+                jos::env::exit();
+            }
+            jos::env::wait(child);
+            printf!("jobctl: spinning\n");
+            #[allow(clippy::empty_loop)]
+            loop {}
+        }
         Some("pages") => {
             printf!("jobctl: {} pages free\n", jos::uvpt::unreferenced_pages());
         }
-        Some(_) => cprintf!("usage: jobctl [spin|pages]\n"),
+        Some(_) => cprintf!("usage: jobctl [spin|grab|pages]\n"),
         None => {
+            // First, while the env slots are handed out in order.
+            count();
             forge();
             char_and_intr();
+            readline();
             tree();
             cprintf!("jobctl: done\n");
         }
@@ -72,6 +93,46 @@ fn gone(id: EnvId) -> bool {
         }
         free
     })
+}
+
+/// A child waiting in IPC, with a child of its own it never started: the
+/// tree below us is both, and destroying it destroys (and counts) both,
+/// although the second goes as the first's stranded child (env_free), its
+/// slot being after the first's.
+fn count() {
+    let r = jos::fork().expect("fork");
+    if r == 0 {
+        let _ = sys_exofork();
+        loop {
+            let _ = jos::ipc::ipc_recv(None);
+        }
+    }
+    // Until it waits, its child made.
+    let ready = (0..PATIENCE).any(|_| {
+        let waits = jos::env::env_status(r) == abi::env::ENV_NOT_RUNNABLE;
+        let x = jos::envs()
+            .iter()
+            .any(|e| e.env_status != ENV_FREE && e.env_parent_id == r);
+        if !(waits && x) {
+            sys_yield();
+        }
+        waits && x
+    });
+    let n = kill_tree(r);
+    let me = jos::env::thisenv_id();
+    let clean = (0..PATIENCE).any(|_| {
+        let any = jos::envs()
+            .iter()
+            .any(|e| e.env_status != ENV_FREE && e.env_id != me);
+        if any {
+            sys_yield();
+        }
+        !any
+    });
+    if n != Ok(2) {
+        cprintf!("jobctl: count: kill_tree gave {:?}, not 2\n", n);
+    }
+    verdict("count", ready && n == Ok(2) && clean);
 }
 
 fn forge() {
@@ -158,6 +219,23 @@ fn char_and_intr() {
     });
     verdict("intr", !before && heard && !interrupted());
     release_console();
+}
+
+/// With no controller, readline on the console drops a typed 0x03.
+fn readline() {
+    match jos::console::opencons() {
+        Ok(0) => {}
+        r => {
+            cprintf!("jobctl: readline: opencons gave {:?}\n", r);
+            return verdict("readline", false);
+        }
+    }
+    // (Descriptor 1 is not open: the prompt goes to the console.)
+    cprintf!("jobctl: type a line with Ctrl-C in it\n");
+    let line = jos::readline::readline("");
+    let _ = jos::fd::close(0);
+    cprintf!("jobctl: readline: got {:?}\n", line);
+    verdict("readline", line.as_deref() == Some("abcd"));
 }
 
 /// What each env of the tree does at depth `d`: forks FAN children (each
