@@ -404,14 +404,23 @@ def test_shell_line_too_long():
 def test_shell_kbd_arrows():
     """`echo kbd1`, then, on the PC keyboard (QEMU's monitor: sendkey),
     up and Enter: the kernel's keyboard driver turns the E0-prefixed
-    cursor key into `ESC [ A`, and the line runs again."""
+    cursor key into `ESC [ A`, and the line runs again. Then `echo kbd2`
+    typed with Print Screen held on the `e`: the keyboard sends it as the
+    fake shift E0 2A and E0 37, which type nothing and leave the shift
+    state alone (not `*Echo`)."""
     keys = "\x01csendkey up\nsendkey ret\n\x01c"
+    line2 = ["print-e", "c", "h", "o", "spc", "k", "b", "d", "2", "ret"]
+    keys2 = "\x01c" + "".join("sendkey %s\n" % k for k in line2) + "\x01c"
     r = run_prog("icode", make_vars={"FS": "1"}, qemuextra="-snapshot", commands=["echo kbd1"],
-                 answers=[(r"(?s)kbd1\r?\n.*\$ ", keys)], prompt=SHELL_PROMPT, stop=3, timeout=60)
+                 answers=[(r"(?s)kbd1\r?\n.*\$ ", keys),
+                          (r"(?s)kbd1\r?\n.*kbd1\r?\n.*\$ ", keys2)],
+                 prompt=SHELL_PROMPT, stop=4, timeout=60)
     r.match(no=SHELL_FAULTS)
     u = user_view(r)
     require(len(u.all("kbd1$")) == 2, "kbd1 printed %d time(s), not twice" % len(u.all("kbd1$")))
     u.match(r"(\(qemu\) )?\$ echo kbd1$")
+    # (The `$ ` prompt is on the line of QEMU's monitor, before.)
+    u.match("echo kbd2$", "kbd2$", ordered=True, no=[r".*Echo kbd2"])
 
 
 @test(5, "Ctrl-C stops a pipeline at once, all of it, and the prompt comes back")

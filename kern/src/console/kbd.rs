@@ -29,10 +29,14 @@ const NORMAL: &[u8; 58] =
 const SHIFTED: &[u8; 58] =
     b"\0\x1b!@#$%^&*()_+\x08\tQWERTYUIOP{}\n\0ASDFGHJKL:\"~\0|ZXCVBNM<>?\0*\0 ";
 
-fn modifier(code: u8) -> u32 {
+/// The modifier key `code` is, if any (`escaped`: it came after E0). E0 2A
+/// and E0 36 are not the shift keys but the "fake shifts" a keyboard sends
+/// around a cursor key or Print Screen (to undo or fake a shift held):
+/// they change nothing. E0 1D and E0 38 are the right Ctrl and Alt.
+fn modifier(code: u8, escaped: bool) -> u32 {
     match code {
         0x1D => CTL,
-        0x2A | 0x36 => SHIFT,
+        0x2A | 0x36 if !escaped => SHIFT,
         0x38 => ALT,
         _ => 0,
     }
@@ -79,15 +83,15 @@ pub fn getc() -> Option<Key> {
         SHIFT_STATE.store(st | E0ESC, Ordering::Relaxed);
         return None;
     }
+    let escaped = st & E0ESC != 0;
     if data & 0x80 != 0 {
         // Key release: only modifiers matter.
-        st &= !(modifier(data & 0x7F) | E0ESC);
+        st &= !(modifier(data & 0x7F, escaped) | E0ESC);
         SHIFT_STATE.store(st, Ordering::Relaxed);
         return None;
     }
-    let escaped = st & E0ESC != 0;
     st &= !E0ESC;
-    st |= modifier(data);
+    st |= modifier(data, escaped);
     if data == 0x3A {
         st ^= CAPSLOCK;
     }
@@ -97,6 +101,11 @@ pub fn getc() -> Option<Key> {
     }
     if escaped && let Some(seq) = escaped_key(data) {
         return Some(Key::Seq(seq));
+    }
+    // Other E0 keys type nothing but the keypad's `/` (E0 37, Print
+    // Screen, is not the keypad's `*`).
+    if escaped && data != 0x35 {
+        return None;
     }
     let table = if st & SHIFT != 0 { SHIFTED } else { NORMAL };
     let mut c = *table.get(data as usize)?;
