@@ -61,6 +61,20 @@ def test_fs_gone_first():
             no=[KERNEL_PANIC, USER_PANIC])
 
 
+@test(3, "a file server with no disk at all gives up its probe and lets the program booted "
+      "with it run")
+def test_fs_no_disk():
+    """FS=1 and no -drive at all: the IDE status register reads 0 (neither
+    busy nor ready) for ever. The server's probe gives up after a bounded
+    wait, says there is no disk and exits; the program held for it runs."""
+    with tempfile.TemporaryDirectory(prefix="jos-nodisk-") as tmp:
+        r = run_prog("hello", make_vars={"FS": "1", "FSIMG": os.path.join(tmp, "none.img")},
+                     timeout=30)
+    r.match("FS can do I/O$", "Device 1 presence: 0$", r"fs: no disk 1 .*nothing to serve$",
+            "hello, world$", "i am environment 00001001$", ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC])
+
+
 def fs_lines_test(points, name, prog, lines):
     """Declare a test that runs `prog` with the file server and needs each
     of `lines`, in order: no panic, no fault, no complaint from the server,

@@ -85,18 +85,43 @@ fn wait_ready(check: bool) -> Result<(), IdeError> {
     Ok(())
 }
 
+/// How long the probe waits for the channel, then for disk 1, to be
+/// ready (QEMU's drives are ready at once; with no drive at all, the
+/// status register reads 0 for ever).
+const PROBE_MS: u32 = 1000;
+
+/// Waits at most `ms` milliseconds (by the kernel's clock) for the
+/// selected drive to be ready (not busy). Returns whether it was.
+fn wait_ready_for(ms: u32) -> bool {
+    let start = jos::syscall::sys_time_msec();
+    loop {
+        if inb(STATUS) & (BSY | DRDY) == DRDY {
+            return true;
+        }
+        if jos::syscall::sys_time_msec().wrapping_sub(start) >= ms {
+            return false;
+        }
+    }
+}
+
 /// The disk the next transfers use (0 or 1).
 pub struct Ide {
     disk: u8,
 }
 
 impl Ide {
-    /// Whether disk 1 answers (JOS's ide_probe_disk1): selects it and waits
-    /// a bounded time for it to be ready. Leaves disk 0 selected.
+    /// Whether disk 1 answers (JOS's ide_probe_disk1): waits a bounded
+    /// time (PROBE_MS) for the channel to be ready, selects disk 1 and
+    /// waits as long for it to be ready, with no fault or error. Leaves
+    /// disk 0 selected. Unlike JOS's, it never waits for ever: with no
+    /// drive at all (QEMU with no `-drive`) the status register reads 0,
+    /// which is neither busy nor ready: no disk 1, after at most PROBE_MS.
     pub fn probe_disk1() -> bool {
-        let _ = wait_ready(false);
+        if !wait_ready_for(PROBE_MS) {
+            return false;
+        }
         outb(DRIVE, 0xE0 | 1 << 4);
-        let present = (0..1000).any(|_| inb(STATUS) & (BSY | DF | ERR) == 0);
+        let present = wait_ready_for(PROBE_MS) && inb(STATUS) & (DF | ERR) == 0;
         outb(DRIVE, 0xE0);
         present
     }
