@@ -8,6 +8,7 @@
 //! - `cli`: for the command-line programs (cat, ls, wc, grep, ...): error
 //!   messages with the program's name, whole writes, lines, cp's and mv's
 //!   arguments.
+//! - `dir`: a directory's records in use, in order (ls, rm -r).
 //! - `fuzz`: the random system-call engine of `syscallfuzz` and `fuzzstorm`.
 //! - `fpu`: x87 instructions by hand (fpuleak, fuzzstorm).
 //! - `rawfmt`: formatted text written byte by byte to a raw address
@@ -20,6 +21,7 @@
 
 pub mod child;
 pub mod cli;
+pub mod dir;
 pub mod fpu;
 pub mod fuzz;
 pub mod rawfmt;

@@ -12,10 +12,9 @@
 #![no_main]
 
 use abi::fsipc::O_RDONLY;
-use jos::fd::{close, readn, stat};
+use jos::fd::{close, stat};
 use jos::file::open;
 use jos::printf;
-use josfs::{FILE_SIZE, File};
 use user::warn;
 
 jos::main!(umain);
@@ -78,26 +77,9 @@ fn lsdir(flags: &Flags, path: &str, prefix: &str) {
             return;
         }
     };
-    let mut rec = [0u8; FILE_SIZE];
-    loop {
-        match readn(fd, &mut rec) {
-            Ok(FILE_SIZE) => {
-                let f = File::from_bytes(&rec);
-                if !f.is_free() {
-                    ls1(flags, Some(prefix), f.is_dir(), f.f_size as u32, f.name());
-                }
-            }
-            Ok(0) => break,
-            Ok(_) => {
-                warn!("short read in directory {}", path);
-                break;
-            }
-            Err(e) => {
-                warn!("error reading directory {}: {}", path, e);
-                break;
-            }
-        }
-    }
+    user::dir::for_each_entry(fd, path, |f| {
+        ls1(flags, Some(prefix), f.is_dir(), f.f_size as u32, f.name())
+    });
     let _ = close(fd);
 }
 

@@ -10,9 +10,8 @@
 use abi::fsipc::O_RDONLY;
 use jos::alloc::string::String;
 use jos::alloc::vec::Vec;
-use jos::fd::{close, readn, stat};
+use jos::fd::{close, stat};
 use jos::file::{open, remove};
-use josfs::{FILE_SIZE, File};
 use user::warn;
 
 jos::main!(umain);
@@ -94,26 +93,9 @@ fn entries(dir: &str) -> Vec<(String, bool)> {
             return list;
         }
     };
-    let mut rec = [0u8; FILE_SIZE];
-    loop {
-        match readn(fd, &mut rec) {
-            Ok(FILE_SIZE) => {
-                let f = File::from_bytes(&rec);
-                if !f.is_free() {
-                    list.push((String::from_utf8_lossy(f.name()).into(), f.is_dir()));
-                }
-            }
-            Ok(0) => break,
-            Ok(_) => {
-                warn!("short read in directory {}", dir);
-                break;
-            }
-            Err(e) => {
-                warn!("error reading directory {}: {}", dir, e);
-                break;
-            }
-        }
-    }
+    user::dir::for_each_entry(fd, dir, |f| {
+        list.push((String::from_utf8_lossy(f.name()).into(), f.is_dir()))
+    });
     let _ = close(fd);
     list
 }
