@@ -215,7 +215,7 @@ class Table:
         self.unit = unit
         print()
         print(title)
-        print("  %-34s %12s %12s %7s %9s" % ("", "now", "baseline", "ratio", "C JOS"))
+        print("  %-40s %12s %12s %7s %9s" % ("", "now", "baseline", "ratio", "C JOS"))
 
     def row(self, key, value, cjos=None):
         self.figures[key] = value
@@ -227,7 +227,7 @@ class Table:
             mark = "  <- %d%% worse" % round((value / base - 1) * 100)
             self.worse.append(key)
         c = "%8.3fs" % cjos if cjos else "%9s" % "-"
-        print("  %-34s %s %s %s %s%s" % (key, fmt % value,
+        print("  %-40s %s %s %s %s%s" % (key, fmt % value,
                                           fmt % base if base else "%12s" % "-", ratio, c, mark),
               flush=True)
 
