@@ -4,6 +4,10 @@
 //! the machine up in JOS's order and ends in the monitor.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
+
+// memcpy, memmove, memset, ...: the only definitions in the build (lib/string).
+extern crate string;
+
 // Envs and page tables are borrowed from the kernel lock's guard
 // (klock::Kernel), never passed around as raw pointers: see klock.rs.
 

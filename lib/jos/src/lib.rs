@@ -27,6 +27,9 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// memcpy, memmove, memset, ...: the only definitions in the build (lib/string).
+extern crate string;
+
 // The `alloc` crate (Vec, Box, String), served by `vm::malloc`'s global
 // allocator; re-exported so programs can write `jos::alloc::vec::Vec`.
 pub extern crate alloc;
