@@ -650,6 +650,7 @@ pub fn mem_init() {
     check::check_page_free_list(true);
     check::check_page_alloc();
     check::check_page();
+    check::check_string();
 
     // UPAGES and UENVS: read-only for users, and the kernel uses its own
     // KERNBASE aliases to write them.
