@@ -69,25 +69,30 @@ pub fn take_tf_replaced(k: &Kernel, e: EnvRef) -> bool {
 /// env_destroy_tree reaches them all. Kept only for envs that exist.
 static TREE_PARENT: KCell<[EnvId; NENV]> = KCell::new([0; NENV]);
 
+/// The slot of the tree parent (see TREE_PARENT) of the env in slot `j`:
+/// None if that slot is free or its link is 0 or names no env that is
+/// still there (the link never should; checked all the same).
+fn tree_parent(k: &Kernel, j: usize) -> Option<usize> {
+    if k[EnvRef::at(j)].env_status == ENV_FREE {
+        return None;
+    }
+    let id = TREE_PARENT.get(k)[j];
+    let p = EnvRef::at(envx(id));
+    (id != 0 && k[p].env_id == id && k[p].env_status != ENV_FREE).then_some(p.index())
+}
+
 /// Whether the env with id `anc` is a strict ancestor of `e` in the env
 /// tree (see TREE_PARENT). `anc` 0 is no env.
 pub fn descends_from(k: &Kernel, e: EnvRef, anc: EnvId) -> bool {
-    let tree = TREE_PARENT.get(k);
-    let mut id = tree[e.index()];
+    let mut j = e.index();
     // Each step goes to an older env; the bound only guards against a
     // slot's generation count wrapping (2^19 reuses of one slot).
     for _ in 0..NENV {
-        if id == 0 || anc == 0 {
-            return false;
+        match tree_parent(k, j) {
+            Some(p) if anc != 0 && k[EnvRef::at(p)].env_id == anc => return true,
+            Some(p) => j = p,
+            None => return false,
         }
-        if id == anc {
-            return true;
-        }
-        let p = EnvRef::at(envx(id));
-        if k[p].env_id != id || k[p].env_status == ENV_FREE {
-            return false;
-        }
-        id = tree[p.index()];
     }
     false
 }
@@ -111,20 +116,11 @@ pub fn env_destroy_tree(k: &mut Kernel, me: EnvRef, root: EnvRef) -> usize {
     let mut mark = [UNKNOWN; NENV];
     mark[root.index()] = IN;
     mark[me.index()] = OUT;
-    let tree = TREE_PARENT.get(k);
     for i in 0..NENV {
         // Up from i to a slot whose answer is known (or the top), then the
         // same walk again writing that answer on the way: each slot is
         // walked over a bounded number of times, so this is O(NENV).
-        let parent = |j: usize| -> Option<usize> {
-            let e = EnvRef::at(j);
-            if k[e].env_status == ENV_FREE {
-                return None;
-            }
-            let id = tree[j];
-            let p = EnvRef::at(envx(id));
-            (id != 0 && k[p].env_id == id && k[p].env_status != ENV_FREE).then_some(envx(id))
-        };
+        let parent = |j: usize| tree_parent(k, j);
         let mut j = i;
         let mut steps = 0;
         let answer = loop {
