@@ -95,7 +95,13 @@ const MAX_DECLINED: u32 = 100_000;
 /// memory for good).
 pub fn pager_declined(utf: &UTrapframe) -> Fault {
     if utf.utf_err & FEC_NOMEM == 0 {
-        DECLINED_TRIES.store(0, Ordering::Relaxed);
+        // Written only when it must be: this runs for every fault no one
+        // took, and the counter's page may be one this env has not written
+        // since a fork (copy-on-write) or at all (the shared zero page): a
+        // store would nest a second fault inside this one.
+        if DECLINED_TRIES.load(Ordering::Relaxed) != 0 {
+            DECLINED_TRIES.store(0, Ordering::Relaxed);
+        }
         return Fault::Declined;
     }
     if DECLINED_TRIES.fetch_add(1, Ordering::Relaxed) >= MAX_DECLINED {
