@@ -349,9 +349,12 @@ fn piece(a: &Area, start: usize, end: usize) -> Area {
 /// or reprotects the part inside (`cut`); the parts outside stay as they
 /// were (a file piece keeps its descriptor, its offset adjusted). All or
 /// nothing: Err(NoMem) if the list has too few free slots for the new
-/// pieces, and nothing changes. Returns the parts inside, as they were
-/// before (in the first slots of the array).
-fn carve(lo: usize, hi: usize, cut: Cut) -> Result<[Option<Area>; MAX_REGIONS]> {
+/// pieces, and nothing changes. Puts the parts inside, as they were
+/// before, in the first slots of `out` (the rest None): the caller's array,
+/// not a returned one, as the list is a kilobyte and a program's stack may
+/// be one page.
+fn carve(lo: usize, hi: usize, cut: Cut, out: &mut [Option<Area>; MAX_REGIONS]) -> Result<()> {
+    *out = [None; MAX_REGIONS];
     update_areas(|t| {
         let split = |a: &Area| split_range(a.start, a.end, lo, hi);
         let mut todo = [false; MAX_REGIONS];
@@ -367,7 +370,6 @@ fn carve(lo: usize, hi: usize, cut: Cut) -> Result<[Option<Area>; MAX_REGIONS]> 
         if need > t.iter().filter(|s| s.is_none()).count() {
             return Err(Error::NoMem);
         }
-        let mut out = [None; MAX_REGIONS];
         let mut n = 0;
         for i in (0..MAX_REGIONS).filter(|&i| todo[i]) {
             let Some(a) = t[i].take() else { continue };
@@ -393,7 +395,7 @@ fn carve(lo: usize, hi: usize, cut: Cut) -> Result<[Option<Area>; MAX_REGIONS]> 
                 }
             }
         }
-        Ok(out)
+        Ok(())
     })
 }
 
@@ -422,7 +424,8 @@ fn release_fd(fd: u8) -> Result<()> {
 /// and there is none (nothing is unmapped then).
 pub fn munmap(addr: usize, len: usize) -> Result<()> {
     let end = page_range(addr, len)?;
-    let gone = carve(addr, end, Cut::Remove)?;
+    let mut gone = [None; MAX_REGIONS];
+    carve(addr, end, Cut::Remove, &mut gone)?;
     for a in gone.iter().flatten() {
         for va in (a.start..a.end).step_by(PGSIZE) {
             if pte_of(va).is_some() {
@@ -576,7 +579,8 @@ pub fn mprotect(addr: usize, len: usize, prot: u32) -> Result<()> {
     if p.write {
         super::zero::install()?;
     }
-    let changed = carve(addr, end, Cut::Protect(p))?;
+    let mut changed = [None; MAX_REGIONS];
+    carve(addr, end, Cut::Protect(p), &mut changed)?;
     for a in changed.iter().flatten() {
         for va in (a.start..a.end).step_by(PGSIZE) {
             let Some(pte) = pte_of(va) else { continue };
