@@ -370,9 +370,16 @@ fn help() {
     );
     printf!("Programs in /:\n");
     let mut progs = programs();
-    // (Unstable: `sort` takes a 4 KiB scratch buffer on the stack, which
-    // may be one page.)
-    progs.sort_unstable();
+    // An insertion sort: a hundred-odd names, and no scratch space on a
+    // stack that is one page (core's sorts keep kilobytes of it in their
+    // frames: `sort` a 4 KiB buffer, `sort_unstable` 660 bytes a level).
+    for i in 1..progs.len() {
+        let mut j = i;
+        while j > 0 && progs[j - 1] > progs[j] {
+            progs.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     // Columns as wide as the longest name, as many as fit in 80.
     let width = progs.iter().map(String::len).max().unwrap_or(0) + 2;
     for row in progs.chunks((78 / width).max(1)) {
