@@ -230,12 +230,16 @@ pub fn spill_one(keep: usize) -> bool {
 /// every change came through `note`; the rest of an overflowing request)
 /// to the group, as far as it has room.
 fn sweep() {
-    for b in 0..bc::nblocks() {
+    // (Every commit sweeps, and so every close: it looks only where the
+    // cache has page tables.)
+    let mut b = bc::next_maybe_cached(0);
+    while b < bc::nblocks() {
         let va = bc::diskaddr(b);
-        if bc::va_is_mapped(va) && bc::va_is_dirty(va) && !LOG.with(|l| l.home[..l.n].contains(&b))
-        {
+        // (Dirty implies mapped.)
+        if bc::va_is_dirty(va) && !LOG.with(|l| l.home[..l.n].contains(&b)) {
             note(b, false);
         }
+        b = bc::next_maybe_cached(b + 1);
     }
 }
 
