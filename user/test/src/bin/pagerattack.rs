@@ -239,6 +239,7 @@ fn umain(_args: &[&str]) {
         filesz: 100,
         offset: 0,
         writable: 0,
+        exec: 0,
     };
     c.ok(
         "not our child",

@@ -144,6 +144,52 @@ fn load(va: usize) -> Result<()> {
     Ok(())
 }
 
+/// Most blocks read ahead in one disk command (64 KiB, 128 sectors).
+pub const READ_AHEAD_MAX: u32 = 16;
+
+/// Read-ahead: reads into the cache, with one disk command, the blocks of
+/// `first..first + n` (consecutive on disk, at most READ_AHEAD_MAX) from
+/// the first one not cached up to the next one cached, so that a file's
+/// consecutive blocks, wanted soon, cost one command rather than one each.
+/// Only what fits with memory to spare: it never gives up a cached block
+/// for a block merely wanted soon (it stops at the cache's limit, or when
+/// no page is free), and leaves alone a block whose newest bytes are in
+/// the log (`load` reads those). Returns how many blocks it read. A disk
+/// that cannot be read is fatal, as in `load`.
+pub fn read_ahead(first: u32, n: u32) -> u32 {
+    let n = n.min(READ_AHEAD_MAX).min(nblocks().saturating_sub(first));
+    let Some(start) = (first..first + n).find(|&b| !va_is_mapped(diskaddr(b))) else {
+        return 0;
+    };
+    let mut end = start;
+    while end < first + n
+        && !va_is_mapped(diskaddr(end))
+        && crate::log::read_from(end) == end
+        && CACHED.load(Ordering::Relaxed) < CACHE_MAX
+        && sys_page_alloc(0, diskaddr(end), PTE_RW).is_ok()
+    {
+        CACHED.fetch_add(1, Ordering::Relaxed);
+        end += 1;
+    }
+    if end == start {
+        return 0;
+    }
+    let len = (end - start) as usize * BLKSIZE;
+    // SAFETY: the pages of blocks start..end were just mapped, consecutive
+    // in the cache (block b at DISKMAP + b * BLKSIZE), ours alone.
+    let run = unsafe { core::slice::from_raw_parts_mut(diskaddr(start) as *mut u8, len) };
+    if Ide::new(DISK).read(start * SECTPERBLK, run).is_err() {
+        panic!("bc: reading blocks {start}..{end} failed");
+    }
+    for b in start..end {
+        // Reading wrote the pages: clean as far as the disk goes.
+        if let Err(e) = sys_page_map(0, diskaddr(b), 0, diskaddr(b), PTE_RW) {
+            panic!("bc: remapping block {b}: {e}");
+        }
+    }
+    end - start
+}
+
 /// Blocks in the file system, once the superblock is read (0 before):
 /// how far eviction looks.
 static NBLOCKS: AtomicU32 = AtomicU32::new(0);
