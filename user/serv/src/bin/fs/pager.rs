@@ -75,8 +75,8 @@ pub const MAXPAGED: usize = 256;
 const ZEROVA: usize = 0x0FFF_D000;
 /// Where we build a page to send.
 const TMPVA: usize = 0x0FFF_E000;
-/// Fault-around: the window of a program's code and read-only data mapped
-/// at a fault on one of its pages (64 KiB, aligned).
+/// Fault-around: the window of a program's code mapped at a fault on one
+/// of its code pages (64 KiB, aligned).
 const AROUND: usize = bc::READ_AHEAD_MAX as usize;
 /// Most writable pages sent ahead at a child's first fault.
 const EARLY_MAX: usize = 4;
