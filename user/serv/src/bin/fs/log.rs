@@ -37,6 +37,7 @@
 //! dirty blocks home at sync, as before, and says so at start.
 use crate::bc;
 use abi::error::{Error, Result};
+use abi::mmu::PteFlags;
 use core::sync::atomic::{AtomicU32, Ordering};
 use jos::cell::EnvCell;
 use jos::cprintf;
@@ -230,17 +231,15 @@ pub fn spill_one(keep: usize) -> bool {
 /// every change came through `note`; the rest of an overflowing request)
 /// to the group, as far as it has room.
 fn sweep() {
-    // (Every commit sweeps, and so every close: it looks only where the
-    // cache has page tables.)
-    let mut b = bc::next_maybe_cached(0);
-    while b < bc::nblocks() {
-        let va = bc::diskaddr(b);
-        // (Dirty implies mapped.)
-        if bc::va_is_dirty(va) && !LOG.with(|l| l.home[..l.n].contains(&b)) {
+    // (Every commit sweeps, and so every close: it reads only the page
+    // tables the cache has, an entry at a time.)
+    let end = bc::diskaddr(0) + bc::nblocks() as usize * BLKSIZE;
+    jos::uvpt::for_each_present(bc::diskaddr(0), end, |va, pte| {
+        let b = bc::blockno(va);
+        if pte.flags().contains(PteFlags::D) && !LOG.with(|l| l.home[..l.n].contains(&b)) {
             note(b, false);
         }
-        b = bc::next_maybe_cached(b + 1);
-    }
+    });
 }
 
 /// Commits the group and installs it (see the module's comment), then
