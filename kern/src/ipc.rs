@@ -190,7 +190,7 @@ pub fn check_perm(perm: u32) -> Result<PteFlags> {
 /// Checks a page `src` offers to send: page-aligned, mapped, and `perm`
 /// allowed (writable only if `src` has it writable). `srcva >= UTOP` means
 /// no page. Returns the page and permissions to map, if any.
-fn check_send_page(
+pub fn check_send_page(
     k: &mut Kernel,
     src: EnvRef,
     srcva: usize,

@@ -38,6 +38,13 @@
 //! stopped, given new registers or a new pager, the pager or the env
 //! freed) is `ipc.rs`'s: `Wait::PagerQueued` and `Wait::PagerAnswer`.
 //!
+//! One fault may bring in several pages: the pager may also map pages of
+//! its own into the env ahead of its faults (`sys_pager_map(env, srcva,
+//! dstva, perm)`, [`map`]), but only where a fault would have reached it:
+//! inside the range it pages, at a page the env does not have (a page the
+//! env has is never replaced). What it sends and when (fault-around,
+//! read-ahead) is its policy.
+//!
 //! A pager that answers with no page declines: the env's next fault on
 //! that page goes to its own upcall (or destroys it, as usual). With
 //! `PAGER_NOMEM` added to the answer's value it declines for want of
@@ -96,6 +103,36 @@ pub fn set(
     env.env_pager_key = if p == 0 { 0 } else { key };
     env.env_pager_declined = 0;
     Ok(())
+}
+
+/// `sys_pager_map`: the running env, `envid`'s pager, maps its page at
+/// `srcva` into `envid` at `dstva` with `perm`, before `envid` faults
+/// there (fault-around, read-ahead: the pager's policy). Only what the
+/// pager could give in answer to a fault anyway: `dstva` page-aligned,
+/// inside the range the caller pages, and not mapped (a page the env has
+/// is never replaced, so nothing it wrote or was given is lost). The
+/// page's checks are a send's (writable only from a writable page).
+/// BadEnv if `envid` does not exist or the caller is not its pager; Inval
+/// for a `dstva` outside the range, unaligned or mapped, no page at
+/// `srcva` or a bad `perm`; NoMem for a page table.
+pub fn map(k: &mut Kernel, envid: EnvId, srcva: usize, dstva: usize, perm: u32) -> Result<()> {
+    let me = k.cur();
+    let e = k.envid2env(envid, false)?;
+    let env = &k[e];
+    if env.env_pager == 0 || env.env_pager != k[me].env_id {
+        return Err(Error::BadEnv);
+    }
+    let (lo, hi) = (env.env_pager_lo as usize, env.env_pager_hi as usize);
+    if !dstva.is_multiple_of(PGSIZE) || !(lo..hi).contains(&dstva) {
+        return Err(Error::Inval);
+    }
+    if pmap::page_lookup(k.pgdir_mut(e), dstva).is_some() {
+        return Err(Error::Inval);
+    }
+    let (pg, p) = ipc::check_send_page(k, me, srcva, perm)?.ok_or(Error::Inval)?;
+    // Adding a mapping where there was none needs no TLB shootdown, even
+    // if `e` runs on another CPU: no CPU caches a translation not present.
+    pmap::page_insert(k.pgdir_mut(e), pg, dstva, p)
 }
 
 /// Whether `e` is `p`'s pager, or its pager's pager, and so on (every

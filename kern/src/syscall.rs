@@ -584,6 +584,7 @@ pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5:
         Some(Syscall::ConsCtl) => sys_cons_ctl(k, a1),
         Some(Syscall::EnvDestroyTree) => sys_env_destroy_tree(k, a1 as EnvId),
         Some(Syscall::TimeMsec) => Ok(crate::time::time_msec()),
+        Some(Syscall::PagerMap) => pager::map(k, a1 as EnvId, a2u, a3u, a4).map(|()| 0),
     };
     match r {
         Ok(v) => v as i32,

@@ -178,6 +178,9 @@ pub struct PageSeg {
     pub offset: u32,
     /// 1 if the child may write it (its pages are then the child's own).
     pub writable: u32,
+    /// 1 if it holds code (ELF PF_X): a hint, that the server may page it
+    /// in larger pieces than one page a fault (fault-around).
+    pub exec: u32,
 }
 
 /// FSREQ_PAGE's request.

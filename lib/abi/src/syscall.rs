@@ -63,6 +63,10 @@ pub enum Syscall {
     /// `sys_time_msec()`: milliseconds since boot, from the timer (JOS's
     /// lab 6).
     TimeMsec = 21,
+    /// `sys_pager_map(envid, srcva, dstva, perm)`: `envid`'s pager maps a
+    /// page of its own into `envid` at an absent page of the range it
+    /// pages, ahead of the fault (fault-around, read-ahead).
+    PagerMap = 22,
 }
 
 /// `sys_cons_ctl` op: the caller becomes the console's controller: a
@@ -78,7 +82,7 @@ pub const CONS_CTL_RELEASE: u32 = 2;
 pub const CONS_CTL_OWNER: u32 = 3;
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 22;
+pub const NSYSCALLS: u32 = 23;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -105,6 +109,7 @@ impl Syscall {
         Syscall::ConsCtl,
         Syscall::EnvDestroyTree,
         Syscall::TimeMsec,
+        Syscall::PagerMap,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -147,11 +152,12 @@ impl Syscall {
             Syscall::ConsCtl => "sys_cons_ctl",
             Syscall::EnvDestroyTree => "sys_env_destroy_tree",
             Syscall::TimeMsec => "sys_time_msec",
+            Syscall::PagerMap => "sys_pager_map",
         }
     }
 }
 
-const _: () = assert!(Syscall::TimeMsec as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::PagerMap as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {

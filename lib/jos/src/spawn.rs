@@ -22,6 +22,11 @@
 //! of the program, data is copy-on-write, bss the zero page). Nothing in
 //! the child, not even its own page-fault handler, has to be in memory for
 //! that: this is how its first faults are served before its library is.
+//! One fault brings in more than its page: the code around it (read from
+//! disk in one piece) and, at the first, the first data pages, which the
+//! library's start writes at once (the server's `fault_around` and
+//! `send_writable_early`, through `sys_pager_map`); the segments' `exec`
+//! flags tell the server which pages are code.
 //!
 //! Where the program is found: a `path` with no `/` in it (`ls`) is looked
 //! up in the root (`/ls`), as JOS's shell does and as a Unix PATH of `/`
@@ -35,7 +40,7 @@ use crate::env::env_read;
 use crate::fd;
 use crate::file::{self, fsenv, fsipc, fsipcbuf_as};
 use crate::syscall::*;
-use abi::elf::{Elf32Phdr, PF_W, PT_LOAD, check_header};
+use abi::elf::{Elf32Phdr, PF_W, PF_X, PT_LOAD, check_header};
 use abi::env::{ENV_RUNNABLE, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::{FSREQ_PAGE, FsreqPage, O_RDONLY, PAGE_MAXSEG, PageSeg};
@@ -106,6 +111,7 @@ fn read_headers(fd: usize) -> Result<Program> {
             filesz: ph.p_filesz,
             offset: ph.p_offset,
             writable: u32::from(ph.p_flags & PF_W != 0),
+            exec: u32::from(ph.p_flags & PF_X != 0),
         };
         prog.nseg += 1;
     }

@@ -236,6 +236,30 @@ pub fn sys_env_set_pgfault_upcall(envid: EnvId, upcall: usize) -> Result<()> {
     .map(|_| ())
 }
 
+/// For a pager: maps our page at `srcva` into `envid`, an env we page, at
+/// `dstva` with `perm`, as the answer to a fault there would, but before
+/// the fault (fault-around, read-ahead: one fault, several pages). Only at
+/// a page `envid` does not have, inside the range we page for it.
+///
+/// Err(BadEnv) if `envid` does not exist or we are not its pager;
+/// Err(Inval) for a `dstva` outside the range, unaligned or already
+/// mapped, no page at `srcva`, or a `perm` that `sys_page_map` would
+/// refuse (writable from a read-only page); Err(NoMem) for a page table.
+pub fn sys_pager_map(envid: EnvId, srcva: usize, dstva: usize, perm: PteFlags) -> Result<()> {
+    // SAFETY: no pointers into our memory: the kernel checks both pages.
+    check(unsafe {
+        syscall(
+            Syscall::PagerMap,
+            envid as u32,
+            srcva as u32,
+            dstva as u32,
+            perm.bits(),
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
 /// Makes `pager` the pager of `envid` (self or a child) for its faults on
 /// absent pages in `[lo, hi)`, which then arrive at the pager as IPC
 /// messages (see kern/src/pager.rs), with `key` in the Env for the pager

@@ -389,6 +389,24 @@ impl Fuzz {
                     self.expect_error("sys_env_set_pager", r, a);
                 }
             }
+            Syscall::PagerMap => {
+                // Only into an env we page (our child, if we made ourselves
+                // its pager), at a page it lacks: harmless either way.
+                let env = self.envid();
+                let srcva = any_addr(&mut self.rng);
+                let dstva = any_addr(&mut self.rng);
+                let p = perm(&mut self.rng);
+                let a = [env as u32, srcva as u32, dstva as u32, p, 0];
+                let r = self.call(num, a);
+                if srcva >= UTOP
+                    || dstva >= UTOP
+                    || !(srcva | dstva).is_multiple_of(PGSIZE)
+                    || !valid_perm(p)
+                    || self.is_me(env)
+                {
+                    self.expect_error("sys_pager_map", r, a);
+                }
+            }
             Syscall::VmClearAd => {
                 // Clearing accessed/dirty bits of our own pages is harmless.
                 let va = any_addr(&mut self.rng);

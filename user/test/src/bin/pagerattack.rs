@@ -143,6 +143,48 @@ fn umain(_args: &[&str]) {
     //    the child still waits. Then stop and resume it: it faults again.
     magic_page();
     sys_page_map(0, TMP, 0, TMP, PteFlags::P | PteFlags::U).expect("page_map");
+    // sys_pager_map: a page sent ahead of a fault, only by the env's own
+    // pager, only inside its range, only where the env has none, never
+    // writable from a read-only page.
+    let ro = PteFlags::P | PteFlags::U;
+    let ahead = LO + 3 * PGSIZE;
+    c.ok(
+        "pager_map: not its pager",
+        sys_pager_map(fs, TMP, 0x80_0000, ro) == Err(Error::BadEnv),
+    );
+    c.ok(
+        "pager_map: ourselves",
+        sys_pager_map(0, TMP, ahead, ro) == Err(Error::BadEnv),
+    );
+    c.ok(
+        "pager_map: below the range",
+        sys_pager_map(child, TMP, LO - PGSIZE, ro) == Err(Error::Inval),
+    );
+    c.ok(
+        "pager_map: past the range",
+        sys_pager_map(child, TMP, HI, ro) == Err(Error::Inval),
+    );
+    c.ok(
+        "pager_map: unaligned",
+        sys_pager_map(child, TMP, ahead + 4, ro) == Err(Error::Inval),
+    );
+    c.ok(
+        "pager_map: writable from read-only",
+        sys_pager_map(child, TMP, ahead, PTE_RW) == Err(Error::Inval),
+    );
+    c.ok(
+        "pager_map: no page of ours",
+        sys_pager_map(child, TMP + PGSIZE, ahead, ro) == Err(Error::Inval),
+    );
+    c.ok(
+        "pager_map: ahead of a fault",
+        sys_pager_map(child, TMP, ahead, ro) == Ok(())
+            && sys_page_check(child, ahead, TMP) == Ok(()),
+    );
+    c.ok(
+        "pager_map: a page the env has stays",
+        sys_pager_map(child, TMP, ahead, ro) == Err(Error::Inval),
+    );
     c.ok(
         "writable from read-only",
         sys_ipc_try_send(child, msg, TMP, PTE_RW) == Err(Error::Inval),
@@ -239,6 +281,7 @@ fn umain(_args: &[&str]) {
         filesz: 100,
         offset: 0,
         writable: 0,
+        exec: 0,
     };
     c.ok(
         "not our child",

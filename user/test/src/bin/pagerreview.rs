@@ -398,6 +398,7 @@ fn slots() {
             filesz: 100,
             offset: 0,
             writable: 0,
+            exec: 0,
         };
         match fsipc(fsreq_fd(FSREQ_PAGE, jos::fd::index2fd(fd)), None) {
             Ok(_) => ok += 1,

@@ -8,12 +8,12 @@
 //! they are read again when next touched.
 use crate::ide::{Ide, SECTSIZE};
 use abi::error::{Error, Result};
-use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
+use abi::mmu::{NPTENTRIES, PGSIZE, PTE_RW, PTSIZE, PteFlags, pdx, round_down};
 use abi::trap::UTrapframe;
 use core::sync::atomic::{AtomicU32, Ordering};
 use jos::pgfault::{Fault, add_region};
 use jos::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
-use jos::uvpt::pte_of;
+use jos::uvpt::{pte_of, uvpd};
 use josfs::{BLKSIZE, Block, MAX_NBLOCKS};
 
 pub use abi::memlayout::{DISKMAP, DISKSIZE};
@@ -33,6 +33,25 @@ pub fn diskaddr(blockno: u32) -> usize {
 /// The block whose cache page is at `va` (inside DISKMAP).
 pub fn blockno(va: usize) -> u32 {
     ((va - DISKMAP) / BLKSIZE) as u32
+}
+
+/// Blocks per page table of the cache: DISKMAP is 4 MiB aligned, so
+/// blocks `k * BLOCKS_PER_TABLE ..` share one page table.
+const BLOCKS_PER_TABLE: u32 = NPTENTRIES as u32;
+const _: () = assert!(DISKMAP.is_multiple_of(PTSIZE));
+
+/// The first block from `b` on that may be cached: `b` itself if the page
+/// table covering its cache page exists (or `b` is past the file system's
+/// end), else the first block of the next page table (a block with no page
+/// table is not cached). A walk over the cache takes it to skip, 1024
+/// blocks at a time, the parts of the disk never read: the swap space and
+/// the free blocks, most of a disk.
+pub fn next_maybe_cached(b: u32) -> u32 {
+    let mut b = b;
+    while b < nblocks() && !uvpd(pdx(diskaddr(b))).is_present() {
+        b = (b / BLOCKS_PER_TABLE + 1) * BLOCKS_PER_TABLE;
+    }
+    b
 }
 
 /// Whether the page at `va` is mapped.
@@ -123,6 +142,52 @@ fn load(va: usize) -> Result<()> {
     }
     CACHED.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// Most blocks read ahead in one disk command (64 KiB, 128 sectors).
+pub const READ_AHEAD_MAX: u32 = 16;
+
+/// Read-ahead: reads into the cache, with one disk command, the blocks of
+/// `first..first + n` (consecutive on disk, at most READ_AHEAD_MAX) from
+/// the first one not cached up to the next one cached, so that a file's
+/// consecutive blocks, wanted soon, cost one command rather than one each.
+/// Only what fits with memory to spare: it never gives up a cached block
+/// for a block merely wanted soon (it stops at the cache's limit, or when
+/// no page is free), and leaves alone a block whose newest bytes are in
+/// the log (`load` reads those). Returns how many blocks it read. A disk
+/// that cannot be read is fatal, as in `load`.
+pub fn read_ahead(first: u32, n: u32) -> u32 {
+    let n = n.min(READ_AHEAD_MAX).min(nblocks().saturating_sub(first));
+    let Some(start) = (first..first + n).find(|&b| !va_is_mapped(diskaddr(b))) else {
+        return 0;
+    };
+    let mut end = start;
+    while end < first + n
+        && !va_is_mapped(diskaddr(end))
+        && crate::log::read_from(end) == end
+        && CACHED.load(Ordering::Relaxed) < CACHE_MAX
+        && sys_page_alloc(0, diskaddr(end), PTE_RW).is_ok()
+    {
+        CACHED.fetch_add(1, Ordering::Relaxed);
+        end += 1;
+    }
+    if end == start {
+        return 0;
+    }
+    let len = (end - start) as usize * BLKSIZE;
+    // SAFETY: the pages of blocks start..end were just mapped, consecutive
+    // in the cache (block b at DISKMAP + b * BLKSIZE), ours alone.
+    let run = unsafe { core::slice::from_raw_parts_mut(diskaddr(start) as *mut u8, len) };
+    if Ide::new(DISK).read(start * SECTPERBLK, run).is_err() {
+        panic!("bc: reading blocks {start}..{end} failed");
+    }
+    for b in start..end {
+        // Reading wrote the pages: clean as far as the disk goes.
+        if let Err(e) = sys_page_map(0, diskaddr(b), 0, diskaddr(b), PTE_RW) {
+            panic!("bc: remapping block {b}: {e}");
+        }
+    }
+    end - start
 }
 
 /// Blocks in the file system, once the superblock is read (0 before):
@@ -431,8 +496,10 @@ pub fn sync(_nblocks: u32) -> Result<()> {
 /// Writes every dirty cached block home, in block order (JOS's sync: not
 /// crash-safe; for a disk without a log). Err(Inval) if the disk fails.
 pub fn flush_all() -> Result<()> {
-    for b in 0..nblocks() {
+    let mut b = next_maybe_cached(0);
+    while b < nblocks() {
         flush_block(diskaddr(b))?;
+        b = next_maybe_cached(b + 1);
     }
     Ok(())
 }

@@ -37,6 +37,7 @@
 //! dirty blocks home at sync, as before, and says so at start.
 use crate::bc;
 use abi::error::{Error, Result};
+use abi::mmu::PteFlags;
 use core::sync::atomic::{AtomicU32, Ordering};
 use jos::cell::EnvCell;
 use jos::cprintf;
@@ -230,13 +231,15 @@ pub fn spill_one(keep: usize) -> bool {
 /// every change came through `note`; the rest of an overflowing request)
 /// to the group, as far as it has room.
 fn sweep() {
-    for b in 0..bc::nblocks() {
-        let va = bc::diskaddr(b);
-        if bc::va_is_mapped(va) && bc::va_is_dirty(va) && !LOG.with(|l| l.home[..l.n].contains(&b))
-        {
+    // (Every commit sweeps, and so every close: it reads only the page
+    // tables the cache has, an entry at a time.)
+    let end = bc::diskaddr(0) + bc::nblocks() as usize * BLKSIZE;
+    jos::uvpt::for_each_present(bc::diskaddr(0), end, |va, pte| {
+        let b = bc::blockno(va);
+        if pte.flags().contains(PteFlags::D) && !LOG.with(|l| l.home[..l.n].contains(&b)) {
             note(b, false);
         }
-    }
+    });
 }
 
 /// Commits the group and installs it (see the module's comment), then

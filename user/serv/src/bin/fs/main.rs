@@ -71,6 +71,8 @@ fn start() {
         return;
     }
     let disk = Ide::new(1);
+    // (A drive that does not identify itself is read a sector at a time.)
+    let _ = disk.set_multiple();
     // Writing works too: the boot sector (unused by the file system),
     // written back as it is and read again.
     let mut boot = [0u8; SECTSIZE];

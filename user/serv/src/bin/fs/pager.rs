@@ -21,6 +21,14 @@
 //! | anything else (a write; a page mixing        | a fresh page with the bytes copied  |
 //! | segments or file bytes and zeros)            |                                     |
 //!
+//! A fault may bring in more than its page (`sys_pager_map`, before the
+//! answer): on a page of code, the program's other code pages in the
+//! aligned 64 KiB around it, read from disk in runs (fault-around and
+//! read-ahead: a program's first faults are mostly on its code, one a page
+//! otherwise); at a child's first fault, before it has an upcall, its
+//! first writable pages as the copies it would get a moment later. Both
+//! are bounded, and stop where memory is short: demand paging still.
+//!
 //! Copy-on-write pages go only to an env with a page-fault upcall (the
 //! library's handler copies them on the first write); an env without one
 //! gets its own copy at once, since the write fault would kill it.
@@ -56,8 +64,8 @@ use abi::fsipc::{FsreqPage, PAGE_MAXSEG, PageSeg};
 use abi::memlayout::{UTOP, UZERO};
 use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags};
 use jos::alloc::vec::Vec;
-use jos::env::{env_read, env_status, thisenv_id};
-use jos::syscall::{sys_ipc_try_send, sys_page_map, sys_page_unmap};
+use jos::env::{env_read, thisenv_id};
+use jos::syscall::{sys_ipc_try_send, sys_page_map, sys_page_unmap, sys_pager_map};
 use josfs::BLKSIZE;
 use josfs::fs::FileRef;
 
@@ -67,6 +75,11 @@ pub const MAXPAGED: usize = 256;
 const ZEROVA: usize = 0x0FFF_D000;
 /// Where we build a page to send.
 const TMPVA: usize = 0x0FFF_E000;
+/// Fault-around: the window of a program's code mapped at a fault on one
+/// of its code pages (64 KiB, aligned).
+const AROUND: usize = bc::READ_AHEAD_MAX as usize;
+/// Most writable pages sent ahead at a child's first fault.
+const EARLY_MAX: usize = 4;
 
 /// A program we page: its file and segments, for the envs with its key.
 #[derive(Clone, Copy)]
@@ -79,6 +92,8 @@ struct Paged {
     file: FileRef,
     /// The file was removed or replaced: no more pages from it.
     gone: bool,
+    /// The writable pages were sent ahead, at the child's first fault.
+    early_done: bool,
     nseg: usize,
     segs: [PageSeg; PAGE_MAXSEG],
 }
@@ -167,6 +182,7 @@ impl Pager {
             child: req.req_envid,
             file,
             gone: false,
+            early_done: false,
             nseg,
             segs,
         });
@@ -196,19 +212,28 @@ impl Pager {
         }
     }
 
-    /// A slot no env uses: neither its child nor any env with its key.
+    /// A slot no env uses: neither its child nor any env with its key. A
+    /// slot never used first: only to reuse one must the Env array be
+    /// read, and then three fields of each Env, not a copy of it (1024
+    /// Env copies were most of an FSREQ_PAGE).
     fn free_slot(&self) -> Option<usize> {
+        if let Some(i) = self.table.iter().position(Option::is_none) {
+            return Some(i);
+        }
         let me = thisenv_id();
         let mut busy = [false; MAXPAGED];
         for i in 0..NENV {
-            let e = env_read(i);
-            if e.env_status != ENV_FREE && e.env_pager == me {
-                busy[e.env_pager_key as usize % MAXPAGED] = true;
+            let (_, status, pager, key) = env_fields(i);
+            if status != ENV_FREE && pager == me {
+                busy[key as usize % MAXPAGED] = true;
             }
         }
         (0..MAXPAGED).find(|&i| match &self.table[i] {
             None => true,
-            Some(p) => !busy[i] && env_status(p.child) == ENV_FREE,
+            Some(p) => {
+                let (id, status, _, _) = env_fields(envx(p.child));
+                !busy[i] && (id != p.child || status == ENV_FREE)
+            }
         })
     }
 
@@ -233,7 +258,21 @@ impl Pager {
             _ => return answer(from, msg, Ok(None)),
         };
         let ro = PteFlags::P | PteFlags::U;
-        let sent = match plan(&paged, page, write, has_upcall) {
+        let plan = plan(&paged, page, write, has_upcall);
+        // Pages sent ahead, before the answer: once this one is answered
+        // the env runs on, and would fault on them one by one.
+        if !has_upcall && !paged.early_done {
+            send_writable_early(srv, &paged, from, page);
+            if let Some(p) = srv.pager().table[key as usize % MAXPAGED].as_mut() {
+                p.early_done = true;
+            }
+        }
+        if let Plan::Block { cow: false, .. } = plan
+            && in_code(&paged, page)
+        {
+            fault_around(srv, &paged, from, page);
+        }
+        let sent = match plan {
             Plan::None => Ok(None),
             Plan::Block { n, cow } => match srv.file_block_va(paged.file, n) {
                 // A block of the shared set: MAP_SHARED clients may store
@@ -266,6 +305,111 @@ impl Pager {
         let e = env_read(envx(id));
         (e.env_id == id && e.env_pager == thisenv_id() && e.env_pager_fault != 0)
             .then_some(e.env_pager_fault)
+    }
+}
+
+/// Whether page `page` holds some of `p`'s code (a segment marked
+/// executable).
+fn in_code(p: &Paged, page: usize) -> bool {
+    p.segs[..p.nseg]
+        .iter()
+        .any(|s| s.exec != 0 && (s.va as usize) < page + PGSIZE && (s.va + s.memsz) as usize > page)
+}
+
+/// Fault-around: on a fault on a page of the program's code, the other
+/// pages of its code in the aligned window of AROUND pages (64 KiB) are
+/// mapped into `from` too, read-only (our cached blocks, shared, as the
+/// fault's answer is), where it has none yet; their blocks not cached are
+/// read from disk first, in runs of blocks consecutive on disk, one
+/// command each (`bc::read_ahead`). Code is where a program's first faults
+/// go, one a page otherwise, each an IPC to us and a disk read. Only code:
+/// read-only data may be a large table the program never reads (as
+/// `pagein`'s), and stays a page a fault. Bounded: AROUND pages, read only
+/// with memory to spare; a large program is still paged in on demand, in
+/// larger pieces. Nothing here fails the fault: a page not sent ahead is
+/// sent when asked for. A block of the shared set is never sent (copy
+/// first).
+fn fault_around(srv: &mut Server, p: &Paged, from: EnvId, page: usize) {
+    let lo = page & !(AROUND * PGSIZE - 1);
+    let mut blocks = [(0usize, 0u32); AROUND];
+    let mut n = 0;
+    for va in (lo..lo + AROUND * PGSIZE).step_by(PGSIZE) {
+        if let Plan::Block { n: fb, cow: false } = plan(p, va, false, true)
+            && in_code(p, va)
+            && let Ok(b) = srv.file_disk_block(p.file, fb)
+        {
+            blocks[n] = (va, b);
+            n += 1;
+        }
+    }
+    let blocks = &blocks[..n];
+    // Read ahead, a run of consecutive disk blocks at a time.
+    let mut i = 0;
+    while i < blocks.len() {
+        let mut j = i + 1;
+        while j < blocks.len() && blocks[j].1 == blocks[j - 1].1 + 1 {
+            j += 1;
+        }
+        bc::read_ahead(blocks[i].1, (j - i) as u32);
+        i = j;
+    }
+    for &(va, b) in blocks {
+        let cva = bc::diskaddr(b);
+        if va != page && bc::va_is_mapped(cva) && !fmap::is_shared(b) {
+            // (Inval: the env has that page already.)
+            let _ = sys_pager_map(from, cva, va, PteFlags::P | PteFlags::U);
+        }
+    }
+}
+
+/// At the first fault of a child with no page-fault handler yet (its
+/// first instruction): its first writable pages, each a fresh page with
+/// its bytes, mapped writable. The library's start writes its statics at
+/// once: each such page would be a fault, and the same copy, a moment
+/// later. Which pages: those holding file bytes (.data), and the zero
+/// pages (.bss) too if all the writable pages are EARLY_MAX or fewer (a
+/// large .bss, a buffer the program may never touch, stays on demand); at
+/// most EARLY_MAX. Only with a page free (no cached block is given up for
+/// them). `page`, being answered, is left out.
+fn send_writable_early(srv: &mut Server, p: &Paged, from: EnvId, page: usize) {
+    let pages = |s: &PageSeg, len: u32| {
+        let lo = s.va as usize & !(PGSIZE - 1);
+        let hi = (s.va as usize + len as usize).next_multiple_of(PGSIZE);
+        (lo..hi).step_by(PGSIZE)
+    };
+    let writable = || p.segs[..p.nseg].iter().filter(|s| s.writable != 0);
+    let all = writable().map(|s| pages(s, s.memsz).len()).sum::<usize>() <= EARLY_MAX;
+    let mut sent = 0;
+    for s in writable() {
+        for va in pages(s, if all { s.memsz } else { s.filesz }) {
+            if sent == EARLY_MAX {
+                return;
+            }
+            sent += 1;
+            if va == page || jos::syscall::sys_page_alloc(0, TMPVA, PTE_RW).is_err() {
+                continue;
+            }
+            if fill_bytes(srv, p, va).is_ok() {
+                let _ = sys_pager_map(from, TMPVA, va, PTE_RW);
+            }
+            let _ = sys_page_unmap(0, TMPVA);
+        }
+    }
+}
+
+/// The id, status, pager and pager key of env slot `i` (below NENV), read
+/// now: the kernel changes them under us.
+fn env_fields(i: usize) -> (EnvId, u32, EnvId, u32) {
+    let e: *const abi::env::Env = &jos::env::envs()[i];
+    // SAFETY: `e` points into the Env array the kernel maps read-only at
+    // UENVS for our whole life; the fields are aligned words.
+    unsafe {
+        (
+            core::ptr::read_volatile(&raw const (*e).env_id),
+            core::ptr::read_volatile(&raw const (*e).env_status),
+            core::ptr::read_volatile(&raw const (*e).env_pager),
+            core::ptr::read_volatile(&raw const (*e).env_pager_key),
+        )
     }
 }
 
@@ -370,7 +514,13 @@ fn private_copy(va: usize) -> Result<()> {
 /// giving up clean cached blocks; a file read error as is.
 fn fill(srv: &mut Server, p: &Paged, page: usize) -> Result<()> {
     bc::alloc_page(TMPVA)?;
-    // SAFETY: TMPVA is the page just mapped, ours alone.
+    fill_bytes(srv, p, page)
+}
+
+/// Copies into the fresh (zeroed) page at TMPVA each segment's file bytes
+/// that fall in page `page` of program `p`. A file read error as is.
+fn fill_bytes(srv: &mut Server, p: &Paged, page: usize) -> Result<()> {
+    // SAFETY: TMPVA is a page just mapped, ours alone.
     let buf = unsafe { core::slice::from_raw_parts_mut(TMPVA as *mut u8, PGSIZE) };
     for s in &p.segs[..p.nseg] {
         let start = (s.va as usize).max(page);

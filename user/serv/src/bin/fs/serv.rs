@@ -156,6 +156,17 @@ impl Server {
         }
     }
 
+    /// The disk block holding block `n` of the file at `file`, without
+    /// reading it (only its indirect block, for `n` past the direct ones).
+    /// E_INVAL if the file has no such block (a hole, a removed file).
+    pub fn file_disk_block(&mut self, file: FileRef, n: u32) -> Result<u32> {
+        let mut f = self.fs.stat(file)?;
+        match self.fs.file_block(&mut f, n, false)? {
+            0 => Err(Error::Inval),
+            b => Ok(b),
+        }
+    }
+
     /// FSREQ_PAGE: page `from`'s child from an open file (see pager.rs).
     /// Returns the key for sys_env_set_pager. E_INVAL for a bad file id or
     /// a file not open for reading, else what Pager::register says.
