@@ -4,6 +4,24 @@
 //! Prints `shell ran correctly`, or both texts from the line where they
 //! part; then stops at a breakpoint, as JOS's does (`continue` in the
 //! monitor lets it exit).
+//!
+//! The key's lsfd lines say the pipe holds 32 bytes (full) when lsfd
+//! stats it, right after its line before: lsfd writes into the full pipe
+//! a byte each time we take one, so its line's last byte fills it again.
+//! That order of turns is the round robin's: we take a byte and block in
+//! our IPC call for the key's byte; lsfd runs next (after our shell's
+//! waiting envs) and refills the pipe, then the server answers us. The
+//! race: a timer tick that stops lsfd between its last byte and its
+//! fstat (about 400 instructions) lets the server and then us run first,
+//! and lsfd sees 31 bytes. JOS has that window too; a trace of env
+//! switches had the tick there in every failure. It was wide under a
+//! loaded host: it is the first run of that code (QEMU translates it
+//! then: ~80 us of host time, more when its thread is made to wait while
+//! the guest's clock runs on), and lsfd freed a String in it. We used to
+//! yield before every byte to paper over it (one failure in six to ten
+//! runs without); now lsfd writes as JOS's does (fprintf!), and a tick
+//! stops only an env that has run for a whole tick period
+//! (kern/src/sched.rs, sched_tick), which lsfd, just resumed, has not.
 #![no_std]
 #![no_main]
 
@@ -46,12 +64,6 @@ fn umain(_argv: &[&str]) {
     let mut off = 0;
     loop {
         let (mut c1, mut c2) = ([0u8], [0u8]);
-        // testshell.key's lsfd lines say the pipe is full (size 32) when
-        // lsfd looks, right after its last write filled it. A timer tick
-        // there could let us take a byte first (our IPC with the server
-        // hands the CPU back to us quicker than JOS's): giving the CPU
-        // away before each byte lets a writer so stopped look first.
-        jos::syscall::sys_yield();
         let n1 = read(pread, &mut c1).unwrap_or_else(|e| panic!("reading testshell.out: {e}"));
         let n2 = read(kfd, &mut c2).unwrap_or_else(|e| panic!("reading testshell.key: {e}"));
         if n1 == 0 && n2 == 0 {
