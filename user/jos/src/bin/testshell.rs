@@ -15,13 +15,22 @@
 //! fstat (about 400 instructions) lets the server and then us run first,
 //! and lsfd sees 31 bytes. JOS has that window too; a trace of env
 //! switches had the tick there in every failure. It was wide under a
-//! loaded host: it is the first run of that code (QEMU translates it
-//! then: ~80 us of host time, more when its thread is made to wait while
-//! the guest's clock runs on), and lsfd freed a String in it. We used to
-//! yield before every byte to paper over it (one failure in six to ten
-//! runs without); now lsfd writes as JOS's does (fprintf!), and a tick
-//! stops only an env that has run for a whole tick period
-//! (kern/src/sched.rs, sched_tick), which lsfd, just resumed, has not.
+//! loaded host: it is the first run of that code, which QEMU translates
+//! then (the first lsfd's window took ~350 us of host time, ~80 us once
+//! lsfd no longer freed a String in it, ~15 us in the second lsfd), and
+//! ticks come often while QEMU's thread waits for the host CPU and the
+//! guest's clock runs on. We used to yield before every byte to paper
+//! over it (without, one failure in six runs under load); now lsfd writes
+//! as JOS's does (fprintf!), and a tick stops only an env that has run
+//! for a whole tick period (kern/src/sched.rs, sched_tick), which lsfd,
+//! just resumed, has not.
+//!
+//! The key holds on one CPU only (MIT's grader runs it so). With two,
+//! lsfd and we run side by side, and QEMU (`-accel tcg,thread=single`)
+//! runs the CPUs in turns: how full the pipe is when lsfd looks depends
+//! on those turns (traced: we waited on an empty pipe on one CPU while
+//! lsfd, on the other, saw 18 bytes). The per-byte yield did not help
+//! there either.
 #![no_std]
 #![no_main]
 
