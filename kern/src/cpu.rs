@@ -40,6 +40,11 @@ pub struct CpuInfo {
     pub cpu_tlb_stale: AtomicBool,
     /// CR0.TS is set on this CPU (kept here so env_run need not read CR0).
     pub cpu_fpu_ts: AtomicBool,
+    /// Timer interrupts this CPU has taken (wrapping).
+    pub cpu_ticks: AtomicU32,
+    /// `cpu_ticks` when env_run last switched this CPU to an env: the
+    /// start of its time slice (see sched::sched_tick).
+    pub cpu_slice_start: AtomicU32,
 }
 
 /// All CPUs' state, indexed by CPU number.
@@ -53,6 +58,8 @@ pub static mut CPUS: [CpuInfo; NCPU] = [const {
         cpu_in_user: AtomicBool::new(false),
         cpu_tlb_stale: AtomicBool::new(false),
         cpu_fpu_ts: AtomicBool::new(false),
+        cpu_ticks: AtomicU32::new(0),
+        cpu_slice_start: AtomicU32::new(0),
     }
 }; NCPU];
 

@@ -457,6 +457,11 @@ pub fn env_run(k: &mut Kernel, e: EnvRef) -> ! {
         }
         k.set_curenv(Some(e));
         k.set_status(e, ENV_RUNNING);
+        // A new time slice starts (sched::sched_tick).
+        // SAFETY: this CPU's own state; the fields used are atomics.
+        let c = unsafe { &*cpu::thiscpu() };
+        let now = c.cpu_ticks.load(Ordering::Relaxed);
+        c.cpu_slice_start.store(now, Ordering::Relaxed);
     }
     let env = &mut k[e];
     env.env_runs = env.env_runs.wrapping_add(1);

@@ -1,5 +1,7 @@
 //! The scheduler (JOS's kern/sched.c): round robin over the Env array, in
 //! index order, through the set of runnable envs (Kernel::runnable_from).
+//! A timer tick moves on only from an env that has had a whole tick period
+//! (sched_tick).
 use crate::arch::x86;
 use crate::cpu::{self, CPU_HALTED};
 use crate::klock::{EnvRef, Kernel};
@@ -28,6 +30,31 @@ pub fn sched_yield(k: &mut Kernel) -> ! {
         env::env_run(k, c);
     }
     sched_halt(k);
+}
+
+/// A timer interrupt on this CPU: runs the next runnable env if the one
+/// running here has had its time slice, that is, has held this CPU since
+/// before the previous tick (a whole tick period at least, so a slice is
+/// one to two periods); else returns, and it goes on.
+///
+/// JOS's kern/trap.c yields at every tick, however briefly the env has
+/// run: an env switched to just before a tick (or with the tick pending
+/// while the kernel switched to it, delivered at its first instruction)
+/// lost the CPU again at once, having done nothing with it. Under a loaded
+/// host, where QEMU's clock runs on while its CPU thread waits, ticks land
+/// there often. Such a preemption is pure cost, and it broke the order of
+/// turns that a program yielding often relies on: testshell's lsfd, which
+/// writes a byte into a full pipe each time its reader takes one, was
+/// stopped between its last byte and its look at the pipe (see
+/// user/jos/src/bin/testshell.rs).
+pub fn sched_tick(k: &mut Kernel) {
+    // SAFETY: this CPU's own state; the fields used are atomics.
+    let c = unsafe { &*cpu::thiscpu() };
+    let now = c.cpu_ticks.load(Ordering::Relaxed).wrapping_add(1);
+    c.cpu_ticks.store(now, Ordering::Relaxed);
+    if now.wrapping_sub(c.cpu_slice_start.load(Ordering::Relaxed)) >= 2 {
+        sched_yield(k);
+    }
 }
 
 /// Halts this CPU until an interrupt arrives. If no environment is left at

@@ -361,7 +361,7 @@ fn interrupt(k: &mut Kernel, trapno: u32) -> bool {
             return false;
         }
         // (Acknowledged in trap.)
-        t if t == IRQ_OFFSET + IRQ_TIMER => sched::sched_yield(k),
+        t if t == IRQ_OFFSET + IRQ_TIMER => sched::sched_tick(k),
         // Another CPU needed this one out of user mode (kick); what it
         // changed takes effect as the env resumes.
         T_KICK => {}

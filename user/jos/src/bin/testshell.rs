@@ -4,6 +4,33 @@
 //! Prints `shell ran correctly`, or both texts from the line where they
 //! part; then stops at a breakpoint, as JOS's does (`continue` in the
 //! monitor lets it exit).
+//!
+//! The key's lsfd lines say the pipe holds 32 bytes (full) when lsfd
+//! stats it, right after its line before: lsfd writes into the full pipe
+//! a byte each time we take one, so its line's last byte fills it again.
+//! That order of turns is the round robin's: we take a byte and block in
+//! our IPC call for the key's byte; lsfd runs next (after our shell's
+//! waiting envs) and refills the pipe, then the server answers us. The
+//! race: a timer tick that stops lsfd between its last byte and its
+//! fstat (about 400 instructions) lets the server and then us run first,
+//! and lsfd sees 31 bytes. JOS has that window too; a trace of env
+//! switches had the tick there in every failure. It was wide under a
+//! loaded host: it is the first run of that code, which QEMU translates
+//! then (the first lsfd's window took ~350 us of host time, ~80 us once
+//! lsfd no longer freed a String in it, ~15 us in the second lsfd), and
+//! ticks come often while QEMU's thread waits for the host CPU and the
+//! guest's clock runs on. We used to yield before every byte to paper
+//! over it (without, one failure in six runs under load); now lsfd writes
+//! as JOS's does (fprintf!), and a tick stops only an env that has run
+//! for a whole tick period (kern/src/sched.rs, sched_tick), which lsfd,
+//! just resumed, has not.
+//!
+//! The key holds on one CPU only (MIT's grader runs it so). With two,
+//! lsfd and we run side by side, and QEMU (`-accel tcg,thread=single`)
+//! runs the CPUs in turns: how full the pipe is when lsfd looks depends
+//! on those turns (traced: we waited on an empty pipe on one CPU while
+//! lsfd, on the other, saw 18 bytes). The per-byte yield did not help
+//! there either.
 #![no_std]
 #![no_main]
 
@@ -46,12 +73,6 @@ fn umain(_argv: &[&str]) {
     let mut off = 0;
     loop {
         let (mut c1, mut c2) = ([0u8], [0u8]);
-        // testshell.key's lsfd lines say the pipe is full (size 32) when
-        // lsfd looks, right after its last write filled it. A timer tick
-        // there could let us take a byte first (our IPC with the server
-        // hands the CPU back to us quicker than JOS's): giving the CPU
-        // away before each byte lets a writer so stopped look first.
-        jos::syscall::sys_yield();
         let n1 = read(pread, &mut c1).unwrap_or_else(|e| panic!("reading testshell.out: {e}"));
         let n2 = read(kfd, &mut c2).unwrap_or_else(|e| panic!("reading testshell.key: {e}"));
         if n1 == 0 && n2 == 0 {
