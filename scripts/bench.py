@@ -183,7 +183,8 @@ def run(prog, cpus, until, timeout=120, steps=(), argv=None, extra=(), jos=OURS)
 # MIT's lab-5 kern/env.c has the `new env` line commented out (most students'
 # lab-5 trees keep it so): a C JOS without it is timed from the file
 # server's first line, printed as soon as the kernel has made the envs and
-# run the first; a little later than `new env`, so a little in C's favour.
+# run the first; a little later than `new env`, so a little in C's favour
+# (1.5 ms in icode's boot on a C JOS that prints both, of 60 to 80 ms).
 C_FIRST_ENV_LATE = re.compile(r"^FS is running")
 late_start = set()
 
