@@ -171,7 +171,9 @@ def run(prog, cpus, until, timeout=120, steps=(), argv=None, extra=(), jos=OURS)
                 lines.append(text)
                 times.append(now)
                 return lines, times, typed
-        raise RuntimeError("%s: no line matching %r in %ds" % (prog, until.pattern, timeout))
+        raise RuntimeError("%s: no line matching %r in %ds; its last lines:\n%s"
+                           % (prog, until.pattern, timeout,
+                              "\n".join(lines[-8:] + [buf.decode("utf-8", "replace")])))
     finally:
         try:
             os.killpg(p.pid, 9)
