@@ -7,11 +7,11 @@
 //! master, disk 1 (QEMU's `-drive ...,index=1`) the slave, where the file
 //! system image lives.
 //!
-//! Reads of several sectors use READ MULTIPLE when the drive has it
-//! (`set_multiple`, at start): the drive hands over `mult` sectors per
-//! data request instead of one. Under QEMU each data request is a read of
-//! the image file, waited for by polling the status register, so a block
-//! (8 sectors) costs one wait rather than eight.
+//! Transfers of several sectors use READ MULTIPLE and WRITE MULTIPLE when
+//! the drive has them (`set_multiple`, at start): `mult` sectors per data
+//! request instead of one. Under QEMU each data request is a read or a
+//! write of the image file, waited for by polling the status register, so
+//! a block (8 sectors) costs one wait rather than eight.
 use core::sync::atomic::{AtomicU16, Ordering};
 
 /// Bytes per sector.
@@ -27,6 +27,7 @@ const STATUS: u16 = 0x1F7; // in: status; out: command
 const CMD_READ: u8 = 0x20;
 const CMD_WRITE: u8 = 0x30;
 const CMD_READ_MULTIPLE: u8 = 0xC4;
+const CMD_WRITE_MULTIPLE: u8 = 0xC5;
 const CMD_SET_MULTIPLE: u8 = 0xC6;
 const CMD_IDENTIFY: u8 = 0xEC;
 /// Most sectors per data block of READ MULTIPLE we ask for (QEMU's drives
@@ -117,9 +118,22 @@ fn wait_ready_for(ms: u32) -> bool {
     }
 }
 
-/// Sectors per data request of READ MULTIPLE, once `set_multiple` has set
-/// it (0: the drive does not have it; reads use READ SECTORS).
+/// Sectors per data request of READ and WRITE MULTIPLE, once
+/// `set_multiple` has set it (0: the drive does not have them; transfers
+/// use READ and WRITE SECTORS).
 static MULT: AtomicU16 = AtomicU16::new(0);
+
+/// The command for a transfer of `n` sectors and the sectors per data
+/// request: the MULTIPLE form (`multiple`) if `set_multiple` set it up and
+/// `n` is more than one, else the one-sector-per-request form (`single`).
+fn per_request(n: usize, single: u8, multiple: u8) -> (u8, usize) {
+    let mult = usize::from(MULT.load(Ordering::Relaxed));
+    if mult > 1 && n > 1 {
+        (multiple, mult)
+    } else {
+        (single, 1)
+    }
+}
 
 /// The disk the next transfers use (0 or 1).
 pub struct Ide {
@@ -168,7 +182,7 @@ impl Ide {
         wait_ready(true)
     }
 
-    /// Sets the drive up for READ MULTIPLE (ATA SET MULTIPLE MODE) with
+    /// Sets the drive up for READ and WRITE MULTIPLE (ATA SET MULTIPLE MODE) with
     /// the most sectors per data request it allows, up to MULT_MAX (a
     /// power of two), if its IDENTIFY data says it has the command. A drive
     /// without it, or refusing, is read a sector per request as before.
@@ -205,12 +219,7 @@ impl Ide {
     pub fn read(&self, secno: u32, dst: &mut [u8]) -> Result<(), IdeError> {
         assert!(dst.len().is_multiple_of(SECTSIZE));
         let n = dst.len() / SECTSIZE;
-        let mult = usize::from(MULT.load(Ordering::Relaxed));
-        let (cmd, per) = if mult > 1 && n > 1 {
-            (CMD_READ_MULTIPLE, mult)
-        } else {
-            (CMD_READ, 1)
-        };
+        let (cmd, per) = per_request(n, CMD_READ, CMD_READ_MULTIPLE);
         self.start(secno, n, cmd)?;
         for chunk in dst.chunks_mut(per * SECTSIZE) {
             wait_ready(true)?;
@@ -221,13 +230,17 @@ impl Ide {
         Ok(())
     }
 
-    /// Writes `src` (a whole number of sectors) to sectors `secno..`.
+    /// Writes `src` (a whole number of sectors) to sectors `secno..`: with
+    /// WRITE MULTIPLE, one wait per `mult` sectors, if set up
+    /// (`set_multiple`) and more than one sector is written.
     pub fn write(&self, secno: u32, src: &[u8]) -> Result<(), IdeError> {
         assert!(src.len().is_multiple_of(SECTSIZE));
-        self.start(secno, src.len() / SECTSIZE, CMD_WRITE)?;
-        for sector in src.chunks_exact(SECTSIZE) {
+        let n = src.len() / SECTSIZE;
+        let (cmd, per) = per_request(n, CMD_WRITE, CMD_WRITE_MULTIPLE);
+        self.start(secno, n, cmd)?;
+        for chunk in src.chunks(per * SECTSIZE) {
             wait_ready(true)?;
-            for w in sector.chunks_exact(4) {
+            for w in chunk.chunks_exact(4) {
                 outl(DATA, u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
             }
         }
