@@ -706,25 +706,44 @@ _ports_lock = threading.Lock()
 _ports_given = set()
 
 
+def _port_free(port):
+    """Whether TCP `port` (on every address) and UDP `port` on 127.0.0.1
+    can be bound right now."""
+    try:
+        with socket.socket() as s:
+            s.bind(("", port))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+
+
 def gdbport_arg():
     """`GDBPORT=N` for make, N a port free right now: QEMU refuses to start when
     its GDB port is taken, and the GNUmakefile's choice is the same for every
     QEMU of the same user (another terminal, another grading run). The kernel
     picks N among the ephemeral ports (the GNUmakefile's, 25000-29999, are
-    below them); N is never one this run gave to another QEMU, which may not
-    be listening yet."""
+    below them). The network's forwarded ports are N+1 and N+2 (PORT7 and
+    PORT80, see the GNUmakefile), so those must be free too; none of the
+    three is one this run gave to another QEMU, which may not be listening
+    yet."""
     with _ports_lock:
         while True:
             with socket.socket() as s:
                 s.bind(("", 0))
                 port = s.getsockname()[1]
-            if port not in _ports_given:
-                _ports_given.add(port)
+            ports = {port, port + 1, port + 2}
+            if (port + 2 < 65536 and not ports & _ports_given
+                    and _port_free(port + 1) and _port_free(port + 2)):
+                _ports_given.update(ports)
                 return ["GDBPORT=%d" % port]
 
 
-# QEMU's complaint when its GDB port was taken between our choice and its start.
-_GDBPORT_TAKEN = re.compile(r".*-gdb tcp::\d+: Failed to find an available port")
+# QEMU's complaint when its GDB port, or a port forwarded to the guest's
+# network, was taken between our choice and its start.
+_GDBPORT_TAKEN = re.compile(r".*(-gdb tcp::\d+: Failed to find an available port"
+                            r"|Could not set up host forwarding rule)")
 
 
 def run_qemu(target, cpus=None, kargs=None, qemuextra=None, commands=(), stop=PROMPT,

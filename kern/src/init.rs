@@ -45,6 +45,8 @@ extern "C" fn i386_init_stage2() -> ! {
     // it raises new interrupts.
     console::intr();
     picirq::irq_enable(abi::trap::IRQ_KBD);
+    // Lab 6's hardware: the PCI bus (the timer is the LAPIC's, above).
+    crate::pci::pci_init();
 
     // The boot CPU takes the kernel lock before waking the others.
     let mut k = crate::klock::lock_kernel();

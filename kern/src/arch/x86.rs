@@ -13,10 +13,11 @@ use core::arch::asm;
 
 pub use ::x86::bits32::eflags::EFlags;
 pub use ::x86::controlregs::{Cr0, Cr4};
-/// Port I/O (`inb`, `outb`): `unsafe`, since reading some device registers
+/// Port I/O (`inb`, `outb`, and the 32-bit `inl`, `outl` of PCI
+/// configuration space): `unsafe`, since reading some device registers
 /// has side effects and writing them can make a device DMA anywhere; the
 /// caller must own the device behind the port.
-pub use ::x86::io::{inb, outb};
+pub use ::x86::io::{inb, inl, outb, outl};
 
 /// Loads CR3 (the page-directory base), flushing the TLB.
 ///

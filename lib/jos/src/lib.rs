@@ -21,6 +21,7 @@
 //! - `rename`: renaming files (the server's FSREQ_RENAME).
 //! - `spawn`: start a program from the file system, paged in on demand.
 //! - `progress`: a clock for long work's progress lines (`sys_time_msec`).
+//! - `time`: `sleep` (and `sleep_msec`) on the kernel's clock.
 //! - `vm`: the fault handlers' helpers, the area list, copy-on-write, and
 //!   the virtual-memory tricks (zero page, lazy heap and `malloc`, mmap,
 //!   swap, ...).
@@ -56,6 +57,7 @@ pub mod readline;
 pub mod rename;
 pub mod spawn;
 pub mod syscall;
+pub mod time;
 pub mod uvpt;
 pub mod vm;
 
