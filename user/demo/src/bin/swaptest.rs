@@ -163,7 +163,7 @@ fn sort_test(mib: usize, copy: u32) {
     let mcycles = (rdtsc() - t0) / 1_000_000;
     let st = swap::stats();
     cprintf!(
-        "swaptest {}: {} MiB sorted: {}; page-ins {}, page-outs {}, clean drops {} ({} page-outs while filling); {} Mcycles\n",
+        "swaptest {}: {} MiB sorted: {}; page-ins {}, page-outs {}, clean drops {} ({} page-outs while filling); {} Mcycles, {} s\n",
         copy,
         mib,
         if sorted && s2 == sum && x2 == xor {
@@ -175,7 +175,8 @@ fn sort_test(mib: usize, copy: u32) {
         st.pageouts,
         st.drops,
         filled.pageouts,
-        mcycles
+        mcycles,
+        r.clock.secs()
     );
     if let Err(e) = munmap(va, len) {
         cprintf!("swaptest {}: munmap: {}\n", copy, e);
