@@ -438,7 +438,7 @@ pub fn recv(k: &mut Kernel, e: EnvRef, dstva: usize, only: EnvId) -> bool {
 /// to it fail with BadEnv (a page fault queued to it as the pager is
 /// retried); envs waiting for its answer as their pager retry their
 /// instruction; a closed receive from it (a call's answer) ends with
-/// BadEnv.
+/// BadEnv. The envs it paged have no pager any more.
 pub fn env_gone(k: &mut Kernel, e: EnvRef) {
     let id = k[e].env_id;
     while let Some(s) = sendq_pop(k, envx(id)).map(EnvRef::at) {
@@ -467,6 +467,18 @@ pub fn env_gone(k: &mut Kernel, e: EnvRef) {
                 wake(k, w);
             }
             _ => {}
+        }
+        // Its pager is gone: the role goes with it. An id comes back once
+        // its slot has been reused 2^19 times, and an env holding it then
+        // must not answer, or map pages into (sys_pager_map), this env's
+        // faults; these now go where an env with no pager's go.
+        if k[w].env_pager == id {
+            let env = &mut k[w];
+            env.env_pager = 0;
+            env.env_pager_lo = 0;
+            env.env_pager_hi = 0;
+            env.env_pager_key = 0;
+            env.env_pager_declined = 0;
         }
     }
     // A sender itself leaves its receiver's queue.
