@@ -25,13 +25,13 @@ use crate::syscall::{
     sys_env_destroy, sys_env_set_pgfault_upcall, sys_env_set_status, sys_exofork, sys_page_alloc,
     sys_page_map, sys_page_unmap,
 };
-use crate::uvpt::{pte_of, uvpd, uvpt};
+use crate::uvpt::{for_each_present, pte_of};
 use crate::vm::cow::make_private;
 use abi::env::{ENV_RUNNABLE, EnvId};
 use abi::error::{Error, Result};
 use abi::fsipc::{FDTABLE, FILEDATA};
 use abi::memlayout::{USTACKTOP, UXSTACKTOP};
-use abi::mmu::{NPTENTRIES, PGSIZE, PTE_RW, Pte, PteFlags, pgnum, round_down};
+use abi::mmu::{PGSIZE, PTE_RW, Pte, PteFlags, round_down};
 
 /// Permissions of a copy-on-write page.
 const PTE_COW: PteFlags = PteFlags::P.union(PteFlags::U).union(PteFlags::COW);
@@ -122,34 +122,9 @@ fn duppage(child: EnvId, va: usize, pte: Pte) -> Result<()> {
 /// the counts would say so wrongly. (`spawn` sharing its pages with a
 /// child needs the same order: it may use this walk.)
 pub fn for_each_user_page(mut f: impl FnMut(usize, Pte) -> Result<()>) -> Result<()> {
-    for_each_page_in(0..FDTABLE, &mut f)?;
-    for_each_page_in(FILEDATA..USTACKTOP, &mut f)?;
-    for_each_page_in(FDTABLE..FILEDATA, &mut f)
-}
-
-/// Calls `f(va, pte)` for every mapped page in `range` (page-aligned),
-/// skipping whole page tables that are not present; stops at the first
-/// error.
-fn for_each_page_in(
-    range: core::ops::Range<usize>,
-    f: &mut impl FnMut(usize, Pte) -> Result<()>,
-) -> Result<()> {
-    let (start, end) = (pgnum(range.start), pgnum(range.end));
-    let mut pn = start;
-    while pn < end {
-        let pdx = pn / NPTENTRIES;
-        let table_end = ((pdx + 1) * NPTENTRIES).min(end);
-        if uvpd(pdx).is_present() {
-            for pn in pn..table_end {
-                let pte = uvpt(pn);
-                if pte.is_present() {
-                    f(pn * PGSIZE, pte)?;
-                }
-            }
-        }
-        pn = table_end;
-    }
-    Ok(())
+    for_each_present(0, FDTABLE, &mut f)?;
+    for_each_present(FILEDATA, USTACKTOP, &mut f)?;
+    for_each_present(FDTABLE, FILEDATA, &mut f)
 }
 
 /// Gives a new child its exception stack and upcall, and lets it run.

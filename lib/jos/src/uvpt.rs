@@ -57,9 +57,14 @@ pub fn uvpt(pgnum: usize) -> Pte {
 /// Calls `f(va, pte)` for every present page in `[lo, hi)` (page-aligned),
 /// in address order, skipping whole page tables that are not present and
 /// reading the entries of those that are straight from the UVPT window: a
-/// walk over a large range (the file server's 3 GiB block cache) without
-/// the directory look-up `uvpt` makes for each entry.
-pub fn for_each_present(lo: usize, hi: usize, mut f: impl FnMut(usize, Pte)) {
+/// walk over a large range (the file server's 3 GiB block cache, an address
+/// space being forked) without the directory look-up `uvpt` makes for each
+/// entry. Stops at, and returns, the first error `f` returns.
+pub fn for_each_present<E>(
+    lo: usize,
+    hi: usize,
+    mut f: impl FnMut(usize, Pte) -> Result<(), E>,
+) -> Result<(), E> {
     let (mut pn, end) = (pgnum(lo), pgnum(hi).min(NPDENTRIES * NPTENTRIES));
     while pn < end {
         let pdx = pn / NPTENTRIES;
@@ -77,12 +82,13 @@ pub fn for_each_present(lo: usize, hi: usize, mut f: impl FnMut(usize, Pte)) {
                 let raw = unsafe { read_volatile(table.add(pn)) };
                 let pte = Pte::from_raw(raw);
                 if pte.is_present() {
-                    f(pn << 12, pte);
+                    f(pn << 12, pte)?;
                 }
             }
         }
         pn = table_end;
     }
+    Ok(())
 }
 
 /// Returns the entry mapping virtual address `va` if a page is mapped there

@@ -8,12 +8,12 @@
 //! they are read again when next touched.
 use crate::ide::{Ide, SECTSIZE};
 use abi::error::{Error, Result};
-use abi::mmu::{NPTENTRIES, PGSIZE, PTE_RW, PTSIZE, PteFlags, pdx, round_down};
+use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
 use abi::trap::UTrapframe;
 use core::sync::atomic::{AtomicU32, Ordering};
 use jos::pgfault::{Fault, add_region};
 use jos::syscall::{sys_page_alloc, sys_page_map, sys_page_unmap};
-use jos::uvpt::{pte_of, uvpd};
+use jos::uvpt::{for_each_present, pte_of};
 use josfs::{BLKSIZE, Block, MAX_NBLOCKS};
 
 pub use abi::memlayout::{DISKMAP, DISKSIZE};
@@ -33,25 +33,6 @@ pub fn diskaddr(blockno: u32) -> usize {
 /// The block whose cache page is at `va` (inside DISKMAP).
 pub fn blockno(va: usize) -> u32 {
     ((va - DISKMAP) / BLKSIZE) as u32
-}
-
-/// Blocks per page table of the cache: DISKMAP is 4 MiB aligned, so
-/// blocks `k * BLOCKS_PER_TABLE ..` share one page table.
-const BLOCKS_PER_TABLE: u32 = NPTENTRIES as u32;
-const _: () = assert!(DISKMAP.is_multiple_of(PTSIZE));
-
-/// The first block from `b` on that may be cached: `b` itself if the page
-/// table covering its cache page exists (or `b` is past the file system's
-/// end), else the first block of the next page table (a block with no page
-/// table is not cached). A walk over the cache takes it to skip, 1024
-/// blocks at a time, the parts of the disk never read: the swap space and
-/// the free blocks, most of a disk.
-pub fn next_maybe_cached(b: u32) -> u32 {
-    let mut b = b;
-    while b < nblocks() && !uvpd(pdx(diskaddr(b))).is_present() {
-        b = (b / BLOCKS_PER_TABLE + 1) * BLOCKS_PER_TABLE;
-    }
-    b
 }
 
 /// Whether the page at `va` is mapped.
@@ -496,12 +477,16 @@ pub fn sync(_nblocks: u32) -> Result<()> {
 /// Writes every dirty cached block home, in block order (JOS's sync: not
 /// crash-safe; for a disk without a log). Err(Inval) if the disk fails.
 pub fn flush_all() -> Result<()> {
-    let mut b = next_maybe_cached(0);
-    while b < nblocks() {
-        flush_block(diskaddr(b))?;
-        b = next_maybe_cached(b + 1);
-    }
-    Ok(())
+    // Only the page tables the cache has: most of a disk (the swap space,
+    // the free blocks) is never read, and has none.
+    let end = diskaddr(0) + nblocks() as usize * BLKSIZE;
+    for_each_present(diskaddr(0), end, |va, pte| {
+        if pte.flags().contains(PteFlags::D) {
+            write_back(va)
+        } else {
+            Ok(())
+        }
+    })
 }
 
 /// One cached block fewer (never below 0).

@@ -234,11 +234,12 @@ fn sweep() {
     // (Every commit sweeps, and so every close: it reads only the page
     // tables the cache has, an entry at a time.)
     let end = bc::diskaddr(0) + bc::nblocks() as usize * BLKSIZE;
-    jos::uvpt::for_each_present(bc::diskaddr(0), end, |va, pte| {
+    let Ok(()) = jos::uvpt::for_each_present(bc::diskaddr(0), end, |va, pte| {
         let b = bc::blockno(va);
         if pte.flags().contains(PteFlags::D) && !LOG.with(|l| l.home[..l.n].contains(&b)) {
             note(b, false);
         }
+        Ok::<(), core::convert::Infallible>(())
     });
 }
 
