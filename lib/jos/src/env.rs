@@ -49,15 +49,12 @@ pub fn thisenv_id() -> EnvId {
 /// Whether env `id`'s page directory is ours.
 fn is_us(id: EnvId) -> bool {
     use abi::memlayout::{KERNBASE, UVPT};
-    let e: *const Env = &envs()[envx(id)];
-    // SAFETY: `e` points into the mapped Env array; only two fields are
-    // read (this runs on every thisenv_id, so on every ipc_recv).
-    let (eid, pgdir) = unsafe {
-        (
-            core::ptr::read_volatile(&raw const (*e).env_id),
-            core::ptr::read_volatile(&raw const (*e).env_pgdir),
-        )
-    };
+    // Two fields, not the whole Env (this runs on every thisenv_id, so on
+    // every ipc_recv).
+    let (eid, pgdir) = (
+        crate::env_field!(envx(id), env_id),
+        crate::env_field!(envx(id), env_pgdir),
+    );
     let ours = crate::uvpt::uvpd(abi::mmu::pdx(UVPT)).addr();
     eid == id && (pgdir as usize).wrapping_sub(KERNBASE) == ours
 }
@@ -78,6 +75,19 @@ pub fn thisenv() -> &'static Env {
     &envs()[envx(thisenv_id())]
 }
 
+/// Reads field `$field` of `envs[$idx]` from memory now (volatile), for the
+/// fields the kernel changes under us, without copying the rest of the Env
+/// (as [`env_read`] does). Panics if `$idx >= NENV`.
+#[macro_export]
+macro_rules! env_field {
+    ($idx:expr, $field:ident) => {{
+        let e: *const $crate::abi::env::Env = &$crate::env::envs()[$idx];
+        // SAFETY: `e` points into the Env array the kernel maps read-only
+        // at UENVS for our whole life; the field is aligned.
+        unsafe { ::core::ptr::read_volatile(&raw const (*e).$field) }
+    }};
+}
+
 /// Returns a fresh copy of `envs[idx]` read from memory now (volatile), for
 /// the fields the kernel changes under us. Panics if `idx >= NENV`.
 pub fn env_read(idx: usize) -> Env {
@@ -94,9 +104,11 @@ pub fn thisenv_read() -> Env {
 /// Returns the current status of environment `id` (`ENV_FREE` once it is
 /// gone, including when its slot was reused by another environment).
 pub fn env_status(id: EnvId) -> u32 {
-    let e = env_read(envx(id));
-    if e.env_id == id {
-        e.env_status
+    // The status first: a slot freed and reused after it was read shows
+    // another id, so a status is never taken for the wrong env.
+    let status = crate::env_field!(envx(id), env_status);
+    if crate::env_field!(envx(id), env_id) == id {
+        status
     } else {
         abi::env::ENV_FREE
     }
@@ -115,10 +127,7 @@ pub fn wait(id: EnvId) {
 /// resumed, so two equal readings around some code mean it ran without
 /// another environment running on our CPU in between.
 pub fn thisenv_runs() -> u32 {
-    let e: *const Env = thisenv();
-    // SAFETY: `e` points into the mapped Env array; one field is read,
-    // volatile, since the kernel changes it under us.
-    unsafe { core::ptr::read_volatile(&raw const (*e).env_runs) }
+    crate::env_field!(envx(thisenv_id()), env_runs)
 }
 
 /// Most functions [`atexit`] takes.

@@ -64,7 +64,7 @@ use abi::fsipc::{FsreqPage, PAGE_MAXSEG, PageSeg};
 use abi::memlayout::{UTOP, UZERO};
 use abi::mmu::{FEC_WR, PGSIZE, PTE_RW, PteFlags};
 use jos::alloc::vec::Vec;
-use jos::env::{env_read, thisenv_id};
+use jos::env::{env_read, env_status, thisenv_id};
 use jos::syscall::{sys_ipc_try_send, sys_page_map, sys_page_unmap, sys_pager_map};
 use josfs::BLKSIZE;
 use josfs::fs::FileRef;
@@ -223,17 +223,13 @@ impl Pager {
         let me = thisenv_id();
         let mut busy = [false; MAXPAGED];
         for i in 0..NENV {
-            let (_, status, pager, key) = env_fields(i);
-            if status != ENV_FREE && pager == me {
-                busy[key as usize % MAXPAGED] = true;
+            if jos::env_field!(i, env_status) != ENV_FREE && jos::env_field!(i, env_pager) == me {
+                busy[jos::env_field!(i, env_pager_key) as usize % MAXPAGED] = true;
             }
         }
         (0..MAXPAGED).find(|&i| match &self.table[i] {
             None => true,
-            Some(p) => {
-                let (id, status, _, _) = env_fields(envx(p.child));
-                !busy[i] && (id != p.child || status == ENV_FREE)
-            }
+            Some(p) => !busy[i] && env_status(p.child) == ENV_FREE,
         })
     }
 
@@ -394,22 +390,6 @@ fn send_writable_early(srv: &mut Server, p: &Paged, from: EnvId, page: usize) {
             }
             let _ = sys_page_unmap(0, TMPVA);
         }
-    }
-}
-
-/// The id, status, pager and pager key of env slot `i` (below NENV), read
-/// now: the kernel changes them under us.
-fn env_fields(i: usize) -> (EnvId, u32, EnvId, u32) {
-    let e: *const abi::env::Env = &jos::env::envs()[i];
-    // SAFETY: `e` points into the Env array the kernel maps read-only at
-    // UENVS for our whole life; the fields are aligned words.
-    unsafe {
-        (
-            core::ptr::read_volatile(&raw const (*e).env_id),
-            core::ptr::read_volatile(&raw const (*e).env_status),
-            core::ptr::read_volatile(&raw const (*e).env_pager),
-            core::ptr::read_volatile(&raw const (*e).env_pager_key),
-        )
     }
 }
 
