@@ -155,10 +155,10 @@ pub fn sbrk(n: isize) -> Result<usize> {
     let id = match region {
         Some(id) => id,
         None => {
-            // The first growth: register the region, have swap page it
-            // out when memory is short, and make the zero page's COW
-            // handler the one that sees writes to it.
-            swap::enable()?;
+            // The first growth: register the region, and make the zero
+            // page's COW handler the one that sees writes to it. (Swap
+            // pages it out when memory is short if the program enabled
+            // swap: `swap::enable`.)
             zero::install()?;
             let id = add_area(Area::new(
                 start,
