@@ -27,7 +27,7 @@ use crate::syscall::{
 };
 use crate::uvpt::{for_each_present, pte_of};
 use crate::vm::cow::make_private;
-use abi::env::{ENV_RUNNABLE, EnvId};
+use abi::env::{ENV_RUNNABLE, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::{FDTABLE, FILEDATA};
 use abi::memlayout::{USTACKTOP, UXSTACKTOP};
@@ -251,7 +251,7 @@ fn page_in_data() {
         static __perenv_end: u8;
         static end: u8;
     }
-    if crate::env::thisenv_read().env_pager == 0 {
+    if crate::env_field!(envx(crate::env::thisenv_id()), env_pager) == 0 {
         return;
     }
     // Only the symbols' addresses are taken (user.ld defines them).
