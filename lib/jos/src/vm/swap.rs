@@ -353,6 +353,8 @@ pub fn enable() -> Result<()> {
     crate::fork::atfork(before_fork)?;
     crate::env::atexit(release)?;
     crate::pgfault::add_unhandled_hook(pager_declined)?;
+    // Heap pages it pages out must fault back in: the heap's handler.
+    super::heap::make_lazy()?;
     PAGER.set(Some(&THE_PAGER));
     Ok(())
 }
