@@ -43,10 +43,13 @@ pub enum Error {
     NotExec = 14,
     /// `E_NOT_SUPP`: file system operation not supported.
     NotSupp = 15,
+    /// `E_AGAIN`: not now, try again (a full transmit ring, no frame
+    /// received yet).
+    Again = 16,
 }
 
 /// The largest JOS error number (`MAXERROR`).
-pub const MAXERROR: i32 = 15;
+pub const MAXERROR: i32 = 16;
 
 /// `Result` with a JOS [`Error`].
 pub type Result<T> = core::result::Result<T, Error>;
@@ -69,6 +72,7 @@ impl Error {
         Error::FileExists,
         Error::NotExec,
         Error::NotSupp,
+        Error::Again,
     ];
 
     /// Returns the negative value that a system call returns for this error
@@ -106,6 +110,7 @@ impl Error {
             Error::FileExists => "file already exists",
             Error::NotExec => "file is not a valid executable",
             Error::NotSupp => "operation not supported",
+            Error::Again => "resource temporarily unavailable",
         }
     }
 }
