@@ -279,7 +279,8 @@ def test_netblast():
 @test(10, "nethostile: bad pointers and lengths to the network calls are errors; the ring 10 times round")
 def test_nethostile():
     r = run_prog("nethostile", commands=["meminfo"], timeout=60)
-    r.match("nethostile: OK$", no=[KERNEL_PANIC, USER_PANIC, ENV + "user_mem_check assertion failure"])
+    r.match(r"\[00001001\] user_mem_check assertion failure for va ef7ff000$", "nethostile: OK$",
+            ordered=True, no=[KERNEL_PANIC, USER_PANIC, U + "user_mem_check assertion failure"])
     check_vm_run(r)
 
 
