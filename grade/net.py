@@ -1,7 +1,17 @@
 """Part I: the network (issue 23, in progress): the clock's testtime, the PCI
-bus and the E1000's attach line. The driver's and the stack's tests come
-here as they are built (see gradelib's docstring for the harness, checks.py
-for the shared checks)."""
+bus and the E1000's attach line; the driver's tests (JOS's net_testoutput
+and net_testinput against captures of their own, the MAC address, a full
+transmit ring, fast senders, bad system-call arguments, hostile frames and
+a flood from the host). The stack's tests come here as it is built (see
+gradelib's docstring for the harness, checks.py for the shared checks)."""
+
+import os
+import random
+import re
+import socket
+import struct
+import threading
+import time
 
 from .gradelib import *  # noqa: F401,F403 (the harness, as MIT's grade-labN)
 from .checks import *  # noqa: F401,F403
@@ -71,14 +81,6 @@ def test_testtime():
 
 
 # --- The E1000's driver (issue 23, part 1): frames checked in the capture ---
-
-import os
-import random
-import re
-import socket
-import struct
-import threading
-import time
 
 MAC = "52:54:00:12:34:56"  # the GNUmakefile's default MAC
 ETHERTYPE_TEST = b"\x88\xb5"  # IEEE local experimental: QEMU's user network ignores it
