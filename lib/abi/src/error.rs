@@ -43,10 +43,13 @@ pub enum Error {
     NotExec = 14,
     /// `E_NOT_SUPP`: file system operation not supported.
     NotSupp = 15,
+    /// `E_AGAIN`: not now, try again (a full transmit ring, no frame
+    /// received yet).
+    Again = 16,
 }
 
 /// The largest JOS error number (`MAXERROR`).
-pub const MAXERROR: i32 = 15;
+pub const MAXERROR: i32 = 16;
 
 /// `Result` with a JOS [`Error`].
 pub type Result<T> = core::result::Result<T, Error>;
@@ -69,6 +72,7 @@ impl Error {
         Error::FileExists,
         Error::NotExec,
         Error::NotSupp,
+        Error::Again,
     ];
 
     /// Returns the negative value that a system call returns for this error
@@ -106,6 +110,7 @@ impl Error {
             Error::FileExists => "file already exists",
             Error::NotExec => "file is not a valid executable",
             Error::NotSupp => "operation not supported",
+            Error::Again => "resource temporarily unavailable",
         }
     }
 }
@@ -162,6 +167,7 @@ mod tests {
         assert_eq!(Error::IpcNotRecv.code(), -7);
         assert_eq!(Error::Eof.code(), -8);
         assert_eq!(Error::NotSupp.code(), -15);
+        assert_eq!(Error::Again.code(), -16);
         for (i, e) in Error::ALL.iter().enumerate() {
             assert_eq!(*e as i32, i as i32 + 1);
         }
@@ -176,7 +182,7 @@ mod tests {
 
     #[test]
     fn from_code_rejects_non_errors() {
-        for c in [0, 1, 3, 15, -16, -100, i32::MIN, i32::MAX] {
+        for c in [0, 1, 3, 16, -17, -100, i32::MIN, i32::MAX] {
             assert_eq!(Error::from_code(c), None, "{c}");
         }
     }

@@ -22,6 +22,9 @@
 //! - `spawn`: start a program from the file system, paged in on demand.
 //! - `progress`: a clock for long work's progress lines (`sys_time_msec`).
 //! - `time`: `sleep` (and `sleep_msec`) on the kernel's clock.
+//! - `kargs`: the kernel's command-line words (`mac=`, the grader's
+//!   switches such as `TESTOUTPUT_COUNT=`).
+//! - `net`: the network server's input and output helpers (JOS's lab 6).
 //! - `vm`: the fault handlers' helpers, the area list, copy-on-write, and
 //!   the virtual-memory tricks (zero page, lazy heap and `malloc`, mmap,
 //!   swap, ...).
@@ -47,6 +50,8 @@ pub mod fork;
 pub mod fprintf;
 pub mod ipc;
 pub mod job;
+pub mod kargs;
+pub mod net;
 pub mod panic;
 pub mod pgfault;
 pub mod pipe;
