@@ -43,10 +43,18 @@ pub enum Error {
     NotExec = 14,
     /// `E_NOT_SUPP`: file system operation not supported.
     NotSupp = 15,
+    /// `E_CONN_REFUSED` (ours, for the network): nobody listens there.
+    ConnRefused = 16,
+    /// `E_CONN_RESET` (ours): the connection was reset or timed out.
+    ConnReset = 17,
+    /// `E_ADDR_IN_USE` (ours): the address or port is taken.
+    AddrInUse = 18,
+    /// `E_NOT_CONN` (ours): the socket is not connected (or listening).
+    NotConn = 19,
 }
 
 /// The largest JOS error number (`MAXERROR`).
-pub const MAXERROR: i32 = 15;
+pub const MAXERROR: i32 = 19;
 
 /// `Result` with a JOS [`Error`].
 pub type Result<T> = core::result::Result<T, Error>;
@@ -69,6 +77,10 @@ impl Error {
         Error::FileExists,
         Error::NotExec,
         Error::NotSupp,
+        Error::ConnRefused,
+        Error::ConnReset,
+        Error::AddrInUse,
+        Error::NotConn,
     ];
 
     /// Returns the negative value that a system call returns for this error
@@ -106,6 +118,10 @@ impl Error {
             Error::FileExists => "file already exists",
             Error::NotExec => "file is not a valid executable",
             Error::NotSupp => "operation not supported",
+            Error::ConnRefused => "connection refused",
+            Error::ConnReset => "connection reset",
+            Error::AddrInUse => "address in use",
+            Error::NotConn => "socket not connected",
         }
     }
 }
@@ -176,7 +192,7 @@ mod tests {
 
     #[test]
     fn from_code_rejects_non_errors() {
-        for c in [0, 1, 3, 15, -16, -100, i32::MIN, i32::MAX] {
+        for c in [0, 1, 3, 15, -20, -100, i32::MIN, i32::MAX] {
             assert_eq!(Error::from_code(c), None, "{c}");
         }
     }

@@ -27,5 +27,6 @@ pub mod error;
 pub mod fsipc;
 pub mod memlayout;
 pub mod mmu;
+pub mod nsipc;
 pub mod syscall;
 pub mod trap;

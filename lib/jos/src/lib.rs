@@ -18,6 +18,7 @@
 //!   `file` (files through the file server: open, remove, sync), `console`
 //!   (the console, JOS's lib/console.c), `pipe` (pipes).
 //! - `fprintf`: `printf!` and `fprintf!` to a descriptor; `readline`.
+//! - `net`: sockets over IPC to the network server (JOS's lab 6).
 //! - `rename`: renaming files (the server's FSREQ_RENAME).
 //! - `spawn`: start a program from the file system, paged in on demand.
 //! - `progress`: a clock for long work's progress lines (`sys_time_msec`).
@@ -47,6 +48,7 @@ pub mod fork;
 pub mod fprintf;
 pub mod ipc;
 pub mod job;
+pub mod net;
 pub mod panic;
 pub mod pgfault;
 pub mod pipe;
