@@ -25,6 +25,7 @@ pub mod ipc;
 pub mod kdebug;
 pub mod klock;
 pub mod monitor;
+pub mod net;
 pub mod pager;
 pub mod panic;
 pub mod pci;

@@ -60,7 +60,7 @@ pub fn restart_syscall(tf: &mut Trapframe, num: u32) {
 /// read-only), `e` waits for the page (pager::fault_in) and, once it has
 /// it, makes the same system call again: this does not return then.
 /// Otherwise it returns.
-fn page_in(k: &mut Kernel, e: EnvRef, va: usize, write: bool) {
+pub(crate) fn page_in(k: &mut Kernel, e: EnvRef, va: usize, write: bool) {
     if Some(e) != k.curenv() {
         return;
     }
@@ -554,6 +554,23 @@ fn sys_vm_clear_ad(k: &mut Kernel, va: usize, len: usize) -> Result<u32> {
     Ok(n)
 }
 
+/// Copies the kernel's command line (as much of it as fits in `len`
+/// bytes, no NUL added) to the caller's buffer at `va`, and returns its
+/// whole length (a longer buffer then reads all of it). The user library
+/// reads its words with it (`mac=`, `TESTOUTPUT_COUNT=`, ...: see
+/// jos::kargs). Fault if the caller cannot write the part copied.
+fn sys_kern_cmdline(k: &mut Kernel, va: usize, len: usize) -> Result<u32> {
+    let cmdline = crate::boot_info::get().cmdline().as_bytes();
+    let n = len.min(cmdline.len());
+    let me = k.cur();
+    if let Err(bad) = env::user_mem_check(k, me, va, n, PteFlags::U | PteFlags::W) {
+        page_in(k, me, bad, true);
+        return Err(Error::Fault);
+    }
+    env::user_copy_out(k, me, va, &cmdline[..n]).map_err(|_| Error::Fault)?;
+    Ok(cmdline.len() as u32)
+}
+
 /// Dispatches system call `num` with its arguments; returns the result for
 /// EAX (negative: an error code). Unknown numbers return -E_INVAL.
 pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
@@ -585,6 +602,9 @@ pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5:
         Some(Syscall::EnvDestroyTree) => sys_env_destroy_tree(k, a1 as EnvId),
         Some(Syscall::TimeMsec) => Ok(crate::time::time_msec()),
         Some(Syscall::PagerMap) => pager::map(k, a1 as EnvId, a2u, a3u, a4).map(|()| 0),
+        Some(Syscall::NetTryTransmit) => crate::net::sys_net_try_transmit(k, a1u, a2u),
+        Some(Syscall::NetTryReceive) => crate::net::sys_net_try_receive(k, a1u, a2u),
+        Some(Syscall::KernCmdline) => sys_kern_cmdline(k, a1u, a2u),
     };
     match r {
         Ok(v) => v as i32,

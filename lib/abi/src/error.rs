@@ -43,18 +43,21 @@ pub enum Error {
     NotExec = 14,
     /// `E_NOT_SUPP`: file system operation not supported.
     NotSupp = 15,
+    /// `E_AGAIN`: not now, try again (a full transmit ring, no frame
+    /// received yet).
+    Again = 16,
     /// `E_CONN_REFUSED` (ours, for the network): nobody listens there.
-    ConnRefused = 16,
+    ConnRefused = 17,
     /// `E_CONN_RESET` (ours): the connection was reset or timed out.
-    ConnReset = 17,
+    ConnReset = 18,
     /// `E_ADDR_IN_USE` (ours): the address or port is taken.
-    AddrInUse = 18,
+    AddrInUse = 19,
     /// `E_NOT_CONN` (ours): the socket is not connected (or listening).
-    NotConn = 19,
+    NotConn = 20,
 }
 
 /// The largest JOS error number (`MAXERROR`).
-pub const MAXERROR: i32 = 19;
+pub const MAXERROR: i32 = 20;
 
 /// `Result` with a JOS [`Error`].
 pub type Result<T> = core::result::Result<T, Error>;
@@ -77,6 +80,7 @@ impl Error {
         Error::FileExists,
         Error::NotExec,
         Error::NotSupp,
+        Error::Again,
         Error::ConnRefused,
         Error::ConnReset,
         Error::AddrInUse,
@@ -118,6 +122,7 @@ impl Error {
             Error::FileExists => "file already exists",
             Error::NotExec => "file is not a valid executable",
             Error::NotSupp => "operation not supported",
+            Error::Again => "resource temporarily unavailable",
             Error::ConnRefused => "connection refused",
             Error::ConnReset => "connection reset",
             Error::AddrInUse => "address in use",
@@ -192,7 +197,7 @@ mod tests {
 
     #[test]
     fn from_code_rejects_non_errors() {
-        for c in [0, 1, 3, 15, -20, -100, i32::MIN, i32::MAX] {
+        for c in [0, 1, 3, 15, -21, -100, i32::MIN, i32::MAX] {
             assert_eq!(Error::from_code(c), None, "{c}");
         }
     }

@@ -27,6 +27,7 @@ pub mod error;
 pub mod fsipc;
 pub mod memlayout;
 pub mod mmu;
+pub mod net;
 pub mod nsipc;
 pub mod syscall;
 pub mod trap;

@@ -10,7 +10,8 @@
 //! negative error code; NSREQ_SOCKET and NSREQ_ACCEPT answer with a page,
 //! the new socket's Fd page ([`SockFd`], shared with the server:
 //! PTE_SHARE), and NSREQ_RECV / NSREQ_RECVFROM with a page holding
-//! [`NsretRecv`].
+//! [`NsretRecv`]. JOS's request numbers (NSREQ_ACCEPT ... NSREQ_TIMER) and
+//! the frame page are `abi::net`'s, re-exported here.
 //!
 //! A request that cannot be answered yet (accept with no connection
 //! waiting, recv with nothing received, connect not yet established, send
@@ -18,30 +19,11 @@
 //! the stack makes progress; the client waits in `ipc_call` meanwhile.
 use crate::mmu::PGSIZE;
 
-/// Accept a connection on a listening socket: the new socket's Fd page out.
-pub const NSREQ_ACCEPT: u32 = 1;
-/// Bind a socket to a local address: `NsreqBind`.
-pub const NSREQ_BIND: u32 = 2;
-/// Shut down one or both directions: `NsreqShutdown`.
-pub const NSREQ_SHUTDOWN: u32 = 3;
-/// Close a socket (its last holder does).
-pub const NSREQ_CLOSE: u32 = 4;
-/// Connect to a remote address: `NsreqConnect`.
-pub const NSREQ_CONNECT: u32 = 5;
-/// Listen on a bound TCP socket: `NsreqListen`.
-pub const NSREQ_LISTEN: u32 = 6;
-/// Receive: `NsreqRecv` in, `NsretRecv` out.
-pub const NSREQ_RECV: u32 = 7;
-/// Send: `NsreqSend`.
-pub const NSREQ_SEND: u32 = 8;
-/// Make a socket: `NsreqSocket` in, its Fd page out.
-pub const NSREQ_SOCKET: u32 = 9;
-/// From the input helper: a received frame, a page holding a [`JifPkt`].
-pub const NSREQ_INPUT: u32 = 10;
-/// To the output helper: a frame to transmit, a page holding a [`JifPkt`].
-pub const NSREQ_OUTPUT: u32 = 11;
-/// From the timer helper: time has passed (retransmissions, timeouts).
-pub const NSREQ_TIMER: u32 = 12;
+pub use crate::net::{
+    JP_DATA, JifPkt, MAX_FRAME, NSREQ_ACCEPT, NSREQ_BIND, NSREQ_CLOSE, NSREQ_CONNECT, NSREQ_INPUT,
+    NSREQ_LISTEN, NSREQ_OUTPUT, NSREQ_RECV, NSREQ_SEND, NSREQ_SHUTDOWN, NSREQ_SOCKET, NSREQ_TIMER,
+};
+
 /// Send one datagram to an address (UDP, ICMP): `NsreqSend` with its address.
 pub const NSREQ_SENDTO: u32 = 13;
 /// Receive one datagram and its sender: `NsreqRecv` in, `NsretRecv` out.
@@ -234,19 +216,8 @@ pub struct SockFd {
     pub sock_local: NetAddr,
 }
 
-/// A frame between the network server and its input and output helpers
-/// (JOS's `struct jif_pkt`): its length, then its bytes, in one page.
-#[repr(C)]
-pub struct JifPkt {
-    /// Bytes in `jp_data`.
-    pub jp_len: i32,
-    /// The frame (Ethernet header first).
-    pub jp_data: [u8; PGSIZE - 4],
-}
-
 const _: () = assert!(size_of::<NsreqSend>() == PGSIZE);
 const _: () = assert!(size_of::<NsretRecv>() == PGSIZE);
-const _: () = assert!(size_of::<JifPkt>() == PGSIZE);
 const _: () = assert!(size_of::<SockFd>() <= PGSIZE);
 const _: () = assert!(MAXSOCK < 0x7F && NSREQ_SENDPAGE <= 0xF && crate::fsipc::MAXFD <= 32);
 

@@ -67,6 +67,16 @@ pub enum Syscall {
     /// page of its own into `envid` at an absent page of the range it
     /// pages, ahead of the fault (fault-around, read-ahead).
     PagerMap = 22,
+    /// `sys_net_try_transmit(va, len)`: copy the frame at `va` (1 to
+    /// [`crate::net::MAX_FRAME`] bytes) into the E1000's transmit ring;
+    /// E_AGAIN when the ring is full (nothing was taken: send again).
+    NetTryTransmit = 23,
+    /// `sys_net_try_receive(va, len)`: copy the next frame received into
+    /// the buffer at `va`, returning its length; E_AGAIN when none waits.
+    NetTryReceive = 24,
+    /// `sys_kern_cmdline(va, len)`: copy the kernel's command line (as
+    /// much as fits) to `va`, returning its whole length.
+    KernCmdline = 25,
 }
 
 /// `sys_cons_ctl` op: the caller becomes the console's controller: a
@@ -82,7 +92,7 @@ pub const CONS_CTL_RELEASE: u32 = 2;
 pub const CONS_CTL_OWNER: u32 = 3;
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 23;
+pub const NSYSCALLS: u32 = 26;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -110,6 +120,9 @@ impl Syscall {
         Syscall::EnvDestroyTree,
         Syscall::TimeMsec,
         Syscall::PagerMap,
+        Syscall::NetTryTransmit,
+        Syscall::NetTryReceive,
+        Syscall::KernCmdline,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -153,11 +166,14 @@ impl Syscall {
             Syscall::EnvDestroyTree => "sys_env_destroy_tree",
             Syscall::TimeMsec => "sys_time_msec",
             Syscall::PagerMap => "sys_pager_map",
+            Syscall::NetTryTransmit => "sys_net_try_transmit",
+            Syscall::NetTryReceive => "sys_net_try_receive",
+            Syscall::KernCmdline => "sys_kern_cmdline",
         }
     }
 }
 
-const _: () = assert!(Syscall::PagerMap as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::KernCmdline as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {

@@ -18,11 +18,14 @@
 //!   `file` (files through the file server: open, remove, sync), `console`
 //!   (the console, JOS's lib/console.c), `pipe` (pipes).
 //! - `fprintf`: `printf!` and `fprintf!` to a descriptor; `readline`.
-//! - `net`: sockets over IPC to the network server (JOS's lab 6).
 //! - `rename`: renaming files (the server's FSREQ_RENAME).
 //! - `spawn`: start a program from the file system, paged in on demand.
 //! - `progress`: a clock for long work's progress lines (`sys_time_msec`).
 //! - `time`: `sleep` (and `sleep_msec`) on the kernel's clock.
+//! - `kargs`: the kernel's command-line words (`mac=`, the grader's
+//!   switches such as `TESTOUTPUT_COUNT=`).
+//! - `net`: sockets over IPC to the network server, and the server's
+//!   input and output helpers (JOS's lab 6).
 //! - `vm`: the fault handlers' helpers, the area list, copy-on-write, and
 //!   the virtual-memory tricks (zero page, lazy heap and `malloc`, mmap,
 //!   swap, ...).
@@ -48,6 +51,7 @@ pub mod fork;
 pub mod fprintf;
 pub mod ipc;
 pub mod job;
+pub mod kargs;
 pub mod net;
 pub mod panic;
 pub mod pgfault;

@@ -444,3 +444,104 @@ pub fn sys_env_destroy_tree(envid: EnvId) -> Result<u32> {
     // SAFETY: no pointers.
     check(unsafe { syscall(Syscall::EnvDestroyTree, envid as u32, 0, 0, 0, 0) })
 }
+
+/// Sends one Ethernet frame (1 to abi::net::MAX_FRAME bytes, from the
+/// destination address on; the card adds the CRC) through the E1000:
+/// the kernel copies it into its transmit ring. Err(Again) when the ring
+/// is full (nothing was taken: send it again, e.g. after `sys_yield`),
+/// Err(Inval) for a bad length, Err(NotSupp) without a card.
+pub fn sys_net_try_transmit(frame: &[u8]) -> Result<()> {
+    // SAFETY: the kernel only reads [frame, frame + len).
+    check(unsafe {
+        syscall(
+            Syscall::NetTryTransmit,
+            frame.as_ptr() as u32,
+            frame.len() as u32,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Raw `sys_net_try_transmit(va, len)`, for tests that pass bad
+/// addresses: Err(Fault) for memory we cannot read.
+pub fn sys_net_try_transmit_raw(va: usize, len: usize) -> Result<()> {
+    // SAFETY: the kernel checks the range and only reads it.
+    check(unsafe { syscall(Syscall::NetTryTransmit, va as u32, len as u32, 0, 0, 0) }).map(|_| ())
+}
+
+/// Copies the next frame the E1000 received into `buf` and returns its
+/// length (the CRC stripped). Err(Again) when none waits, Err(Inval) when
+/// `buf` is shorter than the frame (it stays first in line: a buffer of
+/// abi::net::MAX_FRAME bytes always takes it), Err(NotSupp) without a
+/// card.
+///
+/// `buf`'s pages are written first: the kernel does not take page faults
+/// for us, so a copy-on-write page (a buffer on the stack after `fork`)
+/// must be copied by our handler before the kernel writes it.
+pub fn sys_net_try_receive(buf: &mut [u8]) -> Result<usize> {
+    touch_pages(buf);
+    // SAFETY: the kernel writes at most buf.len() bytes at buf.
+    check(unsafe {
+        syscall(
+            Syscall::NetTryReceive,
+            buf.as_mut_ptr() as u32,
+            buf.len() as u32,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|n| n as usize)
+}
+
+/// Raw `sys_net_try_receive(va, len)`, for tests that pass bad
+/// addresses: Err(Fault) for memory we cannot write (nothing is taken).
+///
+/// # Safety
+/// The kernel writes up to `len` bytes at `va` if we may write there:
+/// nothing Rust references may live there.
+pub unsafe fn sys_net_try_receive_raw(va: usize, len: usize) -> Result<usize> {
+    // SAFETY: the caller's contract.
+    check(unsafe { syscall(Syscall::NetTryReceive, va as u32, len as u32, 0, 0, 0) })
+        .map(|n| n as usize)
+}
+
+/// Copies as much of the kernel's command line as fits into `buf` and
+/// returns its whole length (more than `buf.len()`: it was cut short).
+/// Cannot fail (`buf`'s pages are written first, as for
+/// [`sys_net_try_receive`]).
+pub fn sys_kern_cmdline(buf: &mut [u8]) -> Result<usize> {
+    touch_pages(buf);
+    // SAFETY: the kernel writes at most buf.len() bytes at buf.
+    check(unsafe {
+        syscall(
+            Syscall::KernCmdline,
+            buf.as_mut_ptr() as u32,
+            buf.len() as u32,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|n| n as usize)
+}
+
+/// Writes a byte of each page of `buf` with its own value, so that our
+/// page-fault handler makes every page writable (copies a copy-on-write
+/// page, maps a lazy one) before the kernel writes there: the kernel
+/// takes no page faults for us.
+fn touch_pages(buf: &mut [u8]) {
+    let mut at = 0;
+    while at < buf.len() {
+        // SAFETY: a byte of our own buffer, written with its own value.
+        unsafe {
+            let p = buf.as_mut_ptr().add(at);
+            p.write_volatile(p.read_volatile());
+        }
+        // The first byte of the next page.
+        at = ((buf.as_ptr() as usize + at) | (abi::mmu::PGSIZE - 1)) + 1 - buf.as_ptr() as usize;
+    }
+}

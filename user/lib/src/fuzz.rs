@@ -510,6 +510,39 @@ impl Fuzz {
                     self.child = 0;
                 }
             }
+            Syscall::NetTryTransmit => {
+                // Only reads: any address. The frames that get out are
+                // garbage to QEMU's user network, which drops them.
+                let va = any_addr(&mut self.rng);
+                let len = self.rng.below(2000) as usize;
+                let a = [va as u32, len as u32, 0, 0, 0];
+                let r = self.call(num, a);
+                if len == 0
+                    || len > abi::net::MAX_FRAME
+                    || va.checked_add(len).is_none_or(|end| end > UTOP)
+                {
+                    self.expect_error("sys_net_try_transmit", r, a);
+                }
+            }
+            Syscall::NetTryReceive | Syscall::KernCmdline => {
+                // They write: into a buffer of ours, or where we may not
+                // write at all (the kernel's half), never into our state.
+                let mut scratch = [0u8; 1600];
+                let ours = self.rng.below(2) == 0;
+                let (va, len) = if ours {
+                    let len = self.rng.below(scratch.len() as u32 + 1) as usize;
+                    (scratch.as_mut_ptr() as usize, len)
+                } else {
+                    let va = UTOP + self.rng.below((usize::MAX - UTOP) as u32) as usize;
+                    (va, 1 + self.rng.below(0x1_0000) as usize)
+                };
+                let a = [va as u32, len as u32, 0, 0, 0];
+                let r = self.call(num, a);
+                core::hint::black_box(&mut scratch);
+                if !ours {
+                    self.expect_error(sc.name(), r, a);
+                }
+            }
             Syscall::PageCheck => {
                 // Only reads page tables: any env, any addresses.
                 let env = self.envid();

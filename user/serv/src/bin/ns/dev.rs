@@ -11,7 +11,7 @@
 //! fills the card's ring, not our memory.
 use abi::env::EnvId;
 use abi::mmu::{PGSIZE, PTE_RW};
-use abi::nsipc::{JifPkt, NSREQ_OUTPUT};
+use abi::nsipc::{JP_DATA, JifPkt, MAX_FRAME, NSREQ_OUTPUT};
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use jos::syscall::{sys_ipc_send, sys_page_alloc, sys_page_unmap};
@@ -80,15 +80,20 @@ impl NetDev {
     /// A received frame from the input helper's page at `va`, mapped:
     /// queued as `input` does.
     pub fn input_page(&mut self, va: usize) {
-        // SAFETY: the caller has a page mapped at `va` (the helper's), a
-        // JifPkt: an integer and bytes, valid for any contents.
-        let pkt = unsafe { &*(va as *const JifPkt) };
-        let len = pkt.jp_len;
-        if len < 0 || len as usize > pkt.jp_data.len() {
+        // SAFETY: the caller has a page mapped at `va` (the helper's): a
+        // JifPkt head, then the frame's bytes; integers and bytes, valid
+        // for any contents; MAX_FRAME bytes fit after the head.
+        let (head, data) = unsafe {
+            (
+                &*(va as *const JifPkt),
+                core::slice::from_raw_parts((va + JP_DATA) as *const u8, MAX_FRAME),
+            )
+        };
+        let Some(len) = abi::net::jp_len_ok(head.jp_len) else {
             self.stats.rx_dropped += 1;
             return;
-        }
-        self.input(&pkt.jp_data[..len as usize]);
+        };
+        self.input(&data[..len]);
     }
 
     /// Whether frames wait.
@@ -131,10 +136,13 @@ impl NetDev {
             self.stats.tx_dropped += 1;
             return;
         }
-        // SAFETY: TXVA is mapped, fresh and ours alone; a JifPkt fits a page.
-        let pkt = unsafe { &mut *(TXVA as *mut JifPkt) };
-        pkt.jp_len = frame.len() as i32;
-        pkt.jp_data[..frame.len()].copy_from_slice(frame);
+        // SAFETY: TXVA is mapped, fresh and ours alone: a JifPkt head,
+        // then up to a page of frame bytes (FRAME_MAX fit).
+        unsafe {
+            (*(TXVA as *mut JifPkt)).jp_len = frame.len() as i32;
+            core::slice::from_raw_parts_mut((TXVA + JP_DATA) as *mut u8, frame.len())
+                .copy_from_slice(frame);
+        }
         // The output helper is ours and only ever waits for us: waiting
         // for it is waiting for the card.
         match sys_ipc_send(output, NSREQ_OUTPUT, TXVA, PTE_RW) {
@@ -195,4 +203,4 @@ impl Device for NetDev {
     }
 }
 
-const _: () = assert!(FRAME_MAX <= PGSIZE - 4);
+const _: () = assert!(FRAME_MAX <= MAX_FRAME && JP_DATA + FRAME_MAX <= PGSIZE);

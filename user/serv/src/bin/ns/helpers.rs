@@ -35,18 +35,35 @@ pub fn start_timer(ns: EnvId) -> Option<EnvId> {
     }
 }
 
-/// The input helper (the card's frames to `ns`): not there until the
-/// driver is (issue 23's E1000 branch). Returns its id.
-pub fn start_input(_ns: EnvId) -> Option<EnvId> {
-    None
+/// Forks the input helper (the card's frames to `ns`, `jos::net::input`).
+/// Returns its id, or None (with a message) if it cannot be made.
+pub fn start_input(ns: EnvId) -> Option<EnvId> {
+    spawn_helper("input", || jos::net::input(ns))
 }
 
-/// The output helper (frames from `ns` to the card): not there until the
-/// driver is. Returns its id.
-pub fn start_output(_ns: EnvId) -> Option<EnvId> {
-    None
+/// Forks the output helper (frames from `ns` to the card,
+/// `jos::net::output`). Returns its id, or None.
+pub fn start_output(ns: EnvId) -> Option<EnvId> {
+    spawn_helper("output", || jos::net::output(ns))
 }
 
-/// Calls `f` with each word of the kernel's command line (none until the
-/// kernel shows it to user space).
-pub fn for_each_karg(_f: impl FnMut(&str)) {}
+/// Forks a child running `body`, which exits when it returns.
+fn spawn_helper(name: &str, body: impl FnOnce()) -> Option<EnvId> {
+    match jos::fork() {
+        Ok(0) => {
+            body();
+            jos::exit();
+        }
+        Ok(id) => Some(id),
+        Err(e) => {
+            cprintf!("ns: no {} helper: {}\n", name, e);
+            None
+        }
+    }
+}
+
+/// Calls `f` with each word of the kernel's command line.
+pub fn for_each_karg(mut f: impl FnMut(&str)) {
+    let k = jos::kargs::kargs();
+    k.as_str().split_ascii_whitespace().for_each(&mut f);
+}

@@ -60,7 +60,7 @@ const SOCKVA: usize = 0xB000_0000;
 /// Parked requests' pages (slot i at PARKVA + i * PGSIZE).
 const PARKVA: usize = SOCKVA + MAXSOCK * PGSIZE;
 /// Where a request page arrives.
-pub const REQVA: usize = 0x0FFF_F000;
+pub const REQVA: usize = abi::net::REQVA;
 /// Where a reply page is made.
 const REPLYVA: usize = 0x0FFF_D000;
 /// The first port handed out when none is asked for.
