@@ -45,11 +45,17 @@ fn handle_client(sock: usize) {
     let _ = jos::fd::close(sock);
 }
 
-fn umain(_args: &[&str]) {
+fn umain(args: &[&str]) {
     // Frames over a page (buffers) grow the stack.
     if let Err(e) = jos::vm::enable_default_guards() {
         panic!("no stack growth: {e}");
     }
+    run(args);
+}
+
+/// The program, once the stack can grow (a frame over a page).
+#[inline(never)]
+fn run(_args: &[&str]) {
     let server = socket(PF_INET, SOCK_STREAM, IPPROTO_TCP)
         .unwrap_or_else(|e| die("Failed to create socket", e));
     cprintf!("opened socket\n");

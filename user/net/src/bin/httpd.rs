@@ -150,6 +150,12 @@ fn umain(args: &[&str]) {
     if let Err(e) = jos::vm::enable_default_guards() {
         panic!("no stack growth: {e}");
     }
+    run(args);
+}
+
+/// The program, once the stack can grow (a frame over a page).
+#[inline(never)]
+fn run(args: &[&str]) {
     let copy = args.iter().skip(1).any(|&a| a == "-c");
     let server = socket(PF_INET, SOCK_STREAM, IPPROTO_TCP)
         .unwrap_or_else(|_| die("Failed to create socket"));

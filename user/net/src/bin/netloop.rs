@@ -75,11 +75,17 @@ fn tcp_round(to: [u8; 4]) {
     let _ = close(s);
 }
 
-fn umain(_args: &[&str]) {
+fn umain(args: &[&str]) {
     // Frames over a page (buffers) grow the stack.
     if let Err(e) = jos::vm::enable_default_guards() {
         panic!("no stack growth: {e}");
     }
+    run(args);
+}
+
+/// The program, once the stack can grow (a frame over a page).
+#[inline(never)]
+fn run(_args: &[&str]) {
     let tcp = socket(PF_INET, SOCK_STREAM, IPPROTO_TCP).unwrap_or_else(|e| fail("socket", e));
     bind(tcp, NetAddr::new([0; 4], TCP_PORT)).unwrap_or_else(|e| fail("bind", e));
     listen(tcp, 2).unwrap_or_else(|e| fail("listen", e));
