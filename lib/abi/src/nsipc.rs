@@ -168,9 +168,12 @@ pub struct NsreqShutdown {
 pub struct NsreqRecv {
     /// Bytes wanted at most (cut to what a reply page holds).
     pub req_len: i32,
-    /// 0 (no flags yet).
+    /// 0, or MSG_DONTWAIT.
     pub req_flags: i32,
 }
+
+/// recv flag: answer at once, E_AGAIN if nothing has come (no waiting).
+pub const MSG_DONTWAIT: i32 = 0x40;
 
 /// Bytes of data a request or reply page holds.
 pub const NSBUF_DATA: usize = PGSIZE - 16;

@@ -132,12 +132,13 @@ pub fn nsipc_close(fdnum: usize) -> Result<()> {
 }
 
 /// NSREQ_RECV (or NSREQ_RECVFROM, `req`) on socket `fdnum` into `out`
-/// (at most NSBUF_DATA bytes a call): waits until something came; returns
-/// the count (0: the peer closed a stream) and the sender.
-pub fn nsipc_recv(req: u32, fdnum: usize, out: &mut [u8]) -> Result<(usize, NetAddr)> {
+/// (at most NSBUF_DATA bytes a call): waits until something came (unless
+/// `flags` has MSG_DONTWAIT: then E_AGAIN at once); returns the count (0:
+/// the peer closed a stream) and the sender.
+pub fn nsipc_recv(req: u32, fdnum: usize, out: &mut [u8], flags: i32) -> Result<(usize, NetAddr)> {
     let r = buf::<NsreqRecv>()?;
     r.req_len = out.len().min(NSBUF_DATA) as i32;
-    r.req_flags = 0;
+    r.req_flags = flags;
     let n = call(sockreq(req, fdnum)?, Some(NSIPCBUF))? as usize;
     let ret = reply_page::<NsretRecv>();
     // Never past what we asked, whatever the page says.

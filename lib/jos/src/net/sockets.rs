@@ -26,7 +26,7 @@ pub static DEVSOCK: Dev = Dev {
 };
 
 fn devsock_read(fd: &Fd, buf: &mut [u8]) -> Result<usize> {
-    nsipc_recv(NSREQ_RECV, fd2num(fd), buf).map(|(n, _)| n)
+    nsipc_recv(NSREQ_RECV, fd2num(fd), buf, 0).map(|(n, _)| n)
 }
 
 fn devsock_write(fd: &Fd, buf: &[u8]) -> Result<usize> {
@@ -106,13 +106,33 @@ pub fn connect(s: usize, addr: NetAddr) -> Result<()> {
 /// call) from socket `s`, waiting until some came; returns how many, 0
 /// when the peer has closed a stream. E_NOT_CONN, E_CONN_RESET.
 pub fn recv(s: usize, buf: &mut [u8]) -> Result<usize> {
-    nsipc_recv(NSREQ_RECV, sockfd(s)?, buf).map(|(n, _)| n)
+    nsipc_recv(NSREQ_RECV, sockfd(s)?, buf, 0).map(|(n, _)| n)
 }
 
 /// Receives one datagram (UDP, or an ICMP echo reply) on socket `s` into
 /// `buf` (cut to fit); returns its length and its sender.
 pub fn recvfrom(s: usize, buf: &mut [u8]) -> Result<(usize, NetAddr)> {
-    nsipc_recv(NSREQ_RECVFROM, sockfd(s)?, buf)
+    nsipc_recv(NSREQ_RECVFROM, sockfd(s)?, buf, 0)
+}
+
+/// [`recvfrom`] without waiting: E_AGAIN if no datagram is there.
+pub fn recvfrom_nowait(s: usize, buf: &mut [u8]) -> Result<(usize, NetAddr)> {
+    nsipc_recv(NSREQ_RECVFROM, sockfd(s)?, buf, MSG_DONTWAIT)
+}
+
+/// Waits up to `msec` milliseconds for a datagram on socket `s` (polling
+/// the server every 10 ms, as the kernel has no timed wait); E_AGAIN if
+/// none came in time.
+pub fn recvfrom_timeout(s: usize, buf: &mut [u8], msec: u32) -> Result<(usize, NetAddr)> {
+    let start = crate::syscall::sys_time_msec();
+    loop {
+        match recvfrom_nowait(s, buf) {
+            Err(Error::Again) if crate::syscall::sys_time_msec().wrapping_sub(start) < msec => {
+                crate::time::sleep_msec(10);
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Sends all of `buf` on stream socket `s` (several requests if needed),

@@ -203,11 +203,6 @@ impl Socks {
         }
     }
 
-    /// How many sockets are open (for the tests' leak checks).
-    pub fn count(&self) -> usize {
-        self.socks.iter().filter(|s| s.is_some()).count()
-    }
-
     /// smoltcp TCP sockets in use.
     fn tcp_count(&self) -> usize {
         self.closing.len()
@@ -465,8 +460,13 @@ impl Socks {
             }
             NSREQ_ACCEPT => self.accept(set, slot, p.env),
             NSREQ_RECV | NSREQ_RECVFROM => {
-                let want = req_at::<NsreqRecv>(va).req_len.clamp(0, NSBUF_DATA as i32) as usize;
-                self.recv(set, slot, want)
+                let r = req_at::<NsreqRecv>(va);
+                let want = r.req_len.clamp(0, NSBUF_DATA as i32) as usize;
+                let nowait = r.req_flags & MSG_DONTWAIT != 0;
+                match self.recv(set, slot, want) {
+                    Answer::Later if nowait => v(Err(Error::Again)),
+                    a => a,
+                }
             }
             NSREQ_SEND | NSREQ_SENDTO => {
                 let r = req_at::<NsreqSend>(va);
