@@ -3,7 +3,7 @@
 //! datagram on `port` (default 7) with its own bytes, for ever, printing
 //! `udpecho: serving on port N`. `udpecho host [port] [word...]` sends each
 //! word (default `hello`) to host:port (default 7) as a datagram and
-//! prints each answer with its round-trip time, `no reply` after a second.
+//! prints each answer with its round-trip time, `no reply` after 3 seconds.
 #![no_std]
 #![no_main]
 
@@ -18,6 +18,9 @@ use user::warn;
 jos::main!(umain);
 
 const DEFAULT_PORT: u16 = 7;
+/// How long an answer may take (the first datagram to an address waits for
+/// ARP, which smoltcp may hold back up to a second).
+const WAIT_MS: u32 = 3000;
 
 fn usage() {
     warn!("usage: udpecho -s [port] | udpecho host [port] [word...]");
@@ -69,7 +72,15 @@ fn umain(argv: &[&str]) {
                     return warn!("sendto: {}", e);
                 }
                 let mut buf = [0u8; 1500];
-                match recvfrom_timeout(s, &mut buf, 1000) {
+                // A late answer to an earlier word is skipped.
+                let r = loop {
+                    let left = WAIT_MS.saturating_sub(sys_time_msec().wrapping_sub(t0));
+                    match recvfrom_timeout(s, &mut buf, left) {
+                        Ok((n, _)) if &buf[..n] != w.as_bytes() => continue,
+                        r => break r,
+                    }
+                };
+                match r {
                     Ok((n, from)) => printf!(
                         "reply from {}:{}: {} ({} ms)\n",
                         Dotted(from.addr),
