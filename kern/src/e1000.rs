@@ -43,10 +43,11 @@ pub const E1000_DEVICE: u32 = 0x100E;
 /// Transmit descriptors (a multiple of 8: the ring's length in bytes must
 /// be a multiple of 128). At most NTX - 1 frames wait for the wire.
 pub const NTX: usize = 32;
-/// Receive descriptors. The card holds what arrives while they are all
-/// full (QEMU queues it and hands it over as RDT moves: nothing is lost
-/// under QEMU's user network); a real card drops it (RXO).
-pub const NRX: usize = 64;
+/// Receive descriptors. What arrives while they are all full is dropped
+/// by the card (RXO, counted in MPC): a real card has nowhere to put it,
+/// and QEMU's, handed its queue as soon as RDT moves, drops all but one.
+/// 128 (JOS's suggestion) holds MIT's grader's burst of 100 datagrams.
+pub const NRX: usize = 128;
 const _: () = assert!(NTX.is_multiple_of(RING_ALIGN_DESCS) && NRX.is_multiple_of(RING_ALIGN_DESCS));
 /// Both rings share one page: TX descriptors first, RX from RX_RING_OFF.
 const RX_RING_OFF: usize = 2048;
@@ -111,6 +112,9 @@ pub struct Stats {
     /// Slots the card filled that held no good frame (errors, a piece of
     /// a frame longer than a buffer, empty, too long): dropped.
     pub rx_dropped: u64,
+    /// Frames the card missed for want of a free descriptor (its MPC
+    /// register, read as it is cleared on each receive).
+    pub rx_missed: u64,
 }
 
 /// The card, set up.
@@ -279,6 +283,74 @@ fn e1000_init(f: &PciFunc) {
     d.write(RCTL, RCTL_INIT);
 
     *DRIVER.lock() = Some(d);
+    if crate::boot_info::get().flag("e1000check") {
+        check_e1000_tx_full();
+    }
+}
+
+/// The ethertype of the self check's frames (IEEE's "local experimental").
+const CHECK_ETHERTYPE: u16 = 0x88B5;
+
+/// Sends self-check frame `i` (broadcast, ethertype 0x88B5, the text
+/// `e1000 check NN`) through e1000_transmit.
+fn check_frame(i: usize) -> Result<()> {
+    let mut f = [0u8; 60];
+    f[0..6].fill(0xFF);
+    f[12..14].copy_from_slice(&CHECK_ETHERTYPE.to_be_bytes());
+    f[14..26].copy_from_slice(b"e1000 check ");
+    f[26] = b'0' + (i / 10 % 10) as u8;
+    f[27] = b'0' + (i % 10) as u8;
+    e1000_transmit(f.len(), |buf| {
+        buf.copy_from_slice(&f);
+        Ok(())
+    })
+}
+
+/// Boot self check of a full transmit ring on the card itself (the kernel
+/// word `e1000check`; it puts NTX frames on the wire, so it is not run
+/// otherwise). QEMU's card sends a frame as soon as TDT moves, so the
+/// ring never fills by itself: with transmission paused (TCTL.EN clear),
+/// NTX - 1 frames must be taken, the next refused with Again; once it is
+/// resumed, every one of them must be sent (DD) and the refused frame
+/// taken. The wire then holds frames `e1000 check 00` to `NN` in order,
+/// which the grader checks in the capture. Prints
+/// `check_e1000_tx_full() succeeded!` or what went wrong.
+fn check_e1000_tx_full() {
+    let with_driver = |f: &dyn Fn(&mut Driver) -> usize| DRIVER.lock().as_mut().map_or(0, f);
+    with_driver(&|d| {
+        d.write(TCTL, TCTL_INIT & !TCTL_EN);
+        0
+    });
+    let mut taken = 0;
+    while taken < NTX && check_frame(taken).is_ok() {
+        taken += 1;
+    }
+    let refused = check_frame(taken);
+    // Writing TCTL with EN makes QEMU's card go through the ring again.
+    with_driver(&|d| {
+        d.write(TCTL, TCTL_INIT);
+        0
+    });
+    let in_flight = || with_driver(&|d| d.tx.in_flight(&d.tx_descs));
+    let mut spins = 0;
+    while in_flight() != 0 && spins < 10_000_000 {
+        spins += 1;
+        core::hint::spin_loop();
+    }
+    let left = in_flight();
+    let resent = check_frame(taken);
+    if taken == NTX - 1 && refused == Err(Error::Again) && left == 0 && resent.is_ok() {
+        cprintf!("check_e1000_tx_full() succeeded!\n");
+    } else {
+        cprintf!(
+            "check_e1000_tx_full() failed: {} frames taken while paused (expected {}), then {:?} (expected Again); {} still in flight after resuming; the refused frame again: {:?}\n",
+            taken,
+            NTX - 1,
+            refused,
+            left,
+            resent
+        );
+    }
 }
 
 /// Sends one frame of `len` bytes (1..=MAX_FRAME): `fill` writes it into
@@ -321,6 +393,7 @@ pub fn e1000_transmit(len: usize, fill: impl FnOnce(&mut [u8]) -> Result<()>) ->
 pub fn e1000_receive(take: impl FnOnce(&[u8]) -> Result<u32>) -> Result<u32> {
     let mut guard = DRIVER.lock();
     let d = guard.as_mut().ok_or(Error::NotSupp)?;
+    d.stats.rx_missed += u64::from(d.read(MPC));
     loop {
         let slot = d.rx.peek(&d.rx_descs).ok_or(Error::Again)?;
         // The descriptor said DD before the buffer is read.
@@ -349,5 +422,8 @@ pub fn e1000_receive(take: impl FnOnce(&[u8]) -> Result<u32>) -> Result<u32> {
 
 /// The driver's counters and MAC address, or None without a card.
 pub fn e1000_stats() -> Option<(Stats, Mac)> {
-    DRIVER.lock().as_ref().map(|d| (d.stats, d.mac))
+    DRIVER.lock().as_mut().map(|d| {
+        d.stats.rx_missed += u64::from(d.read(MPC));
+        (d.stats, d.mac)
+    })
 }

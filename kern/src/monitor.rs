@@ -62,6 +62,11 @@ const COMMANDS: &[Command] = &[
         func: mon_meminfo,
     },
     Command {
+        name: "netstat",
+        desc: "Show the E1000's MAC address and frame counters",
+        func: mon_netstat,
+    },
+    Command {
         name: "continue",
         desc: "Leave the monitor and resume the trapped environment",
         func: mon_continue,
@@ -465,6 +470,27 @@ fn mon_dump(args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
 
 fn mon_meminfo(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     cprintf!("free pages: {} of {}\n", pmap::nfree(), pmap::npages());
+    true
+}
+
+fn mon_netstat(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
+    match crate::e1000::e1000_stats() {
+        None => cprintf!("netstat: no E1000\n"),
+        Some((st, m)) => cprintf!(
+            "e1000 {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}: tx {} (ring full {} times), rx {}, rx dropped {} (bad), missed by the card {} (no descriptor)\n",
+            m[0],
+            m[1],
+            m[2],
+            m[3],
+            m[4],
+            m[5],
+            st.tx,
+            st.tx_full,
+            st.rx,
+            st.rx_dropped,
+            st.rx_missed
+        ),
+    }
     true
 }
 

@@ -73,6 +73,8 @@ pub const TDT: usize = 0x3818;
 pub const MTA: usize = 0x5200;
 /// Number of MTA registers.
 pub const MTA_LEN: usize = 128;
+/// Missed packets count (cleared when read).
+pub const MPC: usize = 0x4010;
 /// Receive address 0, low 32 bits (the MAC's first four bytes).
 pub const RAL0: usize = 0x5400;
 /// Receive address 0, high 16 bits, and Address Valid.
