@@ -412,7 +412,7 @@ def _ports(run):
     return int(m.group(1)) + 1, int(m.group(1)) + 2
 
 
-def net_client_run(prog, ready, client, timeout=30, **kw):
+def net_client_run(prog, ready, client, timeout=30, make_vars=None, **kw):
     """Boots `prog` with the network server; once a console line matches
     `ready`, calls client(port7, port80) on the host (its sockets go to
     127.0.0.1 only) and stops. Returns (run, what client returned); a
@@ -432,7 +432,7 @@ def net_client_run(prog, ready, client, timeout=30, **kw):
         return False
 
     stop.__doc__ = "a line matching %s, then the host's client" % show(ready)
-    r = run_prog(prog, stop=stop, timeout=timeout, make_vars={"PCAP": os.devnull}, **kw)
+    r = run_prog(prog, stop=stop, timeout=timeout, make_vars=dict(make_vars or {}, PCAP=os.devnull), **kw)
     require("error" not in state, "the host's client: %r" % state.get("error"))
     return r, state.get("result")
 
@@ -560,3 +560,48 @@ def test_ns_tools():
     r.command(3).match(r"HELLO TCPCAT$")
     require(seen == [b"hello tcpcat\n"], "the host's server got %r" % seen)
     r.match(no=NS_NEVER)
+
+
+# A hostile round from the host and from a program, then httpd answers.
+@test(10, "nshostile: bad calls, floods, dropped connections; ns lives, no page leaked")
+def test_ns_hostile():
+    index = open(os.path.join(ROOT, "fs", "index.html"), "rb").read()
+
+    def client(port7, port80):
+        # A flood of UDP datagrams to port 7 (nobody listens there now),
+        # oversized and truncated ones among them.
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(400):
+            size = (1, 8, 512, 1472, 9000, 30000)[i % 6]
+            try:
+                u.sendto(bytes([i & 0xFF]) * size, ("127.0.0.1", port7))
+            except OSError:
+                pass
+        u.close()
+        # 30 TCP connections to httpd opened and dropped: some before a
+        # byte, some in the middle of a request, some reset.
+        for i in range(30):
+            try:
+                c = socket.create_connection(("127.0.0.1", port80), timeout=5)
+                if i % 3 == 1:
+                    c.sendall(b"GET /index")
+                if i % 3 == 2:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.close()
+            except OSError:
+                pass
+        # httpd answers them one by one, and its 4-connection backlog is
+        # full meanwhile (a connection beyond it is reset, as on Unix):
+        # a client tries again, for up to 10 s.
+        for _ in range(40):
+            try:
+                return _http_get(port80, "/index.html", timeout=10)
+            except (OSError, TestFailure):
+                time.sleep(0.25)
+        return _http_get(port80, "/index.html", timeout=10)
+
+    r, got = net_client_run("icode", r"Waiting for http connections", client, timeout=60,
+                            commands=["nsattack", "httpd &"], prompt=SHELL_PROMPT,
+                            make_vars={"FS": "1", "NS": "1"})
+    r.match(r"nsattack: no page leaked$", r"nsattack: done, 0 failures$", ordered=True, no=NS_NEVER)
+    require(got == (200, index), "httpd after the attacks: %r" % ((got[0], got[1][:60]),))

@@ -109,6 +109,22 @@ pub fn recv(s: usize, buf: &mut [u8]) -> Result<usize> {
     nsipc_recv(NSREQ_RECV, sockfd(s)?, buf, 0).map(|(n, _)| n)
 }
 
+/// [`recv`] that waits at most `msec` milliseconds (polling the server
+/// every 10 ms: the kernel has no timed wait); E_AGAIN if nothing came in
+/// time. For a server that must not wait for ever on a silent client.
+pub fn recv_timeout(s: usize, buf: &mut [u8], msec: u32) -> Result<usize> {
+    let s = sockfd(s)?;
+    let start = crate::syscall::sys_time_msec();
+    loop {
+        match nsipc_recv(NSREQ_RECV, s, buf, MSG_DONTWAIT) {
+            Err(Error::Again) if crate::syscall::sys_time_msec().wrapping_sub(start) < msec => {
+                crate::time::sleep_msec(10);
+            }
+            r => return r.map(|(n, _)| n),
+        }
+    }
+}
+
 /// Receives one datagram (UDP, or an ICMP echo reply) on socket `s` into
 /// `buf` (cut to fit); returns its length and its sender.
 pub fn recvfrom(s: usize, buf: &mut [u8]) -> Result<(usize, NetAddr)> {

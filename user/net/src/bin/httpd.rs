@@ -19,7 +19,7 @@ use abi::nsipc::{IPPROTO_TCP, PF_INET, SOCK_STREAM};
 use jos::cprintf;
 use jos::fd::{close, fstat, read, write};
 use jos::file::open;
-use jos::net::{NetAddr, accept, bind, listen, sendpage, socket};
+use jos::net::{NetAddr, accept, bind, listen, recv_timeout, sendpage, socket};
 use jos::vm::mmap::{MAP_PRIVATE, PROT_READ, mmap, munmap};
 
 jos::main!(umain);
@@ -28,6 +28,8 @@ const PORT: u16 = 80;
 /// Bytes of a request read (JOS's BUFFSIZE).
 const BUFFSIZE: usize = 512;
 const MAXPENDING: i32 = 5;
+/// How long a request may take to come.
+const REQUEST_WAIT_MS: u32 = 2000;
 /// Pages of a file mapped at once.
 const WINDOW: usize = 64;
 
@@ -127,7 +129,13 @@ fn send_file(sock: usize, url: &str, copy: bool) -> Result<()> {
 /// Reads one request from `sock` and answers it; closes it.
 fn handle_client(sock: usize, copy: bool) {
     let mut buf = [0u8; BUFFSIZE];
-    let n = read(sock, &mut buf).unwrap_or(0);
+    // A client that sends nothing for 2 s is dropped: the server is not
+    // its to hold (JOS's read waits for ever).
+    let n = recv_timeout(sock, &mut buf, REQUEST_WAIT_MS).unwrap_or(0);
+    if n == 0 {
+        let _ = close(sock);
+        return;
+    }
     let req = &buf[..n];
     let _ = match req.strip_prefix(b"GET ") {
         None => send_error(sock, 400),

@@ -185,6 +185,9 @@ fn new_tcp<'a>() -> tcp::Socket<'a> {
     );
     s.set_nagle_enabled(false);
     s.set_timeout(Some(Duration::from_secs(30)));
+    // A peer that vanished (its host reset without telling us) is found
+    // out: probes every 10 s, and the timeout ends the connection.
+    s.set_keep_alive(Some(Duration::from_secs(10)));
     s
 }
 
@@ -908,6 +911,16 @@ impl Socks {
             let Some(p) = s.parked else {
                 continue;
             };
+            // A client gone (killed while it waited) is answered no more:
+            // what the stack has (a connection to accept) stays for the
+            // socket's other holders.
+            if jos::env::env_status(p.env) == abi::env::ENV_FREE {
+                if let Some(s) = self.socks[slot].as_mut() {
+                    s.parked = None;
+                }
+                let _ = sys_page_unmap(0, parkva(slot));
+                continue;
+            }
             let a = self.serve(iface, set, slot, p, parkva(slot));
             if let Answer::Later = a {
                 continue;
