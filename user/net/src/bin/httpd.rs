@@ -2,7 +2,8 @@
 //! httpd: JOS's web server on port 80: `GET /path` sends the file at
 //! /path (200, with Content-Length and Content-Type), 404 for a missing
 //! file or a directory, 400 for anything but GET; one connection at a
-//! time, no keep-alive. Prints `Waiting for http connections...`.
+//! time, no keep-alive, a client silent for 2 s dropped. Prints
+//! `Waiting for http connections...`.
 //!
 //! A file's bytes go without copying them through a buffer: the file is
 //! mapped (read-only, MAP_PRIVATE: the file server's cache pages
