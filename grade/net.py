@@ -605,3 +605,44 @@ def test_ns_hostile():
                             make_vars={"FS": "1", "NS": "1"})
     r.match(r"nsattack: no page leaked$", r"nsattack: done, 0 failures$", ordered=True, no=NS_NEVER)
     require(got == (200, index), "httpd after the attacks: %r" % ((got[0], got[1][:60]),))
+
+
+def _free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Two QEMUs wired to each other (make pair-netpair-nox's wiring): each
+# pings the other and times UDP echoes.
+@test(10, "two machines on one wire ping each other")
+def test_ns_pair():
+    pa, pb = _free_udp_port(), _free_udp_port()
+    machines = {
+        "a": ("10.0.3.1", "10.0.3.2", "52:54:00:12:34:57", pa, pb),
+        "b": ("10.0.3.2", "10.0.3.1", "52:54:00:12:34:58", pb, pa),
+    }
+    runs = {}
+
+    def boot_one(name):
+        ip, peer, mac, me, other = machines[name]
+        net = ("-netdev socket,id=net0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d "
+               "-device e1000,netdev=net0,mac=%s" % (other, me, mac))
+        try:
+            runs[name] = run_prog("netpair", kargs="ip=%s/24 peer=%s" % (ip, peer), timeout=60,
+                                  make_vars={"NS": "1", "MAC": mac, "QEMUNET": net},
+                                  stop=r"netpair: done$|netpair: no answer|.*panic")
+        except TestFailure as e:
+            runs[name] = e
+
+    t = threading.Thread(target=boot_one, args=("b",), daemon=True)
+    t.start()
+    boot_one("a")
+    t.join(90)
+    for name in "ab":
+        r = runs.get(name)
+        require(isinstance(r, Run), "machine %s: %s" % (name, r))
+        ip, peer = machines[name][:2]
+        r.match(r"ns: %s bound to static IP %s/24" % (machines[name][2], re.escape(ip)),
+                r"netpair: pinging %s$" % re.escape(peer), r"netpair: 5 of 5 pings answered$",
+                r"netpair: udp rtt min/avg/max \d+/\d+/\d+ ms \(20 of 20\)$", ordered=True, no=NS_NEVER)

@@ -73,8 +73,10 @@ fn umain(argv: &[&str]) {
         Ok(s) => s,
         Err(e) => return warn!("socket: {}", e),
     };
-    // The identifier: our env's index, so two pings apart do not mix.
-    let id = (jos::env::thisenv_id() as u16) | 0x4000;
+    // The identifier: our MAC's last byte and our env's index, so two
+    // pings apart (here, or on a machine we ping) do not mix.
+    let id =
+        (u16::from(jos::kargs::kargs().mac()[5]) << 8) | (jos::env::thisenv_id() as u16 & 0xFF);
     if let Err(e) = bind(s, NetAddr::new([0; 4], id)) {
         return warn!("bind: {}", e);
     }
