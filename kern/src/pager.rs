@@ -209,6 +209,12 @@ pub fn serves(k: &Kernel, e: EnvRef, va: usize) -> bool {
 /// it the fault as if it had touched the page (see [`fault`]) and returns
 /// true; the caller then has `e` make the same call when it runs again.
 pub fn fault_in(k: &mut Kernel, e: EnvRef, va: usize, write: bool) -> bool {
+    // Only a page the pager serves (below UTOP): above it, page_lookup
+    // would find the kernel's own mappings (the LAPIC's, whose frame is
+    // no page of the allocator's).
+    if !serves(k, e, va) {
+        return false;
+    }
     let present = pmap::page_lookup(k.pgdir_mut(e), va & !(PGSIZE - 1)).is_some();
     let mut err = FEC_U;
     if write {

@@ -183,6 +183,7 @@ mod tests {
         assert_eq!(Error::IpcNotRecv.code(), -7);
         assert_eq!(Error::Eof.code(), -8);
         assert_eq!(Error::NotSupp.code(), -15);
+        assert_eq!(Error::Again.code(), -16);
         for (i, e) in Error::ALL.iter().enumerate() {
             assert_eq!(*e as i32, i as i32 + 1);
         }
@@ -197,7 +198,7 @@ mod tests {
 
     #[test]
     fn from_code_rejects_non_errors() {
-        for c in [0, 1, 3, 15, -21, -100, i32::MIN, i32::MAX] {
+        for c in [0, 1, 3, 16, 20, -21, -100, i32::MIN, i32::MAX] {
             assert_eq!(Error::from_code(c), None, "{c}");
         }
     }

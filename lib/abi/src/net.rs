@@ -99,7 +99,7 @@ pub fn parse_mac(s: &str) -> Option<Mac> {
     let mut parts = s.split(':');
     for b in mac.iter_mut() {
         let p = parts.next()?;
-        if p.len() != 2 {
+        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
         *b = u8::from_str_radix(p, 16).ok()?;

@@ -511,15 +511,17 @@ impl Fuzz {
                 }
             }
             Syscall::NetTryTransmit => {
-                // Only reads: any address. The frames that get out are
-                // garbage to QEMU's user network, which drops them.
+                // Only reads: any address (UENVS, UPAGES and UVPT are
+                // readable: only a range reaching ULIM must fail). The
+                // frames that get out are garbage to QEMU's user network,
+                // which drops them.
                 let va = any_addr(&mut self.rng);
                 let len = self.rng.below(2000) as usize;
                 let a = [va as u32, len as u32, 0, 0, 0];
                 let r = self.call(num, a);
                 if len == 0
                     || len > abi::net::MAX_FRAME
-                    || va.checked_add(len).is_none_or(|end| end > UTOP)
+                    || va.checked_add(len).is_none_or(|end| end > ULIM)
                 {
                     self.expect_error("sys_net_try_transmit", r, a);
                 }

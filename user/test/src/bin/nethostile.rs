@@ -19,8 +19,8 @@
 #![no_main]
 
 use abi::error::Error;
-use abi::memlayout::{KERNBASE, UTOP};
-use abi::mmu::{PGSIZE, PTE_RW, PteFlags};
+use abi::memlayout::{KERNBASE, UENVS, ULIM, UTOP, UVPT};
+use abi::mmu::{PGSIZE, PTE_RW, PTSIZE, PteFlags};
 use abi::net::MAX_FRAME;
 use jos::cprintf;
 use jos::syscall::{
@@ -83,6 +83,15 @@ fn umain(_args: &[&str]) {
         Err(Error::Fault),
     );
     expect("transmit a read-only page", tx(RO, 60), Ok(()));
+    // UVPT's last page is the directory's last entry, a kernel 4 MiB page
+    // (no PTE_U): the failed check's address is no page a pager serves,
+    // and must not be looked up as one (it panicked the kernel: pager.rs).
+    expect(
+        "transmit from UVPT's last page",
+        tx(UVPT + PTSIZE - PGSIZE, 60),
+        Err(Error::Fault),
+    );
+    expect("transmit across ULIM", tx(ULIM - 30, 60), Err(Error::Fault));
 
     let rx = |va: usize, len: usize| {
         // SAFETY: only the scratch pages, addresses we cannot write, or
@@ -114,11 +123,28 @@ fn umain(_args: &[&str]) {
         rx(usize::MAX - 10, MAX_FRAME),
         Err(Error::Fault),
     );
+    expect("receive into UVPT", rx(UVPT, MAX_FRAME), Err(Error::Fault));
+    expect(
+        "receive into UENVS",
+        rx(UENVS, MAX_FRAME),
+        Err(Error::Fault),
+    );
     expect(
         "receive, none waiting",
         rx(RW, MAX_FRAME),
         Err(Error::Again),
     );
+
+    // The same address through sys_cputs (user_mem_assert, which also
+    // asks the pager first), in a child it ends.
+    match jos::fork() {
+        Err(e) => panic!("fork: {}", e),
+        Ok(0) => {
+            jos::syscall::sys_cputs_raw(UVPT + PTSIZE - PGSIZE, 1);
+            panic!("sys_cputs of UVPT's last page returned");
+        }
+        Ok(child) => jos::env::wait(child),
+    }
 
     let mut short = [0u8; 4];
     let whole = sys_kern_cmdline(&mut short).expect("sys_kern_cmdline");
