@@ -13,6 +13,11 @@ import struct
 import threading
 import time
 
+import os
+import re
+import socket
+import threading
+
 from .gradelib import *  # noqa: F401,F403 (the harness, as MIT's grade-labN)
 from .checks import *  # noqa: F401,F403
 
@@ -394,3 +399,349 @@ def test_netsink():
             "flood: %s (sent %d)" % (m.group(0), flood))
     check_vm_run(r)
     return "%d of %d hostile frames delivered, %d of %d flood frames" % (len(got), len(sent), n, flood)
+
+
+# --- The network server (ns, sockets over IPC) and its programs ---------
+
+part("Part J: the network server")
+
+NS_LINE = r"ns: 52:54:00:12:34:56 bound to static IP 10\.0\.2\.15/24 via 10\.0\.2\.2$"
+NS_NEVER = [KERNEL_PANIC, USER_PANIC, ENV + r"user fault", UNHANDLED]
+
+
+def _ports(run):
+    """PORT7 and PORT80 of `run`'s QEMU (GDBPORT + 1, + 2)."""
+    m = re.search(r"GDBPORT=(\d+)", " ".join(run.argv))
+    return int(m.group(1)) + 1, int(m.group(1)) + 2
+
+
+def net_client_run(prog, ready, client, timeout=30, make_vars=None, **kw):
+    """Boots `prog` with the network server; once a console line matches
+    `ready`, calls client(port7, port80) on the host (its sockets go to
+    127.0.0.1 only) and stops. Returns (run, what client returned); a
+    client's exception fails the test after the run is saved."""
+    state = {}
+
+    def stop(run):
+        if "done" in state:
+            return True
+        if any(re.match(ready, line) for line in run.lines):
+            state["done"] = True
+            try:
+                state["result"] = client(*_ports(run))
+            except Exception as e:  # noqa: BLE001: reported below
+                state["error"] = e
+            return True
+        return False
+
+    stop.__doc__ = "a line matching %s, then the host's client" % show(ready)
+    r = run_prog(prog, stop=stop, timeout=timeout, make_vars=dict(make_vars or {}, PCAP=os.devnull), **kw)
+    require("error" not in state, "the host's client: %r" % state.get("error"))
+    return r, state.get("result")
+
+
+def _tcp_exchange(port, data, timeout=5):
+    """Sends `data` to 127.0.0.1:port and reads until len(data) bytes came
+    back or the peer closed; returns them."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        got = b""
+        while len(got) < len(data):
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        return got
+    finally:
+        s.close()
+
+
+def _http_get(port, path, timeout=5):
+    """GET `path` from 127.0.0.1:port (HTTP/1.0); returns (status, body)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(b"GET %s HTTP/1.0\r\n\r\n" % path.encode())
+        data = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.0 (\d+) ", head)
+    require(m, "%s: no HTTP status line in %r" % (path, head[:80]))
+    return int(m.group(1)), body
+
+
+@test(10, "echosrv: the host's bytes come back")
+def test_ns_echosrv():
+    msgs = [b"%d: network server works" % os.getpid(), bytes(range(256)) * 20]
+
+    def client(port7, _port80):
+        return [_tcp_exchange(port7, m) for m in msgs] + [_tcp_exchange(port7, m) for m in msgs[:1]]
+
+    r, got = net_client_run("echosrv", r"bound$", client)
+    r.match(NS_LINE, r"opened socket$", r"bound$", ordered=True, no=NS_NEVER)
+    require(got == msgs + msgs[:1], "echoed: %r" % [g[:40] for g in got])
+
+
+@test(10, "httpd: index.html, a 90 KB program (mmap + sendpage), 404s")
+def test_ns_httpd():
+    index = open(os.path.join(ROOT, "fs", "index.html"), "rb").read()
+    big = open(os.path.join(ROOT, "obj", "fs", "bin", "sh"), "rb").read()
+
+    def client(_port7, port80):
+        return [_http_get(port80, p) for p in ("/index.html", "/", "/random_file.txt", "/sh")]
+
+    r, got = net_client_run("httpd", r"Waiting for http connections", client)
+    r.match(NS_LINE, r"Waiting for http connections", ordered=True, no=NS_NEVER)
+    require(got[0] == (200, index), "/index.html: %r" % ((got[0][0], got[0][1][:60]),))
+    require(got[1][0] == 404 and got[2][0] == 404, "/ and /random_file.txt: %d, %d" % (got[1][0], got[2][0]))
+    require(got[3][0] == 200 and got[3][1] == big,
+            "/sh: status %d, %d bytes of %d, equal: %s" % (got[3][0], len(got[3][1]), len(big), got[3][1] == big))
+
+
+# TCP (40 KB each way) and UDP through 127.0.0.1 and 10.0.2.15, no card.
+prog_test(10, "netloop: sockets on one machine",
+          "netloop", expect=[r"netloop: tcp ok$", r"netloop: udp ok$", r"netloop: all ok$"], never=NS_NEVER,
+          ordered=True, stop=r"netloop: all ok$|.*panic", make_vars={"QEMUNET": "-nic none"})
+
+
+def net_shell(commands, timeout=60, **kw):
+    """The shell (icode, as `make qemu-nox`) with the network server;
+    `commands` typed at its prompts."""
+    return run_prog("icode", make_vars={"FS": "1", "NS": "1", "PCAP": os.devnull}, commands=commands,
+                    prompt=SHELL_PROMPT, timeout=timeout, **kw)
+
+
+# ping the gateway, udpecho to ourselves, tcpcat to a server on the host.
+@test(10, "ping, udpecho, tcpcat from the shell")
+def test_ns_tools():
+    # A TCP server on the host (127.0.0.1), which the guest reaches as
+    # 10.0.2.2 (QEMU's user network): tcpcat sends a line, the server
+    # answers it upper-cased.
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(30)
+    hport = srv.getsockname()[1]
+    seen = []
+
+    def serve():
+        try:
+            c, _ = srv.accept()
+            c.settimeout(10)
+            data = b""
+            while True:
+                d = c.recv(4096)
+                if not d:
+                    break
+                data += d
+            seen.append(data)
+            c.sendall(data.upper())
+            c.close()
+        except OSError as e:
+            seen.append(e)
+        finally:
+            srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    r = net_shell(["udpecho -s 7007 &",
+                   "ping -c 3 10.0.2.2",
+                   "udpecho 10.0.2.15 7007 one two",
+                   "echo hello tcpcat | tcpcat 10.0.2.2 %d" % hport])
+    t.join(10)
+    r.command(1).match(r"PING 10\.0\.2\.2: 32 data bytes$", r"40 bytes from 10\.0\.2\.2: icmp_seq=0 time=\d+ ms$",
+                       r"40 bytes from 10\.0\.2\.2: icmp_seq=2 time=\d+ ms$",
+                       r"3 packets transmitted, 3 received$", ordered=True)
+    r.command(2).match(r"reply from 10\.0\.2\.15:7007: one \(\d+ ms\)$",
+                       r"reply from 10\.0\.2\.15:7007: two \(\d+ ms\)$", ordered=True)
+    r.command(3).match(r"HELLO TCPCAT$")
+    require(seen == [b"hello tcpcat\n"], "the host's server got %r" % seen)
+    r.match(no=NS_NEVER)
+
+
+# A hostile round from the host and from a program, then httpd answers.
+@test(10, "nshostile: bad calls, floods, dropped connections; ns lives, no page leaked")
+def test_ns_hostile():
+    index = open(os.path.join(ROOT, "fs", "index.html"), "rb").read()
+
+    def client(port7, port80):
+        # A flood of UDP datagrams to port 7 (nobody listens there now),
+        # oversized and truncated ones among them.
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(400):
+            size = (1, 8, 512, 1472, 9000, 30000)[i % 6]
+            try:
+                u.sendto(bytes([i & 0xFF]) * size, ("127.0.0.1", port7))
+            except OSError:
+                pass
+        u.close()
+        # 30 TCP connections to httpd opened and dropped: some before a
+        # byte, some in the middle of a request, some reset.
+        for i in range(30):
+            try:
+                c = socket.create_connection(("127.0.0.1", port80), timeout=5)
+                if i % 3 == 1:
+                    c.sendall(b"GET /index")
+                if i % 3 == 2:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.close()
+            except OSError:
+                pass
+        # httpd answers them one by one, and its 4-connection backlog is
+        # full meanwhile (a connection beyond it is reset, as on Unix):
+        # a client tries again, for up to 10 s.
+        for _ in range(40):
+            try:
+                return _http_get(port80, "/index.html", timeout=10)
+            except (OSError, TestFailure):
+                time.sleep(0.25)
+        return _http_get(port80, "/index.html", timeout=10)
+
+    r, got = net_client_run("icode", r"Waiting for http connections", client, timeout=60,
+                            commands=["nsattack", "httpd &"], prompt=SHELL_PROMPT,
+                            make_vars={"FS": "1", "NS": "1"})
+    r.match(r"nsattack: no page leaked$", r"nsattack: done, 0 failures$", ordered=True, no=NS_NEVER)
+    require(got == (200, index), "httpd after the attacks: %r" % ((got[0], got[1][:60]),))
+
+
+def _free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Two QEMUs wired to each other (make pair-netpair-nox's wiring): each
+# pings the other and times UDP echoes.
+@test(10, "two machines on one wire ping each other")
+def test_ns_pair():
+    pa, pb = _free_udp_port(), _free_udp_port()
+    machines = {
+        "a": ("10.0.3.1", "10.0.3.2", "52:54:00:12:34:57", pa, pb),
+        "b": ("10.0.3.2", "10.0.3.1", "52:54:00:12:34:58", pb, pa),
+    }
+    runs = {}
+
+    def boot_one(name):
+        ip, peer, mac, me, other = machines[name]
+        net = ("-netdev socket,id=net0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d "
+               "-device e1000,netdev=net0,mac=%s" % (other, me, mac))
+        try:
+            runs[name] = run_prog("netpair", kargs="ip=%s/24 peer=%s" % (ip, peer), timeout=60,
+                                  make_vars={"NS": "1", "MAC": mac, "QEMUNET": net},
+                                  stop=r"netpair: done$|netpair: no answer|.*panic")
+        except TestFailure as e:
+            runs[name] = e
+
+    t = threading.Thread(target=boot_one, args=("b",), daemon=True)
+    t.start()
+    boot_one("a")
+    t.join(90)
+    for name in "ab":
+        r = runs.get(name)
+        require(isinstance(r, Run), "machine %s: %s" % (name, r))
+        ip, peer = machines[name][:2]
+        r.match(r"ns: %s bound to static IP %s/24" % (machines[name][2], re.escape(ip)),
+                r"netpair: pinging %s$" % re.escape(peer), r"netpair: 5 of 5 pings answered$",
+                r"netpair: udp rtt min/avg/max \d+/\d+/\d+ ms \(20 of 20\)$", ordered=True, no=NS_NEVER)
+
+
+def _csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def _ipv4(src, dst, proto, payload, ihl_words=5, total=None, ttl=64, bad_sum=False):
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl_words, 0, total or 20 + len(payload), 1, 0, ttl, proto, 0,
+                      bytes(src), bytes(dst))
+    s = _csum(hdr) ^ (0x1234 if bad_sum else 0)
+    return hdr[:10] + struct.pack("!H", s) + hdr[12:] + payload
+
+
+# Frames straight onto the guest's wire: the E1000 on a socket network whose
+# other end is this test (127.0.0.1 only). Malformed, truncated and
+# oversized frames first, then an ARP request and a ping from a made-up
+# host 10.0.2.99, which must be answered.
+@test(10, "nsframes: malformed, truncated, oversized frames from the host; ns lives and answers ping")
+def test_ns_frames():
+    host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    host.bind(("127.0.0.1", 0))
+    hport = host.getsockname()[1]
+    gport = _free_udp_port()
+    guest_mac = mac_bytes(MAC)
+    me_mac = bytes.fromhex("525400aabbcc")
+    me, guest = [10, 0, 2, 99], [10, 0, 2, 15]
+
+    def eth(dst, typ, payload):
+        return dst + me_mac + typ + payload
+
+    def client(run):
+        bad = [
+            b"\x01",                                            # 1 byte
+            guest_mac + me_mac,                                 # no ethertype
+            eth(guest_mac, b"\x08\x00", b"\x45"),               # IPv4, 1 byte
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 1, b"x" * 8, total=60000)),  # length past the end
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 1, b"x" * 8, ihl_words=15)),  # header past the end
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 6, b"\x00" * 7, bad_sum=True)),
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 6, b"\x00\x50" * 3)),      # truncated TCP
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 17, b"\x00\x07\x00\x07\xff\xff")),  # UDP length lies
+            eth(b"\xff" * 6, b"\x08\x06", b"\x00\x01\x08\x00\x06\x04\x00\x01"),     # truncated ARP
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 1, b"\x08" + b"\x00" * 3000)),  # oversized: 3 KB
+            eth(guest_mac, b"\x86\xdd", b"\x60" + b"\x00" * 60),  # IPv6: not ours
+            os.urandom(1400), os.urandom(64),
+        ]
+        for i in range(300):
+            f = bad[i % len(bad)]
+            host.sendto(f if i < 200 else f[: random.randrange(1, len(f) + 1)], ("127.0.0.1", gport))
+        # Then an honest ARP request and ping.
+        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, me_mac, bytes(me), b"\0" * 6, bytes(guest))
+        icmp = b"\x08\x00\x00\x00\x12\x34\x00\x01" + b"nsframes"
+        icmp = icmp[:2] + struct.pack("!H", _csum(icmp)) + icmp[4:]
+        host.settimeout(0.5)
+        answered = False
+        for _ in range(20):
+            host.sendto(eth(b"\xff" * 6, b"\x08\x06", arp), ("127.0.0.1", gport))
+            host.sendto(eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 1, icmp)), ("127.0.0.1", gport))
+            try:
+                while True:
+                    f, _ = host.recvfrom(4096)
+                    if f[12:14] == b"\x08\x00" and f[23] == 1 and f[34] == 0 and f[38:42] == b"\x12\x34\x00\x01":
+                        answered = True
+                        break
+            except socket.timeout:
+                pass
+            if answered:
+                break
+        return answered
+
+    state = {}
+
+    def stop(run):
+        if "done" not in state and any(re.match(r"bound$", line) for line in run.lines):
+            state["done"] = True
+            try:
+                state["answered"] = client(run)
+            except Exception as e:  # noqa: BLE001: reported below
+                state["error"] = e
+            return True
+        return False
+
+    stop.__doc__ = "echosrv's 'bound', then the host's frames"
+    net = ("-netdev socket,id=net0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d "
+           "-device e1000,netdev=net0,mac=%s" % (hport, gport, MAC))
+    try:
+        r = run_prog("echosrv", stop=stop, timeout=30, make_vars={"QEMUNET": net})
+    finally:
+        host.close()
+    require("error" not in state, "the host's frames: %r" % state.get("error"))
+    r.match(NS_LINE, r"bound$", ordered=True, no=NS_NEVER)
+    require(state.get("answered"), "no echo reply from 10.0.2.15 after the bad frames")

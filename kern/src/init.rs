@@ -2,7 +2,7 @@
 use crate::arch::{entry::switch_stack, gdt, picirq};
 use crate::smp::{lapic, mpconfig, mpentry};
 use crate::{boot_info, console, cpu, env, hold, monitor, pmap, sched, trap};
-use abi::env::{ENV_TYPE_FS, ENV_TYPE_USER};
+use abi::env::{ENV_TYPE_FS, ENV_TYPE_NS, ENV_TYPE_USER};
 use abi::memlayout::kstacktop;
 
 /// The boot CPU's first Rust code, called by `entry` with the loader's magic
@@ -69,12 +69,15 @@ extern "C" fn i386_init_stage2() -> ! {
         );
     }
     // The file-system server first (`fs=<module>`), so it is env 00001000
-    // as in JOS's lab 5; then the program (`run=<module>`), which runs once
-    // the server serves (hold.rs).
-    if let Some(fs) = bi.arg("fs")
-        && let Some(e) = create_from_module(&mut k, fs, ENV_TYPE_FS)
-    {
-        hold::server_created(&mut k, e);
+    // as in JOS's lab 5; then the network server (`ns=<module>`, 00001001
+    // as in JOS's lab 6); then the program (`run=<module>`), which runs
+    // once the servers serve (hold.rs).
+    for (arg, env_type) in [("fs", ENV_TYPE_FS), ("ns", ENV_TYPE_NS)] {
+        if let Some(name) = bi.arg(arg)
+            && let Some(e) = create_from_module(&mut k, name, env_type)
+        {
+            hold::server_created(&mut k, e);
+        }
     }
     if let Some(prog) = bi.arg("run")
         && let Some(e) = create_from_module(&mut k, prog, ENV_TYPE_USER)

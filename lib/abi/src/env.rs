@@ -66,6 +66,8 @@ pub const ENV_NOT_RUNNABLE: u32 = 4;
 pub const ENV_TYPE_USER: u32 = 0;
 /// `env_type`: the file-system server (granted I/O privilege).
 pub const ENV_TYPE_FS: u32 = 1;
+/// `env_type`: the network server (JOS's lab 6; no I/O privilege).
+pub const ENV_TYPE_NS: u32 = 2;
 
 /// An environment, as the kernel keeps it and user code reads it at `UENVS`.
 ///

@@ -46,10 +46,18 @@ pub enum Error {
     /// `E_AGAIN`: not now, try again (a full transmit ring, no frame
     /// received yet).
     Again = 16,
+    /// `E_CONN_REFUSED` (ours, for the network): nobody listens there.
+    ConnRefused = 17,
+    /// `E_CONN_RESET` (ours): the connection was reset or timed out.
+    ConnReset = 18,
+    /// `E_ADDR_IN_USE` (ours): the address or port is taken.
+    AddrInUse = 19,
+    /// `E_NOT_CONN` (ours): the socket is not connected (or listening).
+    NotConn = 20,
 }
 
 /// The largest JOS error number (`MAXERROR`).
-pub const MAXERROR: i32 = 16;
+pub const MAXERROR: i32 = 20;
 
 /// `Result` with a JOS [`Error`].
 pub type Result<T> = core::result::Result<T, Error>;
@@ -73,6 +81,10 @@ impl Error {
         Error::NotExec,
         Error::NotSupp,
         Error::Again,
+        Error::ConnRefused,
+        Error::ConnReset,
+        Error::AddrInUse,
+        Error::NotConn,
     ];
 
     /// Returns the negative value that a system call returns for this error
@@ -111,6 +123,10 @@ impl Error {
             Error::NotExec => "file is not a valid executable",
             Error::NotSupp => "operation not supported",
             Error::Again => "resource temporarily unavailable",
+            Error::ConnRefused => "connection refused",
+            Error::ConnReset => "connection reset",
+            Error::AddrInUse => "address in use",
+            Error::NotConn => "socket not connected",
         }
     }
 }
@@ -182,7 +198,7 @@ mod tests {
 
     #[test]
     fn from_code_rejects_non_errors() {
-        for c in [0, 1, 3, 16, -17, -100, i32::MIN, i32::MAX] {
+        for c in [0, 1, 3, 16, 20, -21, -100, i32::MIN, i32::MAX] {
             assert_eq!(Error::from_code(c), None, "{c}");
         }
     }

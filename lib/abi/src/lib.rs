@@ -28,5 +28,6 @@ pub mod fsipc;
 pub mod memlayout;
 pub mod mmu;
 pub mod net;
+pub mod nsipc;
 pub mod syscall;
 pub mod trap;

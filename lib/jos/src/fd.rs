@@ -13,6 +13,7 @@
 //!   FILEDATA  0xD0020000   data page of fd 0, 1, ... 31     (if the device has one)
 //!   FSIPCBUF  0xD0040000   the file-server request page     (file.rs; mapped when used)
 //!             0xD0041000   the fault path's request page    (file.rs FSIPCBUF_FAULT: file mappings)
+//!   NSIPCBUF  0xD0042000   the network-server request page  (net/nsipc.rs; mapped when used)
 //! ```
 //!
 //! Both are mapped PTE_SHARE, so `fork` (and `spawn`) give a child the same
@@ -28,6 +29,7 @@
 //! `devtab`) by the id in its Fd page and calls the device's function.
 use crate::console::DEVCONS;
 use crate::file::{DEVFILE, open};
+use crate::net::sockets::DEVSOCK;
 use crate::pipe::DEVPIPE;
 use crate::syscall::{sys_page_map, sys_page_unmap};
 use crate::uvpt::pte_of;
@@ -55,7 +57,7 @@ pub struct Dev {
 }
 
 /// The devices (JOS's `devtab`).
-static DEVTAB: [&Dev; 3] = [&DEVFILE, &DEVPIPE, &DEVCONS];
+static DEVTAB: [&Dev; 4] = [&DEVFILE, &DEVPIPE, &DEVCONS, &DEVSOCK];
 
 /// What `fstat` says (JOS's `struct Stat`).
 pub struct Stat {

@@ -24,7 +24,8 @@
 //! - `time`: `sleep` (and `sleep_msec`) on the kernel's clock.
 //! - `kargs`: the kernel's command-line words (`mac=`, the grader's
 //!   switches such as `TESTOUTPUT_COUNT=`).
-//! - `net`: the network server's input and output helpers (JOS's lab 6).
+//! - `net`: sockets over IPC to the network server, and the server's
+//!   input and output helpers (JOS's lab 6).
 //! - `vm`: the fault handlers' helpers, the area list, copy-on-write, and
 //!   the virtual-memory tricks (zero page, lazy heap and `malloc`, mmap,
 //!   swap, ...).

@@ -1,0 +1,139 @@
+// make: FS=1 NS=1
+//! netpair: one of two machines wired to each other (`make pair-netpair-nox`,
+//! and grade's two-machine test). The peer's address is the kernel word
+//! `peer=a.b.c.d`. It answers UDP echo on port 7 (a forked child), pings
+//! the peer until it answers (it may boot later; 20 s at most), then
+//! counts 5 pings and 20 UDP round trips, printing `netpair: 5 of 5 pings
+//! answered` and `netpair: udp rtt min/avg/max N/N/N ms`; then it says
+//! `bye` to the peer's echo server, keeps answering until the peer has
+//! said `bye` to its own (10 s at most), and prints `netpair: done`.
+#![no_std]
+#![no_main]
+
+use abi::error::Error;
+use abi::nsipc::{IPPROTO_ICMP, IPPROTO_UDP, PF_INET, SOCK_DGRAM, SOCK_RAW};
+use jos::cprintf;
+use jos::net::inet::{Dotted, inet_aton, inet_checksum};
+use jos::net::{NetAddr, bind, recvfrom, recvfrom_timeout, sendto, socket};
+use jos::syscall::{sys_env_destroy, sys_time_msec};
+
+jos::main!(umain);
+
+/// An ICMP echo request, `id` and `seq`, checksummed.
+fn echo_request(id: u16, seq: u16) -> [u8; 16] {
+    let mut p = [0u8; 16];
+    p[0] = 8;
+    p[4..6].copy_from_slice(&id.to_be_bytes());
+    p[6..8].copy_from_slice(&seq.to_be_bytes());
+    p[8..].copy_from_slice(b"netpair!");
+    let c = inet_checksum(&p);
+    p[2..4].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// One ping of `peer` on ICMP socket `s`: Ok(ms) if answered in 500 ms.
+fn ping(s: usize, peer: [u8; 4], id: u16, seq: u16) -> Result<u32, Error> {
+    let t0 = sys_time_msec();
+    sendto(s, &echo_request(id, seq), NetAddr::new(peer, 0))?;
+    loop {
+        let left = 500u32.saturating_sub(sys_time_msec().wrapping_sub(t0));
+        let mut buf = [0u8; 64];
+        let (n, _) = recvfrom_timeout(s, &mut buf, left)?;
+        if n >= 8 && buf[0] == 0 && buf[6..8] == seq.to_be_bytes() {
+            return Ok(sys_time_msec().wrapping_sub(t0));
+        }
+    }
+}
+
+fn umain(_args: &[&str]) {
+    let k = jos::kargs::kargs();
+    let Some(peer) = k.arg("peer").and_then(inet_aton) else {
+        cprintf!("netpair: no peer=a.b.c.d on the kernel's command line\n");
+        return;
+    };
+    // The echo server, in a child.
+    let u = socket(PF_INET, SOCK_DGRAM, IPPROTO_UDP).expect("socket");
+    bind(u, NetAddr::new([0; 4], 7)).expect("bind");
+    let server = match jos::fork() {
+        Ok(0) => loop {
+            let mut buf = [0u8; 256];
+            if let Ok((n, from)) = recvfrom(u, &mut buf) {
+                if &buf[..n] == b"bye" {
+                    jos::exit();
+                }
+                let _ = sendto(u, &buf[..n], from);
+            }
+        },
+        Ok(id) => id,
+        Err(e) => panic!("fork: {e}"),
+    };
+    let _ = jos::fd::close(u);
+    cprintf!("netpair: pinging {}\n", Dotted(peer));
+    let s = socket(PF_INET, SOCK_RAW, IPPROTO_ICMP).expect("socket");
+    // The identifier: our MAC's last byte (the peer's differs): with
+    // the same one, each machine's socket would take the other's requests
+    // (smoltcp then does not answer them itself).
+    let id = 0x6e00 | u16::from(k.mac()[5]);
+    bind(s, NetAddr::new([0; 4], id)).expect("bind");
+    let start = sys_time_msec();
+    let mut seq = 0u16;
+    while ping(s, peer, id, seq).is_err() {
+        seq += 1;
+        if sys_time_msec().wrapping_sub(start) > 20_000 {
+            cprintf!("netpair: no answer from {} in 20 s\n", Dotted(peer));
+            let _ = sys_env_destroy(server);
+            return;
+        }
+    }
+    let mut answered = 0;
+    for _ in 0..5 {
+        seq += 1;
+        if ping(s, peer, id, seq).is_ok() {
+            answered += 1;
+        }
+    }
+    cprintf!("netpair: {} of 5 pings answered\n", answered);
+    let c = socket(PF_INET, SOCK_DGRAM, IPPROTO_UDP).expect("socket");
+    let (mut lo, mut hi, mut sum, mut n) = (u32::MAX, 0, 0, 0);
+    for i in 0..20u32 {
+        let t0 = sys_time_msec();
+        let msg = i.to_be_bytes();
+        if sendto(c, &msg, NetAddr::new(peer, 7)).is_err() {
+            continue;
+        }
+        let mut buf = [0u8; 16];
+        if let Ok((m, _)) = recvfrom_timeout(c, &mut buf, 1000)
+            && buf[..m] == msg
+        {
+            let t = sys_time_msec().wrapping_sub(t0);
+            lo = lo.min(t);
+            hi = hi.max(t);
+            sum += t;
+            n += 1;
+        }
+    }
+    if let Some(avg) = sum.checked_div(n) {
+        cprintf!(
+            "netpair: udp rtt min/avg/max {}/{}/{} ms ({} of 20)\n",
+            lo,
+            avg,
+            hi,
+            n
+        );
+    }
+    // Tell the peer we are done (its echo server exits), and serve it
+    // until it says so too (10 s at most): neither stops answering while
+    // the other still counts.
+    for _ in 0..3 {
+        let _ = sendto(c, b"bye", NetAddr::new(peer, 7));
+        jos::time::sleep_msec(50);
+    }
+    let t0 = sys_time_msec();
+    while jos::env::env_status(server) != abi::env::ENV_FREE
+        && sys_time_msec().wrapping_sub(t0) < 10_000
+    {
+        jos::time::sleep_msec(20);
+    }
+    let _ = sys_env_destroy(server);
+    cprintf!("netpair: done\n");
+}
