@@ -649,3 +649,99 @@ def test_ns_pair():
         r.match(r"ns: %s bound to static IP %s/24" % (machines[name][2], re.escape(ip)),
                 r"netpair: pinging %s$" % re.escape(peer), r"netpair: 5 of 5 pings answered$",
                 r"netpair: udp rtt min/avg/max \d+/\d+/\d+ ms \(20 of 20\)$", ordered=True, no=NS_NEVER)
+
+
+def _csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def _ipv4(src, dst, proto, payload, ihl_words=5, total=None, ttl=64, bad_sum=False):
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl_words, 0, total or 20 + len(payload), 1, 0, ttl, proto, 0,
+                      bytes(src), bytes(dst))
+    s = _csum(hdr) ^ (0x1234 if bad_sum else 0)
+    return hdr[:10] + struct.pack("!H", s) + hdr[12:] + payload
+
+
+# Frames straight onto the guest's wire: the E1000 on a socket network whose
+# other end is this test (127.0.0.1 only). Malformed, truncated and
+# oversized frames first, then an ARP request and a ping from a made-up
+# host 10.0.2.99, which must be answered.
+@test(10, "nsframes: malformed, truncated, oversized frames from the host; ns lives and answers ping")
+def test_ns_frames():
+    host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    host.bind(("127.0.0.1", 0))
+    hport = host.getsockname()[1]
+    gport = _free_udp_port()
+    guest_mac = mac_bytes(MAC)
+    me_mac = bytes.fromhex("525400aabbcc")
+    me, guest = [10, 0, 2, 99], [10, 0, 2, 15]
+
+    def eth(dst, typ, payload):
+        return dst + me_mac + typ + payload
+
+    def client(run):
+        bad = [
+            b"\x01",                                            # 1 byte
+            guest_mac + me_mac,                                 # no ethertype
+            eth(guest_mac, b"\x08\x00", b"\x45"),               # IPv4, 1 byte
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 1, b"x" * 8, total=60000)),  # length past the end
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 1, b"x" * 8, ihl_words=15)),  # header past the end
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 6, b"\x00" * 7, bad_sum=True)),
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 6, b"\x00\x50" * 3)),      # truncated TCP
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 17, b"\x00\x07\x00\x07\xff\xff")),  # UDP length lies
+            eth(b"\xff" * 6, b"\x08\x06", b"\x00\x01\x08\x00\x06\x04\x00\x01"),     # truncated ARP
+            eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 1, b"\x08" + b"\x00" * 3000)),  # oversized: 3 KB
+            eth(guest_mac, b"\x86\xdd", b"\x60" + b"\x00" * 60),  # IPv6: not ours
+            os.urandom(1400), os.urandom(64),
+        ]
+        for i in range(300):
+            f = bad[i % len(bad)]
+            host.sendto(f if i < 200 else f[: random.randrange(1, len(f) + 1)], ("127.0.0.1", gport))
+        # Then an honest ARP request and ping.
+        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, me_mac, bytes(me), b"\0" * 6, bytes(guest))
+        icmp = b"\x08\x00\x00\x00\x12\x34\x00\x01" + b"nsframes"
+        icmp = icmp[:2] + struct.pack("!H", _csum(icmp)) + icmp[4:]
+        host.settimeout(0.5)
+        answered = False
+        for _ in range(20):
+            host.sendto(eth(b"\xff" * 6, b"\x08\x06", arp), ("127.0.0.1", gport))
+            host.sendto(eth(guest_mac, b"\x08\x00", _ipv4(me, guest, 1, icmp)), ("127.0.0.1", gport))
+            try:
+                while True:
+                    f, _ = host.recvfrom(4096)
+                    if f[12:14] == b"\x08\x00" and f[23] == 1 and f[34] == 0 and f[38:42] == b"\x12\x34\x00\x01":
+                        answered = True
+                        break
+            except socket.timeout:
+                pass
+            if answered:
+                break
+        return answered
+
+    state = {}
+
+    def stop(run):
+        if "done" not in state and any(re.match(r"bound$", line) for line in run.lines):
+            state["done"] = True
+            try:
+                state["answered"] = client(run)
+            except Exception as e:  # noqa: BLE001: reported below
+                state["error"] = e
+            return True
+        return False
+
+    stop.__doc__ = "echosrv's 'bound', then the host's frames"
+    net = ("-netdev socket,id=net0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d "
+           "-device e1000,netdev=net0,mac=%s" % (hport, gport, MAC))
+    try:
+        r = run_prog("echosrv", stop=stop, timeout=30, make_vars={"QEMUNET": net})
+    finally:
+        host.close()
+    require("error" not in state, "the host's frames: %r" % state.get("error"))
+    r.match(NS_LINE, r"bound$", ordered=True, no=NS_NEVER)
+    require(state.get("answered"), "no echo reply from 10.0.2.15 after the bad frames")

@@ -219,6 +219,52 @@ pub struct SockFd {
     pub sock_local: NetAddr,
 }
 
+/// Parses a dotted IPv4 address "a.b.c.d" (each part 0-255, decimal);
+/// returns its four bytes, or None.
+pub fn inet_aton(s: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = s.split('.');
+    for b in out.iter_mut() {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        *b = p.parse::<u16>().ok().filter(|&v| v <= 255)? as u8;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// The prefix length of netmask `m` (ones, then zeros), or None.
+pub fn mask_prefix(m: [u8; 4]) -> Option<u8> {
+    let v = u32::from_be_bytes(m);
+    let n = v.leading_ones();
+    (v.checked_shl(n).unwrap_or(0) == 0).then_some(n as u8)
+}
+
+/// Parses "a.b.c.d" or "a.b.c.d/n" (n at most 32); the prefix is
+/// `default_prefix` without "/n". None if it is neither.
+pub fn parse_cidr(s: &str, default_prefix: u8) -> Option<([u8; 4], u8)> {
+    match s.split_once('/') {
+        Some((a, p)) => {
+            let p = p.parse::<u8>().ok().filter(|&p| p <= 32)?;
+            Some((inet_aton(a)?, p))
+        }
+        None => Some((inet_aton(s)?, default_prefix)),
+    }
+}
+
+/// The Internet checksum (RFC 1071) of `b`: what an ICMP header carries.
+pub fn inet_checksum(b: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in b.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 const _: () = assert!(size_of::<NsreqSend>() == PGSIZE);
 const _: () = assert!(size_of::<NsretRecv>() == PGSIZE);
 const _: () = assert!(size_of::<SockFd>() <= PGSIZE);
@@ -244,5 +290,45 @@ mod tests {
             }
         }
         assert_eq!(nsreq_parts(u32::MAX), None);
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(inet_aton("10.0.2.15"), Some([10, 0, 2, 15]));
+        assert_eq!(inet_aton("255.255.255.255"), Some([255; 4]));
+        for bad in [
+            "",
+            "10.0.2",
+            "10.0.2.15.1",
+            "10.0.2.256",
+            "10..2.15",
+            "a.b.c.d",
+            "+1.0.0.0",
+            "1000.0.0.0",
+        ] {
+            assert_eq!(inet_aton(bad), None, "{bad}");
+        }
+        assert_eq!(mask_prefix([255, 255, 255, 0]), Some(24));
+        assert_eq!(mask_prefix([0; 4]), Some(0));
+        assert_eq!(mask_prefix([255; 4]), Some(32));
+        assert_eq!(mask_prefix([255, 0, 255, 0]), None);
+        assert_eq!(parse_cidr("10.0.3.1/16", 24), Some(([10, 0, 3, 1], 16)));
+        assert_eq!(parse_cidr("10.0.3.1", 24), Some(([10, 0, 3, 1], 24)));
+        assert_eq!(parse_cidr("10.0.3.1/33", 24), None);
+        assert_eq!(parse_cidr("10.0.3.1/", 24), None);
+    }
+
+    #[test]
+    fn checksum() {
+        // An echo request with its checksum in place sums to zero.
+        let mut p = [8u8, 0, 0, 0, 0x12, 0x34, 0, 1, b'a', b'b', b'c'];
+        let c = inet_checksum(&p);
+        p[2..4].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(inet_checksum(&p), 0);
+        // RFC 1071's example.
+        assert_eq!(
+            !inet_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0xddf2
+        );
     }
 }

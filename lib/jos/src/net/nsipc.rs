@@ -165,7 +165,7 @@ pub fn nsipc_send(req: u32, fdnum: usize, data: &[u8], addr: NetAddr) -> Result<
 /// (IPC page transfer, read-only: no copy into a request page). Returns how
 /// many bytes the server took (it may take fewer; the rest is sent again).
 pub fn nsipc_sendpage(fdnum: usize, va: usize, len: usize) -> Result<usize> {
-    if va % PGSIZE != 0 || len > PGSIZE {
+    if !va.is_multiple_of(PGSIZE) || len > PGSIZE {
         return Err(Error::Inval);
     }
     let p = nsreq_parts(sockreq(NSREQ_SENDPAGE, fdnum)?).ok_or(Error::Inval)?;

@@ -2,7 +2,9 @@
 //! netloop: the network server's sockets on this machine alone (no card
 //! needed): a forked server and its parent talk TCP and UDP through
 //! 127.0.0.1 and through our own address, 10.0.2.15. Prints
-//! `netloop: tcp ok`, `netloop: udp ok` and `netloop: all ok`.
+//! `netloop: tcp ok`, `netloop: udp ok` and `netloop: all ok`. One round
+//! has a forked reader waiting in recv while its parent sends on the same
+//! socket.
 #![no_std]
 #![no_main]
 
@@ -23,10 +25,10 @@ fn fail(what: &str, e: abi::error::Error) -> ! {
     panic!("netloop: {what}: {e}");
 }
 
-/// The child: accepts two connections and echoes each; answers two
+/// The child: accepts three connections and echoes each; answers two
 /// datagrams.
 fn server(tcp: usize, udp: usize) {
-    for _ in 0..2 {
+    for _ in 0..3 {
         let (c, _) = accept(tcp).unwrap_or_else(|e| fail("accept", e));
         let mut buf = [0u8; 1500];
         loop {
@@ -75,6 +77,37 @@ fn tcp_round(to: [u8; 4]) {
     let _ = close(s);
 }
 
+/// One socket, two envs: a forked reader waits in recv while we send on
+/// the same socket (the server keeps a send and a receive waiting at once).
+fn split_round() {
+    const N: usize = 5000;
+    let s = socket(PF_INET, SOCK_STREAM, IPPROTO_TCP).unwrap_or_else(|e| fail("socket", e));
+    connect(s, NetAddr::new([127, 0, 0, 1], TCP_PORT)).unwrap_or_else(|e| fail("connect", e));
+    let reader = match jos::fork() {
+        Ok(0) => {
+            let mut got = 0;
+            let mut buf = [0u8; 1000];
+            while got < N {
+                match recv(s, &mut buf) {
+                    Ok(0) => panic!("netloop: split: the stream ended at {got}"),
+                    Ok(n) => got += n,
+                    Err(e) => fail("split recv", e),
+                }
+            }
+            jos::exit();
+        }
+        Ok(id) => id,
+        Err(e) => fail("fork", e),
+    };
+    // Let the reader wait first.
+    jos::time::sleep_msec(20);
+    for _ in 0..N / 1000 {
+        send(s, &[5u8; 1000]).unwrap_or_else(|e| fail("split send", e));
+    }
+    jos::env::wait(reader);
+    let _ = close(s);
+}
+
 fn umain(args: &[&str]) {
     // Frames over a page (buffers) grow the stack.
     if let Err(e) = jos::vm::enable_default_guards() {
@@ -104,6 +137,7 @@ fn run(_args: &[&str]) {
     let _ = close(udp);
     tcp_round([127, 0, 0, 1]);
     tcp_round([10, 0, 2, 15]);
+    split_round();
     cprintf!("netloop: tcp ok\n");
     let u = socket(PF_INET, SOCK_DGRAM, 0).unwrap_or_else(|e| fail("socket", e));
     for to in [[127, 0, 0, 1], [10, 0, 2, 15]] {

@@ -13,7 +13,7 @@
 use abi::error::Error;
 use abi::nsipc::{IPPROTO_ICMP, IPPROTO_UDP, PF_INET, SOCK_DGRAM, SOCK_RAW};
 use jos::cprintf;
-use jos::net::inet::{Dotted, inet_aton};
+use jos::net::inet::{Dotted, inet_aton, inet_checksum};
 use jos::net::{NetAddr, bind, recvfrom, recvfrom_timeout, sendto, socket};
 use jos::syscall::{sys_env_destroy, sys_time_msec};
 
@@ -26,14 +26,8 @@ fn echo_request(id: u16, seq: u16) -> [u8; 16] {
     p[4..6].copy_from_slice(&id.to_be_bytes());
     p[6..8].copy_from_slice(&seq.to_be_bytes());
     p[8..].copy_from_slice(b"netpair!");
-    let mut sum: u32 = p
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    p[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let c = inet_checksum(&p);
+    p[2..4].copy_from_slice(&c.to_be_bytes());
     p
 }
 
@@ -118,11 +112,11 @@ fn umain(_args: &[&str]) {
             n += 1;
         }
     }
-    if n > 0 {
+    if let Some(avg) = sum.checked_div(n) {
         cprintf!(
             "netpair: udp rtt min/avg/max {}/{}/{} ms ({} of 20)\n",
             lo,
-            sum / n,
+            avg,
             hi,
             n
         );

@@ -9,7 +9,7 @@
 use abi::error::Error;
 use abi::nsipc::{IPPROTO_ICMP, PF_INET, SOCK_RAW};
 use jos::fd::close;
-use jos::net::inet::{Dotted, inet_aton};
+use jos::net::inet::{Dotted, inet_aton, inet_checksum};
 use jos::net::{NetAddr, bind, recvfrom_timeout, sendto, socket};
 use jos::printf;
 use jos::syscall::sys_time_msec;
@@ -22,18 +22,6 @@ const LEN: usize = 40;
 /// How long a reply may take.
 const WAIT_MS: u32 = 1000;
 
-/// The Internet checksum (RFC 1071) of `b`.
-fn checksum(b: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for c in b.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// An echo request with identifier `id` and sequence number `seq`.
 fn request(id: u16, seq: u16) -> [u8; LEN] {
     let mut p = [0u8; LEN];
@@ -43,7 +31,7 @@ fn request(id: u16, seq: u16) -> [u8; LEN] {
     for (i, b) in p[8..].iter_mut().enumerate() {
         *b = b'a' + (i % 26) as u8;
     }
-    let c = checksum(&p);
+    let c = inet_checksum(&p);
     p[2..4].copy_from_slice(&c.to_be_bytes());
     p
 }

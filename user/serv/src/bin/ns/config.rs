@@ -3,8 +3,9 @@
 //! A word that does not parse is ignored, with a message, and the default
 //! stays: QEMU's user network (10.0.2.15/24 via 10.0.2.2, and QEMU's first
 //! card's MAC, 52:54:00:12:34:56).
+use abi::net::parse_mac;
+use abi::nsipc::{inet_aton, mask_prefix, parse_cidr};
 use jos::cprintf;
-use jos::net::inet::inet_aton;
 
 /// The addresses.
 #[derive(Clone, Copy)]
@@ -26,27 +27,6 @@ impl Default for Config {
     }
 }
 
-/// Parses "xx:xx:xx:xx:xx:xx".
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut out = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in out.iter_mut() {
-        let p = parts.next()?;
-        if p.len() != 2 {
-            return None;
-        }
-        *b = u8::from_str_radix(p, 16).ok()?;
-    }
-    parts.next().is_none().then_some(out)
-}
-
-/// The prefix length of netmask `m` (contiguous ones), or None.
-fn mask_prefix(m: [u8; 4]) -> Option<u8> {
-    let v = u32::from_be_bytes(m);
-    let n = v.leading_ones();
-    (v.checked_shl(n).unwrap_or(0) == 0).then_some(n as u8)
-}
-
 impl Config {
     /// The configuration from the words of the kernel's command line.
     pub fn from_cmdline() -> Config {
@@ -61,20 +41,12 @@ impl Config {
             return;
         };
         let ok = match k {
-            "ip" => {
-                let (a, p) = match v.split_once('/') {
-                    Some((a, p)) => (a, p.parse::<u8>().ok().filter(|&p| p <= 32)),
-                    None => (v, Some(self.prefix)),
-                };
-                match (inet_aton(a), p) {
-                    (Some(ip), Some(p)) => {
-                        self.ip = ip;
-                        self.prefix = p;
-                        true
-                    }
-                    _ => false,
-                }
-            }
+            "ip" => parse_cidr(v, self.prefix)
+                .map(|(ip, p)| {
+                    self.ip = ip;
+                    self.prefix = p;
+                })
+                .is_some(),
             "mask" => inet_aton(v)
                 .and_then(mask_prefix)
                 .map(|p| self.prefix = p)

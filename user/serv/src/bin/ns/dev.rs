@@ -116,40 +116,47 @@ impl NetDev {
         (asks_us, true)
     }
 
-    /// Sends frame `frame` out, or back to us, or both (see `for_us`).
-    fn transmit_frame(&mut self, frame: &[u8]) {
-        let (local, out) = self.for_us(frame);
-        if local {
+    /// Sends the frame of `len` bytes that `fill` writes out, or back to
+    /// us, or both (see `for_us`). The frame is built in place in the page
+    /// that goes to the output helper (no copy of its own); a frame for us
+    /// alone is built on the stack.
+    fn transmit_frame<R>(&mut self, len: usize, fill: impl FnOnce(&mut [u8]) -> R) -> R {
+        let len = len.min(FRAME_MAX);
+        let have_page = self.output.is_some() && sys_page_alloc(0, TXVA, PTE_RW).is_ok();
+        let mut stack = [0u8; FRAME_MAX];
+        let frame: &mut [u8] = if have_page {
+            // SAFETY: TXVA is mapped, fresh and ours alone until it is
+            // sent: a JifPkt head, then FRAME_MAX bytes fit in the page.
+            unsafe { core::slice::from_raw_parts_mut((TXVA + JP_DATA) as *mut u8, len) }
+        } else {
+            &mut stack[..len]
+        };
+        let r = fill(frame);
+        let (to_us, out) = self.for_us(frame);
+        if to_us {
             self.stats.looped += 1;
             if self.rxq.len() < RXQ_MAX {
                 self.rxq.push_back(frame.to_vec());
             }
         }
-        if !out {
-            return;
+        match (out, self.output) {
+            (true, Some(output)) if have_page => {
+                // SAFETY: as above; the head of the page.
+                unsafe { (*(TXVA as *mut JifPkt)).jp_len = len as i32 };
+                // The output helper is ours and only ever waits for us:
+                // waiting for it is waiting for the card.
+                match sys_ipc_send(output, NSREQ_OUTPUT, TXVA, PTE_RW) {
+                    Ok(()) => self.stats.tx += 1,
+                    Err(_) => self.stats.tx_dropped += 1,
+                }
+            }
+            (true, _) => self.stats.tx_dropped += 1,
+            (false, _) => {}
         }
-        let Some(output) = self.output else {
-            self.stats.tx_dropped += 1;
-            return;
-        };
-        if sys_page_alloc(0, TXVA, PTE_RW).is_err() {
-            self.stats.tx_dropped += 1;
-            return;
+        if have_page {
+            let _ = sys_page_unmap(0, TXVA);
         }
-        // SAFETY: TXVA is mapped, fresh and ours alone: a JifPkt head,
-        // then up to a page of frame bytes (FRAME_MAX fit).
-        unsafe {
-            (*(TXVA as *mut JifPkt)).jp_len = frame.len() as i32;
-            core::slice::from_raw_parts_mut((TXVA + JP_DATA) as *mut u8, frame.len())
-                .copy_from_slice(frame);
-        }
-        // The output helper is ours and only ever waits for us: waiting
-        // for it is waiting for the card.
-        match sys_ipc_send(output, NSREQ_OUTPUT, TXVA, PTE_RW) {
-            Ok(()) => self.stats.tx += 1,
-            Err(_) => self.stats.tx_dropped += 1,
-        }
-        let _ = sys_page_unmap(0, TXVA);
+        r
     }
 }
 
@@ -173,11 +180,7 @@ impl phy::TxToken for TxTok<'_> {
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        let mut frame = [0u8; FRAME_MAX];
-        let len = len.min(FRAME_MAX);
-        let r = f(&mut frame[..len]);
-        self.0.transmit_frame(&frame[..len]);
-        r
+        self.0.transmit_frame(len, f)
     }
 }
 

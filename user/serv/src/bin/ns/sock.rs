@@ -11,7 +11,8 @@
 //!
 //! We never wait for a client, nor on one socket: a request that cannot
 //! be answered now (accept, recv, connect, a send to a full buffer) is
-//! parked, one per socket, with its request page kept, and answered when
+//! parked, one per socket and direction (a send may wait while a receive,
+//! accept or connect does), with its request page kept, and answered when
 //! the stack makes progress (`progress`, after each poll). The client waits
 //! in `ipc_call` meanwhile; a reply is sent with `ipc_try_send`, so a
 //! client that is not waiting for it loses it and nothing else.
@@ -57,7 +58,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sockets' Fd pages (slot i at SOCKVA + i * PGSIZE): not at FDTABLE,
 /// which is our own descriptors' (the library closes those at exit).
 const SOCKVA: usize = 0xB000_0000;
-/// Parked requests' pages (slot i at PARKVA + i * PGSIZE).
+/// Parked requests' pages (two a slot: see `parkva`).
 const PARKVA: usize = SOCKVA + MAXSOCK * PGSIZE;
 /// Where a request page arrives.
 pub const REQVA: usize = abi::net::REQVA;
@@ -102,8 +103,9 @@ struct Sock {
     peer_last: Option<NetAddr>,
     /// A TCP connect in progress, and when it gives up.
     connecting: Option<Instant>,
-    /// A request waiting, its page at PARKVA + slot * PGSIZE.
-    parked: Option<Parked>,
+    /// The requests waiting, one per direction (`dir`): a receive, accept
+    /// or connect, and a send; each one's page at `parkva(slot, dir)`.
+    parked: [Option<Parked>; 2],
 }
 
 /// The answer to a request.
@@ -138,8 +140,13 @@ fn sockva(slot: usize) -> usize {
     SOCKVA + slot * PGSIZE
 }
 
-fn parkva(slot: usize) -> usize {
-    PARKVA + slot * PGSIZE
+fn parkva(slot: usize, dir: usize) -> usize {
+    PARKVA + (slot * 2 + dir) * PGSIZE
+}
+
+/// The direction of request `req`: 1 for the sends, 0 for the others.
+fn dir(req: u32) -> usize {
+    matches!(req, NSREQ_SEND | NSREQ_SENDTO | NSREQ_SENDPAGE) as usize
 }
 
 /// Sends `value` to `env` if it waits for it (never waits itself).
@@ -258,10 +265,11 @@ impl Socks {
         }
         if self.socks[slot]
             .as_ref()
-            .is_some_and(|s| s.parked.is_some())
+            .is_some_and(|s| s.parked[dir(p.req)].is_some())
         {
-            // One request waits per socket (another holder's): this one
-            // is refused rather than queued without bound.
+            // One request waits per socket and direction (another
+            // holder's): this one is refused rather than queued without
+            // bound.
             return reply_value(env, Err(Error::Inval));
         }
         if p.req == NSREQ_SENDPAGE && p.len > PGSIZE {
@@ -276,11 +284,12 @@ impl Socks {
         let a = self.serve(iface, set, slot, parked, REQVA);
         if let Answer::Later = a {
             // Keep the request's page until we answer.
-            if sys_page_map(0, REQVA, 0, parkva(slot), PteFlags::P | PteFlags::U).is_err() {
+            let d = dir(p.req);
+            if sys_page_map(0, REQVA, 0, parkva(slot, d), PteFlags::P | PteFlags::U).is_err() {
                 return reply_value(env, Err(Error::NoMem));
             }
             if let Some(s) = self.socks[slot].as_mut() {
-                s.parked = Some(parked);
+                s.parked[d] = Some(parked);
             }
             return;
         }
@@ -417,7 +426,7 @@ impl Socks {
             peer: None,
             peer_last: None,
             connecting: None,
-            parked: None,
+            parked: [None, None],
         });
         Ok(slot)
     }
@@ -429,9 +438,11 @@ impl Socks {
             return;
         };
         let _ = sys_page_unmap(0, sockva(slot));
-        if let Some(p) = s.parked {
-            let _ = sys_page_unmap(0, parkva(slot));
-            reply_value(p.env, Err(Error::NotConn));
+        for (d, p) in s.parked.iter().enumerate() {
+            if let Some(p) = p {
+                let _ = sys_page_unmap(0, parkva(slot, d));
+                reply_value(p.env, Err(Error::NotConn));
+            }
         }
         self.pending_frees.push(s);
     }
@@ -908,28 +919,31 @@ impl Socks {
                 self.free(slot);
                 continue;
             }
-            let Some(p) = s.parked else {
-                continue;
-            };
-            // A client gone (killed while it waited) is answered no more:
-            // what the stack has (a connection to accept) stays for the
-            // socket's other holders.
-            if jos::env::env_status(p.env) == abi::env::ENV_FREE {
+            let parked = s.parked;
+            for (d, p) in parked.into_iter().enumerate() {
+                let Some(p) = p else {
+                    continue;
+                };
+                // A client gone (killed while it waited) is answered no
+                // more: what the stack has (a connection to accept) stays
+                // for the socket's other holders.
+                let gone = jos::env::env_status(p.env) == abi::env::ENV_FREE;
+                let a = if gone {
+                    None
+                } else {
+                    match self.serve(iface, set, slot, p, parkva(slot, d)) {
+                        Answer::Later => continue,
+                        a => Some(a),
+                    }
+                };
                 if let Some(s) = self.socks[slot].as_mut() {
-                    s.parked = None;
+                    s.parked[d] = None;
                 }
-                let _ = sys_page_unmap(0, parkva(slot));
-                continue;
+                if let Some(a) = a {
+                    self.answer(p.env, Some(slot), a);
+                }
+                let _ = sys_page_unmap(0, parkva(slot, d));
             }
-            let a = self.serve(iface, set, slot, p, parkva(slot));
-            if let Answer::Later = a {
-                continue;
-            }
-            if let Some(s) = self.socks[slot].as_mut() {
-                s.parked = None;
-            }
-            self.answer(p.env, Some(slot), a);
-            let _ = sys_page_unmap(0, parkva(slot));
         }
         self.reap(set);
     }
@@ -971,4 +985,4 @@ impl Socks {
     }
 }
 
-const _: () = assert!(PARKVA + MAXSOCK * PGSIZE <= 0xC000_0000);
+const _: () = assert!(PARKVA + 2 * MAXSOCK * PGSIZE <= 0xC000_0000);
