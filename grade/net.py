@@ -394,3 +394,74 @@ def test_netsink():
             "flood: %s (sent %d)" % (m.group(0), flood))
     check_vm_run(r)
     return "%d of %d hostile frames delivered, %d of %d flood frames" % (len(got), len(sent), n, flood)
+
+
+# --- Waiting for the card (issue 23, part 2): receive interrupts ---
+
+def qemu_cpu(port):
+    """CPU seconds (user and system) used so far by the QEMU whose GDB
+    port is `port`, or None if it is not found."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+            if not any(b"qemu-system" in a for a in argv[:1]) or b"tcp::%d" % port not in argv:
+                continue
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
+@test(10, "netidle: the input helper waits for the card's interrupt: it does not run while we compute; the idle machine halts")
+def test_netidle():
+    idle_s = 2.0
+    state = {"started": False, "error": None, "cpu": None}
+
+    def idle_then_send(port):
+        try:
+            before = qemu_cpu(port)
+            time.sleep(idle_s)
+            after = qemu_cpu(port)
+            if before is not None and after is not None:
+                state["cpu"] = (after - before) / idle_s
+            # Anything to our address: QEMU's user network first asks, by a
+            # broadcast ARP request, where 10.0.2.15 is; that is the frame.
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for _ in range(20):
+                    s.sendto(b"wake up", ("127.0.0.1", port + 1))
+                    time.sleep(0.5)
+        except OSError as e:
+            state["error"] = e
+
+    def stop(run):
+        """the frame's line"""
+        if not state["started"] and any(l.startswith("netidle: waiting") for l in run.lines):
+            state["started"] = True
+            threading.Thread(target=idle_then_send, args=(gdbport_of(run),), daemon=True).start()
+        return any(l.startswith("netidle: frame") for l in run.lines)
+
+    r = run_prog("netidle", stop=stop, timeout=60)
+    require(state["error"] is None, "sending: %s" % state["error"])
+    r.match(r"netidle: input ran \d+ times in 1000 ms of our computing$", "netidle: waiting$",
+            r"netidle: frame \d+ bytes; input ran \d+ times in all$", ordered=True,
+            no=[KERNEL_PANIC, USER_PANIC, NO_RUNNABLE, r"input: receive"])
+    busy = int(r.search(r"netidle: input ran (\d+) times in 1000 ms of our computing$").group(1))
+    total = int(r.search(r"netidle: frame \d+ bytes; input ran (\d+) times in all$").group(1))
+    # Waiting in the kernel: not once while we computed (a polling helper
+    # runs at every turn, dozens of times a second); a few runs in all
+    # (env_runs counts every return to user mode: its system calls before
+    # it first waits, then a few per frame; a polling helper's are
+    # thousands).
+    require(busy == 0, "the input helper ran %d times while it should have been waiting" % busy)
+    require(total <= 20, "the input helper ran %d times in all, expected a few" % total)
+    # Idle: the CPU halted until the frame. A QEMU whose guest polls uses a
+    # whole host core; a halted one, the timer's 100 ticks a second.
+    require(state["cpu"] is not None, "QEMU's process was not found")
+    require(state["cpu"] < 0.3, "QEMU used %.0f%% of a host CPU while the guest was idle" % (100 * state["cpu"]))
+    return "input ran %d times; QEMU %.1f%% of a CPU while idle" % (total, 100 * state["cpu"])
