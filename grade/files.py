@@ -467,13 +467,15 @@ def test_shell_ctrl_c_prompt():
     check_shell_clients_freed(r)
 
 
-PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "lostreply", "rowrite", "cputs", "upcall",
+PAGERREVIEW_CASES = ["cycle", "setwait", "slots", "kids", "lostreply", "rowrite", "cputs", "upcall",
                      "sfork", "removed"]
 
 
 def pagerreview_test(cpus):
     """Pagers paging each other (refused), a pager changed under an env
     waiting for it, one child registered with the server again and again,
+    300 stopped children registered by one env (a quarter of the table at
+    most, then E_MAX_OPEN, and spawn still works),
     a call to the server whose request page is not paged in yet (answered
     by the server, E_INVAL for a read-only page), a write to
     read-only program text with no upcall (killed, not retried for ever),

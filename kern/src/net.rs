@@ -11,14 +11,20 @@
 //! take any frame received; it cannot make the kernel or the card touch
 //! memory that is not its own, and every error is a return value.
 //!
-//! Neither call waits: a full transmit ring and an empty receive ring are
-//! E_AGAIN, and the caller (the library's helpers) yields and tries again.
-use crate::env;
+//! The `try` calls never wait: a full transmit ring and an empty receive
+//! ring are E_AGAIN. sys_net_receive waits while the receive ring is empty
+//! (ipc.rs's `Wait::NetRecv`), woken by the card's receive interrupt
+//! ([`net_intr`]); the network server's input helper uses it, so an idle
+//! network costs no CPU. Transmit has no waiting form: QEMU's card sends a
+//! frame the moment TDT moves, so its ring is never full (the README's
+//! "Network" says what was measured, and what real hardware would need).
 use crate::klock::Kernel;
-use crate::syscall::page_in;
+use crate::syscall::{page_in, restart_syscall};
+use crate::{env, ipc, sched};
 use abi::error::{Error, Result};
 use abi::mmu::PteFlags;
 use abi::net::MAX_FRAME;
+use abi::syscall::Syscall;
 
 /// Checks that the caller may access [va, va + len) with `perm` (U added);
 /// Err(Fault) if not (after letting its pager serve a page it pages, in
@@ -65,4 +71,43 @@ pub fn sys_net_try_receive(k: &mut Kernel, va: usize, len: usize) -> Result<u32>
         env::user_copy_out(k, me, va, frame).map_err(|_| Error::Fault)?;
         Ok(frame.len() as u32)
     })
+}
+
+/// Copies the next frame received into the caller's buffer, as
+/// sys_net_try_receive, but when none waits the caller waits (not
+/// runnable) until the card's receive interrupt, and then makes the same
+/// call again: it returns only with a frame or an error (Inval, Fault as
+/// sys_net_try_receive). NotSupp without a card, or for a card whose
+/// interrupt line the kernel does not use (nothing would wake the caller:
+/// poll with sys_net_try_receive then). A wait ended otherwise (the
+/// caller stopped by its parent, given new registers or destroyed) leaves
+/// no trace: a stopped caller makes the call again when it runs again.
+pub fn sys_net_receive(k: &mut Kernel, va: usize, len: usize) -> Result<u32> {
+    if crate::e1000::e1000_irq().is_none() {
+        return Err(Error::NotSupp);
+    }
+    match sys_net_try_receive(k, va, len) {
+        Err(Error::Again) => {}
+        r => return r,
+    }
+    // Nothing there: wait, the call set to be made again (its arguments
+    // are still in edx and ecx). The kernel lock is held from the look at
+    // the ring until the caller waits, and the interrupt takes it too: a
+    // frame that arrives meanwhile wakes the caller.
+    let me = k.cur();
+    restart_syscall(&mut k[me].env_tf, Syscall::NetReceive.number());
+    ipc::net_wait(k, me);
+    sched::sched_yield(k);
+}
+
+/// The E1000's interrupt: acknowledges it (reading ICR lowers the line)
+/// and, if the card received something (or is running out of receive
+/// descriptors, or has overrun), wakes every env waiting in
+/// sys_net_receive. No frame is touched here: the woken envs take them.
+/// The caller acknowledges the interrupt controller.
+pub fn net_intr(k: &mut Kernel) {
+    let cause = crate::e1000::e1000_intr();
+    if cause & crate::e1000::RX_INTRS != 0 {
+        ipc::net_wake_all(k);
+    }
 }

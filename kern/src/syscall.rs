@@ -224,8 +224,9 @@ fn sys_env_set_status(k: &mut Kernel, envid: EnvId, status: u32) -> Result<u32> 
     }
     k[e].env_ipc_held = 0;
     let restart = match ipc::cancel(k, e) {
-        // Waiting for its pager: it retries the fault instead.
-        Wait::PagerQueued { .. } | Wait::PagerAnswer { .. } | Wait::None => None,
+        // Waiting for its pager: it retries the fault instead. Waiting for
+        // the network card: its call is set to be made again already.
+        Wait::PagerQueued { .. } | Wait::PagerAnswer { .. } | Wait::NetRecv | Wait::None => None,
         Wait::Send { .. } => {
             // A call whose request was not taken yet is made again whole.
             let call = k[e].env_ipc_recv_from != 0;
@@ -251,7 +252,8 @@ fn sys_env_set_status(k: &mut Kernel, envid: EnvId, status: u32) -> Result<u32> 
 /// with the new registers. For the caller itself this does not return: it
 /// resumes with the new registers (a way to return from a handler with the
 /// trap flag set). A child blocked in sys_ipc_recv or sys_ipc_send stops
-/// waiting (it stays not runnable until made runnable). Destroys the caller
+/// waiting (it stays not runnable until made runnable; one waiting in
+/// sys_net_receive too). Destroys the caller
 /// if `tf` is not readable.
 fn sys_env_set_trapframe(k: &mut Kernel, envid: EnvId, tf: usize) -> Result<u32> {
     let e = k.envid2env(envid, true)?;
@@ -605,6 +607,7 @@ pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5:
         Some(Syscall::NetTryTransmit) => crate::net::sys_net_try_transmit(k, a1u, a2u),
         Some(Syscall::NetTryReceive) => crate::net::sys_net_try_receive(k, a1u, a2u),
         Some(Syscall::KernCmdline) => sys_kern_cmdline(k, a1u, a2u),
+        Some(Syscall::NetReceive) => crate::net::sys_net_receive(k, a1u, a2u),
     };
     match r {
         Ok(v) => v as i32,

@@ -61,3 +61,15 @@ pub fn irq_setmask(mask: u16) {
 pub fn irq_enable(irq: u32) {
     irq_setmask(MASK.load(Ordering::Relaxed) & !(1 << irq));
 }
+
+/// Acknowledges IRQ `irq` at the end of its handler: the master runs in
+/// automatic EOI mode and needs nothing, the slave (IRQs 8 to 15, where
+/// PCI devices such as the E1000 usually are) needs an end-of-interrupt,
+/// or it delivers no IRQ of its own again.
+pub fn irq_eoi(irq: u32) {
+    if (8..16).contains(&irq) {
+        // SAFETY: the PICs' ports belong to this driver; OCW2 0x60 | n is
+        // a specific EOI for the slave's line n.
+        unsafe { outb(IO_PIC2, 0x60 | (irq - 8) as u8) };
+    }
+}

@@ -311,11 +311,23 @@ fn page_init() {
 pub fn free_boot_modules() -> usize {
     let mut fl = ALLOC.lock();
     let mut freed = 0;
-    for n in 0..npages() {
-        let pg = Page(n);
-        if in_boot_module(pg.pa()) && usable_at_boot(pg.pa()) {
-            page_free_locked(&mut fl, pg);
-            freed += 1;
+    // Only the modules' own pages are looked at (not all of memory: 32 768
+    // pages of 128 MiB took 1.4 million instructions, as long as the file
+    // server's start-up checks). Modules may share a page: the first pass
+    // over it frees it, and `in_earlier` skips it in a later module.
+    let mods = boot_info::get().modules();
+    for (i, m) in mods.iter().enumerate() {
+        let first = m.start / PGSIZE;
+        let last = m.end.div_ceil(PGSIZE).min(npages());
+        for n in first..last {
+            let pa = n * PGSIZE;
+            let in_earlier = mods[..i]
+                .iter()
+                .any(|o| pa + PGSIZE > o.start && pa < o.end);
+            if !in_earlier && usable_at_boot(pa) {
+                page_free_locked(&mut fl, Page(n));
+                freed += 1;
+            }
         }
     }
     freed

@@ -66,9 +66,12 @@ impl<'a> Argstate<'a> {
         let mut cur = self.cur?;
         if cur.is_empty() {
             match self.args.get(self.next) {
+                // (strip_prefix, not `&a[1..]`: a str slice that could
+                // panic links core's char-boundary report, 3 KB with its
+                // Unicode tables, into every program with flags.)
                 Some(a) if a.len() > 1 && a.starts_with('-') => {
                     self.next += 1;
-                    cur = &a[1..];
+                    cur = a.strip_prefix('-').unwrap_or(a);
                     if cur == "-" {
                         self.cur = None;
                         return None;
@@ -80,8 +83,9 @@ impl<'a> Argstate<'a> {
                 }
             }
         }
-        let c = cur.chars().next()?;
-        self.cur = Some(&cur[c.len_utf8()..]);
+        let mut chars = cur.chars();
+        let c = chars.next()?;
+        self.cur = Some(chars.as_str());
         Some(c)
     }
 }

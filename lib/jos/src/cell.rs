@@ -201,13 +201,11 @@ impl<T> EnvCell<T> {
         unsafe { core::ptr::read_volatile(self.value.get()) }
     }
 
-    /// Panics: the cell was borrowed while in use.
-    #[cold]
+    /// Panics: the cell was borrowed while in use. (A call with the
+    /// type's name: the panic itself is one function for all cells.)
+    #[inline(always)]
     fn reentered(&self) -> ! {
-        panic!(
-            "EnvCell<{}> borrowed again while in use (a fault handler re-entered it?)",
-            core::any::type_name::<T>()
-        );
+        reentered(core::any::type_name::<T>())
     }
 
     /// Replaces the value. Panics as [`EnvCell::with`] does.
@@ -224,33 +222,52 @@ impl<T> EnvCell<T> {
     /// Makes every copy-on-write page the cell lies on private and
     /// writable, so no access inside `with` faults for copy-on-write.
     /// Panics if out of memory prevents it.
+    #[inline(always)]
     fn make_private(&self) {
-        if let Err((page, e)) = self.private_pages() {
-            panic!("EnvCell: making its page {page:08x} private: {e}");
-        }
+        make_private(self.addr(), size_of::<Self>());
     }
 
     /// [`EnvCell::make_private`] for [`EnvCell::try_with`]: Err(NoMem)
     /// instead of a panic.
+    #[inline(always)]
     fn try_make_private(&self) -> abi::error::Result<()> {
-        self.private_pages().map_err(|(_, e)| e)
+        private_pages(self.addr(), size_of::<Self>()).map_err(|(_, e)| e)
     }
+}
 
-    /// Makes the cell's copy-on-write pages private; Err(the page, the
-    /// error) for the first that cannot be (out of memory), which is then
-    /// left as it was.
-    fn private_pages(&self) -> Result<(), (usize, abi::error::Error)> {
-        let start = round_down(self.addr(), PGSIZE);
-        let end = self.addr() + size_of::<Self>();
-        let mut page = start;
-        while page < end {
-            if let Some(pte) = pte_of(page)
-                && pte.flags().contains(PteFlags::COW)
-            {
-                crate::vm::cow::make_private(page, pte).map_err(|e| (page, e))?;
-            }
-            page += PGSIZE;
-        }
-        Ok(())
+// What every cell shares, apart from its type (one copy in the program,
+// not one per type of cell).
+
+/// Panics: a cell holding a `name` was borrowed while in use.
+#[cold]
+#[inline(never)]
+fn reentered(name: &str) -> ! {
+    panic!("EnvCell<{name}> borrowed again while in use (a fault handler re-entered it?)");
+}
+
+/// Makes the copy-on-write pages of the `len` bytes at `addr` (a cell)
+/// private and writable. Panics if out of memory prevents it.
+#[inline(never)]
+fn make_private(addr: usize, len: usize) {
+    if let Err((page, e)) = private_pages(addr, len) {
+        panic!("EnvCell: making its page {page:08x} private: {e}");
     }
+}
+
+/// Makes the copy-on-write pages of the `len` bytes at `addr` private;
+/// Err(the page, the error) for the first that cannot be (out of memory),
+/// which is then left as it was.
+#[inline(never)]
+fn private_pages(addr: usize, len: usize) -> Result<(), (usize, abi::error::Error)> {
+    let end = addr + len;
+    let mut page = round_down(addr, PGSIZE);
+    while page < end {
+        if let Some(pte) = pte_of(page)
+            && pte.flags().contains(PteFlags::COW)
+        {
+            crate::vm::cow::make_private(page, pte).map_err(|e| (page, e))?;
+        }
+        page += PGSIZE;
+    }
+    Ok(())
 }

@@ -27,7 +27,7 @@ use crate::syscall::{
 };
 use crate::uvpt::{for_each_present, pte_of};
 use crate::vm::cow::make_private;
-use abi::env::{ENV_RUNNABLE, EnvId};
+use abi::env::{ENV_RUNNABLE, EnvId, envx};
 use abi::error::{Error, Result};
 use abi::fsipc::{FDTABLE, FILEDATA};
 use abi::memlayout::{USTACKTOP, UXSTACKTOP};
@@ -122,9 +122,17 @@ fn duppage(child: EnvId, va: usize, pte: Pte) -> Result<()> {
 /// the counts would say so wrongly. (`spawn` sharing its pages with a
 /// child needs the same order: it may use this walk.)
 pub fn for_each_user_page(mut f: impl FnMut(usize, Pte) -> Result<()>) -> Result<()> {
-    for_each_present(0, FDTABLE, &mut f)?;
-    for_each_present(FILEDATA, USTACKTOP, &mut f)?;
-    for_each_present(FDTABLE, FILEDATA, &mut f)
+    walk_user_pages(&mut f)
+}
+
+/// [`for_each_user_page`] through a `dyn` closure: one copy of the walk
+/// for fork, sfork and spawn, not one per closure (an indirect call per
+/// present page is nothing beside the system call each one makes).
+#[inline(never)]
+fn walk_user_pages(f: &mut dyn FnMut(usize, Pte) -> Result<()>) -> Result<()> {
+    for_each_present(0, FDTABLE, &mut *f)?;
+    for_each_present(FILEDATA, USTACKTOP, &mut *f)?;
+    for_each_present(FDTABLE, FILEDATA, f)
 }
 
 /// Gives a new child its exception stack and upcall, and lets it run.
@@ -243,7 +251,7 @@ fn page_in_data() {
         static __perenv_end: u8;
         static end: u8;
     }
-    if crate::env::thisenv_read().env_pager == 0 {
+    if crate::env_field!(envx(crate::env::thisenv_id()), env_pager) == 0 {
         return;
     }
     // Only the symbols' addresses are taken (user.ld defines them).

@@ -1,11 +1,11 @@
 //! Inter-process communication (JOS's lib/ipc.c): one 32-bit value and,
 //! optionally, one page per message, sent to an environment blocked in
 //! `ipc_recv`.
-use crate::env::{envs, thisenv_read};
+use crate::env::{envs, thisenv_id};
 use crate::syscall::{
     sys_ipc_call, sys_ipc_recv, sys_ipc_recv_from, sys_ipc_send, sys_ipc_try_send,
 };
-use abi::env::EnvId;
+use abi::env::{EnvId, envx};
 use abi::error::Result;
 use abi::memlayout::UTOP;
 use abi::mmu::PteFlags;
@@ -36,11 +36,13 @@ pub fn ipc_recv(pg: Option<usize>) -> Result<Message> {
 /// The message the kernel filled in our Env record before running us
 /// again.
 fn last_message() -> Message {
-    let e = thisenv_read();
+    // Three fields, not a copy of the whole Env (a volatile copy of a
+    // struct that size is a long run of loads and stores).
+    let me = envx(thisenv_id());
     Message {
-        value: e.env_ipc_value,
-        from: e.env_ipc_from,
-        perm: PteFlags::from_bits_retain(e.env_ipc_perm),
+        value: crate::env_field!(me, env_ipc_value),
+        from: crate::env_field!(me, env_ipc_from),
+        perm: PteFlags::from_bits_retain(crate::env_field!(me, env_ipc_perm)),
     }
 }
 

@@ -36,7 +36,6 @@
 //! `cwd`).
 //!
 //! Not done: JOS's `exec` (replacing the caller) is not offered.
-use crate::env::env_read;
 use crate::fd;
 use crate::file::{self, fsenv, fsipc, fsipcbuf_as};
 use crate::syscall::*;
@@ -200,7 +199,7 @@ fn start_child(child: EnvId, fs: EnvId, key: u32, prog: &Program, argv: &[&str])
 
     let esp = init_stack(child, argv, &crate::cwd::getcwd())?;
     copy_shared_pages(child)?;
-    let mut tf = env_read(envx(child)).env_tf;
+    let mut tf = crate::env_field!(envx(child), env_tf);
     tf.tf_eip = prog.entry as u32;
     tf.tf_esp = esp as u32;
     sys_env_set_trapframe(child, &tf)?;

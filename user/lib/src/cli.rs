@@ -11,11 +11,12 @@ use jos::fd::{read, stat, write};
 /// for writing, else to the console (JOS's programs run with only 0 and
 /// 1 open). Use [`warn!`](crate::warn) to call it.
 pub fn warn(args: core::fmt::Arguments) {
-    let mut msg = String::new();
-    let _ = core::fmt::write(&mut msg, args);
-    let line = jos::alloc::format!("{}: {}\n", jos::entry::binaryname(), msg);
-    if write_all(2, line.as_bytes()).is_err() {
-        jos::cprintf!("{}", line);
+    // Formatted straight into the descriptor's buffer (no String: the
+    // heap and its allocator stay out of programs that need neither);
+    // nothing written to 2 means it is not open for writing.
+    let name = jos::entry::binaryname();
+    if jos::fprintf::vfprintf(2, format_args!("{}: {}\n", name, args)).is_err() {
+        jos::cprintf!("{}: {}\n", name, args);
     }
 }
 

@@ -38,8 +38,12 @@ pub fn page_in(va: usize) -> bool {
     if crate::uvpt::pte_of(va).is_some() {
         return true;
     }
-    let e = crate::env::thisenv_read();
-    if e.env_pager != 0 && (e.env_pager_lo as usize..e.env_pager_hi as usize).contains(&va) {
+    let me = abi::env::envx(crate::env::thisenv_id());
+    let (lo, hi) = (
+        crate::env_field!(me, env_pager_lo) as usize,
+        crate::env_field!(me, env_pager_hi) as usize,
+    );
+    if crate::env_field!(me, env_pager) != 0 && (lo..hi).contains(&va) {
         // SAFETY: a read of our own program's page: the pager maps it (or
         // declines, and the fault goes to our handler like any other).
         unsafe { core::ptr::read_volatile(va as *const u8) };

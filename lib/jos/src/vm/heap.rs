@@ -31,16 +31,24 @@
 //! longer in it, which frees their memory and gives back their zero-page
 //! references.
 //!
+//! `malloc` maps every page it takes at once (see `vm::malloc`), so it
+//! moves the break with [`sbrk_mapped`], which adds no fault handler: the
+//! heap becomes lazy (its region gets [`heap_fault`], and the zero page's
+//! COW handler is installed) only once something asks for that, a call of
+//! [`sbrk`] or [`make_lazy`] (swap does, to page the heap). A program that
+//! only allocates then links none of it (about 1.5 KB of text).
+//!
 //! Caveats: the kernel checks system-call buffers against the page table
 //! and does not fault pages in, so a heap buffer must have been touched
 //! before it is passed to a system call (anything written already has).
 //! Heap pages touched after `sfork` are private to the environment that
 //! touched them: the lazy heap is not shared memory.
-use super::areas::{Area, Kind, Prot, resize_region};
-use super::fault::Fault;
+use super::areas::{Area, Kind, Prot, resize_region, update_areas};
+use super::fault::{Fault, FaultHandler};
 use super::{swap, zero};
 use crate::cell::EnvCell;
 use crate::pgfault::add_area;
+use crate::syscall::sys_page_unmap;
 use crate::uvpt::pte_of;
 use abi::error::{Error, Result};
 use abi::memlayout::USTACKTOP;
@@ -78,6 +86,11 @@ struct Heap {
     limit: usize,
     /// The page-fault region, once registered.
     region: Option<usize>,
+    /// The region's fault handler: [`heap_fault`] once [`make_lazy`] ran
+    /// (pages appear on first touch), None before. (Kept here, not named
+    /// where the region is registered, so that only `make_lazy` refers to
+    /// the handler: a program that never calls it does not link it.)
+    handler: Option<FaultHandler>,
 }
 
 static HEAP: EnvCell<Heap> = EnvCell::new(Heap {
@@ -85,6 +98,7 @@ static HEAP: EnvCell<Heap> = EnvCell::new(Heap {
     brk: 0,
     limit: 0,
     region: None,
+    handler: None,
 });
 
 /// Runs `f` on the heap's bounds, setting them up first if needed (panics
@@ -133,13 +147,25 @@ pub fn set_heap_limit(limit: usize) -> Result<()> {
 /// Err(NoMem) if the break would pass the limit (or wrap around),
 /// Err(Inval) if it would go below the heap's start; either way the break
 /// is unchanged. Err(NoMem) also if the page-fault table is full the first
-/// time the heap grows.
+/// time the heap grows, or the upcall cannot be installed (out of memory)
+/// the first time `sbrk` is called.
 pub fn sbrk(n: isize) -> Result<usize> {
+    make_lazy()?;
+    sbrk_mapped(n)
+}
+
+/// Moves the break as [`sbrk`] does, for a caller that maps the new pages
+/// itself before anything touches them (`malloc`): it does not make the
+/// heap lazy (see the module comment), so pages that no one mapped fault
+/// as unhandled unless something else did. Returns the previous break;
+/// errors as [`sbrk`]'s (the page-fault table full at the first growth).
+pub fn sbrk_mapped(n: isize) -> Result<usize> {
     let Heap {
         start,
         brk: old,
         limit,
         region,
+        handler,
     } = with_heap(|h| *h);
     let new = match old.checked_add_signed(n) {
         Some(new) if new < start => return Err(Error::Inval),
@@ -155,18 +181,16 @@ pub fn sbrk(n: isize) -> Result<usize> {
     let id = match region {
         Some(id) => id,
         None => {
-            // The first growth: register the region, have swap page it
-            // out when memory is short, and make the zero page's COW
-            // handler the one that sees writes to it.
-            swap::enable()?;
-            zero::install()?;
+            // The first growth: register the region, with its fault
+            // handler if the heap is lazy (`make_lazy` installed the zero
+            // page's COW handler already).
             let id = add_area(Area::new(
                 start,
                 top,
                 REGION_NAME,
                 Prot::RW,
                 Kind::Heap,
-                Some(heap_fault),
+                handler,
             ))?;
             with_heap(|h| h.region = Some(id));
             id
@@ -174,13 +198,44 @@ pub fn sbrk(n: isize) -> Result<usize> {
     };
     if new < old {
         // Shrinking: the pages wholly above the new break go.
+        // (Unmapping a zero-page mapping gives its reference back.)
         let old_top = round_up(old, PGSIZE).ok_or(Error::Inval)?;
-        zero::unmap_range(top, old_top - top)?;
+        for page in (top..old_top).step_by(PGSIZE) {
+            if pte_of(page).is_some() {
+                sys_page_unmap(0, page)?;
+            }
+        }
         swap::forget_range(top, old_top);
     }
     with_heap(|h| h.brk = new);
     resize_region(id, start, top);
     Ok(old)
+}
+
+/// Makes the heap lazy, once: installs the zero page's COW handler (and
+/// the upcall), and gives the heap's region [`heap_fault`] as its handler,
+/// now if the heap has grown, else at its first growth. [`sbrk`] calls it;
+/// so does swap, which pages heap pages out and needs them faulted back.
+///
+/// Err(NoMem) if the upcall cannot be installed (out of memory); nothing
+/// changes then.
+pub fn make_lazy() -> Result<()> {
+    if with_heap(|h| h.handler.is_some()) {
+        return Ok(());
+    }
+    zero::install()?;
+    let region = with_heap(|h| {
+        h.handler = Some(heap_fault);
+        h.region
+    });
+    if let Some(id) = region {
+        update_areas(|t| {
+            if let Some(Some(a)) = t.get_mut(id) {
+                a.handler = Some(heap_fault);
+            }
+        });
+    }
+    Ok(())
 }
 
 /// The heap's fault handler: maps the page at the faulting address on

@@ -40,7 +40,7 @@
 //! child shares the allocator's data but not the heap pages touched later:
 //! use `fork` with the heap.
 use super::cow::make_private;
-use super::heap::sbrk;
+use super::heap::sbrk_mapped as sbrk;
 use super::zero::is_zero_page;
 use crate::cell::EnvCell;
 use crate::syscall::sys_page_alloc;

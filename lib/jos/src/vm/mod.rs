@@ -30,7 +30,9 @@
 //! mmap and swap join in through hook lists rather than by being called
 //! from the mechanism: before a fork (`fork::atfork`), at exit
 //! (`env::atexit`), and before a fault is declared unhandled
-//! (`pgfault::add_unhandled_hook`). They register on first use.
+//! (`pgfault::add_unhandled_hook`). They register on first use: mmap at
+//! its first mapping, swap when `swap::enable` is called (mmap calls it;
+//! a program whose heap should swap calls it itself).
 
 use abi::error::Result;
 

@@ -34,6 +34,16 @@
 //!   ([`before_fork`]): slots belong to one environment, and a child
 //!   sharing its parent's would need reference counts on slots.
 //!
+//! - **Opt-in.** Nothing of this is linked into a program that does not
+//!   ask for it: [`enable`] (which `vm::mmap` calls for its private
+//!   anonymous mappings, and a program whose heap should swap calls at
+//!   the start of `umain`) registers the hooks and sets `PAGER`, the
+//!   one way the heap's and mmap's fault handlers reach the pager. Before
+//!   that, [`retry`] has nothing to evict (it waits for other envs to free
+//!   memory, then gives up), no page is ever on swap, and fat LTO leaves
+//!   the clock, the swap map and the hooks out of the program (about
+//!   3 KB of text: see the README's Build profile).
+//!
 //! The file server never swaps (its memory is the block cache, which
 //! gives up clean blocks on its own). Limits: sfork'd environments share
 //! one swap map without locking (do not swap with sfork); stack, data and
@@ -209,6 +219,28 @@ fn page_out(va: usize, pte: Pte) -> Result<bool> {
     Ok(freed)
 }
 
+/// What the heap and mmap reach only once [`enable`] ran: the pager's
+/// entry points, through pointers, so that a program that never enables
+/// swap never links them.
+struct Pager {
+    /// [`evict`].
+    evict: fn(usize) -> Result<usize>,
+    /// [`page_in_now`].
+    page_in: fn(usize) -> Result<()>,
+    /// [`forget_now`].
+    forget_range: fn(usize, usize),
+}
+
+/// The pager, set by [`enable`] (None: swap is off in this program).
+static PAGER: EnvCell<Option<&'static Pager>> = EnvCell::new(None);
+
+/// The pager [`enable`] installs.
+static THE_PAGER: Pager = Pager {
+    evict,
+    page_in: page_in_now,
+    forget_range: forget_now,
+};
+
 /// Runs the clock until `want` pages were evicted or two full turns found
 /// no more. Returns how many were evicted (0: nothing could be).
 fn evict(want: usize) -> Result<usize> {
@@ -276,7 +308,11 @@ pub fn retry(mut f: impl FnMut() -> Result<()>) -> Result<()> {
     loop {
         match f() {
             Err(Error::NoMem) => {
-                if evict(EVICT)? == 0 {
+                let evicted = match PAGER.get() {
+                    Some(pager) => (pager.evict)(EVICT)?,
+                    None => 0,
+                };
+                if evicted == 0 {
                     // Nothing of ours to give up: another env holds the
                     // memory. Its own evictions free pages now and then;
                     // give it the CPU and look again, for a while.
@@ -299,28 +335,29 @@ const MAX_WAITS: u32 = 100_000;
 /// Set while [`evict`] runs (a fault in it must not run it again).
 static EVICTING: AtomicBool = AtomicBool::new(false);
 
-/// Registers swap with the library's hook lists, once: [`before_fork`]
-/// before each fork (`fork::atfork`), [`release`] at exit
-/// (`env::atexit`), and [`pager_declined`] before a fault is declared
-/// unhandled (`pgfault::add_unhandled_hook`). The heap and `vm::mmap`
-/// call this before they make the first area swap may page, from ordinary
-/// code (not a fault handler); a fork child inherits it.
+/// Turns swapping on for this environment, once: registers swap with the
+/// library's hook lists ([`before_fork`] before each fork, `fork::atfork`;
+/// [`release`] at exit, `env::atexit`; [`pager_declined`] before a fault
+/// is declared unhandled, `pgfault::add_unhandled_hook`) and makes the
+/// heap's and private anonymous mappings' pages swappable. `vm::mmap`
+/// calls it before its first mapping; a program whose heap should swap
+/// calls it at the start of `umain`, from ordinary code (not a fault
+/// handler). A fork child inherits it.
 ///
 /// Err(NoMem) if a list is full or the upcall cannot be installed; the
 /// hooks registered before the error stay, and a later call tries again.
 pub fn enable() -> Result<()> {
-    if ENABLED.load(Ordering::Relaxed) {
+    if PAGER.get().is_some() {
         return Ok(());
     }
     crate::fork::atfork(before_fork)?;
     crate::env::atexit(release)?;
     crate::pgfault::add_unhandled_hook(pager_declined)?;
-    ENABLED.store(true, Ordering::Relaxed);
+    // Heap pages it pages out must fault back in: the heap's handler.
+    super::heap::make_lazy()?;
+    PAGER.set(Some(&THE_PAGER));
     Ok(())
 }
-
-/// Whether [`enable`] has registered swap's hooks.
-static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// The hook for the page-fault dispatcher, before it gives up on a fault:
 /// a page our pager (demand paging, `spawn`) declined for want of memory
@@ -364,13 +401,22 @@ pub fn touch(va: usize) {
 /// Whether the page at `va` is on swap and not mapped: a fault there is
 /// [`page_in`]'s.
 pub fn swapped_out(va: usize) -> bool {
-    pte_of(va).is_none() && slot_of(entry(va)).is_some()
+    PAGER.get().is_some() && pte_of(va).is_none() && slot_of(entry(va)).is_some()
 }
 
 /// Reads page `va` back from swap into a fresh page (writable), evicting
 /// others if memory is short. Err(NoMem) if no page can be had, the
-/// server's error if the read fails; Err(Inval) if `va` is not on swap.
+/// server's error if the read fails; Err(Inval) if `va` is not on swap
+/// (always, if swap is not enabled).
 pub fn page_in(va: usize) -> Result<()> {
+    match PAGER.get() {
+        Some(pager) => (pager.page_in)(va),
+        None => Err(Error::Inval),
+    }
+}
+
+/// [`page_in`] once swap is enabled.
+fn page_in_now(va: usize) -> Result<()> {
     let va = round_down(va, PGSIZE);
     let slot = slot_of(entry(va)).ok_or(Error::Inval)?;
     read_slot(va, slot, |va| alloc(va, PTE_RW))?;
@@ -394,8 +440,16 @@ fn read_slot(va: usize, slot: u32, get: impl FnOnce(usize) -> Result<()>) -> Res
 
 /// Frees the swap slots of the pages in [start, end) (they are being
 /// unmapped) and clears their entries. Errors from the server are ignored
-/// (the server frees an env's slots when it is gone anyway).
+/// (the server frees an env's slots when it is gone anyway). Does nothing
+/// if swap is not enabled (no page can be on swap then).
 pub fn forget_range(start: usize, end: usize) {
+    if let Some(pager) = PAGER.get() {
+        (pager.forget_range)(start, end);
+    }
+}
+
+/// [`forget_range`] once swap is enabled.
+fn forget_now(start: usize, end: usize) {
     let end = end.min(SWAP_END);
     let mut va = round_down(start, PGSIZE);
     while va < end {

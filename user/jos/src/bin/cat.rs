@@ -7,6 +7,7 @@
 
 use abi::error::Error;
 use abi::fsipc::O_RDONLY;
+use jos::cell::EnvCell;
 use jos::fd::{close, read};
 use jos::file::open;
 use user::cli::write_all;
@@ -14,13 +15,21 @@ use user::warn;
 
 jos::main!(umain);
 
+/// The copy buffer, as JOS's cat.c has it: in the bss, not on the stack
+/// (a spawned program starts with one page of it), nor on the heap (cat
+/// then links no allocator).
+static BUF: EnvCell<[u8; 8192]> = EnvCell::new([0; 8192]);
+
 /// Copies descriptor `f` (named `name` in messages) to descriptor 1.
 /// Returns false if the output went away (so the caller stops).
 fn cat(f: usize, name: &str) -> bool {
-    // On the heap: a spawned program starts with one page of stack.
-    let mut buf = jos::alloc::vec![0u8; 8192];
+    BUF.with(|buf| copy(f, name, buf))
+}
+
+/// [`cat`] through `buf`.
+fn copy(f: usize, name: &str, buf: &mut [u8]) -> bool {
     loop {
-        match read(f, &mut buf) {
+        match read(f, buf) {
             Ok(0) => return true,
             Ok(n) => {
                 match write_all(1, &buf[..n]) {

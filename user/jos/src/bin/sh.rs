@@ -387,7 +387,7 @@ fn help() {
         for name in row {
             line.push_str(&jos::alloc::format!("  {name:<width$}"));
         }
-        printf!("{}\n", line.trim_end());
+        printf!("{}\n", line.trim_ascii_end());
     }
 }
 
@@ -410,9 +410,12 @@ fn programs() -> Vec<String> {
         if f.is_free() || f.is_dir() {
             continue;
         }
-        let name = String::from_utf8_lossy(f.name()).into_owned();
+        // A name that is not UTF-8 cannot be opened by a &str path.
+        let Ok(name) = core::str::from_utf8(f.name()) else {
+            continue;
+        };
         if is_program(&jos::alloc::format!("/{name}")) {
-            names.push(name);
+            names.push(String::from(name));
         }
     }
     let _ = close(fd);

@@ -387,21 +387,8 @@ fn slots() {
     let mut ok = 0;
     let mut err = None;
     for _ in 0..300 {
-        // SAFETY: the request page is ours until the reply.
-        let req = unsafe { fsipcbuf_as::<FsreqPage>() };
-        req.req_fileid = fileid;
-        req.req_envid = kid;
-        req.req_nseg = 1;
-        req.req_segs[0] = PageSeg {
-            va: 0x80_0000,
-            memsz: 100,
-            filesz: 100,
-            offset: 0,
-            writable: 0,
-            exec: 0,
-        };
-        match fsipc(fsreq_fd(FSREQ_PAGE, jos::fd::index2fd(fd)), None) {
-            Ok(_) => ok += 1,
+        match register(fd, fileid, kid) {
+            Ok(()) => ok += 1,
             Err(e) => {
                 err = Some(e);
                 break;
@@ -427,6 +414,92 @@ fn slots() {
     let _ = sys_env_destroy(kid);
 }
 
+/// FSREQ_PAGE for child `kid` of /hello's first 100 bytes, through open
+/// descriptor `fd` (server file id `fileid`).
+fn register(fd: usize, fileid: i32, kid: EnvId) -> Result<(), Error> {
+    // SAFETY: the request page is ours until the reply.
+    let req = unsafe { fsipcbuf_as::<FsreqPage>() };
+    req.req_fileid = fileid;
+    req.req_envid = kid;
+    req.req_nseg = 1;
+    req.req_segs[0] = PageSeg {
+        va: 0x80_0000,
+        memsz: 100,
+        filesz: 100,
+        offset: 0,
+        writable: 0,
+        exec: 0,
+    };
+    fsipc(fsreq_fd(FSREQ_PAGE, jos::fd::index2fd(fd)), None).map(|_| ())
+}
+
+/// Many stopped children, each registered once, must not take the
+/// server's table (256 programs) from everyone else: one env gets a
+/// quarter of it at most (E_MAX_OPEN past that), and spawn still works.
+fn kids() {
+    const KIDS: usize = 300;
+    let fd = jos::file::open("/hello", O_RDONLY).expect("open /hello");
+    let fileid = jos::fd::fd_lookup(fd).expect("fd").fd_file_id;
+    let mut kids = [0; KIDS];
+    let (mut made, mut ok, mut err) = (0, 0, None);
+    for k in kids.iter_mut() {
+        // A child made stopped, with no memory: never made runnable.
+        *k = match sys_exofork() {
+            Ok(0) => jos::env::exit(),
+            Ok(id) => id,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        };
+        made += 1;
+        match register(fd, fileid, *k) {
+            Ok(()) => ok += 1,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let _ = jos::fd::close(fd);
+    // Another env spawns (this one is at its limit): it sends its result.
+    let me = jos::env::thisenv_id();
+    let other = fork_child(|| {
+        let r = jos::spawnl!("/hello", "hello");
+        if let Ok(id) = r {
+            jos::env::wait(id);
+        }
+        let code = match r {
+            Ok(_) => 0,
+            Err(e) => e as i32 as u32,
+        };
+        ipc_send(me, code, None, PteFlags::empty());
+    });
+    let spawned = match jos::ipc::ipc_recv_from(other, None) {
+        Ok(m) if m.value == 0 => Ok(()),
+        Ok(m) => Err(m.value as i32),
+        Err(e) => Err(e as i32),
+    };
+    if spawned.is_ok() && ok < made && err == Some(Error::MaxOpen) {
+        cprintf!(
+            "pagerreview: kids: OK ({} children registered, then {:?})\n",
+            ok,
+            err
+        );
+    } else {
+        cprintf!(
+            "pagerreview: kids: BUG: {} stopped children, {} registered, then {:?}; spawn: {:?}\n",
+            made,
+            ok,
+            err,
+            spawned
+        );
+    }
+    for &k in &kids[..made] {
+        let _ = sys_env_destroy(k);
+    }
+}
+
 fn umain(args: &[&str]) {
     match args.get(1).copied() {
         Some("lostreply") => return lost_reply(),
@@ -443,6 +516,7 @@ fn umain(args: &[&str]) {
     cycle();
     set_while_waiting();
     slots();
+    kids();
     spawned("lostreply", "never got the server's reply");
     if spawned("rowrite", "a write to read-only text never ends") {
         cprintf!("pagerreview: rowrite: OK (killed)\n");

@@ -71,6 +71,12 @@ use josfs::fs::FileRef;
 
 /// Programs paged at once, at most.
 pub const MAXPAGED: usize = 256;
+/// Programs one env may have in the table at once (a quarter of it, as
+/// quota.rs's open files): children it registered that live, or whose key
+/// an env still has. Without it one env with 256 stopped children
+/// (sys_exofork makes them for nothing) filled the table, and every
+/// spawn failed with E_MAX_OPEN.
+pub const PAGED_PER_ENV: usize = MAXPAGED / 4;
 /// Where we map the zero page to send it (it lives above UTOP).
 const ZEROVA: usize = 0x0FFF_D000;
 /// Where we build a page to send.
@@ -89,6 +95,8 @@ struct Paged {
     /// The child it was asked for (the slot is busy while it lives, even
     /// before its parent has given the kernel the key).
     child: EnvId,
+    /// The env that asked (charged for the slot: PAGED_PER_ENV).
+    parent: EnvId,
     file: FileRef,
     /// The file was removed or replaced: no more pages from it.
     gone: bool,
@@ -133,7 +141,8 @@ impl Pager {
     /// segments for `from`'s child `req_envid`, which must exist, be
     /// `from`'s and not be running yet. Returns the key, or E_BAD_ENV (not
     /// such a child), E_INVAL (bad segments: unaligned, overlapping UTOP,
-    /// more file bytes than the file has), E_MAX_OPEN (table full).
+    /// more file bytes than the file has), E_MAX_OPEN (table full, or
+    /// `from` holds PAGED_PER_ENV slots already).
     pub fn register(
         &mut self,
         from: EnvId,
@@ -170,16 +179,22 @@ impl Pager {
         // A child asked for again (a second FSREQ_PAGE before it runs)
         // gets its slot back, with a new key: a child holds one slot at
         // most, so a parent cannot fill the table with one child.
-        let slot = (0..MAXPAGED)
-            .find(|&i| self.table[i].is_some_and(|p| p.child == req.req_envid))
-            .or_else(|| self.free_slot())
-            .ok_or(Error::MaxOpen)?;
+        let again =
+            (0..MAXPAGED).find(|&i| self.table[i].is_some_and(|p| p.child == req.req_envid));
+        let slot = match again {
+            Some(i) => i,
+            None => {
+                self.check_quota(from)?;
+                self.free_slot().ok_or(Error::MaxOpen)?
+            }
+        };
         // Generations 1.. so that no key is 0; key % MAXPAGED is the slot.
         self.generation = self.generation % (u32::MAX / MAXPAGED as u32 - 1) + 1;
         let key = self.generation * MAXPAGED as u32 + slot as u32;
         self.table[slot] = Some(Paged {
             key,
             child: req.req_envid,
+            parent: from,
             file,
             gone: false,
             early_done: false,
@@ -220,6 +235,13 @@ impl Pager {
         if let Some(i) = self.table.iter().position(Option::is_none) {
             return Some(i);
         }
+        let busy = self.busy();
+        (0..MAXPAGED).find(|&i| !busy[i])
+    }
+
+    /// Which slots are in use: their child lives, or an env has their key.
+    /// Reads three fields of every Env.
+    fn busy(&self) -> [bool; MAXPAGED] {
         let me = thisenv_id();
         let mut busy = [false; MAXPAGED];
         for i in 0..NENV {
@@ -227,10 +249,36 @@ impl Pager {
                 busy[jos::env_field!(i, env_pager_key) as usize % MAXPAGED] = true;
             }
         }
-        (0..MAXPAGED).find(|&i| match &self.table[i] {
-            None => true,
-            Some(p) => !busy[i] && env_status(p.child) == ENV_FREE,
-        })
+        for (b, p) in busy.iter_mut().zip(&self.table) {
+            *b = match p {
+                None => false,
+                Some(p) => *b || env_status(p.child) != ENV_FREE,
+            };
+        }
+        busy
+    }
+
+    /// Ok if `from` may take one more slot: it holds fewer than
+    /// PAGED_PER_ENV in use. Its slots are counted from the table, and only
+    /// when that reaches the limit are the ones no longer in use left out
+    /// (the Env array is read then). E_MAX_OPEN otherwise.
+    fn check_quota(&self, from: EnvId) -> Result<()> {
+        let theirs = |p: &Option<Paged>| p.is_some_and(|p| p.parent == from);
+        if self.table.iter().filter(|p| theirs(p)).count() < PAGED_PER_ENV {
+            return Ok(());
+        }
+        let busy = self.busy();
+        let held = self
+            .table
+            .iter()
+            .zip(busy)
+            .filter(|(p, b)| *b && theirs(p))
+            .count();
+        if held < PAGED_PER_ENV {
+            Ok(())
+        } else {
+            Err(Error::MaxOpen)
+        }
     }
 
     /// Whether the message `msg` from `from` is a page fault the kernel

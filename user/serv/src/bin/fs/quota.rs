@@ -20,6 +20,10 @@
 //! - **Swap slots**: at most [`SLOTS_PER_ENV`], else E_NO_DISK, as for a
 //!   full swap space (see `swap.rs`).
 //!
+//! - **Programs paged** (FSREQ_PAGE): at most `pager::PAGED_PER_ENV`
+//!   children registered by one env and still in use, else E_MAX_OPEN;
+//!   counted in pager.rs from its own table.
+//!
 //! A charge ends when the thing is let go by everyone, or when the env is
 //! gone: the counts of an env id are forgotten once another env has its
 //! Env slot. Open files and mapped blocks are let go without a request
