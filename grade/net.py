@@ -742,6 +742,26 @@ def test_ns_frames():
     r.match(NS_LINE, r"bound$", ordered=True, no=NS_NEVER)
     require(state.get("answered"), "no echo reply from 10.0.2.15 after the bad frames")
 
+# --- The attacker's review of the network server (its PoC programs) ---
+
+def review_run(prog, timeout=40, **kw):
+    """Boots review PoC `prog` (user/net) until its verdict line (`prog: OK`
+    or `prog: BUG`) and requires OK, with no panic or fault anywhere."""
+    verdict = r"%s: (OK|BUG)" % prog
+    r = run_prog(prog, stop=verdict, timeout=timeout, **kw)
+    r.match(NS_LINE, r"%s: OK" % prog, ordered=True, no=NS_NEVER + [r"%s: BUG" % prog])
+    return r
+
+
+# netsteal: while ns runs, only it and its helpers may use the card: a thief
+# spinning on sys_net_try_receive gets E_BAD_ENV and the server's frames
+# stay its own (a connect to a closed port is refused at once). 1 CPU.
+@test(5, "netsteal: another env may not take the card's frames while ns runs")
+def test_review_netsteal():
+    r = review_run("netsteal")
+    r.match(r"netsteal: thief refused: BadEnv$", no=[r"netsteal: thief took a frame"])
+
+
 # --- Waiting for the card (issue 23, part 2): receive interrupts ---
 
 def qemu_cpu(port):
