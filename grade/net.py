@@ -753,6 +753,19 @@ def review_run(prog, timeout=40, **kw):
     return r
 
 
+# nsoom: an env takes every page it can; ns's writes and heap growth come
+# from the kernel's reserve for it (its pages private after forking its
+# helpers), a request it cannot serve is answered E_NO_MEM, and it serves
+# again once the memory is back.
+@test(5, "nsoom: an env holding every free page: ns lives and serves again")
+def test_review_nsoom():
+    r = review_run("nsoom")
+    r.match(r"nsoom: holding \d+ pages: memory exhausted$",
+            r"nsoom: socket\(\) with memory exhausted: (Ok\(\d+\)|Err\(NoMem\))$",
+            r"nsoom: \d+ more sockets, then Err\(NoMem\)$",
+            r"nsoom: memory given back; network server 00001001 status [234]$", ordered=True)
+
+
 # netsteal: while ns runs, only it and its helpers may use the card: a thief
 # spinning on sys_net_try_receive gets E_BAD_ENV and the server's frames
 # stay its own (a connect to a closed port is refused at once). 1 CPU.
@@ -760,6 +773,16 @@ def review_run(prog, timeout=40, **kw):
 def test_review_netsteal():
     r = review_run("netsteal")
     r.match(r"netsteal: thief refused: BadEnv$", no=[r"netsteal: thief took a frame"])
+
+
+# listenwedge: a listening socket's backlog is reserved within MAX_TCP, and
+# listeners taken by accepts come back when TCP sockets free up: the
+# victim accepts again once the hogs are killed.
+@test(5, "listenwedge: a listener survives TCP sockets exhausted by others")
+def test_review_listenwedge():
+    r = review_run("listenwedge")
+    r.match(r"listenwedge: accept 3: Ok\(\d+\)$", r"listenwedge: hogs gone$",
+            r"listenwedge: connection 5: Ok\(\(\)\)$", r"listenwedge: accept 5: Ok\(\d+\)$", ordered=True)
 
 
 # --- Waiting for the card (issue 23, part 2): receive interrupts ---

@@ -5,7 +5,8 @@
 //! allocation error handler panics: the server dies of a client's demand,
 //! and after the memory is given back nobody has a network any more.
 //! Prints the server's status after giving the memory back, then tries a
-//! UDP datagram to ourselves (`nsoom: network ...`).
+//! UDP datagram to ourselves (`nsoom: network ...`). The verdict is the
+//! last line: `nsoom: OK` (the server lives and serves) or `nsoom: BUG`.
 #![no_std]
 #![no_main]
 
@@ -35,6 +36,32 @@ fn umain(_args: &[&str]) {
     cprintf!("nsoom: holding {} pages: memory exhausted\n", n);
     let r = socket(PF_INET, SOCK_DGRAM, 0);
     cprintf!("nsoom: socket() with memory exhausted: {:?}\n", r);
+    // More, until the server says no: its reserve runs out, and each
+    // request must then be answered (E_NO_MEM), not end the server.
+    let mut more = [0usize; 15];
+    let mut made = 0;
+    let mut last = Ok(0);
+    while made < more.len() {
+        last = socket(PF_INET, SOCK_DGRAM, 0);
+        match last {
+            Ok(s) => {
+                more[made] = s;
+                made += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    cprintf!(
+        "nsoom: {} more sockets, then {:?}\n",
+        made,
+        last.map(|_| ())
+    );
+    for &s in &more[..made] {
+        let _ = jos::fd::close(s);
+    }
+    if let Ok(s) = r {
+        let _ = jos::fd::close(s);
+    }
     for i in 0..n {
         let _ = sys_page_unmap(0, HOARD + i * PGSIZE);
     }
@@ -48,6 +75,7 @@ fn umain(_args: &[&str]) {
         Ok(s) => s,
         Err(e) => {
             cprintf!("nsoom: network dead: socket: {:?}\n", e);
+            cprintf!("nsoom: BUG: the network server is gone\n");
             return;
         }
     };
@@ -55,7 +83,13 @@ fn umain(_args: &[&str]) {
     let _ = sendto(s, b"hello", NetAddr::new([127, 0, 0, 1], 7201));
     let mut buf = [0u8; 64];
     match recvfrom_timeout(s, &mut buf, 2000) {
-        Ok((n, _)) => cprintf!("nsoom: network alive: {} bytes back\n", n),
-        Err(e) => cprintf!("nsoom: network dead: recvfrom: {:?}\n", e),
+        Ok((n, _)) => {
+            cprintf!("nsoom: network alive: {} bytes back\n", n);
+            cprintf!("nsoom: OK: the server survived the hoard and serves\n");
+        }
+        Err(e) => {
+            cprintf!("nsoom: network dead: recvfrom: {:?}\n", e);
+            cprintf!("nsoom: BUG: the network server does not serve\n");
+        }
     }
 }

@@ -21,7 +21,11 @@
 //! smoltcp TCP sockets in all (connections, listeners' backlogs, closing
 //! connections still sending their last bytes), TCP buffers of TCP_RX and
 //! TCP_TX bytes, UDP of UDP_BUF: a flood fills a buffer and the rest is
-//! dropped; memory stays bounded.
+//! dropped; memory stays bounded. A listening socket's backlog is reserved
+//! within MAX_TCP when it listens: a listener an accept takes is replaced
+//! in that room (at once, or as soon as a TCP socket goes: `refill`), so
+//! others exhausting TCP sockets cannot leave it without listeners.
+//!
 use abi::env::EnvId;
 use abi::error::{Error, Result};
 use abi::fsipc::{FDTABLE, Fd, O_RDWR};
@@ -94,6 +98,9 @@ struct Sock {
     handle: Option<SocketHandle>,
     /// A listener's sockets waiting for connections.
     listeners: Vec<SocketHandle>,
+    /// A listening socket's backlog: the listeners it keeps, reserved
+    /// within MAX_TCP when it listened (0: not listening).
+    backlog: usize,
     /// Bound local address.
     local: Option<NetAddr>,
     /// A UDP socket's connected peer (its default destination); a TCP
@@ -185,17 +192,35 @@ fn ipv4(a: IpAddress) -> [u8; 4] {
     }
 }
 
-fn new_tcp<'a>() -> tcp::Socket<'a> {
+/// A Vec of `n` copies of `v`, allocated fallibly: Err(NoMem) when the
+/// heap cannot grow (every free page taken by others), so the request
+/// that wanted it is answered E_NO_MEM and the server goes on.
+fn try_vec<T: Clone>(n: usize, v: T) -> Result<Vec<T>> {
+    let mut x = Vec::new();
+    x.try_reserve_exact(n).map_err(|_| Error::NoMem)?;
+    x.resize(n, v);
+    Ok(x)
+}
+
+/// Sockets the stack's set may hold at once: the MAX_TCP TCP sockets
+/// (accepts never add one: a connection accepted was a listener, and
+/// `refill` makes listeners only below MAX_TCP), a datagram socket per
+/// slot, and some room to spare. The set's storage is reserved for them
+/// at start, so adding a socket never grows it.
+pub const SET_MAX: usize = MAX_TCP + BACKLOG_MAX + MAXSOCK;
+
+/// A TCP socket with its buffers; Err(NoMem) if they cannot be allocated.
+fn new_tcp<'a>() -> Result<tcp::Socket<'a>> {
     let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; TCP_RX]),
-        tcp::SocketBuffer::new(vec![0; TCP_TX]),
+        tcp::SocketBuffer::new(try_vec(TCP_RX, 0u8)?),
+        tcp::SocketBuffer::new(try_vec(TCP_TX, 0u8)?),
     );
     s.set_nagle_enabled(false);
     s.set_timeout(Some(Duration::from_secs(30)));
     // A peer that vanished (its host reset without telling us) is found
     // out: probes every 10 s, and the timeout ends the connection.
     s.set_keep_alive(Some(Duration::from_secs(10)));
-    s
+    Ok(s)
 }
 
 impl Socks {
@@ -205,16 +230,36 @@ impl Socks {
         socks.resize_with(MAXSOCK, || None);
         Socks {
             socks,
-            closing: Vec::new(),
+            // Room for every closing connection and freed slot there can
+            // be: pushing onto them never allocates.
+            closing: Vec::with_capacity(MAX_TCP + BACKLOG_MAX),
             next_port: EPHEMERAL,
-            pending_frees: Vec::new(),
+            pending_frees: Vec::with_capacity(MAXSOCK),
             scratch: vec![0; NSBUF_DATA],
             refused: 0,
         }
     }
 
-    /// smoltcp TCP sockets in use.
+    /// smoltcp TCP sockets in use or reserved: a listening socket counts
+    /// its whole backlog (`Sock::backlog`) even while listeners are
+    /// missing (taken by accepts, not yet refilled), so nobody else can
+    /// take the room they come back into. What a new socket is checked
+    /// against (MAX_TCP).
     fn tcp_count(&self) -> usize {
+        self.closing.len()
+            + self
+                .socks
+                .iter()
+                .flatten()
+                .map(|s| {
+                    (s.kind == Kind::Tcp && s.handle.is_some()) as usize
+                        + s.listeners.len().max(s.backlog)
+                })
+                .sum::<usize>()
+    }
+
+    /// smoltcp TCP sockets that exist (the reservations left out).
+    fn tcp_real(&self) -> usize {
         self.closing.len()
             + self
                 .socks
@@ -222,6 +267,27 @@ impl Socks {
                 .flatten()
                 .map(|s| (s.kind == Kind::Tcp && s.handle.is_some()) as usize + s.listeners.len())
                 .sum::<usize>()
+    }
+
+    /// Gives every listening socket back the listeners accepts took, while
+    /// fewer than MAX_TCP TCP sockets exist (the reservation in
+    /// `tcp_count` keeps that room for them), so a listener never stays
+    /// without one once sockets free up. A listener that cannot be made
+    /// now (no memory) is tried again at the next progress.
+    fn refill(&mut self, set: &mut SocketSet<'static>) {
+        let mut real = self.tcp_real();
+        for slot in 0..MAXSOCK {
+            while real < MAX_TCP
+                && let Some(s) = self.socks[slot].as_ref()
+                && s.listeners.len() < s.backlog
+            {
+                let local = s.local.unwrap_or_default();
+                if self.add_listener(set, slot, local).is_err() {
+                    break;
+                }
+                real += 1;
+            }
+        }
     }
 
     /// Serves request `value` from `env`, whose page (if any) is at REQVA
@@ -370,22 +436,22 @@ impl Socks {
         Ok(match kind {
             Kind::Udp => set.add(udp::Socket::new(
                 udp::PacketBuffer::new(
-                    vec![udp::PacketMetadata::EMPTY; UDP_PKTS],
-                    vec![0; UDP_BUF],
+                    try_vec(UDP_PKTS, udp::PacketMetadata::EMPTY)?,
+                    try_vec(UDP_BUF, 0u8)?,
                 ),
                 udp::PacketBuffer::new(
-                    vec![udp::PacketMetadata::EMPTY; UDP_PKTS],
-                    vec![0; UDP_BUF],
+                    try_vec(UDP_PKTS, udp::PacketMetadata::EMPTY)?,
+                    try_vec(UDP_BUF, 0u8)?,
                 ),
             )),
             Kind::Icmp => set.add(icmp::Socket::new(
                 icmp::PacketBuffer::new(
-                    vec![icmp::PacketMetadata::EMPTY; UDP_PKTS],
-                    vec![0; UDP_BUF],
+                    try_vec(UDP_PKTS, icmp::PacketMetadata::EMPTY)?,
+                    try_vec(UDP_BUF, 0u8)?,
                 ),
                 icmp::PacketBuffer::new(
-                    vec![icmp::PacketMetadata::EMPTY; UDP_PKTS],
-                    vec![0; UDP_BUF],
+                    try_vec(UDP_PKTS, icmp::PacketMetadata::EMPTY)?,
+                    try_vec(UDP_BUF, 0u8)?,
                 ),
             )),
             Kind::Tcp => return Err(Error::Inval),
@@ -422,6 +488,7 @@ impl Socks {
             owner: env,
             handle,
             listeners: Vec::new(),
+            backlog: 0,
             local: None,
             peer: None,
             peer_last: None,
@@ -573,27 +640,55 @@ impl Socks {
         let Some(local) = s.local else {
             return Err(Error::Inval);
         };
-        if s.kind != Kind::Tcp || s.handle.is_some() || !s.listeners.is_empty() {
+        if s.kind != Kind::Tcp || s.handle.is_some() || s.backlog > 0 {
             return Err(Error::Inval);
         }
         let n = (backlog.max(1) as usize).min(BACKLOG_MAX);
+        // The whole backlog reserved now, within MAX_TCP: an accept later
+        // swaps a listener for a new one in this room (`refill`).
+        if self.tcp_count() + n > MAX_TCP {
+            return Err(Error::MaxOpen);
+        }
+        let mut listeners = Vec::new();
+        listeners
+            .try_reserve_exact(BACKLOG_MAX)
+            .map_err(|_| Error::NoMem)?;
+        if let Some(s) = self.socks[slot].as_mut() {
+            s.listeners = listeners;
+        }
         for _ in 0..n {
-            self.add_listener(set, slot, local)?;
+            if let Err(e) = self.add_listener(set, slot, local) {
+                // Undone: no listener is left behind.
+                if let Some(s) = self.socks[slot].as_mut() {
+                    for h in s.listeners.drain(..) {
+                        set.remove(h);
+                    }
+                }
+                return Err(e);
+            }
+        }
+        if let Some(s) = self.socks[slot].as_mut() {
+            s.backlog = n;
         }
         Ok(())
     }
 
-    /// One more smoltcp socket listening for `slot`.
+    /// One more smoltcp socket listening for `slot` (the caller checked
+    /// the room: `listen`'s reservation, `refill`). Err(NoMem) if its
+    /// buffers cannot be allocated, Err(Inval) for a bad address.
     fn add_listener(
         &mut self,
         set: &mut SocketSet<'static>,
         slot: usize,
         local: NetAddr,
     ) -> Result<()> {
-        if self.tcp_count() >= MAX_TCP {
-            return Err(Error::MaxOpen);
+        if self.socks[slot]
+            .as_ref()
+            .is_none_or(|s| s.listeners.len() >= BACKLOG_MAX)
+        {
+            return Err(Error::Inval);
         }
-        let mut t = new_tcp();
+        let mut t = new_tcp()?;
         let ep = if local.addr == [0; 4] {
             IpListenEndpoint {
                 addr: None,
@@ -614,7 +709,7 @@ impl Socks {
         let Some(s) = self.socks[slot].as_ref() else {
             return Answer::Value(Err(Error::Inval));
         };
-        if s.listeners.is_empty() {
+        if s.backlog == 0 {
             return Answer::Value(Err(Error::Inval));
         }
         let local = s.local.unwrap_or_default();
@@ -622,17 +717,13 @@ impl Socks {
             let t = set.get::<tcp::Socket>(h);
             matches!(t.state(), tcp::State::Established | tcp::State::CloseWait)
         });
-        // A listener that went back to closed (a reset handshake) listens again.
-        let dead: Vec<usize> = s
-            .listeners
-            .iter()
-            .enumerate()
-            .filter(|&(_, &h)| set.get::<tcp::Socket>(h).state() == tcp::State::Closed)
-            .map(|(i, _)| i)
-            .collect();
-        for i in dead {
+        // A listener that went back to closed (a reset handshake) listens
+        // again (no allocation: the server may be out of memory).
+        for i in 0..s.listeners.len() {
             let h = self.socks[slot].as_ref().map(|s| s.listeners[i]);
-            if let Some(h) = h {
+            if let Some(h) = h
+                && set.get::<tcp::Socket>(h).state() == tcp::State::Closed
+            {
                 let t = set.get_mut::<tcp::Socket>(h);
                 let ep = if local.addr == [0; 4] {
                     IpListenEndpoint {
@@ -658,7 +749,7 @@ impl Socks {
                 // Refused: the connection goes, the listener stays.
                 set.get_mut::<tcp::Socket>(h).abort();
                 self.closing.push((h, Instant::from_millis(0)));
-                let _ = self.add_listener(set, slot, local);
+                self.refill(set);
                 return Answer::Value(Err(e));
             }
         };
@@ -675,7 +766,9 @@ impl Socks {
             fd.sock_peer = peer;
             fd.sock_local = me;
         }
-        let _ = self.add_listener(set, slot, local);
+        // The listener taken comes back in the reserved room if MAX_TCP
+        // allows now, else as soon as a TCP socket goes (`progress`).
+        self.refill(set);
         Answer::NewSock(new)
     }
 
@@ -734,7 +827,7 @@ impl Socks {
                     };
                 }
                 let s = self.socks[slot].as_ref();
-                if handle.is_some() || s.is_some_and(|s| !s.listeners.is_empty()) {
+                if handle.is_some() || s.is_some_and(|s| s.backlog > 0) {
                     return Answer::Value(Err(Error::Inval));
                 }
                 if addr.port == 0 || addr.addr == [0; 4] {
@@ -750,7 +843,10 @@ impl Socks {
                         Err(e) => return Answer::Value(Err(e)),
                     },
                 };
-                let mut t = new_tcp();
+                let mut t = match new_tcp() {
+                    Ok(t) => t,
+                    Err(e) => return Answer::Value(Err(e)),
+                };
                 if t.connect(iface.context(), endpoint(addr), lport).is_err() {
                     return Answer::Value(Err(Error::Inval));
                 }
@@ -910,6 +1006,7 @@ impl Socks {
     /// frees sockets nobody holds any more, and forgets closing connections
     /// that are done or have lingered too long.
     pub fn progress(&mut self, iface: &mut Interface, set: &mut SocketSet<'static>) {
+        self.refill(set);
         for slot in 0..MAXSOCK {
             let Some(s) = self.socks[slot].as_ref() else {
                 continue;
