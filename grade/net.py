@@ -785,6 +785,37 @@ def test_review_listenwedge():
             r"listenwedge: connection 5: Ok\(\(\)\)$", r"listenwedge: accept 5: Ok\(\d+\)$", ordered=True)
 
 
+# nsinput: the host sends UDP datagrams throughout while an env holds
+# every page it can for 2 s: the input helper (which needs a page per
+# frame) waits for memory instead of exiting, and the server receives the
+# host's datagrams again afterwards.
+@test(5, "nsinput: frames while an env holds every free page: the input helper lives")
+def test_review_nsinput():
+    state = {"started": False, "stop": threading.Event()}
+
+    def send(port7):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            while not state["stop"].wait(0.05):
+                try:
+                    u.sendto(b"nsinput", ("127.0.0.1", port7))
+                except OSError:
+                    pass
+
+    def stop(run):
+        """the verdict line, the host sending meanwhile"""
+        if not state["started"] and any(re.match(NS_LINE, l) for l in run.lines):
+            state["started"] = True
+            threading.Thread(target=send, args=(_ports(run)[0],), daemon=True).start()
+        return any(re.match(r"nsinput: (OK|BUG)", l) for l in run.lines)
+
+    try:
+        r = run_prog("nsinput", stop=stop, timeout=40, make_vars={"PCAP": os.devnull})
+    finally:
+        state["stop"].set()
+    r.match(NS_LINE, r"nsinput: holding \d+ pages: memory exhausted$", r"nsinput: OK", ordered=True,
+            no=NS_NEVER + [r"nsinput: BUG", r"input: sys_page_alloc"])
+
+
 # --- Waiting for the card (issue 23, part 2): receive interrupts ---
 
 def qemu_cpu(port):

@@ -16,13 +16,31 @@ use abi::net::{INPUT_PKT_VA, JP_DATA, JifPkt, MAX_FRAME, NSREQ_INPUT};
 /// overwrite it). While the ring is empty it waits in the kernel
 /// (sys_net_receive: not runnable until the card's receive interrupt), so
 /// an idle network costs no CPU; only without the card's interrupt does
-/// it poll (yielding). Returns when `ns_envid` is gone, or memory is out.
+/// it poll (yielding). Out of memory (every free page taken by others) it
+/// waits, yielding, until a page is free again: frames meanwhile wait in
+/// the card's ring, and the last are dropped by the card when it fills.
+/// Returns when `ns_envid` is gone, or the card cannot be used.
 pub fn input(ns_envid: EnvId) {
     let perm = PteFlags::P | PteFlags::U | PteFlags::W;
+    let mut short = false;
     loop {
-        if let Err(e) = sys_page_alloc(0, INPUT_PKT_VA, perm) {
-            crate::cprintf!("input: sys_page_alloc: {}\n", e);
-            return;
+        match sys_page_alloc(0, INPUT_PKT_VA, perm) {
+            Ok(()) => short = false,
+            Err(Error::NoMem) => {
+                if !short {
+                    crate::cprintf!("input: out of memory: waiting for a free page\n");
+                    short = true;
+                }
+                if crate::env::env_status(ns_envid) == abi::env::ENV_FREE {
+                    return;
+                }
+                sys_yield();
+                continue;
+            }
+            Err(e) => {
+                crate::cprintf!("input: sys_page_alloc: {}\n", e);
+                return;
+            }
         }
         // SAFETY: the page just mapped at INPUT_PKT_VA is ours alone until
         // it is sent; the frame's bytes start at JP_DATA, MAX_FRAME of
@@ -39,8 +57,13 @@ pub fn input(ns_envid: EnvId) {
         };
         // SAFETY: as above; the head of the page.
         unsafe { (INPUT_PKT_VA as *mut JifPkt).write_volatile(JifPkt { jp_len: len as i32 }) };
-        if sys_ipc_send(ns_envid, NSREQ_INPUT, INPUT_PKT_VA, perm).is_err() {
-            return; // the server is gone
+        loop {
+            match sys_ipc_send(ns_envid, NSREQ_INPUT, INPUT_PKT_VA, perm) {
+                Ok(()) => break,
+                // No memory to map the page in the server: try again.
+                Err(Error::NoMem) => sys_yield(),
+                Err(_) => return, // the server is gone
+            }
         }
     }
 }
