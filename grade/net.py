@@ -816,6 +816,19 @@ def test_review_nsinput():
             no=NS_NEVER + [r"nsinput: BUG", r"input: sys_page_alloc"])
 
 
+# sockhog: an owner that exits leaves its sockets (held by its child) on
+# its parent's PER_ENV count, not on nobody's; four live children taking
+# every slot is shown, not stopped (the server's sock.rs says why).
+@test(5, "sockhog: an exited owner's sockets are charged to its parent")
+def test_review_sockhog():
+    r = run_prog("sockhog", stop=r"sockhog: done$|sockhog: BUG", timeout=40)
+    r.match(NS_LINE, r"sockhog: child made 16 sockets, grandchild [0-9a-f]{8} holds them$",
+            r"sockhog: our socket\(\) while our exited child's 16 live on: Err\(MaxOpen\)$",
+            r"sockhog: our socket\(\) once the holder is gone: Ok\(\d+\)$", r"sockhog: OK",
+            r"sockhog: after the children are gone: Ok\(\(\)\)$", r"sockhog: done$",
+            ordered=True, no=NS_NEVER + [r"sockhog: BUG"])
+
+
 # --- Waiting for the card (issue 23, part 2): receive interrupts ---
 
 def qemu_cpu(port):

@@ -17,7 +17,7 @@
 //! in `ipc_call` meanwhile; a reply is sent with `ipc_try_send`, so a
 //! client that is not waiting for it loses it and nothing else.
 //!
-//! Limits: MAXSOCK sockets, PER_ENV of them made by one env, MAX_TCP
+//! Limits: MAXSOCK sockets, PER_ENV of them charged to one env, MAX_TCP
 //! smoltcp TCP sockets in all (connections, listeners' backlogs, closing
 //! connections still sending their last bytes), TCP buffers of TCP_RX and
 //! TCP_TX bytes, UDP of UDP_BUF: a flood fills a buffer and the rest is
@@ -26,6 +26,20 @@
 //! in that room (at once, or as soon as a TCP socket goes: `refill`), so
 //! others exhausting TCP sockets cannot leave it without listeners.
 //!
+//! What PER_ENV stops, and what it does not. A socket is charged to the
+//! env that made it while that env exists, then to its nearest ancestor
+//! still there (`charged_to`; up to CHARGE_DEPTH generations as they were
+//! when it was made): one env cannot make more than PER_ENV, and a maker
+//! that hands its sockets to a child and exits leaves them on its parent's
+//! count, not on nobody's. Not stopped: several live envs each making
+//! PER_ENV (a program's children, or unrelated programs) can together
+//! take all MAXSOCK slots, and then everyone else's socket() gets
+//! E_MAX_OPEN while they live: the server cannot tell one program's envs
+//! from another's (every env descends from init), so the table, like the
+//! file server's open files (its quota.rs), is first come first served
+//! beyond the per-env share. Such sockets go when their holders exit or
+//! are killed. A fork-and-exit chain longer than CHARGE_DEPTH leaves its
+//! oldest sockets charged to nobody.
 use abi::env::EnvId;
 use abi::error::{Error, Result};
 use abi::fsipc::{FDTABLE, Fd, O_RDWR};
@@ -48,6 +62,9 @@ pub const PER_ENV: usize = 16;
 const MAX_TCP: usize = 96;
 /// Connections waiting to be accepted on one listener, at most.
 const BACKLOG_MAX: usize = 4;
+/// How many generations of a socket's maker are remembered for PER_ENV
+/// (`Sock::owner`).
+const CHARGE_DEPTH: usize = 8;
 /// A TCP connection's receive and send buffers.
 const TCP_RX: usize = 8192;
 const TCP_TX: usize = 16384;
@@ -92,8 +109,12 @@ struct Parked {
 /// One socket.
 struct Sock {
     kind: Kind,
-    /// The env that made it (for PER_ENV).
-    owner: EnvId,
+    /// Who it is charged to (PER_ENV): the env that made it, then that
+    /// env's parent, grandparent..., as they were when it was made (0
+    /// past the first env the kernel made). The first of them that still
+    /// exists pays (`charged_to`): the sockets of an owner gone, held by
+    /// its children, are its parent's.
+    owner: [EnvId; CHARGE_DEPTH],
     /// The TCP connection, or the UDP or ICMP socket.
     handle: Option<SocketHandle>,
     /// A listener's sockets waiting for connections.
@@ -190,6 +211,33 @@ fn ipv4(a: IpAddress) -> [u8; 4] {
     match a {
         IpAddress::Ipv4(a) => a.octets(),
     }
+}
+
+/// `env` and its ancestors (env_parent_id, from the kernel's read-only Env
+/// array), as long as each still exists: a socket's `owner` chain.
+fn ancestry(env: EnvId) -> [EnvId; CHARGE_DEPTH] {
+    let mut chain = [0; CHARGE_DEPTH];
+    let mut id = env;
+    for c in chain.iter_mut() {
+        if id == 0 || jos::env::env_status(id) == abi::env::ENV_FREE {
+            break;
+        }
+        *c = id;
+        id = jos::env::envs()[abi::env::envx(id)].env_parent_id;
+    }
+    chain
+}
+
+/// The env a socket with owner chain `chain` is charged to: the first of
+/// the chain that still exists (its maker, else the maker's nearest
+/// ancestor still there); 0 (nobody) once every one is gone.
+fn charged_to(chain: &[EnvId; CHARGE_DEPTH]) -> EnvId {
+    chain
+        .iter()
+        .copied()
+        .take_while(|&id| id != 0)
+        .find(|&id| jos::env::env_status(id) != abi::env::ENV_FREE)
+        .unwrap_or(0)
 }
 
 /// A Vec of `n` copies of `v`, allocated fallibly: Err(NoMem) when the
@@ -464,7 +512,7 @@ impl Socks {
             .socks
             .iter()
             .flatten()
-            .filter(|s| s.owner == env)
+            .filter(|s| charged_to(&s.owner) == env)
             .count();
         if mine >= PER_ENV {
             return Err(Error::MaxOpen);
@@ -485,7 +533,7 @@ impl Socks {
         };
         self.socks[slot] = Some(Sock {
             kind,
-            owner: env,
+            owner: ancestry(env),
             handle,
             listeners: Vec::new(),
             backlog: 0,
