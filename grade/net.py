@@ -829,6 +829,14 @@ def test_review_sockhog():
             ordered=True, no=NS_NEVER + [r"sockhog: BUG"])
 
 
+# udptrunc: a datagram longer than the receive buffer gives its first
+# bytes (BSD), not 0 bytes; the next datagram is the next one.
+@test(5, "udptrunc: a UDP datagram longer than the buffer gives its first bytes")
+def test_review_udptrunc():
+    r = review_run("udptrunc")
+    r.match(r"udptrunc: got 100 bytes, the datagram's first$", r'udptrunc: then "next"$', ordered=True)
+
+
 # --- Waiting for the card (issue 23, part 2): receive interrupts ---
 
 def qemu_cpu(port):

@@ -956,25 +956,29 @@ impl Socks {
                 }
             }
             Kind::Udp => {
+                // A datagram longer than the buffer: its first bytes, the
+                // rest discarded (BSD's recv), never nothing.
                 let u = set.get_mut::<udp::Socket>(h);
-                match u.recv_slice(buf) {
-                    Ok((n, meta)) => {
+                match u.recv() {
+                    Ok((d, meta)) => {
+                        let n = d.len().min(buf.len());
+                        buf[..n].copy_from_slice(&d[..n]);
                         s.peer_last = Some(netaddr(meta.endpoint));
                         Answer::Data(n)
                     }
-                    Err(udp::RecvError::Truncated) => Answer::Data(0),
-                    Err(udp::RecvError::Exhausted) => Answer::Later,
+                    Err(_) => Answer::Later,
                 }
             }
             Kind::Icmp => {
                 let c = set.get_mut::<icmp::Socket>(h);
-                match c.recv_slice(buf) {
-                    Ok((n, from)) => {
+                match c.recv() {
+                    Ok((d, from)) => {
+                        let n = d.len().min(buf.len());
+                        buf[..n].copy_from_slice(&d[..n]);
                         s.peer_last = Some(NetAddr::new(ipv4(from), 0));
                         Answer::Data(n)
                     }
-                    Err(icmp::RecvError::Truncated) => Answer::Data(0),
-                    Err(icmp::RecvError::Exhausted) => Answer::Later,
+                    Err(_) => Answer::Later,
                 }
             }
         }
