@@ -2,7 +2,7 @@
 //! the CPU (grade/net.py's idle test). We stand in for the server: fork
 //! `jos::net::input(us)`, then
 //!
-//! 1. compute for a second (a loop reading the clock), and count how many
+//! 1. compute for half a second (a loop reading the clock), and count how many
 //!    times the kernel ran the helper meanwhile (its `env_runs` at
 //!    UENVS): a helper that polls, yielding, runs at every turn it gets
 //!    (dozens of times a second on one CPU, each a slice taken from us);
@@ -14,7 +14,7 @@
 //!    asks for our address: an ARP request, broadcast, is the frame);
 //! 3. print the frame's length and the helper's runs in all, and exit.
 //!
-//! Lines: `netidle: input ran N times in 1000 ms of our computing`,
+//! Lines: `netidle: input ran N times in 500 ms of our computing`,
 //! `netidle: waiting`, `netidle: frame L bytes; input ran M times in all`.
 #![no_std]
 #![no_main]
@@ -27,7 +27,7 @@ use jos::syscall::sys_time_msec;
 jos::main!(umain);
 
 /// How long we compute while the helper should sleep.
-const BUSY_MS: u32 = 1000;
+const BUSY_MS: u32 = 500;
 
 fn runs(id: abi::env::EnvId) -> u32 {
     jos::env::env_read(envx(id)).env_runs
