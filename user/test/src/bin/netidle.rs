@@ -19,7 +19,7 @@
 #![no_std]
 #![no_main]
 
-use abi::env::envx;
+use abi::env::{ENV_NOT_RUNNABLE, envx};
 use abi::net::{INPUT_PKT_VA, JifPkt, NSREQ_INPUT};
 use jos::cprintf;
 use jos::syscall::sys_time_msec;
@@ -43,8 +43,16 @@ fn umain(_args: &[&str]) {
         Ok(id) => id,
         Err(e) => panic!("fork: {}", e),
     };
-    // Let the helper start and reach its wait.
-    jos::syscall::sys_yield();
+    // Let the helper start and reach its wait (not runnable), or give up
+    // after a second (a helper that polls never waits): the count starts
+    // then, so a helper still starting when our first yield comes back
+    // (its slice ended before it could wait: a loaded host) is not
+    // counted.
+    let t0 = sys_time_msec();
+    while jos::env::env_status(input) != ENV_NOT_RUNNABLE && sys_time_msec().wrapping_sub(t0) < 1000
+    {
+        jos::syscall::sys_yield();
+    }
     let before = runs(input);
     let start = sys_time_msec();
     let mut spins = 0u64;
