@@ -380,11 +380,16 @@ fn interrupt(k: &mut Kernel, trapno: u32) -> bool {
         t if t == IRQ_OFFSET + IRQ_KBD => crate::console::intr(),
         t if t == IRQ_OFFSET + IRQ_SERIAL => crate::console::intr(),
         t => {
-            let Some(irq) = e1000_irq(t) else {
+            if let Some(irq) = e1000_irq(t) {
+                crate::net::net_intr(k);
+                crate::arch::picirq::irq_eoi(irq);
+            } else if t == IRQ_OFFSET + 15 && crate::arch::picirq::slave_spurious() {
+                // The slave's spurious interrupt (as IRQ 7 is the
+                // master's), possible since a slave IRQ is enabled: not
+                // the running env's doing, so it is not destroyed for it.
+            } else {
                 return false;
-            };
-            crate::net::net_intr(k);
-            crate::arch::picirq::irq_eoi(irq);
+            }
         }
     }
     true
