@@ -816,6 +816,38 @@ def test_review_nsinput():
             no=NS_NEVER + [r"nsinput: BUG", r"input: sys_page_alloc"])
 
 
+# inputoom: the input helper alone (no network server, so no reserve for
+# it): it finds no page for a frame while an env holds every page it may
+# take, waits, and sends frames again once memory is back.
+@test(5, "inputoom: the input helper out of memory waits and goes on")
+def test_review_inputoom():
+    state = {"started": False, "stop": threading.Event()}
+
+    def send(port7):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            while not state["stop"].wait(0.05):
+                try:
+                    u.sendto(b"inputoom", ("127.0.0.1", port7))
+                except OSError:
+                    pass
+
+    def stop(run):
+        """the verdict line, the host sending meanwhile"""
+        if not state["started"] and any(l.startswith("inputoom: waiting") for l in run.lines):
+            state["started"] = True
+            threading.Thread(target=send, args=(_ports(run)[0],), daemon=True).start()
+        return any(re.match(r"inputoom: (OK|BUG)", l) for l in run.lines)
+
+    try:
+        r = run_prog("inputoom", stop=stop, timeout=30, make_vars={"PCAP": os.devnull})
+    finally:
+        state["stop"].set()
+    r.match(r"inputoom: first frame: true$", r"inputoom: holding \d+ pages$",
+            r"input: out of memory: waiting for a free page$",
+            r"inputoom: memory given back; helper there: true$", r"inputoom: OK", ordered=True,
+            no=NS_NEVER + [r"inputoom: BUG", r"input: sys_page_alloc"])
+
+
 # sockhog: an owner that exits leaves its sockets (held by its child) on
 # its parent's PER_ENV count, not on nobody's; four live children taking
 # every slot is shown, not stopped (the server's sock.rs says why).
