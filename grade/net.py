@@ -917,7 +917,8 @@ def test_netidle():
         if not state["started"] and any(l.startswith("netidle: waiting") for l in run.lines):
             state["started"] = True
             threading.Thread(target=idle_then_send, args=(gdbport_of(run),), daemon=True).start()
-        return any(l.startswith("netidle: frame") for l in run.lines)
+        # The whole line: the console may have only part of it yet.
+        return re.search(r"netidle: frame \d+ bytes; input ran \d+ times in all\n", run.text) is not None
 
     r = run_prog("netidle", stop=stop, timeout=60)
     require(state["error"] is None, "sending: %s" % state["error"])
