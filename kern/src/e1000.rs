@@ -21,16 +21,27 @@
 //! when a ring is full), are the `e1000hw` crate's, tested on the host
 //! against a model of the card.
 //!
-//! The card's interrupts are masked: the system calls poll the rings.
-//! Every use is under DRIVER's lock (and, from system calls, the big
-//! kernel lock).
+//! Interrupts: the card raises its PCI interrupt line (routed by the BIOS
+//! to an IRQ of the 8259s, which deliver it to CPU 0 as JOS's keyboard and
+//! serial IRQs) when it has stored a frame (RXT0, with no delay: RDTR 0),
+//! when its free receive descriptors fall to the threshold (RXDMT0) and
+//! when it had to drop a frame for want of one (RXO). The handler
+//! ([`e1000_intr`], through net.rs's `net_intr`) only reads ICR, which
+//! acknowledges the card and lowers the line, and wakes the envs waiting
+//! for a frame; they copy the frames out themselves, in their system
+//! calls. Transmit interrupts stay masked (no one waits for the transmit
+//! ring: see net.rs).
+//!
+//! Every use is under DRIVER's lock (and, from system calls and the
+//! interrupt, the big kernel lock).
 use crate::pci::{PciFunc, pci_func_enable};
 use crate::pmap::{self, Alloc, Page};
 use abi::error::{Error, Result};
 use abi::mmu::PGSIZE;
 use abi::net::Mac;
+use abi::trap::{IRQ_KBD, IRQ_SERIAL, IRQ_SPURIOUS, IRQ_TIMER};
 use core::ptr::NonNull;
-use core::sync::atomic::{Ordering, compiler_fence};
+use core::sync::atomic::{AtomicU32, Ordering, compiler_fence};
 use e1000hw::*;
 use spin::{Mutex, Once};
 use volatile::VolatilePtr;
@@ -67,6 +78,17 @@ const MAX_BAR0: u32 = 0x10_0000;
 /// physical address and size) as pci_func_enable read it. Set once, by the
 /// first E1000 found.
 static E1000: Once<PciFunc> = Once::new();
+
+/// The IRQ the card interrupts on, once its interrupts are on; NO_IRQ
+/// before, without a card, or when its interrupt line is not one the
+/// kernel can use (then sys_net_receive is NotSupp: callers poll).
+static IRQ: AtomicU32 = AtomicU32::new(NO_IRQ);
+const NO_IRQ: u32 = u32::MAX;
+
+/// The interrupt causes unmasked (IMS): a frame stored (RXT0), the free
+/// receive descriptors down to the threshold (RXDMT0), a frame dropped for
+/// want of one (RXO). Each means frames wait in the ring.
+pub const RX_INTRS: u32 = INT_RXT0 | INT_RXDMT0 | INT_RXO;
 
 /// The driver's state, once the card is set up (None without a card, or
 /// if setting it up failed).
@@ -116,6 +138,8 @@ pub struct Stats {
     /// Frames the card missed for want of a free descriptor (its MPC
     /// register, read as it is cleared on each receive).
     pub rx_missed: u64,
+    /// Interrupts taken.
+    pub intr: u64,
 }
 
 /// The card, set up.
@@ -253,7 +277,7 @@ fn e1000_init(f: &PciFunc) {
         stats: Stats::default(),
     };
 
-    // Polled: no interrupts.
+    // No interrupts until the rings are set up.
     d.write(IMC, INT_ALL);
     let _ = d.read(ICR);
 
@@ -283,7 +307,24 @@ fn e1000_init(f: &PciFunc) {
     d.write(RDT, rdt);
     d.write(RCTL, RCTL_INIT);
 
+    // Receive interrupts, on the IRQ the BIOS routed the card's line to
+    // (the PCI header's interrupt line), unless that is none or one the
+    // kernel uses for something else.
+    let irq = u32::from(f.irq_line);
+    let usable = irq < 16 && ![IRQ_TIMER, IRQ_KBD, 2, IRQ_SERIAL, IRQ_SPURIOUS].contains(&irq);
+    if usable {
+        d.write(IMS, RX_INTRS);
+    } else {
+        cprintf!(
+            "e1000: interrupt line {}: not usable; receive polls only\n",
+            f.irq_line
+        );
+    }
     *DRIVER.lock() = Some(d);
+    if usable {
+        IRQ.store(irq, Ordering::Relaxed);
+        crate::arch::picirq::irq_enable(irq);
+    }
     if crate::boot_info::get().flag("e1000check") {
         check_e1000_tx_full();
     }
@@ -419,6 +460,26 @@ pub fn e1000_receive(take: impl FnOnce(&[u8]) -> Result<u32>) -> Result<u32> {
             }
         }
     }
+}
+
+/// The card's IRQ (its interrupts on), or None: no card, or no interrupt
+/// line the kernel uses.
+pub fn e1000_irq() -> Option<u32> {
+    let irq = IRQ.load(Ordering::Relaxed);
+    (irq != NO_IRQ).then_some(irq)
+}
+
+/// The card's interrupt: reads ICR, which acknowledges every cause (and
+/// lowers the interrupt line), and returns the causes (INT_* bits); 0
+/// without a card. The interrupt controller is the caller's to
+/// acknowledge.
+pub fn e1000_intr() -> u32 {
+    let mut guard = DRIVER.lock();
+    let Some(d) = guard.as_mut() else {
+        return 0;
+    };
+    d.stats.intr += 1;
+    d.read(ICR)
 }
 
 /// The driver's counters and MAC address, or None without a card.

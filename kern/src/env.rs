@@ -97,6 +97,30 @@ pub fn descends_from(k: &Kernel, e: EnvRef, anc: EnvId) -> bool {
     false
 }
 
+/// The network server's side of the machine: the id of a live (neither
+/// free nor dying) ENV_TYPE_NS env, if there is one. Returns None when no
+/// network server runs (JOS's TEST_NO_NS runs, and ours).
+pub fn net_server(k: &Kernel) -> Option<EnvId> {
+    (0..NENV).map(EnvRef::at).find_map(|e| {
+        let env = &k[e];
+        (env.env_type == ENV_TYPE_NS && !matches!(env.env_status, ENV_FREE | ENV_DYING))
+            .then_some(env.env_id)
+    })
+}
+
+/// Whether `e` is on the network server's side: an ENV_TYPE_NS env itself
+/// or an env below one in the env tree (its helpers, which it forked).
+/// The tree link (TREE_PARENT) never names a freed env, so a reused slot
+/// or a parent id of an env gone cannot make a stranger a helper; an env
+/// whose server is dying or gone is no longer one. Returns false for any
+/// other env, and for every env while no network server runs.
+pub fn net_side(k: &Kernel, e: EnvRef) -> bool {
+    if k[e].env_type == ENV_TYPE_NS {
+        return !matches!(k[e].env_status, ENV_FREE | ENV_DYING);
+    }
+    net_server(k).is_some_and(|ns| descends_from(k, e, ns))
+}
+
 /// Destroys `root` and every env below it in the env tree (see
 /// TREE_PARENT): all of them, taken at once under the kernel lock, so
 /// none of them can make a new env meanwhile; envs running on other CPUs

@@ -1,4 +1,5 @@
-//! Waits: IPC between environments, and an env waiting for its pager.
+//! Waits: IPC between environments, an env waiting for its pager, and an
+//! env waiting for the network card.
 //!
 //! What an env waits for is one [`Wait`], kept here, kernel-side; the Env
 //! shows it to users at UENVS through three fields, which [`set_wait`]
@@ -11,6 +12,7 @@
 //! | `Send { to }`                | 0                 | `to`              | 0                 |
 //! | `PagerQueued { pager, msg }` | 0                 | `pager`           | `msg`             |
 //! | `PagerAnswer { msg }`        | 1                 | 0                 | `msg`             |
+//! | `NetRecv`                    | 0                 | 0                 | 0                 |
 //!
 //! An env that waits is NOT_RUNNABLE. A wait ends by a delivery (the
 //! message, the pager's answer), or by [`cancel`], the one way to end it
@@ -31,6 +33,20 @@
 //! for want of memory): its page is mapped at the faulting page and the env
 //! retries the instruction, its registers and `env_ipc_*` message fields
 //! untouched. The pager may answer while the fault is still queued.
+//!
+//! The network card (`net.rs`): an env in sys_net_receive that finds the
+//! receive ring empty waits (`NetRecv`) with its system call already set
+//! to be made again (eip back on the `int`): every way the wait ends, the
+//! card's interrupt ([`net_wake_all`]), a stop, new registers, its death
+//! ([`cancel`]), leaves it making the same call again, which takes a frame
+//! if one is there and otherwise waits again. So a frame is only ever
+//! taken out of the ring by a receive call, under the driver's lock: each
+//! frame goes to one env, once, and none is lost while envs come and go.
+//! Every waiter is woken at each interrupt (usually there is one, the
+//! network server's input helper): those that find no frame left wait
+//! again. Waking only as many as there are frames would leave a frame
+//! unclaimed, with a waiter asleep, whenever a woken env is stopped or
+//! killed before it runs.
 use crate::klock::{EnvRef, KCell, Kernel};
 use crate::pmap::{self, Page};
 use abi::env::*;
@@ -53,11 +69,19 @@ pub enum Wait {
     PagerQueued { pager: EnvId, msg: u32 },
     /// Its pager has received the fault `msg`: it waits for the answer.
     PagerAnswer { msg: u32 },
-    // (The network driver's wait will go here.)
+    /// A frame from the network card: in sys_net_receive with the receive
+    /// ring empty, its call to be made again once woken (see the module
+    /// comment).
+    NetRecv,
 }
 
 /// Each env's wait, by env index.
 static WAITS: KCell<[Wait; NENV]> = KCell::new([Wait::None; NENV]);
+
+/// How many envs wait for the network card (`Wait::NetRecv` in WAITS),
+/// kept by set_wait: the card's interrupt looks no further when it is 0,
+/// and the scheduler halts rather than give up while it is not.
+static NET_WAITERS: KCell<usize> = KCell::new(0);
 
 /// What `e` waits for.
 #[inline]
@@ -77,7 +101,12 @@ fn slot(k: &Kernel, e: EnvRef) -> usize {
 #[inline]
 fn set_wait(k: &mut Kernel, e: EnvRef, w: Wait) {
     let i = slot(k, e);
-    WAITS.get_mut(k)[i] = w;
+    let was = core::mem::replace(&mut WAITS.get_mut(k)[i], w);
+    match (was == Wait::NetRecv, w == Wait::NetRecv) {
+        (false, true) => *NET_WAITERS.get_mut(k) += 1,
+        (true, false) => *NET_WAITERS.get_mut(k) -= 1,
+        _ => {}
+    }
     let env = &mut k[e];
     let (recving, send_to, fault) = match w {
         Wait::None => (0, 0, 0),
@@ -85,6 +114,7 @@ fn set_wait(k: &mut Kernel, e: EnvRef, w: Wait) {
         Wait::Send { to } => (0, to, 0),
         Wait::PagerQueued { pager, msg } => (0, pager, msg),
         Wait::PagerAnswer { msg } => (1, 0, msg),
+        Wait::NetRecv => (0, 0, 0),
     };
     env.env_ipc_recving = recving;
     env.env_ipc_send_to = send_to;
@@ -110,7 +140,7 @@ pub fn cancel(k: &mut Kernel, e: EnvRef) -> Wait {
             let me = envx(k[e].env_id);
             sendq_remove(k, envx(to), me);
         }
-        Wait::None | Wait::Recv | Wait::PagerAnswer { .. } => {}
+        Wait::None | Wait::Recv | Wait::PagerAnswer { .. } | Wait::NetRecv => {}
     }
     set_wait(k, e, Wait::None);
     w
@@ -153,7 +183,7 @@ fn takes(k: &Kernel, w: Wait, dst: EnvRef, src: EnvRef, value: u32) -> bool {
             k[src].env_id == k[dst].env_pager && value & !PAGER_NOMEM == msg
         }
         Wait::Recv => accepts(k, dst, k[src].env_id),
-        Wait::None | Wait::Send { .. } => false,
+        Wait::None | Wait::Send { .. } | Wait::NetRecv => false,
     }
 }
 
@@ -483,6 +513,49 @@ pub fn env_gone(k: &mut Kernel, e: EnvRef) {
     }
     // A sender itself leaves its receiver's queue.
     cancel(k, e);
+}
+
+// ---------------------------------------------------------------------------
+// Waiting for the network card.
+
+/// The running env `e`, whose system call is already set to be made again
+/// (see the module comment), waits for a frame: NOT_RUNNABLE until
+/// [`net_wake_all`] or [`cancel`]. The caller then schedules.
+pub fn net_wait(k: &mut Kernel, e: EnvRef) {
+    set_wait(k, e, Wait::NetRecv);
+    k.set_status(e, ENV_NOT_RUNNABLE);
+}
+
+/// The card received something: every env waiting for a frame stops
+/// waiting and is made runnable (its receive call is then made again).
+/// Returns how many were woken.
+pub fn net_wake_all(k: &mut Kernel) -> usize {
+    let mut left = *NET_WAITERS.get(k);
+    let mut woken = 0;
+    let mut i = 0;
+    while left > 0 && i < NENV {
+        if WAITS.get(k)[i] == Wait::NetRecv {
+            let e = EnvRef::at(i);
+            left -= 1;
+            set_wait(k, e, Wait::None);
+            // (A waiter is NOT_RUNNABLE and runs nowhere: it left its CPU
+            // when it began to wait, and a stop or a kill ends the wait.)
+            if k[e].env_status == ENV_NOT_RUNNABLE {
+                k.set_status(e, ENV_RUNNABLE);
+                woken += 1;
+            }
+        }
+        i += 1;
+    }
+    woken
+}
+
+/// Whether some env waits for a device (the network card): an interrupt
+/// can make it runnable, so a machine with nothing runnable is idle, not
+/// finished.
+#[inline]
+pub fn device_waiters(k: &Kernel) -> bool {
+    *NET_WAITERS.get(k) > 0
 }
 
 // ---------------------------------------------------------------------------

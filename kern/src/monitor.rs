@@ -477,7 +477,7 @@ fn mon_netstat(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     match crate::e1000::e1000_stats() {
         None => cprintf!("netstat: no E1000\n"),
         Some((st, m)) => cprintf!(
-            "e1000 {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}: tx {} (ring full {} times), rx {}, rx dropped {} (bad), missed by the card {} (no descriptor)\n",
+            "e1000 {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}: tx {} (ring full {} times), rx {}, rx dropped {} (bad), missed by the card {} (no descriptor), interrupts {}\n",
             m[0],
             m[1],
             m[2],
@@ -488,7 +488,8 @@ fn mon_netstat(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
             st.tx_full,
             st.rx,
             st.rx_dropped,
-            st.rx_missed
+            st.rx_missed,
+            st.intr
         ),
     }
     true

@@ -5,7 +5,7 @@
 use crate::arch::x86;
 use crate::cpu::{self, CPU_HALTED};
 use crate::klock::{EnvRef, Kernel};
-use crate::{env, monitor, pmap};
+use crate::{env, ipc, monitor, pmap};
 use abi::env::*;
 use core::sync::atomic::Ordering;
 
@@ -57,17 +57,24 @@ pub fn sched_tick(k: &mut Kernel) {
     }
 }
 
-/// Halts this CPU until an interrupt arrives. If no environment is left at
-/// all, the first CPU to find so says so and enters the monitor (keeping
-/// the kernel lock); any other CPU just halts, so there is one monitor.
+/// Halts this CPU until an interrupt arrives. If no environment is left
+/// that could ever run again, the first CPU to find so says so and enters
+/// the monitor (keeping the kernel lock); any other CPU just halts, so
+/// there is one monitor.
 pub fn sched_halt(k: &mut Kernel) -> ! {
     // Work is left while an env can run, or while another CPU is still in
     // a trap for its env (stopped there, it will want the lock: claiming
-    // the monitor for good would leave that CPU spinning for ever).
-    let any = (0..NENV).any(|i| {
-        let s = k[EnvRef::at(i)].env_status;
-        s == ENV_RUNNABLE || s == ENV_RUNNING || s == ENV_DYING
-    }) || k.any_env_elsewhere();
+    // the monitor for good would leave that CPU spinning for ever), or
+    // while an env waits for a device (the network card): its interrupt
+    // will wake it, so the machine is idle, not finished, and halts with
+    // interrupts on. (Envs that only wait for each other in IPC can never
+    // run again: that is the end.)
+    let any = ipc::device_waiters(k)
+        || (0..NENV).any(|i| {
+            let s = k[EnvRef::at(i)].env_status;
+            s == ENV_RUNNABLE || s == ENV_RUNNING || s == ENV_DYING
+        })
+        || k.any_env_elsewhere();
     if !any && monitor::claim() {
         cprintf!("No runnable environments in the system!\n");
         loop {

@@ -224,8 +224,9 @@ fn sys_env_set_status(k: &mut Kernel, envid: EnvId, status: u32) -> Result<u32> 
     }
     k[e].env_ipc_held = 0;
     let restart = match ipc::cancel(k, e) {
-        // Waiting for its pager: it retries the fault instead.
-        Wait::PagerQueued { .. } | Wait::PagerAnswer { .. } | Wait::None => None,
+        // Waiting for its pager: it retries the fault instead. Waiting for
+        // the network card: its call is set to be made again already.
+        Wait::PagerQueued { .. } | Wait::PagerAnswer { .. } | Wait::NetRecv | Wait::None => None,
         Wait::Send { .. } => {
             // A call whose request was not taken yet is made again whole.
             let call = k[e].env_ipc_recv_from != 0;
@@ -251,7 +252,8 @@ fn sys_env_set_status(k: &mut Kernel, envid: EnvId, status: u32) -> Result<u32> 
 /// with the new registers. For the caller itself this does not return: it
 /// resumes with the new registers (a way to return from a handler with the
 /// trap flag set). A child blocked in sys_ipc_recv or sys_ipc_send stops
-/// waiting (it stays not runnable until made runnable). Destroys the caller
+/// waiting (it stays not runnable until made runnable; one waiting in
+/// sys_net_receive too). Destroys the caller
 /// if `tf` is not readable.
 fn sys_env_set_trapframe(k: &mut Kernel, envid: EnvId, tf: usize) -> Result<u32> {
     let e = k.envid2env(envid, true)?;
@@ -312,6 +314,33 @@ fn stop_elsewhere(k: &Kernel, e: EnvRef) {
 /// Free pages only the file server may take with sys_page_alloc.
 const FS_RESERVE: usize = 32;
 
+/// Free pages, above FS_RESERVE, that only the network server's side (an
+/// ENV_TYPE_NS env and its helpers, `env::net_side`) and the file server
+/// may take with sys_page_alloc while a network server runs. The helpers
+/// share it: the input helper needs a page for each frame (one at a time:
+/// the server unmaps it once taken), and a helper's first writes to pages
+/// it shares copy-on-write with the server need fresh ones. With no
+/// network server nobody is kept out of these pages.
+const NS_RESERVE: usize = 32;
+
+/// Whether the caller may take a free page now that `nfree` are left
+/// (see FS_RESERVE and NS_RESERVE): the file server down to the last one,
+/// the network server's side down to FS_RESERVE, anyone else down to
+/// FS_RESERVE + NS_RESERVE (FS_RESERVE if no network server runs).
+fn may_take_page(k: &Kernel, nfree: usize) -> bool {
+    if nfree >= FS_RESERVE + NS_RESERVE {
+        return true;
+    }
+    let me = k.cur();
+    if k[me].env_type == abi::env::ENV_TYPE_FS {
+        return true;
+    }
+    if nfree < FS_RESERVE {
+        return false;
+    }
+    crate::env::net_server(k).is_none() || crate::env::net_side(k, me)
+}
+
 /// Maps a fresh zeroed page at `va` in a child (or self), replacing what
 /// was there (a child running on another CPU is stopped first).
 fn sys_page_alloc(k: &mut Kernel, envid: EnvId, va: usize, perm: u32) -> Result<u32> {
@@ -322,9 +351,11 @@ fn sys_page_alloc(k: &mut Kernel, envid: EnvId, va: usize, perm: u32) -> Result<
     // The last FS_RESERVE free pages are the file server's: when clients
     // swap, memory is short for good, and the server that keeps their swap
     // space must still be able to grow its cache or heap to serve them.
-    // (Why this policy stays in the kernel: see the README, "Policy in the
-    // kernel".)
-    if pmap::nfree() < FS_RESERVE && k[k.cur()].env_type != abi::env::ENV_TYPE_FS {
+    // The NS_RESERVE pages above them are the network server's while one
+    // runs, so that no program that takes every page it can ends the
+    // network for everyone. (Why this policy stays in the kernel: see the
+    // README, "Policy in the kernel".)
+    if !may_take_page(k, pmap::nfree()) {
         return Err(Error::NoMem);
     }
     let pg = pmap::page_alloc(Alloc::Zero).ok_or(Error::NoMem)?;
@@ -605,6 +636,7 @@ pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5:
         Some(Syscall::NetTryTransmit) => crate::net::sys_net_try_transmit(k, a1u, a2u),
         Some(Syscall::NetTryReceive) => crate::net::sys_net_try_receive(k, a1u, a2u),
         Some(Syscall::KernCmdline) => sys_kern_cmdline(k, a1u, a2u),
+        Some(Syscall::NetReceive) => crate::net::sys_net_receive(k, a1u, a2u),
     };
     match r {
         Ok(v) => v as i32,

@@ -3,7 +3,7 @@
 //! Remapped so IRQ n arrives as vector IRQ_OFFSET + n, and masked except for
 //! the cascade (IRQ 2) and what drivers enable. The LAPIC timer is used for
 //! preemption, not the PIT.
-use crate::arch::x86::outb;
+use crate::arch::x86::{inb, outb};
 use abi::trap::IRQ_OFFSET;
 use core::sync::atomic::{AtomicU16, Ordering};
 
@@ -60,4 +60,33 @@ pub fn irq_setmask(mask: u16) {
 /// Unmasks IRQ `irq`.
 pub fn irq_enable(irq: u32) {
     irq_setmask(MASK.load(Ordering::Relaxed) & !(1 << irq));
+}
+
+/// Acknowledges IRQ `irq` at the end of its handler: the master runs in
+/// automatic EOI mode and needs nothing, the slave (IRQs 8 to 15, where
+/// PCI devices such as the E1000 usually are) needs an end-of-interrupt,
+/// or it delivers no IRQ of its own again.
+pub fn irq_eoi(irq: u32) {
+    if (8..16).contains(&irq) {
+        // SAFETY: the PICs' ports belong to this driver; OCW2 0x60 | n is
+        // a specific EOI for the slave's line n.
+        unsafe { outb(IO_PIC2, 0x60 | (irq - 8) as u8) };
+    }
+}
+
+/// Whether an interrupt on the slave's last line (IRQ 15) is spurious:
+/// the slave raised a line that dropped before the CPU took it (its
+/// in-service bit is clear). Such an interrupt needs no end-of-interrupt
+/// and has no handler: it is ignored. Only once a slave IRQ is enabled
+/// (a PCI device's) can one come.
+pub fn slave_spurious() -> bool {
+    // SAFETY: the PICs' ports belong to this driver. OCW3 0x0b selects
+    // the in-service register for the next read, 0x0a the request
+    // register again (pic_init's default).
+    unsafe {
+        outb(IO_PIC2, 0x0b);
+        let isr = inb(IO_PIC2);
+        outb(IO_PIC2, 0x0a);
+        isr & 0x80 == 0
+    }
 }

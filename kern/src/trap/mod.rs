@@ -183,6 +183,12 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
             if trapno == IRQ_OFFSET + IRQ_KBD || trapno == IRQ_OFFSET + IRQ_SERIAL {
                 crate::console::intr();
             }
+            if let Some(irq) = e1000_irq(trapno) {
+                // Acknowledged (nobody runs to take the frames), so the
+                // slave PIC's lower IRQs are not held up.
+                crate::e1000::e1000_intr();
+                crate::arch::picirq::irq_eoi(irq);
+            }
             sched::idle();
         }
     }
@@ -242,7 +248,13 @@ extern "C" fn trap(tf: *mut Trapframe) -> ! {
 
     if k[e].env_status == ENV_DYING {
         // Destroyed meanwhile by another CPU, which left the freeing to us
-        // (e is ours again now): this does not return.
+        // (e is ours again now): this does not return. A device's
+        // interrupt is handled first: left unacknowledged, the card's
+        // would never come again (a level-triggered line, the slave PIC
+        // waiting for its EOI), and its waiters would sleep for ever.
+        if e1000_irq(trapno).is_some() {
+            interrupt(k, trapno);
+        }
         env::env_destroy(k, e);
     }
     if env::take_tf_replaced(k, e) {
@@ -350,7 +362,7 @@ fn trap_dispatch(k: &mut Kernel, tf: &mut Trapframe) {
 }
 
 /// Handles the interrupts the kernel expects (timer, kick, keyboard,
-/// serial); returns false for any other trap, and if the current
+/// serial, the E1000); returns false for any other trap, and if the current
 /// environment may continue. A spurious interrupt is announced here, and
 /// the caller prints the frame and ignores it.
 fn interrupt(k: &mut Kernel, trapno: u32) -> bool {
@@ -367,9 +379,26 @@ fn interrupt(k: &mut Kernel, trapno: u32) -> bool {
         T_KICK => {}
         t if t == IRQ_OFFSET + IRQ_KBD => crate::console::intr(),
         t if t == IRQ_OFFSET + IRQ_SERIAL => crate::console::intr(),
-        _ => return false,
+        t => {
+            if let Some(irq) = e1000_irq(t) {
+                crate::net::net_intr(k);
+                crate::arch::picirq::irq_eoi(irq);
+            } else if t == IRQ_OFFSET + 15 && crate::arch::picirq::slave_spurious() {
+                // The slave's spurious interrupt (as IRQ 7 is the
+                // master's), possible since a slave IRQ is enabled: not
+                // the running env's doing, so it is not destroyed for it.
+            } else {
+                return false;
+            }
+        }
     }
     true
+}
+
+/// The E1000's IRQ, if trap `trapno` is its interrupt.
+#[inline]
+fn e1000_irq(trapno: u32) -> Option<u32> {
+    crate::e1000::e1000_irq().filter(|&irq| trapno == IRQ_OFFSET + irq)
 }
 
 /// Any other trap (`tf`): a spurious interrupt is printed and ignored; in

@@ -77,6 +77,10 @@ pub enum Syscall {
     /// `sys_kern_cmdline(va, len)`: copy the kernel's command line (as
     /// much as fits) to `va`, returning its whole length.
     KernCmdline = 25,
+    /// `sys_net_receive(va, len)`: as `sys_net_try_receive`, but waits
+    /// (not runnable, woken by the card's receive interrupt) while no
+    /// frame is there; E_NOT_SUPP without a card or its interrupt line.
+    NetReceive = 26,
 }
 
 /// `sys_cons_ctl` op: the caller becomes the console's controller: a
@@ -92,7 +96,7 @@ pub const CONS_CTL_RELEASE: u32 = 2;
 pub const CONS_CTL_OWNER: u32 = 3;
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 26;
+pub const NSYSCALLS: u32 = 27;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -123,6 +127,7 @@ impl Syscall {
         Syscall::NetTryTransmit,
         Syscall::NetTryReceive,
         Syscall::KernCmdline,
+        Syscall::NetReceive,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -169,11 +174,12 @@ impl Syscall {
             Syscall::NetTryTransmit => "sys_net_try_transmit",
             Syscall::NetTryReceive => "sys_net_try_receive",
             Syscall::KernCmdline => "sys_kern_cmdline",
+            Syscall::NetReceive => "sys_net_receive",
         }
     }
 }
 
-const _: () = assert!(Syscall::KernCmdline as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::NetReceive as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {

@@ -509,6 +509,29 @@ pub unsafe fn sys_net_try_receive_raw(va: usize, len: usize) -> Result<usize> {
         .map(|n| n as usize)
 }
 
+/// Copies the next frame the E1000 received into `buf` and returns its
+/// length, as [`sys_net_try_receive`], but waits in the kernel (not
+/// runnable, no CPU used) while none is there: the card's receive
+/// interrupt wakes us. Err(Inval) when `buf` is shorter than the frame
+/// (it stays first in line), Err(NotSupp) without a card or when the
+/// kernel does not use its interrupt (poll with sys_net_try_receive then).
+/// Stopped by our parent while waiting, we wait again once resumed.
+pub fn sys_net_receive(buf: &mut [u8]) -> Result<usize> {
+    touch_pages(buf);
+    // SAFETY: the kernel writes at most buf.len() bytes at buf.
+    check(unsafe {
+        syscall(
+            Syscall::NetReceive,
+            buf.as_mut_ptr() as u32,
+            buf.len() as u32,
+            0,
+            0,
+            0,
+        )
+    })
+    .map(|n| n as usize)
+}
+
 /// Copies as much of the kernel's command line as fits into `buf` and
 /// returns its whole length (more than `buf.len()`: it was cut short).
 /// Cannot fail (`buf`'s pages are written first, as for

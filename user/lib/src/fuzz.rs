@@ -545,6 +545,14 @@ impl Fuzz {
                     self.expect_error(sc.name(), r, a);
                 }
             }
+            Syscall::NetReceive => {
+                // Waits while no frame is there: only where we may not
+                // write (the kernel's half), which fails before any wait.
+                let va = UTOP + self.rng.below((usize::MAX - UTOP) as u32) as usize;
+                let a = [va as u32, 1 + self.rng.below(0x1_0000), 0, 0, 0];
+                let r = self.call(num, a);
+                self.expect_error(sc.name(), r, a);
+            }
             Syscall::PageCheck => {
                 // Only reads page tables: any env, any addresses.
                 let env = self.envid();

@@ -21,9 +21,11 @@
 //!
 //! The page layout (`jif_pkt`), the request numbers and the helpers'
 //! addresses are in abi::net. Both helpers return only once the server
-//! is gone; a frame never waits in them for long: output retries a full
-//! transmit ring (yielding) until the card takes the frame, input polls
-//! the receive ring (yielding) while it is empty.
+//! is gone, and neither spins while the network is idle: input waits in
+//! the kernel for a frame (sys_net_receive, woken by the card's receive
+//! interrupt), output in IPC for the server's next request. Output
+//! retries a full transmit ring, yielding, until the card takes the
+//! frame (QEMU's card never lets it fill: see the README's "Network").
 pub mod inet;
 mod input;
 pub mod nsipc;
@@ -31,6 +33,6 @@ mod output;
 pub mod sockets;
 
 pub use abi::nsipc::NetAddr;
-pub use input::input;
+pub use input::{input, receive};
 pub use output::{output, transmit};
 pub use sockets::*;

@@ -23,13 +23,20 @@ pub fn transmit(frame: &[u8]) -> Result<()> {
 /// `ns_envid` alone (a closed receive: anyone else's message waits
 /// unread) and transmits the frame of each (`jif_pkt` page at
 /// OUTPUT_PKT_VA). A request with another value, without a page, or
-/// with a bad length is skipped with a line on the console. Returns when
-/// `ns_envid` is gone.
+/// with a bad length is skipped with a line on the console; a transmit
+/// that fails is said and the helper goes on (it needs no memory of its
+/// own: the page is the server's). Returns when `ns_envid` is gone.
 pub fn output(ns_envid: EnvId) {
     loop {
         let msg = match ipc_recv_from(ns_envid, Some(OUTPUT_PKT_VA)) {
             Ok(m) => m,
-            Err(_) => return, // the server is gone
+            Err(Error::BadEnv) => return, // the server is gone
+            Err(_) => {
+                // Anything else (none is expected): the server is still
+                // there, so the helper stays, and tries again.
+                sys_yield();
+                continue;
+            }
         };
         if msg.value != NSREQ_OUTPUT || msg.perm.is_empty() {
             crate::cprintf!(

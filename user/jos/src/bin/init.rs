@@ -6,8 +6,8 @@
 #![no_std]
 #![no_main]
 
-use jos::cprintf;
 use core::fmt::Write;
+use jos::cprintf;
 
 jos::main!(umain);
 

@@ -179,7 +179,8 @@ impl Pager {
         // A child asked for again (a second FSREQ_PAGE before it runs)
         // gets its slot back, with a new key: a child holds one slot at
         // most, so a parent cannot fill the table with one child.
-        let again = (0..MAXPAGED).find(|&i| self.table[i].is_some_and(|p| p.child == req.req_envid));
+        let again =
+            (0..MAXPAGED).find(|&i| self.table[i].is_some_and(|p| p.child == req.req_envid));
         let slot = match again {
             Some(i) => i,
             None => {
@@ -267,7 +268,12 @@ impl Pager {
             return Ok(());
         }
         let busy = self.busy();
-        let held = self.table.iter().zip(busy).filter(|(p, b)| *b && theirs(p)).count();
+        let held = self
+            .table
+            .iter()
+            .zip(busy)
+            .filter(|(p, b)| *b && theirs(p))
+            .count();
         if held < PAGED_PER_ENV {
             Ok(())
         } else {

@@ -42,6 +42,15 @@ pub struct Stats {
     pub looped: u32,
 }
 
+/// A copy of `frame` on the heap, or None when no memory is left (the
+/// server survives that: it drops the frame).
+fn try_copy(frame: &[u8]) -> Option<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(frame.len()).ok()?;
+    v.extend_from_slice(frame);
+    Some(v)
+}
+
 /// The device.
 pub struct NetDev {
     rxq: VecDeque<Vec<u8>>,
@@ -58,7 +67,7 @@ impl NetDev {
     /// A device with MAC address `mac` and addresses `ips`.
     pub fn new(mac: [u8; 6], ips: [[u8; 4]; 2]) -> NetDev {
         NetDev {
-            rxq: VecDeque::new(),
+            rxq: VecDeque::with_capacity(RXQ_MAX),
             mac,
             ips,
             output: None,
@@ -73,8 +82,14 @@ impl NetDev {
             self.stats.rx_dropped += 1;
             return;
         }
+        // Out of memory (every page taken by others): the frame is
+        // dropped, as on a full queue; TCP sends it again.
+        let Some(copy) = try_copy(frame) else {
+            self.stats.rx_dropped += 1;
+            return;
+        };
         self.stats.rx += 1;
-        self.rxq.push_back(frame.to_vec());
+        self.rxq.push_back(copy);
     }
 
     /// A received frame from the input helper's page at `va`, mapped:
@@ -135,8 +150,10 @@ impl NetDev {
         let (to_us, out) = self.for_us(frame);
         if to_us {
             self.stats.looped += 1;
-            if self.rxq.len() < RXQ_MAX {
-                self.rxq.push_back(frame.to_vec());
+            if self.rxq.len() < RXQ_MAX
+                && let Some(copy) = try_copy(frame)
+            {
+                self.rxq.push_back(copy);
             }
         }
         match (out, self.output) {

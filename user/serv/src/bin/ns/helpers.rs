@@ -67,3 +67,19 @@ pub fn for_each_karg(mut f: impl FnMut(&str)) {
     let k = jos::kargs::kargs();
     k.as_str().split_ascii_whitespace().for_each(&mut f);
 }
+
+/// Makes every copy-on-write page of ours (data, bss, heap, stack: what
+/// fork shared with the helpers) private and writable, so the server's
+/// writes never fault for a page later. Returns quietly; a page that
+/// cannot be copied now (out of memory at start) is said on the console
+/// and stays copy-on-write.
+pub fn make_pages_private() {
+    let _ = jos::fork::for_each_user_page(|va, pte| {
+        if pte.flags().contains(abi::mmu::PteFlags::COW)
+            && let Err(e) = jos::vm::cow::make_private(va, pte)
+        {
+            cprintf!("ns: page {:08x} stays copy-on-write: {}\n", va, e);
+        }
+        Ok(())
+    });
+}

@@ -77,13 +77,18 @@ fn start() {
     let _ = iface
         .routes_mut()
         .add_default_ipv4_route(Ipv4Address::new(g0, g1, g2, g3));
-    let mut set = SocketSet::new(alloc::vec::Vec::new());
+    let mut set = SocketSet::new(alloc::vec::Vec::with_capacity(sock::SET_MAX));
     let mut socks = sock::Socks::new();
 
     let me = jos::env::thisenv_id();
     let timer = helpers::start_timer(me);
     let input = helpers::start_input(me);
     dev.output = helpers::start_output(me);
+    // The helpers share our writable pages copy-on-write: take them back
+    // now, while memory is plentiful, so that no later write of ours
+    // needs a fresh page (a copy-on-write fault with every page taken by
+    // others would end the server).
+    helpers::make_pages_private();
     let m = cfg.mac;
     cprintf!(
         "ns: {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} bound to static IP {}/{} via {}\n",

@@ -17,11 +17,29 @@
 //! in `ipc_call` meanwhile; a reply is sent with `ipc_try_send`, so a
 //! client that is not waiting for it loses it and nothing else.
 //!
-//! Limits: MAXSOCK sockets, PER_ENV of them made by one env, MAX_TCP
+//! Limits: MAXSOCK sockets, PER_ENV of them charged to one env, MAX_TCP
 //! smoltcp TCP sockets in all (connections, listeners' backlogs, closing
 //! connections still sending their last bytes), TCP buffers of TCP_RX and
 //! TCP_TX bytes, UDP of UDP_BUF: a flood fills a buffer and the rest is
-//! dropped; memory stays bounded.
+//! dropped; memory stays bounded. A listening socket's backlog is reserved
+//! within MAX_TCP when it listens: a listener an accept takes is replaced
+//! in that room (at once, or as soon as a TCP socket goes: `refill`), so
+//! others exhausting TCP sockets cannot leave it without listeners.
+//!
+//! What PER_ENV stops, and what it does not. A socket is charged to the
+//! env that made it while that env exists, then to its nearest ancestor
+//! still there (`charged_to`; up to CHARGE_DEPTH generations as they were
+//! when it was made): one env cannot make more than PER_ENV, and a maker
+//! that hands its sockets to a child and exits leaves them on its parent's
+//! count, not on nobody's. Not stopped: several live envs each making
+//! PER_ENV (a program's children, or unrelated programs) can together
+//! take all MAXSOCK slots, and then everyone else's socket() gets
+//! E_MAX_OPEN while they live: the server cannot tell one program's envs
+//! from another's (every env descends from init), so the table, like the
+//! file server's open files (its quota.rs), is first come first served
+//! beyond the per-env share. Such sockets go when their holders exit or
+//! are killed. A fork-and-exit chain longer than CHARGE_DEPTH leaves its
+//! oldest sockets charged to nobody.
 use abi::env::EnvId;
 use abi::error::{Error, Result};
 use abi::fsipc::{FDTABLE, Fd, O_RDWR};
@@ -44,6 +62,9 @@ pub const PER_ENV: usize = 16;
 const MAX_TCP: usize = 96;
 /// Connections waiting to be accepted on one listener, at most.
 const BACKLOG_MAX: usize = 4;
+/// How many generations of a socket's maker are remembered for PER_ENV
+/// (`Sock::owner`).
+const CHARGE_DEPTH: usize = 8;
 /// A TCP connection's receive and send buffers.
 const TCP_RX: usize = 8192;
 const TCP_TX: usize = 16384;
@@ -88,12 +109,19 @@ struct Parked {
 /// One socket.
 struct Sock {
     kind: Kind,
-    /// The env that made it (for PER_ENV).
-    owner: EnvId,
+    /// Who it is charged to (PER_ENV): the env that made it, then that
+    /// env's parent, grandparent..., as they were when it was made (0
+    /// past the first env the kernel made). The first of them that still
+    /// exists pays (`charged_to`): the sockets of an owner gone, held by
+    /// its children, are its parent's.
+    owner: [EnvId; CHARGE_DEPTH],
     /// The TCP connection, or the UDP or ICMP socket.
     handle: Option<SocketHandle>,
     /// A listener's sockets waiting for connections.
     listeners: Vec<SocketHandle>,
+    /// A listening socket's backlog: the listeners it keeps, reserved
+    /// within MAX_TCP when it listened (0: not listening).
+    backlog: usize,
     /// Bound local address.
     local: Option<NetAddr>,
     /// A UDP socket's connected peer (its default destination); a TCP
@@ -185,17 +213,62 @@ fn ipv4(a: IpAddress) -> [u8; 4] {
     }
 }
 
-fn new_tcp<'a>() -> tcp::Socket<'a> {
+/// `env` and its ancestors (env_parent_id, from the kernel's read-only Env
+/// array), as long as each still exists: a socket's `owner` chain.
+fn ancestry(env: EnvId) -> [EnvId; CHARGE_DEPTH] {
+    let mut chain = [0; CHARGE_DEPTH];
+    let mut id = env;
+    for c in chain.iter_mut() {
+        if id == 0 || jos::env::env_status(id) == abi::env::ENV_FREE {
+            break;
+        }
+        *c = id;
+        id = jos::env::envs()[abi::env::envx(id)].env_parent_id;
+    }
+    chain
+}
+
+/// The env a socket with owner chain `chain` is charged to: the first of
+/// the chain that still exists (its maker, else the maker's nearest
+/// ancestor still there); 0 (nobody) once every one is gone.
+fn charged_to(chain: &[EnvId; CHARGE_DEPTH]) -> EnvId {
+    chain
+        .iter()
+        .copied()
+        .take_while(|&id| id != 0)
+        .find(|&id| jos::env::env_status(id) != abi::env::ENV_FREE)
+        .unwrap_or(0)
+}
+
+/// A Vec of `n` copies of `v`, allocated fallibly: Err(NoMem) when the
+/// heap cannot grow (every free page taken by others), so the request
+/// that wanted it is answered E_NO_MEM and the server goes on.
+fn try_vec<T: Clone>(n: usize, v: T) -> Result<Vec<T>> {
+    let mut x = Vec::new();
+    x.try_reserve_exact(n).map_err(|_| Error::NoMem)?;
+    x.resize(n, v);
+    Ok(x)
+}
+
+/// Sockets the stack's set may hold at once: the MAX_TCP TCP sockets
+/// (accepts never add one: a connection accepted was a listener, and
+/// `refill` makes listeners only below MAX_TCP), a datagram socket per
+/// slot, and some room to spare. The set's storage is reserved for them
+/// at start, so adding a socket never grows it.
+pub const SET_MAX: usize = MAX_TCP + BACKLOG_MAX + MAXSOCK;
+
+/// A TCP socket with its buffers; Err(NoMem) if they cannot be allocated.
+fn new_tcp<'a>() -> Result<tcp::Socket<'a>> {
     let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; TCP_RX]),
-        tcp::SocketBuffer::new(vec![0; TCP_TX]),
+        tcp::SocketBuffer::new(try_vec(TCP_RX, 0u8)?),
+        tcp::SocketBuffer::new(try_vec(TCP_TX, 0u8)?),
     );
     s.set_nagle_enabled(false);
     s.set_timeout(Some(Duration::from_secs(30)));
     // A peer that vanished (its host reset without telling us) is found
     // out: probes every 10 s, and the timeout ends the connection.
     s.set_keep_alive(Some(Duration::from_secs(10)));
-    s
+    Ok(s)
 }
 
 impl Socks {
@@ -205,16 +278,36 @@ impl Socks {
         socks.resize_with(MAXSOCK, || None);
         Socks {
             socks,
-            closing: Vec::new(),
+            // Room for every closing connection and freed slot there can
+            // be: pushing onto them never allocates.
+            closing: Vec::with_capacity(MAX_TCP + BACKLOG_MAX),
             next_port: EPHEMERAL,
-            pending_frees: Vec::new(),
+            pending_frees: Vec::with_capacity(MAXSOCK),
             scratch: vec![0; NSBUF_DATA],
             refused: 0,
         }
     }
 
-    /// smoltcp TCP sockets in use.
+    /// smoltcp TCP sockets in use or reserved: a listening socket counts
+    /// its whole backlog (`Sock::backlog`) even while listeners are
+    /// missing (taken by accepts, not yet refilled), so nobody else can
+    /// take the room they come back into. What a new socket is checked
+    /// against (MAX_TCP).
     fn tcp_count(&self) -> usize {
+        self.closing.len()
+            + self
+                .socks
+                .iter()
+                .flatten()
+                .map(|s| {
+                    (s.kind == Kind::Tcp && s.handle.is_some()) as usize
+                        + s.listeners.len().max(s.backlog)
+                })
+                .sum::<usize>()
+    }
+
+    /// smoltcp TCP sockets that exist (the reservations left out).
+    fn tcp_real(&self) -> usize {
         self.closing.len()
             + self
                 .socks
@@ -222,6 +315,27 @@ impl Socks {
                 .flatten()
                 .map(|s| (s.kind == Kind::Tcp && s.handle.is_some()) as usize + s.listeners.len())
                 .sum::<usize>()
+    }
+
+    /// Gives every listening socket back the listeners accepts took, while
+    /// fewer than MAX_TCP TCP sockets exist (the reservation in
+    /// `tcp_count` keeps that room for them), so a listener never stays
+    /// without one once sockets free up. A listener that cannot be made
+    /// now (no memory) is tried again at the next progress.
+    fn refill(&mut self, set: &mut SocketSet<'static>) {
+        let mut real = self.tcp_real();
+        for slot in 0..MAXSOCK {
+            while real < MAX_TCP
+                && let Some(s) = self.socks[slot].as_ref()
+                && s.listeners.len() < s.backlog
+            {
+                let local = s.local.unwrap_or_default();
+                if self.add_listener(set, slot, local).is_err() {
+                    break;
+                }
+                real += 1;
+            }
+        }
     }
 
     /// Serves request `value` from `env`, whose page (if any) is at REQVA
@@ -370,22 +484,22 @@ impl Socks {
         Ok(match kind {
             Kind::Udp => set.add(udp::Socket::new(
                 udp::PacketBuffer::new(
-                    vec![udp::PacketMetadata::EMPTY; UDP_PKTS],
-                    vec![0; UDP_BUF],
+                    try_vec(UDP_PKTS, udp::PacketMetadata::EMPTY)?,
+                    try_vec(UDP_BUF, 0u8)?,
                 ),
                 udp::PacketBuffer::new(
-                    vec![udp::PacketMetadata::EMPTY; UDP_PKTS],
-                    vec![0; UDP_BUF],
+                    try_vec(UDP_PKTS, udp::PacketMetadata::EMPTY)?,
+                    try_vec(UDP_BUF, 0u8)?,
                 ),
             )),
             Kind::Icmp => set.add(icmp::Socket::new(
                 icmp::PacketBuffer::new(
-                    vec![icmp::PacketMetadata::EMPTY; UDP_PKTS],
-                    vec![0; UDP_BUF],
+                    try_vec(UDP_PKTS, icmp::PacketMetadata::EMPTY)?,
+                    try_vec(UDP_BUF, 0u8)?,
                 ),
                 icmp::PacketBuffer::new(
-                    vec![icmp::PacketMetadata::EMPTY; UDP_PKTS],
-                    vec![0; UDP_BUF],
+                    try_vec(UDP_PKTS, icmp::PacketMetadata::EMPTY)?,
+                    try_vec(UDP_BUF, 0u8)?,
                 ),
             )),
             Kind::Tcp => return Err(Error::Inval),
@@ -398,7 +512,7 @@ impl Socks {
             .socks
             .iter()
             .flatten()
-            .filter(|s| s.owner == env)
+            .filter(|s| charged_to(&s.owner) == env)
             .count();
         if mine >= PER_ENV {
             return Err(Error::MaxOpen);
@@ -419,9 +533,10 @@ impl Socks {
         };
         self.socks[slot] = Some(Sock {
             kind,
-            owner: env,
+            owner: ancestry(env),
             handle,
             listeners: Vec::new(),
+            backlog: 0,
             local: None,
             peer: None,
             peer_last: None,
@@ -573,27 +688,55 @@ impl Socks {
         let Some(local) = s.local else {
             return Err(Error::Inval);
         };
-        if s.kind != Kind::Tcp || s.handle.is_some() || !s.listeners.is_empty() {
+        if s.kind != Kind::Tcp || s.handle.is_some() || s.backlog > 0 {
             return Err(Error::Inval);
         }
         let n = (backlog.max(1) as usize).min(BACKLOG_MAX);
+        // The whole backlog reserved now, within MAX_TCP: an accept later
+        // swaps a listener for a new one in this room (`refill`).
+        if self.tcp_count() + n > MAX_TCP {
+            return Err(Error::MaxOpen);
+        }
+        let mut listeners = Vec::new();
+        listeners
+            .try_reserve_exact(BACKLOG_MAX)
+            .map_err(|_| Error::NoMem)?;
+        if let Some(s) = self.socks[slot].as_mut() {
+            s.listeners = listeners;
+        }
         for _ in 0..n {
-            self.add_listener(set, slot, local)?;
+            if let Err(e) = self.add_listener(set, slot, local) {
+                // Undone: no listener is left behind.
+                if let Some(s) = self.socks[slot].as_mut() {
+                    for h in s.listeners.drain(..) {
+                        set.remove(h);
+                    }
+                }
+                return Err(e);
+            }
+        }
+        if let Some(s) = self.socks[slot].as_mut() {
+            s.backlog = n;
         }
         Ok(())
     }
 
-    /// One more smoltcp socket listening for `slot`.
+    /// One more smoltcp socket listening for `slot` (the caller checked
+    /// the room: `listen`'s reservation, `refill`). Err(NoMem) if its
+    /// buffers cannot be allocated, Err(Inval) for a bad address.
     fn add_listener(
         &mut self,
         set: &mut SocketSet<'static>,
         slot: usize,
         local: NetAddr,
     ) -> Result<()> {
-        if self.tcp_count() >= MAX_TCP {
-            return Err(Error::MaxOpen);
+        if self.socks[slot]
+            .as_ref()
+            .is_none_or(|s| s.listeners.len() >= BACKLOG_MAX)
+        {
+            return Err(Error::Inval);
         }
-        let mut t = new_tcp();
+        let mut t = new_tcp()?;
         let ep = if local.addr == [0; 4] {
             IpListenEndpoint {
                 addr: None,
@@ -614,7 +757,7 @@ impl Socks {
         let Some(s) = self.socks[slot].as_ref() else {
             return Answer::Value(Err(Error::Inval));
         };
-        if s.listeners.is_empty() {
+        if s.backlog == 0 {
             return Answer::Value(Err(Error::Inval));
         }
         let local = s.local.unwrap_or_default();
@@ -622,17 +765,13 @@ impl Socks {
             let t = set.get::<tcp::Socket>(h);
             matches!(t.state(), tcp::State::Established | tcp::State::CloseWait)
         });
-        // A listener that went back to closed (a reset handshake) listens again.
-        let dead: Vec<usize> = s
-            .listeners
-            .iter()
-            .enumerate()
-            .filter(|&(_, &h)| set.get::<tcp::Socket>(h).state() == tcp::State::Closed)
-            .map(|(i, _)| i)
-            .collect();
-        for i in dead {
+        // A listener that went back to closed (a reset handshake) listens
+        // again (no allocation: the server may be out of memory).
+        for i in 0..s.listeners.len() {
             let h = self.socks[slot].as_ref().map(|s| s.listeners[i]);
-            if let Some(h) = h {
+            if let Some(h) = h
+                && set.get::<tcp::Socket>(h).state() == tcp::State::Closed
+            {
                 let t = set.get_mut::<tcp::Socket>(h);
                 let ep = if local.addr == [0; 4] {
                     IpListenEndpoint {
@@ -658,7 +797,7 @@ impl Socks {
                 // Refused: the connection goes, the listener stays.
                 set.get_mut::<tcp::Socket>(h).abort();
                 self.closing.push((h, Instant::from_millis(0)));
-                let _ = self.add_listener(set, slot, local);
+                self.refill(set);
                 return Answer::Value(Err(e));
             }
         };
@@ -675,7 +814,9 @@ impl Socks {
             fd.sock_peer = peer;
             fd.sock_local = me;
         }
-        let _ = self.add_listener(set, slot, local);
+        // The listener taken comes back in the reserved room if MAX_TCP
+        // allows now, else as soon as a TCP socket goes (`progress`).
+        self.refill(set);
         Answer::NewSock(new)
     }
 
@@ -734,7 +875,7 @@ impl Socks {
                     };
                 }
                 let s = self.socks[slot].as_ref();
-                if handle.is_some() || s.is_some_and(|s| !s.listeners.is_empty()) {
+                if handle.is_some() || s.is_some_and(|s| s.backlog > 0) {
                     return Answer::Value(Err(Error::Inval));
                 }
                 if addr.port == 0 || addr.addr == [0; 4] {
@@ -750,7 +891,10 @@ impl Socks {
                         Err(e) => return Answer::Value(Err(e)),
                     },
                 };
-                let mut t = new_tcp();
+                let mut t = match new_tcp() {
+                    Ok(t) => t,
+                    Err(e) => return Answer::Value(Err(e)),
+                };
                 if t.connect(iface.context(), endpoint(addr), lport).is_err() {
                     return Answer::Value(Err(Error::Inval));
                 }
@@ -812,25 +956,29 @@ impl Socks {
                 }
             }
             Kind::Udp => {
+                // A datagram longer than the buffer: its first bytes, the
+                // rest discarded (BSD's recv), never nothing.
                 let u = set.get_mut::<udp::Socket>(h);
-                match u.recv_slice(buf) {
-                    Ok((n, meta)) => {
+                match u.recv() {
+                    Ok((d, meta)) => {
+                        let n = d.len().min(buf.len());
+                        buf[..n].copy_from_slice(&d[..n]);
                         s.peer_last = Some(netaddr(meta.endpoint));
                         Answer::Data(n)
                     }
-                    Err(udp::RecvError::Truncated) => Answer::Data(0),
-                    Err(udp::RecvError::Exhausted) => Answer::Later,
+                    Err(_) => Answer::Later,
                 }
             }
             Kind::Icmp => {
                 let c = set.get_mut::<icmp::Socket>(h);
-                match c.recv_slice(buf) {
-                    Ok((n, from)) => {
+                match c.recv() {
+                    Ok((d, from)) => {
+                        let n = d.len().min(buf.len());
+                        buf[..n].copy_from_slice(&d[..n]);
                         s.peer_last = Some(NetAddr::new(ipv4(from), 0));
                         Answer::Data(n)
                     }
-                    Err(icmp::RecvError::Truncated) => Answer::Data(0),
-                    Err(icmp::RecvError::Exhausted) => Answer::Later,
+                    Err(_) => Answer::Later,
                 }
             }
         }
@@ -910,6 +1058,7 @@ impl Socks {
     /// frees sockets nobody holds any more, and forgets closing connections
     /// that are done or have lingered too long.
     pub fn progress(&mut self, iface: &mut Interface, set: &mut SocketSet<'static>) {
+        self.refill(set);
         for slot in 0..MAXSOCK {
             let Some(s) = self.socks[slot].as_ref() else {
                 continue;
