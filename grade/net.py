@@ -81,6 +81,24 @@ def test_testtime():
     require(r.elapsed >= 6, "testtime took %.1f s, less than its six 1-second sleeps" % r.elapsed)
 
 
+@test(5, "sleepcheck: a sleeper waits in the kernel (runs about once while we compute); stopped, resumed or destroyed mid-sleep, right")
+def test_sleepcheck():
+    r = run_prog("sleepcheck", timeout=30)
+    r.match(r"sleepcheck: sleeper ran (\d+) times in 500 ms of our computing$",
+            r"sleepcheck: stopped sleeper slept (\d+) ms$", "sleepcheck: destroyed sleeper freed$",
+            r"sleepcheck: slept (\d+) ms for 200$", "sleepcheck: done$", ordered=True,
+            no=[USER_PANIC, KERNEL_PANIC])
+    ran = int(r.search(r"sleepcheck: sleeper ran (\d+) times").group(1))
+    # Asleep in the kernel it runs at most to start sleeping; a sleeper that
+    # polls the clock and yields runs at every turn (about 50 in 500 ms).
+    require(ran <= 2, "the sleeper ran %d times while it slept" % ran)
+    stopped = int(r.search(r"sleepcheck: stopped sleeper slept (\d+) ms$").group(1))
+    require(stopped >= 300, "the stopped sleeper's sleep ended early: %d ms of 300" % stopped)
+    slept = int(r.search(r"sleepcheck: slept (\d+) ms for 200$").group(1))
+    # The clock ticks every 10 ms; a tick late at most, a few under load.
+    require(200 <= slept <= 300, "sleep_msec(200) took %d ms" % slept)
+
+
 # --- The E1000's driver (issue 23, part 1): frames checked in the capture ---
 
 MAC = "52:54:00:12:34:56"  # the GNUmakefile's default MAC

@@ -1,5 +1,5 @@
-//! Waits: IPC between environments, an env waiting for its pager, and an
-//! env waiting for the network card.
+//! Waits: IPC between environments, an env waiting for its pager, an env
+//! waiting for the network card, and an env asleep until a time.
 //!
 //! What an env waits for is one [`Wait`], kept here, kernel-side; the Env
 //! shows it to users at UENVS through three fields, which [`set_wait`]
@@ -13,6 +13,7 @@
 //! | `PagerQueued { pager, msg }` | 0                 | `pager`           | `msg`             |
 //! | `PagerAnswer { msg }`        | 1                 | 0                 | `msg`             |
 //! | `NetRecv`                    | 0                 | 0                 | 0                 |
+//! | `Sleep { until }`            | 0                 | 0                 | 0                 |
 //!
 //! An env that waits is NOT_RUNNABLE. A wait ends by a delivery (the
 //! message, the pager's answer), or by [`cancel`], the one way to end it
@@ -47,6 +48,12 @@
 //! again. Waking only as many as there are frames would leave a frame
 //! unclaimed, with a waiter asleep, whenever a woken env is stopped or
 //! killed before it runs.
+//!
+//! Sleeping (`sys_sleep_until`) works the same way: the env waits
+//! (`Sleep`) with its call set to be made again; CPU 0's clock tick wakes
+//! every sleeper whose time has come ([`wake_sleepers`]), and the call,
+//! made again, returns once the time is reached. So a sleep ends early for
+//! nothing (a stop, new registers) and never late by more than a tick.
 use crate::klock::{EnvRef, KCell, Kernel};
 use crate::pmap::{self, Page};
 use abi::env::*;
@@ -73,6 +80,9 @@ pub enum Wait {
     /// ring empty, its call to be made again once woken (see the module
     /// comment).
     NetRecv,
+    /// The clock to reach `until` (sys_time_msec's milliseconds), in
+    /// sys_sleep_until, its call to be made again once woken.
+    Sleep { until: u32 },
 }
 
 /// Each env's wait, by env index.
@@ -82,6 +92,10 @@ static WAITS: KCell<[Wait; NENV]> = KCell::new([Wait::None; NENV]);
 /// kept by set_wait: the card's interrupt looks no further when it is 0,
 /// and the scheduler halts rather than give up while it is not.
 static NET_WAITERS: KCell<usize> = KCell::new(0);
+
+/// How many envs sleep (`Wait::Sleep`), kept by set_wait: the clock tick
+/// looks no further when it is 0.
+static SLEEPERS: KCell<usize> = KCell::new(0);
 
 /// What `e` waits for.
 #[inline]
@@ -107,6 +121,12 @@ fn set_wait(k: &mut Kernel, e: EnvRef, w: Wait) {
         (true, false) => *NET_WAITERS.get_mut(k) -= 1,
         _ => {}
     }
+    let asleep = |w: Wait| matches!(w, Wait::Sleep { .. });
+    match (asleep(was), asleep(w)) {
+        (false, true) => *SLEEPERS.get_mut(k) += 1,
+        (true, false) => *SLEEPERS.get_mut(k) -= 1,
+        _ => {}
+    }
     let env = &mut k[e];
     let (recving, send_to, fault) = match w {
         Wait::None => (0, 0, 0),
@@ -114,7 +134,7 @@ fn set_wait(k: &mut Kernel, e: EnvRef, w: Wait) {
         Wait::Send { to } => (0, to, 0),
         Wait::PagerQueued { pager, msg } => (0, pager, msg),
         Wait::PagerAnswer { msg } => (1, 0, msg),
-        Wait::NetRecv => (0, 0, 0),
+        Wait::NetRecv | Wait::Sleep { .. } => (0, 0, 0),
     };
     env.env_ipc_recving = recving;
     env.env_ipc_send_to = send_to;
@@ -140,7 +160,8 @@ pub fn cancel(k: &mut Kernel, e: EnvRef) -> Wait {
             let me = envx(k[e].env_id);
             sendq_remove(k, envx(to), me);
         }
-        Wait::None | Wait::Recv | Wait::PagerAnswer { .. } | Wait::NetRecv => {}
+        Wait::None | Wait::Recv | Wait::PagerAnswer { .. } | Wait::NetRecv | Wait::Sleep { .. } => {
+        }
     }
     set_wait(k, e, Wait::None);
     w
@@ -183,7 +204,7 @@ fn takes(k: &Kernel, w: Wait, dst: EnvRef, src: EnvRef, value: u32) -> bool {
             k[src].env_id == k[dst].env_pager && value & !PAGER_NOMEM == msg
         }
         Wait::Recv => accepts(k, dst, k[src].env_id),
-        Wait::None | Wait::Send { .. } | Wait::NetRecv => false,
+        Wait::None | Wait::Send { .. } | Wait::NetRecv | Wait::Sleep { .. } => false,
     }
 }
 
@@ -550,12 +571,51 @@ pub fn net_wake_all(k: &mut Kernel) -> usize {
     woken
 }
 
-/// Whether some env waits for a device (the network card): an interrupt
-/// can make it runnable, so a machine with nothing runnable is idle, not
-/// finished.
+/// Whether some env waits for a device (the network card) or the clock:
+/// an interrupt can make it runnable, so a machine with nothing runnable
+/// is idle, not finished.
 #[inline]
 pub fn device_waiters(k: &Kernel) -> bool {
-    *NET_WAITERS.get(k) > 0
+    *NET_WAITERS.get(k) > 0 || *SLEEPERS.get(k) > 0
+}
+
+// ---------------------------------------------------------------------------
+// Sleeping.
+
+/// Whether the clock at `now` has reached `until` (both wrap after 49
+/// days: a time up to 24 days ahead is in the future).
+#[inline]
+pub fn reached(now: u32, until: u32) -> bool {
+    (now.wrapping_sub(until) as i32) >= 0
+}
+
+/// The running env `e`, whose system call is already set to be made
+/// again, sleeps until the clock reaches `until`: NOT_RUNNABLE until
+/// [`wake_sleepers`] or [`cancel`]. The caller then schedules.
+pub fn sleep_wait(k: &mut Kernel, e: EnvRef, until: u32) {
+    set_wait(k, e, Wait::Sleep { until });
+    k.set_status(e, ENV_NOT_RUNNABLE);
+}
+
+/// The clock reads `now`: every env asleep until then or before wakes
+/// (runnable; its sleep call, made again, returns). Called on each of CPU
+/// 0's ticks; costs nothing while nobody sleeps.
+pub fn wake_sleepers(k: &mut Kernel, now: u32) {
+    let mut left = *SLEEPERS.get(k);
+    let mut i = 0;
+    while left > 0 && i < NENV {
+        if let Wait::Sleep { until } = WAITS.get(k)[i] {
+            left -= 1;
+            if reached(now, until) {
+                let e = EnvRef::at(i);
+                set_wait(k, e, Wait::None);
+                if k[e].env_status == ENV_NOT_RUNNABLE {
+                    k.set_status(e, ENV_RUNNABLE);
+                }
+            }
+        }
+        i += 1;
+    }
 }
 
 // ---------------------------------------------------------------------------

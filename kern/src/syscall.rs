@@ -46,6 +46,21 @@ pub fn user_mem_assert(k: &mut Kernel, e: EnvRef, va: usize, len: usize, perm: P
     }
 }
 
+/// Returns 0 once `sys_time_msec` has reached `until` (at once if it has;
+/// up to 24 days ahead counts as the future, so a clock that wrapped is
+/// no trouble). Until then the caller sleeps, not runnable, and the call
+/// is made again when CPU 0's clock tick wakes it (so it returns at most
+/// a tick late), or when its parent stops and restarts it. Cannot fail.
+fn sys_sleep_until(k: &mut Kernel, until: u32) -> Result<u32> {
+    if ipc::reached(crate::time::time_msec(), until) {
+        return Ok(0);
+    }
+    let me = k.cur();
+    restart_syscall(&mut k[me].env_tf, Syscall::SleepUntil.number());
+    ipc::sleep_wait(k, me, until);
+    sched::sched_yield(k);
+}
+
 /// Makes the env whose registers are `tf`, trapped in `int $0x30`, make
 /// system call `num` again when it resumes: eip back on the 2-byte
 /// instruction, eax the call number (the arguments are still in the other
@@ -226,7 +241,11 @@ fn sys_env_set_status(k: &mut Kernel, envid: EnvId, status: u32) -> Result<u32> 
     let restart = match ipc::cancel(k, e) {
         // Waiting for its pager: it retries the fault instead. Waiting for
         // the network card: its call is set to be made again already.
-        Wait::PagerQueued { .. } | Wait::PagerAnswer { .. } | Wait::NetRecv | Wait::None => None,
+        Wait::PagerQueued { .. }
+        | Wait::PagerAnswer { .. }
+        | Wait::NetRecv
+        | Wait::Sleep { .. }
+        | Wait::None => None,
         Wait::Send { .. } => {
             // A call whose request was not taken yet is made again whole.
             let call = k[e].env_ipc_recv_from != 0;
@@ -632,6 +651,7 @@ pub fn syscall(k: &mut Kernel, num: u32, a1: u32, a2: u32, a3: u32, a4: u32, a5:
         Some(Syscall::ConsCtl) => sys_cons_ctl(k, a1),
         Some(Syscall::EnvDestroyTree) => sys_env_destroy_tree(k, a1 as EnvId),
         Some(Syscall::TimeMsec) => Ok(crate::time::time_msec()),
+        Some(Syscall::SleepUntil) => sys_sleep_until(k, a1u as u32),
         Some(Syscall::PagerMap) => pager::map(k, a1 as EnvId, a2u, a3u, a4).map(|()| 0),
         Some(Syscall::NetTryTransmit) => crate::net::sys_net_try_transmit(k, a1u, a2u),
         Some(Syscall::NetTryReceive) => crate::net::sys_net_try_receive(k, a1u, a2u),

@@ -373,7 +373,14 @@ fn interrupt(k: &mut Kernel, trapno: u32) -> bool {
             return false;
         }
         // (Acknowledged in trap.)
-        t if t == IRQ_OFFSET + IRQ_TIMER => sched::sched_tick(k),
+        t if t == IRQ_OFFSET + IRQ_TIMER => {
+            // The clock moves on CPU 0 (trap counted the tick): sleepers
+            // whose time has come wake.
+            if cpu::cpunum() == 0 {
+                crate::ipc::wake_sleepers(k, crate::time::time_msec());
+            }
+            sched::sched_tick(k)
+        }
         // Another CPU needed this one out of user mode (kick); what it
         // changed takes effect as the env resumes.
         T_KICK => {}

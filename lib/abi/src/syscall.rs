@@ -81,6 +81,9 @@ pub enum Syscall {
     /// (not runnable, woken by the card's receive interrupt) while no
     /// frame is there; E_NOT_SUPP without a card or its interrupt line.
     NetReceive = 26,
+    /// `sys_sleep_until(msec)`: wait until `sys_time_msec` reaches `msec`
+    /// (not runnable meanwhile: woken by the clock).
+    SleepUntil = 27,
 }
 
 /// `sys_cons_ctl` op: the caller becomes the console's controller: a
@@ -96,7 +99,7 @@ pub const CONS_CTL_RELEASE: u32 = 2;
 pub const CONS_CTL_OWNER: u32 = 3;
 
 /// The number of system calls; valid numbers are `0..NSYSCALLS`.
-pub const NSYSCALLS: u32 = 27;
+pub const NSYSCALLS: u32 = 28;
 
 impl Syscall {
     /// Every system call, in numerical order (`ALL[n]` has number `n`).
@@ -128,6 +131,7 @@ impl Syscall {
         Syscall::NetTryReceive,
         Syscall::KernCmdline,
         Syscall::NetReceive,
+        Syscall::SleepUntil,
     ];
 
     /// Returns the system call numbered `n`, or `None` if `n` is not below
@@ -175,11 +179,12 @@ impl Syscall {
             Syscall::NetTryReceive => "sys_net_try_receive",
             Syscall::KernCmdline => "sys_kern_cmdline",
             Syscall::NetReceive => "sys_net_receive",
+            Syscall::SleepUntil => "sys_sleep_until",
         }
     }
 }
 
-const _: () = assert!(Syscall::NetReceive as u32 + 1 == NSYSCALLS);
+const _: () = assert!(Syscall::SleepUntil as u32 + 1 == NSYSCALLS);
 
 #[cfg(test)]
 mod tests {

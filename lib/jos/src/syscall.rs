@@ -414,6 +414,14 @@ pub fn sys_time_msec() -> u32 {
     unsafe { syscall(Syscall::TimeMsec, 0, 0, 0, 0, 0) as u32 }
 }
 
+/// Sleeps (not runnable) until `sys_time_msec()` reaches `msec`; returns
+/// at once if it has (a time up to 24 days ahead is the future). Wakes at
+/// most a clock tick (10 ms) late. Cannot fail.
+pub fn sys_sleep_until(msec: u32) {
+    // SAFETY: no pointers.
+    unsafe { syscall(Syscall::SleepUntil, msec, 0, 0, 0, 0) };
+}
+
 /// Clears the accessed and dirty bits of our pages in [va, va + len) and
 /// flushes their TLB entries, so that reading the PTEs through UVPT later
 /// shows which pages were touched since. Returns how many mapped pages were

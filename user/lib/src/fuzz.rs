@@ -553,6 +553,25 @@ impl Fuzz {
                 let r = self.call(num, a);
                 self.expect_error(sc.name(), r, a);
             }
+            Syscall::SleepUntil => {
+                // Any time in the past (at once), or a few ticks ahead (a
+                // random future time could sleep for days): 0 either way.
+                let now = jos::syscall::sys_time_msec();
+                let until = if self.rng.below(2) == 0 {
+                    now.wrapping_sub(self.rng.below(0x8000_0000))
+                } else {
+                    now.wrapping_add(self.rng.below(30))
+                };
+                let r = self.call(num, [until, 0, 0, 0, 0]);
+                if r != 0 {
+                    self.unexpected += 1;
+                    cprintf!(
+                        "{}: UNEXPECTED: sys_sleep_until returned {}\n",
+                        self.name(),
+                        r
+                    );
+                }
+            }
             Syscall::PageCheck => {
                 // Only reads page tables: any env, any addresses.
                 let env = self.envid();
