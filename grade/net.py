@@ -109,6 +109,29 @@ def mac_bytes(mac):
     return bytes(int(x, 16) for x in mac.split(":"))
 
 
+# A socket network: each UDP datagram to 127.0.0.1:PORT7 is one frame to
+# the card, whatever its bytes (the guest's go to PORT80).
+SOCKET_NET = ("-netdev socket,id=net0,udp=127.0.0.1:$(PORT80),localaddr=127.0.0.1:$(PORT7) "
+              "-device e1000,netdev=net0,mac=$(MAC)")
+
+
+def injector_stop(prog, state, inject):
+    """The stop function of a test whose program `prog` says `PROG: ready`
+    (start `inject(port)` in a thread), `PROG: probe` (set
+    state["probed"]) and `PROG: done` (set state["done"]); it stops at the
+    third prompt (after the monitor's netstat and meminfo)."""
+    def stop(run):
+        if not state["started"] and any(l.startswith(prog + ": ready") for l in run.lines):
+            state["started"] = True
+            threading.Thread(target=inject, args=(gdbport_of(run),), daemon=True).start()
+        if any(l.startswith(prog + ": probe") for l in run.lines):
+            state["probed"].set()
+        if any(l.startswith(prog + ": done") for l in run.lines):
+            state["done"].set()
+        return run.prompts >= 3
+    return stop
+
+
 def pcap_path(name):
     """A capture file of this test's own (tests run several QEMUs at once;
     MIT's grader reads qemu.pcap), removed first: obj/net/<name>.pcap,
@@ -379,23 +402,10 @@ def test_netsink():
         except OSError as e:
             state["error"] = e
 
-    def stop(run):
-        """the prompt after meminfo"""
-        if not state["started"] and any(l.startswith("netsink: ready") for l in run.lines):
-            state["started"] = True
-            threading.Thread(target=inject, args=(gdbport_of(run),), daemon=True).start()
-        if any(l.startswith("netsink: probe") for l in run.lines):
-            state["probed"].set()
-        if any(l.startswith("netsink: done") for l in run.lines):
-            state["done"].set()
-        return run.prompts >= 3
+    stop = injector_stop("netsink", state, inject)
 
-    # A socket network: each UDP datagram to 127.0.0.1:PORT7 is one frame to
-    # the card, whatever its bytes (the guest's go to PORT80).
-    net = ("-netdev socket,id=net0,udp=127.0.0.1:$(PORT80),localaddr=127.0.0.1:$(PORT7) "
-           "-device e1000,netdev=net0,mac=$(MAC)")
     try:
-        r = run_prog("netsink", make_vars={"QEMUNET": net}, commands=["netstat", "meminfo"], stop=stop,
+        r = run_prog("netsink", make_vars={"QEMUNET": SOCKET_NET}, commands=["netstat", "meminfo"], stop=stop,
                      timeout=90)
     finally:
         state["done"].set()
@@ -992,21 +1002,10 @@ def test_netwait():
         except OSError as e:
             state["error"] = e
 
-    def stop(run):
-        """the prompt after netstat and meminfo"""
-        if not state["started"] and any(l.startswith("netwait: ready") for l in run.lines):
-            state["started"] = True
-            threading.Thread(target=inject, args=(gdbport_of(run),), daemon=True).start()
-        if any(l.startswith("netwait: probe") for l in run.lines):
-            state["probed"].set()
-        if any(l.startswith("netwait: done") for l in run.lines):
-            state["done"].set()
-        return run.prompts >= 3
+    stop = injector_stop("netwait", state, inject)
 
-    net = ("-netdev socket,id=net0,udp=127.0.0.1:$(PORT80),localaddr=127.0.0.1:$(PORT7) "
-           "-device e1000,netdev=net0,mac=$(MAC)")
     try:
-        r = run_prog("netwait", cpus=2, make_vars={"QEMUNET": net}, commands=["netstat", "meminfo"],
+        r = run_prog("netwait", cpus=2, make_vars={"QEMUNET": SOCKET_NET}, commands=["netstat", "meminfo"],
                      stop=stop, timeout=60)
     finally:
         state["done"].set()
