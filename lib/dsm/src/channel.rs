@@ -28,6 +28,13 @@ pub struct Timing {
     /// Timeouts in a row without an acknowledgement before the peer is
     /// lost.
     pub max_retries: u32,
+    /// More timeouts allowed while the peer was never heard from (it may
+    /// boot seconds after us).
+    pub connect_retries: u32,
+    /// A channel with nothing to send and nothing heard for this long
+    /// sends a `Hello` (acknowledged like any message), so that a peer
+    /// that died while all was quiet is found too.
+    pub keepalive_ms: u64,
 }
 
 /// One peer's channel.
@@ -55,6 +62,8 @@ pub struct Channel {
     ack_due: bool,
     /// Too many timeouts: the peer is lost for good.
     lost: bool,
+    /// Something came from the peer once.
+    heard: bool,
     /// Retransmitted messages, counted.
     pub retransmissions: u64,
     /// Duplicates and out-of-order messages dropped, counted.
@@ -82,6 +91,7 @@ impl Channel {
             early: Default::default(),
             ack_due: false,
             lost: false,
+            heard: false,
             retransmissions: 0,
             dropped: 0,
         }
@@ -98,6 +108,12 @@ impl Channel {
     /// message itself. Appends to `deliver` the messages now in order (this
     /// one, if it is the next, and the early ones after it), each once.
     pub fn receive(&mut self, m: Msg, now: u64, t: &Timing, deliver: &mut alloc::vec::Vec<Msg>) {
+        if !self.heard {
+            // The peer is up now: the timeouts spent waiting for it to
+            // boot do not count against it.
+            self.heard = true;
+            self.retries = 0;
+        }
         // Acknowledgements: m.ack - acked messages leave the queue (a
         // number beyond what was sent is a bogus or stale one: ignored).
         let newly = m.ack.wrapping_sub(self.acked);
@@ -149,7 +165,12 @@ impl Channel {
             && now >= d
         {
             self.retries += 1;
-            if self.retries > t.max_retries {
+            let allowed = if self.heard {
+                t.max_retries
+            } else {
+                t.max_retries + t.connect_retries
+            };
+            if self.retries > allowed {
                 self.lost = true;
                 self.deadline = None;
                 return false;
@@ -192,6 +213,11 @@ impl Channel {
         }
         self.ack_due = false;
         true
+    }
+
+    /// Whether every message pushed was acknowledged.
+    pub fn idle(&self) -> bool {
+        self.queue.is_empty()
     }
 
     /// When `transmit` next has something to do by itself (a

@@ -169,6 +169,12 @@ pub struct Node {
     local: VecDeque<Msg>,
     lost: bool,
     lost_told: u16,
+    /// When each peer was last heard from (for keepalives).
+    heard_at: Vec<u64>,
+    /// Our application said it is done (`Bye` sent to all).
+    said_bye: bool,
+    /// The peers whose `Bye` came.
+    byes: u16,
     pub stats: Stats,
 }
 
@@ -220,7 +226,7 @@ impl Node {
         } else {
             Vec::new()
         };
-        Node {
+        let mut node = Node {
             cfg,
             pages,
             managed,
@@ -228,8 +234,47 @@ impl Node {
             local: VecDeque::new(),
             lost: false,
             lost_told: 0,
+            heard_at: alloc::vec![0; cfg.nodes],
+            said_bye: false,
+            byes: 0,
             stats: Stats::default(),
+        };
+        // Find the peers: each Hello is acknowledged once the peer is up.
+        node.to_peers(Kind::Hello);
+        node
+    }
+
+    /// Queues a message of `kind` (no page) for every peer.
+    fn to_peers(&mut self, kind: Kind) {
+        for peer in 0..self.cfg.nodes as NodeId {
+            if peer != self.cfg.me {
+                self.send(peer, msg(kind, 0, 0));
+            }
         }
+    }
+
+    /// Our application is done with the shared memory: tells every peer
+    /// (`Bye`). The node goes on serving the peers until [`Node::finished`].
+    pub fn bye(&mut self, host: &mut impl Host, now: u64) {
+        if !self.said_bye {
+            self.said_bye = true;
+            self.to_peers(Kind::Bye);
+            self.run(host, now);
+        }
+    }
+
+    /// Whether every node is done: we said `Bye` and every peer
+    /// acknowledged everything we sent, and every peer said `Bye` too.
+    /// Nobody needs this node any more (but a peer may still miss our
+    /// last acknowledgement: linger a few timeouts, answering, before
+    /// going).
+    pub fn finished(&self) -> bool {
+        let others = ((1u32 << self.cfg.nodes) - 1) as u16 & !bit(self.cfg.me);
+        self.said_bye
+            && !self.lost
+            && self.byes == others
+            && self.local.is_empty()
+            && self.peers.iter().all(Channel::idle)
     }
 
     /// What the application may do with `page` here.
@@ -289,6 +334,7 @@ impl Node {
             return;
         }
         let mut ready = Vec::new();
+        self.heard_at[from] = now;
         self.peers[from].receive(m, now, &self.cfg.timing, &mut ready);
         for m in ready {
             self.stats.messages_received += 1;
@@ -297,9 +343,22 @@ impl Node {
         self.run(host, now);
     }
 
-    /// Time passed: retransmits what is due. Returns when to call again at
+    /// Time passed: retransmits what is due, and says `Hello` on a
+    /// channel quiet for the keepalive time. Returns when to call again at
     /// the latest (None: nothing is in flight).
     pub fn tick(&mut self, host: &mut impl Host, now: u64) -> Option<u64> {
+        if !self.lost && !self.finished() {
+            let keepalive = self.cfg.timing.keepalive_ms;
+            for peer in 0..self.cfg.nodes {
+                if peer != self.cfg.me as usize
+                    && self.peers[peer].idle()
+                    && now.saturating_sub(self.heard_at[peer]) >= keepalive
+                {
+                    self.heard_at[peer] = now;
+                    self.send(peer as NodeId, msg(Kind::Hello, 0, 0));
+                }
+            }
+        }
         self.run(host, now);
         self.peers.iter().filter_map(Channel::deadline).min()
     }
@@ -358,6 +417,14 @@ impl Node {
 
     /// One message, in order, from `m.from`.
     fn handle(&mut self, m: Msg, host: &mut impl Host) {
+        match m.kind {
+            Kind::Hello => return,
+            Kind::Bye => {
+                self.byes |= bit(m.from);
+                return;
+            }
+            _ => {}
+        }
         let p = m.page;
         if p >= self.cfg.npages {
             self.stats.bad_messages += 1;
@@ -394,7 +461,7 @@ impl Node {
                 }
             }
             Kind::Grant => self.installed(p, true, host),
-            Kind::Ack => {}
+            Kind::Ack | Kind::Hello | Kind::Bye => {}
         }
     }
 

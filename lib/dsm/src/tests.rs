@@ -70,6 +70,8 @@ const TIMING: Timing = Timing {
     rto_ms: 8,
     max_rto_ms: 64,
     max_retries: 10,
+    connect_retries: 20,
+    keepalive_ms: 50,
 };
 
 struct Sim {
@@ -436,4 +438,94 @@ fn channel_in_order_exactly_once() {
     }
     assert_eq!(got, (0..500).collect::<Vec<_>>());
     assert!(a.retransmissions > 0);
+}
+
+/// A peer that boots late (its first message comes a second after ours)
+/// is waited for, within `connect_retries`, and then serves; one that
+/// never comes is reported lost in bounded time.
+#[test]
+fn late_peer_is_waited_for() {
+    for never in [false, true] {
+        let mut s = Sim::new(2, 1, PERFECT, 11);
+        s.dead[0] = true;
+        assert_eq!(
+            s.nodes[1].fault(0, true, &mut s.hosts[1], s.now),
+            FaultResult::Waiting
+        );
+        s.post();
+        for _ in 0..1_000 {
+            s.step();
+        }
+        assert!(s.hosts[1].lost.is_empty(), "lost while the peer boots");
+        if never {
+            let start = s.now;
+            while s.hosts[1].lost.is_empty() {
+                s.step();
+                assert!(s.now - start < 2_500, "never reported lost");
+            }
+            assert!(s.nodes[1].failed());
+            continue;
+        }
+        s.dead[0] = false;
+        let mut steps = 0;
+        while !s.want(1, 0, true) {
+            s.step();
+            steps += 1;
+            assert!(steps < 1_000, "the late peer never served");
+        }
+        assert!(!s.nodes[1].failed());
+    }
+}
+
+/// A peer that dies while nothing is in flight is found by the
+/// keepalives, in bounded time.
+#[test]
+fn quiet_peer_death_is_found() {
+    let mut s = Sim::new(2, 1, PERFECT, 13);
+    while !s.want(1, 0, false) {
+        s.step();
+    }
+    for _ in 0..200 {
+        s.step();
+    }
+    assert!(s.hosts[0].lost.is_empty() && s.hosts[1].lost.is_empty());
+    s.dead[1] = true;
+    let start = s.now;
+    while s.hosts[0].lost.is_empty() {
+        s.step();
+        assert!(s.now - start < 1_000, "a quiet death never found");
+    }
+    assert_eq!(s.hosts[0].lost, vec![1]);
+}
+
+/// `Bye`: nobody is finished before every node said it; then all are,
+/// over a lossy link, and none is lost.
+#[test]
+fn everyone_finishes_after_bye() {
+    let lossy = Link {
+        drop_pct: 10,
+        dup_pct: 5,
+        max_delay: 4,
+    };
+    for seed in 1..4 {
+        let mut s = count(3, 10, lossy, seed);
+        s.nodes[0].bye(&mut s.hosts[0], s.now);
+        s.nodes[1].bye(&mut s.hosts[1], s.now);
+        s.post();
+        for _ in 0..300 {
+            s.step();
+            assert!(
+                s.nodes.iter().all(|n| !n.finished()),
+                "finished without node 2's bye"
+            );
+        }
+        s.nodes[2].bye(&mut s.hosts[2], s.now);
+        s.post();
+        let start = s.now;
+        while !s.nodes.iter().all(Node::finished) {
+            s.step();
+            assert!(s.now - start < 3_000, "bye never finished");
+        }
+        assert!(s.nodes.iter().all(|n| !n.failed()));
+    }
 }

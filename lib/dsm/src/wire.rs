@@ -51,6 +51,12 @@ pub enum Kind {
     Grant = 8,
     /// To the manager: the request for `page` is done (its transaction ends).
     Confirm = 9,
+    /// To anyone: here I am (at start, and on a quiet channel now and
+    /// then, so that a dead peer is noticed). No page.
+    Hello = 10,
+    /// To everyone: my application is done; I only serve from now on. No
+    /// page.
+    Bye = 11,
 }
 
 impl Kind {
@@ -67,6 +73,8 @@ impl Kind {
             7 => Data,
             8 => Grant,
             9 => Confirm,
+            10 => Hello,
+            11 => Bye,
             _ => return None,
         })
     }

@@ -43,6 +43,7 @@ pub mod args;
 pub mod cell;
 pub mod console;
 pub mod cwd;
+pub mod dsm;
 pub mod entry;
 pub mod env;
 pub mod fd;

@@ -9,6 +9,7 @@
 //!   messages with the program's name, whole writes, lines, cp's and mv's
 //!   arguments.
 //! - `dir`: a directory's records in use, in order (ls, rm -r).
+//! - `dsmrun`: the DSM programs' run in a child, with its page count.
 //! - `fuzz`: the random system-call engine of `syscallfuzz` and `fuzzstorm`.
 //! - `fpu`: x87 instructions by hand (fpuleak, fuzzstorm).
 //! - `rawfmt`: formatted text written byte by byte to a raw address
@@ -22,6 +23,7 @@
 pub mod child;
 pub mod cli;
 pub mod dir;
+pub mod dsmrun;
 pub mod fpu;
 pub mod fuzz;
 pub mod rawfmt;
