@@ -19,7 +19,9 @@ use abi::nsipc::{IPPROTO_TCP, PF_INET, SHUT_WR, SOCK_STREAM};
 use jos::cprintf;
 use jos::fd::close;
 use jos::net::inet::{Dotted, inet_aton};
-use jos::net::{NetAddr, accept, bind, connect, listen, recv, recv_timeout, send, shutdown, socket};
+use jos::net::{
+    NetAddr, accept, bind, connect, listen, recv, recv_timeout, send, shutdown, socket,
+};
 use jos::syscall::sys_time_msec;
 
 jos::main!(umain);
@@ -128,7 +130,9 @@ fn umain(_args: &[&str]) {
 #[inline(never)]
 fn run() {
     let k = jos::kargs::kargs();
-    let me = k.arg("ip").and_then(|a| inet_aton(a.split('/').next().unwrap_or(a)));
+    let me = k
+        .arg("ip")
+        .and_then(|a| inet_aton(a.split('/').next().unwrap_or(a)));
     let (Some(me), Some(peer)) = (me, k.arg("peer").and_then(inet_aton)) else {
         cprintf!("pairtcp: needs ip=a.b.c.d and peer=a.b.c.d on the kernel's command line\n");
         return;
