@@ -258,7 +258,7 @@ def parse_args(argv):
     ap.add_argument("--gdbport", type=int, default=int(os.environ.get("GDBPORT") or 26000),
                     help="A's GDB port; B's is 3 more, the wire's ports 5 to 8 more")
     ap.add_argument("make", nargs="*", metavar="VAR=VALUE", help="more make variables for both (e.g. CPUS=2)")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
     if args.relay is not None and not args.relay.strip():
         args.relay = ""
     return args
