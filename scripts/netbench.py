@@ -55,6 +55,7 @@ class Guest:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
+        """The reader thread: the console into self.text."""
         while True:
             d = self.proc.stdout.read1(65536)
             if not d:
@@ -78,10 +79,12 @@ class Guest:
                            % (" ".join(self.proc.args[4:5]), regex, timeout, self.text[-400:]))
 
     def type(self, line):
+        """Types `line` and a newline at the console."""
         self.proc.stdin.write((line + "\n").encode())
         self.proc.stdin.flush()
 
     def stop(self):
+        """Kills its make and QEMU."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except OSError:
@@ -237,6 +240,7 @@ def pair_tcp(args, gdbport):
 
 
 def loadavg():
+    """The 1, 5 and 15 minute load averages, as strings."""
     try:
         return open("/proc/loadavg").read().split()[:3]
     except OSError:
@@ -244,6 +248,7 @@ def loadavg():
 
 
 def main():
+    """Measures what --only says and prints the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=3, help="runs of each figure taken as best of n (default 3)")
     ap.add_argument("--clients", type=int, default=16, help="httpd's clients at once (default 16)")

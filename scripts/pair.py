@@ -114,6 +114,7 @@ def wait_ready(proc, timeout=10):
 
 
 def _kill(proc, sig=signal.SIGKILL):
+    """Sends `sig` to `proc`'s process group (make and its QEMU)."""
     try:
         os.killpg(proc.pid, sig)
     except OSError:
@@ -133,11 +134,13 @@ class Machine:
         self.t0 = self.t1 = None
 
     def start(self):
+        """Starts its make (and QEMU), in a process group of its own."""
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
 
     def end(self, state):
+        """Records how it ended (the first reason given) and kills it."""
         if self.state is None:
             self.state = state
             self.t1 = time.monotonic()
@@ -242,6 +245,7 @@ def run(args):
 
 
 def parse_args(argv):
+    """The command line: PROG, options, then make variables."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("prog", help="the program both machines run (user/*/src/bin/PROG.rs)")
     ap.add_argument("--kargs", default="", help="more kernel words for both machines (e.g. n=1000)")

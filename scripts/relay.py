@@ -46,6 +46,7 @@ HOST = "127.0.0.1"
 
 
 def probability(s):
+    """`s` as a float in [0, 1] (argparse's type for --drop and --dup)."""
     p = float(s)
     if not 0.0 <= p <= 1.0:
         raise argparse.ArgumentTypeError("%s: not a probability (0 to 1)" % s)
@@ -53,6 +54,7 @@ def probability(s):
 
 
 def parse_args(argv):
+    """The command line (see the module's docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--listen-a", type=int, required=True, metavar="PORT",
                     help="the relay's port that machine A sends to (A's udp=)")
@@ -89,11 +91,12 @@ class Direction:
         self.counts = {"in": 0, "dropped": 0, "duplicated": 0, "sent": 0}
 
     def line(self):
+        """Its counts as one line: `a>b in=N dropped=N duplicated=N sent=N`."""
         return "%s %s" % (self.name, " ".join("%s=%d" % kv for kv in self.counts.items()))
 
 
 class Stop(Exception):
-    pass
+    """Raised by the signal handler to end the loop."""
 
 
 def _stop(_sig, _frame):
@@ -166,6 +169,7 @@ def relay(args):
 
 
 def main(argv=None):
+    """Runs the relay, then prints (and writes) its counts."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     ab, ba = relay(args)
     text = "%s\n%s\n" % (ab.line(), ba.line())
