@@ -689,6 +689,27 @@ def kill_tracked(proc):
         pass
 
 
+def stop_tracked(proc, sig=signal.SIGTERM, timeout=5):
+    """Sends `sig` to `proc`'s group (start_tracked) and waits up to
+    `timeout` seconds for it to end (then SIGKILL); its CPU time counted to
+    the test, it is reaped and untracked. Returns its exit status."""
+    _ctx.cpu += _group_cpu(proc.pid)
+    try:
+        os.killpg(proc.pid, sig)
+    except OSError:
+        pass
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        code = proc.wait()
+    untrack(proc)
+    return code
+
+
 def untrack(proc):
     """Forget `proc` (start_tracked), reaped."""
     with _live_lock:

@@ -6,11 +6,13 @@ a flood from the host); receive interrupts and the waiting receive (the
 input helper idle, waiters attacked while they wait). The stack's tests come here as it is built (see
 gradelib's docstring for the harness, checks.py for the shared checks)."""
 
+import importlib.util
 import os
 import random
 import re
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -640,39 +642,141 @@ def _free_udp_port():
         return s.getsockname()[1]
 
 
-# Two QEMUs wired to each other (make pair-netpair-nox's wiring): each
-# pings the other and times UDP echoes.
+def _load_pair():
+    """scripts/pair.py (make pair-<prog>-nox's runner), for its wiring."""
+    spec = importlib.util.spec_from_file_location("pair", os.path.join(ROOT, "scripts", "pair.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+pair = _load_pair()
+PAIR_ADDR = {name: ip for name, ip, _mac in pair.MACHINES}
+PAIR_MAC = {name: mac for name, _ip, mac in pair.MACHINES}
+
+
+class Pair:
+    """What run_pair returns: `a` and `b`, the two machines' Runs (each's
+    console, `elapsed`, `reason`...), and `relay`, the relay's counts
+    ({"a>b": {"in": N, "dropped": N, "duplicated": N, "sent": N}, "b>a":
+    ...}), or None without a relay."""
+
+    def __init__(self, a, b, relay):
+        self.a, self.b, self.relay = a, b, relay
+
+    def __iter__(self):
+        return iter((self.a, self.b))
+
+
+def run_pair(prog, kargs="", relay=None, kill_b=None, timeout=60, name="pair"):
+    """Boots `prog` on two machines wired to each other, as make
+    pair-<prog>-nox does (scripts/pair.py: A is 10.0.3.1, B 10.0.3.2, each
+    with the network server and the kernel words `ip= gw= peer= exitdone`,
+    then `kargs`), and reads both consoles until each machine's program
+    has finished (the kernel's exitdone line, or a kernel panic). `relay`:
+    scripts/relay.py's options as a string ("--drop 0.1 --dup 0.05"): the
+    frames go through it. `kill_b`: B's QEMU is killed at its first line
+    that matches this regex, or, a number, that many seconds after it
+    starts. Fails the test if a machine does not finish in `timeout` s.
+    Captures go to obj/net/<name>-a.pcap and -b.pcap, the relay's counts
+    to obj/net/<name>-relay.txt. Returns a Pair."""
+    ports = [_free_udp_port() for _ in range(4)]
+    wire = {"a": (ports[0], ports[1]), "b": (ports[1], ports[0])}
+    proc = stats = None
+    if relay is not None:
+        wire = {"a": (ports[0], ports[2]), "b": (ports[1], ports[3])}
+        stats = os.path.join(ROOT, "obj", "net", name + "-relay.txt")
+        os.makedirs(os.path.dirname(stats), exist_ok=True)
+        if os.path.exists(stats):
+            os.unlink(stats)
+        argv = pair.relay_argv(["--listen-a", str(ports[2]), "--to-a", str(ports[0]),
+                                "--listen-b", str(ports[3]), "--to-b", str(ports[1])], relay, stats)
+        proc = start_tracked(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    runs = {}
+    done = r"%s|%s" % (pair.DONE, KERNEL_PANIC)
+
+    def boot_one(m):
+        stop, t = done, timeout
+        if m == "b" and isinstance(kill_b, str):
+            stop = r"%s|%s" % (done, kill_b)
+        elif m == "b" and kill_b is not None:
+            stop, t = None, kill_b  # read until then; an earlier end is no failure
+        try:
+            runs[m] = run_prog(prog, timeout=t, stop=stop, make_vars=pair.machine_make_vars(
+                m, wire[m][0], wire[m][1], kargs, pcap=pcap_path("%s-%s" % (name, m))))
+        except TestFailure as e:
+            runs[m] = e
+
+    try:
+        if proc is not None:
+            try:
+                pair.wait_ready(proc)
+            except RuntimeError as e:
+                raise TestFailure(str(e))
+        t = threading.Thread(target=boot_one, args=("b",), daemon=True)
+        t.start()
+        boot_one("a")
+        t.join(scaled(timeout) + 30)
+    finally:
+        if proc is not None:
+            stop_tracked(proc)
+            proc.stdout.close()
+    for m in "ab":
+        r = runs.get(m)
+        require(isinstance(r, Run), "machine %s: %s" % (m.upper(), r if r is not None else "never ended"))
+    counts = None
+    if stats is not None:
+        require(os.path.exists(stats), "the relay wrote no counts (%s)" % stats)
+        counts = pair_relay.read_stats(stats)
+    return Pair(runs["a"], runs["b"], counts)
+
+
+def _load_relay():
+    spec = importlib.util.spec_from_file_location("relay", os.path.join(ROOT, "scripts", "relay.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+pair_relay = _load_relay()
+
+
+def check_netpair(p, lossy=False):
+    """Both machines of `p` (a Pair running netpair) pinged the other and
+    timed 20 UDP echoes, every one answered, and finished."""
+    for m, r in (("a", p.a), ("b", p.b)):
+        peer = PAIR_ADDR["b" if m == "a" else "a"]
+        r.match(r"ns: %s bound to static IP %s/24" % (PAIR_MAC[m], re.escape(PAIR_ADDR[m])),
+                r"netpair: pinging %s$" % re.escape(peer), r"netpair: 5 of 5 pings answered$",
+                r"netpair: udp rtt min/avg/max \d+/\d+/\d+ ms \(20 of 20\)$",
+                *([r"netpair: lossy link: \d+ tries repeated$"] if lossy else []),
+                r"netpair: done$", pair.DONE, ordered=True, no=NS_NEVER)
+
+
+# Two QEMUs wired to each other (make pair-netpair-nox's runner): each
+# pings the other and times UDP echoes, and each ends by the kernel's
+# exitdone line.
 @test(10, "two machines on one wire ping each other")
 def test_ns_pair():
-    pa, pb = _free_udp_port(), _free_udp_port()
-    machines = {
-        "a": ("10.0.3.1", "10.0.3.2", "52:54:00:12:34:57", pa, pb),
-        "b": ("10.0.3.2", "10.0.3.1", "52:54:00:12:34:58", pb, pa),
-    }
-    runs = {}
+    check_netpair(run_pair("netpair", name="ns-pair"))
 
-    def boot_one(name):
-        ip, peer, mac, me, other = machines[name]
-        net = ("-netdev socket,id=net0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d "
-               "-device e1000,netdev=net0,mac=%s" % (other, me, mac))
-        try:
-            runs[name] = run_prog("netpair", kargs="ip=%s/24 peer=%s" % (ip, peer), timeout=60,
-                                  make_vars={"NS": "1", "MAC": mac, "QEMUNET": net},
-                                  stop=r"netpair: done$|netpair: no answer|.*panic")
-        except TestFailure as e:
-            runs[name] = e
 
-    t = threading.Thread(target=boot_one, args=("b",), daemon=True)
-    t.start()
-    boot_one("a")
-    t.join(90)
-    for name in "ab":
-        r = runs.get(name)
-        require(isinstance(r, Run), "machine %s: %s" % (name, r))
-        ip, peer = machines[name][:2]
-        r.match(r"ns: %s bound to static IP %s/24" % (machines[name][2], re.escape(ip)),
-                r"netpair: pinging %s$" % re.escape(peer), r"netpair: 5 of 5 pings answered$",
-                r"netpair: udp rtt min/avg/max \d+/\d+/\d+ ms \(20 of 20\)$", ordered=True, no=NS_NEVER)
+# The same through scripts/relay.py, which drops 1 frame in 10 and
+# duplicates 1 in 20 each way: netpair's `lossy` retries what is lost, and
+# every answer is the right one; the relay really did drop and duplicate.
+@test(10, "two machines ping each other through a relay dropping 1 frame in 10, duplicating 1 in 20")
+def test_ns_pair_lossy():
+    seed = random.randrange(1 << 20)
+    p = run_pair("netpair", kargs="lossy", relay="--drop 0.1 --dup 0.05 --seed %d" % seed, name="ns-pair-lossy")
+    check_netpair(p, lossy=True)
+    c = p.relay
+    what = "relay (seed %d): %s" % (seed, c)
+    require(c["a>b"]["in"] >= 40 and c["b>a"]["in"] >= 40, what + ": too few frames")
+    require(c["a>b"]["dropped"] + c["b>a"]["dropped"] > 0, what + ": nothing dropped")
+    require(c["a>b"]["duplicated"] + c["b>a"]["duplicated"] > 0, what + ": nothing duplicated")
+    for d in ("a>b", "b>a"):
+        x = c[d]
+        require(x["sent"] == x["in"] - x["dropped"] + x["duplicated"], what + ": %s does not add up" % d)
 
 
 def _csum(b):

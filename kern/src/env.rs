@@ -121,6 +121,29 @@ pub fn net_side(k: &Kernel, e: EnvRef) -> bool {
     net_server(k).is_some_and(|ns| descends_from(k, e, ns))
 }
 
+/// Whether `e` is a server or below one in the env tree: an env of a type
+/// other than ENV_TYPE_USER (the file and network servers) is on the path
+/// from `e` up through its tree parents (see TREE_PARENT). False for a
+/// free slot.
+pub fn server_side(k: &Kernel, e: EnvRef) -> bool {
+    let mut j = e.index();
+    // As in descends_from, each step goes to an older env.
+    for _ in 0..NENV {
+        let env = &k[EnvRef::at(j)];
+        if env.env_status == ENV_FREE {
+            return false;
+        }
+        if env.env_type != ENV_TYPE_USER {
+            return true;
+        }
+        match tree_parent(k, j) {
+            Some(p) => j = p,
+            None => return false,
+        }
+    }
+    false
+}
+
 /// Destroys `root` and every env below it in the env tree (see
 /// TREE_PARENT): all of them, taken at once under the kernel lock, so
 /// none of them can make a new env meanwhile; envs running on other CPUs
@@ -387,6 +410,8 @@ pub fn env_free(k: &mut Kernel, e: EnvRef) {
             env_free_one(k, orphan);
         }
     }
+    // With `exitdone`, the boot program's last env ends the machine.
+    crate::done::env_freed(k);
 }
 
 /// Whether `c` can never run again: not runnable, not waiting in IPC (where

@@ -16,6 +16,7 @@ pub mod console;
 pub mod arch;
 pub mod boot_info;
 pub mod cpu;
+pub mod done;
 pub mod e1000;
 pub mod env;
 pub mod fpu;

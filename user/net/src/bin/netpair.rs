@@ -7,6 +7,18 @@
 //! answered` and `netpair: udp rtt min/avg/max N/N/N ms`; then it says
 //! `bye` to the peer's echo server, keeps answering until the peer has
 //! said `bye` to its own (10 s at most), and prints `netpair: done`.
+//! With the kernel word `lossy` (a link through scripts/relay.py that drops
+//! frames), each ping and each UDP echo is tried up to 8 times, 300 ms
+//! apart, and a line counts the tries repeated; a late or duplicated answer
+//! to an earlier try is told apart by its contents and skipped.
+//!
+//! The guest's clock counts 10 ms ticks, and `recvfrom_timeout` looks for
+//! an answer every 10 ms: each trip above takes 10 ms whatever the wire
+//! does. So, on a link that is not lossy, `udptrips=N` (default 200) more
+//! trips go back to back, each answer waited for by yielding between
+//! looks, and their total time gives the round trip to a few
+//! microseconds: `netpair: udp back to back: N trips in M ms (U us each)`
+//! (a trip with no answer in a second ends them).
 #![no_std]
 #![no_main]
 
@@ -14,8 +26,8 @@ use abi::error::Error;
 use abi::nsipc::{IPPROTO_ICMP, IPPROTO_UDP, PF_INET, SOCK_DGRAM, SOCK_RAW};
 use jos::cprintf;
 use jos::net::inet::{Dotted, inet_aton, inet_checksum};
-use jos::net::{NetAddr, bind, recvfrom, recvfrom_timeout, sendto, socket};
-use jos::syscall::{sys_env_destroy, sys_time_msec};
+use jos::net::{NetAddr, bind, recvfrom, recvfrom_nowait, recvfrom_timeout, sendto, socket};
+use jos::syscall::{sys_env_destroy, sys_time_msec, sys_yield};
 
 jos::main!(umain);
 
@@ -31,18 +43,58 @@ fn echo_request(id: u16, seq: u16) -> [u8; 16] {
     p
 }
 
-/// One ping of `peer` on ICMP socket `s`: Ok(ms) if answered in 500 ms.
-fn ping(s: usize, peer: [u8; 4], id: u16, seq: u16) -> Result<u32, Error> {
+/// One ping of `peer` on ICMP socket `s`: Ok(ms) if answered in `wait` ms.
+fn ping(s: usize, peer: [u8; 4], id: u16, seq: u16, wait: u32) -> Result<u32, Error> {
     let t0 = sys_time_msec();
     sendto(s, &echo_request(id, seq), NetAddr::new(peer, 0))?;
     loop {
-        let left = 500u32.saturating_sub(sys_time_msec().wrapping_sub(t0));
+        let left = wait.saturating_sub(sys_time_msec().wrapping_sub(t0));
         let mut buf = [0u8; 64];
         let (n, _) = recvfrom_timeout(s, &mut buf, left)?;
         if n >= 8 && buf[0] == 0 && buf[6..8] == seq.to_be_bytes() {
             return Ok(sys_time_msec().wrapping_sub(t0));
         }
     }
+}
+
+/// One UDP echo of `msg` through the peer's port 7 on socket `c`: Ok(ms)
+/// if the same bytes come back in `wait` ms (other datagrams, answers to
+/// earlier tries, are skipped).
+fn udp_trip(c: usize, peer: [u8; 4], msg: &[u8], wait: u32) -> Result<u32, Error> {
+    let t0 = sys_time_msec();
+    sendto(c, msg, NetAddr::new(peer, 7))?;
+    loop {
+        let left = wait.saturating_sub(sys_time_msec().wrapping_sub(t0));
+        let mut buf = [0u8; 16];
+        let (m, _) = recvfrom_timeout(c, &mut buf, left)?;
+        if buf[..m] == *msg {
+            return Ok(sys_time_msec().wrapping_sub(t0));
+        }
+    }
+}
+
+/// `n` UDP echoes through the peer's port 7 on socket `c`, one after the
+/// other, each answer looked for between yields (no 10 ms sleeps): returns
+/// (the trips done, ms); a trip with no answer in a second ends them.
+fn udp_back_to_back(c: usize, peer: [u8; 4], n: u32) -> (u32, u32) {
+    let t0 = sys_time_msec();
+    for i in 0..n {
+        let msg = (0x8000_0000 | i).to_be_bytes();
+        if sendto(c, &msg, NetAddr::new(peer, 7)).is_err() {
+            return (i, sys_time_msec().wrapping_sub(t0));
+        }
+        let sent = sys_time_msec();
+        loop {
+            let mut buf = [0u8; 16];
+            match recvfrom_nowait(c, &mut buf) {
+                Ok((m, _)) if buf[..m] == msg => break,
+                Ok(_) => {}
+                Err(Error::Again) if sys_time_msec().wrapping_sub(sent) < 1000 => sys_yield(),
+                Err(_) => return (i, sys_time_msec().wrapping_sub(t0)),
+            }
+        }
+    }
+    (n, sys_time_msec().wrapping_sub(t0))
 }
 
 fn umain(_args: &[&str]) {
@@ -74,10 +126,13 @@ fn umain(_args: &[&str]) {
     // the same one, each machine's socket would take the other's requests
     // (smoltcp then does not answer them itself).
     let id = 0x6e00 | u16::from(k.mac()[5]);
+    let lossy = k.flag("lossy");
+    let (tries, wait) = if lossy { (8, 300) } else { (1, 500) };
+    let mut repeated = 0;
     bind(s, NetAddr::new([0; 4], id)).expect("bind");
     let start = sys_time_msec();
     let mut seq = 0u16;
-    while ping(s, peer, id, seq).is_err() {
+    while ping(s, peer, id, seq, 500).is_err() {
         seq += 1;
         if sys_time_msec().wrapping_sub(start) > 20_000 {
             cprintf!("netpair: no answer from {} in 20 s\n", Dotted(peer));
@@ -87,29 +142,29 @@ fn umain(_args: &[&str]) {
     }
     let mut answered = 0;
     for _ in 0..5 {
-        seq += 1;
-        if ping(s, peer, id, seq).is_ok() {
-            answered += 1;
+        for t in 0..tries {
+            seq += 1;
+            repeated += usize::from(t > 0);
+            if ping(s, peer, id, seq, wait).is_ok() {
+                answered += 1;
+                break;
+            }
         }
     }
     cprintf!("netpair: {} of 5 pings answered\n", answered);
     let c = socket(PF_INET, SOCK_DGRAM, IPPROTO_UDP).expect("socket");
     let (mut lo, mut hi, mut sum, mut n) = (u32::MAX, 0, 0, 0);
     for i in 0..20u32 {
-        let t0 = sys_time_msec();
         let msg = i.to_be_bytes();
-        if sendto(c, &msg, NetAddr::new(peer, 7)).is_err() {
-            continue;
-        }
-        let mut buf = [0u8; 16];
-        if let Ok((m, _)) = recvfrom_timeout(c, &mut buf, 1000)
-            && buf[..m] == msg
-        {
-            let t = sys_time_msec().wrapping_sub(t0);
-            lo = lo.min(t);
-            hi = hi.max(t);
-            sum += t;
-            n += 1;
+        for t in 0..tries {
+            repeated += usize::from(t > 0);
+            if let Ok(t) = udp_trip(c, peer, &msg, if lossy { wait } else { 1000 }) {
+                lo = lo.min(t);
+                hi = hi.max(t);
+                sum += t;
+                n += 1;
+                break;
+            }
         }
     }
     if let Some(avg) = sum.checked_div(n) {
@@ -120,6 +175,19 @@ fn umain(_args: &[&str]) {
             hi,
             n
         );
+    }
+    if lossy {
+        cprintf!("netpair: lossy link: {} tries repeated\n", repeated);
+    } else {
+        let (done, ms) = udp_back_to_back(c, peer, k.arg_u32("udptrips").unwrap_or(200));
+        if let Some(us) = (ms * 1000).checked_div(done) {
+            cprintf!(
+                "netpair: udp back to back: {} trips in {} ms ({} us each)\n",
+                done,
+                ms,
+                us
+            );
+        }
     }
     // Tell the peer we are done (its echo server exits), and serve it
     // until it says so too (10 s at most): neither stops answering while
