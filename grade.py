@@ -33,7 +33,7 @@ from grade import gradelib
 # last part() call before it: lab5, mmapswap, files and crash are Part G.
 from grade import lab1, lab2, lab3, lab4, tricks, hostile  # noqa: F401
 from grade import lab5, mmapswap, files, crash  # noqa: F401
-from grade import trust, net, units  # noqa: F401
+from grade import trust, net, dsm, units  # noqa: F401
 
 if __name__ == "__main__":
     sys.exit(gradelib.main())

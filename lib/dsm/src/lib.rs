@@ -291,7 +291,14 @@ impl Node {
 
     /// The application faulted on `page` (for writing if `write`): asks the
     /// manager for it, unless the access is there or asked for already.
+    /// Fails for any page once a peer is lost.
     pub fn fault(&mut self, page: u32, write: bool, host: &mut impl Host, now: u64) -> FaultResult {
+        // Once a peer is lost, so is the memory's consistency: every fault
+        // fails, even on a page still here (the daemon has taken every page
+        // from the application, so it asks again for each).
+        if self.lost {
+            return FaultResult::Failed;
+        }
         let Some(l) = self.pages.get_mut(page as usize) else {
             return FaultResult::Failed;
         };
@@ -302,9 +309,6 @@ impl Node {
         };
         if enough {
             return FaultResult::Ready;
-        }
-        if self.lost {
-            return FaultResult::Failed;
         }
         // One request per page at a time (a read answered may be
         // followed by the write fault, asked for then).

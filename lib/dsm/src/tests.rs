@@ -348,6 +348,16 @@ fn lost_peer_is_reported() {
     assert_eq!(
         s.nodes[0].fault(0, false, &mut s.hosts[0], s.now),
         FaultResult::Failed
+    ); // Even on a page it may still write: the memory as a whole is lost.
+    let mut s = Sim::new(2, 2, PERFECT, 4);
+    s.dead[1] = true;
+    while s.hosts[0].lost.is_empty() {
+        s.step();
+    }
+    assert_eq!(s.hosts[0].access[1], Access::Write);
+    assert_eq!(
+        s.nodes[0].fault(1, true, &mut s.hosts[0], s.now),
+        FaultResult::Failed
     );
 }
 
