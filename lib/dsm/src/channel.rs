@@ -157,7 +157,16 @@ impl Channel {
     /// flight again if the timeout passed, an acknowledgement if one is
     /// owed and nothing else carries it. Calls `out` for each message.
     /// Returns false if the peer is lost (too many timeouts in a row).
-    pub fn transmit(&mut self, now: u64, t: &Timing, out: &mut impl FnMut(&Msg)) -> bool {
+    /// With `defer_ack`, an acknowledgement that would go alone waits
+    /// (for the next call without it, or a message to carry it): the
+    /// caller knows more is coming (a page's first pieces).
+    pub fn transmit(
+        &mut self,
+        now: u64,
+        t: &Timing,
+        out: &mut impl FnMut(&Msg),
+        defer_ack: bool,
+    ) -> bool {
         if self.lost {
             return false;
         }
@@ -201,6 +210,9 @@ impl Channel {
             }
         }
         if self.ack_due && !sent_any {
+            if defer_ack {
+                return true;
+            }
             out(&Msg {
                 kind: Kind::Ack,
                 from: 0,

@@ -434,7 +434,7 @@ fn channel_in_order_exactly_once() {
         }
         for (ch, to_b) in [(&mut a, true), (&mut b, false)] {
             let mut out = Vec::new();
-            assert!(ch.transmit(now, &TIMING, &mut |m: &Msg| out.push(m.clone())));
+            assert!(ch.transmit(now, &TIMING, &mut |m: &Msg| out.push(m.clone()), false));
             for m in out {
                 if rng.pct(20) {
                     continue;
@@ -538,4 +538,20 @@ fn everyone_finishes_after_bye() {
         }
         assert!(s.nodes.iter().all(|n| !n.failed()));
     }
+}
+
+/// A read copy costs the reader two datagrams on a perfect link: its
+/// request and its confirmation, which carries the acknowledgement of
+/// all four pieces (none is acknowledged alone).
+#[test]
+fn a_page_costs_the_reader_two_datagrams() {
+    let mut s = Sim::new(2, 1, PERFECT, 17);
+    for _ in 0..100 {
+        s.step();
+    }
+    let before = s.nodes[1].stats.messages_sent;
+    while !s.want(1, 0, false) {
+        s.step();
+    }
+    assert_eq!(s.nodes[1].stats.messages_sent - before, 2);
 }

@@ -19,15 +19,17 @@ use dsm::channel::Timing;
 use dsm::wire::MAX_MSG;
 use dsm::{Access, Config, FaultResult, Host, Node, NodeId};
 
-/// The protocol's timeouts: a first retransmission after 50 ms, doubling
-/// to 500 ms; a peer silent for 8 timeouts in a row (about 3 s) is lost,
-/// one never heard from after 40 more (20 s: it may boot later than us).
-/// A quiet channel says Hello every 500 ms.
+/// The protocol's timeouts: a first retransmission after 100 ms (a round
+/// trip takes a few ms, but tens on a busy host: a shorter timeout sent
+/// whole windows again for nothing), doubling to 800 ms; a peer silent
+/// for 6 timeouts in a row (about 3 s) is lost, one never heard from
+/// after 25 more (20 s: it may boot later than us). A quiet channel says
+/// Hello every 500 ms.
 const TIMING: Timing = Timing {
-    rto_ms: 50,
-    max_rto_ms: 500,
-    max_retries: 8,
-    connect_retries: 40,
+    rto_ms: 100,
+    max_rto_ms: 800,
+    max_retries: 6,
+    connect_retries: 25,
     keepalive_ms: 500,
 };
 /// How long a finished daemon still answers (a peer may miss our last
@@ -289,7 +291,10 @@ pub(super) fn run(mut m: Machine) -> ! {
                 let _ = sys_page_unmap(0, RXVA);
             }
         }
-        node.tick(&mut m, t);
+        if msg.is_ok_and(|msg| msg.from == m.ticker) {
+            // Retransmissions due, keepalives, acknowledgements held back.
+            node.tick(&mut m, t);
+        }
         for p in core::mem::take(&mut m.done) {
             if waiting == Some(p) {
                 waiting = None;
