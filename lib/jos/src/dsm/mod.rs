@@ -216,31 +216,35 @@ fn application(region: usize, len: usize, me: NodeId, nodes: usize, daemon: EnvI
     })
 }
 
-/// The fault handler of the shared range (the application's): asks the
-/// daemon for the page, for reading or writing, and retries the access
-/// once it is mapped. Declines a fault outside the range. If the daemon
-/// answers that a peer is lost (or is gone itself), the shared memory is
-/// lost: says so and exits.
-pub fn dsm_fault(utf: &mut UTrapframe) -> Fault {
-    let va = utf.utf_fault_va;
-    if !(LO.load(Ordering::Relaxed)..HI.load(Ordering::Relaxed)).contains(&va) {
-        return Fault::Declined;
+/// Asks the daemon for the page at `va` in the shared range, for reading
+/// or for `write`, and waits until it is mapped so. Err(Inval) if `va` is
+/// outside the range (or the range is not shared), Err(Fault) if the
+/// shared memory is lost (a peer stopped answering, or the daemon is
+/// gone). What a fault handler of the range calls ([`dsm_fault`], or a
+/// student's own).
+pub fn dsm_request(va: usize, write: bool) -> Result<()> {
+    let (lo, hi) = (LO.load(Ordering::Relaxed), HI.load(Ordering::Relaxed));
+    if !(lo as usize..hi as usize).contains(&va) {
+        return Err(Error::Inval);
     }
-    let op = if utf.utf_err & FEC_WR != 0 {
-        OP_WRITE
-    } else {
-        OP_READ
-    };
-    let page = va & !(PGSIZE as u32 - 1);
-    match ipc_call(
-        DAEMON.load(Ordering::Relaxed),
-        page | op,
-        None,
-        PteFlags::empty(),
-        None,
-    ) {
-        Ok(m) if m.value == ANS_DONE => Fault::Handled,
-        _ => {
+    let op = if write { OP_WRITE } else { OP_READ };
+    let page = (va & !(PGSIZE - 1)) as u32;
+    match ipc_call(DAEMON.load(Ordering::Relaxed), page | op, None, PteFlags::empty(), None) {
+        Ok(m) if m.value == ANS_DONE => Ok(()),
+        _ => Err(Error::Fault),
+    }
+}
+
+/// The fault handler of the shared range (the application's): asks the
+/// daemon for the page ([`dsm_request`]), for reading or writing as the
+/// fault was, and retries the access. Declines a fault outside the
+/// range. If the shared memory is lost, says so and exits.
+pub fn dsm_fault(utf: &mut UTrapframe) -> Fault {
+    let va = utf.utf_fault_va as usize;
+    match dsm_request(va, utf.utf_err & FEC_WR != 0) {
+        Ok(()) => Fault::Handled,
+        Err(Error::Inval) => Fault::Declined,
+        Err(_) => {
             crate::cprintf!(
                 "dsm: shared memory lost (a peer stopped answering) at {:#x}: exiting\n",
                 va
