@@ -240,12 +240,12 @@ impl Node {
             stats: Stats::default(),
         };
         // Find the peers: each Hello is acknowledged once the peer is up.
-        node.to_peers(Kind::Hello);
+        node.tell_peers(Kind::Hello);
         node
     }
 
     /// Queues a message of `kind` (no page) for every peer.
-    fn to_peers(&mut self, kind: Kind) {
+    fn tell_peers(&mut self, kind: Kind) {
         for peer in 0..self.cfg.nodes as NodeId {
             if peer != self.cfg.me {
                 self.send(peer, msg(kind, 0, 0));
@@ -258,7 +258,7 @@ impl Node {
     pub fn bye(&mut self, host: &mut impl Host, now: u64) {
         if !self.said_bye {
             self.said_bye = true;
-            self.to_peers(Kind::Bye);
+            self.tell_peers(Kind::Bye);
             self.run(host, now);
         }
     }
