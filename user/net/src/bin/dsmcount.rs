@@ -3,7 +3,8 @@
 //! default), each addition a plain load and store under a lock in the
 //! shared memory (`jos::dsm::sync::Lock`, on the counter's page). The
 //! peers are the kernel's `peer=` (none: one machine alone). Prints the
-//! counter every machine reads at the end, which must be n times the
+//! counter every machine reads at the end (and `halfway` after n/2
+//! additions), which must be n times the
 //! number of machines, then the statistics. With `think=MS`, each machine
 //! sleeps that long between additions (the others take the lock then:
 //! contention, and the page travels at every addition).
@@ -43,7 +44,10 @@ fn run() {
     cprintf!("dsmcount: node {} of {}: adding {}\n", d.node(), parties, n);
     barrier.wait(parties);
     let t0 = sys_time_msec();
-    for _ in 0..n {
+    for i in 0..n {
+        if i == n / 2 {
+            cprintf!("dsmcount: node {}: halfway\n", d.node());
+        }
         lock.lock();
         counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         lock.unlock();
