@@ -642,15 +642,16 @@ def _free_udp_port():
         return s.getsockname()[1]
 
 
-def _load_pair():
-    """scripts/pair.py (make pair-<prog>-nox's runner), for its wiring."""
-    spec = importlib.util.spec_from_file_location("pair", os.path.join(ROOT, "scripts", "pair.py"))
+def _load_script(name):
+    """scripts/NAME.py as a module: pair.py (make pair-<prog>-nox's runner,
+    for its wiring) and relay.py (for its counts)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", name + ".py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-pair = _load_pair()
+pair = _load_script("pair")
 PAIR_ADDR = {name: ip for name, ip, _mac in pair.MACHINES}
 PAIR_MAC = {name: mac for name, _ip, mac in pair.MACHINES}
 
@@ -731,14 +732,7 @@ def run_pair(prog, kargs="", relay=None, kill_b=None, timeout=60, name="pair"):
     return Pair(runs["a"], runs["b"], counts)
 
 
-def _load_relay():
-    spec = importlib.util.spec_from_file_location("relay", os.path.join(ROOT, "scripts", "relay.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-pair_relay = _load_relay()
+pair_relay = _load_script("relay")
 
 
 def check_netpair(p, lossy=False):

@@ -102,47 +102,25 @@ fn ticker(daemon: EnvId) -> ! {
 
 /// The daemon's machine: what the protocol acts on.
 pub(super) struct Machine {
-    region: usize,
-    npages: u32,
-    app: EnvId,
-    rx: EnvId,
-    ticker: EnvId,
-    sock: usize,
-    addrs: Vec<[u8; 4]>,
-    me: NodeId,
+    /// The shared range's first address, and its pages.
+    pub(super) region: usize,
+    pub(super) npages: u32,
+    /// The application, the receiver, the ticker.
+    pub(super) app: EnvId,
+    pub(super) rx: EnvId,
+    pub(super) ticker: EnvId,
+    /// The UDP socket (bound to DSM_PORT).
+    pub(super) sock: usize,
+    /// Every node's address, in node order; ours is `me`.
+    pub(super) addrs: Vec<[u8; 4]>,
+    pub(super) me: NodeId,
     /// Pages whose fault the protocol served since we last looked.
-    done: Vec<u32>,
+    pub(super) done: Vec<u32>,
     /// A peer was lost.
-    lost: Option<NodeId>,
+    pub(super) lost: Option<NodeId>,
 }
 
 impl Machine {
-    /// The daemon's state before its first page.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
-        region: usize,
-        len: usize,
-        app: EnvId,
-        rx: EnvId,
-        ticker: EnvId,
-        sock: usize,
-        addrs: Vec<[u8; 4]>,
-        me: NodeId,
-    ) -> Machine {
-        Machine {
-            region,
-            npages: (len / PGSIZE) as u32,
-            app,
-            rx,
-            ticker,
-            sock,
-            addrs,
-            me,
-            done: Vec::new(),
-            lost: None,
-        }
-    }
-
     fn va(&self, page: u32) -> usize {
         self.region + page as usize * PGSIZE
     }

@@ -153,10 +153,18 @@ pub fn dsm_attach(region: usize, len: usize, peers: &[[u8; 4]]) -> Result<Dsm> {
             let parent = crate::env::thisenv_read().env_parent_id;
             application(region, len, me, addrs.len(), parent)
         }
-        Ok(app) => {
-            let m = daemon::Machine::new(region, len, app, rx, ticker, sock, addrs, me);
-            daemon::run(m)
-        }
+        Ok(app) => daemon::run(daemon::Machine {
+            region,
+            npages: (len / PGSIZE) as u32,
+            app,
+            rx,
+            ticker,
+            sock,
+            addrs,
+            me,
+            done: alloc::vec::Vec::new(),
+            lost: None,
+        }),
         Err(e) => {
             daemon::stop_helpers(rx, ticker);
             let _ = crate::fd::close(sock);
@@ -229,7 +237,13 @@ pub fn dsm_request(va: usize, write: bool) -> Result<()> {
     }
     let op = if write { OP_WRITE } else { OP_READ };
     let page = (va & !(PGSIZE - 1)) as u32;
-    match ipc_call(DAEMON.load(Ordering::Relaxed), page | op, None, PteFlags::empty(), None) {
+    match ipc_call(
+        DAEMON.load(Ordering::Relaxed),
+        page | op,
+        None,
+        PteFlags::empty(),
+        None,
+    ) {
         Ok(m) if m.value == ANS_DONE => Ok(()),
         _ => Err(Error::Fault),
     }
