@@ -42,7 +42,7 @@ use crate::syscall::*;
 use abi::elf::{Elf32Phdr, PF_W, PF_X, PT_LOAD, check_header};
 use abi::env::{ENV_RUNNABLE, EnvId, envx};
 use abi::error::{Error, Result};
-use abi::fsipc::{FSREQ_PAGE, FsreqPage, O_RDONLY, PAGE_MAXSEG, PageSeg};
+use abi::fsipc::{FSREQ_PAGE, FsreqPage, MAXNAMELEN, O_RDONLY, PAGE_MAXSEG, PageSeg};
 use abi::memlayout::{USTACKTOP, UTEMP};
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
 
@@ -141,7 +141,12 @@ pub fn spawn(path: &str, argv: &[&str]) -> Result<EnvId> {
     let fd = if path.contains('/') {
         file::open(path, O_RDONLY)?
     } else {
-        file::open(&alloc::format!("/{path}"), O_RDONLY)?
+        // `/` and the name (a longer name is no file of the root's).
+        let mut buf = [b'/'; MAXNAMELEN];
+        let full = buf.get_mut(1..path.len() + 1).ok_or(Error::NotFound)?;
+        full.copy_from_slice(path.as_bytes());
+        let full = core::str::from_utf8(&buf[..path.len() + 1]).map_err(|_| Error::BadPath)?;
+        file::open(full, O_RDONLY)?
     };
     let prepared = read_headers(fd).and_then(|prog| {
         let fileid = fd::fd_lookup(fd)?.fd_file_id;
@@ -197,7 +202,7 @@ fn start_child(child: EnvId, fs: EnvId, key: u32, prog: &Program, argv: &[&str])
     let (lo, hi) = prog.range();
     sys_env_set_pager(child, fs, lo, hi, key)?;
 
-    let esp = init_stack(child, argv, &crate::cwd::getcwd())?;
+    let esp = crate::cwd::with_cwd(|cwd| init_stack(child, argv, cwd))?;
     copy_shared_pages(child)?;
     let mut tf = crate::env_field!(envx(child), env_tf);
     tf.tf_eip = prog.entry as u32;
