@@ -40,7 +40,8 @@ use crate::fd;
 use crate::file::{self, fsenv, fsipc, fsipcbuf_as};
 use crate::syscall::*;
 use abi::elf::{Elf32Phdr, PF_W, PF_X, PT_LOAD, check_header};
-use abi::env::{ENV_RUNNABLE, EnvId, envx};
+use abi::env::{ENV_RUNNABLE, EnvId};
+use abi::trap::Trapframe;
 use abi::error::{Error, Result};
 use abi::fsipc::{FSREQ_PAGE, FsreqPage, MAXNAMELEN, O_RDONLY, PAGE_MAXSEG, PageSeg};
 use abi::memlayout::{USTACKTOP, UTEMP};
@@ -204,7 +205,12 @@ fn start_child(child: EnvId, fs: EnvId, key: u32, prog: &Program, argv: &[&str])
 
     let esp = crate::cwd::with_cwd(|cwd| init_stack(child, argv, cwd))?;
     copy_shared_pages(child)?;
-    let mut tf = crate::env_field!(envx(child), env_tf);
+    // Registers from nothing but the entry point and the stack (JOS
+    // copies the child's, which are ours at `sys_exofork`, and changes
+    // these two): the kernel sets the segment registers and the flags
+    // itself, and a fresh program reads no other register. (Reading the
+    // child's from UENVS, volatile, took 300 bytes of code.)
+    let mut tf = Trapframe::zeroed();
     tf.tf_eip = prog.entry as u32;
     tf.tf_esp = esp as u32;
     sys_env_set_trapframe(child, &tf)?;
