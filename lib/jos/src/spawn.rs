@@ -41,11 +41,11 @@ use crate::file::{self, fsenv, fsipc, fsipcbuf_as};
 use crate::syscall::*;
 use abi::elf::{Elf32Phdr, PF_W, PF_X, PT_LOAD, check_header};
 use abi::env::{ENV_RUNNABLE, EnvId};
-use abi::trap::Trapframe;
 use abi::error::{Error, Result};
 use abi::fsipc::{FSREQ_PAGE, FsreqPage, MAXNAMELEN, O_RDONLY, PAGE_MAXSEG, PageSeg};
 use abi::memlayout::{USTACKTOP, UTEMP};
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
+use abi::trap::Trapframe;
 
 /// Most arguments `spawn` passes.
 pub const MAXARGS: usize = 32;
@@ -248,25 +248,30 @@ fn init_stack(child: EnvId, argv: &[&str], cwd: &str) -> Result<usize> {
     let child_va = |off: usize| (USTACKTOP - PGSIZE + off) as u32;
     let mut str_off = PGSIZE - strings;
     let argv_off = (str_off & !3) - 4 * (argv.len() + 1);
+    // The page is a fresh one, all zeros: each string's NUL and argv's
+    // final null pointer are there already.
     for (i, a) in argv.iter().enumerate() {
-        let ptr = child_va(str_off).to_le_bytes();
-        page[argv_off + 4 * i..argv_off + 4 * i + 4].copy_from_slice(&ptr);
-        page[str_off..str_off + a.len()].copy_from_slice(a.as_bytes());
-        page[str_off + a.len()] = 0;
+        put(page, argv_off + 4 * i, &child_va(str_off).to_le_bytes());
+        put(page, str_off, a.as_bytes());
         str_off += a.len() + 1;
     }
     let cwd_off = str_off;
-    page[cwd_off..cwd_off + cwd.len()].copy_from_slice(cwd.as_bytes());
-    page[cwd_off + cwd.len()] = 0;
-    let end = argv_off + 4 * argv.len();
-    page[end..end + 4].copy_from_slice(&0u32.to_le_bytes());
+    put(page, cwd_off, cwd.as_bytes());
     let esp_off = argv_off - 12;
-    page[esp_off..esp_off + 4].copy_from_slice(&(argv.len() as u32).to_le_bytes());
-    page[esp_off + 4..esp_off + 8].copy_from_slice(&child_va(argv_off).to_le_bytes());
-    page[esp_off + 8..esp_off + 12].copy_from_slice(&child_va(cwd_off).to_le_bytes());
+    let top = [argv.len() as u32, child_va(argv_off), child_va(cwd_off)];
+    for (i, word) in top.iter().enumerate() {
+        put(page, esp_off + 4 * i, &word.to_le_bytes());
+    }
     let r = sys_page_map(0, UTEMP, child, USTACKTOP - PGSIZE, PTE_RW);
     let _ = sys_page_unmap(0, UTEMP);
     r.map(|()| USTACKTOP - PGSIZE + esp_off)
+}
+
+/// Copies `bytes` into `page` at `off`: `init_stack`'s one checked copy
+/// (panics past the page's end, which `init_stack`'s sums rule out).
+#[inline(never)]
+fn put(page: &mut [u8], off: usize, bytes: &[u8]) {
+    page[off..off + bytes.len()].copy_from_slice(bytes);
 }
 
 /// Maps every PTE_SHARE page of ours into the child at the same address
