@@ -37,6 +37,9 @@ pub const HISTORY_LEN: usize = 32;
 /// oldest lines go first when a new one does not fit).
 pub const HISTORY_BYTES: usize = 4096;
 
+// A line always fits in the history once the older ones are gone.
+const _: () = assert!(BUFLEN < HISTORY_BYTES);
+
 const CTRL_U: u8 = 0x15;
 const CTRL_C: u8 = 0x03;
 const ESC: u8 = 0x1b;
