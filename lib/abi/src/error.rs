@@ -98,10 +98,32 @@ impl Error {
     ///
     /// Returns `None` for 0, positive numbers and unknown negative codes.
     pub const fn from_code(code: i32) -> Option<Error> {
-        if code >= 0 || code < -MAXERROR {
-            return None;
-        }
-        Some(Self::ALL[(-code - 1) as usize])
+        // A match, not a lookup in `ALL`: each number is its variant's
+        // discriminant, so the compiler makes this a range check and no
+        // table (it is inlined wherever a system call's result is decoded).
+        Some(match code.wrapping_neg() {
+            1 => Error::Unspecified,
+            2 => Error::BadEnv,
+            3 => Error::Inval,
+            4 => Error::NoMem,
+            5 => Error::NoFreeEnv,
+            6 => Error::Fault,
+            7 => Error::IpcNotRecv,
+            8 => Error::Eof,
+            9 => Error::NoDisk,
+            10 => Error::MaxOpen,
+            11 => Error::NotFound,
+            12 => Error::BadPath,
+            13 => Error::FileExists,
+            14 => Error::NotExec,
+            15 => Error::NotSupp,
+            16 => Error::Again,
+            17 => Error::ConnRefused,
+            18 => Error::ConnReset,
+            19 => Error::AddrInUse,
+            20 => Error::NotConn,
+            _ => return None,
+        })
     }
 
     /// Returns JOS's message for this error (as printed by `%e`).

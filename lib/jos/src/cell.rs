@@ -109,10 +109,12 @@ impl<T> EnvCell<T> {
     /// cell again), and if its pages are copy-on-write and out of memory
     /// prevents making them private.
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        self.make_private();
-        if self.generation.fetch_add(1, Ordering::Acquire) & 1 != 0 {
-            self.reentered();
-        }
+        enter(
+            &self.generation,
+            self.addr(),
+            size_of::<Self>(),
+            core::any::type_name::<T>(),
+        );
         let _release = Release(&self.generation);
         // SAFETY: the generation was even and is now odd by our doing: no
         // other reference to the value exists, and none can be made until
@@ -219,15 +221,8 @@ impl<T> EnvCell<T> {
         self as *const Self as usize
     }
 
-    /// Makes every copy-on-write page the cell lies on private and
-    /// writable, so no access inside `with` faults for copy-on-write.
-    /// Panics if out of memory prevents it.
-    #[inline(always)]
-    fn make_private(&self) {
-        make_private(self.addr(), size_of::<Self>());
-    }
-
-    /// [`EnvCell::make_private`] for [`EnvCell::try_with`]: Err(NoMem)
+    /// `make_private` (which `with` calls, through `enter`) for
+    /// [`EnvCell::try_with`]: Err(NoMem)
     /// instead of a panic.
     #[inline(always)]
     fn try_make_private(&self) -> abi::error::Result<()> {
@@ -239,6 +234,18 @@ impl<T> EnvCell<T> {
 // not one per type of cell).
 
 /// Panics: a cell holding a `name` was borrowed while in use.
+/// `with`'s way in, one copy for every cell (inlined, it was some 45
+/// bytes at each `with`): makes the cell's pages, `len` bytes at `addr`,
+/// private, then marks it busy (its `generation` odd). Panics, naming
+/// the type `name`, if it was busy already, or as `make_private` does.
+#[inline(never)]
+fn enter(generation: &AtomicU32, addr: usize, len: usize, name: &str) {
+    make_private(addr, len);
+    if generation.fetch_add(1, Ordering::Acquire) & 1 != 0 {
+        reentered(name);
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn reentered(name: &str) -> ! {

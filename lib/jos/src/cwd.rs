@@ -28,24 +28,54 @@ use abi::fsipc::MAXPATHLEN;
 use alloc::string::String;
 
 /// The current directory: the one set by `chdir` if any, else the one
-/// inherited at start (`/` for a program the kernel started).
+/// inherited at start (`/` for a program the kernel started). All zero at
+/// first, so it costs a program that never moves nothing but bss.
 struct Cwd {
-    /// Where the parent was when it spawned us (in our first stack page).
-    inherited: &'static str,
-    /// Set by `chdir`: always an absolute, resolved path.
-    owned: Option<String>,
+    /// Where the parent was when it spawned us (in our first stack page);
+    /// None: `/`.
+    inherited: Option<&'static str>,
+    /// Set by `chdir`: an absolute, resolved path, `set[..set_len]` (none
+    /// while `set_len` is 0).
+    set_len: usize,
+    set: [u8; MAXPATHLEN - 1],
+    /// Where `chdir` resolves its path (not on the stack, which may be one
+    /// page).
+    next: [u8; MAXPATHLEN - 1],
+}
+
+/// The current directory, given its fields: `set[..set_len]` if `chdir`
+/// set it, else the inherited one, else `/`.
+fn path_of<'a>(inherited: Option<&'static str>, set_len: usize, set: &'a [u8]) -> &'a str {
+    match set_len {
+        0 => inherited.unwrap_or("/"),
+        // SAFETY: only `chdir` writes `set`, with what `pathname::resolve`
+        // made of two &strs: their components (cut at `/`, an ASCII byte,
+        // so each is UTF-8) joined by `/`. No check here: every `open`
+        // comes this way.
+        n => unsafe { core::str::from_utf8_unchecked(&set[..n]) },
+    }
+}
+
+impl Cwd {
+    /// The current directory.
+    fn path(&self) -> &str {
+        path_of(self.inherited, self.set_len, &self.set)
+    }
 }
 
 static CWD: EnvCell<Cwd> = EnvCell::new(Cwd {
-    inherited: "/",
-    owned: None,
+    inherited: None,
+    set_len: 0,
+    set: [0; MAXPATHLEN - 1],
+    next: [0; MAXPATHLEN - 1],
 });
 
 /// Runs `f` on the current directory (an absolute path) and returns what
-/// it returns. `f` must not reach the current directory again (it would
-/// panic, see `EnvCell`).
-fn with_cwd<R>(f: impl FnOnce(&str) -> R) -> R {
-    CWD.with(|c| f(c.owned.as_deref().unwrap_or(c.inherited)))
+/// it returns: the current directory without a copy (the shell's `pwd`,
+/// `spawn`). `f` must not reach the current directory again (it would
+/// panic, see `EnvCell`): no `open`, `stat`, `chdir` or `spawn` inside.
+pub fn with_cwd<R>(f: impl FnOnce(&str) -> R) -> R {
+    CWD.with(|c| f(c.path()))
 }
 
 /// Sets the directory we start in to `dir`, as `libmain` found it on the
@@ -55,15 +85,15 @@ fn with_cwd<R>(f: impl FnOnce(&str) -> R) -> R {
 /// as it did before there was a current directory (no bss page touched).
 pub(crate) fn inherit(dir: &'static str) {
     if dir != "/" && dir.starts_with('/') && dir.len() < MAXPATHLEN {
-        CWD.with(|c| c.inherited = dir);
+        CWD.with(|c| c.inherited = Some(dir));
     }
 }
 
-/// Returns the current directory, an absolute path (`/` unless `chdir`
-/// or the parent that spawned us said otherwise). Panics only if out of
-/// memory for the copy.
+/// Returns a copy of the current directory, an absolute path (`/` unless
+/// `chdir` or the parent that spawned us said otherwise). Panics only if
+/// out of memory for the copy.
 pub fn getcwd() -> String {
-    with_cwd(|c| String::from(c))
+    with_cwd(|dir| String::from(dir))
 }
 
 /// Writes into `out` the absolute path that `path` names from the current
@@ -72,21 +102,8 @@ pub fn getcwd() -> String {
 pub fn resolve_into(path: &str, out: &mut [u8]) -> Result<usize> {
     // try_with: out of memory (the cell's page copy-on-write after fork,
     // and no page to copy it to) is E_NO_MEM from `open`, not a panic.
-    CWD.try_with(|c| pathname::resolve(c.owned.as_deref().unwrap_or(c.inherited), path, out))?
+    CWD.try_with(|c| pathname::resolve(c.path(), path, out))?
         .ok_or(Error::BadPath)
-}
-
-/// Returns the absolute path that `path` names from the current
-/// directory. E_BAD_PATH if it is MAXPATHLEN bytes or longer; E_NO_MEM as
-/// [`resolve_into`] (a heap that cannot grow panics, as any allocation).
-pub fn resolve(path: &str) -> Result<String> {
-    // On the heap: a program's stack may be one page.
-    let mut buf = alloc::vec![0u8; MAXPATHLEN - 1];
-    let n = resolve_into(path, &mut buf)?;
-    buf.truncate(n);
-    // The result is made of `path`'s and the cwd's own components, cut
-    // only at `/`: UTF-8 still.
-    String::from_utf8(buf).map_err(|_| Error::BadPath)
 }
 
 /// Makes `path` (resolved from the current directory) the current
@@ -95,10 +112,16 @@ pub fn resolve(path: &str) -> Result<String> {
 /// path too long or one that names a file, not a directory; the current
 /// directory is then unchanged.
 pub fn chdir(path: &str) -> Result<()> {
-    let dir = resolve(path)?;
-    if !stat(&dir)?.isdir {
+    // `stat` resolves `path` as below (the directory does not change in
+    // between), and fails as below for a path too long.
+    if !stat(path)?.isdir {
         return Err(Error::BadPath);
     }
-    CWD.with(|c| c.owned = Some(dir));
-    Ok(())
+    CWD.with(|c| {
+        let cur = path_of(c.inherited, c.set_len, &c.set);
+        let n = pathname::resolve(cur, path, &mut c.next).ok_or(Error::BadPath)?;
+        c.set[..n].copy_from_slice(&c.next[..n]);
+        c.set_len = n;
+        Ok(())
+    })
 }

@@ -141,7 +141,9 @@ pub fn fd_alloc() -> Result<usize> {
 /// Returns the Fd of open descriptor `n`: E_INVAL if `n` is out of range or
 /// not open. The reference is good until the descriptor is closed; the
 /// page is shared with other environments (after fork) and, for a file,
-/// with the file server, which moves `fd_offset`.
+/// with the file server, which moves `fd_offset`. Not inlined: it is
+/// called from every descriptor operation.
+#[inline(never)]
 pub fn fd_lookup(n: usize) -> Result<&'static Fd> {
     if n >= MAXFD || pte_of(index2fd(n)).is_none() {
         return Err(Error::Inval);

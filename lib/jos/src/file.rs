@@ -45,6 +45,15 @@ fn fsipcbuf_map() -> Result<()> {
     request_page_map(FSIPCBUF)
 }
 
+/// Maps the request page if it is not mapped yet; panics if out of
+/// memory. One copy (not inlined into each `fsipcbuf_as`, with its panic).
+#[inline(never)]
+fn fsipcbuf_map_or_panic() {
+    if let Err(e) = fsipcbuf_map() {
+        panic!("mapping the file request page: {e}");
+    }
+}
+
 /// The request page's address.
 pub fn fsipcbuf() -> usize {
     FSIPCBUF
@@ -58,9 +67,7 @@ pub fn fsipcbuf() -> usize {
 /// No other reference to the page may be live; `T` must be a plain type
 /// from `abi::fsipc` (valid for any bytes, at most a page).
 pub unsafe fn fsipcbuf_as<T>() -> &'static mut T {
-    if let Err(e) = fsipcbuf_map() {
-        panic!("mapping the file request page: {e}");
-    }
+    fsipcbuf_map_or_panic();
     // SAFETY: the page is mapped, writable and page-aligned; no other
     // reference to it is live (the caller's promise).
     unsafe { &mut *(FSIPCBUF as *mut T) }

@@ -58,7 +58,8 @@ impl fmt::Write for FdWriter {
 /// `printf!` call); returns the bytes written. If nothing could be
 /// written: write's error (E_INVAL for a descriptor not open for
 /// writing), or E_EOF if the descriptor took nothing (a pipe with no
-/// reader).
+/// reader). Never inlined, as `printf::print`.
+#[inline(never)]
 pub fn vfprintf(fd: usize, args: fmt::Arguments) -> Result<usize> {
     let mut w = FdWriter {
         fd,

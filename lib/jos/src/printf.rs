@@ -30,7 +30,10 @@ impl PrintBuf {
 
 /// Prints formatted text, in as few `sys_cputs` calls as fit (one for a
 /// short line, so it is not interleaved with other environments' output);
-/// used by `cprintf!`.
+/// used by `cprintf!`. Never inlined: each copy of its buffer's set-up,
+/// the formatting call and the flush cost some 50 bytes, and the shell
+/// alone has some twenty `cprintf!`s.
+#[inline(never)]
 pub fn print(args: core::fmt::Arguments) {
     use core::fmt::Write;
     let mut w = Writer::new();

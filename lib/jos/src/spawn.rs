@@ -40,11 +40,12 @@ use crate::fd;
 use crate::file::{self, fsenv, fsipc, fsipcbuf_as};
 use crate::syscall::*;
 use abi::elf::{Elf32Phdr, PF_W, PF_X, PT_LOAD, check_header};
-use abi::env::{ENV_RUNNABLE, EnvId, envx};
+use abi::env::{ENV_RUNNABLE, EnvId};
 use abi::error::{Error, Result};
-use abi::fsipc::{FSREQ_PAGE, FsreqPage, O_RDONLY, PAGE_MAXSEG, PageSeg};
+use abi::fsipc::{FSREQ_PAGE, FsreqPage, MAXNAMELEN, O_RDONLY, PAGE_MAXSEG, PageSeg};
 use abi::memlayout::{USTACKTOP, UTEMP};
 use abi::mmu::{PGSIZE, PTE_RW, PteFlags, round_down};
+use abi::trap::Trapframe;
 
 /// Most arguments `spawn` passes.
 pub const MAXARGS: usize = 32;
@@ -141,7 +142,12 @@ pub fn spawn(path: &str, argv: &[&str]) -> Result<EnvId> {
     let fd = if path.contains('/') {
         file::open(path, O_RDONLY)?
     } else {
-        file::open(&alloc::format!("/{path}"), O_RDONLY)?
+        // `/` and the name (a longer name is no file of the root's).
+        let mut buf = [b'/'; MAXNAMELEN];
+        let full = buf.get_mut(1..path.len() + 1).ok_or(Error::NotFound)?;
+        full.copy_from_slice(path.as_bytes());
+        let full = core::str::from_utf8(&buf[..path.len() + 1]).map_err(|_| Error::BadPath)?;
+        file::open(full, O_RDONLY)?
     };
     let prepared = read_headers(fd).and_then(|prog| {
         let fileid = fd::fd_lookup(fd)?.fd_file_id;
@@ -197,9 +203,14 @@ fn start_child(child: EnvId, fs: EnvId, key: u32, prog: &Program, argv: &[&str])
     let (lo, hi) = prog.range();
     sys_env_set_pager(child, fs, lo, hi, key)?;
 
-    let esp = init_stack(child, argv, &crate::cwd::getcwd())?;
+    let esp = crate::cwd::with_cwd(|cwd| init_stack(child, argv, cwd))?;
     copy_shared_pages(child)?;
-    let mut tf = crate::env_field!(envx(child), env_tf);
+    // Registers from nothing but the entry point and the stack (JOS
+    // copies the child's, which are ours at `sys_exofork`, and changes
+    // these two): the kernel sets the segment registers and the flags
+    // itself, and a fresh program reads no other register. (Reading the
+    // child's from UENVS, volatile, took 300 bytes of code.)
+    let mut tf = Trapframe::zeroed();
     tf.tf_eip = prog.entry as u32;
     tf.tf_esp = esp as u32;
     sys_env_set_trapframe(child, &tf)?;
@@ -237,25 +248,30 @@ fn init_stack(child: EnvId, argv: &[&str], cwd: &str) -> Result<usize> {
     let child_va = |off: usize| (USTACKTOP - PGSIZE + off) as u32;
     let mut str_off = PGSIZE - strings;
     let argv_off = (str_off & !3) - 4 * (argv.len() + 1);
+    // The page is a fresh one, all zeros: each string's NUL and argv's
+    // final null pointer are there already.
     for (i, a) in argv.iter().enumerate() {
-        let ptr = child_va(str_off).to_le_bytes();
-        page[argv_off + 4 * i..argv_off + 4 * i + 4].copy_from_slice(&ptr);
-        page[str_off..str_off + a.len()].copy_from_slice(a.as_bytes());
-        page[str_off + a.len()] = 0;
+        put(page, argv_off + 4 * i, &child_va(str_off).to_le_bytes());
+        put(page, str_off, a.as_bytes());
         str_off += a.len() + 1;
     }
     let cwd_off = str_off;
-    page[cwd_off..cwd_off + cwd.len()].copy_from_slice(cwd.as_bytes());
-    page[cwd_off + cwd.len()] = 0;
-    let end = argv_off + 4 * argv.len();
-    page[end..end + 4].copy_from_slice(&0u32.to_le_bytes());
+    put(page, cwd_off, cwd.as_bytes());
     let esp_off = argv_off - 12;
-    page[esp_off..esp_off + 4].copy_from_slice(&(argv.len() as u32).to_le_bytes());
-    page[esp_off + 4..esp_off + 8].copy_from_slice(&child_va(argv_off).to_le_bytes());
-    page[esp_off + 8..esp_off + 12].copy_from_slice(&child_va(cwd_off).to_le_bytes());
+    let top = [argv.len() as u32, child_va(argv_off), child_va(cwd_off)];
+    for (i, word) in top.iter().enumerate() {
+        put(page, esp_off + 4 * i, &word.to_le_bytes());
+    }
     let r = sys_page_map(0, UTEMP, child, USTACKTOP - PGSIZE, PTE_RW);
     let _ = sys_page_unmap(0, UTEMP);
     r.map(|()| USTACKTOP - PGSIZE + esp_off)
+}
+
+/// Copies `bytes` into `page` at `off`: `init_stack`'s one checked copy
+/// (panics past the page's end, which `init_stack`'s sums rule out).
+#[inline(never)]
+fn put(page: &mut [u8], off: usize, bytes: &[u8]) {
+    page[off..off + bytes.len()].copy_from_slice(bytes);
 }
 
 /// Maps every PTE_SHARE page of ours into the child at the same address

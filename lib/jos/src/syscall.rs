@@ -23,6 +23,7 @@ use core::arch::asm;
 /// Pointer arguments must mean what the kernel expects for `num` (the kernel
 /// checks them, but it may write through them, e.g. `sys_ipc_recv` maps a
 /// page over `dstva`, `sys_page_alloc` replaces whatever was mapped).
+#[inline(never)]
 pub unsafe fn syscall(num: Syscall, a1: u32, a2: u32, a3: u32, a4: u32, a5: u32) -> i32 {
     // SAFETY: forwarded; the caller upholds the contract for `num`.
     unsafe { syscall_raw(num.number(), a1, a2, a3, a4, a5) }

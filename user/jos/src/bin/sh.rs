@@ -23,6 +23,12 @@
 //! and waits for them; the shell waits for that child (unless `&`). The
 //! grammar is `shparse`'s.
 //!
+//! As JOS's shell, this one uses no heap (and so links no allocator): the
+//! line is read into a buffer on the stack, the history and `help`'s list
+//! are statics, `shparse` cuts the line into slices of itself, and a
+//! command's words, their quotes taken out, go into a buffer on the stack
+//! of the child that runs it.
+//!
 //! Ctrl-C (interactive only: the shell is then the console's controller,
 //! taking the role at each prompt and before each job, see `jos::job`): at
 //! the prompt it throws away the line being typed;
@@ -33,22 +39,41 @@
 #![no_main]
 
 use abi::env::EnvId;
-use abi::fsipc::{O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
-use jos::alloc::string::String;
-use jos::alloc::vec::Vec;
+use abi::fsipc::{MAXNAMELEN, O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
 use jos::args::Argstate;
+use jos::cell::EnvCell;
 use jos::cprintf;
 use jos::env::{exit, thisenv_id, wait};
 use jos::fd::{close, close_all, dup, fstat, seek};
 use jos::file::open;
 use jos::job::{JobEnd, take_console, wait_job};
-use jos::readline::{BUFLEN, Input, LineEditor};
-use shparse::{Command, Pipeline, RedirKind};
+use jos::readline::{BUFLEN, History, Input, read_line};
+use shparse::{MAXARGS, RedirKind, Token, Tokens, Words};
 
 jos::main!(umain);
 
 /// How chatty `-d` made us (JOS's `debug`).
-static DEBUG: jos::cell::EnvCell<u32> = jos::cell::EnvCell::new(0);
+static DEBUG: EnvCell<u32> = EnvCell::new(0);
+
+/// The lines typed, for the up and down arrows (5 KB: a static, as the
+/// stack is one page).
+static HISTORY: EnvCell<History> = EnvCell::new(History::new());
+
+/// The shell's two buffers (JOS's `buf` in readline and the words of
+/// `runcmd`), in a static, as the stack is one page.
+struct Buffers {
+    /// The line read.
+    line: [u8; BUFLEN],
+    /// The words of the command being run, their quotes taken out.
+    words: [u8; BUFLEN],
+}
+
+/// The shell runs inside `BUFFERS.with`, from its first line to `exit`;
+/// nothing it calls uses `BUFFERS` again.
+static BUFFERS: EnvCell<Buffers> = EnvCell::new(Buffers {
+    line: [0; BUFLEN],
+    words: [0; BUFLEN],
+});
 
 fn debug() -> u32 {
     DEBUG.get()
@@ -84,17 +109,21 @@ fn umain(argv: &[&str]) {
         _ => usage(),
     }
     let interactive = interactive.unwrap_or_else(|| jos::console::iscons(0).unwrap_or(false));
+    BUFFERS.with(|b| shell(interactive, echocmds, b));
+}
 
-    // The lines typed, for the up and down arrows.
-    let mut editor = LineEditor::new();
+/// Reads command lines and runs them until the end of the input (or
+/// `exit`), with the buffers `b`.
+fn shell(interactive: bool, echocmds: bool, b: &mut Buffers) -> ! {
     loop {
         if interactive {
             // Again at each prompt: an interactive shell run from this one
             // took the role and is gone now.
             take_console();
         }
-        let line = match editor.read(if interactive { "$ " } else { "" }) {
-            Input::Line(line) => line,
+        let prompt = if interactive { "$ " } else { "" };
+        let n = match HISTORY.with(|h| read_line(prompt, &mut b.line, Some(h))) {
+            Input::Line(n) => n,
             Input::Interrupted => continue,
             Input::TooLong => {
                 cprintf!("sh: line too long (max {} characters)\n", BUFLEN - 1);
@@ -107,6 +136,8 @@ fn umain(argv: &[&str]) {
                 exit();
             }
         };
+        // (Printable ASCII only: read_line keeps nothing else.)
+        let line = core::str::from_utf8(&b.line[..n]).unwrap_or_default();
         if debug() > 0 {
             cprintf!("LINE: {}\n", line);
         }
@@ -116,34 +147,34 @@ fn umain(argv: &[&str]) {
         if echocmds {
             jos::printf!("# {}\n", line);
         }
-        let list = match shparse::parse(&line) {
-            Ok(list) => list,
-            Err(e) => {
-                cprintf!("{}\n", e);
-                continue;
-            }
-        };
-        for pipeline in &list {
+        if let Err(e) = shparse::check(line) {
+            cprintf!("{}\n", e);
+            continue;
+        }
+        let mut rest = line;
+        while let Some((pipeline, background, after)) = shparse::next_pipeline(rest) {
             if interactive {
                 // Before each job too: one run before it on this line (an
                 // interactive `sh`, in `sh; spin`) may have taken the role.
                 take_console();
             }
-            if run_pipeline(pipeline) == JobEnd::Stopped {
+            if run_pipeline(pipeline, background, &mut b.words) == JobEnd::Stopped {
                 break;
             }
+            rest = after;
         }
     }
 }
 
-/// Runs one pipeline in a child of its own (JOS's fork before `runcmd`),
-/// and waits for it unless it is to run in the background (a built-in
-/// that changes the shell itself, `cd` or `exit` alone, runs here).
-/// Returns `JobEnd::Stopped` if a Ctrl-C stopped it (after printing `^C`).
-fn run_pipeline(pipeline: &Pipeline) -> JobEnd {
-    if let [cmd] = &pipeline.commands[..]
-        && !pipeline.background
-        && builtin_in_shell(cmd)
+/// Runs one pipeline (its text) in a child of its own (JOS's fork before
+/// `runcmd`), and waits for it unless it is to run in the `background` (a
+/// built-in that changes the shell itself, `cd` or `exit` alone, runs
+/// here). `words` is room for a command's words. Returns
+/// `JobEnd::Stopped` if a Ctrl-C stopped it (after printing `^C`).
+fn run_pipeline(pipeline: &str, background: bool, words: &mut [u8; BUFLEN]) -> JobEnd {
+    if !background
+        && shparse::next_command(pipeline).1.is_none()
+        && builtin_in_shell(pipeline, words)
     {
         return JobEnd::Done;
     }
@@ -158,9 +189,9 @@ fn run_pipeline(pipeline: &Pipeline) -> JobEnd {
         cprintf!("FORK: {}\n", child);
     }
     if child == 0 {
-        runcmd(&pipeline.commands);
+        runcmd(pipeline, words);
     }
-    if pipeline.background {
+    if background {
         return JobEnd::Done;
     }
     let end = wait_job(child);
@@ -170,15 +201,51 @@ fn run_pipeline(pipeline: &Pipeline) -> JobEnd {
     end
 }
 
-/// Runs `cmds`, a pipeline, in this (forked) environment, and exits when
-/// they are done (JOS's `runcmd`). For each `|`, a child is forked to run
-/// the rest of the pipeline reading from the pipe while we run the command
-/// on its left writing into it; each of us waits for its own command, and
-/// then for the child on its right.
-fn runcmd(cmds: &[Command]) -> ! {
+/// Reads command `cmd` (its text): its words, quotes taken out into
+/// `words`, go into `argv` (the number is returned), and each redirection
+/// is handed to `redir` in the order written. The line passed
+/// `shparse::check`, so a redirection has its word and `argv` is big
+/// enough.
+fn read_command<'b>(
+    cmd: &str,
+    words: &mut Words<'b>,
+    argv: &mut [&'b str; MAXARGS],
+    mut redir: impl FnMut(RedirKind, &'b str),
+) -> usize {
+    let mut argc = 0;
+    let mut toks = Tokens::new(cmd).map_while(Result::ok);
+    while let Some(tok) = toks.next() {
+        match (tok, tok.redir()) {
+            (Token::Word(w), _) => {
+                if let (Some(slot), Some(w)) = (argv.get_mut(argc), words.add(w)) {
+                    *slot = w;
+                    argc += 1;
+                }
+            }
+            (_, Some(kind)) => {
+                if let Some(Token::Word(w)) = toks.next() {
+                    redir(kind, words.add(w).unwrap_or_default());
+                }
+            }
+            _ => {}
+        }
+    }
+    argc
+}
+
+/// Runs pipeline `pipeline` (its text) in this (forked) environment, and
+/// exits when it is done (JOS's `runcmd`). For each `|`, a child is forked
+/// to run the rest of the pipeline reading from the pipe while we run the
+/// command on its left writing into it; each of us waits for its own
+/// command, and then for the child on its right. `words` is room for the
+/// command's words.
+fn runcmd(pipeline: &str, words: &mut [u8; BUFLEN]) -> ! {
     let mut pipe_child: Option<EnvId> = None;
-    let mut cmds = cmds;
-    while cmds.len() > 1 {
+    let mut text = pipeline;
+    let cmd = loop {
+        let (cmd, Some(rest)) = shparse::next_command(text) else {
+            break text;
+        };
         let p = match jos::pipe::pipe() {
             Ok(p) => p,
             Err(e) => {
@@ -200,19 +267,21 @@ fn runcmd(cmds: &[Command]) -> ! {
             // The right-hand side: reads the pipe.
             move_fd(p[0], 0);
             let _ = close(p[1]);
-            cmds = &cmds[1..];
+            text = rest;
         } else {
             pipe_child = Some(r);
             move_fd(p[1], 1);
             let _ = close(p[0]);
-            break;
+            break cmd;
         }
-    }
-    let cmd = &cmds[0];
-    redirect(cmd);
-    if !cmd.argv.is_empty() {
-        if !builtin(cmd) {
-            spawn_and_wait(cmd);
+    };
+    let mut words = Words::new(words);
+    let mut argv = [""; MAXARGS];
+    let argc = read_command(cmd, &mut words, &mut argv, redirect);
+    let argv = &argv[..argc];
+    if !argv.is_empty() {
+        if !builtin(argv) {
+            spawn_and_wait(argv);
         }
     } else if debug() > 0 {
         cprintf!("EMPTY COMMAND\n");
@@ -238,48 +307,54 @@ fn move_fd(from: usize, to: usize) {
     }
 }
 
-/// Carries out `cmd`'s redirections in order; exits after a message if a
-/// file cannot be opened.
-fn redirect(cmd: &Command) {
-    for r in &cmd.redirs {
-        let (mode, to, what) = match r.kind {
-            RedirKind::Input => (O_RDONLY, 0, "read"),
-            RedirKind::Output => (O_WRONLY | O_CREAT | O_TRUNC, 1, "write"),
-            RedirKind::Append => (O_WRONLY | O_CREAT, 1, "append"),
-        };
-        let fd = match open(&r.path, mode) {
-            Ok(fd) => fd,
-            Err(e) => {
-                cprintf!("open {} for {}: {}\n", r.path, what, e);
-                exit();
-            }
-        };
-        if r.kind == RedirKind::Append {
-            let end = fstat(fd).map(|st| st.size).unwrap_or(0);
-            let _ = seek(fd, end);
+/// Carries out one redirection, `kind` of `path`; exits after a message
+/// if the file cannot be opened.
+fn redirect(kind: RedirKind, path: &str) {
+    let (mode, to, what) = match kind {
+        RedirKind::Input => (O_RDONLY, 0, "read"),
+        RedirKind::Output => (O_WRONLY | O_CREAT | O_TRUNC, 1, "write"),
+        RedirKind::Append => (O_WRONLY | O_CREAT, 1, "append"),
+    };
+    let fd = match open(path, mode) {
+        Ok(fd) => fd,
+        Err(e) => {
+            cprintf!("open {} for {}: {}\n", path, what, e);
+            exit();
         }
-        move_fd(fd, to);
+    };
+    if kind == RedirKind::Append {
+        let end = fstat(fd).map(|st| st.size).unwrap_or(0);
+        let _ = seek(fd, end);
     }
+    move_fd(fd, to);
 }
 
-/// Spawns `cmd` (its program looked up in the root, as JOS's PATH=/, if
-/// its name has no `/`; else the path from the current directory), closes
-/// our descriptors and waits for it.
-fn spawn_and_wait(cmd: &Command) {
-    let mut argv: Vec<&str> = cmd.argv.iter().map(String::as_str).collect();
-    let path;
-    if !argv[0].contains('/') {
-        path = jos::alloc::format!("/{}", argv[0]);
-        argv[0] = &path;
+/// Spawns `argv` (its program looked up in the root, as JOS's PATH=/, if
+/// its name has no `/`: `argv[0]` becomes `/name`; else the path from the
+/// current directory), closes our descriptors and waits for it. Not
+/// inlined: `spawn`'s buffers are on the stack only while it runs (the
+/// stack is one page, and `help` runs from the same place).
+#[inline(never)]
+fn spawn_and_wait(args: &[&str]) {
+    let mut path = [b'/'; MAXNAMELEN];
+    let mut argv = [""; MAXARGS];
+    let argv = &mut argv[..args.len()];
+    argv.copy_from_slice(args);
+    let name = argv[0];
+    if !name.contains('/')
+        && let Some(to) = path.get_mut(1..name.len() + 1)
+    {
+        to.copy_from_slice(name.as_bytes());
+        argv[0] = core::str::from_utf8(&path[..name.len() + 1]).unwrap_or(name);
     }
     if debug() > 0 {
         cprintf!("[{:08x}] SPAWN:", thisenv_id());
-        for a in &argv {
+        for a in argv.iter() {
             cprintf!(" {}", a);
         }
         cprintf!("\n");
     }
-    let r = jos::spawn::spawn(argv[0], &argv);
+    let r = jos::spawn::spawn(argv[0], argv);
     if let Err(e) = r {
         cprintf!("spawn {}: {}\n", argv[0], e);
     }
@@ -299,36 +374,41 @@ fn spawn_and_wait(cmd: &Command) {
 
 /// Each built-in's usage and what it does (`help`'s lines); `builtin`
 /// runs them.
-const BUILTINS: [(&str, &str); 4] = [
-    ("cd [dir]", "change the current directory (no dir: /)"),
-    ("pwd", "print the current directory"),
-    ("exit", "leave the shell (JOS has no exit status)"),
-    ("help", "list the built-ins and the programs in /"),
-];
+const BUILTINS: &str = concat!(
+    "  cd [dir]   change the current directory (no dir: /)\n",
+    "  pwd        print the current directory\n",
+    "  exit       leave the shell (JOS has no exit status)\n",
+    "  help       list the built-ins and the programs in /\n",
+);
 
-/// Runs `cmd` in the shell itself if it is `cd` or `exit` (which change
-/// the shell). Returns whether it was one. Redirections make no sense for
-/// them: refused with a message (nothing is run).
-fn builtin_in_shell(cmd: &Command) -> bool {
-    if !matches!(cmd.argv.first().map(String::as_str), Some("cd" | "exit")) {
+/// Runs command `cmd` (its text) in the shell itself if it is `cd` or
+/// `exit` (which change the shell), its words put in `words`. Returns
+/// whether it was one.
+/// Redirections make no sense for them: refused with a message (nothing
+/// is run).
+fn builtin_in_shell(cmd: &str, words: &mut [u8; BUFLEN]) -> bool {
+    let mut words = Words::new(words);
+    let mut argv = [""; MAXARGS];
+    let mut redirs = false;
+    let argc = read_command(cmd, &mut words, &mut argv, |_, _| redirs = true);
+    if !matches!(argv[..argc].first(), Some(&("cd" | "exit"))) {
         return false;
     }
-    if !cmd.redirs.is_empty() {
-        cprintf!("sh: {}: a built-in takes no redirections\n", cmd.argv[0]);
+    if redirs {
+        cprintf!("sh: {}: a built-in takes no redirections\n", argv[0]);
         return true;
     }
-    builtin(cmd)
+    builtin(&argv[..argc])
 }
 
-/// Runs `cmd` if it names a built-in; returns whether it did. Messages go
+/// Runs `args` if it names a built-in; returns whether it did. Messages go
 /// to the console, output to descriptor 1.
-fn builtin(cmd: &Command) -> bool {
-    let args: Vec<&str> = cmd.argv.iter().map(String::as_str).collect();
-    match args[..] {
+fn builtin(args: &[&str]) -> bool {
+    match args {
         ["cd"] => cd("/"),
         ["cd", dir] => cd(dir),
         ["cd", ..] => cprintf!("usage: cd [dir]\n"),
-        ["pwd"] => jos::printf!("{}\n", jos::cwd::getcwd()),
+        ["pwd"] => jos::cwd::with_cwd(|dir| jos::printf!("{}\n", dir)),
         ["pwd", ..] => cprintf!("usage: pwd\n"),
         ["exit", ..] => {
             if debug() > 0 {
@@ -356,75 +436,115 @@ fn cd(dir: &str) {
     }
 }
 
-/// `help`: the built-ins, a line each, the command-line syntax, and the
-/// programs in `/` (its files that start as an ELF executable does),
-/// sorted, in columns.
-fn help() {
-    use jos::printf;
-    printf!("Built-in commands:\n");
-    for (usage, what) in BUILTINS {
-        printf!("  {:<10} {}\n", usage, what);
-    }
-    printf!(
-        "Command lines: prog args, < in, > out, >> out, a | b, a ; b, a &, 'quoted', \"quoted\"\n"
-    );
-    printf!("Programs in /:\n");
-    let mut progs = programs();
-    // An insertion sort: a hundred-odd names, and no scratch space on a
-    // stack that is one page (core's sorts keep kilobytes of it in their
-    // frames: `sort` a 4 KiB buffer, `sort_unstable` 660 bytes a level).
-    for i in 1..progs.len() {
-        let mut j = i;
-        while j > 0 && progs[j - 1] > progs[j] {
-            progs.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-    // Columns as wide as the longest name, as many as fit in 80.
-    let width = progs.iter().map(String::len).max().unwrap_or(0) + 2;
-    for row in progs.chunks((78 / width).max(1)) {
-        let mut line = String::new();
-        for name in row {
-            line.push_str(&jos::alloc::format!("  {name:<width$}"));
-        }
-        printf!("{}\n", line.trim_ascii_end());
+/// `help`'s list of programs: their names one after the other in `text`,
+/// `names` saying where each one is (start, length). 8 KB, so a static
+/// (in the child that runs `help`).
+struct Programs {
+    text: [u8; 6144],
+    used: usize,
+    names: [(u16, u16); 512],
+    count: usize,
+}
+
+impl Programs {
+    /// Name `i`.
+    fn name(&self, i: usize) -> &[u8] {
+        let (start, len) = self.names[i];
+        &self.text[start as usize..(start + len) as usize]
     }
 }
 
-/// The names of the programs in `/`: its regular files whose first bytes
-/// are the ELF magic number. A directory that cannot be read gives what
-/// was read (after a message).
-fn programs() -> Vec<String> {
+static PROGRAMS: EnvCell<Programs> = EnvCell::new(Programs {
+    text: [0; 6144],
+    used: 0,
+    names: [(0, 0); 512],
+    count: 0,
+});
+
+/// `help`: the built-ins, a line each, the command-line syntax, and the
+/// programs in `/` (its files that start as an ELF executable does),
+/// sorted, in columns. Not inlined: its buffers are on the stack only
+/// while it runs.
+#[inline(never)]
+fn help() {
+    jos::printf!(
+        "Built-in commands:\n{}Command lines: prog args, < in, > out, >> out, a | b, a ; b, a &, 'quoted', \"quoted\"\nPrograms in /:\n",
+        BUILTINS
+    );
+    PROGRAMS.with(|p| {
+        find_programs(p);
+        // An insertion sort: a hundred-odd names, and no scratch space.
+        for i in 1..p.count {
+            let mut j = i;
+            while j > 0 && p.name(j - 1) > p.name(j) {
+                p.names.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        // Columns as wide as the longest name, as many as fit in 80.
+        let width = (0..p.count).map(|i| p.name(i).len()).max().unwrap_or(0) + 2;
+        let per_row = (78 / width).max(1);
+        let mut line = [b' '; 160];
+        for row in (0..p.count).step_by(per_row) {
+            let mut n = 0;
+            for i in row..p.count.min(row + per_row) {
+                let name = p.name(i);
+                line[n..n + 2 + width].fill(b' ');
+                line[n + 2..n + 2 + name.len()].copy_from_slice(name);
+                n += 2 + if i + 1 < p.count.min(row + per_row) {
+                    width
+                } else {
+                    name.len()
+                };
+            }
+            line[n] = b'\n';
+            let _ = jos::fd::write(1, &line[..n + 1]);
+        }
+    });
+}
+
+/// Fills `p` with the names of the programs in `/`: its regular files
+/// whose first bytes are the ELF magic number. A directory that cannot be
+/// read gives what was read (after a message); names that do not fit are
+/// left out.
+fn find_programs(p: &mut Programs) {
     use josfs::{FILE_SIZE, File};
-    let mut names = Vec::new();
     let fd = match open("/", O_RDONLY) {
         Ok(fd) => fd,
         Err(e) => {
             cprintf!("help: open /: {}\n", e);
-            return names;
+            return;
         }
     };
     let mut rec = [0u8; FILE_SIZE];
     while let Ok(FILE_SIZE) = jos::fd::readn(fd, &mut rec) {
         let f = File::from_bytes(&rec);
-        if f.is_free() || f.is_dir() {
+        let name = f.name();
+        if f.is_free() || f.is_dir() || p.count == p.names.len() || !is_program(name) {
             continue;
         }
-        // A name that is not UTF-8 cannot be opened by a &str path.
-        let Ok(name) = core::str::from_utf8(f.name()) else {
-            continue;
-        };
-        if is_program(&jos::alloc::format!("/{name}")) {
-            names.push(String::from(name));
+        if let Some(to) = p.text.get_mut(p.used..p.used + name.len()) {
+            to.copy_from_slice(name);
+            p.names[p.count] = (p.used as u16, name.len() as u16);
+            p.used += name.len();
+            p.count += 1;
         }
     }
     let _ = close(fd);
-    names
 }
 
-/// Whether the file at `path` starts with the ELF magic number (what
-/// `spawn` checks first).
-fn is_program(path: &str) -> bool {
+/// Whether the file `/name` starts with the ELF magic number (what
+/// `spawn` checks first). A name that is not UTF-8 cannot be opened by a
+/// &str path: not a program.
+fn is_program(name: &[u8]) -> bool {
+    let mut path = [b'/'; MAXNAMELEN + 1];
+    let Some(to) = path.get_mut(1..name.len() + 1) else {
+        return false;
+    };
+    to.copy_from_slice(name);
+    let Ok(path) = core::str::from_utf8(&path[..name.len() + 1]) else {
+        return false;
+    };
     let Ok(fd) = open(path, O_RDONLY) else {
         return false;
     };
