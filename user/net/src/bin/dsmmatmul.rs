@@ -13,7 +13,7 @@
 use jos::cprintf;
 use jos::dsm::sync::Barrier;
 use jos::dsm::{DSM_BASE, DSM_MAX, dsm_attach_kargs, print_stats};
-use jos::syscall::sys_time_msec;
+use jos::syscall::{sys_time_msec, sys_yield};
 
 jos::main!(umain);
 
@@ -96,6 +96,11 @@ fn run() {
             }
             // SAFETY: our own row of C.
             unsafe { *c.add(j) = s };
+            if parties > 1 && j % 16 == 15 {
+                // Let this machine's daemon (and the network server) run:
+                // the other machine may be waiting for a page of ours.
+                sys_yield();
+            }
         }
     }
     barrier.wait(parties as u32);
