@@ -12,7 +12,7 @@ from .net import NS_NEVER, run_pair, pair
 
 part("Part K: shared memory across machines")
 
-STATS = (r"%s: node %d: read faults (\d+), write faults (\d+), pages sent (\d+), "
+STATS = (r"%s: node %d: read faults (\d+), write faults (\d+), read ahead \d+, pages sent (\d+), "
          r"invalidations (\d+), retransmissions (\d+)$")
 DSM_NEVER = NS_NEVER + [r"dsm: .*lost", r"dsm: cannot", r"dsm_attach:"]
 
@@ -87,8 +87,8 @@ def test_dsmmatmul():
     checksum = one.search(r"dsmmatmul: node 0: rows .* checksum (-?\d+)$").group(1)
     p = run_pair("dsmmatmul", kargs="size=%d" % size, name="dsmmatmul", timeout=90)
     check_dsm(p, "dsmmatmul", lambda node: matmul_lines(node, size, 2, re.escape(checksum)))
-    # Machine 1 read A and B from machine 0, page by page.
-    require(stats_of(p.b, "dsmmatmul", 1)[0] >= 8, "machine B: too few read faults")
+    # Machine 1 read A and B from machine 0.
+    require(stats_of(p.b, "dsmmatmul", 1)[0] >= 2, "machine B: too few read faults")
 
 
 # dsmpingpong: one page written by the machines in turn, 15 turns each:

@@ -22,8 +22,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROWS = re.compile(r"dsmmatmul: node (\d+): rows \d+\.\.\d+ in (\d+) ms; checksum (-?\d+)")
-STATS = re.compile(r"dsmmatmul: node (\d+): read faults (\d+), write faults (\d+), pages sent (\d+), "
-                   r"invalidations (\d+), retransmissions (\d+)")
+STATS = re.compile(r"dsmmatmul: node (\d+): read faults (\d+), write faults (\d+), read ahead (\d+), "
+                   r"pages sent (\d+), invalidations (\d+), retransmissions (\d+)")
 
 
 def one(size, gdbport):
@@ -74,9 +74,9 @@ def main():
     print("  speed-up:     %6.2fx" % (m1 / m2))
     print("  checksums:    %s" % ("all equal (%s)" % sums.pop() if len(sums) == 1 else "DIFFER: %s" % sums))
     for node in sorted(last):
-        r, w, sent, inval, re_ = last[node][:5]
-        print("  node %d (last run): read faults %d, write faults %d, pages sent %d, invalidations %d, "
-              "retransmissions %d" % (node, r, w, sent, inval, re_))
+        r, w, ahead, sent, inval, re_ = last[node][:6]
+        print("  node %d (last run): read faults %d, write faults %d, read ahead %d, pages sent %d, "
+              "invalidations %d, retransmissions %d" % (node, r, w, ahead, sent, inval, re_))
 
 
 if __name__ == "__main__":

@@ -15,8 +15,11 @@
 use crate::wire::{Kind, Msg};
 use alloc::collections::VecDeque;
 
-/// Messages in flight, unacknowledged, at most.
-pub const WINDOW: usize = 8;
+/// Messages in flight, unacknowledged, at most: 6 full ones (6 KiB of a
+/// page and 120 bytes of headers) fit the network server's 8 KiB
+/// receive buffer of a UDP socket, which drops what does not fit (with 8,
+/// the eighth of a burst was dropped and sent again after a timeout).
+pub const WINDOW: usize = 6;
 
 /// Timeouts, in milliseconds of the caller's clock.
 #[derive(Clone, Copy, Debug)]

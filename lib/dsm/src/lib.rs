@@ -63,7 +63,7 @@ pub mod wire;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use channel::{Channel, Timing};
-use wire::{CHUNK, Kind, LAST, MAX_MSG, Msg, NODATA, OFF_MASK, WRITE};
+use wire::{CHUNK, Kind, LAST, MAX_MSG, Msg, NODATA, OFF_MASK, WRITE, ZERO};
 
 /// A machine's number, 0 (the manager) to [`MAX_NODES`] - 1.
 pub type NodeId = u8;
@@ -114,6 +114,8 @@ pub struct Config {
 pub struct Stats {
     pub read_faults: u64,
     pub write_faults: u64,
+    /// Read copies asked for ahead of a fault ([`Node::prefetch`]).
+    pub read_ahead: u64,
     /// Pages this node sent whole (4 `Data` messages each).
     pub pages_sent: u64,
     /// Copies this node dropped on the manager's `Inval`.
@@ -326,6 +328,23 @@ impl Node {
         FaultResult::Waiting
     }
 
+    /// Asks for a read copy of `page` before the application faults on it
+    /// (read-ahead: which pages is the caller's policy). Does nothing if
+    /// this node has the page or asked for it already, or a peer is lost.
+    /// [`Host::fault_done`] says when it is there, as for a fault.
+    pub fn prefetch(&mut self, page: u32, host: &mut impl Host, now: u64) {
+        let Some(l) = self.pages.get_mut(page as usize) else {
+            return;
+        };
+        if self.lost || l.access != Access::None || l.waiting.is_some() {
+            return;
+        }
+        l.waiting = Some(false);
+        self.stats.read_ahead += 1;
+        self.send(MANAGER, msg(Kind::ReadReq, page, 0));
+        self.run(host, now);
+    }
+
     /// A datagram arrived (from anyone: it is checked here).
     pub fn receive(&mut self, packet: &[u8], host: &mut impl Host, now: u64) {
         let Some(m) = Msg::decode(packet) else {
@@ -467,6 +486,9 @@ impl Node {
                 self.send(MANAGER, msg(Kind::InvAck, p, 0));
             }
             Kind::Data => {
+                if m.arg & ZERO != 0 {
+                    host.page(p).fill(0);
+                }
                 let off = (m.arg & OFF_MASK) as usize;
                 let Some(dst) = host.page(p).get_mut(off..off + m.data.len()) else {
                     self.stats.bad_messages += 1;
@@ -516,6 +538,12 @@ impl Node {
             self.send(to, msg(Kind::Data, p, flags | LAST));
             return;
         }
+        self.stats.pages_sent += 1;
+        if host.page(p).iter().all(|&b| b == 0) {
+            // A page nobody wrote yet (most are, at first): one message.
+            self.send(to, msg(Kind::Data, p, flags | ZERO | LAST));
+            return;
+        }
         for off in (0..PGSIZE).step_by(CHUNK) {
             let mut d = msg(Kind::Data, p, flags | off as u32);
             if off + CHUNK == PGSIZE {
@@ -524,7 +552,6 @@ impl Node {
             d.data = host.page(p)[off..off + CHUNK].to_vec();
             self.send(to, d);
         }
-        self.stats.pages_sent += 1;
     }
 
     /// As the manager: a request, an invalidation's answer, or the end of

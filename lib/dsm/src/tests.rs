@@ -542,7 +542,8 @@ fn everyone_finishes_after_bye() {
 
 /// A read copy costs the reader two datagrams on a perfect link: its
 /// request and its confirmation, which carries the acknowledgement of
-/// all four pieces (none is acknowledged alone).
+/// all four pieces (none is acknowledged alone). A page of zeros costs
+/// the owner one.
 #[test]
 fn a_page_costs_the_reader_two_datagrams() {
     let mut s = Sim::new(2, 1, PERFECT, 17);
@@ -550,8 +551,23 @@ fn a_page_costs_the_reader_two_datagrams() {
         s.step();
     }
     let before = s.nodes[1].stats.messages_sent;
+    let owner_before = s.nodes[0].stats.messages_sent;
     while !s.want(1, 0, false) {
         s.step();
     }
     assert_eq!(s.nodes[1].stats.messages_sent - before, 2);
+    // A page of zeros goes as one message (the confirmation's
+    // acknowledgement comes later).
+    assert_eq!(s.nodes[0].stats.messages_sent - owner_before, 1);
+    // Written, the next copy goes in four pieces, and holds the bytes.
+    while !s.want(0, 0, true) {
+        s.step();
+    }
+    s.set_word(0, 0, 1000, 7);
+    let owner_before = s.nodes[0].stats.messages_sent;
+    while !s.want(1, 0, false) {
+        s.step();
+    }
+    assert_eq!(s.word(1, 0, 1000), 7);
+    assert!(s.nodes[0].stats.messages_sent - owner_before >= 4);
 }

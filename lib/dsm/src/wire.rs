@@ -86,6 +86,8 @@ pub const LAST: u32 = 1 << 31;
 pub const WRITE: u32 = 1 << 30;
 /// `FwdWrite`: the new owner's copy is current; send no bytes.
 pub const NODATA: u32 = 1 << 29;
+/// `Data`: the page is all zeros (one message, no bytes, instead of four).
+pub const ZERO: u32 = 1 << 28;
 /// `Data`: the offset bits of `arg`; `FwdRead`/`FwdWrite`: the node bits.
 pub const OFF_MASK: u32 = 0xffff;
 

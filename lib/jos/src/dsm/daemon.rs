@@ -32,6 +32,10 @@ const TIMING: Timing = Timing {
     connect_retries: 25,
     keepalive_ms: 500,
 };
+/// Pages read ahead after a read fault: a program reading its way
+/// through the range (dsmmatmul's matrices) waits for one page in
+/// READ_AHEAD + 1 instead of each (a page costs a round trip or two).
+const READ_AHEAD: u32 = 4;
 /// How long a finished daemon still answers (a peer may miss our last
 /// acknowledgement and send again).
 const LINGER_MS: u64 = 1_000;
@@ -250,10 +254,19 @@ pub(super) fn run(mut m: Machine) -> ! {
                 let page = (msg.value as usize).wrapping_sub(m.region) / PGSIZE;
                 match msg.value & (PGSIZE as u32 - 1) {
                     op @ (OP_READ | OP_WRITE) if (msg.value as usize) >= m.region => {
-                        match node.fault(page as u32, op == OP_WRITE, &mut m, t) {
+                        let page = page as u32;
+                        match node.fault(page, op == OP_WRITE, &mut m, t) {
                             FaultResult::Ready => answer(app, ANS_DONE),
-                            FaultResult::Waiting => waiting = Some(page as u32),
+                            FaultResult::Waiting => waiting = Some(page),
                             FaultResult::Failed => answer(app, ANS_LOST),
+                        }
+                        if op == OP_READ {
+                            // Read-ahead: the next pages come while the
+                            // application works on this one.
+                            let end = (page + 1 + READ_AHEAD).min(m.npages);
+                            for q in page + 1..end {
+                                node.prefetch(q, &mut m, t);
+                            }
                         }
                     }
                     OP_STATS => answer_stats(app, &node.stats),

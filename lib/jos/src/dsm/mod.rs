@@ -344,11 +344,12 @@ impl Dsm {
 /// Prints `stats` as every DSM program reports them, prefixed by `who`.
 pub fn print_stats(who: &str, node: NodeId, s: &Stats) {
     crate::cprintf!(
-        "{}: node {}: read faults {}, write faults {}, pages sent {}, invalidations {}, retransmissions {}\n",
+        "{}: node {}: read faults {}, write faults {}, read ahead {}, pages sent {}, invalidations {}, retransmissions {}\n",
         who,
         node,
         s.read_faults,
         s.write_faults,
+        s.read_ahead,
         s.pages_sent,
         s.invalidations,
         s.retransmissions
