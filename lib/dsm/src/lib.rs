@@ -177,6 +177,8 @@ pub struct Node {
     said_bye: bool,
     /// The peers whose `Bye` came.
     byes: u16,
+    /// The peers that stopped answering after both said `Bye`.
+    gone: u16,
     pub stats: Stats,
 }
 
@@ -239,6 +241,7 @@ impl Node {
             heard_at: alloc::vec![0; cfg.nodes],
             said_bye: false,
             byes: 0,
+            gone: 0,
             stats: Stats::default(),
         };
         // Find the peers: each Hello is acknowledged once the peer is up.
@@ -276,7 +279,11 @@ impl Node {
             && !self.lost
             && self.byes == others
             && self.local.is_empty()
-            && self.peers.iter().all(Channel::idle)
+            && self
+                .peers
+                .iter()
+                .enumerate()
+                .all(|(i, c)| c.idle() || self.gone & bit(i as NodeId) != 0)
     }
 
     /// What the application may do with `page` here.
@@ -426,7 +433,14 @@ impl Node {
             self.stats.retransmissions += ch.retransmissions - before;
             if !alive && self.lost_told & bit(peer as NodeId) == 0 {
                 self.lost_told |= bit(peer as NodeId);
-                self.lose(peer as NodeId, host);
+                if self.said_bye && self.byes & bit(peer as NodeId) != 0 {
+                    // Both done: it left while our last words (an
+                    // acknowledgement of its, say) were lost. No fault can
+                    // need it any more: gone, not lost.
+                    self.gone |= bit(peer as NodeId);
+                } else {
+                    self.lose(peer as NodeId, host);
+                }
             }
         }
     }
@@ -463,7 +477,7 @@ impl Node {
             _ => {}
         }
         let p = m.page;
-        if p >= self.cfg.npages {
+        if p >= self.cfg.npages || !self.expected(&m) {
             self.stats.bad_messages += 1;
             return;
         }
@@ -502,6 +516,23 @@ impl Node {
             }
             Kind::Grant => self.installed(p, true, host),
             Kind::Ack | Kind::Hello | Kind::Bye => {}
+        }
+    }
+
+    /// Whether `m` (for a page in range) is a message this node can be
+    /// sent now: forwards, invalidations and grants come from the manager
+    /// alone, a page's pieces and a grant only while we wait for it (the
+    /// last piece, or the grant, for the access we asked for). Anything
+    /// else is a stale or forged message, dropped. (Only datagrams with a
+    /// peer's address get here; see the README on what that stops.)
+    fn expected(&self, m: &Msg) -> bool {
+        let waiting = self.pages[m.page as usize].waiting;
+        match m.kind {
+            Kind::FwdRead | Kind::FwdWrite | Kind::Inval => m.from == MANAGER,
+            Kind::Grant => m.from == MANAGER && waiting == Some(true),
+            Kind::Data if m.arg & LAST != 0 => waiting == Some(m.arg & WRITE != 0),
+            Kind::Data => waiting.is_some(),
+            _ => true,
         }
     }
 
@@ -562,6 +593,13 @@ impl Node {
         match m.kind {
             Kind::ReadReq | Kind::WriteReq => {
                 let g = &mut self.managed[p];
+                // A node asks for a page once at a time: a second request
+                // while its first waits or runs is forged or stale (and
+                // would let the queue grow without bound).
+                if g.queue.iter().any(|&(n, _)| n == from) || g.busy.is_some_and(|b| b.0 == from) {
+                    self.stats.bad_messages += 1;
+                    return;
+                }
                 g.queue.push_back((from, m.kind == Kind::WriteReq));
                 self.start(m.page);
             }
@@ -603,6 +641,10 @@ impl Node {
         if g.busy.is_some() {
             return;
         }
+        // The owner never needs a read copy of its own page: such a
+        // request (forged) would have it serve itself and stall the page.
+        let owner = g.owner;
+        g.queue.retain(|&(n, write)| write || n != owner);
         let Some((n, write)) = g.queue.pop_front() else {
             return;
         };

@@ -571,3 +571,80 @@ fn a_page_costs_the_reader_two_datagrams() {
     assert_eq!(s.word(1, 0, 1000), 7);
     assert!(s.nodes[0].stats.messages_sent - owner_before >= 4);
 }
+
+/// A node that leaves once all said Bye, its last acknowledgements lost:
+/// the other retries, gives up, and finishes (not lost).
+#[test]
+fn a_peer_gone_after_bye_is_no_loss() {
+    let mut s = Sim::new(2, 1, PERFECT, 19);
+    for _ in 0..100 {
+        s.step();
+    }
+    s.nodes[0].bye(&mut s.hosts[0], s.now);
+    s.post();
+    for _ in 0..20 {
+        s.step();
+    }
+    // Node 1's Bye reaches node 0, whose acknowledgement never leaves.
+    s.nodes[1].bye(&mut s.hosts[1], s.now);
+    let out = core::mem::take(&mut s.hosts[1].outbox);
+    for (_, b) in out {
+        s.nodes[0].receive(&b, &mut s.hosts[0], s.now);
+    }
+    s.hosts[0].outbox.clear();
+    s.dead[0] = true;
+    let start = s.now;
+    while !s.nodes[1].finished() {
+        s.step();
+        assert!(s.now - start < 5_000, "never finished");
+    }
+    assert!(!s.nodes[1].failed() && s.hosts[1].lost.is_empty());
+}
+
+/// Forged or stale messages, in sequence on a peer's channel: a grant or
+/// a page nobody asked for, a forward or invalidation from a node that is
+/// not the manager, a second request while one waits. None changes
+/// anything: the single-writer check holds and they are counted.
+#[test]
+fn unexpected_messages_are_dropped() {
+    let mut s = Sim::new(3, 2, PERFECT, 23);
+    for _ in 0..50 {
+        s.step();
+    }
+    s.set_word(0, 0, 0, 42);
+    let forged = |kind, page, arg, data: Vec<u8>| Msg {
+        kind,
+        from: 2,
+        seq: 0,
+        ack: 0,
+        page,
+        arg,
+        data,
+    };
+    let mut buf = [0u8; wire::MAX_MSG];
+    // Node 2's channel to node 1: numbers from 2 on (Hello was 1).
+    let msgs = [
+        (1, forged(Kind::Grant, 0, 0, Vec::new())),
+        (1, forged(Kind::Data, 0, LAST | WRITE, vec![7; 16])),
+        (0, forged(Kind::Data, 0, ZERO, Vec::new())),
+        (1, forged(Kind::FwdWrite, 0, 2, Vec::new())),
+        (1, forged(Kind::Inval, 0, 0, Vec::new())),
+    ];
+    let mut seq = [2u32; 3];
+    for (to, mut m) in msgs {
+        m.seq = seq[to];
+        seq[to] += 1;
+        let n = m.encode(&mut buf);
+        let before = s.nodes[to].stats.bad_messages;
+        s.nodes[to].receive(&buf[..n], &mut s.hosts[to], s.now);
+        assert_eq!(
+            s.nodes[to].stats.bad_messages,
+            before + 1,
+            "{:?} accepted",
+            m.kind
+        );
+        s.check();
+    }
+    assert_eq!(s.word(0, 0, 0), 42);
+    assert_eq!(s.hosts[1].access[0], Access::None);
+}

@@ -97,7 +97,10 @@ pub struct Dsm {
 ///
 /// Returns in the application (a new environment: see the module's
 /// comment); the caller's environment becomes the daemon and never
-/// returns from here unless the range cannot be shared. Err(Inval) for a
+/// returns from here unless the range cannot be shared. One range per
+/// program, and no `fork` after it: a child would get copy-on-write
+/// copies of the range's pages that the daemon neither knows nor takes
+/// back (and the parent's next write would go to a private copy). Err(Inval) for a
 /// range not page-aligned, empty, beyond [`DSM_MAX`] or outside
 /// [DSM_BASE, DSM_BASE + DSM_MAX), more than 15 peers, ours among them or
 /// no `ip=`; Err(NoMem) when memory or environments run out; a socket's
@@ -298,9 +301,11 @@ impl Dsm {
     /// barrier, a counter: anything all machines agree to place there).
     /// Panics if it does not fit or is misaligned (a caller's bug).
     pub fn at<T: sync::Shared>(&self, offset: usize) -> &T {
-        let va = self.region + offset;
+        let va = self.region.wrapping_add(offset);
         assert!(
-            offset + core::mem::size_of::<T>() <= self.len
+            offset
+                .checked_add(core::mem::size_of::<T>())
+                .is_some_and(|end| end <= self.len)
                 && va.is_multiple_of(core::mem::align_of::<T>()),
             "dsm: object at {offset:#x} outside the range"
         );
