@@ -83,6 +83,7 @@ extern "C" fn i386_init_stage2() -> ! {
         && let Some(e) = create_from_module(&mut k, prog, ENV_TYPE_USER)
     {
         hold::program_created(&mut k, e);
+        crate::done::program_started();
     }
     // Every env the modules make exists: their memory is free now.
     pmap::free_boot_modules();
