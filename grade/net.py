@@ -911,33 +911,40 @@ def test_review_listenwedge():
             r"listenwedge: connection 5: Ok\(\(\)\)$", r"listenwedge: accept 5: Ok\(\d+\)$", ordered=True)
 
 
-# nsinput: the host sends UDP datagrams throughout while an env holds
-# every page it can for 2 s: the input helper (which needs a page per
-# frame) waits for memory instead of exiting, and the server receives the
-# host's datagrams again afterwards.
-@test(5, "nsinput: frames while an env holds every free page: the input helper lives")
-def test_review_nsinput():
+def flood_run(prog, started, timeout):
+    """Boots `prog` (a review PoC) until its verdict line (`PROG: OK` or
+    `PROG: BUG`); from its first line that `started(line)` accepts on, the
+    host sends it a UDP datagram (b"PROG") to port 7 every 50 ms."""
     state = {"started": False, "stop": threading.Event()}
 
     def send(port7):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             while not state["stop"].wait(0.05):
                 try:
-                    u.sendto(b"nsinput", ("127.0.0.1", port7))
+                    u.sendto(prog.encode(), ("127.0.0.1", port7))
                 except OSError:
                     pass
 
     def stop(run):
         """the verdict line, the host sending meanwhile"""
-        if not state["started"] and any(re.match(NS_LINE, l) for l in run.lines):
+        if not state["started"] and any(started(l) for l in run.lines):
             state["started"] = True
             threading.Thread(target=send, args=(_ports(run)[0],), daemon=True).start()
-        return any(re.match(r"nsinput: (OK|BUG)", l) for l in run.lines)
+        return any(re.match(r"%s: (OK|BUG)" % prog, l) for l in run.lines)
 
     try:
-        r = run_prog("nsinput", stop=stop, timeout=40, make_vars={"PCAP": os.devnull})
+        return run_prog(prog, stop=stop, timeout=timeout, make_vars={"PCAP": os.devnull})
     finally:
         state["stop"].set()
+
+
+# nsinput: the host sends UDP datagrams throughout while an env holds
+# every page it can for 2 s: the input helper (which needs a page per
+# frame) waits for memory instead of exiting, and the server receives the
+# host's datagrams again afterwards.
+@test(5, "nsinput: frames while an env holds every free page: the input helper lives")
+def test_review_nsinput():
+    r = flood_run("nsinput", lambda l: re.match(NS_LINE, l), timeout=40)
     r.match(NS_LINE, r"nsinput: holding \d+ pages: memory exhausted$", r"nsinput: OK", ordered=True,
             no=NS_NEVER + [r"nsinput: BUG", r"input: sys_page_alloc"])
 
@@ -947,27 +954,7 @@ def test_review_nsinput():
 # take, waits, and sends frames again once memory is back.
 @test(5, "inputoom: the input helper out of memory waits and goes on")
 def test_review_inputoom():
-    state = {"started": False, "stop": threading.Event()}
-
-    def send(port7):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            while not state["stop"].wait(0.05):
-                try:
-                    u.sendto(b"inputoom", ("127.0.0.1", port7))
-                except OSError:
-                    pass
-
-    def stop(run):
-        """the verdict line, the host sending meanwhile"""
-        if not state["started"] and any(l.startswith("inputoom: waiting") for l in run.lines):
-            state["started"] = True
-            threading.Thread(target=send, args=(_ports(run)[0],), daemon=True).start()
-        return any(re.match(r"inputoom: (OK|BUG)", l) for l in run.lines)
-
-    try:
-        r = run_prog("inputoom", stop=stop, timeout=30, make_vars={"PCAP": os.devnull})
-    finally:
-        state["stop"].set()
+    r = flood_run("inputoom", lambda l: l.startswith("inputoom: waiting"), timeout=30)
     r.match(r"inputoom: first frame: true$", r"inputoom: holding \d+ pages$",
             r"input: out of memory: waiting for a free page$",
             r"inputoom: memory given back; helper there: true$", r"inputoom: OK", ordered=True,
