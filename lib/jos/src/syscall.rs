@@ -491,19 +491,16 @@ pub fn sys_net_try_transmit_raw(va: usize, len: usize) -> Result<()> {
 /// for us, so a copy-on-write page (a buffer on the stack after `fork`)
 /// must be copied by our handler before the kernel writes it.
 pub fn sys_net_try_receive(buf: &mut [u8]) -> Result<usize> {
+    net_receive(Syscall::NetTryReceive, buf)
+}
+
+/// The two receive calls (`call`: NetTryReceive or NetReceive) into `buf`,
+/// its pages written first.
+fn net_receive(call: Syscall, buf: &mut [u8]) -> Result<usize> {
     touch_pages(buf);
     // SAFETY: the kernel writes at most buf.len() bytes at buf.
-    check(unsafe {
-        syscall(
-            Syscall::NetTryReceive,
-            buf.as_mut_ptr() as u32,
-            buf.len() as u32,
-            0,
-            0,
-            0,
-        )
-    })
-    .map(|n| n as usize)
+    check(unsafe { syscall(call, buf.as_mut_ptr() as u32, buf.len() as u32, 0, 0, 0) })
+        .map(|n| n as usize)
 }
 
 /// Raw `sys_net_try_receive(va, len)`, for tests that pass bad
@@ -526,19 +523,7 @@ pub unsafe fn sys_net_try_receive_raw(va: usize, len: usize) -> Result<usize> {
 /// kernel does not use its interrupt (poll with sys_net_try_receive then).
 /// Stopped by our parent while waiting, we wait again once resumed.
 pub fn sys_net_receive(buf: &mut [u8]) -> Result<usize> {
-    touch_pages(buf);
-    // SAFETY: the kernel writes at most buf.len() bytes at buf.
-    check(unsafe {
-        syscall(
-            Syscall::NetReceive,
-            buf.as_mut_ptr() as u32,
-            buf.len() as u32,
-            0,
-            0,
-            0,
-        )
-    })
-    .map(|n| n as usize)
+    net_receive(Syscall::NetReceive, buf)
 }
 
 /// Copies as much of the kernel's command line as fits into `buf` and

@@ -53,6 +53,7 @@ use jos::syscall::{
 use jos::uvpt::pageref;
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::socket::{icmp, tcp, udp};
+use smoltcp::storage::{PacketBuffer, PacketMetadata};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint};
 
@@ -238,6 +239,15 @@ fn charged_to(chain: &[EnvId; CHARGE_DEPTH]) -> EnvId {
         .take_while(|&id| id != 0)
         .find(|&id| jos::env::env_status(id) != abi::env::ENV_FREE)
         .unwrap_or(0)
+}
+
+/// A datagram socket's buffer, either way (UDP or ICMP: `H` is the
+/// packets' header): UDP_PKTS packets, UDP_BUF bytes, allocated fallibly.
+fn dgram_buffer<H: Copy>() -> Result<PacketBuffer<'static, H>> {
+    Ok(PacketBuffer::new(
+        try_vec(UDP_PKTS, PacketMetadata::EMPTY)?,
+        try_vec(UDP_BUF, 0u8)?,
+    ))
 }
 
 /// A Vec of `n` copies of `v`, allocated fallibly: Err(NoMem) when the
@@ -482,26 +492,8 @@ impl Socks {
     /// A UDP or ICMP socket in the stack.
     fn new_dgram(&mut self, set: &mut SocketSet<'static>, kind: Kind) -> Result<SocketHandle> {
         Ok(match kind {
-            Kind::Udp => set.add(udp::Socket::new(
-                udp::PacketBuffer::new(
-                    try_vec(UDP_PKTS, udp::PacketMetadata::EMPTY)?,
-                    try_vec(UDP_BUF, 0u8)?,
-                ),
-                udp::PacketBuffer::new(
-                    try_vec(UDP_PKTS, udp::PacketMetadata::EMPTY)?,
-                    try_vec(UDP_BUF, 0u8)?,
-                ),
-            )),
-            Kind::Icmp => set.add(icmp::Socket::new(
-                icmp::PacketBuffer::new(
-                    try_vec(UDP_PKTS, icmp::PacketMetadata::EMPTY)?,
-                    try_vec(UDP_BUF, 0u8)?,
-                ),
-                icmp::PacketBuffer::new(
-                    try_vec(UDP_PKTS, icmp::PacketMetadata::EMPTY)?,
-                    try_vec(UDP_BUF, 0u8)?,
-                ),
-            )),
+            Kind::Udp => set.add(udp::Socket::new(dgram_buffer()?, dgram_buffer()?)),
+            Kind::Icmp => set.add(icmp::Socket::new(dgram_buffer()?, dgram_buffer()?)),
             Kind::Tcp => return Err(Error::Inval),
         })
     }
