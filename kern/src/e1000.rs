@@ -214,14 +214,9 @@ fn boot_mac() -> Mac {
         Err(bad) => {
             let d = abi::net::DEFAULT_MAC;
             cprintf!(
-                "e1000: mac={}: not a MAC address (six hex bytes such as 52:54:00:12:34:56, not multicast); using {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n",
+                "e1000: mac={}: not a MAC address (six hex bytes such as 52:54:00:12:34:56, not multicast); using {}\n",
                 bad,
-                d[0],
-                d[1],
-                d[2],
-                d[3],
-                d[4],
-                d[5]
+                abi::net::MacFmt(d)
             );
             d
         }

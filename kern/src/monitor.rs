@@ -477,13 +477,8 @@ fn mon_netstat(_args: &[&str], _tf: Option<&mut Trapframe>) -> bool {
     match crate::e1000::e1000_stats() {
         None => cprintf!("netstat: no E1000\n"),
         Some((st, m)) => cprintf!(
-            "e1000 {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}: tx {} (ring full {} times), rx {}, rx dropped {} (bad), missed by the card {} (no descriptor), interrupts {}\n",
-            m[0],
-            m[1],
-            m[2],
-            m[3],
-            m[4],
-            m[5],
+            "e1000 {}: tx {} (ring full {} times), rx {}, rx dropped {} (bad), missed by the card {} (no descriptor), interrupts {}\n",
+            abi::net::MacFmt(m),
             st.tx,
             st.tx_full,
             st.rx,

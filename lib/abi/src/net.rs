@@ -87,6 +87,16 @@ pub const INPUT_PKT_VA: usize = REQVA - 2 * PGSIZE;
 /// An Ethernet (MAC) address.
 pub type Mac = [u8; 6];
 
+/// Shows a MAC address as `52:54:00:12:34:56` (`{}` formatting).
+pub struct MacFmt(pub Mac);
+
+impl core::fmt::Display for MacFmt {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
 /// The MAC address without a `mac=` word: QEMU's default for its first
 /// card, and the one JOS's programs hard-code.
 pub const DEFAULT_MAC: Mac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
@@ -137,6 +147,16 @@ pub fn cmdline_mac(cmdline: &str) -> Result<Mac, &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_shown_as_typed() {
+        use alloc::format;
+        assert_eq!(format!("{}", MacFmt(DEFAULT_MAC)), "52:54:00:12:34:56");
+        assert_eq!(
+            format!("{}", MacFmt([0xfe, 0, 1, 0xab, 0x10, 9])),
+            "fe:00:01:ab:10:09"
+        );
+    }
 
     #[test]
     fn macs() {

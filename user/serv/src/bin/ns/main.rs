@@ -89,15 +89,9 @@ fn start() {
     // needs a fresh page (a copy-on-write fault with every page taken by
     // others would end the server).
     helpers::make_pages_private();
-    let m = cfg.mac;
     cprintf!(
-        "ns: {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} bound to static IP {}/{} via {}\n",
-        m[0],
-        m[1],
-        m[2],
-        m[3],
-        m[4],
-        m[5],
+        "ns: {} bound to static IP {}/{} via {}\n",
+        abi::net::MacFmt(cfg.mac),
         Dotted(cfg.ip),
         cfg.prefix,
         Dotted(cfg.gw)
