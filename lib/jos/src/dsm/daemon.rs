@@ -144,9 +144,16 @@ impl Machine {
 
     /// Unmaps the range from the daemon and the application.
     fn drop_pages(&self) {
+        self.revoke();
+        for p in 0..self.npages {
+            let _ = sys_page_unmap(0, self.va(p));
+        }
+    }
+
+    /// Unmaps the range from the application (its next access asks us).
+    fn revoke(&self) {
         for p in 0..self.npages {
             let _ = sys_page_unmap(self.app, self.va(p));
-            let _ = sys_page_unmap(0, self.va(p));
         }
     }
 }
@@ -187,15 +194,11 @@ impl Host for Machine {
     }
 
     fn peer_lost(&mut self, peer: NodeId) {
-        let [a, b, c, d] = self.addrs[peer as usize];
         crate::cprintf!(
-            "dsm: node {}: node {} ({}.{}.{}.{}) stopped answering: shared memory lost\n",
+            "dsm: node {}: node {} ({}) stopped answering: shared memory lost\n",
             self.me,
             peer,
-            a,
-            b,
-            c,
-            d
+            crate::net::inet::Dotted(self.addrs[peer as usize])
         );
         self.lost = Some(peer);
     }
@@ -296,9 +299,7 @@ pub(super) fn run(mut m: Machine) -> ! {
             // Every page leaves the application: its next access to the
             // range asks us, and hears that the memory is lost.
             revoked = true;
-            for p in 0..m.npages {
-                let _ = sys_page_unmap(app, m.va(p));
-            }
+            m.revoke();
             if waiting.take().is_some() {
                 answer(app, ANS_LOST);
             }

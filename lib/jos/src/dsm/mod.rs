@@ -41,7 +41,7 @@ pub use dsm::{NodeId, Stats};
 use crate::ipc::ipc_call;
 use crate::net::{NetAddr, bind, socket};
 use crate::pgfault::add_region;
-use crate::syscall::{sys_page_unmap, sys_yield};
+use crate::syscall::sys_page_unmap;
 use crate::vm::fault::Fault;
 use abi::env::EnvId;
 use abi::error::{Error, Result};
@@ -359,11 +359,6 @@ pub fn print_stats(who: &str, node: NodeId, s: &Stats) {
         s.invalidations,
         s.retransmissions
     );
-}
-
-/// Gives the CPU away once (the spin loops' pause: the daemon may need it).
-fn pause() {
-    sys_yield();
 }
 
 // The scratch pages sit just below the range, which ends below UTOP.

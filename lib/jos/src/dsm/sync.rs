@@ -7,6 +7,7 @@
 //!
 //! Place each lock with the data it guards, on one page: taking the lock
 //! then brings the data along.
+use crate::syscall::sys_yield;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Types that may live in the shared range (any bytes are a valid value:
@@ -26,7 +27,7 @@ impl Lock {
     pub fn lock(&self) {
         while self.0.swap(1, Ordering::Acquire) != 0 {
             while self.0.load(Ordering::Relaxed) != 0 {
-                super::pause();
+                sys_yield();
             }
         }
     }
@@ -65,7 +66,7 @@ impl Barrier {
         self.count.store(n, Ordering::Relaxed);
         self.lock.unlock();
         while self.round.load(Ordering::Acquire) == round {
-            super::pause();
+            sys_yield();
         }
     }
 }
