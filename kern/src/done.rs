@@ -23,15 +23,18 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Set once the line is printed: it is printed once.
 static DONE: AtomicBool = AtomicBool::new(false);
-/// Set once the boot program exists: before, the envs freed are a failed
-/// load's (a server's or the program's, out of memory at boot), and the
-/// program has not ended, since it never began.
+/// Set once the boot program exists, with `exitdone` on the command line
+/// (read once, here, not at every env's end): before, the envs freed are a
+/// failed load's (a server's or the program's, out of memory at boot), and
+/// the program has not ended, since it never began.
 static ARMED: AtomicBool = AtomicBool::new(false);
 
-/// The boot program was created: from now on, the end of the last env
-/// outside the servers' is the end of the boot program.
+/// The boot program was created: with `exitdone`, from now on the end of
+/// the last env outside the servers' is the end of the boot program.
 pub fn program_started() {
-    ARMED.store(true, Ordering::Relaxed);
+    if boot_info::get().flag("exitdone") {
+        ARMED.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Called after an env is freed: with `exitdone` on the command line and a
@@ -39,8 +42,7 @@ pub fn program_started() {
 /// line and resets the machine (through the keyboard controller, as a PC
 /// reboots). Returns if the reset does not happen (no controller).
 pub fn env_freed(k: &Kernel) {
-    let bi = boot_info::get();
-    if DONE.load(Ordering::Relaxed) || !ARMED.load(Ordering::Relaxed) || !bi.flag("exitdone") {
+    if DONE.load(Ordering::Relaxed) || !ARMED.load(Ordering::Relaxed) {
         return;
     }
     let left = (0..NENV)
